@@ -1,0 +1,77 @@
+//! Problems that make a whole file unusable (as opposed to a row).
+
+use std::io;
+
+use super::dialect::Dialect;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    #[error("cannot read the file: {0}")]
+    Io(#[from] io::Error),
+    #[error("the file is empty: the first row must be a header naming the columns")]
+    Empty,
+    #[error("the header row is blank: the first row must name the columns")]
+    EmptyHeader,
+    #[error("the header row is not UTF-8 text (save the file as CSV UTF-8)")]
+    HeaderNotUtf8,
+    #[error(
+        "the header matches none of the dialects (bulkop: Argument1..5 and BulkAction; connect: the Amazon Connect \
+         template, e.g. \"first name\", \"user login\"; ccbulk: action, username, ...); it has: {}",
+        .columns.join(", ")
+    )]
+    UnknownDialect { columns: Vec<String> },
+    #[error("{}", columns_message(*.dialect, .missing, .unknown))]
+    Columns {
+        dialect: Dialect,
+        missing: Vec<String>,
+        unknown: Vec<String>,
+    },
+    #[error("the {dialect} header has the column {column:?} twice (first as {first:?})")]
+    DuplicateColumn {
+        dialect: Dialect,
+        column: String,
+        first: String,
+    },
+    #[error("the file has a header but no user rows")]
+    NoRows,
+    #[error("a {dialect} file cannot be used here: {reason}")]
+    NotForSetup { dialect: Dialect, reason: String },
+}
+
+impl FileError {
+    /// A stable code, like the row rules have.
+    pub fn code(&self) -> &'static str {
+        match self {
+            FileError::Io(_) => "file.unreadable",
+            FileError::Empty => "file.empty",
+            FileError::EmptyHeader => "header.blank",
+            FileError::HeaderNotUtf8 => "header.not_utf8",
+            FileError::UnknownDialect { .. } => "header.unknown_dialect",
+            FileError::Columns { .. } => "header.columns",
+            FileError::DuplicateColumn { .. } => "header.duplicate_column",
+            FileError::NoRows => "file.no_rows",
+            FileError::NotForSetup { .. } => "file.not_for_setup",
+        }
+    }
+}
+
+// Compared in tests; I/O errors compare by kind, which is all a test can know of them.
+impl PartialEq for FileError {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (FileError::Io(a), FileError::Io(b)) => a.kind() == b.kind(),
+            _ => self.code() == other.code() && self.to_string() == other.to_string(),
+        }
+    }
+}
+
+fn columns_message(dialect: Dialect, missing: &[String], unknown: &[String]) -> String {
+    let mut parts = Vec::new();
+    if !missing.is_empty() {
+        parts.push(format!("missing column(s): {}", missing.join(", ")));
+    }
+    if !unknown.is_empty() {
+        parts.push(format!("unknown column(s): {}", unknown.join(", ")));
+    }
+    format!("the header does not fit the {dialect} dialect: {}", parts.join("; "))
+}

@@ -1,0 +1,13 @@
+//! Reading input files: dialects, headers, records with their byte ranges, and chunks.
+
+pub mod chunk;
+pub mod dialect;
+pub mod error;
+pub mod header;
+pub mod reader;
+
+pub use chunk::{Chunk, ChunkPlanner};
+pub use dialect::{Dialect, Field};
+pub use error::FileError;
+pub use header::{DialectChoice, Header};
+pub use reader::{ByteRange, Record, RecordReader};

@@ -1,0 +1,210 @@
+//! Streams the records of a CSV file with their row numbers and byte ranges, in constant memory.
+
+use std::io::{self, Read};
+
+use csv::{ByteRecord, ReaderBuilder};
+use serde::{Deserialize, Serialize};
+
+use super::error::FileError;
+
+/// A `[start, end)` range of bytes in the input file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ByteRange {
+    pub start: u64,
+    pub end: u64,
+}
+
+impl ByteRange {
+    pub fn len(&self) -> u64 {
+        self.end - self.start
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+}
+
+/// One record of the file.
+#[derive(Debug)]
+pub struct Record<'a> {
+    /// The row number a spreadsheet shows: the header is row 1, and a quoted line break does not start a row.
+    pub row: u64,
+    /// Where the record lies in the file; consecutive records' ranges tile the file.
+    pub range: ByteRange,
+    pub fields: &'a ByteRecord,
+}
+
+/// Reads records one at a time, reusing one buffer: memory does not grow with the file.
+pub struct RecordReader<R: Read> {
+    csv: csv::Reader<io::Chain<&'static [u8], R>>,
+    record: ByteRecord,
+    next_row: u64,
+    /// File offset of the first byte the reader sees after its prefix.
+    base: u64,
+    prefix_len: u64,
+}
+
+impl<R: Read> RecordReader<R> {
+    /// Reads a whole file; its first record is the header.
+    pub fn new(input: R) -> Self {
+        Self::build(&[], input, 0, 1)
+    }
+
+    /// Reads the rows of a chunk: `input` yields the file's bytes from `start`, and the first record there is row
+    /// `first_row`.
+    pub fn for_range(input: R, start: u64, first_row: u64) -> Self {
+        // A blank line in front keeps the CSV parser from taking a field that starts with U+FEFF for a byte-order
+        // mark, which it strips only at the very start of its input; the blank line itself parses to nothing.
+        Self::build(b"\n", input, start, first_row)
+    }
+
+    fn build(prefix: &'static [u8], input: R, base: u64, first_row: u64) -> Self {
+        let csv = ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(prefix.chain(input));
+        Self {
+            csv,
+            record: ByteRecord::new(),
+            next_row: first_row,
+            base,
+            prefix_len: prefix.len() as u64,
+        }
+    }
+
+    /// Reads the first record as the header's column names.
+    pub fn read_header(&mut self) -> Result<Vec<String>, FileError> {
+        let record = self.next_record()?.ok_or(FileError::Empty)?;
+        record
+            .fields
+            .iter()
+            .map(|field| {
+                std::str::from_utf8(field)
+                    .map(str::to_owned)
+                    .map_err(|_| FileError::HeaderNotUtf8)
+            })
+            .collect()
+    }
+
+    /// The next record with any field that is not blank; blank records (empty lines, rows of empty cells) are
+    /// skipped, though rows of empty cells still count as rows, as they do in a spreadsheet.
+    pub fn next_record(&mut self) -> Result<Option<Record<'_>>, FileError> {
+        loop {
+            let more = self.csv.read_byte_record(&mut self.record).map_err(csv_error)?;
+            if !more {
+                return Ok(None);
+            }
+            let row = self.next_row;
+            self.next_row += 1;
+            if self.record.iter().all(|field| field.trim_ascii().is_empty()) {
+                continue;
+            }
+            let start = self.record.position().map_or(0, |p| p.byte());
+            let end = self.csv.position().byte();
+            let range = ByteRange {
+                start: self.file_offset(start),
+                end: self.file_offset(end),
+            };
+            return Ok(Some(Record {
+                row,
+                range,
+                fields: &self.record,
+            }));
+        }
+    }
+
+    fn file_offset(&self, reader_offset: u64) -> u64 {
+        self.base + reader_offset.saturating_sub(self.prefix_len)
+    }
+}
+
+fn csv_error(err: csv::Error) -> FileError {
+    match err.into_kind() {
+        csv::ErrorKind::Io(err) => FileError::Io(err),
+        // With byte records and flexible rows the parser reports nothing but I/O errors.
+        other => FileError::Io(io::Error::other(format!("{other:?}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(data: &[u8]) -> Vec<(u64, ByteRange, Vec<String>)> {
+        let mut reader = RecordReader::new(data);
+        let mut out = Vec::new();
+        while let Some(record) = reader.next_record().unwrap() {
+            let fields = record
+                .fields
+                .iter()
+                .map(|f| String::from_utf8_lossy(f).into_owned())
+                .collect();
+            out.push((record.row, record.range, fields));
+        }
+        out
+    }
+
+    #[test]
+    fn numbers_rows_like_a_spreadsheet() {
+        let data = b"\xEF\xBB\xBFa,b\r\n1,2\r\n\"x\r\ny\",3\r\n,\r\n4,5\r\n\r\n\r\n";
+        let got = rows(data);
+        let numbers: Vec<u64> = got.iter().map(|r| r.0).collect();
+        // header 1, "1,2" 2, quoted line break stays row 3, the row of empty cells is row 4, "4,5" row 5.
+        assert_eq!(numbers, vec![1, 2, 3, 5]);
+        assert_eq!(
+            got[0].2,
+            vec!["a", "b"],
+            "the byte-order mark is not part of the first column's name"
+        );
+        assert_eq!(got[2].2, vec!["x\r\ny", "3"]);
+    }
+
+    #[test]
+    fn ranges_tile_the_file_and_reparse_alone() {
+        let data = b"a,b\n1,2\n\"x\ny\",3\n4,5";
+        let got = rows(data);
+        for window in got.windows(2) {
+            assert_eq!(window[0].1.end, window[1].1.start);
+        }
+        assert_eq!(got.last().unwrap().1.end, data.len() as u64);
+        for (row, range, fields) in &got[1..] {
+            let slice = &data[range.start as usize..range.end as usize];
+            let mut reader = RecordReader::for_range(slice, range.start, *row);
+            let record = reader.next_record().unwrap().unwrap();
+            assert_eq!(record.row, *row);
+            assert_eq!(record.range, *range);
+            let reparsed: Vec<String> = record
+                .fields
+                .iter()
+                .map(|f| String::from_utf8_lossy(f).into_owned())
+                .collect();
+            assert_eq!(&reparsed, fields);
+            assert!(reader.next_record().unwrap().is_none());
+        }
+    }
+
+    #[test]
+    fn a_field_starting_with_a_bom_survives_a_range_read() {
+        let data = "a\n\u{feff}x\n".as_bytes();
+        let got = rows(data);
+        let range = got[1].1;
+        let mut reader = RecordReader::for_range(&data[range.start as usize..], range.start, 2);
+        assert_eq!(
+            reader.next_record().unwrap().unwrap().fields.get(0),
+            Some("\u{feff}x".as_bytes())
+        );
+    }
+
+    #[test]
+    fn an_empty_input_has_no_header() {
+        assert_eq!(RecordReader::new(&b""[..]).read_header().unwrap_err(), FileError::Empty);
+        assert_eq!(
+            RecordReader::new(&b"\n\n"[..]).read_header().unwrap_err(),
+            FileError::Empty
+        );
+        assert_eq!(
+            RecordReader::new(&b"\xff\xfe,a\n"[..]).read_header().unwrap_err(),
+            FileError::HeaderNotUtf8
+        );
+    }
+}

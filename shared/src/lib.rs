@@ -1,0 +1,7 @@
+//! ccbulk's library: the domain of contact-center user provisioning, the CSV dialects admins already have,
+//! offline validation and chunk planning. It knows nothing of Lambda.
+
+pub mod domain;
+pub mod format;
+pub mod sfid;
+pub mod validate;

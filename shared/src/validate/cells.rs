@@ -1,0 +1,124 @@
+//! One record seen through its header: cells by field, and the errors found in them.
+
+use csv::ByteRecord;
+
+use super::checks::Broken;
+use super::rules::{RowError, Rule};
+use crate::format::{Field, Header};
+
+pub(crate) struct Cells<'a> {
+    header: &'a Header,
+    record: &'a ByteRecord,
+    row: u64,
+    errors: Vec<RowError>,
+}
+
+impl<'a> Cells<'a> {
+    pub(crate) fn new(header: &'a Header, record: &'a ByteRecord, row: u64) -> Self {
+        let mut cells = Self {
+            header,
+            record,
+            row,
+            errors: Vec::new(),
+        };
+        cells.check_shape();
+        cells
+    }
+
+    /// Extra non-blank cells beyond the header would be silently lost: that is an error. Cells that are not UTF-8
+    /// are reported once here and read as blank afterwards.
+    fn check_shape(&mut self) {
+        for (position, cell) in self.record.iter().enumerate() {
+            if position >= self.header.len() {
+                if !cell.trim_ascii().is_empty() {
+                    self.errors.push(RowError {
+                        row: self.row,
+                        column: format!("(column {})", position + 1),
+                        rule: Rule::TooManyFields,
+                        message: format!(
+                            "the row has a value in column {} but the header names only {} columns \
+                             (an unquoted comma inside a value?)",
+                            position + 1,
+                            self.header.len()
+                        ),
+                    });
+                    break;
+                }
+            } else if std::str::from_utf8(cell).is_err() {
+                let column = self.header.names()[position].clone();
+                self.errors.push(RowError {
+                    row: self.row,
+                    column,
+                    rule: Rule::NotUtf8,
+                    message: "the cell is not UTF-8 text (save the file as CSV UTF-8)".into(),
+                });
+            }
+        }
+    }
+
+    pub(crate) fn header(&self) -> &'a Header {
+        self.header
+    }
+
+    /// The cell exactly as written; `None` when the column is absent, the cell empty, or not UTF-8.
+    pub(crate) fn raw(&self, field: Field) -> Option<&'a str> {
+        let position = self.header.position(field)?;
+        let cell = std::str::from_utf8(self.record.get(position)?).ok()?;
+        (!cell.is_empty()).then_some(cell)
+    }
+
+    /// The cell trimmed; `None` when blank.
+    pub(crate) fn text(&self, field: Field) -> Option<&'a str> {
+        self.raw(field).map(str::trim).filter(|text| !text.is_empty())
+    }
+
+    pub(crate) fn fail(&mut self, field: Field, rule: Rule, message: impl Into<String>) {
+        let column = self.header.column_name(field);
+        self.errors.push(RowError {
+            row: self.row,
+            column,
+            rule,
+            message: message.into(),
+        });
+    }
+
+    /// Like `fail`, unless the same rule already failed in the same column (both halves of a row may need a value).
+    pub(crate) fn fail_once(&mut self, field: Field, rule: Rule, message: impl Into<String>) {
+        let column = self.header.column_name(field);
+        if !self.errors.iter().any(|e| e.rule == rule && e.column == column) {
+            self.errors.push(RowError {
+                row: self.row,
+                column,
+                rule,
+                message: message.into(),
+            });
+        }
+    }
+
+    /// Runs a check on a cell's text; on failure, records the error and yields `None`.
+    pub(crate) fn check<T>(&mut self, field: Field, check: impl FnOnce(&'a str) -> Result<T, Broken>) -> Option<T> {
+        let text = self.text(field)?;
+        match check(text) {
+            Ok(value) => Some(value),
+            Err((rule, message)) => {
+                self.fail(field, rule, message);
+                None
+            }
+        }
+    }
+
+    /// Records a broken rule of a value already read.
+    pub(crate) fn record(&mut self, field: Field, outcome: Result<(), Broken>) {
+        if let Err((rule, message)) = outcome {
+            self.fail(field, rule, message);
+        }
+    }
+
+    pub(crate) fn has_errors(&self) -> bool {
+        !self.errors.is_empty()
+    }
+
+    pub(crate) fn into_errors(self) -> Vec<RowError> {
+        self.errors
+    }
+}
