@@ -276,15 +276,14 @@ impl VoiceRole {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SalesforceUserRef {
     /// An existing user by Id.
-    Existing(SalesforceId),
-    /// A user found (or, for `add`, created) by username.
-    ByUsername(Box<NewSalesforceUser>),
+    Id(SalesforceId),
+    /// A user found by username, or created under it by an `add`.
+    Username(String),
 }
 
-/// The fields ccbulk sets when it creates a Salesforce user; blank ones come from the deployment's defaults.
+/// User fields a row sets; blank ones are left as they are, or come from the deployment's defaults on creation.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct NewSalesforceUser {
-    pub username: String,
+pub struct SalesforceUserFields {
     pub email: Option<String>,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
@@ -308,7 +307,7 @@ pub enum ContactCenterRef {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SalesforceUser {
     pub user: SalesforceUserRef,
-    pub email: Option<String>,
+    pub fields: SalesforceUserFields,
     pub contact_center: Option<ContactCenterRef>,
     pub role: Option<VoiceRole>,
 }

@@ -183,7 +183,7 @@ impl TryFrom<HeaderWire> for Header {
             Some(IdentityManagement::ExistingDirectory),
             TelephonyModel::PartnerTelephony,
         )
-        .or_else(|_| Err("header columns do not match its dialect".to_owned()))
+        .map_err(|err| format!("header columns do not match its dialect: {err}"))
     }
 }
 

@@ -73,24 +73,27 @@ impl<'a> Cells<'a> {
     }
 
     pub(crate) fn fail(&mut self, field: Field, rule: Rule, message: impl Into<String>) {
-        let column = self.header.column_name(field);
-        self.errors.push(RowError {
-            row: self.row,
-            column,
-            rule,
-            message: message.into(),
-        });
+        self.push(field, rule, message.into(), |_| false);
     }
 
     /// Like `fail`, unless the same rule already failed in the same column (both halves of a row may need a value).
     pub(crate) fn fail_once(&mut self, field: Field, rule: Rule, message: impl Into<String>) {
+        self.push(field, rule, message.into(), |earlier| earlier.rule == rule);
+    }
+
+    /// A cell that is not text reads as blank; what follows from that is noise, so its column gets no more errors.
+    fn push(&mut self, field: Field, rule: Rule, message: String, supersedes: impl Fn(&RowError) -> bool) {
         let column = self.header.column_name(field);
-        if !self.errors.iter().any(|e| e.rule == rule && e.column == column) {
+        let covered = self
+            .errors
+            .iter()
+            .any(|earlier| earlier.column == column && (earlier.rule == Rule::NotUtf8 || supersedes(earlier)));
+        if !covered {
             self.errors.push(RowError {
                 row: self.row,
                 column,
                 rule,
-                message: message.into(),
+                message,
             });
         }
     }

@@ -7,6 +7,8 @@ mod duplicates;
 mod rows;
 pub mod rules;
 mod salesforce_side;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::fs::File;

@@ -6,7 +6,10 @@ use super::checks;
 use super::connect_side::{ConnectColumns, connect_user, reject_connect_values};
 use super::rules::Rule;
 use super::salesforce_side::salesforce_user;
-use crate::domain::{Action, ConnectUser, ContactCenterRef, ResourceRef, SalesforceUser, SalesforceUserRef, VoiceRole};
+use crate::domain::{
+    Action, ConnectUser, ContactCenterRef, ResourceRef, SalesforceUser, SalesforceUserFields, SalesforceUserRef,
+    VoiceRole,
+};
 use crate::format::{Dialect, Field};
 use crate::sfid::{CALL_CENTER_PREFIX, USER_PREFIX};
 
@@ -60,7 +63,7 @@ fn ccbulk_row(cells: &mut Cells, setup: Setup) -> Option<Halves> {
         let from_salesforce = matches!(
             salesforce,
             Some(SalesforceUser {
-                user: SalesforceUserRef::Existing(_),
+                user: SalesforceUserRef::Id(_),
                 ..
             })
         );
@@ -181,8 +184,11 @@ fn bulkop_row(cells: &mut Cells, setup: Setup) -> Option<Halves> {
         (None, None)
     };
     let salesforce = user.map(|id| SalesforceUser {
-        user: SalesforceUserRef::Existing(id),
-        email,
+        user: SalesforceUserRef::Id(id),
+        fields: SalesforceUserFields {
+            email,
+            ..SalesforceUserFields::default()
+        },
         contact_center: contact_center.map(ContactCenterRef::Id),
         role,
     });

@@ -64,13 +64,12 @@ rules! {
     TagValueTooLong => "tags.value_too_long", "tag values have at most 256 characters";
     DirectoryUserIdNotAllowed => "directory_user_id.not_allowed", "SAML instances take no DirectoryUserId";
     ConnectNotApplicable => "connect.not_applicable", "Partner Telephony rows carry no Amazon Connect settings";
-    SalesforceMissing => "salesforce.missing", "Partner Telephony rows name a Salesforce user";
     SalesforceIdInvalid => "salesforce_id.invalid", "Salesforce ids have 15 or 18 letters and digits and a valid checksum";
     SalesforceIdWrongObject => "salesforce_id.wrong_object", "a Salesforce id names the right kind of record";
     SalesforceUserMissing => "salesforce_user.missing", "the row names its Salesforce user";
     SalesforceUsernameInvalid => "salesforce_username.invalid", "Salesforce usernames are in the form of an email address (at most 80 characters)";
     AliasInvalid => "alias.invalid", "Salesforce aliases have at most 8 characters from a-z A-Z 0-9 _ - .";
-    RoleInvalid => "role.invalid", "the role is exactly Admin, Agent or CallCenterManager";
+    RoleInvalid => "role.invalid", "the role is Admin, Agent or CallCenterManager (case-sensitive in Argument3)";
     RoleNotAllowed => "role.not_allowed", "Partner Telephony rows have no Argument3 or Argument4";
     RoleMissing => "role.missing", "Argument3 is given for Amazon Connect telephony";
     ContactCenterMissing => "contact_center.missing", "AddUsers rows name their contact center";

@@ -5,7 +5,7 @@ use super::cells::Cells;
 use super::checks;
 use super::rules::Rule;
 use crate::domain::{
-    Action, ContactCenterRef, NewSalesforceUser, SalesforceUser, SalesforceUserRef, TelephonyModel, VoiceRole,
+    Action, ContactCenterRef, SalesforceUser, SalesforceUserFields, SalesforceUserRef, TelephonyModel, VoiceRole,
 };
 use crate::format::Field;
 use crate::sfid::{CALL_CENTER_PREFIX, USER_PREFIX};
@@ -37,14 +37,32 @@ pub(crate) fn salesforce_user(cells: &mut Cells, setup: Setup, action: Action) -
     if !wanted {
         return None;
     }
-    let user = user_ref(cells, action)?;
+    let user = user_ref(cells)?;
     if action == Action::Remove {
         return Some(SalesforceUser {
             user,
-            email: None,
+            fields: SalesforceUserFields::default(),
             contact_center: None,
             role: None,
         });
+    }
+    if action == Action::Add && matches!(user, SalesforceUserRef::Username(_)) {
+        // Whether ccbulk creates the user or finds one by this username is known only online; what creation needs
+        // must be there.
+        if cells.text(Field::Email).is_none() {
+            cells.fail(
+                Field::Email,
+                Rule::EmailMissing,
+                "a new Salesforce user needs an email address",
+            );
+        }
+        if cells.text(Field::LastName).is_none() {
+            cells.fail_once(
+                Field::LastName,
+                Rule::NameMissing,
+                "a new Salesforce user needs a last name",
+            );
+        }
     }
     let contact_center = cells.text(Field::ContactCenter).and_then(|text| {
         if checks::looks_like_salesforce_id(text) {
@@ -58,22 +76,21 @@ pub(crate) fn salesforce_user(cells: &mut Cells, setup: Setup, action: Action) -
         }
     });
     let role = cells.check(Field::VoiceRole, role);
-    let email = cells.check(Field::Email, |t| checks::email(t).map(|()| t.to_owned()));
     Some(SalesforceUser {
         user,
-        email,
+        fields: user_fields(cells),
         contact_center,
         role,
     })
 }
 
-fn user_ref(cells: &mut Cells, action: Action) -> Option<SalesforceUserRef> {
+fn user_ref(cells: &mut Cells) -> Option<SalesforceUserRef> {
     if cells.text(Field::SalesforceUserId).is_some() {
         return cells
             .check(Field::SalesforceUserId, |t| {
                 checks::salesforce_id(t, USER_PREFIX, "user")
             })
-            .map(SalesforceUserRef::Existing);
+            .map(SalesforceUserRef::Id);
     }
     let (field, username) = match (cells.text(Field::SalesforceUsername), cells.text(Field::Username)) {
         (Some(name), _) => (Field::SalesforceUsername, name),
@@ -96,28 +113,10 @@ fn user_ref(cells: &mut Cells, action: Action) -> Option<SalesforceUserRef> {
         cells.fail(field, rule, format!("{message}{hint}"));
         return None;
     }
-    let mut user = NewSalesforceUser {
-        username: username.to_owned(),
-        ..NewSalesforceUser::default()
-    };
-    if action == Action::Add {
-        // Whether ccbulk creates the user or finds one by this username is known only online; what creation needs
-        // must be there.
-        if cells.text(Field::Email).is_none() {
-            cells.fail(
-                Field::Email,
-                Rule::EmailMissing,
-                "a new Salesforce user needs an email address",
-            );
-        }
-        if cells.text(Field::LastName).is_none() {
-            cells.fail_once(
-                Field::LastName,
-                Rule::NameMissing,
-                "a new Salesforce user needs a last name",
-            );
-        }
-    }
+    Some(SalesforceUserRef::Username(username.to_owned()))
+}
+
+fn user_fields(cells: &mut Cells) -> SalesforceUserFields {
     for (field, max) in [(Field::FirstName, FIRST_NAME_MAX), (Field::LastName, LAST_NAME_MAX)] {
         if let Some(name) = cells.text(field)
             && name.chars().count() > max
@@ -129,17 +128,24 @@ fn user_ref(cells: &mut Cells, action: Action) -> Option<SalesforceUserRef> {
             );
         }
     }
-    user.email = cells.text(Field::Email).map(str::to_owned);
-    user.first_name = cells.text(Field::FirstName).map(str::to_owned);
-    user.last_name = cells.text(Field::LastName).map(str::to_owned);
-    user.alias = cells.check(Field::SalesforceAlias, |t| checks::alias(t).map(|()| t.to_owned()));
-    user.profile = cells.text(Field::SalesforceProfile).map(str::to_owned);
-    user.federation_id = cells.text(Field::SalesforceFederationId).map(str::to_owned);
-    user.time_zone = cells.text(Field::SalesforceTimeZone).map(str::to_owned);
-    user.locale = cells.text(Field::SalesforceLocale).map(str::to_owned);
-    user.language = cells.text(Field::SalesforceLanguage).map(str::to_owned);
-    user.email_encoding = cells.text(Field::SalesforceEmailEncoding).map(str::to_owned);
-    Some(SalesforceUserRef::ByUsername(Box::new(user)))
+    let text = |field: Field| cells.text(field).map(str::to_owned);
+    let mut fields = SalesforceUserFields {
+        email: text(Field::Email),
+        first_name: text(Field::FirstName),
+        last_name: text(Field::LastName),
+        alias: None,
+        profile: text(Field::SalesforceProfile),
+        federation_id: text(Field::SalesforceFederationId),
+        time_zone: text(Field::SalesforceTimeZone),
+        locale: text(Field::SalesforceLocale),
+        language: text(Field::SalesforceLanguage),
+        email_encoding: text(Field::SalesforceEmailEncoding),
+    };
+    fields.alias = cells.check(Field::SalesforceAlias, |t| checks::alias(t).map(|()| t.to_owned()));
+    if fields.email.is_some() {
+        fields.email = cells.check(Field::Email, |t| checks::email(t).map(|()| t.to_owned()));
+    }
+    fields
 }
 
 /// The native dialect is lenient in case and also takes "Supervisor" for the Contact Center Supervisor set.
