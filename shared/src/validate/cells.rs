@@ -72,28 +72,20 @@ impl<'a> Cells<'a> {
         self.raw(field).map(str::trim).filter(|text| !text.is_empty())
     }
 
+    /// Records a broken rule. The same rule in the same column is recorded once (both halves of a row read some
+    /// cells), and a cell that is not text gets no further errors: it reads as blank, and what follows is noise.
     pub(crate) fn fail(&mut self, field: Field, rule: Rule, message: impl Into<String>) {
-        self.push(field, rule, message.into(), |_| false);
-    }
-
-    /// Like `fail`, unless the same rule already failed in the same column (both halves of a row may need a value).
-    pub(crate) fn fail_once(&mut self, field: Field, rule: Rule, message: impl Into<String>) {
-        self.push(field, rule, message.into(), |earlier| earlier.rule == rule);
-    }
-
-    /// A cell that is not text reads as blank; what follows from that is noise, so its column gets no more errors.
-    fn push(&mut self, field: Field, rule: Rule, message: String, supersedes: impl Fn(&RowError) -> bool) {
         let column = self.header.column_name(field);
         let covered = self
             .errors
             .iter()
-            .any(|earlier| earlier.column == column && (earlier.rule == Rule::NotUtf8 || supersedes(earlier)));
+            .any(|earlier| earlier.column == column && (earlier.rule == Rule::NotUtf8 || earlier.rule == rule));
         if !covered {
             self.errors.push(RowError {
                 row: self.row,
                 column,
                 rule,
-                message,
+                message: message.into(),
             });
         }
     }

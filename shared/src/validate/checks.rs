@@ -224,12 +224,12 @@ pub(crate) fn security_profiles(text: &str) -> Result<Vec<ResourceRef>, Broken> 
     Ok(names.into_iter().map(ResourceRef::classify).collect())
 }
 
-/// `key=value|key=value`, with Connect's tag limits.
+/// `key=value|key=value` (or `key:value`), with Connect's tag limits.
 pub(crate) fn tags(text: &str) -> Result<Vec<(String, String)>, Broken> {
     let mut tags = Vec::new();
     let mut keys = HashSet::new();
     for pair in split_list(text) {
-        let Some((key, value)) = pair.split_once('=') else {
+        let Some((key, value)) = pair.split_once('=').or_else(|| pair.split_once(':')) else {
             return Err((
                 Rule::TagsInvalid,
                 format!("the tag {pair:?} has no '=' between key and value"),
@@ -557,6 +557,7 @@ mod tests {
             vec![("team".into(), "blue".into()), ("site".into(), "Austin TX".into())]
         );
         assert_eq!(rule(tags("team")), Rule::TagsInvalid);
+        assert_eq!(tags("team:blue").unwrap(), vec![("team".into(), "blue".into())]);
         assert_eq!(rule(tags("=x")), Rule::TagKeyInvalid);
         assert_eq!(rule(tags(&format!("{}=x", "k".repeat(129)))), Rule::TagKeyInvalid);
         assert!(tags(&format!("{}=x", "k".repeat(128))).is_ok());

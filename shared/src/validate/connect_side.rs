@@ -167,7 +167,7 @@ fn identity_info(
                 cells.record(field, checks::person_name(name, max));
                 *slot = Some(name.to_owned());
             }
-            None if names_required => cells.fail_once(
+            None if names_required => cells.fail(
                 field,
                 Rule::NameMissing,
                 format!("{identity} instances need a first and a last name"),

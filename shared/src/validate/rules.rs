@@ -56,7 +56,7 @@ rules! {
     SecurityProfilesTooMany => "security_profiles.too_many", "a user has at most 10 security profiles";
     SecurityProfilesDuplicate => "security_profiles.duplicate", "each security profile is named once";
     HierarchyConflict => "hierarchy.conflict", "the two hierarchy columns agree";
-    TagsInvalid => "tags.invalid", "tags read key=value, separated by |";
+    TagsInvalid => "tags.invalid", "tags read key=value (or key:value), separated by |";
     TagsTooMany => "tags.too_many", "a user has at most 50 tags";
     TagKeyInvalid => "tags.key_invalid", "tag keys have 1-128 letters, digits, spaces or _ . : / = + - @";
     TagKeyReserved => "tags.key_reserved", "tag keys do not start with aws:";

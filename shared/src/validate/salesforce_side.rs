@@ -57,7 +57,7 @@ pub(crate) fn salesforce_user(cells: &mut Cells, setup: Setup, action: Action) -
             );
         }
         if cells.text(Field::LastName).is_none() {
-            cells.fail_once(
+            cells.fail(
                 Field::LastName,
                 Rule::NameMissing,
                 "a new Salesforce user needs a last name",
@@ -121,7 +121,7 @@ fn user_fields(cells: &mut Cells) -> SalesforceUserFields {
         if let Some(name) = cells.text(field)
             && name.chars().count() > max
         {
-            cells.fail_once(
+            cells.fail(
                 field,
                 Rule::NameTooLong,
                 format!("Salesforce takes at most {max} characters here"),

@@ -265,7 +265,7 @@ fn cases() -> Vec<Case> {
             column: "user_hierarchy_1|user_hierarchy_2",
             rule: Rule::HierarchyConflict,
         },
-        ccbulk("tags", "team:blue", "tags", Rule::TagsInvalid),
+        ccbulk("tags", "team", "tags", Rule::TagsInvalid),
         ccbulk(
             "tags",
             &(0..51).map(|i| format!("k{i}=v")).collect::<Vec<_>>().join("|"),
