@@ -8,27 +8,29 @@ use crate::format::{Field, Header};
 
 pub(crate) struct Cells<'a> {
     header: &'a Header,
-    record: &'a ByteRecord,
+    /// Each cell as text, decoded once; `None` where the bytes are not UTF-8.
+    texts: Vec<Option<&'a str>>,
     row: u64,
     errors: Vec<RowError>,
 }
 
 impl<'a> Cells<'a> {
     pub(crate) fn new(header: &'a Header, record: &'a ByteRecord, row: u64) -> Self {
+        let texts = record.iter().map(|cell| std::str::from_utf8(cell).ok()).collect();
         let mut cells = Self {
             header,
-            record,
+            texts,
             row,
             errors: Vec::new(),
         };
-        cells.check_shape();
+        cells.check_shape(record);
         cells
     }
 
     /// Extra non-blank cells beyond the header would be silently lost: that is an error. Cells that are not UTF-8
     /// are reported once here and read as blank afterwards.
-    fn check_shape(&mut self) {
-        for (position, cell) in self.record.iter().enumerate() {
+    fn check_shape(&mut self, record: &ByteRecord) {
+        for (position, cell) in record.iter().enumerate() {
             if position >= self.header.len() {
                 if !cell.trim_ascii().is_empty() {
                     self.errors.push(RowError {
@@ -44,7 +46,7 @@ impl<'a> Cells<'a> {
                     });
                     break;
                 }
-            } else if std::str::from_utf8(cell).is_err() {
+            } else if self.texts[position].is_none() {
                 let column = self.header.names()[position].clone();
                 self.errors.push(RowError {
                     row: self.row,
@@ -62,8 +64,7 @@ impl<'a> Cells<'a> {
 
     /// The cell exactly as written; `None` when the column is absent, the cell empty, or not UTF-8.
     pub(crate) fn raw(&self, field: Field) -> Option<&'a str> {
-        let position = self.header.position(field)?;
-        let cell = std::str::from_utf8(self.record.get(position)?).ok()?;
+        let cell = (*self.texts.get(self.header.position(field)?)?)?;
         (!cell.is_empty()).then_some(cell)
     }
 

@@ -1,0 +1,201 @@
+//! `ccbulk validate` through the binary: exit codes, the JSON contract, the example files.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::Value;
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
+}
+
+fn ccbulk() -> Command {
+    Command::cargo_bin("ccbulk").expect("the ccbulk binary is built")
+}
+
+fn write_temp(contents: &[u8]) -> tempfile::NamedTempFile {
+    let file = tempfile::Builder::new().suffix(".csv").tempfile().unwrap();
+    std::fs::write(file.path(), contents).unwrap();
+    file
+}
+
+fn json_of(args: &[&str], file: &Path) -> (i32, Value) {
+    let output = ccbulk()
+        .arg("validate")
+        .arg(file)
+        .args(args)
+        .arg("--json")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(output.stdout).unwrap();
+    let value: Value = serde_json::from_str(&text).unwrap_or_else(|err| panic!("not JSON ({err}): {text}"));
+    (output.status.code().unwrap(), value)
+}
+
+#[test]
+fn every_valid_example_passes() {
+    for (file, args) in [
+        ("ccbulk-agents.csv", &[][..]),
+        ("connect-template.csv", &[][..]),
+        ("connect-template-saml.csv", &["--identity-management", "SAML"][..]),
+        ("bulkop-amazon-connect.csv", &[][..]),
+        (
+            "bulkop-partner-telephony.csv",
+            &["--telephony-model", "partner-telephony"][..],
+        ),
+    ] {
+        let (code, report) = json_of(args, &examples().join(file));
+        assert_eq!(code, 0, "{file}: {report}");
+        assert_eq!(report["invalid"], 0, "{file}");
+        assert!(report["rows"].as_u64().unwrap() >= 20, "{file} has tens of rows");
+        assert_eq!(report["errors"], Value::Array(vec![]));
+    }
+}
+
+#[test]
+fn the_errors_example_reports_each_bad_row_with_its_rule() {
+    let (code, report) = json_of(&[], &examples().join("errors.csv"));
+    assert_eq!(code, 1);
+    assert_eq!(report["dialect"], "ccbulk");
+    assert_eq!(
+        (
+            report["rows"].as_u64(),
+            report["valid"].as_u64(),
+            report["invalid"].as_u64()
+        ),
+        (Some(22), Some(2), Some(20))
+    );
+    let errors = report["errors"].as_array().unwrap();
+    let found = |row: u64, rule: &str| errors.iter().any(|e| e["row"] == row && e["rule"] == rule);
+    // Row 2 has a quoted line break: it stays one row, and every row after it keeps its spreadsheet number.
+    for (row, rule) in [
+        (3, "username.too_long"),
+        (4, "password.weak"),
+        (5, "password.missing"),
+        (6, "email.invalid"),
+        (6, "phone_number.invalid"),
+        (7, "phone_type.invalid"),
+        (8, "yes_no.invalid"),
+        (8, "acw_timeout.invalid"),
+        (9, "security_profiles.too_many"),
+        (10, "tags.key_reserved"),
+        (11, "tags.key_duplicate"),
+        (12, "salesforce_id.invalid"),
+        (13, "salesforce_id.wrong_object"),
+        (14, "alias.invalid"),
+        (15, "role.invalid"),
+        (16, "action.invalid"),
+        (17, "duplicate.username"),
+        (18, "name.not_nfc"),
+        (19, "password.not_allowed"),
+        (21, "phone_number.missing"),
+        (22, "username.at_sign"),
+        (23, "row.too_many_fields"),
+    ] {
+        assert!(found(row, rule), "row {row} {rule} missing from {errors:#?}");
+    }
+    assert!(
+        !errors.iter().any(|e| e["row"] == 2 || e["row"] == 20),
+        "rows 2 and 20 are valid"
+    );
+    for error in errors {
+        for key in ["row", "column", "rule", "message"] {
+            assert!(!error[key].is_null(), "{key} in {error}");
+        }
+    }
+}
+
+#[test]
+fn the_human_report_names_row_column_and_rule() {
+    ccbulk()
+        .arg("validate")
+        .arg(examples().join("errors.csv"))
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "row 17, column \"username\": the same username is already in row 2 [duplicate.username]",
+        ))
+        .stdout(predicate::str::contains("22 rows: 2 valid, 20 invalid"));
+}
+
+#[test]
+fn passwords_never_reach_the_output() {
+    let file = write_temp(
+        b"action,username,password,first_name,last_name\nadd,jdoe,weakpassword,Jane,Doe\nupdate,asmith,Sup3rSecret!,A,Smith\n",
+    );
+    for json in [false, true] {
+        let mut command = ccbulk();
+        command.arg("validate").arg(file.path());
+        if json {
+            command.arg("--json");
+        }
+        let output = command.output().unwrap();
+        let all = [output.stdout, output.stderr].concat();
+        let text = String::from_utf8_lossy(&all);
+        assert!(
+            text.contains("password.weak") && text.contains("password.not_allowed"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("weakpassword") && !text.contains("Sup3rSecret"),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn an_unusable_file_exits_2_with_a_file_level_error() {
+    let unknown = write_temp(b"name,phone\nJane,+14155550123\n");
+    let (code, report) = json_of(&[], unknown.path());
+    assert_eq!(code, 2);
+    assert_eq!(report["error"]["rule"], "header.unknown_dialect");
+
+    let incomplete = write_temp(b"Argument1,Argument2,Argumnet3,Argument4,BulkAction\n");
+    let (code, report) = json_of(&[], incomplete.path());
+    assert_eq!(code, 2);
+    assert_eq!(report["dialect"], "bulkop");
+    let message = report["error"]["message"].as_str().unwrap();
+    assert!(message.contains("missing column(s): Argument5, Argument3"), "{message}");
+    assert!(message.contains("unknown column(s): Argumnet3"), "{message}");
+
+    ccbulk()
+        .args(["validate", "/nonexistent/users.csv"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("cannot read the file"));
+
+    let empty = write_temp(b"");
+    assert_eq!(json_of(&[], empty.path()).1["error"]["rule"], "file.empty");
+}
+
+#[test]
+fn bom_crlf_quoted_newlines_and_trailing_blank_lines() {
+    let file = write_temp(
+        b"\xEF\xBB\xBF action , Username ,password,first_name,last_name,routing_profile,security_profiles,tags\r\n\
+          add,jdoe,Passw0rd!,Jane,Doe,Basic,Agent,\"note=two\r\nlines\"\r\n\
+          add,bad user name that is long,Passw0rd!,Bo,Li,Basic,Agent,\r\n\r\n\r\n",
+    );
+    let (code, report) = json_of(&[], file.path());
+    assert_eq!(code, 1, "{report}");
+    assert_eq!(report["rows"], 2);
+    assert_eq!(report["errors"][0]["row"], 3);
+    assert_eq!(report["errors"][0]["column"], "Username");
+}
+
+#[test]
+fn the_dialect_can_be_forced_and_modes_change_the_rules() {
+    let saml_template = examples().join("connect-template-saml.csv");
+    // The SAML template has no password column: incomplete for a CONNECT_MANAGED instance.
+    let (code, report) = json_of(&["--identity-management", "CONNECT_MANAGED"], &saml_template);
+    assert_eq!((code, report["error"]["rule"].as_str()), (2, Some("header.columns")));
+    let (code, report) = json_of(&["--dialect", "bulkop"], &examples().join("ccbulk-agents.csv"));
+    assert_eq!((code, report["error"]["rule"].as_str()), (2, Some("header.columns")));
+    ccbulk()
+        .args(["validate", "x.csv", "--identity-management", "LDAP"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "expected CONNECT_MANAGED, SAML or EXISTING_DIRECTORY",
+        ));
+}
