@@ -21,10 +21,13 @@ struct Cli {
 enum Command {
     /// Check a CSV file offline: every row against every rule, without contacting anything.
     Validate(validate::Args),
+    /// List the validation rules: each code and what it demands.
+    Rules,
 }
 
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Validate(args) => validate::run(&args),
+        Command::Rules => validate::list_rules(),
     }
 }

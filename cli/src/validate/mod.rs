@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use ccbulk_shared::domain::{IdentityManagement, TelephonyModel};
 use ccbulk_shared::format::{Dialect, DialectChoice, FileError};
-use ccbulk_shared::validate::{Options, Summary, Visitor, validate};
+use ccbulk_shared::validate::{Options, Rule, Summary, Visitor, validate};
 
 /// Exit codes: every row valid, some rows invalid, the file itself unusable.
 const EXIT_VALID: u8 = 0;
@@ -93,4 +93,14 @@ fn drive(mut report: impl Report, args: &Args, options: &Options) -> ExitCode {
         Ok(_) => EXIT_INVALID_ROWS,
         Err(_) => EXIT_UNUSABLE,
     })
+}
+
+pub fn list_rules() -> ExitCode {
+    let mut out = io::stdout().lock();
+    for rule in Rule::ALL {
+        if writeln!(out, "{:<30} {}", rule.code(), rule.title()).is_err() {
+            break;
+        }
+    }
+    ExitCode::SUCCESS
 }
