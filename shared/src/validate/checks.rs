@@ -78,7 +78,7 @@ pub(crate) fn password(secret: &str) -> Result<(), Broken> {
     } else if secret.chars().any(char::is_whitespace) {
         "the password contains white space, which Connect does not accept".to_owned()
     } else if !missing.is_empty() {
-        format!("the password lacks {}", missing.join(", "))
+        format!("the password lacks {}", join_and(&missing))
     } else {
         return Ok(());
     };
@@ -423,6 +423,15 @@ pub(crate) fn alias(text: &str) -> Result<(), Broken> {
         ));
     }
     Ok(())
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn join_and(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => (*one).to_owned(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
 }
 
 /// Splits a `|`-separated list, trimming entries and dropping empty ones.
