@@ -199,3 +199,56 @@ fn the_dialect_can_be_forced_and_modes_change_the_rules() {
             "expected CONNECT_MANAGED, SAML or EXISTING_DIRECTORY",
         ));
 }
+
+/// Files in each dialect that mix valid and invalid rows: exactly the invalid rows are reported.
+#[test]
+fn mixed_files_flag_exactly_their_invalid_rows() {
+    let arn = "arn:aws:connect:eu-west-2:210987654321:instance/2c1f9a0e-5d4b-4e3a-8f2c-1b0a9d8c7e6f/routing-profile/7e6d5c4b-3a29-4817-a6f5-e4d3c2b1a098";
+    let bulkop = format!(
+        "Argument1,Argument2,Argument3,Argument4,Argument5,BulkAction\r\n\
+         priya.nair@acme.co.uk,005xx000001X9qL,Agent,{arn},04vxx0000004EHIAA2,AddUsers\r\n\
+         tom.h@acme.co.uk,005xx000001X9qLAAB,Agent,{arn},04vxx0000004EHIAA2,AddUsers\r\n\
+         li.wei@acme.co.uk,005000000000001AAA,CallCenterManager,{arn},04vxx0000004EHI,AddUsers\r\n\
+         sam@acme.co.uk,005000000000002AAA,Supervisor,{arn},04vxx0000004EHIAA2,AddUsers\r\n\
+         ana@acme.co.uk,005000000000003AAA,Admin,{arn},04vxx0000004EHIAA2,UpdateUsers\r\n\
+         ,005000000000004AAA,Agent,{arn},04vxx0000004EHIAA2,AddUsers\r\n\
+         joe@acme.co.uk,005000000000005AAA,Agent,Basic Routing Profile,04vxx0000004EHIAA2,AddUsers\r\n\
+         kim@acme.co.uk,005000000000006AAA,Agent,{arn},04vxx0000004EHIAA2,RemoveUsers\r\n"
+    );
+    let connect = "First Name,Last Name,Email Address,Password,User Login,Routing Profile Name,\
+        security_profile_name_1|security_profile_name_2,Phone Type (soft/desk),Phone Number,\
+        Soft Phone Auto Accept (yes/no),ACW Timeout (seconds)\n\
+        Grace,Hopper,grace@navy.example.com,C0bolRocks!,ghopper,Basic Routing Profile,Agent,soft,,yes,0\n\
+        Alan,Turing,alan@example.org,enigma,aturing,Basic Routing Profile,Agent,soft,,no,30\n\
+        Ada,Lovelace,ada@example.org,Engine#1830,alovelace,Basic Routing Profile,Agent|Admin,desk,+442079460000,no,10\n\
+        Edsger,Dijkstra,edsger@example.nl,Goto.Harmful1,edijkstra,Basic Routing Profile,Agent,desk,,no,0\n\
+        \"Barbara \"\"Babs\"\"\",Liskov,barbara@example.edu,Substitut1on,bliskov,Basic Routing Profile,Agent,soft,,yes,\n\
+        Ken,Thompson,ken@example.com,Unix1969!,ken.thompson.unix.bell,Basic Routing Profile,Agent,soft,,yes,0\n";
+    let ccbulk = "action,username,password,first_name,last_name,email,routing_profile,security_profiles,tags,\
+        sf_username,contact_center,role\n\
+        add,mgarcia,Welcome#2026,María,García,maria.garcia@example.com,Sales Inbound,Agent,team=emea,maria.garcia@example.com,Support EMEA,Agent\n\
+        add,pkim,Welcome#2026,Paul,Kim,paul.kim@example.com,Sales Inbound,Agent,aws:team=emea,paul.kim@example.com,Support EMEA,Agent\n\
+        update,rsingh,,Ravi,Singh,,Support Tier 2,Agent|CallCenterManager,,,,\n\
+        remove,olduser,,,,,,,,,,\n\
+        add,tnguyen,Welcome#2026,Thi,Nguyen,thi.nguyen@example.com,Sales Inbound,Agent,,thi.nguyen@example.com,04vxx0000004EHIAA2,Agent\n\
+        add,mgarcia,Welcome#2026,Maria,Garcia,maria2@example.com,Sales Inbound,Agent,,maria2@example.com,Support EMEA,Agent\n\
+        add,jbrown,Welcome#2026,James,Brown,james.brown@example.com,Sales Inbound,Agent,,james.brown@example.com,Support EMEA,agent\n";
+    for (contents, args, invalid_rows) in [
+        (bulkop, &[][..], vec![3u64, 5, 7, 8]),
+        (connect.to_owned(), &[][..], vec![3, 5, 7]),
+        (ccbulk.to_owned(), &[][..], vec![3, 7]),
+    ] {
+        let file = write_temp(contents.as_bytes());
+        let (code, report) = json_of(args, file.path());
+        assert_eq!(code, 1, "{report}");
+        let mut rows: Vec<u64> = report["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["row"].as_u64().unwrap())
+            .collect();
+        rows.dedup();
+        assert_eq!(rows, invalid_rows, "{report:#}");
+        assert_eq!(report["invalid"].as_u64(), Some(invalid_rows.len() as u64));
+    }
+}

@@ -73,5 +73,18 @@ fn columns_message(dialect: Dialect, missing: &[String], unknown: &[String]) -> 
     if !unknown.is_empty() {
         parts.push(format!("unknown column(s): {}", unknown.join(", ")));
     }
-    format!("the header does not fit the {dialect} dialect: {}", parts.join("; "))
+    let hint = match dialect {
+        Dialect::Connect if missing.iter().any(|m| m == "password") => {
+            " (the template of a SAML or EXISTING_DIRECTORY instance has no password column: give the instance's \
+             identity management)"
+        }
+        Dialect::Bulkop if missing.iter().any(|m| m == "Argument3" || m == "Argument4") => {
+            " (the Partner Telephony variant has no Argument3 or Argument4: give the telephony model)"
+        }
+        _ => "",
+    };
+    format!(
+        "the header does not fit the {dialect} dialect: {}{hint}",
+        parts.join("; ")
+    )
 }

@@ -192,22 +192,27 @@ fn identity_info(
     user.identity.mobile = cells.check(Field::Mobile, |t| checks::e164(t).map(|()| t.to_owned()));
 }
 
-/// The hierarchy group, from a name, id, ARN or path, or from the template's `level1|level2` column.
+/// The hierarchy group, from a name, id, ARN or path, or from the template's `level1|level2` column. When both
+/// columns are filled in they must agree: the same path, or a group name that is the path's last level.
 fn hierarchy(cells: &mut Cells) -> Option<ResourceRef> {
-    let group = cells.text(Field::HierarchyGroup).map(ResourceRef::classify);
+    let group = cells.text(Field::HierarchyGroup);
     let path = cells
         .text(Field::HierarchyPath)
-        .map(|levels| ResourceRef::Name(checks::split_list(levels).join("/")));
+        .map(|levels| checks::split_list(levels).join("/"));
     match (group, path) {
-        (Some(group), Some(path)) if group != path => {
-            cells.fail(
-                Field::HierarchyPath,
-                Rule::HierarchyConflict,
-                "the two hierarchy columns name different groups; fill in one of them",
-            );
-            Some(group)
+        (Some(group), Some(path)) => {
+            let agrees = group == path || path.rsplit('/').next() == Some(group);
+            if !agrees {
+                cells.fail(
+                    Field::HierarchyPath,
+                    Rule::HierarchyConflict,
+                    format!("the two hierarchy columns name different groups ({group:?} and {path:?}); fill in one"),
+                );
+            }
+            Some(ResourceRef::Name(path))
         }
-        (group, path) => group.or(path),
+        (Some(group), None) => Some(ResourceRef::classify(group)),
+        (None, path) => path.map(ResourceRef::Name),
     }
 }
 

@@ -619,3 +619,24 @@ fn the_salesforce_side_of_a_connect_template_row_is_absent() {
     );
     assert_eq!(Dialect::Connect.column_name(Field::Username), Some("user login"));
 }
+
+#[test]
+fn hierarchy_columns_may_both_name_the_same_group() {
+    let header = "first name,last name,user login,routing profile name,\
+        security_profile_name_1|security_profile_name_2,phone type (soft/desk),agent hierarchy,\
+        user_hierarchy_1|user_hierarchy_2";
+    let csv = format!(
+        "{header}\nJane,Doe,jdoe,Basic,Agent,soft,East,Sales|East\nBo,Li,bli,Basic,Agent,soft,Sales/East,Sales|East\n\
+         Al,Ng,ang,Basic,Agent,soft,West,Sales|East\n"
+    );
+    let (summary, collect) = run(&csv, SAML, AC).unwrap();
+    assert_eq!((summary.valid, summary.invalid), (2, 1), "{:?}", collect.errors);
+    assert_eq!(
+        collect.rows[0].connect.as_ref().unwrap().hierarchy_group,
+        Some(ResourceRef::Name("Sales/East".into()))
+    );
+    assert_eq!(
+        (collect.errors[0].row, collect.errors[0].rule),
+        (4, Rule::HierarchyConflict)
+    );
+}
