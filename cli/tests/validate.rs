@@ -21,13 +21,7 @@ fn write_temp(contents: &[u8]) -> tempfile::NamedTempFile {
 }
 
 fn json_of(args: &[&str], file: &Path) -> (i32, Value) {
-    let output = ccbulk()
-        .arg("validate")
-        .arg(file)
-        .args(args)
-        .arg("--json")
-        .output()
-        .unwrap();
+    let output = ccbulk().arg("validate").arg(file).args(args).arg("--json").output().unwrap();
     let text = String::from_utf8(output.stdout).unwrap();
     let value: Value = serde_json::from_str(&text).unwrap_or_else(|err| panic!("not JSON ({err}): {text}"));
     (output.status.code().unwrap(), value)
@@ -40,10 +34,7 @@ fn every_valid_example_passes() {
         ("connect-template.csv", &[][..]),
         ("connect-template-saml.csv", &["--identity-management", "SAML"][..]),
         ("bulkop-amazon-connect.csv", &[][..]),
-        (
-            "bulkop-partner-telephony.csv",
-            &["--telephony-model", "partner-telephony"][..],
-        ),
+        ("bulkop-partner-telephony.csv", &["--telephony-model", "partner-telephony"][..]),
     ] {
         let (code, report) = json_of(args, &examples().join(file));
         assert_eq!(code, 0, "{file}: {report}");
@@ -59,11 +50,7 @@ fn the_errors_example_reports_each_bad_row_with_its_rule() {
     assert_eq!(code, 1);
     assert_eq!(report["dialect"], "ccbulk");
     assert_eq!(
-        (
-            report["rows"].as_u64(),
-            report["valid"].as_u64(),
-            report["invalid"].as_u64()
-        ),
+        (report["rows"].as_u64(), report["valid"].as_u64(), report["invalid"].as_u64()),
         (Some(22), Some(2), Some(20))
     );
     let errors = report["errors"].as_array().unwrap();
@@ -95,10 +82,7 @@ fn the_errors_example_reports_each_bad_row_with_its_rule() {
     ] {
         assert!(found(row, rule), "row {row} {rule} missing from {errors:#?}");
     }
-    assert!(
-        !errors.iter().any(|e| e["row"] == 2 || e["row"] == 20),
-        "rows 2 and 20 are valid"
-    );
+    assert!(!errors.iter().any(|e| e["row"] == 2 || e["row"] == 20), "rows 2 and 20 are valid");
     for error in errors {
         for key in ["row", "column", "rule", "message"] {
             assert!(!error[key].is_null(), "{key} in {error}");
@@ -133,14 +117,8 @@ fn passwords_never_reach_the_output() {
         let output = command.output().unwrap();
         let all = [output.stdout, output.stderr].concat();
         let text = String::from_utf8_lossy(&all);
-        assert!(
-            text.contains("password.weak") && text.contains("password.not_allowed"),
-            "{text}"
-        );
-        assert!(
-            !text.contains("weakpassword") && !text.contains("Sup3rSecret"),
-            "{text}"
-        );
+        assert!(text.contains("password.weak") && text.contains("password.not_allowed"), "{text}");
+        assert!(!text.contains("weakpassword") && !text.contains("Sup3rSecret"), "{text}");
     }
 }
 
@@ -195,9 +173,7 @@ fn the_dialect_can_be_forced_and_modes_change_the_rules() {
         .args(["validate", "x.csv", "--identity-management", "LDAP"])
         .assert()
         .code(2)
-        .stderr(predicate::str::contains(
-            "expected CONNECT_MANAGED, SAML or EXISTING_DIRECTORY",
-        ));
+        .stderr(predicate::str::contains("expected CONNECT_MANAGED, SAML or EXISTING_DIRECTORY"));
 }
 
 /// Files in each dialect that mix valid and invalid rows: exactly the invalid rows are reported.
@@ -241,12 +217,8 @@ fn mixed_files_flag_exactly_their_invalid_rows() {
         let file = write_temp(contents.as_bytes());
         let (code, report) = json_of(args, file.path());
         assert_eq!(code, 1, "{report}");
-        let mut rows: Vec<u64> = report["errors"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["row"].as_u64().unwrap())
-            .collect();
+        let mut rows: Vec<u64> =
+            report["errors"].as_array().unwrap().iter().map(|e| e["row"].as_u64().unwrap()).collect();
         rows.dedup();
         assert_eq!(rows, invalid_rows, "{report:#}");
         assert_eq!(report["invalid"].as_u64(), Some(invalid_rows.len() as u64));

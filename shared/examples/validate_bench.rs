@@ -50,10 +50,8 @@ fn parent(sizes: &[u64]) {
         let measured = run_child(&path, "--child");
         let per_100k = measured.seconds * 100_000.0 / rows as f64;
         let rss_mib = measured.peak_rss_kib as f64 / 1024.0;
-        let time_vs_goal = format!(
-            "{per_100k:.3} / {TIME_GOAL_SECONDS_PER_100K} = {:.2}",
-            per_100k / TIME_GOAL_SECONDS_PER_100K
-        );
+        let time_vs_goal =
+            format!("{per_100k:.3} / {TIME_GOAL_SECONDS_PER_100K} = {:.2}", per_100k / TIME_GOAL_SECONDS_PER_100K);
         let rss_vs_goal = format!("{rss_mib:.1} / {RSS_GOAL_MIB} = {:.2}", rss_mib / RSS_GOAL_MIB);
         println!(
             "{rows:<10} {megabytes:<6.1} {:<8.3} {:<11.3} {:<12.2} {time_vs_goal:<18} {rss_vs_goal}",
@@ -72,10 +70,7 @@ fn parent(sizes: &[u64]) {
         std::fs::remove_file(&path).ok();
     }
     if let [(small_rows, small), .., (large_rows, large)] = peaks[..] {
-        println!(
-            "peak RSS {large_rows} rows / {small_rows} rows = {:.3} (goal: 0.80 to 1.20)",
-            large / small
-        );
+        println!("peak RSS {large_rows} rows / {small_rows} rows = {:.3} (goal: 0.80 to 1.20)", large / small);
     }
     std::fs::remove_dir_all(&dir).ok();
 }
@@ -89,11 +84,7 @@ struct Figures {
 }
 
 fn run_child(path: &Path, mode: &str) -> Figures {
-    let output = Command::new(env::current_exe().unwrap())
-        .arg(mode)
-        .arg(path)
-        .output()
-        .unwrap();
+    let output = Command::new(env::current_exe().unwrap()).arg(mode).arg(path).output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let text = String::from_utf8(output.stdout).unwrap();
     let numbers: Vec<f64> = text.split_whitespace().map(|n| n.parse().unwrap()).collect();
@@ -116,11 +107,7 @@ struct Count {
 
 impl Visitor for Count {
     fn row(&mut self, _range: ByteRange, outcome: &Result<UserRow, Vec<RowError>>) {
-        if outcome.is_ok() {
-            self.valid += 1
-        } else {
-            self.invalid += 1
-        }
+        if outcome.is_ok() { self.valid += 1 } else { self.invalid += 1 }
     }
     fn chunk(&mut self, _chunk: &Chunk) {
         self.chunks += 1;
@@ -131,11 +118,7 @@ fn child(path: &Path, baseline: bool) {
     let started = Instant::now();
     let mut count = Count::default();
     if baseline {
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .flexible(true)
-            .from_path(path)
-            .unwrap();
+        let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_path(path).unwrap();
         let mut record = csv::ByteRecord::new();
         while reader.read_byte_record(&mut record).unwrap() {
             count.valid += 1;
@@ -144,13 +127,7 @@ fn child(path: &Path, baseline: bool) {
         validate(path, &Options::default(), &mut count).expect("the generated file is usable");
     }
     let seconds = started.elapsed().as_secs_f64();
-    println!(
-        "{seconds} {} {} {} {}",
-        peak_rss_kib(),
-        count.valid,
-        count.invalid,
-        count.chunks
-    );
+    println!("{seconds} {} {} {} {}", peak_rss_kib(), count.valid, count.invalid, count.chunks);
 }
 
 fn peak_rss_kib() -> u64 {
@@ -174,18 +151,13 @@ fn generate(path: &PathBuf, rows: u64) {
     )
     .unwrap();
     let first = ["Amara", "Ben", "Carlos", "Deepa", "Elena", "Farid", "Grace", "Hiroshi"];
-    let last = [
-        "Okafor", "Schmidt", "Mendoza", "Iyer", "Petrova", "Haddad", "Kim", "Tanaka",
-    ];
+    let last = ["Okafor", "Schmidt", "Mendoza", "Iyer", "Petrova", "Haddad", "Kim", "Tanaka"];
     for n in 0..rows {
         let id = if n % 1000 == 999 { n - 1 } else { n };
         let (f, l) = (first[(n % 8) as usize], last[(n / 8 % 8) as usize]);
         let password = if n % 100 == 42 { "weak" } else { "Welcome123!" };
-        let (phone_type, desk) = if n % 10 == 3 {
-            ("desk", format!("+1415{:07}", n % 10_000_000))
-        } else {
-            ("soft", String::new())
-        };
+        let (phone_type, desk) =
+            if n % 10 == 3 { ("desk", format!("+1415{:07}", n % 10_000_000)) } else { ("soft", String::new()) };
         writeln!(
             out,
             "add,agent{id},{password},{f},{l},agent{id}@example.com,Basic Routing Profile,Agent,Support/Tier 1,\

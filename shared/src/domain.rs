@@ -68,11 +68,8 @@ pub enum TelephonyModel {
 }
 
 impl TelephonyModel {
-    pub const ALL: [TelephonyModel; 3] = [
-        Self::AmazonConnect,
-        Self::PartnerTelephonyFromAmazonConnect,
-        Self::PartnerTelephony,
-    ];
+    pub const ALL: [TelephonyModel; 3] =
+        [Self::AmazonConnect, Self::PartnerTelephonyFromAmazonConnect, Self::PartnerTelephony];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -330,10 +327,7 @@ mod tests {
     fn password_debug_never_shows_the_secret() {
         let password = Password::new("Sup3rSecret!".into());
         assert_eq!(format!("{password:?}"), "Password(<redacted>)");
-        let user = ConnectUser {
-            password: Some(password),
-            ..Default::default()
-        };
+        let user = ConnectUser { password: Some(password), ..Default::default() };
         assert!(!format!("{user:?}").contains("Sup3rSecret"));
     }
 
@@ -347,24 +341,15 @@ mod tests {
             ResourceRef::classify("6f2d9a3e-1b7c-4c1e-9d2a-0a1b2c3d4e5f"),
             ResourceRef::Id("6f2d9a3e-1b7c-4c1e-9d2a-0a1b2c3d4e5f".into())
         );
-        assert_eq!(
-            ResourceRef::classify("Basic Routing Profile"),
-            ResourceRef::Name("Basic Routing Profile".into())
-        );
+        assert_eq!(ResourceRef::classify("Basic Routing Profile"), ResourceRef::Name("Basic Routing Profile".into()));
     }
 
     #[test]
     fn modes_parse_in_api_and_relaxed_spelling() {
         assert_eq!(IdentityManagement::parse("saml"), Some(IdentityManagement::Saml));
-        assert_eq!(
-            IdentityManagement::parse("connect-managed"),
-            Some(IdentityManagement::ConnectManaged)
-        );
+        assert_eq!(IdentityManagement::parse("connect-managed"), Some(IdentityManagement::ConnectManaged));
         assert_eq!(IdentityManagement::parse("LDAP"), None);
-        assert_eq!(
-            TelephonyModel::parse("PARTNER_TELEPHONY"),
-            Some(TelephonyModel::PartnerTelephony)
-        );
+        assert_eq!(TelephonyModel::parse("PARTNER_TELEPHONY"), Some(TelephonyModel::PartnerTelephony));
         assert!(!TelephonyModel::PartnerTelephony.has_connect_side());
     }
 }

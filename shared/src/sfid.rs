@@ -51,9 +51,7 @@ impl SalesforceId {
                 if text[15..] == expected {
                     Ok(Self(text.to_owned()))
                 } else {
-                    Err(SalesforceIdError::Checksum {
-                        expected: format!("{}{expected}", &text[..15]),
-                    })
+                    Err(SalesforceIdError::Checksum { expected: format!("{}{expected}", &text[..15]) })
                 }
             }
             n => Err(SalesforceIdError::Length(n)),
@@ -117,26 +115,15 @@ mod tests {
     #[test]
     fn rejects_a_wrong_checksum_and_names_the_right_one() {
         let err = SalesforceId::parse("001M000000qfPySIAA").unwrap_err();
-        assert_eq!(
-            err,
-            SalesforceIdError::Checksum {
-                expected: "001M000000qfPySIAU".into()
-            }
-        );
+        assert_eq!(err, SalesforceIdError::Checksum { expected: "001M000000qfPySIAU".into() });
         // A case change in the first fifteen characters is caught too.
-        assert!(matches!(
-            SalesforceId::parse("001m000000qfPySIAU"),
-            Err(SalesforceIdError::Checksum { .. })
-        ));
+        assert!(matches!(SalesforceId::parse("001m000000qfPySIAU"), Err(SalesforceIdError::Checksum { .. })));
     }
 
     #[test]
     fn rejects_bad_length_and_characters() {
         assert_eq!(SalesforceId::parse("005ABC"), Err(SalesforceIdError::Length(6)));
-        assert_eq!(
-            SalesforceId::parse("005xx000001X9q-AAS"),
-            Err(SalesforceIdError::Character('-'))
-        );
+        assert_eq!(SalesforceId::parse("005xx000001X9q-AAS"), Err(SalesforceIdError::Character('-')));
         assert_eq!(SalesforceId::parse(""), Err(SalesforceIdError::Length(0)));
     }
 

@@ -7,16 +7,8 @@ use ccbulk_shared::format::{ByteRange, Chunk, RecordReader};
 use ccbulk_shared::validate::{Options, RowError, Visitor, validate};
 use proptest::prelude::*;
 
-const HEADER: [&str; 8] = [
-    "action",
-    "username",
-    "password",
-    "first_name",
-    "last_name",
-    "routing_profile",
-    "security_profiles",
-    "tags",
-];
+const HEADER: [&str; 8] =
+    ["action", "username", "password", "first_name", "last_name", "routing_profile", "security_profiles", "tags"];
 
 /// One generated row: its cells, and how each is written (quoted or not).
 #[derive(Debug, Clone)]
@@ -39,9 +31,7 @@ fn cell_strategy(column: usize) -> BoxedStrategy<String> {
         0 => prop_oneof![Just("add"), Just("update"), Just("remove"), Just("bogus"), Just("")]
             .prop_map(String::from)
             .boxed(),
-        2 => prop_oneof![Just("Passw0rd!"), Just("weak"), Just("")]
-            .prop_map(String::from)
-            .boxed(),
+        2 => prop_oneof![Just("Passw0rd!"), Just("weak"), Just("")].prop_map(String::from).boxed(),
         3 => prop_oneof![
             Just("Ann"),
             Just("Zoë"),
@@ -55,21 +45,11 @@ fn cell_strategy(column: usize) -> BoxedStrategy<String> {
         .prop_map(String::from)
         .boxed(),
         5 => prop_oneof![Just("Basic"), Just("")].prop_map(String::from).boxed(),
-        6 => prop_oneof![Just("Agent"), Just("Agent|Admin"), Just("")]
+        6 => prop_oneof![Just("Agent"), Just("Agent|Admin"), Just("")].prop_map(String::from).boxed(),
+        7 => prop_oneof![Just(""), Just("a=b"), Just("note=line1\r\nline2"), Just("aws:x=1"), Just("k=v,w")]
             .prop_map(String::from)
             .boxed(),
-        7 => prop_oneof![
-            Just(""),
-            Just("a=b"),
-            Just("note=line1\r\nline2"),
-            Just("aws:x=1"),
-            Just("k=v,w")
-        ]
-        .prop_map(String::from)
-        .boxed(),
-        _ => prop_oneof![Just("Lee"), Just("O'Neil"), Just("")]
-            .prop_map(String::from)
-            .boxed(),
+        _ => prop_oneof![Just("Lee"), Just("O'Neil"), Just("")].prop_map(String::from).boxed(),
     }
 }
 
@@ -79,11 +59,7 @@ fn row_strategy() -> impl Strategy<Value = GenRow> {
 }
 
 fn file_strategy() -> impl Strategy<Value = GenFile> {
-    (
-        any::<bool>(),
-        any::<bool>(),
-        prop::collection::vec(row_strategy(), 0..40),
-    )
+    (any::<bool>(), any::<bool>(), prop::collection::vec(row_strategy(), 0..40))
         .prop_flat_map(|(bom, crlf, rows)| {
             let n = rows.len() + 1;
             (
@@ -93,12 +69,7 @@ fn file_strategy() -> impl Strategy<Value = GenFile> {
                 prop::collection::vec(prop_oneof![6 => Just(0u8), 1 => Just(1u8), 1 => Just(2u8)], n),
             )
         })
-        .prop_map(|(bom, crlf, rows, blank_lines)| GenFile {
-            bom,
-            crlf,
-            rows,
-            blank_lines,
-        })
+        .prop_map(|(bom, crlf, rows, blank_lines)| GenFile { bom, crlf, rows, blank_lines })
 }
 
 fn render(file: &GenFile) -> Vec<u8> {
@@ -120,23 +91,12 @@ fn render(file: &GenFile) -> Vec<u8> {
             .map(|(column, cell)| {
                 // Usernames are made unique per row, some too long to be valid.
                 let cell = if column == 1 {
-                    format!(
-                        "{cell}u{index}{}",
-                        if index % 7 == 3 {
-                            "-far-too-long-for-connect"
-                        } else {
-                            ""
-                        }
-                    )
+                    format!("{cell}u{index}{}", if index % 7 == 3 { "-far-too-long-for-connect" } else { "" })
                 } else {
                     cell.clone()
                 };
                 let must_quote = cell.contains([',', '"', '\n', '\r']) || cell.starts_with('\u{feff}');
-                if must_quote || row.quote[column] {
-                    format!("\"{}\"", cell.replace('"', "\"\""))
-                } else {
-                    cell
-                }
+                if must_quote || row.quote[column] { format!("\"{}\"", cell.replace('"', "\"\"")) } else { cell }
             })
             .collect();
         out.push_str(&cells.join(","));
@@ -157,11 +117,7 @@ struct Seen {
 
 impl Visitor for Seen {
     fn row(&mut self, range: ByteRange, outcome: &Result<UserRow, Vec<RowError>>) {
-        if outcome.is_ok() {
-            self.valid.push(range)
-        } else {
-            self.invalid.push(range)
-        }
+        if outcome.is_ok() { self.valid.push(range) } else { self.invalid.push(range) }
     }
     fn chunk(&mut self, chunk: &Chunk) {
         self.chunks.push(*chunk);
@@ -170,21 +126,14 @@ impl Visitor for Seen {
 
 /// Every record of a file (after the header) by row number: its range and its cells.
 fn records(data: &[u8], start: u64, first_row: u64, skip_header: bool) -> Vec<(u64, ByteRange, Vec<Vec<u8>>)> {
-    let mut reader = if skip_header {
-        RecordReader::new(data)
-    } else {
-        RecordReader::for_range(data, start, first_row)
-    };
+    let mut reader =
+        if skip_header { RecordReader::new(data) } else { RecordReader::for_range(data, start, first_row) };
     if skip_header {
         reader.read_header().unwrap();
     }
     let mut out = Vec::new();
     while let Some(record) = reader.next_record().unwrap() {
-        out.push((
-            record.row,
-            record.range,
-            record.fields.iter().map(<[u8]>::to_vec).collect(),
-        ));
+        out.push((record.row, record.range, record.fields.iter().map(<[u8]>::to_vec).collect()));
     }
     out
 }

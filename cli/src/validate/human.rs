@@ -18,11 +18,7 @@ pub(crate) struct HumanReport<W: Write> {
 
 impl<W: Write> HumanReport<W> {
     pub(crate) fn new(out: W, file: &Path) -> Self {
-        Self {
-            sink: Sink::new(out),
-            file: file.display().to_string(),
-            errors: 0,
-        }
+        Self { sink: Sink::new(out), file: file.display().to_string(), errors: 0 }
     }
 }
 
@@ -99,10 +95,5 @@ fn write_summary(out: &mut impl Write, summary: &Summary, errors: u64) -> io::Re
             }
         }
     }
-    writeln!(
-        out,
-        "the valid rows make {} chunk{} of work",
-        summary.chunks,
-        if summary.chunks == 1 { "" } else { "s" }
-    )
+    writeln!(out, "the valid rows make {} chunk{} of work", summary.chunks, if summary.chunks == 1 { "" } else { "s" })
 }

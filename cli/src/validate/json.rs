@@ -23,11 +23,7 @@ pub(crate) struct JsonReport<W: Write> {
 
 impl<W: Write> JsonReport<W> {
     pub(crate) fn new(out: W) -> Self {
-        Self {
-            sink: Sink::new(out),
-            opened: false,
-            first_error: true,
-        }
+        Self { sink: Sink::new(out), opened: false, first_error: true }
     }
 }
 

@@ -52,9 +52,7 @@ fn parse_dialect(text: &str) -> Result<DialectChoice, String> {
     if text.eq_ignore_ascii_case("auto") {
         return Ok(DialectChoice::Auto);
     }
-    Dialect::parse(text)
-        .map(DialectChoice::Fixed)
-        .ok_or_else(|| "expected auto, bulkop, connect or ccbulk".to_owned())
+    Dialect::parse(text).map(DialectChoice::Fixed).ok_or_else(|| "expected auto, bulkop, connect or ccbulk".to_owned())
 }
 
 /// A report that streams as validation goes, so memory stays flat however long the file.

@@ -32,11 +32,7 @@ impl ChunkPlanner {
     /// If `max_rows` is 0.
     pub fn new(max_rows: u32) -> Self {
         assert!(max_rows > 0, "a chunk holds at least one row");
-        Self {
-            max_rows,
-            next_index: 0,
-            open: None,
-        }
+        Self { max_rows, next_index: 0, open: None }
     }
 
     /// Adds a valid row; returns the chunk it completed, if it filled one.
@@ -48,21 +44,11 @@ impl ChunkPlanner {
                 chunk.rows += 1;
             }
             None => {
-                self.open = Some(Chunk {
-                    index: self.next_index,
-                    range,
-                    first_row: row,
-                    last_row: row,
-                    rows: 1,
-                });
+                self.open = Some(Chunk { index: self.next_index, range, first_row: row, last_row: row, rows: 1 });
                 self.next_index += 1;
             }
         }
-        if self.open.is_some_and(|chunk| chunk.rows >= self.max_rows) {
-            self.open.take()
-        } else {
-            None
-        }
+        if self.open.is_some_and(|chunk| chunk.rows >= self.max_rows) { self.open.take() } else { None }
     }
 
     /// Notes a row that must not be provisioned; returns the chunk it closed, if one was open.
@@ -89,28 +75,10 @@ mod tests {
         let mut planner = ChunkPlanner::new(2);
         assert_eq!(planner.push_valid(2, range(10, 20)), None);
         let first = planner.push_valid(3, range(20, 30)).unwrap();
-        assert_eq!(
-            first,
-            Chunk {
-                index: 0,
-                range: range(10, 30),
-                first_row: 2,
-                last_row: 3,
-                rows: 2
-            }
-        );
+        assert_eq!(first, Chunk { index: 0, range: range(10, 30), first_row: 2, last_row: 3, rows: 2 });
         assert_eq!(planner.push_valid(4, range(30, 40)), None);
         let last = planner.finish().unwrap();
-        assert_eq!(
-            last,
-            Chunk {
-                index: 1,
-                range: range(30, 40),
-                first_row: 4,
-                last_row: 4,
-                rows: 1
-            }
-        );
+        assert_eq!(last, Chunk { index: 1, range: range(30, 40), first_row: 4, last_row: 4, rows: 1 });
     }
 
     #[test]

@@ -29,9 +29,7 @@ impl Dialect {
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|d| d.as_str().eq_ignore_ascii_case(text.trim()))
+        Self::ALL.into_iter().find(|d| d.as_str().eq_ignore_ascii_case(text.trim()))
     }
 
     /// The identity management an instance fed this dialect most likely uses: Service Cloud Voice instances,
@@ -55,12 +53,7 @@ impl Dialect {
     pub(crate) fn required(self, identity: IdentityManagement, telephony: TelephonyModel) -> Vec<Field> {
         match self {
             Dialect::Bulkop => {
-                let mut fields = vec![
-                    Field::Email,
-                    Field::SalesforceUserId,
-                    Field::ContactCenter,
-                    Field::Action,
-                ];
+                let mut fields = vec![Field::Email, Field::SalesforceUserId, Field::ContactCenter, Field::Action];
                 if telephony.has_connect_side() {
                     fields.extend([Field::VoiceRole, Field::RoutingProfile]);
                 }
@@ -172,10 +165,7 @@ const CONNECT_COLUMNS: &[(&str, Field)] = &[
     ("userhierarchy", Field::HierarchyGroup),
     ("user hierarchy", Field::HierarchyGroup),
     ("routing profile name", Field::RoutingProfile),
-    (
-        "security_profile_name_1|security_profile_name_2",
-        Field::SecurityProfiles,
-    ),
+    ("security_profile_name_1|security_profile_name_2", Field::SecurityProfiles),
     ("user_hierarchy_1|user_hierarchy_2", Field::HierarchyPath),
     ("phone type (soft/desk)", Field::PhoneType),
     ("phone number", Field::PhoneNumber),
@@ -205,10 +195,7 @@ const CCBULK_COLUMNS: &[(&str, Field)] = &[
     ("auto_accept_per_channel", Field::AutoAcceptPerChannel),
     ("acw_timeout_per_channel", Field::AcwTimeoutPerChannel),
     ("phone_per_channel", Field::PhonePerChannel),
-    (
-        "persistent_connection_per_channel",
-        Field::PersistentConnectionPerChannel,
-    ),
+    ("persistent_connection_per_channel", Field::PersistentConnectionPerChannel),
     ("voice_enhancement_per_channel", Field::VoiceEnhancementPerChannel),
     ("tags", Field::Tags),
     ("quick_connect", Field::QuickConnect),
@@ -232,11 +219,7 @@ pub(crate) fn normalize_column_name(name: &str) -> String {
 
 /// The field a (normalized) header name stands for in a dialect.
 pub(crate) fn lookup(dialect: Dialect, normalized: &str) -> Option<Field> {
-    dialect
-        .columns()
-        .iter()
-        .find(|(name, _)| normalize_column_name(name) == normalized)
-        .map(|(_, field)| *field)
+    dialect.columns().iter().find(|(name, _)| normalize_column_name(name) == normalized).map(|(_, field)| *field)
 }
 
 #[cfg(test)]
@@ -254,10 +237,7 @@ mod tests {
 
     #[test]
     fn names_compare_loosely() {
-        assert_eq!(
-            normalize_column_name("  Phone   Type (soft/desk) "),
-            "phone type (soft/desk)"
-        );
+        assert_eq!(normalize_column_name("  Phone   Type (soft/desk) "), "phone type (soft/desk)");
         assert_eq!(lookup(Dialect::Bulkop, "argument1"), Some(Field::Email));
         assert_eq!(lookup(Dialect::Connect, "user login"), Some(Field::Username));
         assert_eq!(lookup(Dialect::Ccbulk, "user login"), None);

@@ -21,17 +21,9 @@ pub enum FileError {
     )]
     UnknownDialect { columns: Vec<String> },
     #[error("{}", columns_message(*.dialect, .missing, .unknown))]
-    Columns {
-        dialect: Dialect,
-        missing: Vec<String>,
-        unknown: Vec<String>,
-    },
+    Columns { dialect: Dialect, missing: Vec<String>, unknown: Vec<String> },
     #[error("the {dialect} header has the column {column:?} twice (first as {first:?})")]
-    DuplicateColumn {
-        dialect: Dialect,
-        column: String,
-        first: String,
-    },
+    DuplicateColumn { dialect: Dialect, column: String, first: String },
     #[error("the file has a header but no user rows")]
     NoRows,
     #[error("a {dialect} file cannot be used here: {reason}")]
@@ -83,8 +75,5 @@ fn columns_message(dialect: Dialect, missing: &[String], unknown: &[String]) -> 
         }
         _ => "",
     };
-    format!(
-        "the header does not fit the {dialect} dialect: {}{hint}",
-        parts.join("; ")
-    )
+    format!("the header does not fit the {dialect} dialect: {}{hint}", parts.join("; "))
 }

@@ -86,18 +86,9 @@ impl Header {
             missing.push("username (or sf_user_id)".to_owned());
         }
         if !missing.is_empty() || !unknown.is_empty() {
-            return Err(FileError::Columns {
-                dialect,
-                missing,
-                unknown,
-            });
+            return Err(FileError::Columns { dialect, missing, unknown });
         }
-        Ok(Self {
-            dialect,
-            names,
-            fields,
-            positions,
-        })
+        Ok(Self { dialect, names, fields, positions })
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -165,10 +156,7 @@ struct HeaderWire {
 
 impl From<Header> for HeaderWire {
     fn from(header: Header) -> Self {
-        Self {
-            dialect: header.dialect,
-            columns: header.names,
-        }
+        Self { dialect: header.dialect, columns: header.names }
     }
 }
 
@@ -200,28 +188,16 @@ mod tests {
         identity: Option<IdentityManagement>,
         telephony: TelephonyModel,
     ) -> Result<Header, FileError> {
-        Header::parse(
-            header.split(',').map(str::to_owned).collect(),
-            DialectChoice::Auto,
-            identity,
-            telephony,
-        )
+        Header::parse(header.split(',').map(str::to_owned).collect(), DialectChoice::Auto, identity, telephony)
     }
 
     #[test]
     fn detects_bulkop_and_its_partner_telephony_variant() {
         assert_eq!(
-            parse("Argument1,Argument2,Argument3,Argument4,Argument5,BulkAction")
-                .unwrap()
-                .dialect(),
+            parse("Argument1,Argument2,Argument3,Argument4,Argument5,BulkAction").unwrap().dialect(),
             Dialect::Bulkop
         );
-        let pt = parse_for(
-            "Argument1,Argument2,Argument5,BulkAction",
-            None,
-            TelephonyModel::PartnerTelephony,
-        )
-        .unwrap();
+        let pt = parse_for("Argument1,Argument2,Argument5,BulkAction", None, TelephonyModel::PartnerTelephony).unwrap();
         assert_eq!(pt.dialect(), Dialect::Bulkop);
         assert!(!pt.has(Field::VoiceRole));
     }
@@ -249,19 +225,10 @@ mod tests {
     fn the_saml_template_is_incomplete_for_a_connect_managed_instance() {
         let saml = "first name,last name,user login,routing profile name,\
             security_profile_name_1|security_profile_name_2,phone type (soft/desk)";
-        let err = parse_for(
-            saml,
-            Some(IdentityManagement::ConnectManaged),
-            TelephonyModel::AmazonConnect,
-        )
-        .unwrap_err();
+        let err = parse_for(saml, Some(IdentityManagement::ConnectManaged), TelephonyModel::AmazonConnect).unwrap_err();
         assert_eq!(
             err,
-            FileError::Columns {
-                dialect: Dialect::Connect,
-                missing: vec!["password".into()],
-                unknown: vec![]
-            }
+            FileError::Columns { dialect: Dialect::Connect, missing: vec!["password".into()], unknown: vec![] }
         );
     }
 
@@ -288,10 +255,7 @@ mod tests {
 
     #[test]
     fn an_unknown_header_is_a_file_error() {
-        assert!(matches!(
-            parse("name,phone,team"),
-            Err(FileError::UnknownDialect { .. })
-        ));
+        assert!(matches!(parse("name,phone,team"), Err(FileError::UnknownDialect { .. })));
         assert_eq!(parse(" , "), Err(FileError::EmptyHeader));
     }
 
@@ -301,10 +265,7 @@ mod tests {
             parse("action,username,user name,username"),
             Err(FileError::DuplicateColumn { .. }) | Err(FileError::Columns { .. })
         ));
-        assert!(matches!(
-            parse("action,username,USERNAME"),
-            Err(FileError::DuplicateColumn { .. })
-        ));
+        assert!(matches!(parse("action,username,USERNAME"), Err(FileError::DuplicateColumn { .. })));
     }
 
     #[test]
@@ -323,10 +284,7 @@ mod tests {
     fn round_trips_through_json() {
         let header = parse("action,username,security_profiles").unwrap();
         let json = serde_json::to_string(&header).unwrap();
-        assert_eq!(
-            json,
-            r#"{"dialect":"ccbulk","columns":["action","username","security_profiles"]}"#
-        );
+        assert_eq!(json, r#"{"dialect":"ccbulk","columns":["action","username","security_profiles"]}"#);
         assert_eq!(serde_json::from_str::<Header>(&json).unwrap(), header);
     }
 }

@@ -59,17 +59,8 @@ impl<R: Read> RecordReader<R> {
     }
 
     fn build(prefix: &'static [u8], input: R, base: u64, first_row: u64) -> Self {
-        let csv = ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(prefix.chain(input));
-        Self {
-            csv,
-            record: ByteRecord::new(),
-            next_row: first_row,
-            base,
-            prefix_len: prefix.len() as u64,
-        }
+        let csv = ReaderBuilder::new().has_headers(false).flexible(true).from_reader(prefix.chain(input));
+        Self { csv, record: ByteRecord::new(), next_row: first_row, base, prefix_len: prefix.len() as u64 }
     }
 
     /// Reads the first record as the header's column names.
@@ -78,11 +69,7 @@ impl<R: Read> RecordReader<R> {
         record
             .fields
             .iter()
-            .map(|field| {
-                std::str::from_utf8(field)
-                    .map(str::to_owned)
-                    .map_err(|_| FileError::HeaderNotUtf8)
-            })
+            .map(|field| std::str::from_utf8(field).map(str::to_owned).map_err(|_| FileError::HeaderNotUtf8))
             .collect()
     }
 
@@ -101,15 +88,8 @@ impl<R: Read> RecordReader<R> {
             }
             let start = self.record.position().map_or(0, |p| p.byte());
             let end = self.csv.position().byte();
-            let range = ByteRange {
-                start: self.file_offset(start),
-                end: self.file_offset(end),
-            };
-            return Ok(Some(Record {
-                row,
-                range,
-                fields: &self.record,
-            }));
+            let range = ByteRange { start: self.file_offset(start), end: self.file_offset(end) };
+            return Ok(Some(Record { row, range, fields: &self.record }));
         }
     }
 
@@ -134,11 +114,7 @@ mod tests {
         let mut reader = RecordReader::new(data);
         let mut out = Vec::new();
         while let Some(record) = reader.next_record().unwrap() {
-            let fields = record
-                .fields
-                .iter()
-                .map(|f| String::from_utf8_lossy(f).into_owned())
-                .collect();
+            let fields = record.fields.iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect();
             out.push((record.row, record.range, fields));
         }
         out
@@ -151,11 +127,7 @@ mod tests {
         let numbers: Vec<u64> = got.iter().map(|r| r.0).collect();
         // header 1, "1,2" 2, quoted line break stays row 3, the row of empty cells is row 4, "4,5" row 5.
         assert_eq!(numbers, vec![1, 2, 3, 5]);
-        assert_eq!(
-            got[0].2,
-            vec!["a", "b"],
-            "the byte-order mark is not part of the first column's name"
-        );
+        assert_eq!(got[0].2, vec!["a", "b"], "the byte-order mark is not part of the first column's name");
         assert_eq!(got[2].2, vec!["x\r\ny", "3"]);
     }
 
@@ -173,11 +145,7 @@ mod tests {
             let record = reader.next_record().unwrap().unwrap();
             assert_eq!(record.row, *row);
             assert_eq!(record.range, *range);
-            let reparsed: Vec<String> = record
-                .fields
-                .iter()
-                .map(|f| String::from_utf8_lossy(f).into_owned())
-                .collect();
+            let reparsed: Vec<String> = record.fields.iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect();
             assert_eq!(&reparsed, fields);
             assert!(reader.next_record().unwrap().is_none());
         }
@@ -189,22 +157,13 @@ mod tests {
         let got = rows(data);
         let range = got[1].1;
         let mut reader = RecordReader::for_range(&data[range.start as usize..], range.start, 2);
-        assert_eq!(
-            reader.next_record().unwrap().unwrap().fields.get(0),
-            Some("\u{feff}x".as_bytes())
-        );
+        assert_eq!(reader.next_record().unwrap().unwrap().fields.get(0), Some("\u{feff}x".as_bytes()));
     }
 
     #[test]
     fn an_empty_input_has_no_header() {
         assert_eq!(RecordReader::new(&b""[..]).read_header().unwrap_err(), FileError::Empty);
-        assert_eq!(
-            RecordReader::new(&b"\n\n"[..]).read_header().unwrap_err(),
-            FileError::Empty
-        );
-        assert_eq!(
-            RecordReader::new(&b"\xff\xfe,a\n"[..]).read_header().unwrap_err(),
-            FileError::HeaderNotUtf8
-        );
+        assert_eq!(RecordReader::new(&b"\n\n"[..]).read_header().unwrap_err(), FileError::Empty);
+        assert_eq!(RecordReader::new(&b"\xff\xfe,a\n"[..]).read_header().unwrap_err(), FileError::HeaderNotUtf8);
     }
 }

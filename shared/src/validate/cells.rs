@@ -17,12 +17,7 @@ pub(crate) struct Cells<'a> {
 impl<'a> Cells<'a> {
     pub(crate) fn new(header: &'a Header, record: &'a ByteRecord, row: u64) -> Self {
         let texts = record.iter().map(|cell| std::str::from_utf8(cell).ok()).collect();
-        let mut cells = Self {
-            header,
-            texts,
-            row,
-            errors: Vec::new(),
-        };
+        let mut cells = Self { header, texts, row, errors: Vec::new() };
         cells.check_shape(record);
         cells
     }
@@ -82,12 +77,7 @@ impl<'a> Cells<'a> {
             .iter()
             .any(|earlier| earlier.column == column && (earlier.rule == Rule::NotUtf8 || earlier.rule == rule));
         if !covered {
-            self.errors.push(RowError {
-                row: self.row,
-                column,
-                rule,
-                message: message.into(),
-            });
+            self.errors.push(RowError { row: self.row, column, rule, message: message.into() });
         }
     }
 
@@ -101,6 +91,23 @@ impl<'a> Cells<'a> {
                 None
             }
         }
+    }
+
+    /// Like `check`, for a cell that may be mandatory: blank where `required` is an error of its own.
+    pub(crate) fn check_required<T>(
+        &mut self,
+        field: Field,
+        required: bool,
+        (missing_rule, missing_message): (Rule, &str),
+        check: impl FnOnce(&'a str) -> Result<T, Broken>,
+    ) -> Option<T> {
+        if self.text(field).is_none() {
+            if required {
+                self.fail(field, missing_rule, missing_message);
+            }
+            return None;
+        }
+        self.check(field, check)
     }
 
     /// Records a broken rule of a value already read.

@@ -32,10 +32,7 @@ pub(crate) fn connect_username(name: &str, identity: IdentityManagement) -> Resu
                 format!("SAML usernames have at most {SAML_USERNAME_MAX} characters; this one has {length}"),
             ));
         }
-        if let Some(bad) = name
-            .chars()
-            .find(|c| !(c.is_ascii_alphanumeric() || "_-.@".contains(*c)))
-        {
+        if let Some(bad) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || "_-.@".contains(*c))) {
             return Err((
                 Rule::UsernameCharacters,
                 format!("SAML usernames use only a-z A-Z 0-9 _ - . @; {bad:?} is not allowed"),
@@ -95,9 +92,7 @@ pub(crate) fn is_email(text: &str) -> bool {
         && !local.starts_with('.')
         && !local.ends_with('.')
         && !local.contains("..")
-        && local
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._%+-'!#$&*/=?^`{|}~".contains(c));
+        && local.chars().all(|c| c.is_ascii_alphanumeric() || "._%+-'!#$&*/=?^`{|}~".contains(c));
     let labels: Vec<&str> = domain.split('.').collect();
     let domain_ok = labels.len() >= 2
         && labels.iter().all(|label| {
@@ -116,10 +111,7 @@ pub(crate) fn email(text: &str) -> Result<(), Broken> {
     if is_email(text) {
         Ok(())
     } else {
-        Err((
-            Rule::EmailInvalid,
-            format!("{text:?} is not an email address (expected name@domain.tld)"),
-        ))
+        Err((Rule::EmailInvalid, format!("{text:?} is not an email address (expected name@domain.tld)")))
     }
 }
 
@@ -130,15 +122,8 @@ pub(crate) fn e164(text: &str) -> Result<(), Broken> {
     if ok {
         Ok(())
     } else {
-        let hint = if text.starts_with('+') {
-            ""
-        } else {
-            " (it must start with + and the country code)"
-        };
-        Err((
-            Rule::PhoneNumberInvalid,
-            format!("{text:?} is not an E.164 phone number like +14155550123{hint}"),
-        ))
+        let hint = if text.starts_with('+') { "" } else { " (it must start with + and the country code)" };
+        Err((Rule::PhoneNumberInvalid, format!("{text:?} is not an E.164 phone number like +14155550123{hint}")))
     }
 }
 
@@ -164,10 +149,7 @@ pub(crate) fn phone_type(text: &str) -> Result<PhoneType, Broken> {
     match text.to_ascii_lowercase().replace([' ', '-'], "_").as_str() {
         "soft" | "soft_phone" | "softphone" => Ok(PhoneType::SoftPhone),
         "desk" | "desk_phone" | "deskphone" => Ok(PhoneType::DeskPhone),
-        _ => Err((
-            Rule::PhoneTypeInvalid,
-            format!("{text:?} is not a phone type (soft or desk)"),
-        )),
+        _ => Err((Rule::PhoneTypeInvalid, format!("{text:?} is not a phone type (soft or desk)"))),
     }
 }
 
@@ -183,10 +165,7 @@ pub(crate) fn person_name(text: &str, max: usize) -> Result<(), Broken> {
     }
     let length = text.chars().count();
     if length > max {
-        return Err((
-            Rule::NameTooLong,
-            format!("the name has {length} characters; at most {max} are allowed"),
-        ));
+        return Err((Rule::NameTooLong, format!("the name has {length} characters; at most {max} are allowed")));
     }
     Ok(())
 }
@@ -208,18 +187,12 @@ pub(crate) fn security_profiles(text: &str) -> Result<Vec<ResourceRef>, Broken> 
     if names.len() > SECURITY_PROFILES_MAX {
         return Err((
             Rule::SecurityProfilesTooMany,
-            format!(
-                "{} security profiles are named; a user has at most {SECURITY_PROFILES_MAX}",
-                names.len()
-            ),
+            format!("{} security profiles are named; a user has at most {SECURITY_PROFILES_MAX}", names.len()),
         ));
     }
     let mut seen = HashSet::new();
     if let Some(repeated) = names.iter().find(|name| !seen.insert(name.to_lowercase())) {
-        return Err((
-            Rule::SecurityProfilesDuplicate,
-            format!("the security profile {repeated:?} is named twice"),
-        ));
+        return Err((Rule::SecurityProfilesDuplicate, format!("the security profile {repeated:?} is named twice")));
     }
     Ok(names.into_iter().map(ResourceRef::classify).collect())
 }
@@ -230,10 +203,7 @@ pub(crate) fn tags(text: &str) -> Result<Vec<(String, String)>, Broken> {
     let mut keys = HashSet::new();
     for pair in split_list(text) {
         let Some((key, value)) = pair.split_once('=').or_else(|| pair.split_once(':')) else {
-            return Err((
-                Rule::TagsInvalid,
-                format!("the tag {pair:?} has no '=' between key and value"),
-            ));
+            return Err((Rule::TagsInvalid, format!("the tag {pair:?} has no '=' between key and value")));
         };
         let (key, value) = (key.trim(), value.trim());
         let key_length = key.chars().count();
@@ -244,19 +214,11 @@ pub(crate) fn tags(text: &str) -> Result<Vec<(String, String)>, Broken> {
             ));
         }
         if key.starts_with("aws:") {
-            return Err((
-                Rule::TagKeyReserved,
-                format!("the tag key {key:?} starts with aws:, which AWS reserves"),
-            ));
+            return Err((Rule::TagKeyReserved, format!("the tag key {key:?} starts with aws:, which AWS reserves")));
         }
-        if let Some(bad) = key
-            .chars()
-            .find(|c| !(c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(*c)))
+        if let Some(bad) = key.chars().find(|c| !(c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(*c)))
         {
-            return Err((
-                Rule::TagKeyInvalid,
-                format!("the tag key {key:?} contains {bad:?}, which tag keys may not"),
-            ));
+            return Err((Rule::TagKeyInvalid, format!("the tag key {key:?} contains {bad:?}, which tag keys may not")));
         }
         if value.chars().count() > TAG_VALUE_MAX {
             return Err((
@@ -270,10 +232,7 @@ pub(crate) fn tags(text: &str) -> Result<Vec<(String, String)>, Broken> {
         tags.push((key.to_owned(), value.to_owned()));
     }
     if tags.len() > TAGS_MAX {
-        return Err((
-            Rule::TagsTooMany,
-            format!("{} tags are given; a user has at most {TAGS_MAX}", tags.len()),
-        ));
+        return Err((Rule::TagsTooMany, format!("{} tags are given; a user has at most {TAGS_MAX}", tags.len())));
     }
     Ok(tags)
 }
@@ -286,14 +245,10 @@ pub(crate) fn per_channel<T>(
     let mut out: Vec<(Channel, T)> = Vec::new();
     for entry in split_list(text) {
         let invalid = |why: String| (Rule::ChannelConfigInvalid, why);
-        let (channel_text, value_text) = entry
-            .split_once('=')
-            .ok_or_else(|| invalid(format!("{entry:?} is not CHANNEL=value")))?;
+        let (channel_text, value_text) =
+            entry.split_once('=').ok_or_else(|| invalid(format!("{entry:?} is not CHANNEL=value")))?;
         let channel = Channel::parse(channel_text).ok_or_else(|| {
-            invalid(format!(
-                "{:?} is not a channel (VOICE, CHAT, TASK or EMAIL)",
-                channel_text.trim()
-            ))
+            invalid(format!("{:?} is not a channel (VOICE, CHAT, TASK or EMAIL)", channel_text.trim()))
         })?;
         if out.iter().any(|(seen, _)| *seen == channel) {
             return Err(invalid(format!("the channel {channel:?} is given twice")));
@@ -317,10 +272,7 @@ pub(crate) fn channel_phone(text: &str) -> Result<ChannelPhone, String> {
     if phone_type == PhoneType::DeskPhone && number.is_none() {
         return Err("a desk phone needs its number, as desk:+15551234567".into());
     }
-    Ok(ChannelPhone {
-        phone_type,
-        phone_number: number.map(str::to_owned),
-    })
+    Ok(ChannelPhone { phone_type, phone_number: number.map(str::to_owned) })
 }
 
 pub(crate) fn voice_enhancement(text: &str) -> Result<VoiceEnhancementMode, String> {
@@ -365,19 +317,12 @@ pub(crate) fn routing_profile_arn(text: &str) -> Result<(), Broken> {
 
 /// A Salesforce id of the expected object type (`prefix`, e.g. 005 for users), described as `what` in messages.
 pub(crate) fn salesforce_id(text: &str, prefix: &str, what: &str) -> Result<SalesforceId, Broken> {
-    let id = SalesforceId::parse(text).map_err(|err| {
-        (
-            Rule::SalesforceIdInvalid,
-            format!("{text:?} is not a valid {what} id: {err}"),
-        )
-    })?;
+    let id = SalesforceId::parse(text)
+        .map_err(|err| (Rule::SalesforceIdInvalid, format!("{text:?} is not a valid {what} id: {err}")))?;
     if id.prefix() != prefix {
         return Err((
             Rule::SalesforceIdWrongObject,
-            format!(
-                "{text:?} is not a {what} id: {what} ids start with {prefix}, this one with {}",
-                id.prefix()
-            ),
+            format!("{text:?} is not a {what} id: {what} ids start with {prefix}, this one with {}", id.prefix()),
         ));
     }
     Ok(id)
@@ -408,15 +353,9 @@ pub(crate) fn salesforce_username(text: &str) -> Result<(), Broken> {
 pub(crate) fn alias(text: &str) -> Result<(), Broken> {
     let length = text.chars().count();
     if length > ALIAS_MAX {
-        return Err((
-            Rule::AliasInvalid,
-            format!("the alias {text:?} has {length} characters; at most {ALIAS_MAX}"),
-        ));
+        return Err((Rule::AliasInvalid, format!("the alias {text:?} has {length} characters; at most {ALIAS_MAX}")));
     }
-    if let Some(bad) = text
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || "_-.".contains(*c)))
-    {
+    if let Some(bad) = text.chars().find(|c| !(c.is_ascii_alphanumeric() || "_-.".contains(*c))) {
         return Err((
             Rule::AliasInvalid,
             format!("the alias {text:?} contains {bad:?}; Voice takes only a-z A-Z 0-9 _ - ."),
@@ -452,27 +391,15 @@ mod tests {
     fn usernames_follow_the_identity_management() {
         assert!(connect_username("jdoe", ConnectManaged).is_ok());
         assert!(connect_username("a2345678901234567890", ConnectManaged).is_ok());
-        assert_eq!(
-            rule(connect_username("a23456789012345678901", ConnectManaged)),
-            Rule::UsernameTooLong
-        );
-        assert_eq!(
-            rule(connect_username("a23456789012345678901", ExistingDirectory)),
-            Rule::UsernameTooLong
-        );
+        assert_eq!(rule(connect_username("a23456789012345678901", ConnectManaged)), Rule::UsernameTooLong);
+        assert_eq!(rule(connect_username("a23456789012345678901", ExistingDirectory)), Rule::UsernameTooLong);
         assert!(connect_username("jane.doe.the.second@example.com", Saml).is_ok());
         assert_eq!(rule(connect_username(&"a".repeat(65), Saml)), Rule::UsernameTooLong);
         assert!(connect_username(&"a".repeat(64), Saml).is_ok());
         assert_eq!(rule(connect_username("jane doe", Saml)), Rule::UsernameCharacters);
-        assert_eq!(
-            rule(connect_username("jane+1@example.com", Saml)),
-            Rule::UsernameCharacters
-        );
+        assert_eq!(rule(connect_username("jane+1@example.com", Saml)), Rule::UsernameCharacters);
         assert_eq!(rule(connect_username("testuser@example", Saml)), Rule::UsernameAtSign);
-        assert_eq!(
-            rule(connect_username("t@example", ConnectManaged)),
-            Rule::UsernameAtSign
-        );
+        assert_eq!(rule(connect_username("t@example", ConnectManaged)), Rule::UsernameAtSign);
         assert!(connect_username("t@example.com", ConnectManaged).is_ok());
     }
 
@@ -480,14 +407,7 @@ mod tests {
     fn passwords_follow_connects_policy_and_messages_never_echo_them() {
         assert!(password("Passw0rd").is_ok());
         assert!(password("Sup3r$ecret!").is_ok());
-        for weak in [
-            "Pa55w0r",
-            "password1",
-            "PASSWORD1",
-            "Password",
-            "Pass w0rd1",
-            &format!("Aa1{}", "x".repeat(62)),
-        ] {
+        for weak in ["Pa55w0r", "password1", "PASSWORD1", "Password", "Pass w0rd1", &format!("Aa1{}", "x".repeat(62))] {
             let (rule, message) = password(weak).unwrap_err();
             assert_eq!(rule, Rule::PasswordWeak, "{weak}");
             assert!(!message.contains(weak), "the message must not repeat the password");
@@ -499,9 +419,7 @@ mod tests {
         for good in ["a@b.co", "jane.doe+cc@example.co.uk", "o'neil@example.com"] {
             assert!(is_email(good), "{good}");
         }
-        for bad in [
-            "", "a", "a@b", "@b.co", "a@.co", "a@b..co", "a b@c.co", "a@b.c", "a@b.c0m", ".a@b.co", "a@-b.co",
-        ] {
+        for bad in ["", "a", "a@b", "@b.co", "a@.co", "a@b..co", "a b@c.co", "a@b.c", "a@b.c0m", ".a@b.co", "a@-b.co"] {
             assert!(!is_email(bad), "{bad}");
         }
         assert_eq!(rule(email("jane@example")), Rule::EmailInvalid);
@@ -512,15 +430,7 @@ mod tests {
         assert!(e164("+14155550123").is_ok());
         assert!(e164("+442071838750").is_ok());
         assert!(e164("+123456789012345").is_ok());
-        for bad in [
-            "14155550123",
-            "+0123",
-            "+1",
-            "+1234567890123456",
-            "+1 415 555 0123",
-            "+1-415",
-            "",
-        ] {
+        for bad in ["14155550123", "+0123", "+1", "+1234567890123456", "+1 415 555 0123", "+1-415", ""] {
             assert_eq!(rule(e164(bad)), Rule::PhoneNumberInvalid, "{bad}");
         }
     }
@@ -590,10 +500,7 @@ mod tests {
         assert_eq!(bad("FAX=yes"), Rule::ChannelConfigInvalid);
         assert_eq!(bad("VOICE=yes|VOICE=no"), Rule::ChannelConfigInvalid);
         assert_eq!(bad("VOICE=perhaps"), Rule::ChannelConfigInvalid);
-        assert_eq!(
-            channel_phone("desk:+14155550123").unwrap().phone_number.as_deref(),
-            Some("+14155550123")
-        );
+        assert_eq!(channel_phone("desk:+14155550123").unwrap().phone_number.as_deref(), Some("+14155550123"));
         assert!(channel_phone("desk").is_err());
         assert!(channel_phone("soft").is_ok());
         assert!(channel_phone("desk:555").is_err());
@@ -617,18 +524,9 @@ mod tests {
 
     #[test]
     fn salesforce_ids_of_the_right_object() {
-        assert_eq!(
-            salesforce_id("005xx000001X9qL", "005", "user").unwrap().as_str(),
-            "005xx000001X9qLAAS"
-        );
-        assert_eq!(
-            rule(salesforce_id("005xx000001X9qLAAA", "005", "user")),
-            Rule::SalesforceIdInvalid
-        );
-        assert_eq!(
-            rule(salesforce_id("04vxx0000004EHI", "005", "user")),
-            Rule::SalesforceIdWrongObject
-        );
+        assert_eq!(salesforce_id("005xx000001X9qL", "005", "user").unwrap().as_str(), "005xx000001X9qLAAS");
+        assert_eq!(rule(salesforce_id("005xx000001X9qLAAA", "005", "user")), Rule::SalesforceIdInvalid);
+        assert_eq!(rule(salesforce_id("04vxx0000004EHI", "005", "user")), Rule::SalesforceIdWrongObject);
         assert_eq!(rule(salesforce_id("005xx", "005", "user")), Rule::SalesforceIdInvalid);
         assert!(looks_like_salesforce_id("04vxx0000004EHIAA2"));
         assert!(!looks_like_salesforce_id("Support East"));

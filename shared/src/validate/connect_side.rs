@@ -71,25 +71,16 @@ pub(crate) fn connect_user(cells: &mut Cells, setup: Setup, action: Action, colu
     }
     user.routing_profile = cells.text(Field::RoutingProfile).map(ResourceRef::classify);
     if creating && user.routing_profile.is_none() {
-        cells.fail(
-            Field::RoutingProfile,
-            Rule::RoutingProfileMissing,
-            "a new user needs a routing profile",
-        );
+        cells.fail(Field::RoutingProfile, Rule::RoutingProfileMissing, "a new user needs a routing profile");
     }
-    match cells.text(Field::SecurityProfiles) {
-        Some(_) => {
-            user.security_profiles = cells
-                .check(Field::SecurityProfiles, checks::security_profiles)
-                .unwrap_or_default()
-        }
-        None if creating => cells.fail(
+    user.security_profiles = cells
+        .check_required(
             Field::SecurityProfiles,
-            Rule::SecurityProfilesMissing,
-            "a new user needs at least one security profile",
-        ),
-        None => {}
-    }
+            creating,
+            (Rule::SecurityProfilesMissing, "a new user needs at least one security profile"),
+            checks::security_profiles,
+        )
+        .unwrap_or_default();
     user.hierarchy_group = hierarchy(cells);
     user.phone = phone(cells, creating && columns.template);
     user.tags = cells.check(Field::Tags, checks::tags).unwrap_or_default();
@@ -104,10 +95,7 @@ pub(crate) fn reject_connect_values(cells: &mut Cells, setup: Setup) {
             cells.fail(
                 *field,
                 Rule::ConnectNotApplicable,
-                format!(
-                    "{} has no Amazon Connect side; leave this column blank",
-                    setup.telephony_model
-                ),
+                format!("{} has no Amazon Connect side; leave this column blank", setup.telephony_model),
             );
         }
     }
@@ -167,11 +155,9 @@ fn identity_info(
                 cells.record(field, checks::person_name(name, max));
                 *slot = Some(name.to_owned());
             }
-            None if names_required => cells.fail(
-                field,
-                Rule::NameMissing,
-                format!("{identity} instances need a first and a last name"),
-            ),
+            None if names_required => {
+                cells.fail(field, Rule::NameMissing, format!("{identity} instances need a first and a last name"))
+            }
             None => {}
         }
     }
@@ -196,9 +182,7 @@ fn identity_info(
 /// columns are filled in they must agree: the same path, or a group name that is the path's last level.
 fn hierarchy(cells: &mut Cells) -> Option<ResourceRef> {
     let group = cells.text(Field::HierarchyGroup);
-    let path = cells
-        .text(Field::HierarchyPath)
-        .map(|levels| checks::split_list(levels).join("/"));
+    let path = cells.text(Field::HierarchyPath).map(|levels| checks::split_list(levels).join("/"));
     match (group, path) {
         (Some(group), Some(path)) => {
             let agrees = group == path || path.rsplit('/').next() == Some(group);
@@ -226,43 +210,26 @@ fn phone(cells: &mut Cells, phone_type_required: bool) -> PhoneSettings {
         ..PhoneSettings::default()
     };
     if phone_type_required && cells.text(Field::PhoneType).is_none() {
-        cells.fail(
-            Field::PhoneType,
-            Rule::PhoneTypeMissing,
-            "the phone type is blank (soft or desk)",
-        );
+        cells.fail(Field::PhoneType, Rule::PhoneTypeMissing, "the phone type is blank (soft or desk)");
     }
     if phone.phone_type == Some(PhoneType::DeskPhone) && cells.text(Field::PhoneNumber).is_none() {
-        cells.fail(
-            Field::PhoneNumber,
-            Rule::DeskPhoneNumberMissing,
-            "a desk phone needs its phone number",
-        );
+        cells.fail(Field::PhoneNumber, Rule::DeskPhoneNumberMissing, "a desk phone needs its phone number");
     }
     let yes_no = |text: &str| checks::yes_no(text).map_err(|(_, why)| why);
     let channels = &mut phone.per_channel;
-    channels.auto_accept = cells
-        .check(Field::AutoAcceptPerChannel, |t| checks::per_channel(t, yes_no))
-        .unwrap_or_default();
+    channels.auto_accept =
+        cells.check(Field::AutoAcceptPerChannel, |t| checks::per_channel(t, yes_no)).unwrap_or_default();
     channels.after_contact_work = cells
         .check(Field::AcwTimeoutPerChannel, |t| {
             checks::per_channel(t, |v| checks::acw_seconds(v).map_err(|(_, why)| why))
         })
         .unwrap_or_default();
-    channels.phone_numbers = cells
-        .check(Field::PhonePerChannel, |t| {
-            checks::per_channel(t, checks::channel_phone)
-        })
-        .unwrap_or_default();
-    channels.persistent_connection = cells
-        .check(Field::PersistentConnectionPerChannel, |t| {
-            checks::per_channel(t, yes_no)
-        })
-        .unwrap_or_default();
+    channels.phone_numbers =
+        cells.check(Field::PhonePerChannel, |t| checks::per_channel(t, checks::channel_phone)).unwrap_or_default();
+    channels.persistent_connection =
+        cells.check(Field::PersistentConnectionPerChannel, |t| checks::per_channel(t, yes_no)).unwrap_or_default();
     channels.voice_enhancement = cells
-        .check(Field::VoiceEnhancementPerChannel, |t| {
-            checks::per_channel(t, checks::voice_enhancement)
-        })
+        .check(Field::VoiceEnhancementPerChannel, |t| checks::per_channel(t, checks::voice_enhancement))
         .unwrap_or_default();
 
     // CreateUser rejects a PhoneConfig field together with the per-channel list that replaces it.

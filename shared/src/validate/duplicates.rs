@@ -62,9 +62,7 @@ impl DuplicateTracker {
     pub(crate) fn scan<R: Read>(input: R, header: &Header) -> Result<Self, FileError> {
         let mut reader = RecordReader::new(input);
         reader.read_header()?;
-        let mut filter = BloomFilter::with_num_bits(FILTER_BITS)
-            .seed(&FILTER_SEED)
-            .hashes(FILTER_HASHES);
+        let mut filter = BloomFilter::with_num_bits(FILTER_BITS).seed(&FILTER_SEED).hashes(FILTER_HASHES);
         let mut suspects = HashSet::new();
         while let Some(record) = reader.next_record()? {
             for key in keys(header, record.fields) {
@@ -73,9 +71,7 @@ impl DuplicateTracker {
                 }
             }
         }
-        Ok(Self {
-            first_rows: suspects.into_iter().map(|key| (key, None)).collect(),
-        })
+        Ok(Self { first_rows: suspects.into_iter().map(|key| (key, None)).collect() })
     }
 
     /// Notes `key` at `row`; returns the earlier row that had it, if any.

@@ -107,28 +107,14 @@ impl Validator {
     ) -> Result<(Self, RecordReader<impl Read + 'a>), FileError> {
         let mut reader = RecordReader::new(source.open()?);
         let names = reader.read_header()?;
-        let header = Header::parse(
-            names,
-            options.dialect,
-            options.identity_management,
-            options.telephony_model,
-        )?;
+        let header = Header::parse(names, options.dialect, options.identity_management, options.telephony_model)?;
         let setup = Setup {
-            identity_management: options
-                .identity_management
-                .unwrap_or(header.dialect().default_identity_management()),
+            identity_management: options.identity_management.unwrap_or(header.dialect().default_identity_management()),
             telephony_model: options.telephony_model,
         };
         check_setup(header.dialect(), setup)?;
         let duplicates = DuplicateTracker::scan(source.open()?, &header)?;
-        Ok((
-            Self {
-                header,
-                setup,
-                duplicates,
-            },
-            reader,
-        ))
+        Ok((Self { header, setup, duplicates }, reader))
     }
 
     pub fn header(&self) -> &Header {
@@ -149,20 +135,13 @@ impl Validator {
                     Key::Username(_) => (Rule::DuplicateUsername, "username"),
                     Key::SalesforceUser(_) => (Rule::DuplicateSalesforceUser, "Salesforce user"),
                 };
-                cells.fail(
-                    key.field(),
-                    rule,
-                    format!("the same {what} is already in row {earlier}"),
-                );
+                cells.fail(key.field(), rule, format!("the same {what} is already in row {earlier}"));
             }
         }
         match halves {
-            Some((action, connect, salesforce)) if !cells.has_errors() => Ok(UserRow {
-                row: record.row,
-                action,
-                connect,
-                salesforce,
-            }),
+            Some((action, connect, salesforce)) if !cells.has_errors() => {
+                Ok(UserRow { row: record.row, action, connect, salesforce })
+            }
             _ => Err(cells.into_errors()),
         }
     }
@@ -183,10 +162,7 @@ fn check_setup(dialect: Dialect, setup: Setup) -> Result<(), FileError> {
         }
         _ => return Ok(()),
     };
-    Err(FileError::NotForSetup {
-        dialect,
-        reason: reason.to_owned(),
-    })
+    Err(FileError::NotForSetup { dialect, reason: reason.to_owned() })
 }
 
 /// Validates a file and plans its chunks, reporting each row and chunk to `visitor` as it goes.

@@ -26,10 +26,7 @@ pub(crate) fn read_row(cells: &mut Cells, setup: Setup) -> Option<Halves> {
 
 /// The admin website's template creates users; ccbulk also adopts one that already exists.
 fn connect_template_row(cells: &mut Cells, setup: Setup) -> Option<Halves> {
-    let columns = ConnectColumns {
-        template: true,
-        username_from_salesforce: false,
-    };
+    let columns = ConnectColumns { template: true, username_from_salesforce: false };
     let connect = connect_user(cells, setup, Action::Add, columns);
     Some((Action::Add, Some(connect), None))
 }
@@ -37,11 +34,7 @@ fn connect_template_row(cells: &mut Cells, setup: Setup) -> Option<Halves> {
 fn ccbulk_row(cells: &mut Cells, setup: Setup) -> Option<Halves> {
     let action = match cells.text(Field::Action) {
         None => {
-            cells.fail(
-                Field::Action,
-                Rule::ActionMissing,
-                "the action is blank (add, update or remove)",
-            );
+            cells.fail(Field::Action, Rule::ActionMissing, "the action is blank (add, update or remove)");
             return None;
         }
         Some(text) => match text.to_ascii_lowercase().as_str() {
@@ -60,17 +53,8 @@ fn ccbulk_row(cells: &mut Cells, setup: Setup) -> Option<Halves> {
     };
     let salesforce = salesforce_user(cells, setup, action);
     let connect = if setup.telephony_model.has_connect_side() {
-        let from_salesforce = matches!(
-            salesforce,
-            Some(SalesforceUser {
-                user: SalesforceUserRef::Id(_),
-                ..
-            })
-        );
-        let columns = ConnectColumns {
-            template: false,
-            username_from_salesforce: from_salesforce,
-        };
+        let from_salesforce = matches!(salesforce, Some(SalesforceUser { user: SalesforceUserRef::Id(_), .. }));
+        let columns = ConnectColumns { template: false, username_from_salesforce: from_salesforce };
         Some(connect_user(cells, setup, action, columns))
     } else {
         reject_connect_values(cells, setup);
@@ -105,72 +89,34 @@ fn bulkop_row(cells: &mut Cells, setup: Setup) -> Option<Halves> {
         }
     };
     let adding = action == Action::Add;
-    let email = match cells.text(Field::Email) {
-        Some(_) => cells.check(Field::Email, |t| checks::email(t).map(|()| t.to_owned())),
-        None => {
-            cells.fail(
-                Field::Email,
-                Rule::EmailMissing,
-                "Argument1 (the user's email) is mandatory",
-            );
-            None
-        }
-    };
-    let user = match cells.text(Field::SalesforceUserId) {
-        Some(_) => cells.check(Field::SalesforceUserId, |t| {
-            checks::salesforce_id(t, USER_PREFIX, "user")
-        }),
-        None => {
-            cells.fail(
-                Field::SalesforceUserId,
-                Rule::SalesforceUserMissing,
-                "Argument2 (the Salesforce User Id) is blank",
-            );
-            None
-        }
-    };
-    let contact_center = match cells.text(Field::ContactCenter) {
-        Some(_) => cells.check(Field::ContactCenter, |t| {
-            checks::salesforce_id(t, CALL_CENTER_PREFIX, "contact center")
-        }),
-        None if adding => {
-            cells.fail(
-                Field::ContactCenter,
-                Rule::ContactCenterMissing,
-                "Argument5 (the contact center Id, 04v...) is blank",
-            );
-            None
-        }
-        None => None,
-    };
+    let email = cells.check_required(
+        Field::Email,
+        true,
+        (Rule::EmailMissing, "Argument1 (the user's email) is mandatory"),
+        |t| checks::email(t).map(|()| t.to_owned()),
+    );
+    let user = cells.check_required(
+        Field::SalesforceUserId,
+        true,
+        (Rule::SalesforceUserMissing, "Argument2 (the Salesforce User Id) is blank"),
+        |t| checks::salesforce_id(t, USER_PREFIX, "user"),
+    );
+    let contact_center = cells.check_required(
+        Field::ContactCenter,
+        adding,
+        (Rule::ContactCenterMissing, "Argument5 (the contact center Id, 04v...) is blank"),
+        |t| checks::salesforce_id(t, CALL_CENTER_PREFIX, "contact center"),
+    );
     let (role, connect) = if setup.telephony_model.has_connect_side() {
         let role = bulkop_role(cells, adding);
-        let routing_profile = match cells.text(Field::RoutingProfile) {
-            Some(arn) => {
-                cells.record(Field::RoutingProfile, checks::routing_profile_arn(arn));
-                Some(ResourceRef::Arn(arn.to_owned()))
-            }
-            None if adding => {
-                cells.fail(
-                    Field::RoutingProfile,
-                    Rule::RoutingProfileMissing,
-                    "Argument4 (the routing-profile ARN) is blank",
-                );
-                None
-            }
-            None => None,
-        };
-        let security_profiles = role
-            .map(|role| vec![ResourceRef::Name(role.as_str().to_owned())])
-            .unwrap_or_default();
-        (
-            role,
-            Some(ConnectUser {
-                routing_profile,
-                security_profiles,
-                ..ConnectUser::default()
-            }),
-        )
+        let routing_profile = cells.check_required(
+            Field::RoutingProfile,
+            adding,
+            (Rule::RoutingProfileMissing, "Argument4 (the routing-profile ARN) is blank"),
+            |arn| checks::routing_profile_arn(arn).map(|()| ResourceRef::Arn(arn.to_owned())),
+        );
+        let security_profiles = role.map(|role| vec![ResourceRef::Name(role.as_str().to_owned())]).unwrap_or_default();
+        (role, Some(ConnectUser { routing_profile, security_profiles, ..ConnectUser::default() }))
     } else {
         for field in [Field::VoiceRole, Field::RoutingProfile] {
             if cells.text(field).is_some() {
@@ -185,10 +131,7 @@ fn bulkop_row(cells: &mut Cells, setup: Setup) -> Option<Halves> {
     };
     let salesforce = user.map(|id| SalesforceUser {
         user: SalesforceUserRef::Id(id),
-        fields: SalesforceUserFields {
-            email,
-            ..SalesforceUserFields::default()
-        },
+        fields: SalesforceUserFields { email, ..SalesforceUserFields::default() },
         contact_center: contact_center.map(ContactCenterRef::Id),
         role,
     });
@@ -216,11 +159,7 @@ fn bulkop_role(cells: &mut Cells, adding: bool) -> Option<VoiceRole> {
             }
         },
         None if adding => {
-            cells.fail(
-                Field::VoiceRole,
-                Rule::RoleMissing,
-                "Argument3 (Admin, Agent or CallCenterManager) is blank",
-            );
+            cells.fail(Field::VoiceRole, Rule::RoleMissing, "Argument3 (Admin, Agent or CallCenterManager) is blank");
             None
         }
         None => None,

@@ -103,18 +103,11 @@ mod tests {
     fn codes_are_unique_and_dotted() {
         let codes: HashSet<_> = Rule::ALL.iter().map(|r| r.code()).collect();
         assert_eq!(codes.len(), Rule::ALL.len());
-        assert!(
-            Rule::ALL
-                .iter()
-                .all(|r| r.code().contains('.') && !r.title().is_empty())
-        );
+        assert!(Rule::ALL.iter().all(|r| r.code().contains('.') && !r.title().is_empty()));
     }
 
     #[test]
     fn serializes_as_its_code() {
-        assert_eq!(
-            serde_json::to_string(&Rule::UsernameTooLong).unwrap(),
-            "\"username.too_long\""
-        );
+        assert_eq!(serde_json::to_string(&Rule::UsernameTooLong).unwrap(), "\"username.too_long\"");
     }
 }

@@ -50,46 +50,29 @@ pub(crate) fn salesforce_user(cells: &mut Cells, setup: Setup, action: Action) -
         // Whether ccbulk creates the user or finds one by this username is known only online; what creation needs
         // must be there.
         if cells.text(Field::Email).is_none() {
-            cells.fail(
-                Field::Email,
-                Rule::EmailMissing,
-                "a new Salesforce user needs an email address",
-            );
+            cells.fail(Field::Email, Rule::EmailMissing, "a new Salesforce user needs an email address");
         }
         if cells.text(Field::LastName).is_none() {
-            cells.fail(
-                Field::LastName,
-                Rule::NameMissing,
-                "a new Salesforce user needs a last name",
-            );
+            cells.fail(Field::LastName, Rule::NameMissing, "a new Salesforce user needs a last name");
         }
     }
     let contact_center = cells.text(Field::ContactCenter).and_then(|text| {
         if checks::looks_like_salesforce_id(text) {
             cells
-                .check(Field::ContactCenter, |t| {
-                    checks::salesforce_id(t, CALL_CENTER_PREFIX, "contact center")
-                })
+                .check(Field::ContactCenter, |t| checks::salesforce_id(t, CALL_CENTER_PREFIX, "contact center"))
                 .map(ContactCenterRef::Id)
         } else {
             Some(ContactCenterRef::Name(text.to_owned()))
         }
     });
     let role = cells.check(Field::VoiceRole, role);
-    Some(SalesforceUser {
-        user,
-        fields: user_fields(cells),
-        contact_center,
-        role,
-    })
+    Some(SalesforceUser { user, fields: user_fields(cells), contact_center, role })
 }
 
 fn user_ref(cells: &mut Cells) -> Option<SalesforceUserRef> {
     if cells.text(Field::SalesforceUserId).is_some() {
         return cells
-            .check(Field::SalesforceUserId, |t| {
-                checks::salesforce_id(t, USER_PREFIX, "user")
-            })
+            .check(Field::SalesforceUserId, |t| checks::salesforce_id(t, USER_PREFIX, "user"))
             .map(SalesforceUserRef::Id);
     }
     let (field, username) = match (cells.text(Field::SalesforceUsername), cells.text(Field::Username)) {
@@ -105,11 +88,8 @@ fn user_ref(cells: &mut Cells) -> Option<SalesforceUserRef> {
         }
     };
     if let Err((rule, message)) = checks::salesforce_username(username) {
-        let hint = if field == Field::Username {
-            "; give sf_username or sf_user_id for the Salesforce user"
-        } else {
-            ""
-        };
+        let hint =
+            if field == Field::Username { "; give sf_username or sf_user_id for the Salesforce user" } else { "" };
         cells.fail(field, rule, format!("{message}{hint}"));
         return None;
     }
@@ -121,11 +101,7 @@ fn user_fields(cells: &mut Cells) -> SalesforceUserFields {
         if let Some(name) = cells.text(field)
             && name.chars().count() > max
         {
-            cells.fail(
-                field,
-                Rule::NameTooLong,
-                format!("Salesforce takes at most {max} characters here"),
-            );
+            cells.fail(field, Rule::NameTooLong, format!("Salesforce takes at most {max} characters here"));
         }
     }
     let text = |field: Field| cells.text(field).map(str::to_owned);
@@ -154,9 +130,8 @@ fn role(text: &str) -> Result<VoiceRole, checks::Broken> {
         "admin" => Ok(VoiceRole::Admin),
         "agent" => Ok(VoiceRole::Agent),
         "callcentermanager" | "supervisor" => Ok(VoiceRole::CallCenterManager),
-        _ => Err((
-            Rule::RoleInvalid,
-            format!("{text:?} is not a role (Admin, Agent, CallCenterManager or Supervisor)"),
-        )),
+        _ => {
+            Err((Rule::RoleInvalid, format!("{text:?} is not a role (Admin, Agent, CallCenterManager or Supervisor)")))
+        }
     }
 }
