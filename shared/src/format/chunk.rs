@@ -28,11 +28,9 @@ pub struct ChunkPlanner {
 }
 
 impl ChunkPlanner {
-    /// # Panics
-    /// If `max_rows` is 0.
+    /// `max_rows` below 1 counts as 1: a chunk holds at least one row.
     pub fn new(max_rows: u32) -> Self {
-        assert!(max_rows > 0, "a chunk holds at least one row");
-        Self { max_rows, next_index: 0, open: None }
+        Self { max_rows: max_rows.max(1), next_index: 0, open: None }
     }
 
     /// Adds a valid row; returns the chunk it completed, if it filled one.
