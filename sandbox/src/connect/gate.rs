@@ -1,0 +1,247 @@
+//! What every call passes before it reaches its operation: the signature check, the added latency, the account's
+//! quota for the API, and injected faults. Counted per operation for the inspection endpoint.
+
+use std::collections::BTreeMap;
+use std::num::NonZeroU32;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use axum::http::HeaderMap;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use serde::{Deserialize, Serialize};
+
+use super::error::{ConnectError, ConnectResult, ErrorKind};
+
+/// The operations the sandbox serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Op {
+    CreateUser,
+    DescribeUser,
+    ListUsers,
+    SearchUsers,
+    UpdateUserIdentityInfo,
+    UpdateUserPhoneConfig,
+    UpdateUserRoutingProfile,
+    UpdateUserSecurityProfiles,
+    UpdateUserHierarchy,
+    DeleteUser,
+    TagResource,
+    ListRoutingProfiles,
+    ListSecurityProfiles,
+    ListUserHierarchyGroups,
+    ListContactFlows,
+    CreateQuickConnect,
+    DescribeQuickConnect,
+    ListQuickConnects,
+    DeleteQuickConnect,
+    DescribeInstance,
+}
+
+impl Op {
+    pub const ALL: [Op; 20] = [
+        Op::CreateUser,
+        Op::DescribeUser,
+        Op::ListUsers,
+        Op::SearchUsers,
+        Op::UpdateUserIdentityInfo,
+        Op::UpdateUserPhoneConfig,
+        Op::UpdateUserRoutingProfile,
+        Op::UpdateUserSecurityProfiles,
+        Op::UpdateUserHierarchy,
+        Op::DeleteUser,
+        Op::TagResource,
+        Op::ListRoutingProfiles,
+        Op::ListSecurityProfiles,
+        Op::ListUserHierarchyGroups,
+        Op::ListContactFlows,
+        Op::CreateQuickConnect,
+        Op::DescribeQuickConnect,
+        Op::ListQuickConnects,
+        Op::DeleteQuickConnect,
+        Op::DescribeInstance,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::CreateUser => "CreateUser",
+            Op::DescribeUser => "DescribeUser",
+            Op::ListUsers => "ListUsers",
+            Op::SearchUsers => "SearchUsers",
+            Op::UpdateUserIdentityInfo => "UpdateUserIdentityInfo",
+            Op::UpdateUserPhoneConfig => "UpdateUserPhoneConfig",
+            Op::UpdateUserRoutingProfile => "UpdateUserRoutingProfile",
+            Op::UpdateUserSecurityProfiles => "UpdateUserSecurityProfiles",
+            Op::UpdateUserHierarchy => "UpdateUserHierarchy",
+            Op::DeleteUser => "DeleteUser",
+            Op::TagResource => "TagResource",
+            Op::ListRoutingProfiles => "ListRoutingProfiles",
+            Op::ListSecurityProfiles => "ListSecurityProfiles",
+            Op::ListUserHierarchyGroups => "ListUserHierarchyGroups",
+            Op::ListContactFlows => "ListContactFlows",
+            Op::CreateQuickConnect => "CreateQuickConnect",
+            Op::DescribeQuickConnect => "DescribeQuickConnect",
+            Op::ListQuickConnects => "ListQuickConnects",
+            Op::DeleteQuickConnect => "DeleteQuickConnect",
+            Op::DescribeInstance => "DescribeInstance",
+        }
+    }
+
+    /// The documented default quota (reference/amazon-connect.md): 10 req/s for DescribeUser and the listed List*
+    /// calls, 2 req/s with a burst of 5 for everything else. The burst of the 10 req/s family is not documented;
+    /// 10 is assumed.
+    pub fn default_quota(self) -> QuotaSpec {
+        match self {
+            Op::DescribeUser
+            | Op::ListUsers
+            | Op::ListRoutingProfiles
+            | Op::ListUserHierarchyGroups
+            | Op::ListQuickConnects => QuotaSpec { rate: 10.0, burst: 10 },
+            _ => QuotaSpec { rate: 2.0, burst: 5 },
+        }
+    }
+}
+
+/// A token bucket: `rate` tokens a second, at most `burst` saved up.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct QuotaSpec {
+    pub rate: f64,
+    pub burst: u32,
+}
+
+/// Injected faults for one operation, as fractions of calls.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FaultRates {
+    /// 500 InternalServiceException.
+    pub internal_error: f64,
+    /// 429 ThrottlingException, on top of the quota's own.
+    pub throttle: f64,
+}
+
+/// Added latency per call: `fixed_ms` plus a uniform draw from `0..=jitter_ms`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Latency {
+    pub fixed_ms: u64,
+    pub jitter_ms: u64,
+}
+
+/// Everything a test or benchmark may turn at run time.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Knobs {
+    pub latency: Latency,
+    /// Per operation name (`CreateUser`), or `*` for every operation.
+    pub faults: BTreeMap<String, FaultRates>,
+    /// Per operation name: quotas other than the defaults.
+    pub quotas: BTreeMap<String, QuotaSpec>,
+    /// For this long after CreateUser, DescribeUser, ListUsers and SearchUsers do not see the new user.
+    pub visibility_delay_ms: u64,
+}
+
+/// Calls and refusals per operation.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Counters {
+    pub calls: BTreeMap<&'static str, u64>,
+    pub throttled: BTreeMap<&'static str, u64>,
+    pub injected_errors: BTreeMap<&'static str, u64>,
+    pub unauthenticated: u64,
+}
+
+pub struct Gate {
+    knobs: Mutex<Knobs>,
+    limiters: Mutex<BTreeMap<Op, DefaultDirectRateLimiter>>,
+    counters: Mutex<Counters>,
+}
+
+impl Gate {
+    pub fn new(knobs: Knobs) -> Self {
+        let gate = Self {
+            knobs: Mutex::new(Knobs::default()),
+            limiters: Mutex::new(BTreeMap::new()),
+            counters: Mutex::default(),
+        };
+        gate.set_knobs(knobs);
+        gate
+    }
+
+    /// Replaces the knobs; quota buckets start full again.
+    pub fn set_knobs(&self, knobs: Knobs) {
+        let limiters = Op::ALL
+            .into_iter()
+            .map(|op| {
+                let spec = knobs.quotas.get(op.name()).copied().unwrap_or(op.default_quota());
+                (op, limiter(spec))
+            })
+            .collect();
+        *self.limiters.lock().unwrap() = limiters;
+        *self.knobs.lock().unwrap() = knobs;
+    }
+
+    pub fn knobs(&self) -> Knobs {
+        self.knobs.lock().unwrap().clone()
+    }
+
+    pub fn counters(&self) -> Counters {
+        self.counters.lock().unwrap().clone()
+    }
+
+    /// Admits a call or answers it with the error the service would give.
+    pub async fn admit(&self, op: Op, headers: &HeaderMap) -> ConnectResult<()> {
+        if let Err(err) = check_signature(headers) {
+            self.counters.lock().unwrap().unauthenticated += 1;
+            return Err(err);
+        }
+        *self.counters.lock().unwrap().calls.entry(op.name()).or_default() += 1;
+        let (latency, faults) = {
+            let knobs = self.knobs.lock().unwrap();
+            let faults = knobs.faults.get(op.name()).or_else(|| knobs.faults.get("*")).copied().unwrap_or_default();
+            (knobs.latency, faults)
+        };
+        let delay = latency.fixed_ms + if latency.jitter_ms > 0 { fastrand::u64(0..=latency.jitter_ms) } else { 0 };
+        if delay > 0 {
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+        }
+        let within_quota = self.limiters.lock().unwrap().get(&op).is_none_or(|limiter| limiter.check().is_ok());
+        if !within_quota {
+            *self.counters.lock().unwrap().throttled.entry(op.name()).or_default() += 1;
+            return Err(ConnectError::new(ErrorKind::Throttling, "Rate exceeded"));
+        }
+        let injected = if fastrand::f64() < faults.internal_error {
+            Some(ConnectError::new(ErrorKind::InternalService, "We encountered an internal error. Please try again."))
+        } else if fastrand::f64() < faults.throttle {
+            Some(ConnectError::new(ErrorKind::Throttling, "Rate exceeded"))
+        } else {
+            None
+        };
+        if let Some(err) = injected {
+            *self.counters.lock().unwrap().injected_errors.entry(op.name()).or_default() += 1;
+            return Err(err);
+        }
+        Ok(())
+    }
+}
+
+fn limiter(spec: QuotaSpec) -> DefaultDirectRateLimiter {
+    let period = Duration::from_secs_f64(1.0 / spec.rate.max(1e-6));
+    let burst = NonZeroU32::new(spec.burst.max(1)).unwrap_or(NonZeroU32::MIN);
+    let quota = Quota::with_period(period).unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN)).allow_burst(burst);
+    RateLimiter::direct(quota)
+}
+
+/// Any credentials are accepted, but the request must carry a SigV4 signature, as the service demands.
+fn check_signature(headers: &HeaderMap) -> ConnectResult<()> {
+    let Some(value) = headers.get("authorization").and_then(|v| v.to_str().ok()) else {
+        return Err(ConnectError::new(ErrorKind::MissingAuthenticationToken, "Missing Authentication Token"));
+    };
+    let signed = value.starts_with("AWS4-HMAC-SHA256 ")
+        && ["Credential=", "SignedHeaders=", "Signature="].iter().all(|part| value.contains(part));
+    if signed {
+        Ok(())
+    } else {
+        Err(ConnectError::new(
+            ErrorKind::AccessDenied,
+            "Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' (AWS4-HMAC-SHA256)",
+        ))
+    }
+}

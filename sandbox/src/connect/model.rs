@@ -1,0 +1,135 @@
+//! The sandbox's state and the JSON shapes of the wire (PascalCase, as restJson1 sends them).
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum IdentityManagementType {
+    ConnectManaged,
+    Saml,
+    ExistingDirectory,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct IdentityInfo {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secondary_email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mobile: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PhoneConfig {
+    pub phone_type: Option<String>,
+    /// The SDK leaves out `false`; the service reads absence as false.
+    #[serde(default)]
+    pub auto_accept: bool,
+    /// The SDK leaves out 0; the service reads absence as 0.
+    #[serde(default)]
+    pub after_contact_work_time_limit: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub desk_phone_number: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub persistent_connection: Option<bool>,
+}
+
+/// The per-channel lists, kept as sent.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ChannelConfigs {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auto_accept_configs: Option<Vec<Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after_contact_work_configs: Option<Vec<Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone_number_configs: Option<Vec<Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub persistent_connection_configs: Option<Vec<Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub voice_enhancement_configs: Option<Vec<Value>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: String,
+    pub arn: String,
+    pub username: String,
+    pub identity_info: IdentityInfo,
+    pub phone_config: Option<PhoneConfig>,
+    pub channel_configs: ChannelConfigs,
+    pub directory_user_id: Option<String>,
+    pub security_profile_ids: Vec<String>,
+    pub routing_profile_id: String,
+    pub hierarchy_group_id: Option<String>,
+    pub tags: BTreeMap<String, String>,
+    /// DescribeUser, ListUsers and SearchUsers see the user from then on (eventual consistency).
+    pub visible_at: Instant,
+    pub last_modified: f64,
+}
+
+/// A named resource the seed provides (routing profile, security profile, hierarchy group, contact flow).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Named {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QuickConnect {
+    pub id: String,
+    pub arn: String,
+    pub name: String,
+    pub description: Option<String>,
+    /// As sent: `{"QuickConnectType", "UserConfig" | "QueueConfig" | "PhoneConfig"}`.
+    pub config: Value,
+    pub tags: BTreeMap<String, String>,
+    pub last_modified: f64,
+}
+
+impl QuickConnect {
+    pub fn kind(&self) -> &str {
+        self.config.get("QuickConnectType").and_then(Value::as_str).unwrap_or("")
+    }
+
+    /// The user a USER quick connect points at.
+    pub fn user_id(&self) -> Option<&str> {
+        self.config.pointer("/UserConfig/UserId").and_then(Value::as_str)
+    }
+}
+
+pub struct Instance {
+    pub id: String,
+    pub arn: String,
+    pub alias: String,
+    pub identity_management: IdentityManagementType,
+    pub routing_profiles: Vec<Named>,
+    pub security_profiles: Vec<Named>,
+    pub hierarchy_groups: Vec<Named>,
+    pub contact_flows: Vec<Named>,
+    pub users: BTreeMap<String, User>,
+    pub quick_connects: BTreeMap<String, QuickConnect>,
+    pub max_users: usize,
+    pub max_quick_connects: usize,
+}
+
+impl Instance {
+    pub fn resource_arn(&self, kind: &str, id: &str) -> String {
+        format!("{}/{kind}/{id}", self.arn)
+    }
+
+    pub fn user_by_username(&self, username: &str) -> Option<&User> {
+        self.users.values().find(|user| user.username.eq_ignore_ascii_case(username))
+    }
+}

@@ -1,0 +1,186 @@
+//! What a Connect sandbox starts with: instances, their profiles, groups, flows and users. Read from JSON; the
+//! default mirrors a new account with a CONNECT_MANAGED instance and a SAML one.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use super::gate::Knobs;
+use super::model::{IdentityInfo, IdentityManagementType, Instance, Named, PhoneConfig, User};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectSeed {
+    #[serde(default = "default_account")]
+    pub account_id: String,
+    #[serde(default = "default_region")]
+    pub region: String,
+    pub instances: Vec<InstanceSeed>,
+    #[serde(default)]
+    pub knobs: Knobs,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstanceSeed {
+    /// Generated when absent.
+    #[serde(default)]
+    pub id: Option<String>,
+    pub alias: String,
+    pub identity_management: IdentityManagementType,
+    pub routing_profiles: Vec<String>,
+    pub security_profiles: Vec<String>,
+    #[serde(default)]
+    pub hierarchy_groups: Vec<String>,
+    /// Flows of type AGENT_TRANSFER, which USER quick connects need.
+    #[serde(default)]
+    pub agent_transfer_flows: Vec<String>,
+    #[serde(default)]
+    pub users: Vec<UserSeed>,
+    /// Users per instance (the service's default quota is 500).
+    #[serde(default = "default_max_users")]
+    pub max_users: usize,
+    /// Quick connects per instance (the service's quota is 100).
+    #[serde(default = "default_max_quick_connects")]
+    pub max_quick_connects: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserSeed {
+    pub username: String,
+    #[serde(default)]
+    pub first_name: Option<String>,
+    #[serde(default)]
+    pub last_name: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    pub routing_profile: String,
+    pub security_profiles: Vec<String>,
+}
+
+fn default_account() -> String {
+    "123456789012".into()
+}
+
+fn default_region() -> String {
+    "us-east-1".into()
+}
+
+fn default_max_users() -> usize {
+    500
+}
+
+fn default_max_quick_connects() -> usize {
+    100
+}
+
+impl Default for ConnectSeed {
+    fn default() -> Self {
+        let profiles = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>();
+        let instance = |alias: &str, identity| InstanceSeed {
+            id: None,
+            alias: alias.into(),
+            identity_management: identity,
+            routing_profiles: profiles(&["Basic Routing Profile", "Sales Inbound", "Support Tier 1", "Support Tier 2"]),
+            security_profiles: profiles(&["Admin", "Agent", "CallCenterManager", "QualityAnalyst"]),
+            hierarchy_groups: profiles(&["Support", "Sales"]),
+            agent_transfer_flows: profiles(&["Default agent transfer"]),
+            users: vec![UserSeed {
+                username: if identity == IdentityManagementType::Saml { "admin@example.com" } else { "admin" }.into(),
+                first_name: Some("Instance".into()),
+                last_name: Some("Admin".into()),
+                email: None,
+                routing_profile: "Basic Routing Profile".into(),
+                security_profiles: vec!["Admin".into()],
+            }],
+            max_users: default_max_users(),
+            max_quick_connects: default_max_quick_connects(),
+        };
+        Self {
+            account_id: default_account(),
+            region: default_region(),
+            instances: vec![
+                instance("ccbulk-sandbox", IdentityManagementType::ConnectManaged),
+                instance("ccbulk-sandbox-saml", IdentityManagementType::Saml),
+            ],
+            knobs: Knobs::default(),
+        }
+    }
+}
+
+pub(crate) fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+pub(crate) fn now_epoch() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
+
+impl ConnectSeed {
+    /// Builds the instances; a user naming an unknown profile is a seed error.
+    pub(crate) fn build(&self) -> Result<Vec<Instance>, String> {
+        self.instances.iter().map(|seed| self.build_instance(seed)).collect()
+    }
+
+    fn build_instance(&self, seed: &InstanceSeed) -> Result<Instance, String> {
+        let id = seed.id.clone().unwrap_or_else(new_id);
+        let named = |names: &[String]| names.iter().map(|name| Named { id: new_id(), name: name.clone() }).collect();
+        let mut instance = Instance {
+            arn: format!("arn:aws:connect:{}:{}:instance/{id}", self.region, self.account_id),
+            id,
+            alias: seed.alias.clone(),
+            identity_management: seed.identity_management,
+            routing_profiles: named(&seed.routing_profiles),
+            security_profiles: named(&seed.security_profiles),
+            hierarchy_groups: named(&seed.hierarchy_groups),
+            contact_flows: named(&seed.agent_transfer_flows),
+            users: BTreeMap::new(),
+            quick_connects: BTreeMap::new(),
+            max_users: seed.max_users,
+            max_quick_connects: seed.max_quick_connects,
+        };
+        for user in &seed.users {
+            let find = |list: &[Named], name: &str| {
+                list.iter().find(|n| n.name == name).map(|n| n.id.clone()).ok_or_else(|| {
+                    format!(
+                        "seed user {:?} names {name:?}, which instance {:?} does not have",
+                        user.username, seed.alias
+                    )
+                })
+            };
+            let routing_profile_id = find(&instance.routing_profiles, &user.routing_profile)?;
+            let security_profile_ids = user
+                .security_profiles
+                .iter()
+                .map(|sp| find(&instance.security_profiles, sp))
+                .collect::<Result<_, _>>()?;
+            let user_id = new_id();
+            instance.users.insert(
+                user_id.clone(),
+                User {
+                    arn: instance.resource_arn("agent", &user_id),
+                    id: user_id,
+                    username: user.username.clone(),
+                    identity_info: IdentityInfo {
+                        first_name: user.first_name.clone(),
+                        last_name: user.last_name.clone(),
+                        email: user.email.clone(),
+                        ..IdentityInfo::default()
+                    },
+                    phone_config: Some(PhoneConfig { phone_type: Some("SOFT_PHONE".into()), ..PhoneConfig::default() }),
+                    channel_configs: Default::default(),
+                    directory_user_id: None,
+                    security_profile_ids,
+                    routing_profile_id,
+                    hierarchy_group_id: None,
+                    tags: BTreeMap::new(),
+                    visible_at: Instant::now(),
+                    last_modified: now_epoch(),
+                },
+            );
+        }
+        Ok(instance)
+    }
+}

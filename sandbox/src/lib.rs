@@ -1,0 +1,4 @@
+//! Stand-ins for the two SaaS APIs ccbulk calls, faithful on the wire so that the real clients run unchanged
+//! against them: Amazon Connect (restJson1, as aws-sdk-connect sends it) and, next, Salesforce REST.
+
+pub mod connect;
