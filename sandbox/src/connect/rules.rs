@@ -13,15 +13,14 @@ pub fn username(name: &str, identity: IdentityManagementType) -> ConnectResult<(
     if !(1..=100).contains(&length) {
         return Err(ConnectError::invalid_parameter("Username must be between 1 and 100 characters."));
     }
+    let saml_ok = length <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || "_-.@".contains(c));
     match identity {
-        IdentityManagementType::Saml => {
-            if length > 64 || !name.chars().all(|c| c.is_ascii_alphanumeric() || "_-.@".contains(c)) {
-                return Err(ConnectError::invalid_parameter(
-                    "Username for SAML instances can include up to 64 characters from [a-zA-Z0-9_-.\\@]+.",
-                ));
-            }
+        IdentityManagementType::Saml if !saml_ok => {
+            return Err(ConnectError::invalid_parameter(
+                "Username for SAML instances can include up to 64 characters from [a-zA-Z0-9_-.\\@]+.",
+            ));
         }
-        _ if length > 20 => {
+        IdentityManagementType::ConnectManaged | IdentityManagementType::ExistingDirectory if length > 20 => {
             return Err(ConnectError::invalid_parameter("Username can include up to 20 characters."));
         }
         _ => {}
