@@ -1,15 +1,17 @@
 //! `ccbulk-sandbox`: starts the stand-in servers and prints one line of JSON naming their endpoints.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use ccbulk_sandbox::connect::{ConnectSandbox, ConnectSeed};
+use ccbulk_sandbox::salesforce::{SalesforceSandbox, SalesforceSeed};
 use clap::Parser;
+use serde::de::DeserializeOwned;
 use serde_json::json;
 
 #[derive(Debug, Parser)]
-#[command(name = "ccbulk-sandbox", version, about = "Amazon Connect stand-in for tests and rehearsals")]
+#[command(name = "ccbulk-sandbox", version, about = "Amazon Connect and Salesforce stand-ins for tests and rehearsals")]
 struct Args {
     /// Address to listen on; loopback by default.
     #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
@@ -17,50 +19,67 @@ struct Args {
     /// Port of the Connect server (0: any free port).
     #[arg(long, default_value_t = 0)]
     connect_port: u16,
+    /// Port of the Salesforce server (0: any free port).
+    #[arg(long, default_value_t = 0)]
+    salesforce_port: u16,
     /// JSON seed for Connect (instances, profiles, users, knobs); the built-in default otherwise.
     #[arg(long, value_name = "FILE")]
     connect_seed: Option<PathBuf>,
+    /// JSON seed for Salesforce (connected apps, profiles, permission sets, call centers, users, knobs).
+    #[arg(long, value_name = "FILE")]
+    salesforce_seed: Option<PathBuf>,
+}
+
+fn read_seed<T: DeserializeOwned + Default>(path: Option<&Path>) -> Result<T, String> {
+    let Some(path) = path else { return Ok(T::default()) };
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    let seed = match &args.connect_seed {
-        None => ConnectSeed::default(),
-        Some(path) => match std::fs::read_to_string(path)
-            .map_err(|e| e.to_string())
-            .and_then(|text| serde_json::from_str::<ConnectSeed>(&text).map_err(|e| e.to_string()))
-        {
-            Ok(seed) => seed,
-            Err(err) => {
-                eprintln!("ccbulk-sandbox: cannot use the seed {}: {err}", path.display());
-                return ExitCode::from(2);
-            }
-        },
-    };
-    let connect = match ConnectSandbox::start(seed.clone(), SocketAddr::new(args.host, args.connect_port)).await {
-        Ok(sandbox) => sandbox,
+    let seeds = read_seed::<ConnectSeed>(args.connect_seed.as_deref())
+        .and_then(|connect| Ok((connect, read_seed::<SalesforceSeed>(args.salesforce_seed.as_deref())?)));
+    let (connect_seed, salesforce_seed) = match seeds {
+        Ok(seeds) => seeds,
         Err(err) => {
-            eprintln!("ccbulk-sandbox: cannot start the Connect sandbox: {err}");
+            eprintln!("ccbulk-sandbox: cannot use the seed: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let connect = ConnectSandbox::start(connect_seed.clone(), SocketAddr::new(args.host, args.connect_port)).await;
+    let salesforce = SalesforceSandbox::start(salesforce_seed.clone(), SocketAddr::new(args.host, args.salesforce_port)).await;
+    let (connect, salesforce) = match (connect, salesforce) {
+        (Ok(connect), Ok(salesforce)) => (connect, salesforce),
+        (Err(err), _) | (_, Err(err)) => {
+            eprintln!("ccbulk-sandbox: cannot start: {err}");
             return ExitCode::from(1);
         }
     };
-    let instances: Vec<_> = seed
+    let instances: Vec<_> = connect_seed
         .instances
         .iter()
         .filter_map(|i| {
-            connect
-                .instance_id(&i.alias)
-                .map(|id| json!({"alias": i.alias, "id": id, "identity_management": i.identity_management}))
+            connect.instance_id(&i.alias).map(|id| json!({"alias": i.alias, "id": id, "identity_management": i.identity_management}))
         })
         .collect();
+    let app = salesforce_seed.connected_apps.first();
     let ready = json!({
         "connect": {
             "endpoint": connect.endpoint(),
-            "region": seed.region,
-            "account_id": seed.account_id,
+            "region": connect_seed.region,
+            "account_id": connect_seed.account_id,
             "instance_id": connect.default_instance_id(),
             "instances": instances,
+        },
+        "salesforce": {
+            "login_url": salesforce.endpoint(),
+            "instance_url": salesforce.endpoint(),
+            "org_id": salesforce_seed.org_id,
+            "client_id": app.map(|a| &a.consumer_key),
+            "client_secret": app.map(|a| &a.client_secret),
+            "jwt_subject": app.map(|a| &a.run_as),
         }
     });
     println!("{ready}");

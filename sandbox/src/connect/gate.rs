@@ -118,13 +118,7 @@ pub struct FaultRates {
     pub throttle: f64,
 }
 
-/// Added latency per call: `fixed_ms` plus a uniform draw from `0..=jitter_ms`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Latency {
-    pub fixed_ms: u64,
-    pub jitter_ms: u64,
-}
+pub use crate::latency::Latency;
 
 /// Everything a test or benchmark may turn at run time.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -198,10 +192,7 @@ impl Gate {
             let faults = knobs.faults.get(op.name()).or_else(|| knobs.faults.get("*")).copied().unwrap_or_default();
             (knobs.latency, faults)
         };
-        let delay = latency.fixed_ms + if latency.jitter_ms > 0 { fastrand::u64(0..=latency.jitter_ms) } else { 0 };
-        if delay > 0 {
-            tokio::time::sleep(Duration::from_millis(delay)).await;
-        }
+        latency.wait().await;
         let within_quota = self.limiters.lock().unwrap().get(&op).is_none_or(|limiter| limiter.check().is_ok());
         if !within_quota {
             *self.counters.lock().unwrap().throttled.entry(op.name()).or_default() += 1;

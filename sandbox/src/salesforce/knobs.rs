@@ -1,0 +1,33 @@
+//! What a test or benchmark may turn at run time in the Salesforce sandbox.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+pub use crate::latency::Latency;
+
+/// Injected faults for one kind of call, as fractions of calls.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SalesforceFaults {
+    /// 500 `UNKNOWN_EXCEPTION`.
+    pub server_error: f64,
+    /// 503 `SERVER_UNAVAILABLE`.
+    pub unavailable: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SalesforceKnobs {
+    pub latency: Latency,
+    /// Per kind of call (`token`, `query`, `sobject`, `collections`), or `*` for all.
+    pub faults: BTreeMap<String, SalesforceFaults>,
+    /// Access tokens expire this long after they are issued.
+    pub token_ttl_secs: u64,
+}
+
+impl Default for SalesforceKnobs {
+    fn default() -> Self {
+        Self { latency: Latency::default(), faults: BTreeMap::new(), token_ttl_secs: 7200 }
+    }
+}

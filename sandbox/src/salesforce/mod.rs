@@ -1,0 +1,578 @@
+//! A Salesforce stand-in: OAuth token endpoint, sObject rows, SOQL queries and sObject Collections, with the REST
+//! API's error bodies, session expiry and the daily request allocation.
+
+mod auth;
+pub mod knobs;
+mod org;
+pub mod seed;
+mod soql;
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, patch, post};
+use serde::Serialize;
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+pub use self::auth::JWT_BEARER;
+pub use self::knobs::{SalesforceFaults, SalesforceKnobs};
+use self::org::{Org, Record, SfError, schema};
+pub use self::seed::{SANDBOX_CLIENT_SECRET, SANDBOX_CONSUMER_KEY, SalesforceSeed};
+
+/// Records per query page, as the service pages them.
+const QUERY_PAGE: usize = 2000;
+/// Records per sObject Collections call.
+const COLLECTION_LIMIT: usize = 200;
+
+struct Session {
+    expires: Instant,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SalesforceCounters {
+    pub api_used: u64,
+    pub api_max: u64,
+    /// Calls per kind (`token`, `query`, `sobject`, `collections`).
+    pub calls: BTreeMap<String, u64>,
+    pub injected_errors: BTreeMap<String, u64>,
+    pub expired_or_invalid_sessions: u64,
+    pub tokens_issued: u64,
+}
+
+struct World {
+    org: Org,
+    sessions: HashMap<String, Session>,
+    counters: SalesforceCounters,
+}
+
+struct App {
+    endpoint: String,
+    seed: SalesforceSeed,
+    knobs: Mutex<SalesforceKnobs>,
+    world: Mutex<World>,
+}
+
+/// A running Salesforce sandbox. Dropping it stops the server.
+pub struct SalesforceSandbox {
+    endpoint: String,
+    app: Arc<App>,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+impl SalesforceSandbox {
+    pub async fn start(seed: SalesforceSeed, addr: SocketAddr) -> std::io::Result<Self> {
+        let org = seed.build().map_err(std::io::Error::other)?;
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let endpoint = format!("http://{}", listener.local_addr()?);
+        let counters = SalesforceCounters { api_max: seed.daily_api_requests, ..SalesforceCounters::default() };
+        let app = Arc::new(App {
+            endpoint: endpoint.clone(),
+            knobs: Mutex::new(seed.knobs.clone()),
+            seed,
+            world: Mutex::new(World { org, sessions: HashMap::new(), counters }),
+        });
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        let router = router(app.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        Ok(Self { endpoint, app, shutdown: Some(shutdown) })
+    }
+
+    /// Both the login host (token endpoint) and the instance URL.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    pub fn set_knobs(&self, knobs: SalesforceKnobs) {
+        *self.app.knobs.lock().unwrap() = knobs;
+    }
+
+    pub fn knobs(&self) -> SalesforceKnobs {
+        self.app.knobs.lock().unwrap().clone()
+    }
+
+    pub fn snapshot(&self) -> SalesforceSnapshot {
+        snapshot(&self.app)
+    }
+}
+
+impl Drop for SalesforceSandbox {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SalesforceSnapshot {
+    pub org_id: String,
+    pub users: Vec<SalesforceUserSnapshot>,
+    pub counters: SalesforceCounters,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SalesforceUserSnapshot {
+    pub id: String,
+    pub username: String,
+    pub email: String,
+    pub alias: String,
+    pub active: bool,
+    pub federation_id: Option<String>,
+    /// The contact center's name.
+    pub call_center: Option<String>,
+    /// Names of the assigned permission sets.
+    pub permission_sets: Vec<String>,
+}
+
+impl SalesforceSnapshot {
+    pub fn user(&self, username: &str) -> Option<&SalesforceUserSnapshot> {
+        self.users.iter().find(|u| u.username.eq_ignore_ascii_case(username))
+    }
+}
+
+fn text(record: &Record, field: &str) -> Option<String> {
+    record.get(field).and_then(Value::as_str).map(str::to_owned)
+}
+
+fn snapshot(app: &App) -> SalesforceSnapshot {
+    let world = app.world.lock().unwrap();
+    let org = &world.org;
+    let users = org
+        .records("User")
+        .map(|user| {
+            let id = text(user, "Id").unwrap_or_default();
+            let permission_sets = org
+                .records("PermissionSetAssignment")
+                .filter(|a| text(a, "AssigneeId").as_deref() == Some(&id))
+                .filter_map(|a| org.get("PermissionSet", &text(a, "PermissionSetId")?).and_then(|ps| text(ps, "Name")))
+                .collect();
+            SalesforceUserSnapshot {
+                username: text(user, "Username").unwrap_or_default(),
+                email: text(user, "Email").unwrap_or_default(),
+                alias: text(user, "Alias").unwrap_or_default(),
+                active: user.get("IsActive") != Some(&Value::Bool(false)),
+                federation_id: text(user, "FederationIdentifier"),
+                call_center: text(user, "CallCenterId").and_then(|cc| org.get("CallCenter", &cc).and_then(|c| text(c, "Name"))),
+                permission_sets,
+                id,
+            }
+        })
+        .collect();
+    SalesforceSnapshot { org_id: org.id.clone(), users, counters: world.counters.clone() }
+}
+
+fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/services/oauth2/token", post(token))
+        .route("/services/data/{version}/query", get(query))
+        .route("/services/data/{version}/query/{locator}", get(query_more))
+        .route("/services/data/{version}/sobjects/{object}", post(create_record))
+        .route("/services/data/{version}/sobjects/{object}/{id}", get(get_record).patch(update_record).delete(delete_record))
+        .route(
+            "/services/data/{version}/composite/sobjects",
+            post(collection_create).patch(collection_update).delete(collection_delete),
+        )
+        .route("/services/data/{version}/composite/sobjects/{object}/{field}", patch(collection_upsert))
+        .route("/_sandbox/state", get(inspect_state))
+        .route("/_sandbox/knobs", get(inspect_knobs).put(replace_knobs))
+        .with_state(app)
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+fn errors(status: StatusCode, errors: &[SfError]) -> Response {
+    (status, axum::Json(json!(errors))).into_response()
+}
+
+/// Runs the checks every REST call passes: a live session, the daily allocation, latency and injected faults.
+async fn admit(app: &App, headers: &HeaderMap, kind: &str) -> Result<(), Response> {
+    let (latency, faults) = {
+        let knobs = app.knobs.lock().unwrap();
+        (knobs.latency, knobs.faults.get(kind).or_else(|| knobs.faults.get("*")).copied().unwrap_or_default())
+    };
+    {
+        let mut world = app.world.lock().unwrap();
+        let token = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        let live = world.sessions.get(token).is_some_and(|s| s.expires > Instant::now());
+        if !live {
+            world.counters.expired_or_invalid_sessions += 1;
+            return Err(errors(
+                StatusCode::UNAUTHORIZED,
+                &[SfError::new("INVALID_SESSION_ID", "Session expired or invalid", &[])],
+            ));
+        }
+        if world.counters.api_used >= world.counters.api_max {
+            return Err(with_limit_info(
+                errors(StatusCode::FORBIDDEN, &[SfError::new("REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.", &[])]),
+                &world.counters,
+            ));
+        }
+        world.counters.api_used += 1;
+        *world.counters.calls.entry(kind.to_owned()).or_default() += 1;
+    }
+    latency.wait().await;
+    let injected = if fastrand::f64() < faults.server_error {
+        Some((StatusCode::INTERNAL_SERVER_ERROR, SfError::new("UNKNOWN_EXCEPTION", "An unexpected error occurred.", &[])))
+    } else if fastrand::f64() < faults.unavailable {
+        Some((StatusCode::SERVICE_UNAVAILABLE, SfError::new("SERVER_UNAVAILABLE", "Server is temporarily unavailable.", &[])))
+    } else {
+        None
+    };
+    if let Some((status, error)) = injected {
+        let mut world = app.world.lock().unwrap();
+        *world.counters.injected_errors.entry(kind.to_owned()).or_default() += 1;
+        return Err(with_limit_info(errors(status, &[error]), &world.counters));
+    }
+    Ok(())
+}
+
+fn with_limit_info(mut response: Response, counters: &SalesforceCounters) -> Response {
+    if let Ok(value) = HeaderValue::from_str(&format!("api-usage={}/{}", counters.api_used, counters.api_max)) {
+        response.headers_mut().insert("sforce-limit-info", value);
+    }
+    response
+}
+
+/// Admits the call, runs `work` on the org, and stamps `Sforce-Limit-Info` on the answer.
+async fn rest(app: &App, headers: &HeaderMap, kind: &str, work: impl FnOnce(&mut Org) -> Response) -> Response {
+    if let Err(refusal) = admit(app, headers, kind).await {
+        return refusal;
+    }
+    let mut world = app.world.lock().unwrap();
+    let response = work(&mut world.org);
+    with_limit_info(response, &world.counters)
+}
+
+async fn token(State(app): State<Arc<App>>, Form(form): Form<HashMap<String, String>>) -> Response {
+    let faults = app.knobs.lock().unwrap().faults.get("token").copied().unwrap_or_default();
+    if fastrand::f64() < faults.server_error {
+        return (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(json!({"error": "server_error", "error_description": "internal error"})))
+            .into_response();
+    }
+    let audiences =
+        vec!["https://login.salesforce.com".to_owned(), "https://test.salesforce.com".to_owned(), app.endpoint.clone()];
+    let ttl = Duration::from_secs(app.knobs.lock().unwrap().token_ttl_secs);
+    let mut world = app.world.lock().unwrap();
+    *world.counters.calls.entry("token".into()).or_default() += 1;
+    match auth::grant(&form, &app.seed.connected_apps, &world.org, &audiences, now_secs()) {
+        Ok(grant) => {
+            let access_token = format!("{}!{}", world.org.id, uuid::Uuid::new_v4().simple());
+            world.sessions.insert(access_token.clone(), Session { expires: Instant::now() + ttl });
+            world.counters.tokens_issued += 1;
+            let mut body = json!({
+                "access_token": access_token,
+                "scope": "api",
+                "instance_url": app.endpoint,
+                "id": format!("{}/id/{}/{}", app.endpoint, world.org.id, grant.user_id),
+                "token_type": "Bearer",
+            });
+            if form.get("grant_type").map(String::as_str) == Some("client_credentials") {
+                body["issued_at"] = json!((now_secs() * 1000).to_string());
+                body["signature"] = json!(uuid::Uuid::new_v4().simple().to_string());
+            }
+            axum::Json(body).into_response()
+        }
+        Err(err) => (StatusCode::BAD_REQUEST, axum::Json(err.body())).into_response(),
+    }
+}
+
+fn run_query(org: &Org, soql: &str, offset: usize, version: &str) -> Response {
+    let query = match soql::parse(soql) {
+        Ok(query) => query,
+        Err(err) => return errors(StatusCode::BAD_REQUEST, &[err]),
+    };
+    let matched: Vec<&Record> = org.records(query.object).filter(|r| query.matches(r)).take(query.limit.unwrap_or(usize::MAX)).collect();
+    let total = matched.len();
+    let end = (offset + QUERY_PAGE).min(total);
+    let records: Vec<Value> = matched[offset.min(total)..end].iter().map(|r| query.project(r, version)).collect();
+    let mut body = json!({ "totalSize": total, "done": end >= total, "records": records });
+    if end < total {
+        let locator: String = soql.bytes().map(|b| format!("{b:02x}")).collect();
+        body["nextRecordsUrl"] = json!(format!("/services/data/{version}/query/{locator}-{end}"));
+    }
+    axum::Json(body).into_response()
+}
+
+async fn query(
+    State(app): State<Arc<App>>,
+    Path(version): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let soql = params.get("q").cloned().unwrap_or_default();
+    rest(&app, &headers, "query", |org| run_query(org, &soql, 0, &version)).await
+}
+
+async fn query_more(State(app): State<Arc<App>>, Path((version, locator)): Path<(String, String)>, headers: HeaderMap) -> Response {
+    let decoded = locator.rsplit_once('-').and_then(|(hex, offset)| {
+        let bytes: Option<Vec<u8>> =
+            (0..hex.len()).step_by(2).map(|i| hex.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok())).collect();
+        Some((String::from_utf8(bytes?).ok()?, offset.parse::<usize>().ok()?))
+    });
+    rest(&app, &headers, "query", |org| match decoded {
+        Some((soql, offset)) => run_query(org, &soql, offset, &version),
+        None => errors(StatusCode::BAD_REQUEST, &[SfError::new("INVALID_QUERY_LOCATOR", "invalid query locator", &[])]),
+    })
+    .await
+}
+
+fn parse_record(body: &Bytes) -> Result<Record, Response> {
+    serde_json::from_slice::<Record>(body)
+        .map_err(|err| errors(StatusCode::BAD_REQUEST, &[SfError::new("JSON_PARSER_ERROR", err.to_string(), &[])]))
+}
+
+fn unknown_object(object: &str) -> Response {
+    errors(StatusCode::NOT_FOUND, &[SfError::new("NOT_FOUND", format!("The requested resource does not exist: {object}"), &[])])
+}
+
+async fn create_record(State(app): State<Arc<App>>, Path((_, object)): Path<(String, String)>, headers: HeaderMap, body: Bytes) -> Response {
+    rest(&app, &headers, "sobject", |org| {
+        let Some(schema) = schema(&object) else { return unknown_object(&object) };
+        let fields = match parse_record(&body) {
+            Ok(fields) => fields,
+            Err(response) => return response,
+        };
+        match org.create(schema, &fields) {
+            Ok(id) => (StatusCode::CREATED, axum::Json(json!({"id": id, "success": true, "errors": []}))).into_response(),
+            Err(errs) => errors(StatusCode::BAD_REQUEST, &errs),
+        }
+    })
+    .await
+}
+
+async fn get_record(
+    State(app): State<Arc<App>>,
+    Path((version, object, id)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    rest(&app, &headers, "sobject", |org| {
+        let Some(schema) = schema(&object) else { return unknown_object(&object) };
+        match org.get(schema.name, &id) {
+            Some(record) => {
+                let mut body = record.clone();
+                let url = format!("/services/data/{version}/sobjects/{}/{}", schema.name, text(record, "Id").unwrap_or_default());
+                body.insert("attributes".into(), json!({"type": schema.name, "url": url}));
+                axum::Json(Value::Object(body)).into_response()
+            }
+            None => errors(StatusCode::NOT_FOUND, &[org::not_found(&id)]),
+        }
+    })
+    .await
+}
+
+async fn update_record(
+    State(app): State<Arc<App>>,
+    Path((_, object, id)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    rest(&app, &headers, "sobject", |org| {
+        let Some(schema) = schema(&object) else { return unknown_object(&object) };
+        let fields = match parse_record(&body) {
+            Ok(fields) => fields,
+            Err(response) => return response,
+        };
+        match org.update(schema, &id, &fields) {
+            Ok(()) => StatusCode::NO_CONTENT.into_response(),
+            Err(errs) if errs[0].code == "NOT_FOUND" => errors(StatusCode::NOT_FOUND, &errs),
+            Err(errs) => errors(StatusCode::BAD_REQUEST, &errs),
+        }
+    })
+    .await
+}
+
+async fn delete_record(
+    State(app): State<Arc<App>>,
+    Path((_, object, id)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    rest(&app, &headers, "sobject", |org| {
+        let Some(schema) = schema(&object) else { return unknown_object(&object) };
+        match org.delete(schema, &id) {
+            Ok(()) => StatusCode::NO_CONTENT.into_response(),
+            Err(errs) if errs[0].code == "NOT_FOUND" => errors(StatusCode::NOT_FOUND, &errs),
+            Err(errs) => errors(StatusCode::BAD_REQUEST, &errs),
+        }
+    })
+    .await
+}
+
+/// One record's outcome in a Collections answer (`statusCode`, not `errorCode`).
+fn outcome(result: &Result<(String, Option<bool>), Vec<SfError>>) -> Value {
+    match result {
+        Ok((id, created)) => {
+            let mut body = json!({"id": id, "success": true, "errors": []});
+            if let Some(created) = created {
+                body["created"] = json!(created);
+            }
+            body
+        }
+        Err(errs) => json!({
+            "success": false,
+            "errors": errs.iter().map(|e| json!({"statusCode": e.code, "message": e.message, "fields": e.fields})).collect::<Vec<_>>(),
+        }),
+    }
+}
+
+type Outcome = Result<(String, Option<bool>), Vec<SfError>>;
+
+/// Applies `each` to every item; with all-or-none, one failure undoes the others and marks them rolled back.
+fn collection<T>(org: &mut Org, items: &[T], all_or_none: bool, mut each: impl FnMut(&mut Org, &T) -> Outcome) -> Response {
+    if items.len() > COLLECTION_LIMIT {
+        return errors(
+            StatusCode::BAD_REQUEST,
+            &[SfError::new("EXCEEDED_ID_LIMIT", "record limit reached. cannot submit more than 200 records into this call", &[])],
+        );
+    }
+    let before = all_or_none.then(|| org.clone());
+    let mut results: Vec<Outcome> = items.iter().map(|item| each(org, item)).collect();
+    if let Some(before) = before
+        && results.iter().any(Result::is_err)
+    {
+        *org = before;
+        for result in &mut results {
+            if result.is_ok() {
+                *result = Err(vec![SfError::new(
+                    "ALL_OR_NONE_OPERATION_ROLLED_BACK",
+                    "Record rolled back because not all records were valid and the request was using AllOrNone header",
+                    &[],
+                )]);
+            }
+        }
+    }
+    axum::Json(Value::Array(results.iter().map(outcome).collect())).into_response()
+}
+
+struct CollectionBody {
+    all_or_none: bool,
+    records: Vec<Record>,
+}
+
+fn collection_body(body: &Bytes) -> Result<CollectionBody, Response> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|err| errors(StatusCode::BAD_REQUEST, &[SfError::new("JSON_PARSER_ERROR", err.to_string(), &[])]))?;
+    let records = value
+        .get("records")
+        .and_then(Value::as_array)
+        .map(|records| records.iter().filter_map(|r| r.as_object().cloned()).collect())
+        .ok_or_else(|| errors(StatusCode::BAD_REQUEST, &[SfError::new("INVALID_FIELD", "records is required", &[])]))?;
+    Ok(CollectionBody { all_or_none: value.get("allOrNone").and_then(Value::as_bool).unwrap_or(false), records })
+}
+
+fn record_type(record: &Record) -> Result<&'static org::Schema, Vec<SfError>> {
+    let name = record.get("attributes").and_then(|a| a.get("type")).and_then(Value::as_str).unwrap_or_default();
+    schema(name).ok_or_else(|| vec![SfError::new("INVALID_TYPE", format!("sObject type '{name}' is not supported."), &[])])
+}
+
+async fn collection_create(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
+    rest(&app, &headers, "collections", |org| {
+        let body = match collection_body(&body) {
+            Ok(body) => body,
+            Err(response) => return response,
+        };
+        collection(org, &body.records, body.all_or_none, |org, record| {
+            let schema = record_type(record)?;
+            org.create(schema, record).map(|id| (id, None))
+        })
+    })
+    .await
+}
+
+async fn collection_update(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
+    rest(&app, &headers, "collections", |org| {
+        let body = match collection_body(&body) {
+            Ok(body) => body,
+            Err(response) => return response,
+        };
+        collection(org, &body.records, body.all_or_none, |org, record| {
+            let schema = record_type(record)?;
+            let id = record.get("id").or_else(|| record.get("Id")).and_then(Value::as_str).unwrap_or_default().to_owned();
+            let mut fields = record.clone();
+            fields.remove("id");
+            org.update(schema, &id, &fields)?;
+            Ok((org::canonical_id(&id).unwrap_or(id), None))
+        })
+    })
+    .await
+}
+
+async fn collection_delete(State(app): State<Arc<App>>, Query(params): Query<HashMap<String, String>>, headers: HeaderMap) -> Response {
+    let ids: Vec<String> = params.get("ids").map(|ids| ids.split(',').map(str::to_owned).collect()).unwrap_or_default();
+    let all_or_none = params.get("allOrNone").is_some_and(|v| v == "true");
+    rest(&app, &headers, "collections", |org| {
+        collection(org, &ids, all_or_none, |org, id| {
+            let canonical = org::canonical_id(id).ok_or_else(|| vec![org::malformed(id)])?;
+            let schema = org::SCHEMAS
+                .iter()
+                .find(|s| canonical.starts_with(s.prefix))
+                .ok_or_else(|| vec![org::not_found(id)])?;
+            org.delete(schema, &canonical).map(|()| (canonical, None))
+        })
+    })
+    .await
+}
+
+async fn collection_upsert(
+    State(app): State<Arc<App>>,
+    Path((_, object, field)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    rest(&app, &headers, "collections", |org| {
+        let Some(schema) = schema(&object) else { return unknown_object(&object) };
+        let Some(key) = schema.field(&field) else {
+            return errors(StatusCode::BAD_REQUEST, &[SfError::new("INVALID_FIELD", format!("No such column '{field}'"), &[])]);
+        };
+        let body = match collection_body(&body) {
+            Ok(body) => body,
+            Err(response) => return response,
+        };
+        collection(org, &body.records, body.all_or_none, |org, record| {
+            let value = record.get(key).and_then(Value::as_str).unwrap_or_default().to_owned();
+            let existing = org.find_by(schema.name, key, &value).and_then(|r| text(r, "Id"));
+            match existing {
+                Some(id) => org.update(schema, &id, record).map(|()| (id, Some(false))),
+                None => org.create(schema, record).map(|id| (id, Some(true))),
+            }
+        })
+    })
+    .await
+}
+
+async fn inspect_state(State(app): State<Arc<App>>) -> Response {
+    axum::Json(json!(snapshot(&app))).into_response()
+}
+
+async fn inspect_knobs(State(app): State<Arc<App>>) -> Response {
+    axum::Json(json!(app.knobs.lock().unwrap().clone())).into_response()
+}
+
+async fn replace_knobs(State(app): State<Arc<App>>, body: Bytes) -> Response {
+    match serde_json::from_slice::<SalesforceKnobs>(&body) {
+        Ok(knobs) => {
+            *app.knobs.lock().unwrap() = knobs.clone();
+            axum::Json(json!(knobs)).into_response()
+        }
+        Err(err) => (StatusCode::BAD_REQUEST, axum::Json(json!({"message": err.to_string()}))).into_response(),
+    }
+}

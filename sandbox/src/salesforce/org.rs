@@ -1,0 +1,357 @@
+//! The org's records and the rules a write must pass, as the REST API reports them.
+
+use std::collections::{BTreeMap, HashSet};
+
+use ccbulk_shared::sfid::SalesforceId;
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+/// One error as a single-record call reports it (`errorCode`); collections rename it `statusCode`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SfError {
+    #[serde(rename = "errorCode")]
+    pub code: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<String>,
+}
+
+impl SfError {
+    pub fn new(code: &str, message: impl Into<String>, fields: &[&str]) -> Self {
+        Self { code: code.into(), message: message.into(), fields: fields.iter().map(|f| (*f).to_owned()).collect() }
+    }
+}
+
+pub type Record = Map<String, Value>;
+
+/// The objects the sandbox knows, with their key prefixes and fields.
+pub struct Schema {
+    pub name: &'static str,
+    pub prefix: &'static str,
+    pub fields: &'static [&'static str],
+    pub required: &'static [&'static str],
+    pub deletable: bool,
+    /// Longest text per field, as Salesforce enforces with STRING_TOO_LONG.
+    pub lengths: &'static [(&'static str, usize)],
+}
+
+pub const SCHEMAS: &[Schema] = &[
+    Schema {
+        name: "User",
+        prefix: "005",
+        fields: &[
+            "Id",
+            "Username",
+            "Email",
+            "FirstName",
+            "LastName",
+            "Name",
+            "Alias",
+            "ProfileId",
+            "TimeZoneSidKey",
+            "LocaleSidKey",
+            "EmailEncodingKey",
+            "LanguageLocaleKey",
+            "FederationIdentifier",
+            "CallCenterId",
+            "IsActive",
+        ],
+        required: &[
+            "Username",
+            "Email",
+            "LastName",
+            "Alias",
+            "ProfileId",
+            "TimeZoneSidKey",
+            "LocaleSidKey",
+            "EmailEncodingKey",
+            "LanguageLocaleKey",
+        ],
+        deletable: false,
+        lengths: &[("Username", 80), ("Email", 128), ("FirstName", 40), ("LastName", 80), ("Alias", 8), ("FederationIdentifier", 512)],
+    },
+    Schema { name: "Profile", prefix: "00e", fields: &["Id", "Name"], required: &[], deletable: false, lengths: &[] },
+    Schema {
+        name: "PermissionSet",
+        prefix: "0PS",
+        fields: &["Id", "Name", "Label"],
+        required: &[],
+        deletable: false,
+        lengths: &[],
+    },
+    Schema {
+        name: "PermissionSetAssignment",
+        prefix: "0Pa",
+        fields: &["Id", "AssigneeId", "PermissionSetId"],
+        required: &["AssigneeId", "PermissionSetId"],
+        deletable: true,
+        lengths: &[],
+    },
+    Schema {
+        name: "CallCenter",
+        prefix: "04v",
+        fields: &["Id", "Name", "InternalName"],
+        required: &[],
+        deletable: false,
+        lengths: &[],
+    },
+];
+
+pub fn schema(name: &str) -> Option<&'static Schema> {
+    SCHEMAS.iter().find(|s| s.name.eq_ignore_ascii_case(name))
+}
+
+impl Schema {
+    /// The field's canonical spelling (field names are case-insensitive).
+    pub fn field(&self, name: &str) -> Option<&'static str> {
+        self.fields.iter().find(|f| f.eq_ignore_ascii_case(name)).copied()
+    }
+}
+
+#[derive(Clone, Default)]
+pub struct Org {
+    pub id: String,
+    records: BTreeMap<&'static str, BTreeMap<String, Record>>,
+    counter: u64,
+    /// Usernames taken in other orgs: Salesforce usernames are unique across all orgs.
+    pub taken_elsewhere: HashSet<String>,
+    /// Seats of the "Salesforce Voice User" permission set license; `None`: unlimited.
+    pub voice_seats: Option<usize>,
+    /// Permission sets that need a Voice seat.
+    pub voice_permission_sets: HashSet<String>,
+}
+
+impl Org {
+    pub fn new(id: String) -> Self {
+        Self { id, ..Self::default() }
+    }
+
+    pub fn new_id(&mut self, schema: &Schema) -> String {
+        self.counter += 1;
+        let short = format!("{}Sb{:010}", schema.prefix, self.counter);
+        SalesforceId::parse(&short).map(|id| id.as_str().to_owned()).unwrap_or(short)
+    }
+
+    pub fn records(&self, object: &str) -> impl Iterator<Item = &Record> {
+        self.records.get(object).into_iter().flat_map(|records| records.values())
+    }
+
+    pub fn get(&self, object: &str, id: &str) -> Option<&Record> {
+        self.records.get(object)?.get(&canonical_id(id)?)
+    }
+
+    /// Inserts a record as seeded, bypassing the rules.
+    pub fn seed(&mut self, schema: &'static Schema, mut record: Record) -> String {
+        let id = self.new_id(schema);
+        record.insert("Id".into(), json!(id));
+        self.records.entry(schema.name).or_default().insert(id.clone(), with_name(schema, record));
+        id
+    }
+
+    pub fn find_by(&self, object: &str, field: &str, value: &str) -> Option<&Record> {
+        self.records(object).find(|r| r.get(field).and_then(Value::as_str).is_some_and(|v| v.eq_ignore_ascii_case(value)))
+    }
+
+    /// Creates a record after the checks Salesforce makes; returns its id.
+    pub fn create(&mut self, schema: &'static Schema, fields: &Record) -> Result<String, Vec<SfError>> {
+        let record = self.check(schema, None, fields)?;
+        let id = self.new_id(schema);
+        let mut record = record;
+        record.insert("Id".into(), json!(id));
+        if schema.name == "User" && !record.contains_key("IsActive") {
+            record.insert("IsActive".into(), json!(true));
+        }
+        self.records.entry(schema.name).or_default().insert(id.clone(), with_name(schema, record));
+        Ok(id)
+    }
+
+    pub fn update(&mut self, schema: &'static Schema, id: &str, fields: &Record) -> Result<(), Vec<SfError>> {
+        let Some(existing) = self.get(schema.name, id).cloned() else {
+            return Err(vec![not_found(id)]);
+        };
+        let mut merged = existing;
+        let changes = self.check(schema, Some(&merged), fields)?;
+        merged.extend(changes);
+        let id = merged["Id"].as_str().unwrap_or_default().to_owned();
+        self.records.entry(schema.name).or_default().insert(id, with_name(schema, merged));
+        Ok(())
+    }
+
+    pub fn delete(&mut self, schema: &'static Schema, id: &str) -> Result<(), Vec<SfError>> {
+        if !schema.deletable {
+            return Err(vec![SfError::new(
+                "INVALID_TYPE_FOR_OPERATION",
+                format!("entity type {} does not support delete", schema.name),
+                &[],
+            )]);
+        }
+        let key = canonical_id(id).ok_or_else(|| vec![malformed(id)])?;
+        self.records.get_mut(schema.name).and_then(|records| records.remove(&key)).map(|_| ()).ok_or_else(|| vec![not_found(id)])
+    }
+
+    /// Validates `fields` for a create (`existing` is `None`) or an update; returns them with canonical names.
+    fn check(&self, schema: &'static Schema, existing: Option<&Record>, fields: &Record) -> Result<Record, Vec<SfError>> {
+        let mut record = Record::new();
+        for (name, value) in fields {
+            if name == "attributes" || (name == "Id" && existing.is_some()) {
+                continue;
+            }
+            match schema.field(name) {
+                Some("Id") | Some("Name") | None => {
+                    return Err(vec![SfError::new(
+                        "INVALID_FIELD",
+                        format!("No such column '{name}' on sobject of type {}", schema.name),
+                        &[],
+                    )]);
+                }
+                Some(field) => {
+                    record.insert(field.to_owned(), value.clone());
+                }
+            }
+        }
+        let merged = |field: &str| record.get(field).or_else(|| existing.and_then(|e| e.get(field)));
+        let missing: Vec<&str> =
+            schema.required.iter().copied().filter(|f| merged(f).is_none_or(|v| v.is_null() || v == "")).collect();
+        if !missing.is_empty() {
+            return Err(vec![SfError::new(
+                "REQUIRED_FIELD_MISSING",
+                format!("Required fields are missing: [{}]", missing.join(", ")),
+                &missing,
+            )]);
+        }
+        for (field, max) in schema.lengths {
+            if let Some(text) = record.get(*field).and_then(Value::as_str)
+                && text.chars().count() > *max
+            {
+                return Err(vec![SfError::new(
+                    "STRING_TOO_LONG",
+                    format!("{field}: data value too large: {text} (max length={max})"),
+                    &[field],
+                )]);
+            }
+        }
+        match schema.name {
+            "User" => self.check_user(existing, &record),
+            "PermissionSetAssignment" => self.check_assignment(&record),
+            _ => Ok(()),
+        }?;
+        // Lookups are stored in their 18-character form, whatever form the caller sent.
+        for (name, value) in record.iter_mut() {
+            if name.ends_with("Id")
+                && let Some(id) = value.as_str().and_then(canonical_id)
+            {
+                *value = json!(id);
+            }
+        }
+        Ok(record)
+    }
+
+    fn check_user(&self, existing: Option<&Record>, record: &Record) -> Result<(), Vec<SfError>> {
+        for field in ["Username", "Email"] {
+            if let Some(text) = record.get(field).and_then(Value::as_str)
+                && !email_form(text)
+            {
+                return Err(vec![SfError::new(
+                    "INVALID_EMAIL_ADDRESS",
+                    format!("{field}: invalid email address: {text}"),
+                    &[field],
+                )]);
+            }
+        }
+        if let Some(username) = record.get("Username").and_then(Value::as_str) {
+            let own_id = existing.and_then(|e| e.get("Id")).and_then(Value::as_str);
+            let taken_here = self.records("User").any(|u| {
+                u.get("Username").and_then(Value::as_str).is_some_and(|n| n.eq_ignore_ascii_case(username))
+                    && u.get("Id").and_then(Value::as_str) != own_id
+            });
+            if taken_here || self.taken_elsewhere.contains(&username.to_lowercase()) {
+                return Err(vec![SfError::new(
+                    "DUPLICATE_USERNAME",
+                    "Duplicate Username.<br>The username already exists in this or another Salesforce organization. \
+                     Usernames must be unique across all Salesforce organizations.",
+                    &["Username"],
+                )]);
+            }
+        }
+        for (field, object) in [("ProfileId", "Profile"), ("CallCenterId", "CallCenter")] {
+            self.reference(record, field, object)?;
+        }
+        Ok(())
+    }
+
+    fn check_assignment(&self, record: &Record) -> Result<(), Vec<SfError>> {
+        self.reference(record, "AssigneeId", "User")?;
+        self.reference(record, "PermissionSetId", "PermissionSet")?;
+        let assignee = canonical_id(record["AssigneeId"].as_str().unwrap_or_default()).unwrap_or_default();
+        let permission_set = canonical_id(record["PermissionSetId"].as_str().unwrap_or_default()).unwrap_or_default();
+        let same = |r: &&Record| r["AssigneeId"] == json!(assignee) && r["PermissionSetId"] == json!(permission_set);
+        if let Some(duplicate) = self.records("PermissionSetAssignment").find(same) {
+            return Err(vec![SfError::new(
+                "DUPLICATE_VALUE",
+                format!("duplicate value found: <unknown> duplicates value on record with id: {}", duplicate["Id"].as_str().unwrap_or("")),
+                &[],
+            )]);
+        }
+        if let Some(seats) = self.voice_seats
+            && self.voice_permission_sets.contains(&permission_set)
+        {
+            let voice_users: HashSet<&str> = self
+                .records("PermissionSetAssignment")
+                .filter(|r| r["PermissionSetId"].as_str().is_some_and(|ps| self.voice_permission_sets.contains(ps)))
+                .filter_map(|r| r["AssigneeId"].as_str())
+                .collect();
+            if !voice_users.contains(assignee.as_str()) && voice_users.len() >= seats {
+                return Err(vec![SfError::new(
+                    "LICENSE_LIMIT_EXCEEDED",
+                    "License Limit Exceeded: no Salesforce Voice User permission set licenses are left",
+                    &[],
+                )]);
+            }
+        }
+        Ok(())
+    }
+
+    /// A lookup field must hold a well-formed id of an existing record of `object`.
+    fn reference(&self, record: &Record, field: &str, object: &str) -> Result<(), Vec<SfError>> {
+        let Some(value) = record.get(field) else { return Ok(()) };
+        let Some(text) = value.as_str().filter(|t| !t.is_empty()) else { return Ok(()) };
+        if canonical_id(text).is_none() {
+            return Err(vec![SfError::new("MALFORMED_ID", format!("{field}: id value of incorrect type: {text}"), &[field])]);
+        }
+        if self.get(object, text).is_none() {
+            return Err(vec![SfError::new(
+                "INVALID_CROSS_REFERENCE_KEY",
+                "invalid cross reference id",
+                &[field],
+            )]);
+        }
+        Ok(())
+    }
+}
+
+/// The 18-character form of a 15- or 18-character id.
+pub fn canonical_id(id: &str) -> Option<String> {
+    SalesforceId::parse(id).ok().map(|id| id.as_str().to_owned())
+}
+
+pub fn not_found(id: &str) -> SfError {
+    SfError::new("NOT_FOUND", format!("The requested resource does not exist: {id}"), &[])
+}
+
+pub fn malformed(id: &str) -> SfError {
+    SfError::new("MALFORMED_ID", format!("malformed id {id}"), &[])
+}
+
+fn with_name(schema: &Schema, mut record: Record) -> Record {
+    if schema.name == "User" {
+        let first = record.get("FirstName").and_then(Value::as_str).unwrap_or_default();
+        let last = record.get("LastName").and_then(Value::as_str).unwrap_or_default();
+        record.insert("Name".into(), json!(format!("{first} {last}").trim().to_owned()));
+    }
+    record
+}
+
+fn email_form(text: &str) -> bool {
+    let Some((local, domain)) = text.split_once('@') else { return false };
+    !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !text.contains(' ')
+}
