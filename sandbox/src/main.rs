@@ -49,7 +49,8 @@ async fn main() -> ExitCode {
         }
     };
     let connect = ConnectSandbox::start(connect_seed.clone(), SocketAddr::new(args.host, args.connect_port)).await;
-    let salesforce = SalesforceSandbox::start(salesforce_seed.clone(), SocketAddr::new(args.host, args.salesforce_port)).await;
+    let salesforce =
+        SalesforceSandbox::start(salesforce_seed.clone(), SocketAddr::new(args.host, args.salesforce_port)).await;
     let (connect, salesforce) = match (connect, salesforce) {
         (Ok(connect), Ok(salesforce)) => (connect, salesforce),
         (Err(err), _) | (_, Err(err)) => {
@@ -61,7 +62,9 @@ async fn main() -> ExitCode {
         .instances
         .iter()
         .filter_map(|i| {
-            connect.instance_id(&i.alias).map(|id| json!({"alias": i.alias, "id": id, "identity_management": i.identity_management}))
+            connect
+                .instance_id(&i.alias)
+                .map(|id| json!({"alias": i.alias, "id": id, "identity_management": i.identity_management}))
         })
         .collect();
     let app = salesforce_seed.connected_apps.first();

@@ -55,14 +55,22 @@ pub fn grant(
     now_secs: u64,
 ) -> Result<Grant, OAuthError> {
     match form.get("grant_type").map(String::as_str) {
-        Some(JWT_BEARER) => jwt_bearer(form.get("assertion").map(String::as_str).unwrap_or_default(), apps, org, audiences, now_secs),
+        Some(JWT_BEARER) => {
+            jwt_bearer(form.get("assertion").map(String::as_str).unwrap_or_default(), apps, org, audiences, now_secs)
+        }
         Some("client_credentials") => client_credentials(form, apps, org),
         Some(other) => Err(OAuthError::new("unsupported_grant_type", format!("grant type not supported: {other}"))),
         None => Err(OAuthError::new("invalid_request", "grant_type is required")),
     }
 }
 
-fn jwt_bearer(assertion: &str, apps: &[ConnectedApp], org: &Org, audiences: &[String], now_secs: u64) -> Result<Grant, OAuthError> {
+fn jwt_bearer(
+    assertion: &str,
+    apps: &[ConnectedApp],
+    org: &Org,
+    audiences: &[String],
+    now_secs: u64,
+) -> Result<Grant, OAuthError> {
     // The issuer names the app whose certificate checks the signature, so it is read before verifying.
     let claims: Claims = assertion
         .split('.')

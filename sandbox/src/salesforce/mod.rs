@@ -166,7 +166,8 @@ fn snapshot(app: &App) -> SalesforceSnapshot {
                 alias: text(user, "Alias").unwrap_or_default(),
                 active: user.get("IsActive") != Some(&Value::Bool(false)),
                 federation_id: text(user, "FederationIdentifier"),
-                call_center: text(user, "CallCenterId").and_then(|cc| org.get("CallCenter", &cc).and_then(|c| text(c, "Name"))),
+                call_center: text(user, "CallCenterId")
+                    .and_then(|cc| org.get("CallCenter", &cc).and_then(|c| text(c, "Name"))),
                 permission_sets,
                 id,
             }
@@ -181,7 +182,10 @@ fn router(app: Arc<App>) -> Router {
         .route("/services/data/{version}/query", get(query))
         .route("/services/data/{version}/query/{locator}", get(query_more))
         .route("/services/data/{version}/sobjects/{object}", post(create_record))
-        .route("/services/data/{version}/sobjects/{object}/{id}", get(get_record).patch(update_record).delete(delete_record))
+        .route(
+            "/services/data/{version}/sobjects/{object}/{id}",
+            get(get_record).patch(update_record).delete(delete_record),
+        )
         .route(
             "/services/data/{version}/composite/sobjects",
             post(collection_create).patch(collection_update).delete(collection_delete),
@@ -223,7 +227,10 @@ async fn admit(app: &App, headers: &HeaderMap, kind: &str) -> Result<(), Respons
         }
         if world.counters.api_used >= world.counters.api_max {
             return Err(with_limit_info(
-                errors(StatusCode::FORBIDDEN, &[SfError::new("REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.", &[])]),
+                errors(
+                    StatusCode::FORBIDDEN,
+                    &[SfError::new("REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.", &[])],
+                ),
                 &world.counters,
             ));
         }
@@ -232,9 +239,15 @@ async fn admit(app: &App, headers: &HeaderMap, kind: &str) -> Result<(), Respons
     }
     latency.wait().await;
     let injected = if fastrand::f64() < faults.server_error {
-        Some((StatusCode::INTERNAL_SERVER_ERROR, SfError::new("UNKNOWN_EXCEPTION", "An unexpected error occurred.", &[])))
+        Some((
+            StatusCode::INTERNAL_SERVER_ERROR,
+            SfError::new("UNKNOWN_EXCEPTION", "An unexpected error occurred.", &[]),
+        ))
     } else if fastrand::f64() < faults.unavailable {
-        Some((StatusCode::SERVICE_UNAVAILABLE, SfError::new("SERVER_UNAVAILABLE", "Server is temporarily unavailable.", &[])))
+        Some((
+            StatusCode::SERVICE_UNAVAILABLE,
+            SfError::new("SERVER_UNAVAILABLE", "Server is temporarily unavailable.", &[]),
+        ))
     } else {
         None
     };
@@ -266,7 +279,10 @@ async fn rest(app: &App, headers: &HeaderMap, kind: &str, work: impl FnOnce(&mut
 async fn token(State(app): State<Arc<App>>, Form(form): Form<HashMap<String, String>>) -> Response {
     let faults = app.knobs.lock().unwrap().faults.get("token").copied().unwrap_or_default();
     if fastrand::f64() < faults.server_error {
-        return (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(json!({"error": "server_error", "error_description": "internal error"})))
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            axum::Json(json!({"error": "server_error", "error_description": "internal error"})),
+        )
             .into_response();
     }
     let audiences =
@@ -301,7 +317,8 @@ fn run_query(org: &Org, soql: &str, offset: usize, version: &str) -> Response {
         Ok(query) => query,
         Err(err) => return errors(StatusCode::BAD_REQUEST, &[err]),
     };
-    let matched: Vec<&Record> = org.records(query.object).filter(|r| query.matches(r)).take(query.limit.unwrap_or(usize::MAX)).collect();
+    let matched: Vec<&Record> =
+        org.records(query.object).filter(|r| query.matches(r)).take(query.limit.unwrap_or(usize::MAX)).collect();
     let total = matched.len();
     let end = (offset + QUERY_PAGE).min(total);
     let records: Vec<Value> = matched[offset.min(total)..end].iter().map(|r| query.project(r, version)).collect();
@@ -323,7 +340,11 @@ async fn query(
     rest(&app, &headers, "query", |org| run_query(org, &soql, 0, &version)).await
 }
 
-async fn query_more(State(app): State<Arc<App>>, Path((version, locator)): Path<(String, String)>, headers: HeaderMap) -> Response {
+async fn query_more(
+    State(app): State<Arc<App>>,
+    Path((version, locator)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
     let decoded = locator.rsplit_once('-').and_then(|(hex, offset)| {
         let bytes: Option<Vec<u8>> =
             (0..hex.len()).step_by(2).map(|i| hex.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok())).collect();
@@ -336,24 +357,33 @@ async fn query_more(State(app): State<Arc<App>>, Path((version, locator)): Path<
     .await
 }
 
-fn parse_record(body: &Bytes) -> Result<Record, Response> {
-    serde_json::from_slice::<Record>(body)
-        .map_err(|err| errors(StatusCode::BAD_REQUEST, &[SfError::new("JSON_PARSER_ERROR", err.to_string(), &[])]))
+fn parse_record(body: &Bytes) -> Result<Record, SfError> {
+    serde_json::from_slice::<Record>(body).map_err(|err| SfError::new("JSON_PARSER_ERROR", err.to_string(), &[]))
 }
 
 fn unknown_object(object: &str) -> Response {
-    errors(StatusCode::NOT_FOUND, &[SfError::new("NOT_FOUND", format!("The requested resource does not exist: {object}"), &[])])
+    errors(
+        StatusCode::NOT_FOUND,
+        &[SfError::new("NOT_FOUND", format!("The requested resource does not exist: {object}"), &[])],
+    )
 }
 
-async fn create_record(State(app): State<Arc<App>>, Path((_, object)): Path<(String, String)>, headers: HeaderMap, body: Bytes) -> Response {
+async fn create_record(
+    State(app): State<Arc<App>>,
+    Path((_, object)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     rest(&app, &headers, "sobject", |org| {
         let Some(schema) = schema(&object) else { return unknown_object(&object) };
         let fields = match parse_record(&body) {
             Ok(fields) => fields,
-            Err(response) => return response,
+            Err(err) => return errors(StatusCode::BAD_REQUEST, &[err]),
         };
         match org.create(schema, &fields) {
-            Ok(id) => (StatusCode::CREATED, axum::Json(json!({"id": id, "success": true, "errors": []}))).into_response(),
+            Ok(id) => {
+                (StatusCode::CREATED, axum::Json(json!({"id": id, "success": true, "errors": []}))).into_response()
+            }
             Err(errs) => errors(StatusCode::BAD_REQUEST, &errs),
         }
     })
@@ -370,7 +400,11 @@ async fn get_record(
         match org.get(schema.name, &id) {
             Some(record) => {
                 let mut body = record.clone();
-                let url = format!("/services/data/{version}/sobjects/{}/{}", schema.name, text(record, "Id").unwrap_or_default());
+                let url = format!(
+                    "/services/data/{version}/sobjects/{}/{}",
+                    schema.name,
+                    text(record, "Id").unwrap_or_default()
+                );
                 body.insert("attributes".into(), json!({"type": schema.name, "url": url}));
                 axum::Json(Value::Object(body)).into_response()
             }
@@ -390,7 +424,7 @@ async fn update_record(
         let Some(schema) = schema(&object) else { return unknown_object(&object) };
         let fields = match parse_record(&body) {
             Ok(fields) => fields,
-            Err(response) => return response,
+            Err(err) => return errors(StatusCode::BAD_REQUEST, &[err]),
         };
         match org.update(schema, &id, &fields) {
             Ok(()) => StatusCode::NO_CONTENT.into_response(),
@@ -437,11 +471,20 @@ fn outcome(result: &Result<(String, Option<bool>), Vec<SfError>>) -> Value {
 type Outcome = Result<(String, Option<bool>), Vec<SfError>>;
 
 /// Applies `each` to every item; with all-or-none, one failure undoes the others and marks them rolled back.
-fn collection<T>(org: &mut Org, items: &[T], all_or_none: bool, mut each: impl FnMut(&mut Org, &T) -> Outcome) -> Response {
+fn collection<T>(
+    org: &mut Org,
+    items: &[T],
+    all_or_none: bool,
+    mut each: impl FnMut(&mut Org, &T) -> Outcome,
+) -> Response {
     if items.len() > COLLECTION_LIMIT {
         return errors(
             StatusCode::BAD_REQUEST,
-            &[SfError::new("EXCEEDED_ID_LIMIT", "record limit reached. cannot submit more than 200 records into this call", &[])],
+            &[SfError::new(
+                "EXCEEDED_ID_LIMIT",
+                "record limit reached. cannot submit more than 200 records into this call",
+                &[],
+            )],
         );
     }
     let before = all_or_none.then(|| org.clone());
@@ -468,27 +511,28 @@ struct CollectionBody {
     records: Vec<Record>,
 }
 
-fn collection_body(body: &Bytes) -> Result<CollectionBody, Response> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|err| errors(StatusCode::BAD_REQUEST, &[SfError::new("JSON_PARSER_ERROR", err.to_string(), &[])]))?;
+fn collection_body(body: &Bytes) -> Result<CollectionBody, SfError> {
+    let value: Value =
+        serde_json::from_slice(body).map_err(|err| SfError::new("JSON_PARSER_ERROR", err.to_string(), &[]))?;
     let records = value
         .get("records")
         .and_then(Value::as_array)
         .map(|records| records.iter().filter_map(|r| r.as_object().cloned()).collect())
-        .ok_or_else(|| errors(StatusCode::BAD_REQUEST, &[SfError::new("INVALID_FIELD", "records is required", &[])]))?;
+        .ok_or_else(|| SfError::new("INVALID_FIELD", "records is required", &[]))?;
     Ok(CollectionBody { all_or_none: value.get("allOrNone").and_then(Value::as_bool).unwrap_or(false), records })
 }
 
 fn record_type(record: &Record) -> Result<&'static org::Schema, Vec<SfError>> {
     let name = record.get("attributes").and_then(|a| a.get("type")).and_then(Value::as_str).unwrap_or_default();
-    schema(name).ok_or_else(|| vec![SfError::new("INVALID_TYPE", format!("sObject type '{name}' is not supported."), &[])])
+    schema(name)
+        .ok_or_else(|| vec![SfError::new("INVALID_TYPE", format!("sObject type '{name}' is not supported."), &[])])
 }
 
 async fn collection_create(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
     rest(&app, &headers, "collections", |org| {
         let body = match collection_body(&body) {
             Ok(body) => body,
-            Err(response) => return response,
+            Err(err) => return errors(StatusCode::BAD_REQUEST, &[err]),
         };
         collection(org, &body.records, body.all_or_none, |org, record| {
             let schema = record_type(record)?;
@@ -502,11 +546,12 @@ async fn collection_update(State(app): State<Arc<App>>, headers: HeaderMap, body
     rest(&app, &headers, "collections", |org| {
         let body = match collection_body(&body) {
             Ok(body) => body,
-            Err(response) => return response,
+            Err(err) => return errors(StatusCode::BAD_REQUEST, &[err]),
         };
         collection(org, &body.records, body.all_or_none, |org, record| {
             let schema = record_type(record)?;
-            let id = record.get("id").or_else(|| record.get("Id")).and_then(Value::as_str).unwrap_or_default().to_owned();
+            let id =
+                record.get("id").or_else(|| record.get("Id")).and_then(Value::as_str).unwrap_or_default().to_owned();
             let mut fields = record.clone();
             fields.remove("id");
             org.update(schema, &id, &fields)?;
@@ -516,7 +561,11 @@ async fn collection_update(State(app): State<Arc<App>>, headers: HeaderMap, body
     .await
 }
 
-async fn collection_delete(State(app): State<Arc<App>>, Query(params): Query<HashMap<String, String>>, headers: HeaderMap) -> Response {
+async fn collection_delete(
+    State(app): State<Arc<App>>,
+    Query(params): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
     let ids: Vec<String> = params.get("ids").map(|ids| ids.split(',').map(str::to_owned).collect()).unwrap_or_default();
     let all_or_none = params.get("allOrNone").is_some_and(|v| v == "true");
     rest(&app, &headers, "collections", |org| {
@@ -541,11 +590,14 @@ async fn collection_upsert(
     rest(&app, &headers, "collections", |org| {
         let Some(schema) = schema(&object) else { return unknown_object(&object) };
         let Some(key) = schema.field(&field) else {
-            return errors(StatusCode::BAD_REQUEST, &[SfError::new("INVALID_FIELD", format!("No such column '{field}'"), &[])]);
+            return errors(
+                StatusCode::BAD_REQUEST,
+                &[SfError::new("INVALID_FIELD", format!("No such column '{field}'"), &[])],
+            );
         };
         let body = match collection_body(&body) {
             Ok(body) => body,
-            Err(response) => return response,
+            Err(err) => return errors(StatusCode::BAD_REQUEST, &[err]),
         };
         collection(org, &body.records, body.all_or_none, |org, record| {
             let value = record.get(key).and_then(Value::as_str).unwrap_or_default().to_owned();

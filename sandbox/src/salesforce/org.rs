@@ -68,7 +68,14 @@ pub const SCHEMAS: &[Schema] = &[
             "LanguageLocaleKey",
         ],
         deletable: false,
-        lengths: &[("Username", 80), ("Email", 128), ("FirstName", 40), ("LastName", 80), ("Alias", 8), ("FederationIdentifier", 512)],
+        lengths: &[
+            ("Username", 80),
+            ("Email", 128),
+            ("FirstName", 40),
+            ("LastName", 80),
+            ("Alias", 8),
+            ("FederationIdentifier", 512),
+        ],
     },
     Schema { name: "Profile", prefix: "00e", fields: &["Id", "Name"], required: &[], deletable: false, lengths: &[] },
     Schema {
@@ -149,7 +156,8 @@ impl Org {
     }
 
     pub fn find_by(&self, object: &str, field: &str, value: &str) -> Option<&Record> {
-        self.records(object).find(|r| r.get(field).and_then(Value::as_str).is_some_and(|v| v.eq_ignore_ascii_case(value)))
+        self.records(object)
+            .find(|r| r.get(field).and_then(Value::as_str).is_some_and(|v| v.eq_ignore_ascii_case(value)))
     }
 
     /// Creates a record after the checks Salesforce makes; returns its id.
@@ -186,11 +194,20 @@ impl Org {
             )]);
         }
         let key = canonical_id(id).ok_or_else(|| vec![malformed(id)])?;
-        self.records.get_mut(schema.name).and_then(|records| records.remove(&key)).map(|_| ()).ok_or_else(|| vec![not_found(id)])
+        self.records
+            .get_mut(schema.name)
+            .and_then(|records| records.remove(&key))
+            .map(|_| ())
+            .ok_or_else(|| vec![not_found(id)])
     }
 
     /// Validates `fields` for a create (`existing` is `None`) or an update; returns them with canonical names.
-    fn check(&self, schema: &'static Schema, existing: Option<&Record>, fields: &Record) -> Result<Record, Vec<SfError>> {
+    fn check(
+        &self,
+        schema: &'static Schema,
+        existing: Option<&Record>,
+        fields: &Record,
+    ) -> Result<Record, Vec<SfError>> {
         let mut record = Record::new();
         for (name, value) in fields {
             if name == "attributes" || (name == "Id" && existing.is_some()) {
@@ -288,7 +305,10 @@ impl Org {
         if let Some(duplicate) = self.records("PermissionSetAssignment").find(same) {
             return Err(vec![SfError::new(
                 "DUPLICATE_VALUE",
-                format!("duplicate value found: <unknown> duplicates value on record with id: {}", duplicate["Id"].as_str().unwrap_or("")),
+                format!(
+                    "duplicate value found: <unknown> duplicates value on record with id: {}",
+                    duplicate["Id"].as_str().unwrap_or("")
+                ),
                 &[],
             )]);
         }
@@ -316,14 +336,14 @@ impl Org {
         let Some(value) = record.get(field) else { return Ok(()) };
         let Some(text) = value.as_str().filter(|t| !t.is_empty()) else { return Ok(()) };
         if canonical_id(text).is_none() {
-            return Err(vec![SfError::new("MALFORMED_ID", format!("{field}: id value of incorrect type: {text}"), &[field])]);
-        }
-        if self.get(object, text).is_none() {
             return Err(vec![SfError::new(
-                "INVALID_CROSS_REFERENCE_KEY",
-                "invalid cross reference id",
+                "MALFORMED_ID",
+                format!("{field}: id value of incorrect type: {text}"),
                 &[field],
             )]);
+        }
+        if self.get(object, text).is_none() {
+            return Err(vec![SfError::new("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", &[field])]);
         }
         Ok(())
     }
@@ -353,5 +373,9 @@ fn with_name(schema: &Schema, mut record: Record) -> Record {
 
 fn email_form(text: &str) -> bool {
     let Some((local, domain)) = text.split_once('@') else { return false };
-    !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !text.contains(' ')
+    !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !text.contains(' ')
 }

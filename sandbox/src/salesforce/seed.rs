@@ -90,7 +90,8 @@ pub const INTEGRATION_USER: &str = "integration@ccbulk-sandbox.example.com";
 
 impl Default for SalesforceSeed {
     fn default() -> Self {
-        let voice_set = |name: &str, label: &str| PermissionSetSeed { name: name.into(), label: label.into(), voice: true };
+        let voice_set =
+            |name: &str, label: &str| PermissionSetSeed { name: name.into(), label: label.into(), voice: true };
         Self {
             org_id: default_org_id(),
             connected_apps: vec![ConnectedApp {
@@ -134,11 +135,17 @@ impl SalesforceSeed {
         let schema_of = |name| schema(name).expect("a known object");
         let mut profile_ids = std::collections::BTreeMap::new();
         for name in &self.profiles {
-            profile_ids.insert(name.clone(), org.seed(schema_of("Profile"), json!({"Name": name}).as_object().cloned().unwrap()));
+            profile_ids.insert(
+                name.clone(),
+                org.seed(schema_of("Profile"), json!({"Name": name}).as_object().cloned().unwrap()),
+            );
         }
         let mut set_ids = std::collections::BTreeMap::new();
         for set in &self.permission_sets {
-            let id = org.seed(schema_of("PermissionSet"), json!({"Name": set.name, "Label": set.label}).as_object().cloned().unwrap());
+            let id = org.seed(
+                schema_of("PermissionSet"),
+                json!({"Name": set.name, "Label": set.label}).as_object().cloned().unwrap(),
+            );
             if set.voice {
                 org.voice_permission_sets.insert(id.clone());
             }
@@ -151,7 +158,9 @@ impl SalesforceSeed {
             center_ids.insert(name.clone(), org.seed(schema_of("CallCenter"), record));
         }
         for user in &self.users {
-            let missing = |what: &str, name: &str| format!("seed user {} names the {what} {name:?}, which the seed lacks", user.username);
+            let missing = |what: &str, name: &str| {
+                format!("seed user {} names the {what} {name:?}, which the seed lacks", user.username)
+            };
             let profile = profile_ids.get(&user.profile).ok_or_else(|| missing("profile", &user.profile))?;
             let center = match &user.call_center {
                 Some(name) => Some(center_ids.get(name).ok_or_else(|| missing("call center", name))?.clone()),
@@ -166,7 +175,8 @@ impl SalesforceSeed {
             let user_id = org.seed(schema_of("User"), record.as_object().cloned().unwrap());
             for set in &user.permission_sets {
                 let set_id = set_ids.get(set).ok_or_else(|| missing("permission set", set))?;
-                let assignment = json!({"AssigneeId": user_id, "PermissionSetId": set_id}).as_object().cloned().unwrap();
+                let assignment =
+                    json!({"AssigneeId": user_id, "PermissionSetId": set_id}).as_object().cloned().unwrap();
                 org.seed(schema_of("PermissionSetAssignment"), assignment);
             }
         }

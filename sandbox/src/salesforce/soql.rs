@@ -113,9 +113,8 @@ pub fn parse(text: &str) -> Result<Query, SfError> {
         _ => return Err(malformed("expected an object after FROM")),
     };
     at += 2;
-    let schema = schema(&object_name).ok_or_else(|| {
-        SfError::new("INVALID_TYPE", format!("sObject type '{object_name}' is not supported."), &[])
-    })?;
+    let schema = schema(&object_name)
+        .ok_or_else(|| SfError::new("INVALID_TYPE", format!("sObject type '{object_name}' is not supported."), &[]))?;
     let field = |name: &str| {
         schema.field(name).ok_or_else(|| {
             SfError::new("INVALID_FIELD", format!("No such column '{name}' on entity '{}'.", schema.name), &[])
@@ -191,7 +190,9 @@ fn literal(token: Option<&Token>) -> Result<Value, SfError> {
         Some(Token::Word(w)) if w.eq_ignore_ascii_case("null") => Ok(Value::Null),
         Some(Token::Word(w)) if w.eq_ignore_ascii_case("true") => Ok(Value::Bool(true)),
         Some(Token::Word(w)) if w.eq_ignore_ascii_case("false") => Ok(Value::Bool(false)),
-        Some(Token::Word(w)) => w.parse::<f64>().map(Value::from).map_err(|_| malformed(format!("unexpected value {w}"))),
+        Some(Token::Word(w)) => {
+            w.parse::<f64>().map(Value::from).map_err(|_| malformed(format!("unexpected value {w}")))
+        }
         _ => Err(malformed("expected a value")),
     }
 }
@@ -224,7 +225,8 @@ impl Query {
 fn same(actual: &Value, wanted: &Value, field: &str) -> bool {
     match (actual, wanted) {
         (Value::String(a), Value::String(w)) => {
-            a.eq_ignore_ascii_case(w) || (field.ends_with("Id") && w.len() == 15 && a.len() == 18 && a.starts_with(w.as_str()))
+            a.eq_ignore_ascii_case(w)
+                || (field.ends_with("Id") && w.len() == 15 && a.len() == 18 && a.starts_with(w.as_str()))
         }
         _ => actual == wanted,
     }
@@ -236,7 +238,9 @@ mod tests {
 
     #[test]
     fn parses_the_subset() {
-        let query = parse("SELECT Id, Username FROM User WHERE Username IN ('a@x.com', 'b@x.com') AND IsActive = true LIMIT 5").unwrap();
+        let query =
+            parse("SELECT Id, Username FROM User WHERE Username IN ('a@x.com', 'b@x.com') AND IsActive = true LIMIT 5")
+                .unwrap();
         assert_eq!(query.object, "User");
         assert_eq!(query.fields, vec!["Id", "Username"]);
         assert_eq!(query.conditions.len(), 2);
