@@ -179,15 +179,22 @@ fn snapshot(app: &App) -> SalesforceSnapshot {
 fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/services/oauth2/token", post(token))
+        // The REST guide's examples end collection paths with a slash; the service takes both forms.
         .route("/services/data/{version}/query", get(query))
+        .route("/services/data/{version}/query/", get(query))
         .route("/services/data/{version}/query/{locator}", get(query_more))
         .route("/services/data/{version}/sobjects/{object}", post(create_record))
+        .route("/services/data/{version}/sobjects/{object}/", post(create_record))
         .route(
             "/services/data/{version}/sobjects/{object}/{id}",
             get(get_record).patch(update_record).delete(delete_record),
         )
         .route(
             "/services/data/{version}/composite/sobjects",
+            post(collection_create).patch(collection_update).delete(collection_delete),
+        )
+        .route(
+            "/services/data/{version}/composite/sobjects/",
             post(collection_create).patch(collection_update).delete(collection_delete),
         )
         .route("/services/data/{version}/composite/sobjects/{object}/{field}", patch(collection_upsert))
@@ -220,9 +227,12 @@ async fn admit(app: &App, headers: &HeaderMap, kind: &str) -> Result<(), Respons
         let live = world.sessions.get(token).is_some_and(|s| s.expires > Instant::now());
         if !live {
             world.counters.expired_or_invalid_sessions += 1;
-            return Err(errors(
-                StatusCode::UNAUTHORIZED,
-                &[SfError::new("INVALID_SESSION_ID", "Session expired or invalid", &[])],
+            return Err(with_limit_info(
+                errors(
+                    StatusCode::UNAUTHORIZED,
+                    &[SfError::new("INVALID_SESSION_ID", "Session expired or invalid", &[])],
+                ),
+                &world.counters,
             ));
         }
         if world.counters.api_used >= world.counters.api_max {
