@@ -1,6 +1,8 @@
 //! ccbulk's library: the domain of contact-center user provisioning, the CSV dialects admins already have,
 //! offline validation and chunk planning. It knows nothing of Lambda.
 
+#[cfg(feature = "connect")]
+pub mod connect;
 pub mod domain;
 pub mod format;
 pub mod sfid;

@@ -85,7 +85,7 @@ impl Default for ConnectSeed {
             identity_management: identity,
             routing_profiles: profiles(&["Basic Routing Profile", "Sales Inbound", "Support Tier 1", "Support Tier 2"]),
             security_profiles: profiles(&["Admin", "Agent", "CallCenterManager", "QualityAnalyst"]),
-            hierarchy_groups: profiles(&["Support", "Sales"]),
+            hierarchy_groups: profiles(&["Support", "Sales", "Tier 1", "Tier 2", "East", "West"]),
             agent_transfer_flows: profiles(&["Default agent transfer"]),
             users: vec![UserSeed {
                 username: if identity == IdentityManagementType::Saml { "admin@example.com" } else { "admin" }.into(),

@@ -1,0 +1,372 @@
+//! Create, adopt, update and remove one user in Amazon Connect, idempotently: a user who already exists is adopted
+//! and brought to the row's settings; a user already gone is removed.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use aws_sdk_connect::Client;
+use aws_sdk_connect::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_connect::types::{PhoneType as SdkPhoneType, QuickConnectType, UserIdentityInfo, UserPhoneConfig};
+
+use super::directory::Directory;
+use super::pacing::{Api, Pacer};
+use crate::domain::{ConnectUser, IdentityManagement, PhoneSettings, PhoneType};
+
+/// Why a row's Connect side failed; `retryable` failures (throttles past the SDK's retries, 5xx, network) may succeed
+/// on a later attempt, the others need the file or the instance fixed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProvisionError {
+    pub message: String,
+    pub retryable: bool,
+}
+
+impl ProvisionError {
+    pub fn permanent(message: impl Into<String>) -> Self {
+        Self { message: message.into(), retryable: false }
+    }
+
+    pub(crate) fn from_sdk<E: ProvideErrorMetadata + fmt::Debug, R: fmt::Debug>(err: SdkError<E, R>) -> Self {
+        let retryable =
+            matches!(err, SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_))
+                || matches!(
+                    err.code(),
+                    Some("ThrottlingException" | "LimitExceededException" | "InternalServiceException")
+                );
+        let message = match (err.code(), err.message()) {
+            (Some(code), Some(message)) => format!("{code}: {message}"),
+            (Some(code), None) => code.to_owned(),
+            _ => format!("{err:?}"),
+        };
+        Self { message, retryable }
+    }
+}
+
+impl fmt::Display for ProvisionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Amazon Connect: {}", self.message)
+    }
+}
+
+/// What the Connect side of a row came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectOutcome {
+    pub user_id: Option<String>,
+    pub user_arn: Option<String>,
+    /// Whether this call created the user (rather than adopting or removing one).
+    pub created: bool,
+}
+
+pub struct ConnectProvisioner<'a> {
+    pub client: &'a Client,
+    pub instance_id: &'a str,
+    pub identity: IdentityManagement,
+    pub pacer: &'a Pacer,
+}
+
+impl ConnectProvisioner<'_> {
+    /// Creates the user, or adopts an existing one with that username and brings it to the row's settings.
+    pub async fn add(
+        &self,
+        directory: &mut Directory,
+        username: &str,
+        user: &ConnectUser,
+    ) -> Result<ConnectOutcome, ProvisionError> {
+        if let Some(existing) = directory.user_id(username).map(str::to_owned) {
+            return self.bring_to(&existing, user, directory).await;
+        }
+        let routing = directory.routing_profile(
+            user.routing_profile
+                .as_ref()
+                .ok_or_else(|| ProvisionError::permanent("a new user needs a routing profile"))?,
+        )?;
+        let security =
+            user.security_profiles.iter().map(|p| directory.security_profile(p)).collect::<Result<Vec<_>, _>>()?;
+        let hierarchy = user.hierarchy_group.as_ref().map(|g| directory.hierarchy_group(g)).transpose()?;
+        let mut call = self
+            .client
+            .create_user()
+            .instance_id(self.instance_id)
+            .username(username)
+            .set_password(user.password.as_ref().map(|p| p.expose().to_owned()))
+            .identity_info(self.identity_info(user, None))
+            .phone_config(phone_config(&user.phone, None))
+            .set_security_profile_ids(Some(security))
+            .routing_profile_id(routing)
+            .set_hierarchy_group_id(hierarchy)
+            .set_directory_user_id(user.directory_user_id.clone());
+        for (key, value) in &user.tags {
+            call = call.tags(key, value);
+        }
+        self.pacer.wait(Api::CreateUser).await;
+        match call.send().await {
+            Ok(created) => {
+                let id = created.user_id().unwrap_or_default().to_owned();
+                directory.remember_user(username, &id);
+                Ok(ConnectOutcome { user_id: Some(id), user_arn: created.user_arn().map(str::to_owned), created: true })
+            }
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_duplicate_resource_exception()) => {
+                // Someone (another worker, a crashed attempt of this one) created it meanwhile: adopt it.
+                let existing = self.find(username).await?.ok_or_else(|| ProvisionError {
+                    message: format!("{username} exists but cannot be found yet"),
+                    retryable: true,
+                })?;
+                directory.remember_user(username, &existing);
+                self.bring_to(&existing, user, directory).await
+            }
+            Err(err) => Err(ProvisionError::from_sdk(err)),
+        }
+    }
+
+    /// Brings an existing user to the row's settings: only what differs is sent, one Update* call per part.
+    pub async fn bring_to(
+        &self,
+        user_id: &str,
+        user: &ConnectUser,
+        directory: &Directory,
+    ) -> Result<ConnectOutcome, ProvisionError> {
+        self.pacer.wait(Api::DescribeUser).await;
+        let described = self
+            .client
+            .describe_user()
+            .instance_id(self.instance_id)
+            .user_id(user_id)
+            .send()
+            .await
+            .map_err(ProvisionError::from_sdk)?;
+        let current = described.user().ok_or_else(|| ProvisionError::permanent("DescribeUser returned no user"))?;
+
+        let wanted_identity = self.identity_info(user, current.identity_info());
+        let identity_changes =
+            self.identity != IdentityManagement::ExistingDirectory && Some(&wanted_identity) != current.identity_info();
+        if identity_changes {
+            self.pacer.wait(Api::UpdateUserIdentityInfo).await;
+            self.client
+                .update_user_identity_info()
+                .instance_id(self.instance_id)
+                .user_id(user_id)
+                .identity_info(wanted_identity)
+                .send()
+                .await
+                .map_err(ProvisionError::from_sdk)?;
+        }
+        let wanted_phone = phone_config(&user.phone, current.phone_config());
+        if Some(&wanted_phone) != current.phone_config() {
+            self.pacer.wait(Api::UpdateUserPhoneConfig).await;
+            self.client
+                .update_user_phone_config()
+                .instance_id(self.instance_id)
+                .user_id(user_id)
+                .phone_config(wanted_phone)
+                .send()
+                .await
+                .map_err(ProvisionError::from_sdk)?;
+        }
+        if let Some(profile) = &user.routing_profile {
+            let wanted = directory.routing_profile(profile)?;
+            if current.routing_profile_id() != Some(wanted.as_str()) {
+                self.pacer.wait(Api::UpdateUserRoutingProfile).await;
+                self.client
+                    .update_user_routing_profile()
+                    .instance_id(self.instance_id)
+                    .user_id(user_id)
+                    .routing_profile_id(wanted)
+                    .send()
+                    .await
+                    .map_err(ProvisionError::from_sdk)?;
+            }
+        }
+        if !user.security_profiles.is_empty() {
+            let wanted: BTreeSet<String> =
+                user.security_profiles.iter().map(|p| directory.security_profile(p)).collect::<Result<_, _>>()?;
+            let present: BTreeSet<String> = current.security_profile_ids().iter().cloned().collect();
+            if wanted != present {
+                self.pacer.wait(Api::UpdateUserSecurityProfiles).await;
+                self.client
+                    .update_user_security_profiles()
+                    .instance_id(self.instance_id)
+                    .user_id(user_id)
+                    .set_security_profile_ids(Some(wanted.into_iter().collect()))
+                    .send()
+                    .await
+                    .map_err(ProvisionError::from_sdk)?;
+            }
+        }
+        if let Some(group) = &user.hierarchy_group {
+            let wanted = directory.hierarchy_group(group)?;
+            if current.hierarchy_group_id() != Some(wanted.as_str()) {
+                self.pacer.wait(Api::UpdateUserHierarchy).await;
+                self.client
+                    .update_user_hierarchy()
+                    .instance_id(self.instance_id)
+                    .user_id(user_id)
+                    .hierarchy_group_id(wanted)
+                    .send()
+                    .await
+                    .map_err(ProvisionError::from_sdk)?;
+            }
+        }
+        let present_tags = current.tags();
+        let missing_tags: Vec<&(String, String)> =
+            user.tags.iter().filter(|(k, v)| present_tags.and_then(|t| t.get(k)) != Some(v)).collect();
+        if let (false, Some(arn)) = (missing_tags.is_empty(), current.arn()) {
+            let mut call = self.client.tag_resource().resource_arn(arn);
+            for (key, value) in missing_tags {
+                call = call.tags(key, value);
+            }
+            self.pacer.wait(Api::TagResource).await;
+            call.send().await.map_err(ProvisionError::from_sdk)?;
+        }
+        Ok(ConnectOutcome {
+            user_id: Some(user_id.to_owned()),
+            user_arn: current.arn().map(str::to_owned),
+            created: false,
+        })
+    }
+
+    /// Removes the user, and first the quick connects that point at it, so that none is left dangling even if the
+    /// process dies between the two steps. A user already gone is a success.
+    pub async fn remove(&self, directory: &mut Directory, username: &str) -> Result<ConnectOutcome, ProvisionError> {
+        let Some(user_id) = directory.user_id(username).map(str::to_owned) else {
+            return Ok(ConnectOutcome { user_id: None, user_arn: None, created: false });
+        };
+        for quick_connect in self.quick_connects_to(&user_id).await? {
+            self.pacer.wait(Api::DeleteQuickConnect).await;
+            let deleted = self
+                .client
+                .delete_quick_connect()
+                .instance_id(self.instance_id)
+                .quick_connect_id(&quick_connect)
+                .send()
+                .await;
+            if let Err(err) = deleted
+                && !err.as_service_error().is_some_and(|e| e.is_resource_not_found_exception())
+            {
+                return Err(ProvisionError::from_sdk(err));
+            }
+        }
+        self.pacer.wait(Api::DeleteUser).await;
+        match self.client.delete_user().instance_id(self.instance_id).user_id(&user_id).send().await {
+            Ok(_) => {}
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => {}
+            Err(err) => return Err(ProvisionError::from_sdk(err)),
+        }
+        directory.forget_user(username);
+        Ok(ConnectOutcome { user_id: Some(user_id), user_arn: None, created: false })
+    }
+
+    async fn quick_connects_to(&self, user_id: &str) -> Result<Vec<String>, ProvisionError> {
+        let mut found = Vec::new();
+        self.pacer.wait(Api::ListQuickConnects).await;
+        let mut pages = self
+            .client
+            .list_quick_connects()
+            .instance_id(self.instance_id)
+            .quick_connect_types(QuickConnectType::User)
+            .into_paginator()
+            .send();
+        let mut ids = Vec::new();
+        while let Some(page) = pages.next().await {
+            ids.extend(
+                page.map_err(ProvisionError::from_sdk)?
+                    .quick_connect_summary_list()
+                    .iter()
+                    .filter_map(|q| q.id().map(str::to_owned)),
+            );
+        }
+        for id in ids {
+            self.pacer.wait(Api::DescribeQuickConnect).await;
+            let described = self
+                .client
+                .describe_quick_connect()
+                .instance_id(self.instance_id)
+                .quick_connect_id(&id)
+                .send()
+                .await
+                .map_err(ProvisionError::from_sdk)?;
+            let target = described
+                .quick_connect()
+                .and_then(|q| q.quick_connect_config())
+                .and_then(|c| c.user_config())
+                .map(|u| u.user_id());
+            if target == Some(user_id) {
+                found.push(id);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Looks a user up by exact username (SearchUsers), for when the directory's snapshot is behind.
+    async fn find(&self, username: &str) -> Result<Option<String>, ProvisionError> {
+        use aws_sdk_connect::types::{StringComparisonType, StringCondition, UserSearchCriteria};
+        let criteria = UserSearchCriteria::builder()
+            .string_condition(
+                StringCondition::builder()
+                    .field_name("Username")
+                    .value(username)
+                    .comparison_type(StringComparisonType::Exact)
+                    .build(),
+            )
+            .build();
+        self.pacer.wait(Api::SearchUsers).await;
+        let found = self
+            .client
+            .search_users()
+            .instance_id(self.instance_id)
+            .search_criteria(criteria)
+            .send()
+            .await
+            .map_err(ProvisionError::from_sdk)?;
+        Ok(found
+            .users()
+            .iter()
+            .find(|u| u.username().is_some_and(|n| n.eq_ignore_ascii_case(username)))
+            .and_then(|u| u.id())
+            .map(str::to_owned))
+    }
+
+    /// The identity info to send: the row's values over the current ones. SAML instances take no primary email.
+    fn identity_info(&self, user: &ConnectUser, current: Option<&UserIdentityInfo>) -> UserIdentityInfo {
+        let pick = |row: &Option<String>, now: Option<&str>| row.clone().or_else(|| now.map(str::to_owned));
+        let email = if self.identity == IdentityManagement::Saml {
+            None
+        } else {
+            pick(&user.identity.email, current.and_then(|c| c.email()))
+        };
+        UserIdentityInfo::builder()
+            .set_first_name(pick(&user.identity.first_name, current.and_then(|c| c.first_name())))
+            .set_last_name(pick(&user.identity.last_name, current.and_then(|c| c.last_name())))
+            .set_email(email)
+            .set_secondary_email(pick(&user.identity.secondary_email, current.and_then(|c| c.secondary_email())))
+            .set_mobile(pick(&user.identity.mobile, current.and_then(|c| c.mobile())))
+            .build()
+    }
+}
+
+/// The phone config to send: the row's values over the current ones; a soft phone when neither says.
+fn phone_config(phone: &PhoneSettings, current: Option<&UserPhoneConfig>) -> UserPhoneConfig {
+    let phone_type = match phone.phone_type {
+        Some(PhoneType::DeskPhone) => SdkPhoneType::DeskPhone,
+        Some(PhoneType::SoftPhone) => SdkPhoneType::SoftPhone,
+        None => current.map(|c| c.phone_type().clone()).unwrap_or(SdkPhoneType::SoftPhone),
+    };
+    let desk_number = match phone_type {
+        SdkPhoneType::DeskPhone => {
+            phone.desk_phone_number.clone().or_else(|| current.and_then(|c| c.desk_phone_number()).map(str::to_owned))
+        }
+        _ => None,
+    };
+    UserPhoneConfig::builder()
+        .phone_type(phone_type)
+        .auto_accept(phone.auto_accept.unwrap_or_else(|| current.is_some_and(|c| c.auto_accept())))
+        .after_contact_work_time_limit(
+            phone
+                .after_contact_work_seconds
+                .map(|s| s as i32)
+                .unwrap_or_else(|| current.map_or(0, |c| c.after_contact_work_time_limit())),
+        )
+        .set_desk_phone_number(desk_number)
+        .set_persistent_connection(
+            phone.persistent_connection.or_else(|| current.and_then(|c| c.persistent_connection())),
+        )
+        .build()
+}

@@ -1,0 +1,221 @@
+//! The Connect provisioner against the Connect sandbox, through aws-sdk-connect over a real socket.
+
+use std::path::Path;
+
+use aws_sdk_connect::Client;
+use aws_sdk_connect::config::retry::RetryConfig;
+use aws_sdk_connect::config::{BehaviorVersion, Credentials, Region};
+use ccbulk_sandbox::connect::{ConnectSandbox, ConnectSeed, Knobs, Op, QuotaSpec};
+use ccbulk_shared::connect::{ConnectProvisioner, Directory, Pacer, RateBudget};
+use ccbulk_shared::domain::{Action, ConnectUser, IdentityManagement, ResourceRef, UserRow};
+use ccbulk_shared::format::ByteRange;
+use ccbulk_shared::validate::{Options, RowError, Visitor, validate};
+
+fn roomy() -> Knobs {
+    let quotas = Op::ALL.iter().map(|op| (op.name().to_owned(), QuotaSpec { rate: 10_000.0, burst: 10_000 })).collect();
+    Knobs { quotas, ..Knobs::default() }
+}
+
+const FAST: RateBudget =
+    RateBudget { write_per_second: 10_000.0, write_burst: 10_000, read_per_second: 10_000.0, read_burst: 10_000 };
+
+async fn sandbox(knobs: Knobs) -> ConnectSandbox {
+    ConnectSandbox::start(ConnectSeed { knobs, ..ConnectSeed::default() }, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap()
+}
+
+fn client(sandbox: &ConnectSandbox) -> Client {
+    Client::from_conf(
+        aws_sdk_connect::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
+            .endpoint_url(sandbox.endpoint())
+            .retry_config(RetryConfig::standard().with_max_attempts(5))
+            .build(),
+    )
+}
+
+#[derive(Default)]
+struct Rows(Vec<UserRow>);
+
+impl Visitor for Rows {
+    fn row(&mut self, _range: ByteRange, outcome: &Result<UserRow, Vec<RowError>>) {
+        self.0.push(outcome.clone().expect("the example rows are valid"));
+    }
+}
+
+fn example_rows(file: &str) -> Vec<UserRow> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples").join(file);
+    let mut rows = Rows::default();
+    validate(path.as_path(), &Options::default(), &mut rows).unwrap();
+    rows.0
+}
+
+fn provisioner<'a>(client: &'a Client, instance: &'a str, pacer: &'a Pacer) -> ConnectProvisioner<'a> {
+    ConnectProvisioner { client, instance_id: instance, identity: IdentityManagement::ConnectManaged, pacer }
+}
+
+fn username(row: &UserRow) -> &str {
+    row.connect.as_ref().unwrap().username.as_deref().unwrap()
+}
+
+#[tokio::test]
+async fn the_example_adds_create_users_and_a_second_run_adopts_them() {
+    let sandbox = sandbox(roomy()).await;
+    let client = client(&sandbox);
+    let instance = sandbox.default_instance_id().to_owned();
+    let pacer = Pacer::new(FAST);
+    let connect = provisioner(&client, &instance, &pacer);
+    let adds: Vec<UserRow> =
+        example_rows("ccbulk-agents.csv").into_iter().filter(|r| r.action == Action::Add).collect();
+    assert!(adds.len() >= 20);
+
+    let mut directory = Directory::load(&client, &instance, &pacer).await.unwrap();
+    for row in &adds {
+        let outcome = connect.add(&mut directory, username(row), row.connect.as_ref().unwrap()).await.unwrap();
+        assert!(outcome.created, "{}", username(row));
+    }
+    let snapshot = sandbox.snapshot();
+    let users = &snapshot.instance(&instance).unwrap().users;
+    assert_eq!(users.len(), 1 + adds.len());
+    let first = &adds[0];
+    let stored = snapshot.instance(&instance).unwrap().user(username(first)).unwrap();
+    let wanted = first.connect.as_ref().unwrap();
+    assert_eq!(Some(&ResourceRef::Name(stored.routing_profile.clone())), wanted.routing_profile.as_ref());
+    assert_eq!(stored.security_profiles.len(), wanted.security_profiles.len());
+    assert_eq!(stored.identity_info.first_name, wanted.identity.first_name);
+    let desk = adds.iter().find(|r| r.connect.as_ref().unwrap().phone.desk_phone_number.is_some()).unwrap();
+    let stored_desk = snapshot.instance(&instance).unwrap().user(username(desk)).unwrap();
+    assert_eq!(stored_desk.phone_config.as_ref().unwrap().phone_type.as_deref(), Some("DESK_PHONE"));
+
+    // A second run, as after a crash: everything exists, nothing is created twice, nothing needs changing.
+    let calls_before = sandbox.snapshot().counters.calls;
+    let mut directory = Directory::load(&client, &instance, &pacer).await.unwrap();
+    for row in &adds {
+        let outcome = connect.add(&mut directory, username(row), row.connect.as_ref().unwrap()).await.unwrap();
+        assert!(!outcome.created);
+    }
+    let after = sandbox.snapshot();
+    assert_eq!(after.instance(&instance).unwrap().users.len(), 1 + adds.len(), "no duplicates");
+    assert_eq!(after.counters.calls.get("CreateUser"), calls_before.get("CreateUser"));
+    for update in
+        ["UpdateUserIdentityInfo", "UpdateUserPhoneConfig", "UpdateUserRoutingProfile", "UpdateUserSecurityProfiles"]
+    {
+        assert_eq!(after.counters.calls.get(update), calls_before.get(update), "{update}: nothing differed");
+    }
+}
+
+#[tokio::test]
+async fn an_update_sends_only_what_differs_and_adoption_survives_a_stale_directory() {
+    let sandbox = sandbox(roomy()).await;
+    let client = client(&sandbox);
+    let instance = sandbox.default_instance_id().to_owned();
+    let pacer = Pacer::new(FAST);
+    let connect = provisioner(&client, &instance, &pacer);
+    let row = &example_rows("ccbulk-agents.csv")[1];
+    let user = row.connect.clone().unwrap();
+
+    let mut stale = Directory::load(&client, &instance, &pacer).await.unwrap();
+    let mut fresh = stale.clone();
+    connect.add(&mut fresh, username(row), &user).await.unwrap();
+    // The stale directory does not know the user: CreateUser meets DuplicateResourceException and adopts.
+    let adopted = connect.add(&mut stale, username(row), &user).await.unwrap();
+    assert!(!adopted.created);
+    assert_eq!(sandbox.snapshot().instance(&instance).unwrap().users.len(), 2);
+
+    let changed = ConnectUser {
+        routing_profile: Some(ResourceRef::Name("Support Tier 2".into())),
+        security_profiles: vec![],
+        ..user.clone()
+    };
+    let before = sandbox.snapshot().counters.calls;
+    let user_id = fresh.user_id(username(row)).unwrap().to_owned();
+    connect.bring_to(&user_id, &changed, &fresh).await.unwrap();
+    let after = sandbox.snapshot();
+    let count = |calls: &std::collections::BTreeMap<&str, u64>, op| calls.get(op).copied().unwrap_or(0);
+    assert_eq!(
+        count(&after.counters.calls, "UpdateUserRoutingProfile") - count(&before, "UpdateUserRoutingProfile"),
+        1
+    );
+    assert_eq!(count(&after.counters.calls, "UpdateUserPhoneConfig"), count(&before, "UpdateUserPhoneConfig"));
+    assert_eq!(after.instance(&instance).unwrap().user(username(row)).unwrap().routing_profile, "Support Tier 2");
+}
+
+#[tokio::test]
+async fn remove_deletes_the_quick_connects_first_and_is_idempotent() {
+    use aws_sdk_connect::types::{QuickConnectConfig, QuickConnectType, UserQuickConnectConfig};
+    let sandbox = sandbox(roomy()).await;
+    let client = client(&sandbox);
+    let instance = sandbox.default_instance_id().to_owned();
+    let pacer = Pacer::new(FAST);
+    let connect = provisioner(&client, &instance, &pacer);
+    let row = &example_rows("ccbulk-agents.csv")[0];
+    let mut directory = Directory::load(&client, &instance, &pacer).await.unwrap();
+    let created = connect.add(&mut directory, username(row), row.connect.as_ref().unwrap()).await.unwrap();
+    let flows = client.list_contact_flows().instance_id(&instance).send().await.unwrap();
+    let flow = flows.contact_flow_summary_list()[0].id().unwrap();
+    client
+        .create_quick_connect()
+        .instance_id(&instance)
+        .name(username(row))
+        .quick_connect_config(
+            QuickConnectConfig::builder()
+                .quick_connect_type(QuickConnectType::User)
+                .user_config(
+                    UserQuickConnectConfig::builder()
+                        .user_id(created.user_id.unwrap())
+                        .contact_flow_id(flow)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    connect.remove(&mut directory, username(row)).await.unwrap();
+    let snapshot = sandbox.snapshot();
+    let state = snapshot.instance(&instance).unwrap();
+    assert!(state.user(username(row)).is_none());
+    assert!(state.quick_connects.is_empty(), "no quick connect is left dangling");
+    let again = connect.remove(&mut directory, username(row)).await.unwrap();
+    assert_eq!(again.user_id, None, "removing a user already gone succeeds");
+}
+
+#[tokio::test]
+async fn an_unknown_profile_is_a_permanent_failure_that_names_it() {
+    let sandbox = sandbox(roomy()).await;
+    let client = client(&sandbox);
+    let instance = sandbox.default_instance_id().to_owned();
+    let pacer = Pacer::new(FAST);
+    let connect = provisioner(&client, &instance, &pacer);
+    let mut user = example_rows("ccbulk-agents.csv")[0].connect.clone().unwrap();
+    user.routing_profile = Some(ResourceRef::Name("Night Shift".into()));
+    let mut directory = Directory::load(&client, &instance, &pacer).await.unwrap();
+    let err = connect.add(&mut directory, "nightowl", &user).await.unwrap_err();
+    assert!(!err.retryable);
+    assert_eq!(err.to_string(), "Amazon Connect: the instance has no routing profile named \"Night Shift\"");
+}
+
+#[tokio::test]
+async fn pacing_at_the_default_quota_meets_no_throttle() {
+    // The sandbox keeps the service's default quotas (CreateUser: 2 req/s, burst 5).
+    let sandbox = sandbox(Knobs::default()).await;
+    let client = client(&sandbox);
+    let instance = sandbox.default_instance_id().to_owned();
+    let pacer = Pacer::new(RateBudget::default());
+    let connect = provisioner(&client, &instance, &pacer);
+    let rows: Vec<UserRow> =
+        example_rows("ccbulk-agents.csv").into_iter().filter(|r| r.action == Action::Add).take(8).collect();
+    let mut directory = Directory::load(&client, &instance, &pacer).await.unwrap();
+    for row in &rows {
+        connect.add(&mut directory, username(row), row.connect.as_ref().unwrap()).await.unwrap();
+    }
+    let counters = sandbox.snapshot().counters;
+    assert_eq!(counters.calls["CreateUser"], 8);
+    assert_eq!(counters.throttled.values().sum::<u64>(), 0, "{:?}", counters.throttled);
+}
