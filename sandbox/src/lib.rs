@@ -4,3 +4,4 @@
 pub mod connect;
 mod latency;
 pub mod salesforce;
+mod server;

@@ -23,7 +23,6 @@ use axum::routing::{get, post, put};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
 
 pub use self::error::{ConnectError, ErrorKind};
 use self::gate::Gate;
@@ -33,6 +32,7 @@ use self::model::Instance;
 pub use self::model::{IdentityInfo, IdentityManagementType, PhoneConfig};
 pub use self::seed::ConnectSeed;
 use self::users::Update;
+use crate::server::{Bound, Running};
 
 struct World {
     region: String,
@@ -55,10 +55,9 @@ struct App {
 
 /// A running Connect sandbox. Dropping it stops the server.
 pub struct ConnectSandbox {
-    endpoint: String,
+    server: Running,
     app: Arc<App>,
     instance_ids: Vec<(String, String)>,
-    shutdown: Option<oneshot::Sender<()>>,
 }
 
 impl ConnectSandbox {
@@ -70,23 +69,13 @@ impl ConnectSandbox {
             gate: Gate::new(seed.knobs.clone()),
             world: Mutex::new(World { region: seed.region.clone(), instances }),
         });
-        let listener = tokio::net::TcpListener::bind(addr).await?;
-        let endpoint = format!("http://{}", listener.local_addr()?);
-        let (shutdown, stopped) = oneshot::channel::<()>();
-        let router = router(app.clone());
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, router)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await;
-        });
-        Ok(Self { endpoint, app, instance_ids, shutdown: Some(shutdown) })
+        let server = Bound::bind(addr).await?.serve(router(app.clone()));
+        Ok(Self { server, app, instance_ids })
     }
 
     /// The URL to give the SDK as its endpoint.
     pub fn endpoint(&self) -> &str {
-        &self.endpoint
+        &self.server.endpoint
     }
 
     /// The id of the first seeded instance.
@@ -110,14 +99,6 @@ impl ConnectSandbox {
     /// What the sandbox holds and has seen.
     pub fn snapshot(&self) -> Snapshot {
         snapshot(&self.app)
-    }
-}
-
-impl Drop for ConnectSandbox {
-    fn drop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
     }
 }
 

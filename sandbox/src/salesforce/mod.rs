@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::server::{Bound, Running};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Form, Path, Query, State};
@@ -20,7 +21,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
 use serde::Serialize;
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
 
 pub use self::auth::JWT_BEARER;
 pub use self::knobs::{SalesforceFaults, SalesforceKnobs};
@@ -62,38 +62,29 @@ struct App {
 
 /// A running Salesforce sandbox. Dropping it stops the server.
 pub struct SalesforceSandbox {
-    endpoint: String,
+    server: Running,
     app: Arc<App>,
-    shutdown: Option<oneshot::Sender<()>>,
 }
 
 impl SalesforceSandbox {
     pub async fn start(seed: SalesforceSeed, addr: SocketAddr) -> std::io::Result<Self> {
         let org = seed.build().map_err(std::io::Error::other)?;
-        let listener = tokio::net::TcpListener::bind(addr).await?;
-        let endpoint = format!("http://{}", listener.local_addr()?);
+        // The app needs the endpoint (the login URL that JWTs name as their audience) before the server runs.
+        let bound = Bound::bind(addr).await?;
         let counters = SalesforceCounters { api_max: seed.daily_api_requests, ..SalesforceCounters::default() };
         let app = Arc::new(App {
-            endpoint: endpoint.clone(),
+            endpoint: bound.endpoint.clone(),
             knobs: Mutex::new(seed.knobs.clone()),
             seed,
             world: Mutex::new(World { org, sessions: HashMap::new(), counters }),
         });
-        let (shutdown, stopped) = oneshot::channel::<()>();
-        let router = router(app.clone());
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, router)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await;
-        });
-        Ok(Self { endpoint, app, shutdown: Some(shutdown) })
+        let server = bound.serve(router(app.clone()));
+        Ok(Self { server, app })
     }
 
     /// Both the login host (token endpoint) and the instance URL.
     pub fn endpoint(&self) -> &str {
-        &self.endpoint
+        &self.server.endpoint
     }
 
     pub fn set_knobs(&self, knobs: SalesforceKnobs) {
@@ -106,14 +97,6 @@ impl SalesforceSandbox {
 
     pub fn snapshot(&self) -> SalesforceSnapshot {
         snapshot(&self.app)
-    }
-}
-
-impl Drop for SalesforceSandbox {
-    fn drop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
     }
 }
 
