@@ -5,5 +5,7 @@
 pub mod connect;
 pub mod domain;
 pub mod format;
+#[cfg(feature = "salesforce")]
+pub mod salesforce;
 pub mod sfid;
 pub mod validate;

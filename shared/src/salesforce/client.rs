@@ -1,0 +1,254 @@
+//! A Salesforce REST client: OAuth (client credentials or JWT bearer), re-authentication when a session expires,
+//! SOQL with paging, and sObject Collections.
+
+use std::fmt;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use reqwest::{Method, StatusCode};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::RwLock;
+
+pub const API_VERSION: &str = "v62.0";
+/// Records per sObject Collections call.
+pub const COLLECTION_LIMIT: usize = 200;
+
+/// How ccbulk signs in. Secrets never reach `Debug` output.
+#[derive(Clone)]
+pub enum Credentials {
+    ClientCredentials { login_url: String, client_id: String, client_secret: String },
+    JwtBearer { login_url: String, client_id: String, username: String, private_key_pem: String },
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Credentials::ClientCredentials { login_url, client_id, .. } => {
+                write!(
+                    f,
+                    "ClientCredentials {{ login_url: {login_url:?}, client_id: {client_id:?}, client_secret: <redacted> }}"
+                )
+            }
+            Credentials::JwtBearer { login_url, client_id, username, .. } => write!(
+                f,
+                "JwtBearer {{ login_url: {login_url:?}, client_id: {client_id:?}, username: {username:?}, key: <redacted> }}"
+            ),
+        }
+    }
+}
+
+/// A refusal from Salesforce, with its code (`DUPLICATE_USERNAME`, `invalid_grant`, ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SalesforceError {
+    pub code: String,
+    pub message: String,
+    /// Worth another attempt later (5xx, network), as opposed to a refusal.
+    pub retryable: bool,
+}
+
+impl fmt::Display for SalesforceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Salesforce: {} ({})", self.message, self.code)
+    }
+}
+
+impl SalesforceError {
+    fn transport(err: reqwest::Error) -> Self {
+        Self { code: "TRANSPORT".into(), message: err.to_string(), retryable: true }
+    }
+}
+
+/// One record's outcome in a Collections answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CollectionResult {
+    pub id: Option<String>,
+    pub error: Option<SalesforceError>,
+}
+
+#[derive(Clone)]
+struct Session {
+    access_token: String,
+    instance_url: String,
+}
+
+pub struct SalesforceClient {
+    http: reqwest::Client,
+    credentials: Credentials,
+    session: RwLock<Option<Session>>,
+}
+
+#[derive(Deserialize)]
+struct TokenAnswer {
+    access_token: String,
+    instance_url: String,
+}
+
+impl SalesforceClient {
+    pub fn new(credentials: Credentials) -> Self {
+        Self { http: reqwest::Client::new(), credentials, session: RwLock::new(None) }
+    }
+
+    async fn login(&self) -> Result<Session, SalesforceError> {
+        let (login_url, form) = match &self.credentials {
+            Credentials::ClientCredentials { login_url, client_id, client_secret } => (
+                login_url,
+                vec![
+                    ("grant_type", "client_credentials".to_owned()),
+                    ("client_id", client_id.clone()),
+                    ("client_secret", client_secret.clone()),
+                ],
+            ),
+            Credentials::JwtBearer { login_url, client_id, username, private_key_pem } => {
+                let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+                let claims = json!({"iss": client_id, "sub": username, "aud": login_url, "exp": now + 120});
+                let key = EncodingKey::from_rsa_pem(private_key_pem.as_bytes()).map_err(|err| SalesforceError {
+                    code: "INVALID_KEY".into(),
+                    message: format!("the JWT signing key is not an RSA private key in PEM form: {err}"),
+                    retryable: false,
+                })?;
+                let assertion = jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims, &key).map_err(|err| {
+                    SalesforceError { code: "INVALID_KEY".into(), message: err.to_string(), retryable: false }
+                })?;
+                (
+                    login_url,
+                    vec![
+                        ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer".to_owned()),
+                        ("assertion", assertion),
+                    ],
+                )
+            }
+        };
+        let response = self
+            .http
+            .post(format!("{}/services/oauth2/token", login_url.trim_end_matches('/')))
+            .form(&form)
+            .send()
+            .await
+            .map_err(SalesforceError::transport)?;
+        let status = response.status();
+        let body: Value = response.json().await.map_err(SalesforceError::transport)?;
+        if !status.is_success() {
+            return Err(SalesforceError {
+                code: body["error"].as_str().unwrap_or("oauth_error").to_owned(),
+                message: format!("sign-in refused: {}", body["error_description"].as_str().unwrap_or_default()),
+                retryable: status.is_server_error(),
+            });
+        }
+        let answer: TokenAnswer = serde_json::from_value(body).map_err(|err| SalesforceError {
+            code: "OAUTH_ANSWER".into(),
+            message: err.to_string(),
+            retryable: false,
+        })?;
+        Ok(Session { access_token: answer.access_token, instance_url: answer.instance_url })
+    }
+
+    async fn session(&self, renew: bool) -> Result<Session, SalesforceError> {
+        if !renew && let Some(session) = self.session.read().await.clone() {
+            return Ok(session);
+        }
+        let session = self.login().await?;
+        *self.session.write().await = Some(session.clone());
+        Ok(session)
+    }
+
+    /// Sends a REST call; an expired session is renewed once and the call repeated.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Result<Value, SalesforceError> {
+        let mut renew = false;
+        loop {
+            let session = self.session(renew).await?;
+            let url = if path.starts_with("/services/") {
+                format!("{}{path}", session.instance_url)
+            } else {
+                format!("{}/services/data/{API_VERSION}{path}", session.instance_url)
+            };
+            let mut request = self.http.request(method.clone(), url).bearer_auth(&session.access_token).query(query);
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let response = request.send().await.map_err(SalesforceError::transport)?;
+            let status = response.status();
+            let text = response.text().await.map_err(SalesforceError::transport)?;
+            let value: Value =
+                if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+            if status == StatusCode::UNAUTHORIZED && !renew {
+                renew = true;
+                continue;
+            }
+            if status.is_success() {
+                return Ok(value);
+            }
+            let first = value.get(0).unwrap_or(&Value::Null);
+            return Err(SalesforceError {
+                code: first["errorCode"].as_str().unwrap_or("HTTP_ERROR").to_owned(),
+                message: first["message"].as_str().map(str::to_owned).unwrap_or_else(|| format!("HTTP {status}")),
+                retryable: status.is_server_error(),
+            });
+        }
+    }
+
+    /// Runs a SOQL query and follows `nextRecordsUrl` to the end.
+    pub async fn query(&self, soql: &str) -> Result<Vec<Value>, SalesforceError> {
+        let mut page = self.call(Method::GET, "/query", &[("q", soql)], None).await?;
+        let mut records = Vec::new();
+        loop {
+            records.extend(page["records"].as_array().cloned().unwrap_or_default());
+            match page["nextRecordsUrl"].as_str() {
+                Some(next) if page["done"] == Value::Bool(false) => {
+                    let next = next.to_owned();
+                    page = self.call(Method::GET, &next, &[], None).await?;
+                }
+                _ => return Ok(records),
+            }
+        }
+    }
+
+    /// Creates (`POST`) or updates (`PATCH`, records carrying `id`) up to 200 records, each succeeding or failing alone.
+    pub async fn collection(
+        &self,
+        method: Method,
+        records: Vec<Value>,
+    ) -> Result<Vec<CollectionResult>, SalesforceError> {
+        let mut results = Vec::with_capacity(records.len());
+        for batch in records.chunks(COLLECTION_LIMIT) {
+            let answer = self
+                .call(method.clone(), "/composite/sobjects", &[], Some(&json!({"allOrNone": false, "records": batch})))
+                .await?;
+            results.extend(answer.as_array().into_iter().flatten().map(collection_result));
+        }
+        Ok(results)
+    }
+
+    pub async fn delete(&self, ids: &[String]) -> Result<Vec<CollectionResult>, SalesforceError> {
+        let mut results = Vec::with_capacity(ids.len());
+        for batch in ids.chunks(COLLECTION_LIMIT) {
+            let joined = batch.join(",");
+            let answer = self
+                .call(Method::DELETE, "/composite/sobjects", &[("ids", &joined), ("allOrNone", "false")], None)
+                .await?;
+            results.extend(answer.as_array().into_iter().flatten().map(collection_result));
+        }
+        Ok(results)
+    }
+}
+
+fn collection_result(result: &Value) -> CollectionResult {
+    if result["success"] == Value::Bool(true) {
+        return CollectionResult { id: result["id"].as_str().map(str::to_owned), error: None };
+    }
+    let first = &result["errors"][0];
+    CollectionResult {
+        id: result["id"].as_str().map(str::to_owned),
+        error: Some(SalesforceError {
+            code: first["statusCode"].as_str().unwrap_or("UNKNOWN").to_owned(),
+            message: first["message"].as_str().unwrap_or_default().to_owned(),
+            retryable: false,
+        }),
+    }
+}

@@ -1,0 +1,7 @@
+//! The Salesforce side of provisioning, over the REST API with reqwest (feature `salesforce`).
+
+mod client;
+mod provisioner;
+
+pub use self::client::{CollectionResult, Credentials, SalesforceClient, SalesforceError};
+pub use self::provisioner::{SalesforceDefaults, SalesforceOutcome, SalesforceProvisioner};

@@ -1,0 +1,411 @@
+//! The Salesforce side of a chunk of rows, in as few calls as the work allows: lookups once per chunk, writes in
+//! sObject Collections, every record succeeding or failing alone.
+//!
+//! For each row: find (or, for `add`, create) the User; put it in the contact center (refusing a user who belongs
+//! to another one); assign the Voice permission set for its role. `remove` clears the contact center and deletes the
+//! Voice permission set assignments; Salesforce users are never deleted.
+
+use std::collections::{HashMap, HashSet};
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use super::client::{SalesforceClient, SalesforceError};
+use crate::domain::{Action, ContactCenterRef, SalesforceUser, SalesforceUserRef, TelephonyModel, VoiceRole};
+
+/// What a new user gets when its row leaves a field blank.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SalesforceDefaults {
+    pub profile: String,
+    pub time_zone: String,
+    pub locale: String,
+    pub language: String,
+    pub email_encoding: String,
+}
+
+impl Default for SalesforceDefaults {
+    fn default() -> Self {
+        Self {
+            profile: "Standard User".into(),
+            time_zone: "America/Los_Angeles".into(),
+            locale: "en_US".into(),
+            language: "en_US".into(),
+            email_encoding: "UTF-8".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SalesforceOutcome {
+    pub user_id: String,
+    pub created: bool,
+    pub permission_set_assignment_id: Option<String>,
+}
+
+pub struct SalesforceProvisioner<'a> {
+    pub client: &'a SalesforceClient,
+    pub telephony: TelephonyModel,
+    pub defaults: &'a SalesforceDefaults,
+}
+
+/// The Voice permission set a role gets, by label (the labels are the documented ones).
+fn permission_set_label(role: VoiceRole, telephony: TelephonyModel) -> String {
+    let base = match role {
+        VoiceRole::Admin => "Contact Center Admin",
+        VoiceRole::Agent => "Contact Center Agent",
+        VoiceRole::CallCenterManager => "Contact Center Supervisor",
+    };
+    match telephony {
+        TelephonyModel::AmazonConnect => base.to_owned(),
+        _ => format!("{base} (Partner Telephony)"),
+    }
+}
+
+fn quoted(values: impl IntoIterator<Item = String>) -> String {
+    values
+        .into_iter()
+        .map(|v| format!("'{}'", v.replace('\\', "\\\\").replace('\'', "\\'")))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn text(record: &Value, field: &str) -> Option<String> {
+    record[field].as_str().map(str::to_owned)
+}
+
+struct Work<'r> {
+    action: Action,
+    row: &'r SalesforceUser,
+    user: Option<Value>,
+    created: bool,
+    failed: Option<SalesforceError>,
+    assignment: Option<String>,
+}
+
+fn refuse(message: String) -> SalesforceError {
+    SalesforceError { code: "CCBULK_REFUSED".into(), message, retryable: false }
+}
+
+impl SalesforceProvisioner<'_> {
+    /// Provisions the Salesforce side of `rows`; one result per row, in order.
+    pub async fn apply(
+        &self,
+        rows: &[(Action, &SalesforceUser)],
+    ) -> Result<Vec<Result<SalesforceOutcome, SalesforceError>>, SalesforceError> {
+        let mut work: Vec<Work> = rows
+            .iter()
+            .map(|(action, row)| Work {
+                action: *action,
+                row,
+                user: None,
+                created: false,
+                failed: None,
+                assignment: None,
+            })
+            .collect();
+        self.find_users(&mut work).await?;
+        self.create_users(&mut work).await?;
+        self.update_users(&mut work).await?;
+        self.permission_sets(&mut work).await?;
+        Ok(work
+            .into_iter()
+            .map(|w| match (w.failed, w.user) {
+                (Some(err), _) => Err(err),
+                (None, Some(user)) => Ok(SalesforceOutcome {
+                    user_id: text(&user, "Id").unwrap_or_default(),
+                    created: w.created,
+                    permission_set_assignment_id: w.assignment,
+                }),
+                (None, None) => Err(refuse("the user was not found".into())),
+            })
+            .collect())
+    }
+
+    async fn find_users(&self, work: &mut [Work<'_>]) -> Result<(), SalesforceError> {
+        const FIELDS: &str =
+            "Id, Username, Email, FirstName, LastName, Alias, FederationIdentifier, CallCenterId, IsActive";
+        let ids: HashSet<String> = work
+            .iter()
+            .filter_map(|w| match &w.row.user {
+                SalesforceUserRef::Id(id) => Some(id.as_str().to_owned()),
+                _ => None,
+            })
+            .collect();
+        let names: HashSet<String> = work
+            .iter()
+            .filter_map(|w| match &w.row.user {
+                SalesforceUserRef::Username(name) => Some(name.to_lowercase()),
+                _ => None,
+            })
+            .collect();
+        let mut found = Vec::new();
+        for batch in ids.into_iter().collect::<Vec<_>>().chunks(100) {
+            found.extend(
+                self.client
+                    .query(&format!("SELECT {FIELDS} FROM User WHERE Id IN ({})", quoted(batch.to_vec())))
+                    .await?,
+            );
+        }
+        for batch in names.into_iter().collect::<Vec<_>>().chunks(100) {
+            found.extend(
+                self.client
+                    .query(&format!("SELECT {FIELDS} FROM User WHERE Username IN ({})", quoted(batch.to_vec())))
+                    .await?,
+            );
+        }
+        for item in work.iter_mut() {
+            item.user = found
+                .iter()
+                .find(|user| match &item.row.user {
+                    SalesforceUserRef::Id(id) => text(user, "Id").as_deref() == Some(id.as_str()),
+                    SalesforceUserRef::Username(name) => {
+                        text(user, "Username").is_some_and(|u| u.eq_ignore_ascii_case(name))
+                    }
+                })
+                .cloned();
+            if item.user.is_none() {
+                match (&item.row.user, item.action) {
+                    (SalesforceUserRef::Username(_), Action::Add) => {}
+                    (reference, _) => {
+                        let named = match reference {
+                            SalesforceUserRef::Id(id) => format!("Id {id}"),
+                            SalesforceUserRef::Username(name) => format!("username {name}"),
+                        };
+                        item.failed = Some(refuse(format!("no user with {named}")));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn create_users(&self, work: &mut [Work<'_>]) -> Result<(), SalesforceError> {
+        let pending: Vec<usize> =
+            (0..work.len()).filter(|&i| work[i].failed.is_none() && work[i].user.is_none()).collect();
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let profiles = self.client.query("SELECT Id, Name FROM Profile").await?;
+        let mut records = Vec::new();
+        let mut creating = Vec::new();
+        for &i in &pending {
+            let SalesforceUserRef::Username(username) = &work[i].row.user else { continue };
+            let fields = &work[i].row.fields;
+            let profile_name = fields.profile.clone().unwrap_or_else(|| self.defaults.profile.clone());
+            let Some(profile) = profiles
+                .iter()
+                .find(|p| text(p, "Name").is_some_and(|n| n.eq_ignore_ascii_case(&profile_name)))
+                .and_then(|p| text(p, "Id"))
+            else {
+                work[i].failed = Some(refuse(format!("the org has no profile named {profile_name:?}")));
+                continue;
+            };
+            let alias = fields
+                .alias
+                .clone()
+                .unwrap_or_else(|| derive_alias(fields.first_name.as_deref(), fields.last_name.as_deref(), username));
+            records.push(json!({
+                "attributes": {"type": "User"},
+                "Username": username,
+                "Email": fields.email,
+                "FirstName": fields.first_name,
+                "LastName": fields.last_name,
+                "Alias": alias,
+                "ProfileId": profile,
+                "FederationIdentifier": fields.federation_id,
+                "TimeZoneSidKey": fields.time_zone.clone().unwrap_or_else(|| self.defaults.time_zone.clone()),
+                "LocaleSidKey": fields.locale.clone().unwrap_or_else(|| self.defaults.locale.clone()),
+                "LanguageLocaleKey": fields.language.clone().unwrap_or_else(|| self.defaults.language.clone()),
+                "EmailEncodingKey": fields.email_encoding.clone().unwrap_or_else(|| self.defaults.email_encoding.clone()),
+            }));
+            creating.push(i);
+        }
+        let results = self.client.collection(Method::POST, records.clone()).await?;
+        for ((i, result), record) in creating.into_iter().zip(results).zip(records) {
+            match (result.id, result.error) {
+                (_, Some(err)) => work[i].failed = Some(err),
+                (Some(id), None) => {
+                    let mut user = record;
+                    user["Id"] = json!(id);
+                    user["CallCenterId"] = Value::Null;
+                    work[i].user = Some(user);
+                    work[i].created = true;
+                }
+                (None, None) => work[i].failed = Some(refuse("the create returned no id".into())),
+            }
+        }
+        Ok(())
+    }
+
+    /// Contact-center membership and the fields the row sets, one PATCH per user that needs one.
+    async fn update_users(&self, work: &mut [Work<'_>]) -> Result<(), SalesforceError> {
+        let centers = self.client.query("SELECT Id, Name FROM CallCenter").await?;
+        let center_name =
+            |id: &str| centers.iter().find(|c| text(c, "Id").as_deref() == Some(id)).and_then(|c| text(c, "Name"));
+        let mut patches = Vec::new();
+        let mut patched = Vec::new();
+        for (i, item) in work.iter_mut().enumerate() {
+            let (Some(user), None) = (&item.user, &item.failed) else { continue };
+            let user_id = text(user, "Id").unwrap_or_default();
+            let current_center = text(user, "CallCenterId");
+            let mut patch = serde_json::Map::new();
+            if item.action == Action::Remove {
+                if current_center.is_some() {
+                    patch.insert("CallCenterId".into(), Value::Null);
+                }
+            } else {
+                if let Some(center) = &item.row.contact_center {
+                    let target = match center {
+                        ContactCenterRef::Id(id) => Some(id.as_str().to_owned()),
+                        ContactCenterRef::Name(name) => centers
+                            .iter()
+                            .find(|c| text(c, "Name").is_some_and(|n| n.eq_ignore_ascii_case(name)))
+                            .and_then(|c| text(c, "Id")),
+                    };
+                    let Some(target) = target else {
+                        item.failed = Some(refuse(format!("the org has no contact center {center:?}")));
+                        continue;
+                    };
+                    match current_center.as_deref() {
+                        Some(current) if current != target => {
+                            let name = center_name(current).unwrap_or_else(|| current.to_owned());
+                            item.failed = Some(refuse(format!(
+                                "the user belongs to the contact center {name:?}; a user belongs to one contact center, so remove them from it first"
+                            )));
+                            continue;
+                        }
+                        Some(_) => {}
+                        None => {
+                            patch.insert("CallCenterId".into(), json!(target));
+                        }
+                    }
+                }
+                if !item.created {
+                    let fields = &item.row.fields;
+                    for (field, value) in [
+                        ("Email", &fields.email),
+                        ("FirstName", &fields.first_name),
+                        ("LastName", &fields.last_name),
+                        ("Alias", &fields.alias),
+                        ("FederationIdentifier", &fields.federation_id),
+                    ] {
+                        if let Some(value) = value
+                            && text(user, field).as_deref() != Some(value.as_str())
+                        {
+                            patch.insert(field.into(), json!(value));
+                        }
+                    }
+                }
+            }
+            if !patch.is_empty() {
+                patch.insert("attributes".into(), json!({"type": "User"}));
+                patch.insert("id".into(), json!(user_id));
+                patches.push(Value::Object(patch));
+                patched.push(i);
+            }
+        }
+        for (i, result) in patched.into_iter().zip(self.client.collection(Method::PATCH, patches).await?) {
+            if let Some(err) = result.error {
+                work[i].failed = Some(err);
+            }
+        }
+        Ok(())
+    }
+
+    /// Assigns the role's Voice permission set (an existing assignment counts), or on `remove` deletes every Voice one.
+    async fn permission_sets(&self, work: &mut [Work<'_>]) -> Result<(), SalesforceError> {
+        let sets = self.client.query("SELECT Id, Name, Label FROM PermissionSet").await?;
+        let voice: HashMap<String, String> = sets
+            .iter()
+            .filter(|s| text(s, "Label").is_some_and(|l| l.starts_with("Contact Center ")))
+            .filter_map(|s| Some((text(s, "Label")?, text(s, "Id")?)))
+            .collect();
+        let users: Vec<String> = work
+            .iter()
+            .filter(|w| w.failed.is_none())
+            .filter_map(|w| w.user.as_ref().and_then(|u| text(u, "Id")))
+            .collect();
+        let mut assignments = Vec::new();
+        for batch in users.chunks(100) {
+            assignments.extend(
+                self.client
+                    .query(&format!(
+                        "SELECT Id, AssigneeId, PermissionSetId FROM PermissionSetAssignment WHERE AssigneeId IN ({})",
+                        quoted(batch.to_vec())
+                    ))
+                    .await?,
+            );
+        }
+        let voice_ids: HashSet<&String> = voice.values().collect();
+        let mut creates = Vec::new();
+        let mut creating = Vec::new();
+        let mut deletes = Vec::new();
+        for (i, item) in work.iter_mut().enumerate() {
+            let (Some(user), None) = (&item.user, &item.failed) else { continue };
+            let user_id = text(user, "Id").unwrap_or_default();
+            let held: Vec<&Value> =
+                assignments.iter().filter(|a| text(a, "AssigneeId").as_deref() == Some(user_id.as_str())).collect();
+            if item.action == Action::Remove {
+                deletes.extend(
+                    held.iter()
+                        .filter(|a| text(a, "PermissionSetId").is_some_and(|p| voice_ids.contains(&p)))
+                        .filter_map(|a| text(a, "Id")),
+                );
+                continue;
+            }
+            let Some(role) = item.row.role else { continue };
+            let label = permission_set_label(role, self.telephony);
+            let Some(set) = voice.get(&label) else {
+                item.failed = Some(refuse(format!("the org has no permission set labelled {label:?}")));
+                continue;
+            };
+            match held.iter().find(|a| text(a, "PermissionSetId").as_deref() == Some(set.as_str())) {
+                Some(existing) => item.assignment = text(existing, "Id"),
+                None => {
+                    creates.push(json!({"attributes": {"type": "PermissionSetAssignment"}, "AssigneeId": user_id, "PermissionSetId": set}));
+                    creating.push(i);
+                }
+            }
+        }
+        for (i, result) in creating.into_iter().zip(self.client.collection(Method::POST, creates).await?) {
+            match result.error {
+                None => work[i].assignment = result.id,
+                // Assigned meanwhile (another worker, an earlier attempt): the goal holds.
+                Some(err) if err.code == "DUPLICATE_VALUE" => {}
+                Some(err) => work[i].failed = Some(err),
+            }
+        }
+        if !deletes.is_empty() {
+            self.client.delete(&deletes).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Salesforce's own rule of thumb: first letter of the first name and up to seven of the last, from the characters
+/// Voice accepts; the username's local part when there are no names.
+fn derive_alias(first: Option<&str>, last: Option<&str>, username: &str) -> String {
+    let keep = |text: &str| text.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_lowercase();
+    let from_names = format!(
+        "{}{}",
+        keep(first.unwrap_or_default()).chars().take(1).collect::<String>(),
+        keep(last.unwrap_or_default())
+    );
+    let alias = if from_names.is_empty() { keep(username.split('@').next().unwrap_or(username)) } else { from_names };
+    alias.chars().take(8).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aliases_fit_voices_rules() {
+        assert_eq!(derive_alias(Some("Zoë"), Some("Laurent-Dubois"), "z@x.com"), "zlaurent");
+        assert_eq!(derive_alias(None, None, "jean.pierre@x.com"), "jeanpier");
+        assert_eq!(
+            permission_set_label(VoiceRole::CallCenterManager, TelephonyModel::PartnerTelephony),
+            "Contact Center Supervisor (Partner Telephony)"
+        );
+    }
+}

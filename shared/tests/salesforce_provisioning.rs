@@ -1,0 +1,122 @@
+//! The Salesforce provisioner against the Salesforce sandbox, over reqwest on a real socket.
+
+use ccbulk_sandbox::salesforce::{
+    SANDBOX_CLIENT_SECRET, SANDBOX_CONSUMER_KEY, SalesforceKnobs, SalesforceSandbox, SalesforceSeed,
+};
+use ccbulk_shared::domain::{
+    Action, ContactCenterRef, SalesforceUser, SalesforceUserFields, SalesforceUserRef, TelephonyModel, VoiceRole,
+};
+use ccbulk_shared::salesforce::{Credentials, SalesforceClient, SalesforceDefaults, SalesforceProvisioner};
+
+async fn sandbox(seed: SalesforceSeed) -> SalesforceSandbox {
+    SalesforceSandbox::start(seed, "127.0.0.1:0".parse().unwrap()).await.unwrap()
+}
+
+fn client_credentials(sandbox: &SalesforceSandbox) -> SalesforceClient {
+    SalesforceClient::new(Credentials::ClientCredentials {
+        login_url: sandbox.endpoint().to_owned(),
+        client_id: SANDBOX_CONSUMER_KEY.into(),
+        client_secret: SANDBOX_CLIENT_SECRET.into(),
+    })
+}
+
+fn new_user(username: &str, center: &str, role: VoiceRole) -> SalesforceUser {
+    SalesforceUser {
+        user: SalesforceUserRef::Username(username.into()),
+        fields: SalesforceUserFields {
+            email: Some(username.into()),
+            first_name: Some("Grace".into()),
+            last_name: Some("Hopper".into()),
+            ..SalesforceUserFields::default()
+        },
+        contact_center: Some(ContactCenterRef::Name(center.into())),
+        role: Some(role),
+    }
+}
+
+#[tokio::test]
+async fn adds_create_users_join_the_contact_center_and_get_the_voice_set_once() {
+    let sandbox = sandbox(SalesforceSeed::default()).await;
+    let client = client_credentials(&sandbox);
+    let defaults = SalesforceDefaults::default();
+    let provisioner =
+        SalesforceProvisioner { client: &client, telephony: TelephonyModel::AmazonConnect, defaults: &defaults };
+    let rows = [
+        new_user("grace@example.com", "Northwind Support", VoiceRole::Agent),
+        new_user("alan@example.com", "Northwind Support", VoiceRole::CallCenterManager),
+        new_user("taken@elsewhere.example.com", "Northwind Support", VoiceRole::Agent),
+    ];
+    let batch: Vec<(Action, &SalesforceUser)> = rows.iter().map(|r| (Action::Add, r)).collect();
+    let results = provisioner.apply(&batch).await.unwrap();
+    assert!(results[0].as_ref().unwrap().created);
+    assert!(results[1].is_ok());
+    let err = results[2].as_ref().unwrap_err();
+    assert_eq!(err.code, "DUPLICATE_USERNAME", "a bad row fails alone: {err}");
+
+    let snapshot = sandbox.snapshot();
+    let grace = snapshot.user("grace@example.com").unwrap();
+    assert_eq!(grace.call_center.as_deref(), Some("Northwind Support"));
+    assert_eq!(grace.permission_sets, vec!["ContactCenterAgent"]);
+    assert_eq!(grace.alias, "ghopper");
+    assert_eq!(snapshot.user("alan@example.com").unwrap().permission_sets, vec!["ContactCenterSupervisor"]);
+
+    // Again, as after a crash: nothing is created or assigned twice.
+    let again = provisioner.apply(&batch[..2]).await.unwrap();
+    assert!(again.iter().all(|r| r.as_ref().is_ok_and(|o| !o.created)));
+    let snapshot = sandbox.snapshot();
+    assert_eq!(snapshot.users.len(), 3, "the integration user and two new ones");
+    assert_eq!(snapshot.user("grace@example.com").unwrap().permission_sets.len(), 1);
+}
+
+#[tokio::test]
+async fn a_member_of_another_contact_center_is_refused_by_name_and_remove_undoes_membership() {
+    let sandbox = sandbox(SalesforceSeed::default()).await;
+    let client = client_credentials(&sandbox);
+    let defaults = SalesforceDefaults::default();
+    let provisioner =
+        SalesforceProvisioner { client: &client, telephony: TelephonyModel::AmazonConnect, defaults: &defaults };
+    let grace = new_user("grace@example.com", "Northwind Support", VoiceRole::Agent);
+    provisioner.apply(&[(Action::Add, &grace)]).await.unwrap()[0].as_ref().unwrap();
+
+    let elsewhere = new_user("grace@example.com", "Support EMEA", VoiceRole::Agent);
+    let refused = provisioner.apply(&[(Action::Add, &elsewhere)]).await.unwrap();
+    let err = refused[0].as_ref().unwrap_err();
+    assert!(err.to_string().contains("belongs to the contact center \"Northwind Support\""), "{err}");
+
+    let removed = provisioner.apply(&[(Action::Remove, &grace)]).await.unwrap();
+    assert!(removed[0].is_ok());
+    let user = sandbox.snapshot().user("grace@example.com").unwrap().clone();
+    assert_eq!(user.call_center, None);
+    assert!(user.permission_sets.is_empty());
+    assert!(user.active, "Salesforce users are never deleted");
+    let unknown = SalesforceUser { user: SalesforceUserRef::Username("nobody@example.com".into()), ..grace.clone() };
+    assert!(provisioner.apply(&[(Action::Update, &unknown)]).await.unwrap()[0].is_err());
+}
+
+#[tokio::test]
+async fn partner_telephony_uses_its_own_sets_and_jwt_sessions_renew_when_they_expire() {
+    let sandbox = sandbox(SalesforceSeed::default()).await;
+    let client = SalesforceClient::new(Credentials::JwtBearer {
+        login_url: sandbox.endpoint().to_owned(),
+        client_id: SANDBOX_CONSUMER_KEY.into(),
+        username: "integration@ccbulk-sandbox.example.com".into(),
+        private_key_pem: include_str!("../../sandbox/fixtures/jwt-test-key.pem").into(),
+    });
+    let defaults = SalesforceDefaults::default();
+    let provisioner =
+        SalesforceProvisioner { client: &client, telephony: TelephonyModel::PartnerTelephony, defaults: &defaults };
+    // Tokens live no time at all: every call meets INVALID_SESSION_ID once and signs in again.
+    sandbox.set_knobs(SalesforceKnobs { token_ttl_secs: 0, ..SalesforceKnobs::default() });
+    let row = new_user("pt@example.com", "Support EMEA", VoiceRole::Admin);
+    let result = provisioner.apply(&[(Action::Add, &row)]).await;
+    // With a zero lifetime even the renewed token is dead: the call fails cleanly rather than looping.
+    assert_eq!(result.unwrap_err().code, "INVALID_SESSION_ID");
+    sandbox.set_knobs(SalesforceKnobs::default());
+    let results = provisioner.apply(&[(Action::Add, &row)]).await.unwrap();
+    assert!(results[0].is_ok(), "{:?}", results[0]);
+    assert_eq!(
+        sandbox.snapshot().user("pt@example.com").unwrap().permission_sets,
+        vec!["ContactCenterAdminPartnerTelephony"]
+    );
+    assert!(sandbox.snapshot().counters.tokens_issued >= 3, "the client signed in again after the expired sessions");
+}
