@@ -5,6 +5,7 @@
 pub mod connect;
 pub mod domain;
 pub mod format;
+pub mod job;
 #[cfg(feature = "salesforce")]
 pub mod salesforce;
 pub mod sfid;

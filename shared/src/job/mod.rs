@@ -1,0 +1,11 @@
+//! Jobs and their rows: the state a run keeps (DESIGN §5), and the store it is kept in.
+
+mod model;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+mod store;
+
+pub use self::model::{Counts, Job, JobId, JobState, ObjectRef, RowOutcome, RowRecord, RowStatus};
+#[cfg(feature = "sqlite")]
+pub use self::sqlite::SqliteJobStore;
+pub use self::store::{Created, JobStore, Page, RowStart, StoreError};

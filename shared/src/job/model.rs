@@ -1,0 +1,228 @@
+//! A job and its rows. Never a password: nothing here can hold one.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::domain::{Action, IdentityManagement, TelephonyModel};
+use crate::format::Dialect;
+
+/// The stored object a job reads: a bucket (or a local folder) and a key, at one version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectRef {
+    pub bucket: String,
+    pub key: String,
+    /// The object version, or its ETag (or a local file's content hash) where there is no versioning.
+    pub version: String,
+}
+
+/// A job's id is derived from what it reads, so that a repeated event finds the job instead of starting another.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct JobId(String);
+
+impl JobId {
+    pub fn for_object(object: &ObjectRef) -> Self {
+        let digest = Sha256::new()
+            .chain_update(object.bucket.as_bytes())
+            .chain_update([0])
+            .chain_update(object.key.as_bytes())
+            .chain_update([0])
+            .chain_update(object.version.as_bytes())
+            .finalize();
+        Self(digest.iter().take(12).map(|b| format!("{b:02x}")).collect())
+    }
+
+    pub fn from_string(id: String) -> Self {
+        Self(id)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for JobId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum JobState {
+    Ingesting,
+    Running,
+    Succeeded,
+    CompletedWithErrors,
+    Failed,
+}
+
+impl JobState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Ingesting => "INGESTING",
+            JobState::Running => "RUNNING",
+            JobState::Succeeded => "SUCCEEDED",
+            JobState::CompletedWithErrors => "COMPLETED_WITH_ERRORS",
+            JobState::Failed => "FAILED",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Ingesting, Self::Running, Self::Succeeded, Self::CompletedWithErrors, Self::Failed]
+            .into_iter()
+            .find(|s| s.as_str() == text)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RowStatus {
+    Pending,
+    InProgress,
+    Succeeded,
+    Failed,
+    Invalid,
+}
+
+impl RowStatus {
+    pub const ALL: [RowStatus; 5] =
+        [RowStatus::Pending, RowStatus::InProgress, RowStatus::Succeeded, RowStatus::Failed, RowStatus::Invalid];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RowStatus::Pending => "PENDING",
+            RowStatus::InProgress => "IN_PROGRESS",
+            RowStatus::Succeeded => "SUCCEEDED",
+            RowStatus::Failed => "FAILED",
+            RowStatus::Invalid => "INVALID",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str().eq_ignore_ascii_case(text))
+    }
+}
+
+/// Rows per status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub pending: u64,
+    pub in_progress: u64,
+    pub succeeded: u64,
+    pub failed: u64,
+    pub invalid: u64,
+}
+
+impl Counts {
+    pub fn total(&self) -> u64 {
+        self.pending + self.in_progress + self.succeeded + self.failed + self.invalid
+    }
+
+    pub fn get(&self, status: RowStatus) -> u64 {
+        match status {
+            RowStatus::Pending => self.pending,
+            RowStatus::InProgress => self.in_progress,
+            RowStatus::Succeeded => self.succeeded,
+            RowStatus::Failed => self.failed,
+            RowStatus::Invalid => self.invalid,
+        }
+    }
+
+    pub fn slot(&mut self, status: RowStatus) -> &mut u64 {
+        match status {
+            RowStatus::Pending => &mut self.pending,
+            RowStatus::InProgress => &mut self.in_progress,
+            RowStatus::Succeeded => &mut self.succeeded,
+            RowStatus::Failed => &mut self.failed,
+            RowStatus::Invalid => &mut self.invalid,
+        }
+    }
+
+    /// The state a job with these counts is in once ingest is over.
+    pub fn state(&self) -> JobState {
+        if self.pending + self.in_progress > 0 {
+            JobState::Running
+        } else if self.failed + self.invalid > 0 {
+            JobState::CompletedWithErrors
+        } else {
+            JobState::Succeeded
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Job {
+    pub id: JobId,
+    pub source: ObjectRef,
+    pub dialect: Dialect,
+    pub identity_management: IdentityManagement,
+    pub telephony_model: TelephonyModel,
+    pub state: JobState,
+    pub counts: Counts,
+    pub chunks: u32,
+    /// Epoch seconds.
+    pub created_at: u64,
+    pub updated_at: u64,
+}
+
+/// One row's status and what provisioning it produced.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RowOutcome {
+    pub error_message: Option<String>,
+    pub connect_user_id: Option<String>,
+    pub connect_user_arn: Option<String>,
+    pub salesforce_user_id: Option<String>,
+    pub permission_set_assignment_id: Option<String>,
+    pub quick_connect_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowRecord {
+    pub job_id: JobId,
+    pub row: u64,
+    pub username: Option<String>,
+    /// `None` for a row too broken to say.
+    pub action: Option<Action>,
+    pub status: RowStatus,
+    #[serde(flatten)]
+    pub outcome: RowOutcome,
+    pub attempts: u32,
+    pub updated_at: u64,
+}
+
+pub fn now_epoch() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_ids_follow_the_object_version() {
+        let object = ObjectRef { bucket: "b".into(), key: "uploads/a.csv".into(), version: "v1".into() };
+        let same = JobId::for_object(&object);
+        assert_eq!(same, JobId::for_object(&object.clone()));
+        assert_eq!(same.as_str().len(), 24);
+        let newer = ObjectRef { version: "v2".into(), ..object.clone() };
+        assert_ne!(same, JobId::for_object(&newer));
+        // The separator keeps ("ab", "c") and ("a", "bc") apart.
+        let a = ObjectRef { bucket: "ab".into(), key: "c".into(), version: "v".into() };
+        let b = ObjectRef { bucket: "a".into(), key: "bc".into(), version: "v".into() };
+        assert_ne!(JobId::for_object(&a), JobId::for_object(&b));
+    }
+
+    #[test]
+    fn counts_decide_the_final_state() {
+        let mut counts = Counts { pending: 1, succeeded: 2, ..Counts::default() };
+        assert_eq!(counts.state(), JobState::Running);
+        counts.pending = 0;
+        assert_eq!(counts.state(), JobState::Succeeded);
+        counts.invalid = 1;
+        assert_eq!(counts.state(), JobState::CompletedWithErrors);
+        assert_eq!(counts.total(), 3);
+    }
+}

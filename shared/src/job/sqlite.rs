@@ -1,0 +1,487 @@
+//! The job store in one SQLite file (feature `sqlite`), for `ccbulk run` on a laptop. Its keys mirror the DynamoDB
+//! design: rows keyed by (job, row), with an index by (job, status, row) so that the failed rows of a large job are
+//! read without the others.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::model::{Counts, Job, JobId, JobState, ObjectRef, RowOutcome, RowRecord, RowStatus, now_epoch};
+
+/// SQLite integers are signed.
+fn now() -> i64 {
+    now_epoch() as i64
+}
+use super::store::{Created, JobStore, Page, RowStart, StoreError};
+use crate::domain::{Action, IdentityManagement, TelephonyModel};
+use crate::format::Dialect;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS jobs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    bucket TEXT NOT NULL, key TEXT NOT NULL, version TEXT NOT NULL,
+    dialect TEXT NOT NULL, identity_management TEXT NOT NULL, telephony_model TEXT NOT NULL,
+    state TEXT NOT NULL,
+    pending INTEGER NOT NULL DEFAULT 0, in_progress INTEGER NOT NULL DEFAULT 0, succeeded INTEGER NOT NULL DEFAULT 0,
+    failed INTEGER NOT NULL DEFAULT 0, invalid INTEGER NOT NULL DEFAULT 0,
+    chunks INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rows (
+    job_id TEXT NOT NULL, row INTEGER NOT NULL,
+    username TEXT, action TEXT, status TEXT NOT NULL,
+    error_message TEXT, connect_user_id TEXT, connect_user_arn TEXT, salesforce_user_id TEXT,
+    permission_set_assignment_id TEXT, quick_connect_id TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0, updated_at INTEGER NOT NULL,
+    PRIMARY KEY (job_id, row)
+);
+CREATE INDEX IF NOT EXISTS rows_by_status ON rows (job_id, status, row);
+";
+
+pub struct SqliteJobStore {
+    connection: Mutex<Connection>,
+}
+
+fn store_error(err: rusqlite::Error) -> StoreError {
+    StoreError(err.to_string())
+}
+
+impl SqliteJobStore {
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::with(Connection::open(path).map_err(store_error)?)
+    }
+
+    pub fn in_memory() -> Result<Self, StoreError> {
+        Self::with(Connection::open_in_memory().map_err(store_error)?)
+    }
+
+    fn with(connection: Connection) -> Result<Self, StoreError> {
+        connection.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;").map_err(store_error)?;
+        connection.execute_batch(SCHEMA).map_err(store_error)?;
+        Ok(Self { connection: Mutex::new(connection) })
+    }
+
+    fn with_connection<T>(&self, work: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> Result<T, StoreError> {
+        let mut connection = self.connection.lock().map_err(|_| StoreError("the store's lock is poisoned".into()))?;
+        work(&mut connection).map_err(store_error)
+    }
+}
+
+fn parse<T>(value: Option<T>, what: &str, text: &str) -> rusqlite::Result<T> {
+    value.ok_or_else(|| rusqlite::Error::InvalidColumnType(0, format!("{what} {text:?}"), rusqlite::types::Type::Text))
+}
+
+/// A non-negative integer column.
+fn count(row: &Row, name: &str) -> rusqlite::Result<u64> {
+    Ok(row.get::<_, i64>(name)?.max(0) as u64)
+}
+
+fn job_from(row: &Row) -> rusqlite::Result<Job> {
+    let text = |name: &str| row.get::<_, String>(name);
+    let (dialect, identity, telephony, state) =
+        (text("dialect")?, text("identity_management")?, text("telephony_model")?, text("state")?);
+    Ok(Job {
+        id: JobId::from_string(text("id")?),
+        source: ObjectRef { bucket: text("bucket")?, key: text("key")?, version: text("version")? },
+        dialect: parse(Dialect::parse(&dialect), "dialect", &dialect)?,
+        identity_management: parse(IdentityManagement::parse(&identity), "identity management", &identity)?,
+        telephony_model: parse(TelephonyModel::parse(&telephony), "telephony model", &telephony)?,
+        state: parse(JobState::parse(&state), "state", &state)?,
+        counts: Counts {
+            pending: count(row, "pending")?,
+            in_progress: count(row, "in_progress")?,
+            succeeded: count(row, "succeeded")?,
+            failed: count(row, "failed")?,
+            invalid: count(row, "invalid")?,
+        },
+        chunks: row.get("chunks")?,
+        created_at: count(row, "created_at")?,
+        updated_at: count(row, "updated_at")?,
+    })
+}
+
+fn row_from(row: &Row) -> rusqlite::Result<RowRecord> {
+    let status: String = row.get("status")?;
+    let action: Option<String> = row.get("action")?;
+    Ok(RowRecord {
+        job_id: JobId::from_string(row.get("job_id")?),
+        row: count(row, "row")?,
+        username: row.get("username")?,
+        action: action.as_deref().and_then(|a| match a {
+            "add" => Some(Action::Add),
+            "update" => Some(Action::Update),
+            "remove" => Some(Action::Remove),
+            _ => None,
+        }),
+        status: parse(RowStatus::parse(&status), "row status", &status)?,
+        outcome: RowOutcome {
+            error_message: row.get("error_message")?,
+            connect_user_id: row.get("connect_user_id")?,
+            connect_user_arn: row.get("connect_user_arn")?,
+            salesforce_user_id: row.get("salesforce_user_id")?,
+            permission_set_assignment_id: row.get("permission_set_assignment_id")?,
+            quick_connect_id: row.get("quick_connect_id")?,
+        },
+        attempts: row.get("attempts")?,
+        updated_at: count(row, "updated_at")?,
+    })
+}
+
+fn column(status: RowStatus) -> &'static str {
+    match status {
+        RowStatus::Pending => "pending",
+        RowStatus::InProgress => "in_progress",
+        RowStatus::Succeeded => "succeeded",
+        RowStatus::Failed => "failed",
+        RowStatus::Invalid => "invalid",
+    }
+}
+
+/// Moves one row's count from one status to another, and settles the job's state once nothing is left to do.
+fn move_count(tx: &rusqlite::Transaction, id: &str, from: RowStatus, to: RowStatus) -> rusqlite::Result<JobState> {
+    let sql = format!(
+        "UPDATE jobs SET {from} = {from} - 1, {to} = {to} + 1, updated_at = ?2 WHERE id = ?1",
+        from = column(from),
+        to = column(to)
+    );
+    tx.execute(&sql, params![id, now()])?;
+    settle(tx, id)
+}
+
+fn settle(tx: &rusqlite::Transaction, id: &str) -> rusqlite::Result<JobState> {
+    let job = tx.query_row("SELECT * FROM jobs WHERE id = ?1", params![id], job_from)?;
+    let state = match job.state {
+        JobState::Ingesting | JobState::Failed => job.state,
+        _ => job.counts.state(),
+    };
+    tx.execute("UPDATE jobs SET state = ?2 WHERE id = ?1", params![id, state.as_str()])?;
+    Ok(state)
+}
+
+impl JobStore for SqliteJobStore {
+    async fn create_job(&self, job: &Job) -> Result<Created, StoreError> {
+        self.with_connection(|connection| {
+            let inserted = connection.execute(
+                "INSERT OR IGNORE INTO jobs (id, bucket, key, version, dialect, identity_management, telephony_model, state, \
+                 chunks, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+                params![
+                    job.id.as_str(),
+                    job.source.bucket,
+                    job.source.key,
+                    job.source.version,
+                    job.dialect.as_str(),
+                    job.identity_management.as_str(),
+                    job.telephony_model.as_str(),
+                    job.state.as_str(),
+                    job.chunks,
+                    job.created_at as i64,
+                ],
+            )?;
+            if inserted == 1 {
+                return Ok(Created::New);
+            }
+            connection.query_row("SELECT * FROM jobs WHERE id = ?1", params![job.id.as_str()], job_from).map(Created::Existing)
+        })
+    }
+
+    async fn job(&self, id: &JobId) -> Result<Option<Job>, StoreError> {
+        self.with_connection(|c| {
+            c.query_row("SELECT * FROM jobs WHERE id = ?1", params![id.as_str()], job_from).optional()
+        })
+    }
+
+    async fn jobs(&self, limit: usize, after: Option<&str>) -> Result<Page<Job>, StoreError> {
+        let after: i64 = after.and_then(|a| a.parse().ok()).unwrap_or(i64::MAX);
+        self.with_connection(|c| {
+            let mut statement = c.prepare("SELECT * FROM jobs WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2")?;
+            let mut seqs = Vec::new();
+            let items = statement
+                .query_map(params![after, limit as i64 + 1], |row| {
+                    seqs.push(row.get::<_, i64>("seq")?);
+                    job_from(row)
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let mut items = items;
+            let next = (items.len() > limit).then(|| seqs[limit - 1].to_string());
+            items.truncate(limit);
+            Ok(Page { items, next })
+        })
+    }
+
+    async fn put_rows(&self, rows: &[RowRecord]) -> Result<(), StoreError> {
+        self.with_connection(|c| {
+            let tx = c.transaction()?;
+            for record in rows {
+                let inserted = tx.execute(
+                    "INSERT OR IGNORE INTO rows (job_id, row, username, action, status, error_message, attempts, updated_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7)",
+                    params![
+                        record.job_id.as_str(),
+                        record.row as i64,
+                        record.username,
+                        record.action.map(Action::as_str),
+                        record.status.as_str(),
+                        record.outcome.error_message,
+                        now(),
+                    ],
+                )?;
+                if inserted == 1 {
+                    let sql = format!("UPDATE jobs SET {0} = {0} + 1 WHERE id = ?1", column(record.status));
+                    tx.execute(&sql, params![record.job_id.as_str()])?;
+                }
+            }
+            tx.commit()
+        })
+    }
+
+    async fn set_state(&self, id: &JobId, state: JobState, chunks: Option<u32>) -> Result<(), StoreError> {
+        self.with_connection(|c| {
+            let tx = c.transaction()?;
+            tx.execute(
+                "UPDATE jobs SET state = ?2, chunks = COALESCE(?3, chunks), updated_at = ?4 WHERE id = ?1",
+                params![id.as_str(), state.as_str(), chunks, now()],
+            )?;
+            // A job whose rows are all done by now (all invalid, say) finishes at once.
+            if state == JobState::Running {
+                settle(&tx, id.as_str())?;
+            }
+            tx.commit()
+        })
+    }
+
+    async fn start_row(&self, id: &JobId, row: u64) -> Result<RowStart, StoreError> {
+        self.with_connection(|c| {
+            let tx = c.transaction()?;
+            let Some(record) = tx
+                .query_row("SELECT * FROM rows WHERE job_id = ?1 AND row = ?2", params![id.as_str(), row as i64], row_from)
+                .optional()?
+            else {
+                return Err(rusqlite::Error::QueryReturnedNoRows);
+            };
+            if matches!(record.status, RowStatus::Succeeded | RowStatus::Invalid) {
+                return Ok(RowStart::Done(record.status));
+            }
+            tx.execute(
+                "UPDATE rows SET status = 'IN_PROGRESS', attempts = attempts + 1, updated_at = ?3 WHERE job_id = ?1 AND row = ?2",
+                params![id.as_str(), row as i64, now()],
+            )?;
+            if record.status != RowStatus::InProgress {
+                move_count(&tx, id.as_str(), record.status, RowStatus::InProgress)?;
+            }
+            let started = tx.query_row("SELECT * FROM rows WHERE job_id = ?1 AND row = ?2", params![id.as_str(), row as i64], row_from)?;
+            tx.commit()?;
+            Ok(RowStart::Go(Box::new(started)))
+        })
+    }
+
+    async fn finish_row(
+        &self,
+        id: &JobId,
+        row: u64,
+        status: RowStatus,
+        outcome: &RowOutcome,
+    ) -> Result<JobState, StoreError> {
+        self.with_connection(|c| {
+            let tx = c.transaction()?;
+            let previous: String =
+                tx.query_row("SELECT status FROM rows WHERE job_id = ?1 AND row = ?2", params![id.as_str(), row as i64], |r| r.get(0))?;
+            let previous = parse(RowStatus::parse(&previous), "row status", &previous)?;
+            tx.execute(
+                "UPDATE rows SET status = ?3, error_message = ?4, connect_user_id = COALESCE(?5, connect_user_id), \
+                 connect_user_arn = COALESCE(?6, connect_user_arn), salesforce_user_id = COALESCE(?7, salesforce_user_id), \
+                 permission_set_assignment_id = COALESCE(?8, permission_set_assignment_id), \
+                 quick_connect_id = COALESCE(?9, quick_connect_id), updated_at = ?10 WHERE job_id = ?1 AND row = ?2",
+                params![
+                    id.as_str(),
+                    row as i64,
+                    status.as_str(),
+                    outcome.error_message,
+                    outcome.connect_user_id,
+                    outcome.connect_user_arn,
+                    outcome.salesforce_user_id,
+                    outcome.permission_set_assignment_id,
+                    outcome.quick_connect_id,
+                    now(),
+                ],
+            )?;
+            let state = if previous == status { settle(&tx, id.as_str())? } else { move_count(&tx, id.as_str(), previous, status)? };
+            tx.commit()?;
+            Ok(state)
+        })
+    }
+
+    async fn row(&self, id: &JobId, row: u64) -> Result<Option<RowRecord>, StoreError> {
+        self.with_connection(|c| {
+            c.query_row("SELECT * FROM rows WHERE job_id = ?1 AND row = ?2", params![id.as_str(), row as i64], row_from)
+                .optional()
+        })
+    }
+
+    async fn rows(
+        &self,
+        id: &JobId,
+        status: Option<RowStatus>,
+        limit: usize,
+        after: Option<u64>,
+    ) -> Result<Page<RowRecord>, StoreError> {
+        self.with_connection(|c| {
+            let after = after.map_or(-1, |a| a as i64);
+            let mut items = match status {
+                Some(status) => c
+                    .prepare("SELECT * FROM rows WHERE job_id = ?1 AND status = ?2 AND row > ?3 ORDER BY row LIMIT ?4")?
+                    .query_map(params![id.as_str(), status.as_str(), after, limit as i64 + 1], row_from)?
+                    .collect::<rusqlite::Result<Vec<_>>>()?,
+                None => c
+                    .prepare("SELECT * FROM rows WHERE job_id = ?1 AND row > ?2 ORDER BY row LIMIT ?3")?
+                    .query_map(params![id.as_str(), after, limit as i64 + 1], row_from)?
+                    .collect::<rusqlite::Result<Vec<_>>>()?,
+            };
+            let next = (items.len() > limit).then(|| items[limit - 1].row.to_string());
+            items.truncate(limit);
+            Ok(Page { items, next })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(key: &str) -> Job {
+        let source = ObjectRef { bucket: "local".into(), key: key.into(), version: "sha256:abc".into() };
+        Job {
+            id: JobId::for_object(&source),
+            source,
+            dialect: Dialect::Ccbulk,
+            identity_management: IdentityManagement::ConnectManaged,
+            telephony_model: TelephonyModel::AmazonConnect,
+            state: JobState::Ingesting,
+            counts: Counts::default(),
+            chunks: 0,
+            created_at: now_epoch(),
+            updated_at: now_epoch(),
+        }
+    }
+
+    fn record(job: &Job, row: u64, status: RowStatus) -> RowRecord {
+        RowRecord {
+            job_id: job.id.clone(),
+            row,
+            username: Some(format!("user{row}")),
+            action: Some(Action::Add),
+            status,
+            outcome: RowOutcome {
+                error_message: (status == RowStatus::Invalid).then(|| "row 4, column \"username\": too long".into()),
+                ..RowOutcome::default()
+            },
+            attempts: 0,
+            updated_at: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_job_moves_through_its_rows_and_the_last_row_finishes_it() {
+        let store = SqliteJobStore::in_memory().unwrap();
+        let job = job("uploads/agents.csv");
+        assert!(matches!(store.create_job(&job).await.unwrap(), Created::New));
+        assert!(matches!(store.create_job(&job).await.unwrap(), Created::Existing(existing) if existing.id == job.id));
+
+        let rows = [
+            record(&job, 2, RowStatus::Pending),
+            record(&job, 3, RowStatus::Pending),
+            record(&job, 4, RowStatus::Invalid),
+        ];
+        store.put_rows(&rows).await.unwrap();
+        store.put_rows(&rows).await.unwrap();
+        let counts = store.job(&job.id).await.unwrap().unwrap().counts;
+        assert_eq!(
+            (counts.pending, counts.invalid, counts.total()),
+            (2, 1, 3),
+            "a repeated ingest counts nothing twice"
+        );
+        store.set_state(&job.id, JobState::Running, Some(1)).await.unwrap();
+
+        let RowStart::Go(started) = store.start_row(&job.id, 2).await.unwrap() else { panic!("row 2 needs work") };
+        assert_eq!((started.status, started.attempts), (RowStatus::InProgress, 1));
+        // A crashed attempt is taken up again: one more attempt, no count moves twice.
+        let RowStart::Go(again) = store.start_row(&job.id, 2).await.unwrap() else { panic!("row 2 still needs work") };
+        assert_eq!(again.attempts, 2);
+        let counts = store.job(&job.id).await.unwrap().unwrap().counts;
+        assert_eq!((counts.pending, counts.in_progress), (1, 1));
+
+        let done = RowOutcome {
+            connect_user_id: Some("u-1".into()),
+            salesforce_user_id: Some("005x".into()),
+            ..RowOutcome::default()
+        };
+        assert_eq!(store.finish_row(&job.id, 2, RowStatus::Succeeded, &done).await.unwrap(), JobState::Running);
+        assert_eq!(store.start_row(&job.id, 2).await.unwrap(), RowStart::Done(RowStatus::Succeeded));
+        assert_eq!(store.start_row(&job.id, 4).await.unwrap(), RowStart::Done(RowStatus::Invalid));
+
+        store.start_row(&job.id, 3).await.unwrap();
+        let failed = RowOutcome {
+            error_message: Some("Amazon Connect: InvalidParameterException".into()),
+            ..RowOutcome::default()
+        };
+        assert_eq!(
+            store.finish_row(&job.id, 3, RowStatus::Failed, &failed).await.unwrap(),
+            JobState::CompletedWithErrors
+        );
+        let finished = store.job(&job.id).await.unwrap().unwrap();
+        assert_eq!((finished.counts.succeeded, finished.counts.failed, finished.counts.invalid), (1, 1, 1));
+        assert_eq!(finished.chunks, 1);
+
+        let row = store.row(&job.id, 2).await.unwrap().unwrap();
+        assert_eq!(
+            (row.outcome.connect_user_id.as_deref(), row.outcome.salesforce_user_id.as_deref()),
+            (Some("u-1"), Some("005x"))
+        );
+        // A rerun retries the failed row: it counts as in progress again and the job is running.
+        let RowStart::Go(retry) = store.start_row(&job.id, 3).await.unwrap() else { panic!("failed rows are retried") };
+        assert_eq!(retry.attempts, 2);
+        assert_eq!(store.job(&job.id).await.unwrap().unwrap().state, JobState::Running);
+    }
+
+    #[tokio::test]
+    async fn rows_by_status_and_jobs_newest_first_page() {
+        let store = SqliteJobStore::in_memory().unwrap();
+        let first = job("a.csv");
+        let second = job("b.csv");
+        store.create_job(&first).await.unwrap();
+        store.create_job(&second).await.unwrap();
+        let page = store.jobs(1, None).await.unwrap();
+        assert_eq!(page.items[0].id, second.id, "newest first");
+        let rest = store.jobs(1, page.next.as_deref()).await.unwrap();
+        assert_eq!(rest.items[0].id, first.id);
+        assert_eq!(rest.next, None);
+
+        let rows: Vec<RowRecord> = (2..12)
+            .map(|row| record(&first, row, if row % 3 == 0 { RowStatus::Invalid } else { RowStatus::Pending }))
+            .collect();
+        store.put_rows(&rows).await.unwrap();
+        let invalid = store.rows(&first.id, Some(RowStatus::Invalid), 2, None).await.unwrap();
+        assert_eq!(invalid.items.iter().map(|r| r.row).collect::<Vec<_>>(), vec![3, 6]);
+        let more = store
+            .rows(&first.id, Some(RowStatus::Invalid), 2, invalid.next.as_deref().and_then(|n| n.parse().ok()))
+            .await
+            .unwrap();
+        assert_eq!(more.items.iter().map(|r| r.row).collect::<Vec<_>>(), vec![9]);
+        assert_eq!(store.rows(&first.id, None, 100, None).await.unwrap().items.len(), 10);
+    }
+
+    #[tokio::test]
+    async fn the_state_survives_in_its_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let job = job("c.csv");
+        {
+            let store = SqliteJobStore::open(&path).unwrap();
+            store.create_job(&job).await.unwrap();
+            store.put_rows(&[record(&job, 2, RowStatus::Pending)]).await.unwrap();
+        }
+        let reopened = SqliteJobStore::open(&path).unwrap();
+        assert_eq!(reopened.job(&job.id).await.unwrap().unwrap().counts.pending, 1);
+    }
+}
