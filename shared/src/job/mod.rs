@@ -5,7 +5,7 @@ mod model;
 mod sqlite;
 mod store;
 
-pub use self::model::{Counts, Job, JobId, JobState, ObjectRef, RowOutcome, RowRecord, RowStatus};
+pub use self::model::{Counts, Job, JobId, JobState, ObjectRef, RowOutcome, RowRecord, RowStatus, now_epoch};
 #[cfg(feature = "sqlite")]
 pub use self::sqlite::SqliteJobStore;
 pub use self::store::{Created, JobStore, Page, RowStart, StoreError};

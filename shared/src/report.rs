@@ -1,0 +1,118 @@
+//! The report CSV: the input's columns (less any password) and each row's outcome. Cells that a spreadsheet would
+//! run as a formula are neutralised.
+
+use std::io::{self, Read, Write};
+
+use crate::format::{Field, FileError, Header, RecordReader};
+use crate::job::RowRecord;
+
+/// The columns added after the input's own.
+pub const OUTCOME_COLUMNS: [&str; 5] =
+    ["Status", "ErrorMessage", "ConnectUserId", "ConnectUserArn", "SalesforceUserId"];
+
+/// A cell starting with `=`, `+`, `-` or `@` (or a tab or carriage return, which some spreadsheets skip before
+/// looking) is prefixed with `'`, so that opening the report runs nothing.
+pub fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {
+    match cell.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}").into(),
+        _ => cell.into(),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error(transparent)]
+    File(#[from] FileError),
+    #[error("cannot write the report: {0}")]
+    Write(#[from] io::Error),
+    #[error("cannot write the report: {0}")]
+    Csv(#[from] csv::Error),
+}
+
+/// Writes the report of `input` (the job's file, header included) to `out`. `outcome` gives a row's record; rows
+/// without one are reported PENDING.
+pub fn write_report(
+    header: &Header,
+    input: impl Read,
+    mut outcome: impl FnMut(u64) -> Option<RowRecord>,
+    out: impl Write,
+) -> Result<(), ReportError> {
+    let password = header.position(Field::Password);
+    let mut writer = csv::WriterBuilder::new().from_writer(out);
+    let mut columns: Vec<&str> =
+        header.names().iter().enumerate().filter(|(i, _)| Some(*i) != password).map(|(_, n)| n.as_str()).collect();
+    columns.extend(OUTCOME_COLUMNS);
+    writer.write_record(&columns)?;
+
+    let mut reader = RecordReader::new(input);
+    reader.read_header()?;
+    while let Some(record) = reader.next_record()? {
+        let mut cells: Vec<String> = (0..header.len())
+            .filter(|i| Some(*i) != password)
+            .map(|i| neutralise(&String::from_utf8_lossy(record.fields.get(i).unwrap_or_default())).into_owned())
+            .collect();
+        let row = outcome(record.row);
+        let text = |value: Option<&str>| neutralise(value.unwrap_or_default()).into_owned();
+        match row {
+            Some(row) => cells.extend([
+                row.status.as_str().to_owned(),
+                text(row.outcome.error_message.as_deref()),
+                text(row.outcome.connect_user_id.as_deref()),
+                text(row.outcome.connect_user_arn.as_deref()),
+                text(row.outcome.salesforce_user_id.as_deref()),
+            ]),
+            None => cells.extend(["PENDING".to_owned(), String::new(), String::new(), String::new(), String::new()]),
+        }
+        writer.write_record(&cells)?;
+    }
+    writer.flush()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Action, TelephonyModel};
+    use crate::format::DialectChoice;
+    use crate::job::{JobId, RowOutcome, RowStatus};
+
+    #[test]
+    fn formulas_are_neutralised() {
+        assert_eq!(neutralise("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        for cell in ["+1", "-1", "@SUM(A1)", "\t=1"] {
+            assert!(neutralise(cell).starts_with('\''), "{cell}");
+        }
+        assert_eq!(neutralise("jdoe"), "jdoe");
+        assert_eq!(neutralise(""), "");
+    }
+
+    #[test]
+    fn the_report_keeps_the_input_columns_but_the_password_and_adds_the_outcome() {
+        let input = "action,username,password,first_name\nadd,jdoe,S3cret!pass,=cmd|' /C calc'!A0\nadd,asmith,An0ther!pass,Ann\n";
+        let names = input.lines().next().unwrap().split(',').map(str::to_owned).collect();
+        let header = Header::parse(names, DialectChoice::Auto, None, TelephonyModel::AmazonConnect).unwrap();
+        let outcome = |row: u64| {
+            (row == 2).then(|| RowRecord {
+                job_id: JobId::from_string("j".into()),
+                row,
+                username: Some("jdoe".into()),
+                action: Some(Action::Add),
+                status: RowStatus::Failed,
+                outcome: RowOutcome { error_message: Some("Amazon Connect: denied".into()), ..RowOutcome::default() },
+                attempts: 1,
+                updated_at: 0,
+            })
+        };
+        let mut out = Vec::new();
+        write_report(&header, input.as_bytes(), outcome, &mut out).unwrap();
+        let report = String::from_utf8(out).unwrap();
+        assert!(!report.contains("S3cret") && !report.contains("An0ther") && !report.contains("password"), "{report}");
+        let lines: Vec<&str> = report.lines().collect();
+        assert_eq!(
+            lines[0],
+            "action,username,first_name,Status,ErrorMessage,ConnectUserId,ConnectUserArn,SalesforceUserId"
+        );
+        assert!(lines[1].starts_with("add,jdoe,'=cmd|' /C calc'!A0,FAILED,Amazon Connect: denied"), "{}", lines[1]);
+        assert_eq!(lines[2], "add,asmith,Ann,PENDING,,,,");
+    }
+}
