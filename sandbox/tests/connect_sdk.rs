@@ -91,6 +91,24 @@ async fn ids(client: &Client, instance: &str) -> Ids {
     }
 }
 
+/// SearchUsers with one exact string condition.
+async fn search_exact(
+    client: &Client,
+    instance: &str,
+    field: &str,
+    value: &str,
+) -> aws_sdk_connect::operation::search_users::SearchUsersOutput {
+    let condition =
+        StringCondition::builder().field_name(field).value(value).comparison_type(StringComparisonType::Exact).build();
+    client
+        .search_users()
+        .instance_id(instance)
+        .search_criteria(UserSearchCriteria::builder().string_condition(condition).build())
+        .send()
+        .await
+        .unwrap()
+}
+
 fn soft_phone() -> UserPhoneConfig {
     UserPhoneConfig::builder().phone_type(PhoneType::SoftPhone).build()
 }
@@ -163,23 +181,7 @@ async fn a_user_lives_through_create_describe_list_search_update_and_delete() {
 
     let listed = client.list_users().instance_id(&instance).send().await.unwrap();
     assert!(listed.user_summary_list().iter().any(|u| u.username() == Some("jdoe")));
-    let found = client
-        .search_users()
-        .instance_id(&instance)
-        .search_criteria(
-            UserSearchCriteria::builder()
-                .string_condition(
-                    StringCondition::builder()
-                        .field_name("Username")
-                        .value("jdoe")
-                        .comparison_type(StringComparisonType::Exact)
-                        .build(),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    let found = search_exact(&client, &instance, "Username", "jdoe").await;
     assert_eq!(found.users().len(), 1);
     assert_eq!(found.users()[0].id(), Some(user_id.as_str()));
 
@@ -354,23 +356,7 @@ async fn a_taken_username_is_a_duplicate_and_the_user_quota_is_a_limit() {
     let err = directory_user("d4").send().await.unwrap_err().into_service_error();
     assert!(err.is_limit_exceeded_exception(), "{err:?}");
 
-    let d1 = client
-        .search_users()
-        .instance_id(&directory)
-        .search_criteria(
-            UserSearchCriteria::builder()
-                .string_condition(
-                    StringCondition::builder()
-                        .field_name("username")
-                        .value("d1")
-                        .comparison_type(StringComparisonType::Exact)
-                        .build(),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    let d1 = search_exact(&client, &directory, "username", "d1").await;
     let err = client
         .update_user_identity_info()
         .instance_id(&directory)

@@ -515,6 +515,14 @@ fn collection_body(body: &Bytes) -> Result<CollectionBody, SfError> {
     Ok(CollectionBody { all_or_none: value.get("allOrNone").and_then(Value::as_bool).unwrap_or(false), records })
 }
 
+/// Runs `work` on a parsed Collections body, or answers 400 for one that does not parse.
+fn with_collection_body(body: &Bytes, work: impl FnOnce(CollectionBody) -> Response) -> Response {
+    match collection_body(body) {
+        Ok(body) => work(body),
+        Err(err) => errors(StatusCode::BAD_REQUEST, &[err]),
+    }
+}
+
 fn record_type(record: &Record) -> Result<&'static org::Schema, Vec<SfError>> {
     let name = record.get("attributes").and_then(|a| a.get("type")).and_then(Value::as_str).unwrap_or_default();
     schema(name)
@@ -523,13 +531,11 @@ fn record_type(record: &Record) -> Result<&'static org::Schema, Vec<SfError>> {
 
 async fn collection_create(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
     rest(&app, &headers, "collections", |org| {
-        let body = match collection_body(&body) {
-            Ok(body) => body,
-            Err(err) => return errors(StatusCode::BAD_REQUEST, &[err]),
-        };
-        collection(org, &body.records, body.all_or_none, |org, record| {
-            let schema = record_type(record)?;
-            org.create(schema, record).map(|id| (id, None))
+        with_collection_body(&body, |body| {
+            collection(org, &body.records, body.all_or_none, |org, record| {
+                let schema = record_type(record)?;
+                org.create(schema, record).map(|id| (id, None))
+            })
         })
     })
     .await
@@ -537,18 +543,20 @@ async fn collection_create(State(app): State<Arc<App>>, headers: HeaderMap, body
 
 async fn collection_update(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
     rest(&app, &headers, "collections", |org| {
-        let body = match collection_body(&body) {
-            Ok(body) => body,
-            Err(err) => return errors(StatusCode::BAD_REQUEST, &[err]),
-        };
-        collection(org, &body.records, body.all_or_none, |org, record| {
-            let schema = record_type(record)?;
-            let id =
-                record.get("id").or_else(|| record.get("Id")).and_then(Value::as_str).unwrap_or_default().to_owned();
-            let mut fields = record.clone();
-            fields.remove("id");
-            org.update(schema, &id, &fields)?;
-            Ok((org::canonical_id(&id).unwrap_or(id), None))
+        with_collection_body(&body, |body| {
+            collection(org, &body.records, body.all_or_none, |org, record| {
+                let schema = record_type(record)?;
+                let id = record
+                    .get("id")
+                    .or_else(|| record.get("Id"))
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
+                let mut fields = record.clone();
+                fields.remove("id");
+                org.update(schema, &id, &fields)?;
+                Ok((org::canonical_id(&id).unwrap_or(id), None))
+            })
         })
     })
     .await
@@ -588,17 +596,15 @@ async fn collection_upsert(
                 &[SfError::new("INVALID_FIELD", format!("No such column '{field}'"), &[])],
             );
         };
-        let body = match collection_body(&body) {
-            Ok(body) => body,
-            Err(err) => return errors(StatusCode::BAD_REQUEST, &[err]),
-        };
-        collection(org, &body.records, body.all_or_none, |org, record| {
-            let value = record.get(key).and_then(Value::as_str).unwrap_or_default().to_owned();
-            let existing = org.find_by(schema.name, key, &value).and_then(|r| text(r, "Id"));
-            match existing {
-                Some(id) => org.update(schema, &id, record).map(|()| (id, Some(false))),
-                None => org.create(schema, record).map(|id| (id, Some(true))),
-            }
+        with_collection_body(&body, |body| {
+            collection(org, &body.records, body.all_or_none, |org, record| {
+                let value = record.get(key).and_then(Value::as_str).unwrap_or_default().to_owned();
+                let existing = org.find_by(schema.name, key, &value).and_then(|r| text(r, "Id"));
+                match existing {
+                    Some(id) => org.update(schema, &id, record).map(|()| (id, Some(false))),
+                    None => org.create(schema, record).map(|id| (id, Some(true))),
+                }
+            })
         })
     })
     .await
