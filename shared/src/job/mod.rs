@@ -1,10 +1,12 @@
 //! Jobs and their rows: the state a run keeps (DESIGN §5), and the store it is kept in.
 
+mod message;
 mod model;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod store;
 
+pub use self::message::ChunkMessage;
 pub use self::model::{Counts, Job, JobId, JobState, ObjectRef, RowOutcome, RowRecord, RowStatus, now_epoch};
 #[cfg(feature = "sqlite")]
 pub use self::sqlite::SqliteJobStore;

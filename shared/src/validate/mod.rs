@@ -15,7 +15,7 @@ use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::Path;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use self::cells::Cells;
 use self::duplicates::{DuplicateTracker, Key, keys};
@@ -24,7 +24,7 @@ use crate::domain::{IdentityManagement, TelephonyModel, UserRow};
 use crate::format::{ByteRange, Chunk, ChunkPlanner, Dialect, DialectChoice, FileError, Header, Record, RecordReader};
 
 /// The deployment a file is validated for: the rules differ between them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Setup {
     pub identity_management: IdentityManagement,
     pub telephony_model: TelephonyModel,
@@ -115,6 +115,12 @@ impl Validator {
         check_setup(header.dialect(), setup)?;
         let duplicates = DuplicateTracker::scan(source.open()?, &header)?;
         Ok((Self { header, setup, duplicates }, reader))
+    }
+
+    /// A validator for the rows of one chunk, whose file was validated whole at ingest: duplicates were found then,
+    /// so none is looked for here.
+    pub fn for_chunk(header: Header, setup: Setup) -> Self {
+        Self { header, setup, duplicates: DuplicateTracker::default() }
     }
 
     pub fn header(&self) -> &Header {
