@@ -6,6 +6,7 @@ pub mod connect;
 pub mod domain;
 pub mod format;
 pub mod job;
+pub mod pipeline;
 pub mod report;
 #[cfg(feature = "salesforce")]
 pub mod salesforce;

@@ -1,0 +1,205 @@
+//! Ingest: validate the file as a stream, record the job and every row (INVALID rows with their errors, valid rows
+//! PENDING), and enqueue the chunks. A repeated event finds the job and does nothing twice; an ingest that died half
+//! way is completed by the next event.
+
+use super::queue::{ChunkQueue, QueueError};
+use crate::format::{Chunk, ChunkPlanner, Field, FileError};
+use crate::job::{
+    ChunkMessage, Created, Job, JobId, JobState, JobStore, ObjectRef, RowOutcome, RowRecord, RowStatus, StoreError,
+    now_epoch,
+};
+use crate::validate::{Options, RowError, Source, Validator};
+
+/// Rows written to the store per call.
+const ROW_BATCH: usize = 500;
+/// Messages sent per call (SQS's batch limit).
+const MESSAGE_BATCH: usize = 10;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error(transparent)]
+    File(#[from] FileError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IngestOutcome {
+    pub job: Job,
+    /// False when the job existed and was past ingest: nothing was done.
+    pub ingested: bool,
+}
+
+/// All of a row's errors in one message: `column "x": message [rule]; ...`.
+pub fn error_message(errors: &[RowError]) -> String {
+    errors
+        .iter()
+        .map(|e| format!("column {:?}: {} [{}]", e.column, e.message, e.rule.code()))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+pub async fn ingest<S: JobStore, Q: ChunkQueue>(
+    store: &S,
+    queue: &Q,
+    source: &(impl Source + ?Sized),
+    object: ObjectRef,
+    options: &Options,
+) -> Result<IngestOutcome, IngestError> {
+    let (mut validator, mut reader) = Validator::prepare(source, options)?;
+    let id = JobId::for_object(&object);
+    let now = now_epoch();
+    let job = Job {
+        id: id.clone(),
+        source: object.clone(),
+        dialect: validator.header().dialect(),
+        identity_management: validator.setup().identity_management,
+        telephony_model: validator.setup().telephony_model,
+        state: JobState::Ingesting,
+        counts: Default::default(),
+        chunks: 0,
+        created_at: now,
+        updated_at: now,
+    };
+    if let Created::Existing(existing) = store.create_job(&job).await?
+        && existing.state != JobState::Ingesting
+    {
+        return Ok(IngestOutcome { job: existing, ingested: false });
+    }
+
+    let header = validator.header().clone();
+    let setup = validator.setup();
+    let username_at = header.position(Field::Username);
+    let message = |chunk: Chunk| ChunkMessage {
+        job_id: id.clone(),
+        object: object.clone(),
+        header: header.clone(),
+        setup,
+        chunk,
+    };
+    let mut planner = ChunkPlanner::new(options.chunk_rows);
+    let (mut rows, mut messages, mut chunks, mut seen) = (Vec::new(), Vec::new(), 0u32, 0u64);
+    while let Some(record) = reader.next_record()? {
+        seen += 1;
+        let username = username_at
+            .and_then(|i| record.fields.get(i))
+            .and_then(|cell| std::str::from_utf8(cell).ok())
+            .map(|name| name.trim().to_owned())
+            .filter(|name| !name.is_empty());
+        let (status, action, error, closed) = match validator.check(&record) {
+            Ok(row) => (RowStatus::Pending, Some(row.action), None, planner.push_valid(record.row, record.range)),
+            Err(errors) => (RowStatus::Invalid, None, Some(error_message(&errors)), planner.push_invalid()),
+        };
+        rows.push(RowRecord {
+            job_id: id.clone(),
+            row: record.row,
+            username,
+            action,
+            status,
+            outcome: RowOutcome { error_message: error, ..RowOutcome::default() },
+            attempts: 0,
+            updated_at: now,
+        });
+        messages.extend(closed.map(&message));
+        if rows.len() >= ROW_BATCH {
+            store.put_rows(&rows).await?;
+            rows.clear();
+        }
+        // Rows are recorded before the messages that name them go out.
+        if messages.len() >= MESSAGE_BATCH {
+            store.put_rows(&rows).await?;
+            rows.clear();
+            chunks += messages.len() as u32;
+            queue.send(&messages).await?;
+            messages.clear();
+        }
+    }
+    messages.extend(planner.finish().map(&message));
+    store.put_rows(&rows).await?;
+    chunks += messages.len() as u32;
+    queue.send(&messages).await?;
+    if seen == 0 {
+        store.set_state(&id, JobState::Failed, Some(0)).await?;
+        return Err(FileError::NoRows.into());
+    }
+    store.set_state(&id, JobState::Running, Some(chunks)).await?;
+    let job = store.job(&id).await?.ok_or_else(|| StoreError("the job vanished during ingest".into()))?;
+    Ok(IngestOutcome { job, ingested: true })
+}
+
+#[cfg(all(test, feature = "sqlite"))]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::job::SqliteJobStore;
+    use crate::pipeline::MemoryQueue;
+
+    fn example(name: &str) -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples").join(name)
+    }
+
+    fn object(key: &str) -> ObjectRef {
+        ObjectRef { bucket: "local".into(), key: key.into(), version: "v1".into() }
+    }
+
+    #[tokio::test]
+    async fn ingest_records_every_row_and_enqueues_the_valid_ones_once() {
+        let store = SqliteJobStore::in_memory().unwrap();
+        let queue = MemoryQueue::default();
+        let path = example("errors.csv");
+        let options = Options { chunk_rows: 5, ..Options::default() };
+        let outcome = ingest(&store, &queue, path.as_path(), object("errors.csv"), &options).await.unwrap();
+        assert!(outcome.ingested);
+        let job = outcome.job;
+        assert_eq!((job.state, job.counts.pending, job.counts.invalid), (JobState::Running, 2, 20));
+        assert_eq!((job.chunks as usize, queue.len()), (2, 2), "rows 2 and 20 are apart: two chunks");
+
+        let invalid = store.row(&job.id, 3).await.unwrap().unwrap();
+        assert_eq!(invalid.status, RowStatus::Invalid);
+        assert_eq!(invalid.username.as_deref(), Some("christopher.montgomery"));
+        assert!(invalid.outcome.error_message.unwrap().contains("[username.too_long]"));
+        let valid = store.row(&job.id, 2).await.unwrap().unwrap();
+        assert_eq!((valid.status, valid.action), (RowStatus::Pending, Some(crate::domain::Action::Add)));
+
+        // The same event again: the job is found, nothing is recorded or sent twice.
+        let again = ingest(&store, &queue, path.as_path(), object("errors.csv"), &options).await.unwrap();
+        assert!(!again.ingested);
+        assert_eq!(queue.len(), 2);
+        assert_eq!(store.job(&job.id).await.unwrap().unwrap().counts.total(), 22);
+    }
+
+    #[tokio::test]
+    async fn an_ingest_that_died_half_way_is_completed_and_a_file_of_only_bad_rows_finishes_at_once() {
+        let store = SqliteJobStore::in_memory().unwrap();
+        let queue = MemoryQueue::default();
+        let path = example("ccbulk-agents.csv");
+        let options = Options { chunk_rows: 10, ..Options::default() };
+        // A first attempt got as far as recording the job, then died.
+        let (validator, _) = Validator::prepare(path.as_path(), &options).unwrap();
+        let id = JobId::for_object(&object("agents.csv"));
+        let half = Job {
+            id: id.clone(),
+            source: object("agents.csv"),
+            dialect: validator.header().dialect(),
+            identity_management: validator.setup().identity_management,
+            telephony_model: validator.setup().telephony_model,
+            state: JobState::Ingesting,
+            counts: Default::default(),
+            chunks: 0,
+            created_at: 0,
+            updated_at: 0,
+        };
+        store.create_job(&half).await.unwrap();
+        let outcome = ingest(&store, &queue, path.as_path(), object("agents.csv"), &options).await.unwrap();
+        assert!(outcome.ingested);
+        assert_eq!((outcome.job.counts.pending, outcome.job.chunks), (28, 3));
+
+        let bad = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(bad.path(), "action,username\nexplode,x\n").unwrap();
+        let outcome = ingest(&store, &queue, bad.path(), object("bad.csv"), &options).await.unwrap();
+        assert_eq!((outcome.job.state, outcome.job.chunks), (JobState::CompletedWithErrors, 0));
+    }
+}
