@@ -48,8 +48,14 @@ pub async fn ingest<S: JobStore, Q: ChunkQueue>(
     object: ObjectRef,
     options: &Options,
 ) -> Result<IngestOutcome, IngestError> {
-    let (mut validator, mut reader) = Validator::prepare(source, options)?;
     let id = JobId::for_object(&object);
+    // A repeated event for a job past ingest costs one read, not a pass over the file.
+    if let Some(existing) = store.job(&id).await?
+        && existing.state != JobState::Ingesting
+    {
+        return Ok(IngestOutcome { job: existing, ingested: false });
+    }
+    let (mut validator, mut reader) = Validator::prepare(source, options)?;
     let now = now_epoch();
     let job = Job {
         id: id.clone(),
@@ -63,6 +69,7 @@ pub async fn ingest<S: JobStore, Q: ChunkQueue>(
         created_at: now,
         updated_at: now,
     };
+    // Checked again on create: another ingest of the same object may have got there first.
     if let Created::Existing(existing) = store.create_job(&job).await?
         && existing.state != JobState::Ingesting
     {
