@@ -350,6 +350,15 @@ async fn query_more(
     .await
 }
 
+/// A single-record write's answer: 204, 404 for a record that is not there, 400 for the rest.
+fn no_content(result: Result<(), Vec<SfError>>) -> Response {
+    match result {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(errs) if errs[0].code == "NOT_FOUND" => errors(StatusCode::NOT_FOUND, &errs),
+        Err(errs) => errors(StatusCode::BAD_REQUEST, &errs),
+    }
+}
+
 fn parse_record(body: &Bytes) -> Result<Record, SfError> {
     serde_json::from_slice::<Record>(body).map_err(|err| SfError::new("JSON_PARSER_ERROR", err.to_string(), &[]))
 }
@@ -419,11 +428,7 @@ async fn update_record(
             Ok(fields) => fields,
             Err(err) => return errors(StatusCode::BAD_REQUEST, &[err]),
         };
-        match org.update(schema, &id, &fields) {
-            Ok(()) => StatusCode::NO_CONTENT.into_response(),
-            Err(errs) if errs[0].code == "NOT_FOUND" => errors(StatusCode::NOT_FOUND, &errs),
-            Err(errs) => errors(StatusCode::BAD_REQUEST, &errs),
-        }
+        no_content(org.update(schema, &id, &fields))
     })
     .await
 }
@@ -435,11 +440,7 @@ async fn delete_record(
 ) -> Response {
     rest(&app, &headers, "sobject", |org| {
         let Some(schema) = schema(&object) else { return unknown_object(&object) };
-        match org.delete(schema, &id) {
-            Ok(()) => StatusCode::NO_CONTENT.into_response(),
-            Err(errs) if errs[0].code == "NOT_FOUND" => errors(StatusCode::NOT_FOUND, &errs),
-            Err(errs) => errors(StatusCode::BAD_REQUEST, &errs),
-        }
+        no_content(org.delete(schema, &id))
     })
     .await
 }

@@ -168,6 +168,24 @@ pub struct Job {
     pub updated_at: u64,
 }
 
+impl Job {
+    /// A job that starts ingesting `source` at `now`, for a file of this dialect and setup.
+    pub fn ingesting(source: ObjectRef, dialect: Dialect, setup: crate::validate::Setup, now: u64) -> Self {
+        Self {
+            id: JobId::for_object(&source),
+            source,
+            dialect,
+            identity_management: setup.identity_management,
+            telephony_model: setup.telephony_model,
+            state: JobState::Ingesting,
+            counts: Counts::default(),
+            chunks: 0,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
 /// One row's status and what provisioning it produced.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct RowOutcome {

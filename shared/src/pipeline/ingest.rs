@@ -57,18 +57,7 @@ pub async fn ingest<S: JobStore, Q: ChunkQueue>(
     }
     let (mut validator, mut reader) = Validator::prepare(source, options)?;
     let now = now_epoch();
-    let job = Job {
-        id: id.clone(),
-        source: object.clone(),
-        dialect: validator.header().dialect(),
-        identity_management: validator.setup().identity_management,
-        telephony_model: validator.setup().telephony_model,
-        state: JobState::Ingesting,
-        counts: Default::default(),
-        chunks: 0,
-        created_at: now,
-        updated_at: now,
-    };
+    let job = Job::ingesting(object.clone(), validator.header().dialect(), validator.setup(), now);
     // Checked again on create: another ingest of the same object may have got there first.
     if let Created::Existing(existing) = store.create_job(&job).await?
         && existing.state != JobState::Ingesting
@@ -186,19 +175,7 @@ mod tests {
         let options = Options { chunk_rows: 10, ..Options::default() };
         // A first attempt got as far as recording the job, then died.
         let (validator, _) = Validator::prepare(path.as_path(), &options).unwrap();
-        let id = JobId::for_object(&object("agents.csv"));
-        let half = Job {
-            id: id.clone(),
-            source: object("agents.csv"),
-            dialect: validator.header().dialect(),
-            identity_management: validator.setup().identity_management,
-            telephony_model: validator.setup().telephony_model,
-            state: JobState::Ingesting,
-            counts: Default::default(),
-            chunks: 0,
-            created_at: 0,
-            updated_at: 0,
-        };
+        let half = Job::ingesting(object("agents.csv"), validator.header().dialect(), validator.setup(), 0);
         store.create_job(&half).await.unwrap();
         let outcome = ingest(&store, &queue, path.as_path(), object("agents.csv"), &options).await.unwrap();
         assert!(outcome.ingested);
