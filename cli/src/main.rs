@@ -1,5 +1,10 @@
 //! `ccbulk`: bulk provisioning of contact-center users in Amazon Connect and Salesforce.
 
+mod config;
+mod init;
+mod logging;
+mod run;
+mod status;
 mod validate;
 
 use std::process::ExitCode;
@@ -23,11 +28,20 @@ enum Command {
     Validate(validate::Args),
     /// List the validation rules: each code and what it demands.
     Rules,
+    /// Provision a file's users: into sandboxes started for the run, or with --config into a real instance and org.
+    Run(run::Args),
+    /// The jobs in the local store, one job's rows and its report.
+    Status(status::Args),
+    /// Write a commented config template (ccbulk.toml).
+    Init(init::Args),
 }
 
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Validate(args) => validate::run(&args),
         Command::Rules => validate::list_rules(),
+        Command::Run(args) => run::run(&args),
+        Command::Status(args) => status::run(&args),
+        Command::Init(args) => init::run(&args),
     }
 }

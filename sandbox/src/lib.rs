@@ -2,6 +2,7 @@
 //! against them: Amazon Connect (restJson1, as aws-sdk-connect sends it) and Salesforce REST.
 
 pub mod connect;
+pub mod examples;
 mod latency;
 pub mod salesforce;
 mod server;

@@ -39,16 +39,16 @@ pub struct Args {
     pub json: bool,
 }
 
-fn parse_identity(text: &str) -> Result<IdentityManagement, String> {
+pub(crate) fn parse_identity(text: &str) -> Result<IdentityManagement, String> {
     IdentityManagement::parse(text).ok_or_else(|| "expected CONNECT_MANAGED, SAML or EXISTING_DIRECTORY".to_owned())
 }
 
-fn parse_telephony(text: &str) -> Result<TelephonyModel, String> {
+pub(crate) fn parse_telephony(text: &str) -> Result<TelephonyModel, String> {
     TelephonyModel::parse(text)
         .ok_or_else(|| "expected amazon-connect, partner-telephony-from-amazon-connect or partner-telephony".to_owned())
 }
 
-fn parse_dialect(text: &str) -> Result<DialectChoice, String> {
+pub(crate) fn parse_dialect(text: &str) -> Result<DialectChoice, String> {
     if text.eq_ignore_ascii_case("auto") {
         return Ok(DialectChoice::Auto);
     }

@@ -44,6 +44,10 @@ pub struct InstanceSeed {
     /// Quick connects per instance (the service's quota is 100).
     #[serde(default = "default_max_quick_connects")]
     pub max_quick_connects: usize,
+    /// Fixed ids for named resources (routing profiles, security profiles, groups, flows), by name, so that files
+    /// holding ARNs find them; the others get generated ids.
+    #[serde(default)]
+    pub ids: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -97,6 +101,7 @@ impl Default for ConnectSeed {
             }],
             max_users: default_max_users(),
             max_quick_connects: default_max_quick_connects(),
+            ids: BTreeMap::new(),
         };
         Self {
             account_id: default_account(),
@@ -126,7 +131,12 @@ impl ConnectSeed {
 
     fn build_instance(&self, seed: &InstanceSeed) -> Result<Instance, String> {
         let id = seed.id.clone().unwrap_or_else(new_id);
-        let named = |names: &[String]| names.iter().map(|name| Named { id: new_id(), name: name.clone() }).collect();
+        let named = |names: &[String]| {
+            names
+                .iter()
+                .map(|name| Named { id: seed.ids.get(name).cloned().unwrap_or_else(new_id), name: name.clone() })
+                .collect()
+        };
         let mut instance = Instance {
             arn: format!("arn:aws:connect:{}:{}:instance/{id}", self.region, self.account_id),
             id,

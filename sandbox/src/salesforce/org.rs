@@ -147,9 +147,10 @@ impl Org {
         self.records.get(object)?.get(&canonical_id(id)?)
     }
 
-    /// Inserts a record as seeded, bypassing the rules.
+    /// Inserts a record as seeded, bypassing the rules; an `Id` in the record is kept (as 18 characters).
     pub fn seed(&mut self, schema: &'static Schema, mut record: Record) -> String {
-        let id = self.new_id(schema);
+        let given = record.get("Id").and_then(Value::as_str).and_then(canonical_id);
+        let id = given.unwrap_or_else(|| self.new_id(schema));
         record.insert("Id".into(), json!(id));
         self.records.entry(schema.name).or_default().insert(id.clone(), with_name(schema, record));
         id

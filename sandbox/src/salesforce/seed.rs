@@ -19,6 +19,9 @@ pub struct SalesforceSeed {
     pub profiles: Vec<String>,
     pub permission_sets: Vec<PermissionSetSeed>,
     pub call_centers: Vec<String>,
+    /// Fixed ids of call centers, by name (the others get generated ids).
+    #[serde(default)]
+    pub call_center_ids: std::collections::BTreeMap<String, String>,
     pub users: Vec<UserSeed>,
     /// Usernames already taken in other orgs.
     #[serde(default)]
@@ -57,6 +60,9 @@ pub struct PermissionSetSeed {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UserSeed {
+    /// A fixed id (15 or 18 characters); generated when absent.
+    #[serde(default)]
+    pub id: Option<String>,
     pub username: String,
     pub email: String,
     #[serde(default)]
@@ -110,7 +116,9 @@ impl Default for SalesforceSeed {
                 voice_set("ContactCenterSupervisorPartnerTelephony", "Contact Center Supervisor (Partner Telephony)"),
             ],
             call_centers: ["Northwind Support", "Support EMEA"].map(String::from).to_vec(),
+            call_center_ids: Default::default(),
             users: vec![UserSeed {
+                id: None,
                 username: INTEGRATION_USER.into(),
                 email: "integration@ccbulk-sandbox.example.com".into(),
                 first_name: Some("Integration".into()),
@@ -154,7 +162,10 @@ impl SalesforceSeed {
         let mut center_ids = std::collections::BTreeMap::new();
         for name in &self.call_centers {
             let internal = name.replace(' ', "");
-            let record = json!({"Name": name, "InternalName": internal}).as_object().cloned().unwrap();
+            let mut record = json!({"Name": name, "InternalName": internal}).as_object().cloned().unwrap();
+            if let Some(id) = self.call_center_ids.get(name) {
+                record.insert("Id".into(), json!(id));
+            }
             center_ids.insert(name.clone(), org.seed(schema_of("CallCenter"), record));
         }
         for user in &self.users {
@@ -172,6 +183,10 @@ impl SalesforceSeed {
                 "LocaleSidKey": "en_US", "EmailEncodingKey": "UTF-8", "LanguageLocaleKey": "en_US",
                 "CallCenterId": center, "IsActive": user.active, "FederationIdentifier": null,
             });
+            let mut record = record;
+            if let Some(id) = &user.id {
+                record["Id"] = json!(id);
+            }
             let user_id = org.seed(schema_of("User"), record.as_object().cloned().unwrap());
             for set in &user.permission_sets {
                 let set_id = set_ids.get(set).ok_or_else(|| missing("permission set", set))?;

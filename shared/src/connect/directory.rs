@@ -17,6 +17,9 @@ pub struct Directory {
     pub(crate) transfer_flow: Option<String>,
     /// Lower-cased username → user id.
     users: HashMap<String, String>,
+    /// User id → the quick connects (type USER) that point at that user; read on first need.
+    pub(crate) quick_connects: Option<HashMap<String, Vec<String>>>,
+    instance_id: String,
 }
 
 fn key(name: &str) -> String {
@@ -25,7 +28,7 @@ fn key(name: &str) -> String {
 
 impl Directory {
     pub async fn load(client: &Client, instance: &str, pacer: &Pacer) -> Result<Self, ProvisionError> {
-        let mut directory = Directory::default();
+        let mut directory = Directory { instance_id: instance.to_owned(), ..Directory::default() };
         pacer.wait(Api::ListRoutingProfiles).await;
         let mut pages = client.list_routing_profiles().instance_id(instance).max_results(1000).into_paginator().send();
         while let Some(page) = pages.next().await {
@@ -93,15 +96,27 @@ impl Directory {
         self.users.remove(&key(username));
     }
 
-    fn resolve(map: &HashMap<String, String>, reference: &ResourceRef, what: &str) -> Result<String, ProvisionError> {
+    fn resolve(
+        &self,
+        map: &HashMap<String, String>,
+        reference: &ResourceRef,
+        what: &str,
+    ) -> Result<String, ProvisionError> {
         match reference {
             ResourceRef::Id(id) => Ok(id.clone()),
-            // An ARN ends with the resource id.
-            ResourceRef::Arn(arn) => arn
-                .rsplit('/')
-                .next()
-                .map(str::to_owned)
-                .ok_or_else(|| ProvisionError::permanent(format!("the {what} ARN {arn:?} has no id"))),
+            // arn:aws:connect:<region>:<account>:instance/<instance id>/<kind>/<resource id>
+            ResourceRef::Arn(arn) => {
+                let mut parts = arn.split('/');
+                let (_, instance, id) = (parts.next(), parts.next(), parts.nth(1));
+                match (instance, id) {
+                    (Some(instance), Some(id)) if instance == self.instance_id => Ok(id.to_owned()),
+                    (Some(instance), Some(_)) => Err(ProvisionError::permanent(format!(
+                        "the {what} ARN {arn:?} belongs to instance {instance}, not to {}",
+                        self.instance_id
+                    ))),
+                    _ => Err(ProvisionError::permanent(format!("the {what} ARN {arn:?} names no resource"))),
+                }
+            }
             ResourceRef::Name(name) => {
                 // A hierarchy path (level1/level2) names its last level's group.
                 let last = name.rsplit('/').next().unwrap_or(name);
@@ -114,14 +129,14 @@ impl Directory {
     }
 
     pub fn routing_profile(&self, reference: &ResourceRef) -> Result<String, ProvisionError> {
-        Self::resolve(&self.routing_profiles, reference, "routing profile")
+        self.resolve(&self.routing_profiles, reference, "routing profile")
     }
 
     pub fn security_profile(&self, reference: &ResourceRef) -> Result<String, ProvisionError> {
-        Self::resolve(&self.security_profiles, reference, "security profile")
+        self.resolve(&self.security_profiles, reference, "security profile")
     }
 
     pub fn hierarchy_group(&self, reference: &ResourceRef) -> Result<String, ProvisionError> {
-        Self::resolve(&self.hierarchy_groups, reference, "hierarchy group")
+        self.resolve(&self.hierarchy_groups, reference, "hierarchy group")
     }
 }

@@ -1,12 +1,15 @@
 //! Create, adopt, update and remove one user in Amazon Connect, idempotently: a user who already exists is adopted
 //! and brought to the row's settings; a user already gone is removed.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 
 use aws_sdk_connect::Client;
 use aws_sdk_connect::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_connect::types::{PhoneType as SdkPhoneType, QuickConnectType, UserIdentityInfo, UserPhoneConfig};
+use aws_sdk_connect::types::{
+    PhoneType as SdkPhoneType, QuickConnectConfig, QuickConnectType, UserIdentityInfo, UserPhoneConfig,
+    UserQuickConnectConfig,
+};
 
 use super::directory::Directory;
 use super::pacing::{Api, Pacer};
@@ -25,7 +28,7 @@ impl ProvisionError {
         Self { message: message.into(), retryable: false }
     }
 
-    pub(crate) fn from_sdk<E: ProvideErrorMetadata + fmt::Debug, R: fmt::Debug>(err: SdkError<E, R>) -> Self {
+    pub fn from_sdk<E: ProvideErrorMetadata + fmt::Debug, R: fmt::Debug>(err: SdkError<E, R>) -> Self {
         let retryable =
             matches!(err, SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_))
                 || matches!(
@@ -48,7 +51,7 @@ impl fmt::Display for ProvisionError {
 }
 
 /// What the Connect side of a row came to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ConnectOutcome {
     pub user_id: Option<String>,
     pub user_arn: Option<String>,
@@ -227,9 +230,10 @@ impl ConnectProvisioner<'_> {
     /// process dies between the two steps. A user already gone is a success.
     pub async fn remove(&self, directory: &mut Directory, username: &str) -> Result<ConnectOutcome, ProvisionError> {
         let Some(user_id) = directory.user_id(username).map(str::to_owned) else {
-            return Ok(ConnectOutcome { user_id: None, user_arn: None, created: false });
+            return Ok(ConnectOutcome::default());
         };
-        for quick_connect in self.quick_connects_to(&user_id).await? {
+        let pointing = self.quick_connects(directory).await?.remove(&user_id).unwrap_or_default();
+        for quick_connect in pointing {
             self.pacer.wait(Api::DeleteQuickConnect).await;
             let deleted = self
                 .client
@@ -251,11 +255,62 @@ impl ConnectProvisioner<'_> {
             Err(err) => return Err(ProvisionError::from_sdk(err)),
         }
         directory.forget_user(username);
-        Ok(ConnectOutcome { user_id: Some(user_id), user_arn: None, created: false })
+        Ok(ConnectOutcome { user_id: Some(user_id), ..ConnectOutcome::default() })
     }
 
-    async fn quick_connects_to(&self, user_id: &str) -> Result<Vec<String>, ProvisionError> {
-        let mut found = Vec::new();
+    /// Makes sure a quick connect (type USER, named after the user) points at the user; returns its id.
+    pub async fn ensure_quick_connect(
+        &self,
+        directory: &mut Directory,
+        user_id: &str,
+        username: &str,
+    ) -> Result<String, ProvisionError> {
+        if let Some(existing) = self.quick_connects(directory).await?.get(user_id).and_then(|q| q.first()) {
+            return Ok(existing.clone());
+        }
+        let flow = directory.transfer_flow.clone().ok_or_else(|| {
+            ProvisionError::permanent("the instance has no agent-transfer flow, which a user quick connect needs")
+        })?;
+        let config = QuickConnectConfig::builder()
+            .quick_connect_type(QuickConnectType::User)
+            .user_config(
+                UserQuickConnectConfig::builder()
+                    .user_id(user_id)
+                    .contact_flow_id(flow)
+                    .build()
+                    .map_err(|e| ProvisionError::permanent(e.to_string()))?,
+            )
+            .build()
+            .map_err(|e| ProvisionError::permanent(e.to_string()))?;
+        self.pacer.wait(Api::CreateQuickConnect).await;
+        let created = self
+            .client
+            .create_quick_connect()
+            .instance_id(self.instance_id)
+            .name(username.chars().take(127).collect::<String>())
+            .quick_connect_config(config)
+            .send()
+            .await
+            .map_err(ProvisionError::from_sdk)?;
+        let id = created.quick_connect_id().unwrap_or_default().to_owned();
+        if let Some(map) = directory.quick_connects.as_mut() {
+            map.entry(user_id.to_owned()).or_default().push(id.clone());
+        }
+        Ok(id)
+    }
+
+    /// The instance's user quick connects by the user they point at, read once per directory.
+    async fn quick_connects<'d>(
+        &self,
+        directory: &'d mut Directory,
+    ) -> Result<&'d mut HashMap<String, Vec<String>>, ProvisionError> {
+        if directory.quick_connects.is_none() {
+            directory.quick_connects = Some(self.read_quick_connects().await?);
+        }
+        Ok(directory.quick_connects.get_or_insert_default())
+    }
+
+    async fn read_quick_connects(&self) -> Result<HashMap<String, Vec<String>>, ProvisionError> {
         self.pacer.wait(Api::ListQuickConnects).await;
         let mut pages = self
             .client
@@ -273,6 +328,7 @@ impl ConnectProvisioner<'_> {
                     .filter_map(|q| q.id().map(str::to_owned)),
             );
         }
+        let mut by_user: HashMap<String, Vec<String>> = HashMap::new();
         for id in ids {
             self.pacer.wait(Api::DescribeQuickConnect).await;
             let described = self
@@ -283,16 +339,16 @@ impl ConnectProvisioner<'_> {
                 .send()
                 .await
                 .map_err(ProvisionError::from_sdk)?;
-            let target = described
+            if let Some(target) = described
                 .quick_connect()
                 .and_then(|q| q.quick_connect_config())
                 .and_then(|c| c.user_config())
-                .map(|u| u.user_id());
-            if target == Some(user_id) {
-                found.push(id);
+                .map(|u| u.user_id().to_owned())
+            {
+                by_user.entry(target).or_default().push(id);
             }
         }
-        Ok(found)
+        Ok(by_user)
     }
 
     /// Looks a user up by exact username (SearchUsers), for when the directory's snapshot is behind.

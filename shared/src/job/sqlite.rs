@@ -58,6 +58,8 @@ impl SqliteJobStore {
     }
 
     fn with(connection: Connection) -> Result<Self, StoreError> {
+        // `ccbulk status` may read while a run writes: readers wait for a writer's transaction instead of failing.
+        connection.busy_timeout(std::time::Duration::from_secs(10)).map_err(store_error)?;
         connection.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;").map_err(store_error)?;
         connection.execute_batch(SCHEMA).map_err(store_error)?;
         Ok(Self { connection: Mutex::new(connection) })
@@ -158,6 +160,19 @@ fn settle(tx: &rusqlite::Transaction, id: &str) -> rusqlite::Result<JobState> {
     };
     tx.execute("UPDATE jobs SET state = ?2 WHERE id = ?1", params![id, state.as_str()])?;
     Ok(state)
+}
+
+impl SqliteJobStore {
+    /// Deletes a job and its rows: for a run whose targets did not outlive it (the embedded sandboxes), so that the
+    /// next run of the same file starts afresh.
+    pub fn forget_job(&self, id: &JobId) -> Result<(), StoreError> {
+        self.with_connection(|c| {
+            let tx = c.transaction()?;
+            tx.execute("DELETE FROM rows WHERE job_id = ?1", params![id.as_str()])?;
+            tx.execute("DELETE FROM jobs WHERE id = ?1", params![id.as_str()])?;
+            tx.commit()
+        })
+    }
 }
 
 impl JobStore for SqliteJobStore {

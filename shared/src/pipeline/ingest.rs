@@ -3,7 +3,7 @@
 //! way is completed by the next event.
 
 use super::queue::{ChunkQueue, QueueError};
-use crate::format::{Chunk, ChunkPlanner, Field, FileError};
+use crate::format::{Chunk, ChunkPlanner, Field, FileError, RecordReader};
 use crate::job::{
     ChunkMessage, Created, Job, JobId, JobState, JobStore, ObjectRef, RowOutcome, RowRecord, RowStatus, StoreError,
     now_epoch,
@@ -55,16 +55,51 @@ pub async fn ingest<S: JobStore, Q: ChunkQueue>(
     {
         return Ok(IngestOutcome { job: existing, ingested: false });
     }
-    let (mut validator, mut reader) = Validator::prepare(source, options)?;
-    let now = now_epoch();
-    let job = Job::ingesting(object.clone(), validator.header().dialect(), validator.setup(), now);
+    let (validator, reader) = Validator::prepare(source, options)?;
+    let job = Job::ingesting(object.clone(), validator.header().dialect(), validator.setup(), now_epoch());
     // Checked again on create: another ingest of the same object may have got there first.
     if let Created::Existing(existing) = store.create_job(&job).await?
         && existing.state != JobState::Ingesting
     {
         return Ok(IngestOutcome { job: existing, ingested: false });
     }
+    let (chunks, seen) = pass(store, queue, validator, reader, &id, &object, options, true).await?;
+    if seen == 0 {
+        store.set_state(&id, JobState::Failed, Some(0)).await?;
+        return Err(FileError::NoRows.into());
+    }
+    store.set_state(&id, JobState::Running, Some(chunks)).await?;
+    let job = store.job(&id).await?.ok_or_else(|| StoreError("the job vanished during ingest".into()))?;
+    Ok(IngestOutcome { job, ingested: true })
+}
 
+/// Sends a recorded job's chunks again, for a rerun of the same file: provisioning skips the rows already done, so
+/// only the pending, interrupted and failed ones are worked on. Returns the number of chunks sent.
+pub async fn requeue<S: JobStore, Q: ChunkQueue>(
+    store: &S,
+    queue: &Q,
+    source: &(impl Source + ?Sized),
+    job: &Job,
+    options: &Options,
+) -> Result<u32, IngestError> {
+    let (validator, reader) = Validator::prepare(source, options)?;
+    let (chunks, _) = pass(store, queue, validator, reader, &job.id, &job.source, options, false).await?;
+    Ok(chunks)
+}
+
+/// One pass over the rows: records them (when `record`) and sends the chunk messages, each after its rows.
+#[allow(clippy::too_many_arguments)]
+async fn pass<S: JobStore, Q: ChunkQueue>(
+    store: &S,
+    queue: &Q,
+    mut validator: Validator,
+    mut reader: RecordReader<impl std::io::Read>,
+    id: &JobId,
+    object: &ObjectRef,
+    options: &Options,
+    record_rows: bool,
+) -> Result<(u32, u64), IngestError> {
+    let now = now_epoch();
     let header = validator.header().clone();
     let setup = validator.setup();
     let username_at = header.position(Field::Username);
@@ -88,16 +123,18 @@ pub async fn ingest<S: JobStore, Q: ChunkQueue>(
             Ok(row) => (RowStatus::Pending, Some(row.action), None, planner.push_valid(record.row, record.range)),
             Err(errors) => (RowStatus::Invalid, None, Some(error_message(&errors)), planner.push_invalid()),
         };
-        rows.push(RowRecord {
-            job_id: id.clone(),
-            row: record.row,
-            username,
-            action,
-            status,
-            outcome: RowOutcome { error_message: error, ..RowOutcome::default() },
-            attempts: 0,
-            updated_at: now,
-        });
+        if record_rows {
+            rows.push(RowRecord {
+                job_id: id.clone(),
+                row: record.row,
+                username,
+                action,
+                status,
+                outcome: RowOutcome { error_message: error, ..RowOutcome::default() },
+                attempts: 0,
+                updated_at: now,
+            });
+        }
         messages.extend(closed.map(&message));
         if rows.len() >= ROW_BATCH {
             store.put_rows(&rows).await?;
@@ -116,13 +153,7 @@ pub async fn ingest<S: JobStore, Q: ChunkQueue>(
     store.put_rows(&rows).await?;
     chunks += messages.len() as u32;
     queue.send(&messages).await?;
-    if seen == 0 {
-        store.set_state(&id, JobState::Failed, Some(0)).await?;
-        return Err(FileError::NoRows.into());
-    }
-    store.set_state(&id, JobState::Running, Some(chunks)).await?;
-    let job = store.job(&id).await?.ok_or_else(|| StoreError("the job vanished during ingest".into()))?;
-    Ok(IngestOutcome { job, ingested: true })
+    Ok((chunks, seen))
 }
 
 #[cfg(all(test, feature = "sqlite"))]

@@ -1,7 +1,17 @@
 //! The pipeline written once over ports (DESIGN §2): ingest a file; provision a chunk; answer status queries.
 
 mod ingest;
+mod objects;
+#[cfg(all(feature = "connect", feature = "salesforce"))]
+mod provision;
 mod queue;
+mod status;
 
-pub use self::ingest::{IngestError, IngestOutcome, ingest};
+pub use self::ingest::{IngestError, IngestOutcome, error_message, ingest, requeue};
+pub use self::objects::{LOCAL_BUCKET, LocalFiles, ObjectError, ObjectStore};
+#[cfg(all(feature = "connect", feature = "salesforce"))]
+pub use self::provision::{
+    ChunkError, ChunkReport, ConnectTarget, RetryPolicy, SalesforceTarget, Targets, provision_chunk,
+};
 pub use self::queue::{ChunkQueue, MemoryQueue, QueueError};
+pub use self::status::{StatusError, job_report};

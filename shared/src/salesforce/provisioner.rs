@@ -38,6 +38,11 @@ impl Default for SalesforceDefaults {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SalesforceOutcome {
     pub user_id: String,
+    /// The user's record as it stands: a bulkop row's Connect user takes its username, names and email from it.
+    pub username: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
     pub created: bool,
     pub permission_set_assignment_id: Option<String>,
 }
@@ -113,6 +118,10 @@ impl SalesforceProvisioner<'_> {
                 (Some(err), _) => Err(err),
                 (None, Some(user)) => Ok(SalesforceOutcome {
                     user_id: text(&user, "Id").unwrap_or_default(),
+                    username: text(&user, "Username").unwrap_or_default(),
+                    first_name: text(&user, "FirstName"),
+                    last_name: text(&user, "LastName"),
+                    email: text(&user, "Email"),
                     created: w.created,
                     permission_set_assignment_id: w.assignment,
                 }),

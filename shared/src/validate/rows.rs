@@ -7,8 +7,8 @@ use super::connect_side::{ConnectColumns, connect_user, reject_connect_values};
 use super::rules::Rule;
 use super::salesforce_side::salesforce_user;
 use crate::domain::{
-    Action, ConnectUser, ContactCenterRef, ResourceRef, SalesforceUser, SalesforceUserFields, SalesforceUserRef,
-    VoiceRole,
+    Action, ConnectUser, ContactCenterRef, IdentityInfo, ResourceRef, SalesforceUser, SalesforceUserFields,
+    SalesforceUserRef, VoiceRole,
 };
 use crate::format::{Dialect, Field};
 use crate::sfid::{CALL_CENTER_PREFIX, USER_PREFIX};
@@ -116,7 +116,9 @@ fn bulkop_row(cells: &mut Cells, setup: Setup) -> Option<Halves> {
             |arn| checks::routing_profile_arn(arn).map(|()| ResourceRef::Arn(arn.to_owned())),
         );
         let security_profiles = role.map(|role| vec![ResourceRef::Name(role.as_str().to_owned())]).unwrap_or_default();
-        (role, Some(ConnectUser { routing_profile, security_profiles, ..ConnectUser::default() }))
+        // Argument1 is the email the Connect user gets; the Salesforce user keeps its own.
+        let identity = IdentityInfo { email, ..IdentityInfo::default() };
+        (role, Some(ConnectUser { routing_profile, security_profiles, identity, ..ConnectUser::default() }))
     } else {
         for field in [Field::VoiceRole, Field::RoutingProfile] {
             if cells.text(field).is_some() {
@@ -131,7 +133,7 @@ fn bulkop_row(cells: &mut Cells, setup: Setup) -> Option<Halves> {
     };
     let salesforce = user.map(|id| SalesforceUser {
         user: SalesforceUserRef::Id(id),
-        fields: SalesforceUserFields { email, ..SalesforceUserFields::default() },
+        fields: SalesforceUserFields::default(),
         contact_center: contact_center.map(ContactCenterRef::Id),
         role,
     });

@@ -1,0 +1,288 @@
+//! `ccbulk run FILE`: ingest the file into the local job store, provision its rows with a pool of workers, write
+//! the report beside the file and print a summary. Without `--config` the targets are sandboxes started in process.
+
+mod progress;
+mod targets;
+mod workers;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use ccbulk_shared::domain::{IdentityManagement, TelephonyModel};
+use ccbulk_shared::format::{DialectChoice, Header, RecordReader};
+use ccbulk_shared::job::{Job, JobId, JobState, JobStore, RowStatus, SqliteJobStore};
+use ccbulk_shared::pipeline::{LocalFiles, MemoryQueue, RetryPolicy, Targets, ingest, job_report, requeue};
+use ccbulk_shared::validate::{Options, Source};
+use tokio::sync::watch;
+
+use crate::config::Config;
+use crate::validate::{parse_dialect, parse_identity, parse_telephony};
+
+const EXIT_ALL_SUCCEEDED: u8 = 0;
+const EXIT_SOME_FAILED: u8 = 1;
+const EXIT_UNUSABLE: u8 = 2;
+const EXIT_INTERRUPTED: u8 = 130;
+/// Failed rows printed in the summary; `ccbulk status JOB --failed` lists them all.
+const FAILED_SHOWN: usize = 10;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The CSV file (bulkop, connect or ccbulk dialect).
+    pub file: PathBuf,
+    /// Provision into the Connect instance and Salesforce org this file names (see `ccbulk init`);
+    /// without it, into sandboxes started for this run.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// How the Connect instance manages identities [default: the instance's own; SAML for bulkop files on the
+    /// embedded sandboxes, CONNECT_MANAGED otherwise].
+    #[arg(long, value_name = "TYPE", value_parser = parse_identity)]
+    pub identity_management: Option<IdentityManagement>,
+    /// amazon-connect, partner-telephony-from-amazon-connect or partner-telephony [default: the config's, or
+    /// amazon-connect].
+    #[arg(long, value_name = "MODEL", value_parser = parse_telephony)]
+    pub telephony_model: Option<TelephonyModel>,
+    /// The file's dialect: auto (from the header), bulkop, connect or ccbulk.
+    #[arg(long, value_name = "DIALECT", value_parser = parse_dialect, default_value = "auto")]
+    pub dialect: DialectChoice,
+    /// The job store [default: the config's, or .ccbulk/state.db].
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// Where to write the report [default: beside the input, as NAME.report.csv].
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// A run that could not start or go on, with the exit code it ends with.
+struct Stop {
+    code: u8,
+    message: String,
+}
+
+fn unusable(message: impl Into<String>) -> Stop {
+    Stop { code: EXIT_UNUSABLE, message: message.into() }
+}
+
+pub fn run(args: &Args) -> ExitCode {
+    crate::logging::init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::from(EXIT_UNUSABLE);
+        }
+    };
+    match runtime.block_on(execute(args)) {
+        Ok(code) => ExitCode::from(code),
+        Err(stop) => {
+            eprintln!("error: {}", stop.message);
+            ExitCode::from(stop.code)
+        }
+    }
+}
+
+async fn execute(args: &Args) -> Result<u8, Stop> {
+    let config = match &args.config {
+        Some(path) => Config::load(path).map_err(|e| unusable(e.to_string()))?,
+        None => Config::default(),
+    };
+    let embedded_run = args.config.is_none();
+    let telephony = args.telephony_model.or(config.run.telephony_model).unwrap_or(TelephonyModel::AmazonConnect);
+    let path = args.file.as_path();
+    let object = LocalFiles::object(path).map_err(|e| unusable(e.to_string()))?;
+
+    // Targets first: a config's instance says how it manages identities, which validation needs.
+    let (targets, embedded, instance_identity) = if embedded_run {
+        let identity = match args.identity_management {
+            Some(identity) => identity,
+            None => file_default_identity(path, args.dialect, telephony)?,
+        };
+        let embedded =
+            targets::Embedded::start().await.map_err(|e| unusable(format!("cannot start the sandboxes: {e}")))?;
+        let mut targets = embedded.targets(identity).map_err(unusable)?;
+        if !telephony.has_connect_side() {
+            targets.connect = None;
+        }
+        (targets, Some(embedded), Some(identity))
+    } else {
+        let connect = match (&config.connect, telephony.has_connect_side()) {
+            (Some(connect), true) => Some(targets::connect_target(connect).await),
+            _ => None,
+        };
+        let salesforce = config.salesforce.as_ref().map(targets::salesforce_target);
+        let targets = Targets { connect, salesforce };
+        let identity = targets::preflight(&targets).await.map_err(unusable)?;
+        (targets, None, identity)
+    };
+    let identity =
+        args.identity_management.or(config.connect.as_ref().and_then(|c| c.identity_management)).or(instance_identity);
+    let options = Options {
+        identity_management: identity,
+        telephony_model: telephony,
+        dialect: args.dialect,
+        chunk_rows: config.run.chunk_rows,
+    };
+
+    let state = args.state.clone().unwrap_or_else(|| config.run.state.clone());
+    if let Some(folder) = state.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(folder).map_err(|e| unusable(format!("cannot create {}: {e}", folder.display())))?;
+    }
+    let store = Arc::new(SqliteJobStore::open(&state).map_err(|e| unusable(e.to_string()))?);
+    let id = JobId::for_object(&object);
+    if embedded.is_some() {
+        // The sandboxes a former embedded run provisioned into are gone: its job describes nothing that exists.
+        store.forget_job(&id).map_err(|e| unusable(e.to_string()))?;
+    }
+
+    let queue = Arc::new(MemoryQueue::default());
+    let job = match store.job(&id).await.map_err(|e| unusable(e.to_string()))? {
+        Some(job) if job.state != JobState::Ingesting => {
+            let left = job.counts.pending + job.counts.in_progress + job.counts.failed;
+            if left > 0 {
+                let chunks = requeue(store.as_ref(), queue.as_ref(), path, &job, &options)
+                    .await
+                    .map_err(|e| unusable(e.to_string()))?;
+                println!("{}: resuming job {} ({left} rows left, {chunks} chunks)", path.display(), job.id);
+            } else {
+                println!("{}: job {} is already done", path.display(), job.id);
+            }
+            job
+        }
+        _ => {
+            let outcome = ingest(store.as_ref(), queue.as_ref(), path, object.clone(), &options)
+                .await
+                .map_err(|e| unusable(format!("{}: {e}", path.display())))?;
+            outcome.job
+        }
+    };
+    println!(
+        "{}: job {}, {} rows ({} dialect, {}, {}) → {}",
+        path.display(),
+        job.id,
+        job.counts.total(),
+        job.dialect.as_str(),
+        job.identity_management.as_str(),
+        job.telephony_model.as_str(),
+        if embedded.is_some() { "the embedded sandboxes" } else { "the configured instance and org" }
+    );
+
+    let started = Instant::now();
+    let stop = Arc::new(AtomicBool::new(false));
+    let interrupt = tokio::spawn({
+        let stop = stop.clone();
+        async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                stop.store(true, Ordering::SeqCst);
+                eprintln!("\nstopping after the rows in flight (Ctrl-C again to quit at once)");
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    std::process::exit(EXIT_INTERRUPTED.into());
+                }
+            }
+        }
+    });
+    let (done_tx, done_rx) = watch::channel(false);
+    let follower = tokio::spawn(progress::follow(store.clone(), job.id.clone(), args.quiet, done_rx));
+    let pool = workers::Pool {
+        store: store.clone(),
+        targets: Arc::new(targets),
+        queue,
+        policy: RetryPolicy { max_attempts: config.run.max_attempts },
+        backoff: Duration::from_millis(config.run.retry_backoff_ms),
+        stop: stop.clone(),
+    };
+    let worked = pool.run(config.run.workers).await;
+    let _ = done_tx.send(true);
+    let _ = follower.await;
+    interrupt.abort();
+
+    let job = store.job(&id).await.map_err(|e| unusable(e.to_string()))?.ok_or_else(|| unusable("the job vanished"))?;
+    let report = args.report.clone().unwrap_or_else(|| report_path(path));
+    write_report(store.as_ref(), &job, path, &report).await?;
+    print_summary(store.as_ref(), &job, &report, started.elapsed()).await;
+    if let Err(err) = worked {
+        return Err(Stop { code: EXIT_SOME_FAILED, message: format!("{err}; run the same command again to resume") });
+    }
+    if stop.load(Ordering::SeqCst) {
+        let hint = if embedded.is_some() {
+            "the embedded sandboxes end with this run, so running it again starts afresh"
+        } else {
+            "run the same command again to resume"
+        };
+        eprintln!("stopped: {} rows not done; {hint}", job.counts.pending + job.counts.in_progress);
+        return Ok(EXIT_INTERRUPTED);
+    }
+    Ok(if job.state == JobState::Succeeded { EXIT_ALL_SUCCEEDED } else { EXIT_SOME_FAILED })
+}
+
+/// The identity management a file implies when nothing says otherwise: its dialect's usual one, or SAML for a
+/// Connect template without a password column (the SAML template).
+fn file_default_identity(
+    path: &Path,
+    choice: DialectChoice,
+    telephony: TelephonyModel,
+) -> Result<IdentityManagement, Stop> {
+    let failed = |e: &dyn std::fmt::Display| unusable(format!("{}: {e}", path.display()));
+    let file = path.open().map_err(|e| failed(&e))?;
+    let names = RecordReader::new(file).read_header().map_err(|e| failed(&e))?;
+    match Header::parse(names.clone(), choice, None, telephony) {
+        Ok(header) => Ok(header.dialect().default_identity_management()),
+        Err(err) => match Header::parse(names, choice, Some(IdentityManagement::Saml), telephony) {
+            Ok(_) => Ok(IdentityManagement::Saml),
+            Err(_) => Err(failed(&err)),
+        },
+    }
+}
+
+/// `dir/name.csv` → `dir/name.report.csv`.
+pub fn report_path(input: &Path) -> PathBuf {
+    let stem = input.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "ccbulk".into());
+    input.with_file_name(format!("{stem}.report.csv"))
+}
+
+async fn write_report(store: &SqliteJobStore, job: &Job, input: &Path, report: &Path) -> Result<(), Stop> {
+    let out = std::fs::File::create(report).map_err(|e| unusable(format!("cannot write {}: {e}", report.display())))?;
+    job_report(store, job, input, std::io::BufWriter::new(out))
+        .await
+        .map_err(|e| unusable(format!("{}: {e}", report.display())))
+}
+
+async fn print_summary(store: &SqliteJobStore, job: &Job, report: &Path, took: Duration) {
+    let c = job.counts;
+    println!(
+        "{}: {} rows: {} succeeded, {} failed, {} invalid, {} not done",
+        job.state.as_str(),
+        c.total(),
+        c.succeeded,
+        c.failed,
+        c.invalid,
+        c.pending + c.in_progress
+    );
+    for (status, label) in [(RowStatus::Failed, "failed"), (RowStatus::Invalid, "invalid")] {
+        let count = c.get(status) as usize;
+        if count == 0 {
+            continue;
+        }
+        if let Ok(page) = store.rows(&job.id, Some(status), FAILED_SHOWN, None).await {
+            println!("{label} rows:");
+            for row in &page.items {
+                println!(
+                    "  row {} {}: {}",
+                    row.row,
+                    row.username.as_deref().unwrap_or("-"),
+                    row.outcome.error_message.as_deref().unwrap_or_default()
+                );
+            }
+            if count > page.items.len() {
+                println!("  … and {} more: ccbulk status {} --{label}", count - page.items.len(), job.id);
+            }
+        }
+    }
+    let done = (c.succeeded + c.failed) as f64;
+    println!("report: {}", report.display());
+    println!("took {:.1} s ({:.1} rows/s)", took.as_secs_f64(), done / took.as_secs_f64().max(1e-3));
+}

@@ -1,0 +1,310 @@
+//! Provisioning a chunk (DESIGN §7): every row once, whatever the delivery count. Each row is started in the job
+//! store (a row already done is skipped), its Salesforce side is done for the whole chunk in batched calls, then its
+//! Connect side, and it is finished SUCCEEDED or FAILED with a message naming the system and its reason. A failure
+//! worth retrying (throttle past the SDK's retries, 5xx, network) leaves the row IN_PROGRESS for the next delivery
+//! of the chunk, until its attempts run out.
+
+use aws_sdk_connect::Client as ConnectClient;
+
+use super::objects::{ObjectError, ObjectStore};
+use crate::connect::{ConnectOutcome, ConnectProvisioner, Directory, Pacer, ProvisionError};
+use crate::domain::{Action, ConnectUser, UserRow};
+use crate::job::{ChunkMessage, JobState, JobStore, RowOutcome, RowRecord, RowStart, RowStatus, StoreError};
+use crate::salesforce::{
+    SalesforceClient, SalesforceDefaults, SalesforceError, SalesforceOutcome, SalesforceProvisioner,
+};
+
+use super::ingest::error_message;
+
+/// The Amazon Connect instance rows go to.
+pub struct ConnectTarget {
+    pub client: ConnectClient,
+    pub instance_id: String,
+    pub pacer: Pacer,
+}
+
+/// The Salesforce org rows go to.
+pub struct SalesforceTarget {
+    pub client: SalesforceClient,
+    pub defaults: SalesforceDefaults,
+}
+
+/// Where provisioning writes. A side left out fails the rows that need it, with a message saying so.
+#[derive(Default)]
+pub struct Targets {
+    pub connect: Option<ConnectTarget>,
+    pub salesforce: Option<SalesforceTarget>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts a row gets before a retryable failure becomes its outcome.
+    pub max_attempts: u32,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self { max_attempts: 5 }
+    }
+}
+
+/// What one delivery of a chunk did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChunkReport {
+    pub succeeded: u32,
+    pub failed: u32,
+    /// Rows that needed no work (done by an earlier delivery).
+    pub skipped: u32,
+    /// Rows left for another delivery of the chunk.
+    pub deferred: u32,
+    /// Why the last deferred row was deferred.
+    pub retry_reason: Option<String>,
+    /// The job's state after the chunk's last finished row.
+    pub job_state: Option<JobState>,
+}
+
+impl ChunkReport {
+    /// Whether the chunk must be delivered again.
+    pub fn needs_redelivery(&self) -> bool {
+        self.deferred > 0
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChunkError {
+    #[error(transparent)]
+    Object(#[from] ObjectError),
+    #[error("the chunk cannot be read: {0}")]
+    File(#[from] crate::format::FileError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// How a row's attempt ended.
+enum Verdict {
+    Done(RowStatus, RowOutcome),
+    /// Worth another attempt; the message says why, for when the attempts run out.
+    Retry(String),
+}
+
+/// A failure of one system for one row.
+struct SideError {
+    message: String,
+    retryable: bool,
+}
+
+impl From<ProvisionError> for SideError {
+    fn from(err: ProvisionError) -> Self {
+        Self { message: err.to_string(), retryable: err.retryable }
+    }
+}
+
+impl From<SalesforceError> for SideError {
+    fn from(err: SalesforceError) -> Self {
+        Self { message: err.to_string(), retryable: err.retryable }
+    }
+}
+
+pub async fn provision_chunk<S: JobStore, O: ObjectStore>(
+    store: &S,
+    objects: &O,
+    targets: &Targets,
+    message: &ChunkMessage,
+    policy: RetryPolicy,
+    keep_going: &(dyn Fn() -> bool + Sync),
+) -> Result<ChunkReport, ChunkError> {
+    let bytes = objects.read_range(&message.object, message.chunk.range).await?;
+    let mut report = ChunkReport::default();
+    let mut work: Vec<(UserRow, RowRecord)> = Vec::new();
+    for parsed in message.rows(bytes.as_slice())? {
+        match parsed {
+            Ok(row) => match store.start_row(&message.job_id, row.row).await? {
+                RowStart::Go(record) => work.push((row, *record)),
+                RowStart::Done(_) => report.skipped += 1,
+            },
+            // The object is read at the version ingest validated, so this means the bytes changed under us.
+            Err(errors) => {
+                let row = errors.first().map_or(message.chunk.first_row, |e| e.row);
+                let outcome = RowOutcome {
+                    error_message: Some(format!("the row no longer validates: {}", error_message(&errors))),
+                    ..RowOutcome::default()
+                };
+                if let RowStart::Go(_) = store.start_row(&message.job_id, row).await? {
+                    report.job_state = Some(store.finish_row(&message.job_id, row, RowStatus::Failed, &outcome).await?);
+                    report.failed += 1;
+                }
+            }
+        }
+    }
+    if work.is_empty() {
+        return Ok(report);
+    }
+
+    let salesforce = salesforce_side(targets, message, &work).await;
+    let mut connect = ConnectSide::new(targets, message);
+    for ((row, record), salesforce) in work.iter().zip(salesforce) {
+        // Stopping (Ctrl-C, a Lambda's deadline) leaves the rest IN_PROGRESS for the next delivery, which
+        // reconciles them like a crash's leftovers.
+        if !keep_going() {
+            report.deferred += 1;
+            continue;
+        }
+        let verdict = match salesforce {
+            Err(err) => Err(err),
+            Ok(salesforce) => connect.apply(row, salesforce.as_ref()).await.map(|connect| (salesforce, connect)),
+        };
+        let verdict = match verdict {
+            Ok((salesforce, connect)) => Verdict::Done(
+                RowStatus::Succeeded,
+                RowOutcome {
+                    error_message: None,
+                    connect_user_id: connect.user.user_id,
+                    connect_user_arn: connect.user.user_arn,
+                    salesforce_user_id: salesforce.as_ref().map(|s| s.user_id.clone()),
+                    permission_set_assignment_id: salesforce.and_then(|s| s.permission_set_assignment_id),
+                    quick_connect_id: connect.quick_connect_id,
+                },
+            ),
+            Err(err) if err.retryable && record.attempts < policy.max_attempts => Verdict::Retry(err.message),
+            Err(err) => Verdict::Done(
+                RowStatus::Failed,
+                RowOutcome { error_message: Some(err.message), ..RowOutcome::default() },
+            ),
+        };
+        match verdict {
+            Verdict::Done(status, outcome) => {
+                report.job_state = Some(store.finish_row(&message.job_id, row.row, status, &outcome).await?);
+                match status {
+                    RowStatus::Succeeded => report.succeeded += 1,
+                    _ => report.failed += 1,
+                }
+            }
+            Verdict::Retry(reason) => {
+                report.deferred += 1;
+                report.retry_reason = Some(reason);
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// The Salesforce side of every row of the chunk, in batched calls: per row, the outcome (`None` for a row with no
+/// Salesforce side) or why it failed.
+async fn salesforce_side(
+    targets: &Targets,
+    message: &ChunkMessage,
+    work: &[(UserRow, RowRecord)],
+) -> Vec<Result<Option<SalesforceOutcome>, SideError>> {
+    let wanted: Vec<(Action, &crate::domain::SalesforceUser)> =
+        work.iter().filter_map(|(row, _)| row.salesforce.as_ref().map(|s| (row.action, s))).collect();
+    let mut results = match (&targets.salesforce, wanted.is_empty()) {
+        (_, true) => Vec::new(),
+        (None, false) => wanted
+            .iter()
+            .map(|_| Err(SideError { message: "Salesforce: no org is configured".into(), retryable: false }))
+            .collect(),
+        (Some(target), false) => {
+            let provisioner = SalesforceProvisioner {
+                client: &target.client,
+                telephony: message.setup.telephony_model,
+                defaults: &target.defaults,
+            };
+            match provisioner.apply(&wanted).await {
+                Ok(results) => results.into_iter().map(|r| r.map(Some).map_err(SideError::from)).collect(),
+                Err(err) => {
+                    let shared = SideError::from(err);
+                    wanted
+                        .iter()
+                        .map(|_| Err(SideError { message: shared.message.clone(), retryable: shared.retryable }))
+                        .collect()
+                }
+            }
+        }
+    }
+    .into_iter();
+    work.iter()
+        .map(|(row, _)| if row.salesforce.is_some() { results.next().unwrap_or(Ok(None)) } else { Ok(None) })
+        .collect()
+}
+
+struct ConnectResult {
+    user: ConnectOutcome,
+    quick_connect_id: Option<String>,
+}
+
+/// The Connect side of a chunk's rows, one row at a time under the pacer; names are resolved once per chunk.
+struct ConnectSide<'t> {
+    target: Option<&'t ConnectTarget>,
+    message: &'t ChunkMessage,
+    directory: Option<Directory>,
+}
+
+impl<'t> ConnectSide<'t> {
+    fn new(targets: &'t Targets, message: &'t ChunkMessage) -> Self {
+        Self { target: targets.connect.as_ref(), message, directory: None }
+    }
+
+    async fn apply(
+        &mut self,
+        row: &UserRow,
+        salesforce: Option<&SalesforceOutcome>,
+    ) -> Result<ConnectResult, SideError> {
+        let Some(wanted) = &row.connect else {
+            return Ok(ConnectResult { user: ConnectOutcome::default(), quick_connect_id: None });
+        };
+        let target = self.target.ok_or_else(|| SideError {
+            message: "Amazon Connect: no instance is configured".into(),
+            retryable: false,
+        })?;
+        let (username, user) = connect_user(wanted, salesforce)?;
+        let provisioner = ConnectProvisioner {
+            client: &target.client,
+            instance_id: &target.instance_id,
+            identity: self.message.setup.identity_management,
+            pacer: &target.pacer,
+        };
+        if self.directory.is_none() {
+            self.directory = Some(Directory::load(&target.client, &target.instance_id, &target.pacer).await?);
+        }
+        let directory = self.directory.as_mut().expect("loaded above");
+        let outcome = match row.action {
+            Action::Add => provisioner.add(directory, &username, &user).await?,
+            Action::Update => {
+                let existing = directory.user_id(&username).map(str::to_owned).ok_or_else(|| SideError {
+                    message: format!("Amazon Connect: the instance has no user named {username:?} to update"),
+                    retryable: false,
+                })?;
+                provisioner.bring_to(&existing, &user, directory).await?
+            }
+            Action::Remove => provisioner.remove(directory, &username).await?,
+        };
+        let quick_connect_id = match (row.action, user.quick_connect, &outcome.user_id) {
+            (Action::Add | Action::Update, Some(true), Some(user_id)) => {
+                Some(provisioner.ensure_quick_connect(directory, user_id, &username).await?)
+            }
+            _ => None,
+        };
+        Ok(ConnectResult { user: outcome, quick_connect_id })
+    }
+}
+
+/// The Connect username and settings of a row. A bulkop row names no Connect user: it takes the Salesforce user's
+/// username (the single sign-on pairing) and, where the row is silent, its names and email.
+fn connect_user(
+    wanted: &ConnectUser,
+    salesforce: Option<&SalesforceOutcome>,
+) -> Result<(String, ConnectUser), SideError> {
+    if let Some(username) = &wanted.username {
+        return Ok((username.clone(), wanted.clone()));
+    }
+    let record = salesforce.ok_or_else(|| SideError {
+        message: "Amazon Connect: the row names no Connect username and has no Salesforce user to take it from".into(),
+        retryable: false,
+    })?;
+    let mut user = wanted.clone();
+    let identity = &mut user.identity;
+    identity.first_name = identity.first_name.take().or_else(|| record.first_name.clone());
+    identity.last_name = identity.last_name.take().or_else(|| record.last_name.clone());
+    identity.email = identity.email.take().or_else(|| record.email.clone());
+    Ok((record.username.clone(), user))
+}
