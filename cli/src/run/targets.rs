@@ -18,6 +18,8 @@ use crate::config::{ConnectConfig, SalesforceConfig};
 
 /// Attempts the SDK makes per Connect call (throttles and 5xx), with its exponential backoff.
 const CONNECT_ATTEMPTS: u32 = 8;
+/// Attempts the Salesforce sign-in check gets against passing server errors.
+const PREFLIGHT_ATTEMPTS: u32 = 4;
 
 /// The sandboxes of an embedded run; they live as long as this value.
 pub struct Embedded {
@@ -115,11 +117,18 @@ pub async fn preflight(targets: &Targets) -> Result<Option<IdentityManagement>, 
             .and_then(|t| IdentityManagement::parse(t.as_str()));
     }
     if let Some(salesforce) = &targets.salesforce {
-        salesforce
-            .client
-            .query("SELECT Id FROM CallCenter LIMIT 1")
-            .await
-            .map_err(|e| format!("cannot sign in to Salesforce: {e}"))?;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match salesforce.client.query("SELECT Id FROM CallCenter LIMIT 1").await {
+                Ok(_) => break,
+                // A passing 5xx is not a reason to give up before starting.
+                Err(err) if err.retryable && attempt < PREFLIGHT_ATTEMPTS => {
+                    tokio::time::sleep(std::time::Duration::from_millis(200 << attempt)).await;
+                }
+                Err(err) => return Err(format!("cannot sign in to Salesforce: {err}")),
+            }
+        }
     }
     Ok(identity)
 }

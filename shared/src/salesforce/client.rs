@@ -13,6 +13,13 @@ use tokio::sync::RwLock;
 pub const API_VERSION: &str = "v62.0";
 /// Records per sObject Collections call.
 pub const COLLECTION_LIMIT: usize = 200;
+/// Attempts a call gets against server errors (5xx) before the error is the caller's.
+const SERVER_ERROR_ATTEMPTS: u32 = 3;
+
+/// Whether a failed call may be sent again without risking doing its work twice.
+fn repeatable(method: &Method, status: Option<StatusCode>) -> bool {
+    *method != Method::POST || status == Some(StatusCode::SERVICE_UNAVAILABLE)
+}
 
 /// How ccbulk signs in. Secrets never reach `Debug` output.
 #[derive(Clone)]
@@ -152,7 +159,9 @@ impl SalesforceClient {
         Ok(session)
     }
 
-    /// Sends a REST call; an expired session is renewed once and the call repeated.
+    /// Sends a REST call; an expired session is renewed once and the call repeated. A server error is retried with
+    /// backoff where repeating cannot do a thing twice: reads, PATCH and DELETE always, POST only on 503 (the request
+    /// was not processed).
     pub async fn call(
         &self,
         method: Method,
@@ -160,9 +169,30 @@ impl SalesforceClient {
         query: &[(&str, &str)],
         body: Option<&Value>,
     ) -> Result<Value, SalesforceError> {
+        let mut attempt = 1;
+        loop {
+            match self.call_once(method.clone(), path, query, body).await {
+                Err((err, status))
+                    if err.retryable && attempt < SERVER_ERROR_ATTEMPTS && repeatable(&method, status) =>
+                {
+                    tokio::time::sleep(std::time::Duration::from_millis(100 << (2 * attempt))).await;
+                    attempt += 1;
+                }
+                result => return result.map_err(|(err, _)| err),
+            }
+        }
+    }
+
+    async fn call_once(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Result<Value, (SalesforceError, Option<StatusCode>)> {
         let mut renew = false;
         loop {
-            let session = self.session(renew).await?;
+            let session = self.session(renew).await.map_err(|e| (e, None))?;
             let url = if path.starts_with("/services/") {
                 format!("{}{path}", session.instance_url)
             } else {
@@ -172,9 +202,9 @@ impl SalesforceClient {
             if let Some(body) = body {
                 request = request.json(body);
             }
-            let response = request.send().await.map_err(SalesforceError::transport)?;
+            let response = request.send().await.map_err(|e| (SalesforceError::transport(e), None))?;
             let status = response.status();
-            let text = response.text().await.map_err(SalesforceError::transport)?;
+            let text = response.text().await.map_err(|e| (SalesforceError::transport(e), Some(status)))?;
             let value: Value =
                 if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
             if status == StatusCode::UNAUTHORIZED && !renew {
@@ -185,11 +215,12 @@ impl SalesforceClient {
                 return Ok(value);
             }
             let first = value.get(0).unwrap_or(&Value::Null);
-            return Err(SalesforceError {
+            let err = SalesforceError {
                 code: first["errorCode"].as_str().unwrap_or("HTTP_ERROR").to_owned(),
                 message: first["message"].as_str().map(str::to_owned).unwrap_or_else(|| format!("HTTP {status}")),
                 retryable: status.is_server_error(),
-            });
+            };
+            return Err((err, Some(status)));
         }
     }
 

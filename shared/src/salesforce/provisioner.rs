@@ -13,6 +13,9 @@ use serde_json::{Value, json};
 use super::client::{SalesforceClient, SalesforceError};
 use crate::domain::{Action, ContactCenterRef, SalesforceUser, SalesforceUserRef, TelephonyModel, VoiceRole};
 
+const USER_FIELDS: &str =
+    "Id, Username, Email, FirstName, LastName, Alias, FederationIdentifier, CallCenterId, IsActive";
+
 /// What a new user gets when its row leaves a field blank.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SalesforceDefaults {
@@ -131,8 +134,6 @@ impl SalesforceProvisioner<'_> {
     }
 
     async fn find_users(&self, work: &mut [Work<'_>]) -> Result<(), SalesforceError> {
-        const FIELDS: &str =
-            "Id, Username, Email, FirstName, LastName, Alias, FederationIdentifier, CallCenterId, IsActive";
         let ids: HashSet<String> = work
             .iter()
             .filter_map(|w| match &w.row.user {
@@ -151,14 +152,14 @@ impl SalesforceProvisioner<'_> {
         for batch in ids.into_iter().collect::<Vec<_>>().chunks(100) {
             found.extend(
                 self.client
-                    .query(&format!("SELECT {FIELDS} FROM User WHERE Id IN ({})", quoted(batch.to_vec())))
+                    .query(&format!("SELECT {USER_FIELDS} FROM User WHERE Id IN ({})", quoted(batch.to_vec())))
                     .await?,
             );
         }
         for batch in names.into_iter().collect::<Vec<_>>().chunks(100) {
             found.extend(
                 self.client
-                    .query(&format!("SELECT {FIELDS} FROM User WHERE Username IN ({})", quoted(batch.to_vec())))
+                    .query(&format!("SELECT {USER_FIELDS} FROM User WHERE Username IN ({})", quoted(batch.to_vec())))
                     .await?,
             );
         }
@@ -241,6 +242,37 @@ impl SalesforceProvisioner<'_> {
                     work[i].created = true;
                 }
                 (None, None) => work[i].failed = Some(refuse("the create returned no id".into())),
+            }
+        }
+        self.adopt_duplicates(work).await
+    }
+
+    /// A DUPLICATE_USERNAME for a user this org holds means an earlier attempt created it (its answer was lost):
+    /// adopt it. A username taken in another org stays a failure.
+    async fn adopt_duplicates(&self, work: &mut [Work<'_>]) -> Result<(), SalesforceError> {
+        let duplicates: Vec<usize> = (0..work.len())
+            .filter(|&i| work[i].failed.as_ref().is_some_and(|e| e.code == "DUPLICATE_USERNAME"))
+            .collect();
+        let names: Vec<String> = duplicates
+            .iter()
+            .filter_map(|&i| match &work[i].row.user {
+                SalesforceUserRef::Username(name) => Some(name.to_lowercase()),
+                SalesforceUserRef::Id(_) => None,
+            })
+            .collect();
+        for batch in names.chunks(100) {
+            let found = self
+                .client
+                .query(&format!("SELECT {USER_FIELDS} FROM User WHERE Username IN ({})", quoted(batch.to_vec())))
+                .await?;
+            for &i in &duplicates {
+                let SalesforceUserRef::Username(name) = &work[i].row.user else { continue };
+                if let Some(user) =
+                    found.iter().find(|u| text(u, "Username").is_some_and(|n| n.eq_ignore_ascii_case(name)))
+                {
+                    work[i].user = Some(user.clone());
+                    work[i].failed = None;
+                }
             }
         }
         Ok(())

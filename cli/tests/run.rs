@@ -1,0 +1,554 @@
+//! `ccbulk run` and `ccbulk status` end to end through the binary: on the embedded sandboxes, and with a config
+//! pointing at sandboxes this test starts (the path a real instance and org take), with faults, kills and resumes.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use ccbulk_sandbox::connect::{ConnectSandbox, FaultRates, IdentityManagementType, Knobs, Latency, Op, QuotaSpec};
+use ccbulk_sandbox::examples;
+use ccbulk_sandbox::salesforce::{SANDBOX_CLIENT_SECRET, SANDBOX_CONSUMER_KEY, SalesforceFaults, SalesforceSandbox};
+
+const SECRET_VARIABLE: &str = "CCBULK_TEST_SALESFORCE_SECRET";
+
+fn example(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples").join(name)
+}
+
+/// A scratch folder holding a copy of the input (the report is written beside it) and the job store.
+struct Scratch {
+    dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    fn new() -> Self {
+        Self { dir: tempfile::tempdir().unwrap() }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn copy_example(&self, name: &str) -> PathBuf {
+        let to = self.path(name);
+        std::fs::copy(example(name), &to).unwrap();
+        to
+    }
+
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let to = self.path(name);
+        std::fs::write(&to, text).unwrap();
+        to
+    }
+
+    /// The binary, run in this folder, with the AWS default chain confined to fake environment credentials.
+    fn ccbulk(&self) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_ccbulk"));
+        command
+            .current_dir(self.dir.path())
+            .env("AWS_ACCESS_KEY_ID", "AKIDCCBULKTEST")
+            .env("AWS_SECRET_ACCESS_KEY", "ccbulk-test-secret")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", self.path("no-aws-config"))
+            .env("AWS_SHARED_CREDENTIALS_FILE", self.path("no-aws-credentials"))
+            .env(SECRET_VARIABLE, SANDBOX_CLIENT_SECRET)
+            .env_remove("CCBULK_LOG");
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> (i32, String, String) {
+        let Output { status, stdout, stderr } = self.ccbulk().args(args).output().unwrap();
+        (status.code().unwrap_or(-1), String::from_utf8(stdout).unwrap(), String::from_utf8(stderr).unwrap())
+    }
+
+    /// The report's rows, as maps from column to cell.
+    fn report(&self, name: &str) -> Vec<HashMap<String, String>> {
+        let mut reader = csv::Reader::from_path(self.path(name)).unwrap();
+        let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
+        reader.records().map(|r| header.iter().cloned().zip(r.unwrap().iter().map(str::to_owned)).collect()).collect()
+    }
+}
+
+/// Sandboxes started by the test on their own runtime, as an admin would start `ccbulk-sandbox`.
+struct Stage {
+    connect: ConnectSandbox,
+    salesforce: SalesforceSandbox,
+    _runtime: tokio::runtime::Runtime,
+}
+
+fn roomy() -> Knobs {
+    let quotas = Op::ALL.iter().map(|op| (op.name().to_owned(), QuotaSpec { rate: 10_000.0, burst: 10_000 })).collect();
+    Knobs { quotas, ..Knobs::default() }
+}
+
+impl Stage {
+    fn start(
+        tune: impl FnOnce(&mut ccbulk_sandbox::connect::ConnectSeed, &mut ccbulk_sandbox::salesforce::SalesforceSeed),
+    ) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let (mut connect, mut salesforce) = (examples::connect_seed(), examples::salesforce_seed());
+        connect.knobs = roomy();
+        tune(&mut connect, &mut salesforce);
+        let loopback: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let (connect, salesforce) = runtime.block_on(async {
+            (
+                ConnectSandbox::start(connect, loopback).await.unwrap(),
+                SalesforceSandbox::start(salesforce, loopback).await.unwrap(),
+            )
+        });
+        Self { connect, salesforce, _runtime: runtime }
+    }
+
+    fn instance_id(&self) -> String {
+        self.connect.instance_id("ccbulk-sandbox").unwrap().to_owned()
+    }
+
+    /// A config for these sandboxes; quotas are the sandbox's own, so the client may go fast.
+    fn config(&self, scratch: &Scratch) -> PathBuf {
+        scratch.write(
+            "ccbulk.toml",
+            &format!(
+                r#"[connect]
+instance_id = "{instance}"
+region = "{region}"
+endpoint_url = "{connect}"
+write_rate = 500.0
+write_burst = 50
+read_rate = 500.0
+read_burst = 50
+
+[salesforce]
+login_url = "{salesforce}"
+client_id = "{client_id}"
+client_secret_env = "{SECRET_VARIABLE}"
+
+[run]
+chunk_rows = 5
+workers = 3
+retry_backoff_ms = 20
+"#,
+                instance = self.instance_id(),
+                region = examples::REGION,
+                connect = self.connect.endpoint(),
+                salesforce = self.salesforce.endpoint(),
+                client_id = SANDBOX_CONSUMER_KEY,
+            ),
+        )
+    }
+
+    fn connect_users(&self) -> Vec<ccbulk_sandbox::connect::UserSnapshot> {
+        let snapshot = self.connect.snapshot();
+        snapshot.instance(&self.instance_id()).unwrap().users.clone()
+    }
+}
+
+fn passwords_of(file: &Path) -> Vec<String> {
+    let mut reader = csv::Reader::from_path(file).unwrap();
+    let at = reader.headers().unwrap().iter().position(|h| h == "password").unwrap();
+    reader.records().filter_map(|r| r.unwrap().get(at).map(str::to_owned)).filter(|p| !p.is_empty()).collect()
+}
+
+fn status_of(rows: &[HashMap<String, String>], column: &str, value: &str) -> String {
+    rows.iter().find(|r| r[column] == value).unwrap_or_else(|| panic!("no row with {column} {value}"))["Status"].clone()
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The embedded default
+
+#[test]
+fn the_native_example_provisions_on_the_embedded_sandboxes() {
+    let scratch = Scratch::new();
+    let input = scratch.copy_example("ccbulk-agents.csv");
+    let (code, out, err) = scratch.run(&["run", input.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("the embedded sandboxes"), "{out}");
+    assert!(out.contains("SUCCEEDED: 28 rows: 28 succeeded, 0 failed, 0 invalid, 0 not done"), "{out}");
+    let report = scratch.report("ccbulk-agents.report.csv");
+    assert_eq!(report.len(), 28);
+    assert!(report.iter().all(|r| r["Status"] == "SUCCEEDED"), "{report:?}");
+    assert!(!report[0].contains_key("password"), "the report has no password column");
+    let adds: Vec<_> = report.iter().filter(|r| r["action"] == "add").collect();
+    assert!(adds.iter().all(|r| r["ConnectUserId"].len() == 36 && r["SalesforceUserId"].starts_with("005")));
+    assert!(adds.iter().all(|r| r["ConnectUserArn"].contains("/agent/")));
+
+    // `ccbulk status` reads the same store.
+    let job = out.split("job ").nth(1).unwrap().split(',').next().unwrap().to_owned();
+    let (code, status, _) = scratch.run(&["status", &job[..8]]);
+    assert_eq!(code, 0);
+    assert!(
+        status.contains("SUCCEEDED") && status.contains("28 succeeded, 0 failed, 0 invalid, 0 pending"),
+        "{status}"
+    );
+    let (code, listed, _) = scratch.run(&["status"]);
+    assert_eq!(code, 0);
+    assert!(listed.contains(&job), "{listed}");
+}
+
+#[test]
+fn the_bulkop_examples_provision_on_the_embedded_sandboxes() {
+    let scratch = Scratch::new();
+    let input = scratch.copy_example("bulkop-amazon-connect.csv");
+    let (code, out, err) = scratch.run(&["run", "-q", input.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("(bulkop dialect, SAML, amazon-connect)"), "{out}");
+    let report = scratch.report("bulkop-amazon-connect.report.csv");
+    assert!(report.iter().all(|r| r["Status"] == "SUCCEEDED" && !r["ConnectUserId"].is_empty()), "{report:?}");
+
+    let input = scratch.copy_example("bulkop-partner-telephony.csv");
+    let (code, out, err) =
+        scratch.run(&["run", "-q", "--telephony-model", "partner-telephony", input.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let report = scratch.report("bulkop-partner-telephony.report.csv");
+    assert!(report.iter().all(|r| r["Status"] == "SUCCEEDED"), "{report:?}");
+    assert!(report.iter().all(|r| r["ConnectUserId"].is_empty()), "Partner Telephony has no Connect side");
+}
+
+#[test]
+fn the_connect_templates_provision_on_the_embedded_sandboxes() {
+    let scratch = Scratch::new();
+    for name in ["connect-template.csv", "connect-template-saml.csv"] {
+        let input = scratch.copy_example(name);
+        let (code, out, err) = scratch.run(&["run", "-q", input.to_str().unwrap()]);
+        assert_eq!(code, 0, "{name}: {out}\n{err}");
+        let report = scratch.report(&name.replace(".csv", ".report.csv"));
+        assert!(report.iter().all(|r| r["Status"] == "SUCCEEDED"), "{name}: {report:?}");
+        assert!(report.iter().all(|r| r["SalesforceUserId"].is_empty()), "no Salesforce columns, no Salesforce side");
+    }
+}
+
+/// A Connect-template file written here, unlike the examples: other names, profiles by name and by id, blank
+/// optional cells, and rows that break rules. Valid rows succeed, invalid ones are reported and touch nothing.
+#[test]
+fn an_unseen_connect_template_file_runs_valid_rows_and_reports_invalid_ones() {
+    let scratch = Scratch::new();
+    let mut text = String::from(
+        "first name,last name,email address,password,user login,routing profile name,security_profile_name_1|security_profile_name_2,user_hierarchy_1|user_hierarchy_2,phone type (soft/desk),phone number,soft phone auto accept (yes/no),ACW timeout (seconds),tags\n",
+    );
+    let mut expected = Vec::new();
+    for i in 0..14 {
+        let (line, valid) = match i % 7 {
+            3 => (
+                format!("Kai,Lee{i},kai{i}@fabrikam.example,short,kai.lee{i},Support Tier 1,Agent,,soft,,yes,10,\n"),
+                false,
+            ),
+            5 => {
+                (format!("Mo,Ng{i},mo{i}@fabrikam,Fabrikam!{i}Aa,mo.ng{i},Support Tier 1,Agent,,desk,,no,0,\n"), false)
+            }
+            _ => (
+                format!(
+                    "Ana,Moreau{i},ana{i}@fabrikam.example,Fabrikam!{i}Aa,ana.moreau{i},{profile},Agent|QualityAnalyst,Support|Tier 2,soft,,no,{acw},site=Lyon\n",
+                    profile = if i % 2 == 0 { "Support Tier 1" } else { "Basic Routing Profile" },
+                    acw = i * 5
+                ),
+                true,
+            ),
+        };
+        text.push_str(&line);
+        expected.push(valid);
+    }
+    let input = scratch.write("fabrikam-agents.csv", &text);
+    let (code, out, err) = scratch.run(&["run", "-q", input.to_str().unwrap()]);
+    assert_eq!(code, 1, "invalid rows make the exit code 1: {out}\n{err}");
+    assert!(out.contains("(connect dialect, CONNECT_MANAGED, amazon-connect)"), "{out}");
+    let report = scratch.report("fabrikam-agents.report.csv");
+    for (row, valid) in report.iter().zip(expected) {
+        let want = if valid { "SUCCEEDED" } else { "INVALID" };
+        assert_eq!(row["Status"], want, "{row:?}");
+        assert_eq!(row["ConnectUserId"].is_empty(), !valid);
+        if !valid {
+            assert!(row["ErrorMessage"].contains('['), "an invalid row says which rule: {row:?}");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// A config pointing at sandboxes started separately
+
+#[test]
+fn a_config_run_matches_what_the_sandboxes_hold_and_keeps_passwords_out() {
+    let stage = Stage::start(|_, _| {});
+    let scratch = Scratch::new();
+    let config = stage.config(&scratch);
+    let input = scratch.copy_example("ccbulk-agents.csv");
+    let output = scratch
+        .ccbulk()
+        .env("CCBULK_LOG", "debug")
+        .args(["run", "--config", config.to_str().unwrap(), input.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let (out, err) = (String::from_utf8(output.stdout).unwrap(), String::from_utf8(output.stderr).unwrap());
+    assert_eq!(output.status.code(), Some(0), "{out}\n{err}");
+    assert!(out.contains("the configured instance and org"), "{out}");
+
+    let report = scratch.report("ccbulk-agents.report.csv");
+    let users = stage.connect_users();
+    let org = stage.salesforce.snapshot();
+    for row in &report {
+        assert_eq!(row["Status"], "SUCCEEDED", "{row:?}");
+        let in_connect = users.iter().find(|u| u.username == row["username"]);
+        match row["action"].as_str() {
+            "add" => {
+                let user = in_connect.unwrap_or_else(|| panic!("{} is in Connect", row["username"]));
+                assert_eq!(user.id, row["ConnectUserId"]);
+                assert_eq!(user.routing_profile, row["routing_profile"]);
+                assert_eq!(user.identity_info.first_name.as_deref(), Some(row["first_name"].as_str()));
+                let salesforce = org.user(&row["sf_username"]).unwrap();
+                assert_eq!(salesforce.id, row["SalesforceUserId"]);
+                assert_eq!(salesforce.call_center.as_deref(), Some("Northwind Support"));
+                let set = match row["role"].as_str() {
+                    "Supervisor" => "ContactCenterSupervisor",
+                    "Admin" => "ContactCenterAdmin",
+                    _ => "ContactCenterAgent",
+                };
+                assert!(salesforce.permission_sets.iter().any(|p| p == set), "{salesforce:?}");
+            }
+            "update" => assert_eq!(in_connect.unwrap().routing_profile, "Support Tier 2"),
+            "remove" => assert!(in_connect.is_none(), "{} was removed", row["username"]),
+            other => panic!("unexpected action {other}"),
+        }
+    }
+    let snapshot = stage.connect.snapshot();
+    let instance = snapshot.instance(&stage.instance_id()).unwrap();
+    let asked = report.iter().filter(|r| r["action"] == "add" && r["quick_connect"] == "yes").count();
+    assert_eq!(instance.quick_connects.iter().filter(|q| q.kind == "USER").count(), asked);
+    assert!(instance.quick_connects.iter().all(|q| !q.dangling));
+
+    // Passwords reach Connect's CreateUser and nothing else: not the store, the report or the logs.
+    let passwords = passwords_of(&input);
+    assert!(passwords.len() >= 20);
+    let mut places = vec![("stdout", out.clone().into_bytes()), ("stderr", err.clone().into_bytes())];
+    for file in ["ccbulk-agents.report.csv", ".ccbulk/state.db", ".ccbulk/state.db-wal"] {
+        if let Ok(bytes) = std::fs::read(scratch.path(file)) {
+            places.push((file, bytes));
+        }
+    }
+    assert!(places.len() >= 4, "the store and the report were written");
+    assert!(err.contains("DEBUG") || err.contains("INFO") || err.is_empty() || err.contains("WARN"));
+    for (place, bytes) in &places {
+        let text = String::from_utf8_lossy(bytes);
+        for password in &passwords {
+            assert!(!text.contains(password.as_str()), "a password is in {place}");
+        }
+    }
+
+    // A second run of the same file finds the job done and calls nothing.
+    let creates = stage.connect.snapshot().counters.calls.get("CreateUser").copied();
+    let (code, out, _) = scratch.run(&["run", "--config", config.to_str().unwrap(), input.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    assert!(out.contains("is already done"), "{out}");
+    assert_eq!(stage.connect.snapshot().counters.calls.get("CreateUser").copied(), creates);
+}
+
+const MIXED: &str = "\
+action,username,password,first_name,last_name,email,routing_profile,security_profiles,hierarchy_group,phone_type,desk_phone_number,auto_accept,acw_timeout,tags,quick_connect,sf_username,sf_alias,contact_center,role
+add,existing.agent,Welcome123!Ab,Eve,Existing,eve@northwind-support.com,Sales Inbound,Agent,Sales/East,soft,,yes,30,,no,eve@northwind-support.com,eexist,Northwind Support,Agent
+add,other.center,Welcome123!Ab,Otto,Other,otto@northwind-support.com,Basic Routing Profile,Agent,,soft,,no,0,,no,otto@northwind-support.com,oother,Northwind Support,Agent
+add,taken,Welcome123!Ab,Tia,Taken,tia@northwind-support.com,Basic Routing Profile,Agent,,soft,,no,0,,no,taken@elsewhere.example.com,ttaken,Northwind Support,Agent
+add,fine.agent,Welcome123!Ab,Fay,Fine,fay@northwind-support.com,Basic Routing Profile,Agent,,soft,,no,0,,yes,fay@northwind-support.com,ffine,Northwind Support,Agent
+add,this.username.is.too.long.for.connect,Welcome123!Ab,Bo,Bad,bo@northwind-support.com,Basic Routing Profile,Agent,,soft,,no,0,,no,bo@northwind-support.com,bbad,Northwind Support,Agent
+";
+
+#[test]
+fn each_row_fails_alone_with_the_system_and_the_reason() {
+    let stage = Stage::start(|connect, salesforce| {
+        let instance = connect
+            .instances
+            .iter_mut()
+            .find(|i| i.identity_management == IdentityManagementType::ConnectManaged)
+            .unwrap();
+        instance.users.push(ccbulk_sandbox::connect::seed::UserSeed {
+            username: "existing.agent".into(),
+            first_name: Some("Eve".into()),
+            last_name: Some("Before".into()),
+            email: None,
+            routing_profile: "Basic Routing Profile".into(),
+            security_profiles: vec!["Admin".into()],
+        });
+        salesforce.users.push(ccbulk_sandbox::salesforce::seed::UserSeed {
+            id: None,
+            username: "otto@northwind-support.com".into(),
+            email: "otto@northwind-support.com".into(),
+            first_name: Some("Otto".into()),
+            last_name: "Other".into(),
+            alias: "oother".into(),
+            profile: "Standard User".into(),
+            call_center: Some("Support EMEA".into()),
+            permission_sets: vec![],
+            active: true,
+        });
+    });
+    let scratch = Scratch::new();
+    let config = stage.config(&scratch);
+    let input = scratch.write("mixed.csv", MIXED);
+    let users_before = stage.connect_users().len();
+    let (code, out, err) = scratch.run(&["run", "--config", config.to_str().unwrap(), input.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(out.contains("COMPLETED_WITH_ERRORS: 5 rows: 2 succeeded, 2 failed, 1 invalid"), "{out}");
+    let report = scratch.report("mixed.report.csv");
+    let message = |username: &str| report.iter().find(|r| r["username"] == username).unwrap()["ErrorMessage"].clone();
+
+    // Adopted, not duplicated, and brought to the row's settings.
+    assert_eq!(status_of(&report, "username", "existing.agent"), "SUCCEEDED");
+    let users = stage.connect_users();
+    let existing: Vec<_> = users.iter().filter(|u| u.username == "existing.agent").collect();
+    assert_eq!(existing.len(), 1);
+    assert_eq!(existing[0].routing_profile, "Sales Inbound");
+    assert_eq!(existing[0].security_profiles, vec!["Agent".to_owned()]);
+
+    assert_eq!(status_of(&report, "username", "other.center"), "FAILED");
+    assert!(message("other.center").starts_with("Salesforce:") && message("other.center").contains("Support EMEA"));
+    assert!(users.iter().all(|u| u.username != "other.center"), "a row refused by Salesforce creates no Connect user");
+
+    assert_eq!(status_of(&report, "username", "taken"), "FAILED");
+    assert!(message("taken").contains("DUPLICATE_USERNAME"), "{}", message("taken"));
+
+    assert_eq!(status_of(&report, "username", "fine.agent"), "SUCCEEDED");
+    assert_eq!(status_of(&report, "username", "this.username.is.too.long.for.connect"), "INVALID");
+    assert_eq!(users.len(), users_before + 1, "only fine.agent is new");
+
+    let job = out.split("job ").nth(1).unwrap().split(',').next().unwrap().to_owned();
+    let (_, failed, _) = scratch.run(&["status", &job, "--failed"]);
+    assert!(failed.contains("row 3 other.center: Salesforce:") && failed.contains("row 4 taken:"), "{failed}");
+    assert!(!failed.contains("fine.agent"));
+}
+
+#[test]
+fn injected_server_errors_and_throttles_are_retried_to_success_without_duplicates() {
+    let stage = Stage::start(|connect, salesforce| {
+        connect.knobs.faults.insert("*".into(), FaultRates { internal_error: 0.15, throttle: 0.15 });
+        salesforce.knobs.faults.insert("*".into(), SalesforceFaults { server_error: 0.08, unavailable: 0.08 });
+    });
+    let scratch = Scratch::new();
+    let config = stage.config(&scratch);
+    let input = scratch.copy_example("ccbulk-agents.csv");
+    let (code, out, err) = scratch.run(&["run", "--config", config.to_str().unwrap(), input.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let counters = stage.connect.snapshot().counters;
+    let injected: u64 = counters.injected_errors.values().sum::<u64>() + counters.throttled.values().sum::<u64>();
+    assert!(injected > 5, "faults were injected: {counters:?}");
+    assert!(stage.salesforce.snapshot().counters.injected_errors.values().sum::<u64>() > 0);
+    assert_eq!(scratch.report("ccbulk-agents.report.csv").iter().filter(|r| r["Status"] != "SUCCEEDED").count(), 0);
+    assert_unique(&stage);
+}
+
+fn assert_unique(stage: &Stage) {
+    let users = stage.connect_users();
+    let mut names: Vec<String> = users.iter().map(|u| u.username.to_lowercase()).collect();
+    names.sort();
+    let before = names.len();
+    names.dedup();
+    assert_eq!(before, names.len(), "no Connect username twice");
+    let org = stage.salesforce.snapshot();
+    let mut names: Vec<String> = org.users.iter().map(|u| u.username.to_lowercase()).collect();
+    names.sort();
+    let before = names.len();
+    names.dedup();
+    assert_eq!(before, names.len(), "no Salesforce username twice");
+}
+
+/// Starts a run, waits until some users exist, and stops it with `signal`.
+fn interrupted_run(stage: &Stage, scratch: &Scratch, config: &Path, input: &Path, signal: &str) -> Output {
+    let mut child: Child = scratch
+        .ccbulk()
+        .args(["run", "-q", "--config", config.to_str().unwrap(), input.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let before = stage.connect_users().len();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while stage.connect_users().len() < before + 6 {
+        assert!(Instant::now() < deadline, "the run made no progress");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let killed = Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let _ = &mut child;
+    child.wait_with_output().unwrap()
+}
+
+fn slow(stage: &Stage) {
+    let mut knobs = stage.connect.knobs();
+    knobs.latency = Latency { fixed_ms: 60, jitter_ms: 20 };
+    stage.connect.set_knobs(knobs);
+}
+
+#[test]
+fn a_killed_run_resumes_without_duplicates() {
+    let stage = Stage::start(|_, _| {});
+    slow(&stage);
+    let scratch = Scratch::new();
+    let config = stage.config(&scratch);
+    let input = scratch.copy_example("ccbulk-agents.csv");
+    let killed = interrupted_run(&stage, &scratch, &config, &input, "-KILL");
+    assert_eq!(killed.status.code(), None, "killed by a signal");
+    let part = stage.connect_users().len();
+
+    let (code, out, err) = scratch.run(&["run", "--config", config.to_str().unwrap(), input.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("resuming job"), "{out}");
+    assert!(out.contains("SUCCEEDED: 28 rows: 28 succeeded"), "{out}");
+    assert!(stage.connect_users().len() > part);
+    assert_unique(&stage);
+    let creates = stage.connect.snapshot().counters.calls.get("CreateUser").copied().unwrap_or(0);
+    assert!(creates <= 25 + 3, "at most the interrupted rows are tried twice: {creates}");
+}
+
+#[test]
+fn ctrl_c_stops_cleanly_and_the_same_command_resumes() {
+    let stage = Stage::start(|_, _| {});
+    slow(&stage);
+    let scratch = Scratch::new();
+    let config = stage.config(&scratch);
+    let input = scratch.copy_example("ccbulk-agents.csv");
+    let stopped = interrupted_run(&stage, &scratch, &config, &input, "-INT");
+    let err = String::from_utf8_lossy(&stopped.stderr);
+    assert_eq!(stopped.status.code(), Some(130), "{err}");
+    assert!(err.contains("stopped:") && err.contains("run the same command again to resume"), "{err}");
+    let partial = scratch.report("ccbulk-agents.report.csv");
+    assert!(partial.iter().any(|r| r["Status"] == "SUCCEEDED"));
+    assert!(partial.iter().any(|r| r["Status"] != "SUCCEEDED"), "stopped before the end");
+
+    let (code, out, err) = scratch.run(&["run", "--config", config.to_str().unwrap(), input.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(scratch.report("ccbulk-agents.report.csv").iter().all(|r| r["Status"] == "SUCCEEDED"));
+    assert_unique(&stage);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Config, init and status errors
+
+#[test]
+fn init_writes_a_template_and_config_errors_name_the_key() {
+    let scratch = Scratch::new();
+    let (code, out, _) = scratch.run(&["init"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(std::fs::read_to_string(scratch.path("ccbulk.toml")).unwrap().contains("[salesforce]"));
+    let (code, _, err) = scratch.run(&["init"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("exists; --force"), "{err}");
+
+    let input = scratch.copy_example("ccbulk-agents.csv");
+    let bad = scratch.write("bad.toml", "[connect]\ninstance_id = \"x\"\nwrite_rate = -1.0\n");
+    let (code, _, err) = scratch.run(&["run", "--config", bad.to_str().unwrap(), input.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("bad.toml: [connect] write_rate: must be a number above 0"), "{err}");
+
+    // A config whose instance does not exist stops before any row is touched.
+    let stage = Stage::start(|_, _| {});
+    let config = stage.config(&scratch);
+    let text = std::fs::read_to_string(&config).unwrap().replace(&stage.instance_id(), "0000-missing");
+    let config = scratch.write("missing.toml", &text);
+    let (code, _, err) = scratch.run(&["run", "--config", config.to_str().unwrap(), input.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("cannot reach the Connect instance 0000-missing") && err.contains("ResourceNotFound"),
+        "{err}"
+    );
+
+    let (code, _, err) = scratch.run(&["status", "--state", "nowhere.db"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no job store at nowhere.db"), "{err}");
+}
