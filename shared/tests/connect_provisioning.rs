@@ -219,3 +219,48 @@ async fn pacing_at_the_default_quota_meets_no_throttle() {
     assert_eq!(counters.calls["CreateUser"], 8);
     assert_eq!(counters.throttled.values().sum::<u64>(), 0, "{:?}", counters.throttled);
 }
+
+#[tokio::test]
+async fn per_channel_settings_are_created_and_only_changed_lists_are_updated() {
+    use ccbulk_shared::domain::{Channel, ChannelConfigs, ChannelPhone, PhoneType};
+    let sandbox = sandbox(roomy()).await;
+    let client = client(&sandbox);
+    let instance = sandbox.default_instance_id().to_owned();
+    let pacer = Pacer::new(FAST);
+    let connect = provisioner(&client, &instance, &pacer);
+    let row = &example_rows("ccbulk-agents.csv")[0];
+    let mut user = row.connect.clone().unwrap();
+    user.phone.phone_type = None;
+    user.phone.auto_accept = Some(true);
+    user.phone.after_contact_work_seconds = None;
+    user.phone.per_channel = ChannelConfigs {
+        auto_accept: vec![(Channel::Chat, true)],
+        after_contact_work: vec![(Channel::Chat, 30)],
+        phone_numbers: vec![(
+            Channel::Voice,
+            ChannelPhone { phone_type: PhoneType::DeskPhone, phone_number: Some("+14155550100".into()) },
+        )],
+        ..ChannelConfigs::default()
+    };
+    let mut directory = Directory::load(&client, &instance, &pacer).await.unwrap();
+    let created = connect.add(&mut directory, username(row), &user).await.unwrap();
+    let user_id = created.user_id.unwrap();
+    let described = client.describe_user().instance_id(&instance).user_id(&user_id).send().await.unwrap();
+    let described = described.user().unwrap();
+    assert!(described.phone_config().is_none(), "per-channel phone numbers replace PhoneConfig");
+    assert_eq!(described.phone_number_configs()[0].phone_number(), Some("+14155550100"));
+    let mut auto_accept: Vec<_> =
+        described.auto_accept_configs().iter().map(|c| (c.channel().as_str().to_owned(), c.auto_accept())).collect();
+    auto_accept.sort();
+    assert_eq!(auto_accept, vec![("CHAT".to_owned(), true), ("VOICE".to_owned(), true)], "whole-user value → VOICE");
+
+    let calls = |op: &str| sandbox.snapshot().counters.calls.get(op).copied().unwrap_or(0);
+    connect.bring_to(&user_id, &user, &directory).await.unwrap();
+    assert_eq!(calls("UpdateUserConfig"), 0, "nothing differs: no call");
+    user.phone.per_channel.after_contact_work = vec![(Channel::Chat, 90)];
+    connect.bring_to(&user_id, &user, &directory).await.unwrap();
+    assert_eq!((calls("UpdateUserConfig"), calls("UpdateUserPhoneConfig")), (1, 0));
+    let described = client.describe_user().instance_id(&instance).user_id(&user_id).send().await.unwrap();
+    let acw = &described.user().unwrap().after_contact_work_configs()[0];
+    assert_eq!(acw.after_contact_work_config().unwrap().after_contact_work_time_limit(), 90);
+}

@@ -24,6 +24,7 @@ pub enum Op {
     UpdateUserRoutingProfile,
     UpdateUserSecurityProfiles,
     UpdateUserHierarchy,
+    UpdateUserConfig,
     DeleteUser,
     TagResource,
     ListRoutingProfiles,
@@ -38,7 +39,7 @@ pub enum Op {
 }
 
 impl Op {
-    pub const ALL: [Op; 20] = [
+    pub const ALL: [Op; 21] = [
         Op::CreateUser,
         Op::DescribeUser,
         Op::ListUsers,
@@ -48,6 +49,7 @@ impl Op {
         Op::UpdateUserRoutingProfile,
         Op::UpdateUserSecurityProfiles,
         Op::UpdateUserHierarchy,
+        Op::UpdateUserConfig,
         Op::DeleteUser,
         Op::TagResource,
         Op::ListRoutingProfiles,
@@ -72,6 +74,7 @@ impl Op {
             Op::UpdateUserRoutingProfile => "UpdateUserRoutingProfile",
             Op::UpdateUserSecurityProfiles => "UpdateUserSecurityProfiles",
             Op::UpdateUserHierarchy => "UpdateUserHierarchy",
+            Op::UpdateUserConfig => "UpdateUserConfig",
             Op::DeleteUser => "DeleteUser",
             Op::TagResource => "TagResource",
             Op::ListRoutingProfiles => "ListRoutingProfiles",

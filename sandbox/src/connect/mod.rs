@@ -211,6 +211,7 @@ fn router(app: Arc<App>) -> Router {
         .route("/users/{instance}/{user}", get(describe_user).delete(delete_user))
         .route("/users/{instance}/{user}/identity-info", post(update_identity_info))
         .route("/users/{instance}/{user}/phone-config", post(update_phone_config))
+        .route("/users/{instance}/{user}/config", post(update_config))
         .route("/users/{instance}/{user}/routing-profile", post(update_routing_profile))
         .route("/users/{instance}/{user}/security-profiles", post(update_security_profiles))
         .route("/users/{instance}/{user}/hierarchy", post(update_hierarchy))
@@ -360,6 +361,15 @@ async fn update_phone_config(
     body: Bytes,
 ) -> Response {
     update_user(&app, Op::UpdateUserPhoneConfig, Update::PhoneConfig, &instance, &user, &headers, &body).await
+}
+
+async fn update_config(
+    State(app): AppState,
+    Path((instance, user)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    update_user(&app, Op::UpdateUserConfig, Update::Config, &instance, &user, &headers, &body).await
 }
 
 async fn update_routing_profile(

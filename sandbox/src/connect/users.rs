@@ -270,6 +270,8 @@ pub struct UpdateRequest {
     routing_profile_id: Option<String>,
     security_profile_ids: Option<Vec<String>>,
     hierarchy_group_id: Option<String>,
+    #[serde(flatten)]
+    channel_configs: ChannelConfigs,
 }
 
 /// Which Update* call.
@@ -280,6 +282,8 @@ pub enum Update {
     RoutingProfile,
     SecurityProfiles,
     Hierarchy,
+    /// UpdateUserConfig: the per-channel lists; each list given replaces the user's.
+    Config,
 }
 
 pub fn update(instance: &mut Instance, id: &str, what: Update, request: UpdateRequest) -> ConnectResult<Value> {
@@ -308,6 +312,32 @@ pub fn update(instance: &mut Instance, id: &str, what: Update, request: UpdateRe
                 request.phone_config.ok_or_else(|| ConnectError::invalid_parameter("PhoneConfig is required."))?;
             rules::phone_config(&config)?;
             user_mut(instance, id)?.phone_config = Some(config);
+        }
+        Update::Config => {
+            let given = request.channel_configs;
+            let lists = [
+                given.auto_accept_configs.is_some(),
+                given.after_contact_work_configs.is_some(),
+                given.phone_number_configs.is_some(),
+                given.persistent_connection_configs.is_some(),
+                given.voice_enhancement_configs.is_some(),
+            ];
+            if !lists.contains(&true) {
+                return Err(ConnectError::invalid_parameter("At least one configuration list is required."));
+            }
+            let user = user_mut(instance, id)?;
+            let current = &mut user.channel_configs;
+            for (slot, list) in [
+                (&mut current.auto_accept_configs, given.auto_accept_configs),
+                (&mut current.after_contact_work_configs, given.after_contact_work_configs),
+                (&mut current.phone_number_configs, given.phone_number_configs),
+                (&mut current.persistent_connection_configs, given.persistent_connection_configs),
+                (&mut current.voice_enhancement_configs, given.voice_enhancement_configs),
+            ] {
+                if list.is_some() {
+                    *slot = list;
+                }
+            }
         }
         Update::RoutingProfile => {
             let profile = request

@@ -1,5 +1,6 @@
 //! The Amazon Connect side of provisioning, over aws-sdk-connect (feature `connect`).
 
+mod channels;
 mod directory;
 mod pacing;
 mod provisioner;

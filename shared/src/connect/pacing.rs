@@ -20,6 +20,7 @@ pub enum Api {
     UpdateUserRoutingProfile,
     UpdateUserSecurityProfiles,
     UpdateUserHierarchy,
+    UpdateUserConfig,
     DeleteUser,
     TagResource,
     ListRoutingProfiles,
@@ -33,7 +34,7 @@ pub enum Api {
 }
 
 impl Api {
-    pub const ALL: [Api; 19] = [
+    pub const ALL: [Api; 20] = [
         Api::CreateUser,
         Api::DescribeUser,
         Api::ListUsers,
@@ -43,6 +44,7 @@ impl Api {
         Api::UpdateUserRoutingProfile,
         Api::UpdateUserSecurityProfiles,
         Api::UpdateUserHierarchy,
+        Api::UpdateUserConfig,
         Api::DeleteUser,
         Api::TagResource,
         Api::ListRoutingProfiles,

@@ -11,6 +11,7 @@ use aws_sdk_connect::types::{
     UserQuickConnectConfig,
 };
 
+use super::channels::{ChannelLists, given};
 use super::directory::Directory;
 use super::pacing::{Api, Pacer};
 use crate::domain::{ConnectUser, IdentityManagement, PhoneSettings, PhoneType};
@@ -85,6 +86,7 @@ impl ConnectProvisioner<'_> {
         let security =
             user.security_profiles.iter().map(|p| directory.security_profile(p)).collect::<Result<Vec<_>, _>>()?;
         let hierarchy = user.hierarchy_group.as_ref().map(|g| directory.hierarchy_group(g)).transpose()?;
+        let (channels, whole_phone_config) = ChannelLists::of(&user.phone)?;
         let mut call = self
             .client
             .create_user()
@@ -92,7 +94,12 @@ impl ConnectProvisioner<'_> {
             .username(username)
             .set_password(user.password.as_ref().map(|p| p.expose().to_owned()))
             .identity_info(self.identity_info(user, None))
-            .phone_config(phone_config(&user.phone, None))
+            .set_phone_config(whole_phone_config.then(|| phone_config(&user.phone, None)))
+            .set_auto_accept_configs(given(channels.auto_accept))
+            .set_after_contact_work_configs(given(channels.after_contact_work))
+            .set_phone_number_configs(given(channels.phone_numbers))
+            .set_persistent_connection_configs(given(channels.persistent_connection))
+            .set_voice_enhancement_configs(given(channels.voice_enhancement))
             .set_security_profile_ids(Some(security))
             .routing_profile_id(routing)
             .set_hierarchy_group_id(hierarchy)
@@ -152,14 +159,31 @@ impl ConnectProvisioner<'_> {
                 .await
                 .map_err(ProvisionError::from_sdk)?;
         }
+        let (channels, whole_phone_config) = ChannelLists::of(&user.phone)?;
         let wanted_phone = phone_config(&user.phone, current.phone_config());
-        if Some(&wanted_phone) != current.phone_config() {
+        if whole_phone_config && Some(&wanted_phone) != current.phone_config() {
             self.pacer.wait(Api::UpdateUserPhoneConfig).await;
             self.client
                 .update_user_phone_config()
                 .instance_id(self.instance_id)
                 .user_id(user_id)
                 .phone_config(wanted_phone)
+                .send()
+                .await
+                .map_err(ProvisionError::from_sdk)?;
+        }
+        let changes = channels.changes_from(current);
+        if !changes.is_empty() {
+            self.pacer.wait(Api::UpdateUserConfig).await;
+            self.client
+                .update_user_config()
+                .instance_id(self.instance_id)
+                .user_id(user_id)
+                .set_auto_accept_configs(given(changes.auto_accept))
+                .set_after_contact_work_configs(given(changes.after_contact_work))
+                .set_phone_number_configs(given(changes.phone_numbers))
+                .set_persistent_connection_configs(given(changes.persistent_connection))
+                .set_voice_enhancement_configs(given(changes.voice_enhancement))
                 .send()
                 .await
                 .map_err(ProvisionError::from_sdk)?;

@@ -1,0 +1,143 @@
+//! Provisioning chunks over the ports (SQLite job store, in-process queue, local files) into both sandboxes:
+//! redelivered chunks do nothing twice, a failure worth retrying waits for the next delivery until its attempts
+//! run out, and the last row settles the job.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use aws_sdk_connect::config::retry::RetryConfig;
+use aws_sdk_connect::config::{BehaviorVersion, Credentials as AwsCredentials, Region};
+use ccbulk_sandbox::connect::{ConnectSandbox, FaultRates, Knobs, Op, QuotaSpec};
+use ccbulk_sandbox::examples;
+use ccbulk_sandbox::salesforce::{SANDBOX_CLIENT_SECRET, SANDBOX_CONSUMER_KEY, SalesforceSandbox};
+use ccbulk_shared::connect::{Pacer, RateBudget};
+use ccbulk_shared::job::{JobState, JobStore, RowStatus, SqliteJobStore};
+use ccbulk_shared::pipeline::{
+    ConnectTarget, LocalFiles, MemoryQueue, RetryPolicy, SalesforceTarget, Targets, ingest, provision_chunk,
+};
+use ccbulk_shared::salesforce::{Credentials, SalesforceClient, SalesforceDefaults};
+use ccbulk_shared::validate::Options;
+
+const FAST: RateBudget =
+    RateBudget { write_per_second: 10_000.0, write_burst: 10_000, read_per_second: 10_000.0, read_burst: 10_000 };
+
+struct World {
+    connect: ConnectSandbox,
+    _salesforce: SalesforceSandbox,
+    targets: Targets,
+}
+
+async fn world() -> World {
+    let loopback: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let mut seed = examples::connect_seed();
+    seed.knobs = Knobs {
+        quotas: Op::ALL.iter().map(|op| (op.name().to_owned(), QuotaSpec { rate: 10_000.0, burst: 10_000 })).collect(),
+        ..Knobs::default()
+    };
+    let connect = ConnectSandbox::start(seed, loopback).await.unwrap();
+    let salesforce = SalesforceSandbox::start(examples::salesforce_seed(), loopback).await.unwrap();
+    let client = aws_sdk_connect::Client::from_conf(
+        aws_sdk_connect::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(examples::REGION))
+            .credentials_provider(AwsCredentials::new("AKIDTEST", "secret", None, None, "test"))
+            .endpoint_url(connect.endpoint())
+            .retry_config(RetryConfig::standard().with_max_attempts(2))
+            .build(),
+    );
+    let targets = Targets {
+        connect: Some(ConnectTarget {
+            client,
+            instance_id: connect.instance_id("ccbulk-sandbox").unwrap().to_owned(),
+            pacer: Pacer::new(FAST),
+        }),
+        salesforce: Some(SalesforceTarget {
+            client: SalesforceClient::new(Credentials::ClientCredentials {
+                login_url: salesforce.endpoint().to_owned(),
+                client_id: SANDBOX_CONSUMER_KEY.into(),
+                client_secret: SANDBOX_CLIENT_SECRET.into(),
+            }),
+            defaults: SalesforceDefaults::default(),
+        }),
+    };
+    World { connect, _salesforce: salesforce, targets }
+}
+
+fn never_stop() -> bool {
+    true
+}
+
+#[tokio::test]
+async fn every_chunk_delivered_twice_does_its_rows_once() {
+    let world = world().await;
+    let store = SqliteJobStore::in_memory().unwrap();
+    let queue = MemoryQueue::default();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/ccbulk-agents.csv");
+    let object = LocalFiles::object(&path).unwrap();
+    let options = Options { chunk_rows: 6, ..Options::default() };
+    let job = ingest(&store, &queue, path.as_path(), object, &options).await.unwrap().job;
+    let mut messages = Vec::new();
+    while let Some(message) = queue.receive() {
+        messages.push(message);
+    }
+    assert_eq!(messages.len(), 5);
+    let policy = RetryPolicy::default();
+    let mut first = 0;
+    for message in &messages {
+        let report = provision_chunk(&store, &LocalFiles, &world.targets, message, policy, &never_stop).await.unwrap();
+        assert!(!report.needs_redelivery(), "{report:?}");
+        first += report.succeeded;
+    }
+    assert_eq!(first, 28);
+    let creates = world.connect.snapshot().counters.calls.get("CreateUser").copied();
+    for message in &messages {
+        let report = provision_chunk(&store, &LocalFiles, &world.targets, message, policy, &never_stop).await.unwrap();
+        assert_eq!((report.skipped, report.succeeded), (message.chunk.rows, 0));
+    }
+    assert_eq!(world.connect.snapshot().counters.calls.get("CreateUser").copied(), creates);
+    let job = store.job(&job.id).await.unwrap().unwrap();
+    assert_eq!((job.state, job.counts.succeeded), (JobState::Succeeded, 28));
+    let row = store.row(&job.id, 2).await.unwrap().unwrap();
+    assert!(row.outcome.connect_user_id.is_some() && row.outcome.salesforce_user_id.is_some());
+    assert!(row.outcome.permission_set_assignment_id.is_some());
+    assert!(row.outcome.quick_connect_id.is_some(), "row 2 asks for a quick connect");
+}
+
+#[tokio::test]
+async fn a_retryable_failure_waits_for_the_next_delivery_until_its_attempts_run_out() {
+    let world = world().await;
+    let mut knobs = world.connect.knobs();
+    knobs.faults.insert("CreateUser".into(), FaultRates { internal_error: 1.0, throttle: 0.0 });
+    world.connect.set_knobs(knobs);
+    let store = SqliteJobStore::in_memory().unwrap();
+    let queue = MemoryQueue::default();
+    let file = tempfile::Builder::new().suffix(".csv").tempfile().unwrap();
+    std::fs::write(
+        file.path(),
+        "action,username,password,first_name,last_name,routing_profile,security_profiles\n\
+         add,retry.me,Welcome123!Ab,Rita,Retry,Basic Routing Profile,Agent\n\
+         update,uqureshi,,Umar,Qureshi,Support Tier 1,Agent\n",
+    )
+    .unwrap();
+    let object = LocalFiles::object(file.path()).unwrap();
+    let job = ingest(&store, &queue, file.path(), object, &Options::default()).await.unwrap().job;
+    let message = queue.receive().unwrap();
+    let policy = RetryPolicy { max_attempts: 2 };
+
+    let first = provision_chunk(&store, &LocalFiles, &world.targets, &message, policy, &never_stop).await.unwrap();
+    assert_eq!((first.succeeded, first.deferred, first.failed), (1, 1, 0), "{first:?}");
+    assert!(first.retry_reason.unwrap().contains("InternalServiceException"));
+    assert_eq!(store.row(&job.id, 2).await.unwrap().unwrap().status, RowStatus::InProgress);
+    assert_eq!(store.job(&job.id).await.unwrap().unwrap().state, JobState::Running);
+
+    let second = provision_chunk(&store, &LocalFiles, &world.targets, &message, policy, &never_stop).await.unwrap();
+    assert_eq!((second.skipped, second.failed, second.deferred), (1, 1, 0), "{second:?}");
+    let row = store.row(&job.id, 2).await.unwrap().unwrap();
+    assert_eq!((row.status, row.attempts), (RowStatus::Failed, 2));
+    assert!(row.outcome.error_message.unwrap().starts_with("Amazon Connect: InternalServiceException"));
+    assert_eq!(second.job_state, Some(JobState::CompletedWithErrors));
+
+    // A stop asked for before the rows' calls leaves them for the next delivery.
+    let stopped = provision_chunk(&store, &LocalFiles, &world.targets, &message, policy, &|| false).await.unwrap();
+    assert_eq!((stopped.deferred, stopped.failed, stopped.succeeded), (1, 0, 0));
+}
