@@ -28,6 +28,9 @@ struct Args {
     /// JSON seed for Salesforce (connected apps, profiles, permission sets, call centers, users, knobs).
     #[arg(long, value_name = "FILE")]
     salesforce_seed: Option<PathBuf>,
+    /// Seed both with what `ccbulk run` embeds: the defaults plus the users and ids `examples/` refer to.
+    #[arg(long, conflicts_with_all = ["connect_seed", "salesforce_seed"])]
+    examples: bool,
 }
 
 fn read_seed<T: DeserializeOwned + Default>(path: Option<&Path>) -> Result<T, String> {
@@ -39,8 +42,12 @@ fn read_seed<T: DeserializeOwned + Default>(path: Option<&Path>) -> Result<T, St
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    let seeds = read_seed::<ConnectSeed>(args.connect_seed.as_deref())
-        .and_then(|connect| Ok((connect, read_seed::<SalesforceSeed>(args.salesforce_seed.as_deref())?)));
+    let seeds = if args.examples {
+        Ok((ccbulk_sandbox::examples::connect_seed(), ccbulk_sandbox::examples::salesforce_seed()))
+    } else {
+        read_seed::<ConnectSeed>(args.connect_seed.as_deref())
+            .and_then(|connect| Ok((connect, read_seed::<SalesforceSeed>(args.salesforce_seed.as_deref())?)))
+    };
     let (connect_seed, salesforce_seed) = match seeds {
         Ok(seeds) => seeds,
         Err(err) => {
