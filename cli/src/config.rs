@@ -4,8 +4,10 @@
 use std::path::{Path, PathBuf};
 
 use ccbulk_shared::connect::RateBudget;
-use ccbulk_shared::domain::{IdentityManagement, TelephonyModel};
+use ccbulk_shared::domain::{ContactCenterRef, IdentityManagement, TelephonyModel, VoiceRole};
+use ccbulk_shared::pipeline::ImpliedSalesforce;
 use ccbulk_shared::salesforce::{Credentials, SalesforceDefaults};
+use ccbulk_shared::sfid::{CALL_CENTER_PREFIX, SalesforceId};
 use serde::Deserialize;
 
 /// The commented template `ccbulk init` writes.
@@ -45,6 +47,14 @@ struct RawSalesforce {
     jwt_key_file: Option<PathBuf>,
     #[serde(default)]
     defaults: RawDefaults,
+    connect_template: Option<RawImplied>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawImplied {
+    contact_center: String,
+    role: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -83,6 +93,7 @@ pub struct ConnectConfig {
 pub struct SalesforceConfig {
     pub credentials: Credentials,
     pub defaults: SalesforceDefaults,
+    pub implied: Option<ImpliedSalesforce>,
 }
 
 #[derive(Debug, Clone)]
@@ -249,6 +260,7 @@ fn salesforce_config(
             return Err("[salesforce]: give one way to sign in: client_secret, client_secret_env, or jwt_username with jwt_key_file".into());
         }
     };
+    let implied = raw.connect_template.map(implied_config).transpose()?;
     let fallback = SalesforceDefaults::default();
     let d = raw.defaults;
     Ok(SalesforceConfig {
@@ -260,7 +272,29 @@ fn salesforce_config(
             language: d.language.unwrap_or(fallback.language),
             email_encoding: d.email_encoding.unwrap_or(fallback.email_encoding),
         },
+        implied,
     })
+}
+
+fn implied_config(raw: RawImplied) -> Result<ImpliedSalesforce, String> {
+    let center = raw.contact_center.trim();
+    if center.is_empty() {
+        return Err("[salesforce.connect_template] contact_center: is empty; give a contact center's name or Id".into());
+    }
+    let contact_center = match SalesforceId::parse(center) {
+        Ok(id) if id.as_str().starts_with(CALL_CENTER_PREFIX) => ContactCenterRef::Id(id),
+        _ => ContactCenterRef::Name(center.to_owned()),
+    };
+    let role = raw
+        .role
+        .as_deref()
+        .map(|r| {
+            VoiceRole::parse(r).ok_or_else(|| {
+                format!("[salesforce.connect_template] role: {r:?} is not one of Admin, Agent, CallCenterManager (Supervisor)")
+            })
+        })
+        .transpose()?;
+    Ok(ImpliedSalesforce { contact_center, role })
 }
 
 #[cfg(test)]
@@ -299,6 +333,10 @@ mod tests {
                 "[salesforce] jwt_key_file: missing",
             ),
             ("[salesforce]\nlogin_url = \"http://evil.example\"\nclient_id = \"c\"\n", "[salesforce] login_url"),
+            (
+                "[salesforce]\nlogin_url = \"https://x.my.salesforce.com\"\nclient_id = \"c\"\nclient_secret_env = \"CCBULK_SALESFORCE_CLIENT_SECRET\"\n[salesforce.connect_template]\ncontact_center = \"Support\"\nrole = \"boss\"\n",
+                "[salesforce.connect_template] role: \"boss\"",
+            ),
         ];
         for (text, expected) in cases {
             let err = parse(text).unwrap_err();

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use ccbulk_shared::job::{Job, JobStore, RowStatus, SqliteJobStore};
+use ccbulk_shared::job::{Job, JobStore, RowRecord, RowStatus, SqliteJobStore};
 use ccbulk_shared::pipeline::{LOCAL_BUCKET, job_report};
 
 const PAGE: usize = 500;
@@ -114,18 +114,23 @@ async fn list_rows(store: &SqliteJobStore, job: &Job, status: RowStatus) -> Resu
     loop {
         let page = store.rows(&job.id, Some(status), PAGE, after).await.map_err(|e| e.to_string())?;
         for row in &page.items {
-            println!(
-                "    row {} {}: {}",
-                row.row,
-                row.username.as_deref().unwrap_or("-"),
-                row.outcome.error_message.as_deref().unwrap_or_default()
-            );
+            println!("    {}", row_line(row));
         }
         after = page.items.last().map(|r| r.row);
         if page.next.is_none() {
             return Ok(());
         }
     }
+}
+
+/// `row 3 jdoe: the error message`.
+pub(crate) fn row_line(row: &RowRecord) -> String {
+    format!(
+        "row {} {}: {}",
+        row.row,
+        row.username.as_deref().unwrap_or("-"),
+        row.outcome.error_message.as_deref().unwrap_or_default()
+    )
 }
 
 fn job_line(job: &Job) -> String {

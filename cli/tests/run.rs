@@ -107,8 +107,13 @@ impl Stage {
 
     /// A config for these sandboxes; quotas are the sandbox's own, so the client may go fast.
     fn config(&self, scratch: &Scratch) -> PathBuf {
+        self.config_with(scratch, "ccbulk-sandbox", "")
+    }
+
+    /// A config for one of the sandbox's instances, with `extra` TOML after the `[salesforce]` table.
+    fn config_with(&self, scratch: &Scratch, alias: &str, extra: &str) -> PathBuf {
         scratch.write(
-            "ccbulk.toml",
+            &format!("{alias}.toml"),
             &format!(
                 r#"[connect]
 instance_id = "{instance}"
@@ -123,13 +128,13 @@ read_burst = 50
 login_url = "{salesforce}"
 client_id = "{client_id}"
 client_secret_env = "{SECRET_VARIABLE}"
-
+{extra}
 [run]
 chunk_rows = 5
 workers = 3
 retry_backoff_ms = 20
 "#,
-                instance = self.instance_id(),
+                instance = self.connect.instance_id(alias).unwrap(),
                 region = examples::REGION,
                 connect = self.connect.endpoint(),
                 salesforce = self.salesforce.endpoint(),
@@ -139,8 +144,12 @@ retry_backoff_ms = 20
     }
 
     fn connect_users(&self) -> Vec<ccbulk_sandbox::connect::UserSnapshot> {
+        self.users_of("ccbulk-sandbox")
+    }
+
+    fn users_of(&self, alias: &str) -> Vec<ccbulk_sandbox::connect::UserSnapshot> {
         let snapshot = self.connect.snapshot();
-        snapshot.instance(&self.instance_id()).unwrap().users.clone()
+        snapshot.instance(self.connect.instance_id(alias).unwrap()).unwrap().users.clone()
     }
 }
 
@@ -540,6 +549,7 @@ fn init_writes_a_template_and_config_errors_name_the_key() {
     let stage = Stage::start(|_, _| {});
     let config = stage.config(&scratch);
     let text = std::fs::read_to_string(&config).unwrap().replace(&stage.instance_id(), "0000-missing");
+    assert!(text.contains("0000-missing"));
     let config = scratch.write("missing.toml", &text);
     let (code, _, err) = scratch.run(&["run", "--config", config.to_str().unwrap(), input.to_str().unwrap()]);
     assert_eq!(code, 2, "{err}");
@@ -551,4 +561,83 @@ fn init_writes_a_template_and_config_errors_name_the_key() {
     let (code, _, err) = scratch.run(&["status", "--state", "nowhere.db"]);
     assert_eq!(code, 2);
     assert!(err.contains("no job store at nowhere.db"), "{err}");
+}
+
+#[test]
+fn bulkop_rows_add_update_and_remove_on_a_saml_instance() {
+    let stage = Stage::start(|_, _| {});
+    let scratch = Scratch::new();
+    let config = stage.config_with(&scratch, "ccbulk-sandbox-saml", "");
+    let lines: Vec<String> =
+        std::fs::read_to_string(example("bulkop-amazon-connect.csv")).unwrap().lines().map(str::to_owned).collect();
+    let adds = scratch.write("adds.csv", &format!("{}\n{}\n{}\n{}\n", lines[0], lines[1], lines[2], lines[3]));
+    let (code, out, err) = scratch.run(&["run", "--config", config.to_str().unwrap(), adds.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("(bulkop dialect, SAML, amazon-connect)"), "DescribeInstance said SAML: {out}");
+    let users = stage.users_of("ccbulk-sandbox-saml");
+    let amara = users.iter().find(|u| u.username == "amara.okafor@northwind-support.com").unwrap();
+    assert_eq!(amara.identity_info.first_name.as_deref(), Some("Amara"), "names come from the Salesforce user");
+    assert_eq!(amara.security_profiles, vec!["CallCenterManager".to_owned()]);
+    let first_profile = amara.routing_profile.clone();
+
+    // Amara moves to Ben's routing profile; Ben is removed.
+    let ben_arn = lines[2].split(',').nth(3).unwrap();
+    let mut update: Vec<&str> = lines[1].split(',').collect();
+    update[3] = ben_arn;
+    update[5] = "UpdateUsers";
+    let remove = lines[2].replace("AddUsers", "RemoveUsers");
+    let changes = scratch.write("changes.csv", &format!("{}\n{}\n{}\n", lines[0], update.join(","), remove));
+    let (code, out, err) = scratch.run(&["run", "--config", config.to_str().unwrap(), changes.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let users = stage.users_of("ccbulk-sandbox-saml");
+    let amara = users.iter().find(|u| u.username == "amara.okafor@northwind-support.com").unwrap();
+    assert_ne!(amara.routing_profile, first_profile);
+    assert!(users.iter().all(|u| u.username != "ben.schmidt@northwind-support.com"), "Ben left Connect");
+    let org = stage.salesforce.snapshot();
+    let ben = org.user("ben.schmidt@northwind-support.com").unwrap();
+    assert_eq!(ben.call_center, None, "Ben left the contact center");
+    assert!(ben.permission_sets.iter().all(|p| !p.starts_with("ContactCenter")), "{ben:?}");
+    assert!(ben.active, "Salesforce users are never deleted");
+    let amara = org.user("amara.okafor@northwind-support.com").unwrap();
+    assert!(amara.permission_sets.iter().any(|p| p == "ContactCenterSupervisor"), "{amara:?}");
+}
+
+#[test]
+fn partner_telephony_from_amazon_connect_gives_both_sides_and_the_partner_sets() {
+    let stage = Stage::start(|_, _| {});
+    let scratch = Scratch::new();
+    let config = stage.config(&scratch);
+    let input = scratch.copy_example("ccbulk-agents.csv");
+    let (code, out, err) = scratch.run(&[
+        "run",
+        "--telephony-model",
+        "partner-telephony-from-amazon-connect",
+        "--config",
+        config.to_str().unwrap(),
+        input.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(stage.connect_users().iter().any(|u| u.username == "aokafor"));
+    let org = stage.salesforce.snapshot();
+    let amara = org.user("amara.okafor@northwind-support.com").unwrap();
+    assert_eq!(amara.permission_sets, vec!["ContactCenterSupervisorPartnerTelephony".to_owned()]);
+}
+
+#[test]
+fn connect_template_rows_get_the_salesforce_side_the_config_implies() {
+    let stage = Stage::start(|_, _| {});
+    let scratch = Scratch::new();
+    let extra = "\n[salesforce.connect_template]\ncontact_center = \"Support EMEA\"\nrole = \"Agent\"\n";
+    let config = stage.config_with(&scratch, "ccbulk-sandbox", extra);
+    let input = scratch.copy_example("connect-template.csv");
+    let (code, out, err) = scratch.run(&["run", "--config", config.to_str().unwrap(), input.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let report = scratch.report("connect-template.report.csv");
+    let org = stage.salesforce.snapshot();
+    for row in &report {
+        assert!(row["SalesforceUserId"].starts_with("005"), "{row:?}");
+        let user = org.user(&row["email address"]).unwrap_or_else(|| panic!("{} in Salesforce", row["email address"]));
+        assert_eq!(user.call_center.as_deref(), Some("Support EMEA"));
+        assert!(user.permission_sets.iter().any(|p| p == "ContactCenterAgent"));
+    }
 }

@@ -267,6 +267,16 @@ impl VoiceRole {
             Self::CallCenterManager => "CallCenterManager",
         }
     }
+
+    /// `Admin`, `Agent`, `CallCenterManager` or `Supervisor`, in any case.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "admin" => Some(Self::Admin),
+            "agent" => Some(Self::Agent),
+            "callcentermanager" | "supervisor" => Some(Self::CallCenterManager),
+            _ => None,
+        }
+    }
 }
 
 /// How a row names its Salesforce user.

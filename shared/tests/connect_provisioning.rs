@@ -57,48 +57,67 @@ fn provisioner<'a>(client: &'a Client, instance: &'a str, pacer: &'a Pacer) -> C
     ConnectProvisioner { client, instance_id: instance, identity: IdentityManagement::ConnectManaged, pacer }
 }
 
+/// A roomy sandbox, a client of it, its default instance and a pacer that never waits.
+struct Fixture {
+    sandbox: ConnectSandbox,
+    client: Client,
+    instance: String,
+    pacer: Pacer,
+}
+
+impl Fixture {
+    async fn start() -> Self {
+        let sandbox = sandbox(roomy()).await;
+        let client = client(&sandbox);
+        let instance = sandbox.default_instance_id().to_owned();
+        Self { sandbox, client, instance, pacer: Pacer::new(FAST) }
+    }
+
+    fn connect(&self) -> ConnectProvisioner<'_> {
+        provisioner(&self.client, &self.instance, &self.pacer)
+    }
+}
+
 fn username(row: &UserRow) -> &str {
     row.connect.as_ref().unwrap().username.as_deref().unwrap()
 }
 
 #[tokio::test]
 async fn the_example_adds_create_users_and_a_second_run_adopts_them() {
-    let sandbox = sandbox(roomy()).await;
-    let client = client(&sandbox);
-    let instance = sandbox.default_instance_id().to_owned();
-    let pacer = Pacer::new(FAST);
-    let connect = provisioner(&client, &instance, &pacer);
+    let fixture = Fixture::start().await;
+    let Fixture { sandbox, client, instance, pacer } = &fixture;
+    let connect = fixture.connect();
     let adds: Vec<UserRow> =
         example_rows("ccbulk-agents.csv").into_iter().filter(|r| r.action == Action::Add).collect();
     assert!(adds.len() >= 20);
 
-    let mut directory = Directory::load(&client, &instance, &pacer).await.unwrap();
+    let mut directory = Directory::load(client, instance, pacer).await.unwrap();
     for row in &adds {
         let outcome = connect.add(&mut directory, username(row), row.connect.as_ref().unwrap()).await.unwrap();
         assert!(outcome.created, "{}", username(row));
     }
     let snapshot = sandbox.snapshot();
-    let users = &snapshot.instance(&instance).unwrap().users;
+    let users = &snapshot.instance(instance).unwrap().users;
     assert_eq!(users.len(), 1 + adds.len());
     let first = &adds[0];
-    let stored = snapshot.instance(&instance).unwrap().user(username(first)).unwrap();
+    let stored = snapshot.instance(instance).unwrap().user(username(first)).unwrap();
     let wanted = first.connect.as_ref().unwrap();
     assert_eq!(Some(&ResourceRef::Name(stored.routing_profile.clone())), wanted.routing_profile.as_ref());
     assert_eq!(stored.security_profiles.len(), wanted.security_profiles.len());
     assert_eq!(stored.identity_info.first_name, wanted.identity.first_name);
     let desk = adds.iter().find(|r| r.connect.as_ref().unwrap().phone.desk_phone_number.is_some()).unwrap();
-    let stored_desk = snapshot.instance(&instance).unwrap().user(username(desk)).unwrap();
+    let stored_desk = snapshot.instance(instance).unwrap().user(username(desk)).unwrap();
     assert_eq!(stored_desk.phone_config.as_ref().unwrap().phone_type.as_deref(), Some("DESK_PHONE"));
 
     // A second run, as after a crash: everything exists, nothing is created twice, nothing needs changing.
     let calls_before = sandbox.snapshot().counters.calls;
-    let mut directory = Directory::load(&client, &instance, &pacer).await.unwrap();
+    let mut directory = Directory::load(client, instance, pacer).await.unwrap();
     for row in &adds {
         let outcome = connect.add(&mut directory, username(row), row.connect.as_ref().unwrap()).await.unwrap();
         assert!(!outcome.created);
     }
     let after = sandbox.snapshot();
-    assert_eq!(after.instance(&instance).unwrap().users.len(), 1 + adds.len(), "no duplicates");
+    assert_eq!(after.instance(instance).unwrap().users.len(), 1 + adds.len(), "no duplicates");
     assert_eq!(after.counters.calls.get("CreateUser"), calls_before.get("CreateUser"));
     for update in
         ["UpdateUserIdentityInfo", "UpdateUserPhoneConfig", "UpdateUserRoutingProfile", "UpdateUserSecurityProfiles"]
@@ -109,21 +128,19 @@ async fn the_example_adds_create_users_and_a_second_run_adopts_them() {
 
 #[tokio::test]
 async fn an_update_sends_only_what_differs_and_adoption_survives_a_stale_directory() {
-    let sandbox = sandbox(roomy()).await;
-    let client = client(&sandbox);
-    let instance = sandbox.default_instance_id().to_owned();
-    let pacer = Pacer::new(FAST);
-    let connect = provisioner(&client, &instance, &pacer);
+    let fixture = Fixture::start().await;
+    let Fixture { sandbox, client, instance, pacer } = &fixture;
+    let connect = fixture.connect();
     let row = &example_rows("ccbulk-agents.csv")[1];
     let user = row.connect.clone().unwrap();
 
-    let mut stale = Directory::load(&client, &instance, &pacer).await.unwrap();
+    let mut stale = Directory::load(client, instance, pacer).await.unwrap();
     let mut fresh = stale.clone();
     connect.add(&mut fresh, username(row), &user).await.unwrap();
     // The stale directory does not know the user: CreateUser meets DuplicateResourceException and adopts.
     let adopted = connect.add(&mut stale, username(row), &user).await.unwrap();
     assert!(!adopted.created);
-    assert_eq!(sandbox.snapshot().instance(&instance).unwrap().users.len(), 2);
+    assert_eq!(sandbox.snapshot().instance(instance).unwrap().users.len(), 2);
 
     let changed = ConnectUser {
         routing_profile: Some(ResourceRef::Name("Support Tier 2".into())),
@@ -140,25 +157,23 @@ async fn an_update_sends_only_what_differs_and_adoption_survives_a_stale_directo
         1
     );
     assert_eq!(count(&after.counters.calls, "UpdateUserPhoneConfig"), count(&before, "UpdateUserPhoneConfig"));
-    assert_eq!(after.instance(&instance).unwrap().user(username(row)).unwrap().routing_profile, "Support Tier 2");
+    assert_eq!(after.instance(instance).unwrap().user(username(row)).unwrap().routing_profile, "Support Tier 2");
 }
 
 #[tokio::test]
 async fn remove_deletes_the_quick_connects_first_and_is_idempotent() {
     use aws_sdk_connect::types::{QuickConnectConfig, QuickConnectType, UserQuickConnectConfig};
-    let sandbox = sandbox(roomy()).await;
-    let client = client(&sandbox);
-    let instance = sandbox.default_instance_id().to_owned();
-    let pacer = Pacer::new(FAST);
-    let connect = provisioner(&client, &instance, &pacer);
+    let fixture = Fixture::start().await;
+    let Fixture { sandbox, client, instance, pacer } = &fixture;
+    let connect = fixture.connect();
     let row = &example_rows("ccbulk-agents.csv")[0];
-    let mut directory = Directory::load(&client, &instance, &pacer).await.unwrap();
+    let mut directory = Directory::load(client, instance, pacer).await.unwrap();
     let created = connect.add(&mut directory, username(row), row.connect.as_ref().unwrap()).await.unwrap();
-    let flows = client.list_contact_flows().instance_id(&instance).send().await.unwrap();
+    let flows = client.list_contact_flows().instance_id(instance.as_str()).send().await.unwrap();
     let flow = flows.contact_flow_summary_list()[0].id().unwrap();
     client
         .create_quick_connect()
-        .instance_id(&instance)
+        .instance_id(instance.as_str())
         .name(username(row))
         .quick_connect_config(
             QuickConnectConfig::builder()
@@ -179,7 +194,7 @@ async fn remove_deletes_the_quick_connects_first_and_is_idempotent() {
 
     connect.remove(&mut directory, username(row)).await.unwrap();
     let snapshot = sandbox.snapshot();
-    let state = snapshot.instance(&instance).unwrap();
+    let state = snapshot.instance(instance).unwrap();
     assert!(state.user(username(row)).is_none());
     assert!(state.quick_connects.is_empty(), "no quick connect is left dangling");
     let again = connect.remove(&mut directory, username(row)).await.unwrap();
@@ -188,14 +203,12 @@ async fn remove_deletes_the_quick_connects_first_and_is_idempotent() {
 
 #[tokio::test]
 async fn an_unknown_profile_is_a_permanent_failure_that_names_it() {
-    let sandbox = sandbox(roomy()).await;
-    let client = client(&sandbox);
-    let instance = sandbox.default_instance_id().to_owned();
-    let pacer = Pacer::new(FAST);
-    let connect = provisioner(&client, &instance, &pacer);
+    let fixture = Fixture::start().await;
+    let Fixture { client, instance, pacer, .. } = &fixture;
+    let connect = fixture.connect();
     let mut user = example_rows("ccbulk-agents.csv")[0].connect.clone().unwrap();
     user.routing_profile = Some(ResourceRef::Name("Night Shift".into()));
-    let mut directory = Directory::load(&client, &instance, &pacer).await.unwrap();
+    let mut directory = Directory::load(client, instance, pacer).await.unwrap();
     let err = connect.add(&mut directory, "nightowl", &user).await.unwrap_err();
     assert!(!err.retryable);
     assert_eq!(err.to_string(), "Amazon Connect: the instance has no routing profile named \"Night Shift\"");
@@ -223,11 +236,9 @@ async fn pacing_at_the_default_quota_meets_no_throttle() {
 #[tokio::test]
 async fn per_channel_settings_are_created_and_only_changed_lists_are_updated() {
     use ccbulk_shared::domain::{Channel, ChannelConfigs, ChannelPhone, PhoneType};
-    let sandbox = sandbox(roomy()).await;
-    let client = client(&sandbox);
-    let instance = sandbox.default_instance_id().to_owned();
-    let pacer = Pacer::new(FAST);
-    let connect = provisioner(&client, &instance, &pacer);
+    let fixture = Fixture::start().await;
+    let Fixture { sandbox, client, instance, pacer } = &fixture;
+    let connect = fixture.connect();
     let row = &example_rows("ccbulk-agents.csv")[0];
     let mut user = row.connect.clone().unwrap();
     user.phone.phone_type = None;
@@ -242,10 +253,10 @@ async fn per_channel_settings_are_created_and_only_changed_lists_are_updated() {
         )],
         ..ChannelConfigs::default()
     };
-    let mut directory = Directory::load(&client, &instance, &pacer).await.unwrap();
+    let mut directory = Directory::load(client, instance, pacer).await.unwrap();
     let created = connect.add(&mut directory, username(row), &user).await.unwrap();
     let user_id = created.user_id.unwrap();
-    let described = client.describe_user().instance_id(&instance).user_id(&user_id).send().await.unwrap();
+    let described = client.describe_user().instance_id(instance.as_str()).user_id(&user_id).send().await.unwrap();
     let described = described.user().unwrap();
     assert!(described.phone_config().is_none(), "per-channel phone numbers replace PhoneConfig");
     assert_eq!(described.phone_number_configs()[0].phone_number(), Some("+14155550100"));
@@ -260,7 +271,7 @@ async fn per_channel_settings_are_created_and_only_changed_lists_are_updated() {
     user.phone.per_channel.after_contact_work = vec![(Channel::Chat, 90)];
     connect.bring_to(&user_id, &user, &directory).await.unwrap();
     assert_eq!((calls("UpdateUserConfig"), calls("UpdateUserPhoneConfig")), (1, 0));
-    let described = client.describe_user().instance_id(&instance).user_id(&user_id).send().await.unwrap();
+    let described = client.describe_user().instance_id(instance.as_str()).user_id(&user_id).send().await.unwrap();
     let acw = &described.user().unwrap().after_contact_work_configs()[0];
     assert_eq!(acw.after_contact_work_config().unwrap().after_contact_work_time_limit(), 90);
 }

@@ -58,6 +58,7 @@ async fn world() -> World {
                 client_secret: SANDBOX_CLIENT_SECRET.into(),
             }),
             defaults: SalesforceDefaults::default(),
+            implied: None,
         }),
     };
     World { connect, _salesforce: salesforce, targets }

@@ -270,12 +270,7 @@ async fn print_summary(store: &SqliteJobStore, job: &Job, report: &Path, took: D
         if let Ok(page) = store.rows(&job.id, Some(status), FAILED_SHOWN, None).await {
             println!("{label} rows:");
             for row in &page.items {
-                println!(
-                    "  row {} {}: {}",
-                    row.row,
-                    row.username.as_deref().unwrap_or("-"),
-                    row.outcome.error_message.as_deref().unwrap_or_default()
-                );
+                println!("  {}", crate::status::row_line(row));
             }
             if count > page.items.len() {
                 println!("  … and {} more: ccbulk status {} --{label}", count - page.items.len(), job.id);

@@ -65,6 +65,7 @@ impl Embedded {
             salesforce: Some(SalesforceTarget {
                 client: SalesforceClient::new(credentials),
                 defaults: SalesforceDefaults::default(),
+                implied: None,
             }),
         })
     }
@@ -98,7 +99,11 @@ pub async fn connect_target(config: &ConnectConfig) -> ConnectTarget {
 }
 
 pub fn salesforce_target(config: &SalesforceConfig) -> SalesforceTarget {
-    SalesforceTarget { client: SalesforceClient::new(config.credentials.clone()), defaults: config.defaults.clone() }
+    SalesforceTarget {
+        client: SalesforceClient::new(config.credentials.clone()),
+        defaults: config.defaults.clone(),
+        implied: config.implied.clone(),
+    }
 }
 
 /// Checks that the targets answer before any row is touched: the instance exists (and says how it manages

@@ -114,9 +114,11 @@ impl Pacer {
     }
 }
 
+/// One token of the service's burst is left unspent: requests reach the service with varying delays, and two that
+/// leave half a period apart may arrive closer; the spare token absorbs that instead of a 429.
 fn limiter(rate: f64, burst: u32) -> DefaultDirectRateLimiter {
     let period = Duration::from_secs_f64(1.0 / rate.max(1e-3));
-    let burst = NonZeroU32::new(burst.max(1)).unwrap_or(NonZeroU32::MIN);
+    let burst = NonZeroU32::new(burst.saturating_sub(1).max(1)).unwrap_or(NonZeroU32::MIN);
     RateLimiter::direct(
         Quota::with_period(period).unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN)).allow_burst(burst),
     )

@@ -11,7 +11,7 @@ pub use self::ingest::{IngestError, IngestOutcome, error_message, ingest, requeu
 pub use self::objects::{LOCAL_BUCKET, LocalFiles, ObjectError, ObjectStore};
 #[cfg(all(feature = "connect", feature = "salesforce"))]
 pub use self::provision::{
-    ChunkError, ChunkReport, ConnectTarget, RetryPolicy, SalesforceTarget, Targets, provision_chunk,
+    ChunkError, ChunkReport, ConnectTarget, ImpliedSalesforce, RetryPolicy, SalesforceTarget, Targets, provision_chunk,
 };
 pub use self::queue::{ChunkQueue, MemoryQueue, QueueError};
 pub use self::status::{StatusError, job_report};

@@ -4,11 +4,16 @@
 //! worth retrying (throttle past the SDK's retries, 5xx, network) leaves the row IN_PROGRESS for the next delivery
 //! of the chunk, until its attempts run out.
 
+use std::borrow::Cow;
+
 use aws_sdk_connect::Client as ConnectClient;
 
 use super::objects::{ObjectError, ObjectStore};
 use crate::connect::{ConnectOutcome, ConnectProvisioner, Directory, Pacer, ProvisionError};
-use crate::domain::{Action, ConnectUser, UserRow};
+use crate::domain::{
+    Action, ConnectUser, ContactCenterRef, SalesforceUser, SalesforceUserFields, SalesforceUserRef, UserRow, VoiceRole,
+};
+use crate::format::Dialect;
 use crate::job::{ChunkMessage, JobState, JobStore, RowOutcome, RowRecord, RowStart, RowStatus, StoreError};
 use crate::salesforce::{
     SalesforceClient, SalesforceDefaults, SalesforceError, SalesforceOutcome, SalesforceProvisioner,
@@ -27,6 +32,37 @@ pub struct ConnectTarget {
 pub struct SalesforceTarget {
     pub client: SalesforceClient,
     pub defaults: SalesforceDefaults,
+    /// The Salesforce side of Connect-template rows, which carry none; `None`: such rows have no Salesforce side.
+    pub implied: Option<ImpliedSalesforce>,
+}
+
+/// What a Connect-template row gets in Salesforce when the deployment says so: the user whose username is the
+/// Connect username (an email form, as under SAML single sign-on) or else the row's email, found or created with
+/// the row's names and email, put in this contact center with this role's Voice permission set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImpliedSalesforce {
+    pub contact_center: ContactCenterRef,
+    pub role: Option<VoiceRole>,
+}
+
+impl ImpliedSalesforce {
+    fn user_for(&self, row: &UserRow) -> Option<SalesforceUser> {
+        let connect = row.connect.as_ref()?;
+        let username = connect.username.as_ref()?;
+        let salesforce_username =
+            if username.contains('@') { username.clone() } else { connect.identity.email.clone()? };
+        Some(SalesforceUser {
+            user: SalesforceUserRef::Username(salesforce_username),
+            fields: SalesforceUserFields {
+                email: connect.identity.email.clone(),
+                first_name: connect.identity.first_name.clone(),
+                last_name: connect.identity.last_name.clone(),
+                ..SalesforceUserFields::default()
+            },
+            contact_center: Some(self.contact_center.clone()),
+            role: self.role,
+        })
+    }
 }
 
 /// Where provisioning writes. A side left out fails the rows that need it, with a message saying so.
@@ -195,8 +231,21 @@ async fn salesforce_side(
     message: &ChunkMessage,
     work: &[(UserRow, RowRecord)],
 ) -> Vec<Result<Option<SalesforceOutcome>, SideError>> {
-    let wanted: Vec<(Action, &crate::domain::SalesforceUser)> =
-        work.iter().filter_map(|(row, _)| row.salesforce.as_ref().map(|s| (row.action, s))).collect();
+    let implied = targets
+        .salesforce
+        .as_ref()
+        .and_then(|t| t.implied.as_ref())
+        .filter(|_| message.header.dialect() == Dialect::Connect);
+    let sides: Vec<Option<Cow<SalesforceUser>>> = work
+        .iter()
+        .map(|(row, _)| match (&row.salesforce, implied) {
+            (Some(side), _) => Some(Cow::Borrowed(side)),
+            (None, Some(implied)) => implied.user_for(row).map(Cow::Owned),
+            (None, None) => None,
+        })
+        .collect();
+    let wanted: Vec<(Action, &SalesforceUser)> =
+        work.iter().zip(&sides).filter_map(|((row, _), side)| side.as_deref().map(|s| (row.action, s))).collect();
     let mut results = match (&targets.salesforce, wanted.is_empty()) {
         (_, true) => Vec::new(),
         (None, false) => wanted
@@ -222,9 +271,7 @@ async fn salesforce_side(
         }
     }
     .into_iter();
-    work.iter()
-        .map(|(row, _)| if row.salesforce.is_some() { results.next().unwrap_or(Ok(None)) } else { Ok(None) })
-        .collect()
+    sides.iter().map(|side| if side.is_some() { results.next().unwrap_or(Ok(None)) } else { Ok(None) }).collect()
 }
 
 struct ConnectResult {
