@@ -45,6 +45,7 @@ struct RawSalesforce {
     client_secret_env: Option<String>,
     jwt_username: Option<String>,
     jwt_key_file: Option<PathBuf>,
+    jwt_audience: Option<String>,
     #[serde(default)]
     defaults: RawDefaults,
     connect_template: Option<RawImplied>,
@@ -241,7 +242,13 @@ fn salesforce_config(
             if !private_key_pem.contains("PRIVATE KEY") {
                 return Err(format!("[salesforce] jwt_key_file: {} holds no PEM private key", path.display()));
             }
-            Credentials::JwtBearer { login_url, client_id: raw.client_id, username, private_key_pem }
+            Credentials::JwtBearer {
+                login_url,
+                client_id: raw.client_id,
+                username,
+                private_key_pem,
+                audience: raw.jwt_audience,
+            }
         }
         (None, None, Some(_), None) => {
             return Err(

@@ -12,6 +12,8 @@ use ccbulk_sandbox::examples;
 use ccbulk_sandbox::salesforce::{SANDBOX_CLIENT_SECRET, SANDBOX_CONSUMER_KEY, SalesforceFaults, SalesforceSandbox};
 
 const SECRET_VARIABLE: &str = "CCBULK_TEST_SALESFORCE_SECRET";
+/// A key no connected app of the sandbox trusts.
+const WRONG_KEY: &str = include_str!("../../sandbox/fixtures/untrusted-test-key.pem");
 
 fn example(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples").join(name)
@@ -24,7 +26,12 @@ struct Scratch {
 
 impl Scratch {
     fn new() -> Self {
-        Self { dir: tempfile::tempdir().unwrap() }
+        let dir = tempfile::tempdir().unwrap();
+        // Empty AWS config and credentials files keep the default chain off the machine's own.
+        for file in ["aws-config", "aws-credentials"] {
+            std::fs::write(dir.path().join(file), "").unwrap();
+        }
+        Self { dir }
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -51,8 +58,8 @@ impl Scratch {
             .env("AWS_ACCESS_KEY_ID", "AKIDCCBULKTEST")
             .env("AWS_SECRET_ACCESS_KEY", "ccbulk-test-secret")
             .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_CONFIG_FILE", self.path("no-aws-config"))
-            .env("AWS_SHARED_CREDENTIALS_FILE", self.path("no-aws-credentials"))
+            .env("AWS_CONFIG_FILE", self.path("aws-config"))
+            .env("AWS_SHARED_CREDENTIALS_FILE", self.path("aws-credentials"))
             .env(SECRET_VARIABLE, SANDBOX_CLIENT_SECRET)
             .env_remove("CCBULK_LOG");
         command
@@ -640,4 +647,33 @@ fn connect_template_rows_get_the_salesforce_side_the_config_implies() {
         assert_eq!(user.call_center.as_deref(), Some("Support EMEA"));
         assert!(user.permission_sets.iter().any(|p| p == "ContactCenterAgent"));
     }
+}
+
+#[test]
+fn the_jwt_bearer_flow_signs_in_with_a_key_file() {
+    let stage = Stage::start(|_, _| {});
+    let scratch = Scratch::new();
+    let key = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sandbox/fixtures/jwt-test-key.pem");
+    let client_credentials = std::fs::read_to_string(stage.config(&scratch)).unwrap();
+    let jwt = client_credentials.replace(
+        &format!("client_secret_env = \"{SECRET_VARIABLE}\""),
+        &format!("jwt_username = \"{}\"\njwt_key_file = {:?}", ccbulk_sandbox::salesforce::seed::INTEGRATION_USER, key),
+    );
+    assert!(jwt.contains("jwt_key_file"));
+    let config = scratch.write("jwt.toml", &jwt);
+    let input = scratch.write(
+        "one.csv",
+        "action,username,password,first_name,last_name,email,routing_profile,security_profiles,sf_username,contact_center,role\n\
+         add,jwt.agent,Welcome123!Ab,Jo,Token,jo.token@northwind-support.com,Basic Routing Profile,Agent,jo.token@northwind-support.com,Northwind Support,Agent\n",
+    );
+    let (code, out, err) = scratch.run(&["run", "--config", config.to_str().unwrap(), input.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(stage.salesforce.snapshot().user("jo.token@northwind-support.com").is_some());
+
+    // A key the connected app does not trust is one clear error before any row.
+    let wrong = jwt.replace(&format!("{key:?}"), &format!("{:?}", scratch.write("wrong.pem", WRONG_KEY)));
+    let config = scratch.write("wrong.toml", &wrong);
+    let (code, _, err) = scratch.run(&["run", "--config", config.to_str().unwrap(), input.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("cannot sign in to Salesforce") && err.contains("invalid_grant"), "{err}");
 }

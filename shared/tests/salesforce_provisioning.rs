@@ -101,6 +101,7 @@ async fn partner_telephony_uses_its_own_sets_and_jwt_sessions_renew_when_they_ex
         client_id: SANDBOX_CONSUMER_KEY.into(),
         username: "integration@ccbulk-sandbox.example.com".into(),
         private_key_pem: include_str!("../../sandbox/fixtures/jwt-test-key.pem").into(),
+        audience: None,
     });
     let defaults = SalesforceDefaults::default();
     let provisioner =

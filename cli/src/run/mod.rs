@@ -3,7 +3,6 @@
 
 mod progress;
 mod targets;
-mod workers;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -14,7 +13,7 @@ use std::time::{Duration, Instant};
 use ccbulk_shared::domain::{IdentityManagement, TelephonyModel};
 use ccbulk_shared::format::{DialectChoice, Header, RecordReader};
 use ccbulk_shared::job::{Job, JobId, JobState, JobStore, RowStatus, SqliteJobStore};
-use ccbulk_shared::pipeline::{LocalFiles, MemoryQueue, RetryPolicy, Targets, ingest, job_report, requeue};
+use ccbulk_shared::pipeline::{LocalFiles, MemoryQueue, Pool, RetryPolicy, Targets, ingest, job_report, requeue};
 use ccbulk_shared::validate::{Options, Source};
 use tokio::sync::watch;
 
@@ -187,8 +186,9 @@ async fn execute(args: &Args) -> Result<u8, Stop> {
     });
     let (done_tx, done_rx) = watch::channel(false);
     let follower = tokio::spawn(progress::follow(store.clone(), job.id.clone(), args.quiet, done_rx));
-    let pool = workers::Pool {
+    let pool = Pool {
         store: store.clone(),
+        objects: Arc::new(LocalFiles),
         targets: Arc::new(targets),
         queue,
         policy: RetryPolicy { max_attempts: config.run.max_attempts },

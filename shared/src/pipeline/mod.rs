@@ -1,5 +1,7 @@
 //! The pipeline written once over ports (DESIGN §2): ingest a file; provision a chunk; answer status queries.
 
+#[cfg(all(feature = "connect", feature = "salesforce"))]
+mod drain;
 mod ingest;
 mod objects;
 #[cfg(all(feature = "connect", feature = "salesforce"))]
@@ -7,6 +9,8 @@ mod provision;
 mod queue;
 mod status;
 
+#[cfg(all(feature = "connect", feature = "salesforce"))]
+pub use self::drain::Pool;
 pub use self::ingest::{IngestError, IngestOutcome, error_message, ingest, requeue};
 pub use self::objects::{LOCAL_BUCKET, LocalFiles, ObjectError, ObjectStore};
 #[cfg(all(feature = "connect", feature = "salesforce"))]

@@ -24,8 +24,20 @@ fn repeatable(method: &Method, status: Option<StatusCode>) -> bool {
 /// How ccbulk signs in. Secrets never reach `Debug` output.
 #[derive(Clone)]
 pub enum Credentials {
-    ClientCredentials { login_url: String, client_id: String, client_secret: String },
-    JwtBearer { login_url: String, client_id: String, username: String, private_key_pem: String },
+    ClientCredentials {
+        login_url: String,
+        client_id: String,
+        client_secret: String,
+    },
+    /// `audience` is the JWT's `aud`: the login URL unless set (Salesforce expects https://login.salesforce.com, or
+    /// https://test.salesforce.com for sandboxes, even when the token is asked for at a My Domain host).
+    JwtBearer {
+        login_url: String,
+        client_id: String,
+        username: String,
+        private_key_pem: String,
+        audience: Option<String>,
+    },
 }
 
 impl fmt::Debug for Credentials {
@@ -106,9 +118,10 @@ impl SalesforceClient {
                     ("client_secret", client_secret.clone()),
                 ],
             ),
-            Credentials::JwtBearer { login_url, client_id, username, private_key_pem } => {
+            Credentials::JwtBearer { login_url, client_id, username, private_key_pem, audience } => {
                 let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-                let claims = json!({"iss": client_id, "sub": username, "aud": login_url, "exp": now + 120});
+                let audience = audience.as_deref().unwrap_or(login_url);
+                let claims = json!({"iss": client_id, "sub": username, "aud": audience, "exp": now + 120});
                 let key = EncodingKey::from_rsa_pem(private_key_pem.as_bytes()).map_err(|err| SalesforceError {
                     code: "INVALID_KEY".into(),
                     message: format!("the JWT signing key is not an RSA private key in PEM form: {err}"),

@@ -1,20 +1,23 @@
-//! The in-process stand-in for the provision Lambdas: N workers take chunks from the queue; a chunk with rows left
-//! for a retry goes back on the queue after a backoff, as SQS would make it visible again.
+//! The in-process stand-in for the provision Lambdas: N workers take chunks from the in-process queue; a chunk with
+//! rows left for a retry goes back on the queue after a backoff, as SQS would make it visible again.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ccbulk_shared::job::SqliteJobStore;
-use ccbulk_shared::pipeline::{LocalFiles, MemoryQueue, RetryPolicy, Targets, provision_chunk};
+use super::objects::ObjectStore;
+use super::provision::{RetryPolicy, Targets, provision_chunk};
+use super::queue::MemoryQueue;
+use crate::job::JobStore;
 
 /// Deliveries a chunk gets when reading it or recording its rows keeps failing.
 const MAX_DELIVERIES: u32 = 5;
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
-pub struct Pool {
-    pub store: Arc<SqliteJobStore>,
+pub struct Pool<S, O> {
+    pub store: Arc<S>,
+    pub objects: Arc<O>,
     pub targets: Arc<Targets>,
     pub queue: Arc<MemoryQueue>,
     pub policy: RetryPolicy,
@@ -22,7 +25,7 @@ pub struct Pool {
     pub stop: Arc<AtomicBool>,
 }
 
-impl Pool {
+impl<S: JobStore + 'static, O: ObjectStore + 'static> Pool<S, O> {
     /// Works until the queue is drained (or a stop is asked for); an error is a chunk that could not be handled.
     pub async fn run(self, workers: u32) -> Result<(), String> {
         let shared =
@@ -45,13 +48,13 @@ impl Pool {
     }
 }
 
-struct Shared {
-    pool: Pool,
+struct Shared<S, O> {
+    pool: Pool<S, O>,
     in_flight: AtomicUsize,
     deliveries: Mutex<HashMap<u32, u32>>,
 }
 
-impl Shared {
+impl<S: JobStore + 'static, O: ObjectStore + 'static> Shared<S, O> {
     async fn work(&self) -> Result<(), String> {
         let pool = &self.pool;
         let keep_going = || !pool.stop.load(Ordering::SeqCst);
@@ -77,7 +80,7 @@ impl Shared {
             };
             let result = provision_chunk(
                 pool.store.as_ref(),
-                &LocalFiles,
+                pool.objects.as_ref(),
                 pool.targets.as_ref(),
                 &message,
                 pool.policy,

@@ -1,0 +1,170 @@
+//! Benchmark: provisioning throughput against Connect's quotas, through the same pipeline `ccbulk run` drives
+//! (ingest → in-process queue → worker pool → both sandboxes over loopback, SQLite job store).
+//!
+//! `cargo run --release -p ccbulk-shared --all-features --example provision_bench [-- ROWS ROWS ROWS]`
+//!
+//! Two scenarios, each on fresh sandboxes:
+//! 1. the account's default quota (CreateUser 2 req/s, burst 5) and ccbulk's default budget: the figure is the
+//!    CreateUser rate reached as a ratio of the quota, with the count of 429s met (the goal: near 1.0, and none);
+//! 2. a raised quota (CreateUser 100 req/s) and a matching budget: whether ccbulk keeps up with a raised quota;
+//! 3. no quota to speak of: the engine's own ceiling, also as a multiple of the default quota.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use aws_sdk_connect::config::retry::RetryConfig;
+use aws_sdk_connect::config::{BehaviorVersion, Credentials as AwsCredentials, Region};
+use ccbulk_sandbox::connect::{ConnectSandbox, Knobs, Op, QuotaSpec};
+use ccbulk_sandbox::examples;
+use ccbulk_sandbox::salesforce::{SANDBOX_CLIENT_SECRET, SANDBOX_CONSUMER_KEY, SalesforceSandbox};
+use ccbulk_shared::connect::{Pacer, RateBudget};
+use ccbulk_shared::job::{JobStore, SqliteJobStore};
+use ccbulk_shared::pipeline::{
+    ConnectTarget, LocalFiles, MemoryQueue, Pool, RetryPolicy, SalesforceTarget, Targets, ingest,
+};
+use ccbulk_shared::salesforce::{Credentials, SalesforceClient, SalesforceDefaults};
+use ccbulk_shared::validate::Options;
+
+const WORKERS: u32 = 4;
+const CHUNK_ROWS: u32 = 25;
+
+struct Scenario {
+    name: &'static str,
+    rows: usize,
+    quota: QuotaSpec,
+    budget: RateBudget,
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<usize> = std::env::args().skip(1).map(|a| a.parse().expect("row counts")).collect();
+    let default_quota = QuotaSpec { rate: 2.0, burst: 5 };
+    let raised = QuotaSpec { rate: 100.0, burst: 100 };
+    let unlimited = QuotaSpec { rate: 10_000.0, burst: 10_000 };
+    let scenarios = [
+        Scenario {
+            name: "default quota (CreateUser 2/s, burst 5)",
+            rows: args.first().copied().unwrap_or(60),
+            quota: default_quota,
+            budget: RateBudget::default(),
+        },
+        Scenario {
+            name: "raised quota (CreateUser 100/s)",
+            rows: args.get(1).copied().unwrap_or(1000),
+            quota: raised,
+            budget: RateBudget { write_per_second: 100.0, write_burst: 100, read_per_second: 100.0, read_burst: 100 },
+        },
+        Scenario {
+            name: "no quota to speak of (10,000/s): the engine's own ceiling",
+            rows: args.get(2).copied().unwrap_or(2000),
+            quota: unlimited,
+            budget: RateBudget {
+                write_per_second: 10_000.0,
+                write_burst: 10_000,
+                read_per_second: 10_000.0,
+                read_burst: 10_000,
+            },
+        },
+    ];
+    println!("{WORKERS} workers, {CHUNK_ROWS} rows per chunk, every row an add with both sides");
+    for scenario in scenarios {
+        run(&scenario).await;
+    }
+}
+
+/// A ccbulk file of `rows` adds, each with a Salesforce side.
+fn file(rows: usize) -> tempfile::NamedTempFile {
+    let mut text = String::from(
+        "action,username,password,first_name,last_name,email,routing_profile,security_profiles,sf_username,contact_center,role\n",
+    );
+    for i in 0..rows {
+        text.push_str(&format!(
+            "add,agent{i:05},Welcome{i}!Aa,Agent,Number{i},agent{i:05}@bench.example.com,Basic Routing Profile,Agent,\
+             agent{i:05}@bench.example.com,Northwind Support,Agent\n"
+        ));
+    }
+    let file = tempfile::Builder::new().suffix(".csv").tempfile().expect("a temporary file");
+    std::fs::write(file.path(), text).expect("written");
+    file
+}
+
+async fn run(scenario: &Scenario) {
+    let loopback: SocketAddr = "127.0.0.1:0".parse().expect("an address");
+    let mut seed = examples::connect_seed();
+    let mut quotas: std::collections::BTreeMap<String, QuotaSpec> =
+        Op::ALL.iter().map(|op| (op.name().to_owned(), QuotaSpec { rate: 10_000.0, burst: 10_000 })).collect();
+    quotas.insert(Op::CreateUser.name().to_owned(), scenario.quota);
+    seed.knobs = Knobs { quotas, ..Knobs::default() };
+    for instance in &mut seed.instances {
+        instance.max_users = scenario.rows + 100;
+    }
+    let connect = ConnectSandbox::start(seed, loopback).await.expect("Connect sandbox");
+    let salesforce = SalesforceSandbox::start(examples::salesforce_seed(), loopback).await.expect("Salesforce sandbox");
+    let client = aws_sdk_connect::Client::from_conf(
+        aws_sdk_connect::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(examples::REGION))
+            .credentials_provider(AwsCredentials::new("AKIDBENCH", "bench", None, None, "bench"))
+            .endpoint_url(connect.endpoint())
+            .retry_config(RetryConfig::standard().with_max_attempts(8))
+            .build(),
+    );
+    let targets = Targets {
+        connect: Some(ConnectTarget {
+            client,
+            instance_id: connect.instance_id("ccbulk-sandbox").expect("the instance").to_owned(),
+            pacer: Pacer::new(scenario.budget),
+        }),
+        salesforce: Some(SalesforceTarget {
+            client: SalesforceClient::new(Credentials::ClientCredentials {
+                login_url: salesforce.endpoint().to_owned(),
+                client_id: SANDBOX_CONSUMER_KEY.into(),
+                client_secret: SANDBOX_CLIENT_SECRET.into(),
+            }),
+            defaults: SalesforceDefaults::default(),
+            implied: None,
+        }),
+    };
+    let input = file(scenario.rows);
+    let store = Arc::new(SqliteJobStore::in_memory().expect("a store"));
+    let queue = Arc::new(MemoryQueue::default());
+    let options = Options { chunk_rows: CHUNK_ROWS, ..Options::default() };
+    let object = LocalFiles::object(input.path()).expect("the file");
+    let job = ingest(store.as_ref(), queue.as_ref(), input.path(), object, &options).await.expect("ingested").job;
+
+    let started = Instant::now();
+    let pool = Pool {
+        store: store.clone(),
+        objects: Arc::new(LocalFiles),
+        targets: Arc::new(targets),
+        queue,
+        policy: RetryPolicy::default(),
+        backoff: Duration::from_millis(200),
+        stop: Arc::new(AtomicBool::new(false)),
+    };
+    pool.run(WORKERS).await.expect("the pool drained the queue");
+    let seconds = started.elapsed().as_secs_f64();
+    let job = store.job(&job.id).await.expect("read").expect("the job");
+    let counters = connect.snapshot().counters;
+    let creates = counters.calls.get("CreateUser").copied().unwrap_or(0);
+    let throttled = counters.throttled.get("CreateUser").copied().unwrap_or(0);
+    let reached = (creates - throttled) as f64 / seconds;
+    println!("{}:", scenario.name);
+    println!(
+        "  {} rows: {} succeeded, {} failed in {seconds:.1} s = {:.1} rows/s",
+        scenario.rows,
+        job.counts.succeeded,
+        job.counts.failed,
+        job.counts.succeeded as f64 / seconds
+    );
+    println!(
+        "  CreateUser: {reached:.2} req/s = {:.2} of the {} req/s quota (its burst of {} lifts short runs above 1.0), \
+         {:.0}x the default 2 req/s; {throttled} throttled",
+        reached / scenario.quota.rate,
+        scenario.quota.rate,
+        scenario.quota.burst,
+        reached / 2.0
+    );
+}
