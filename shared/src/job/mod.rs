@@ -1,11 +1,15 @@
 //! Jobs and their rows: the state a run keeps (DESIGN §5), and the store it is kept in.
 
+#[cfg(feature = "dynamodb")]
+mod dynamodb;
 mod message;
 mod model;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod store;
 
+#[cfg(feature = "dynamodb")]
+pub use self::dynamodb::{DynamoJobStore, JOBS_NEWEST_FIRST, ROWS_BY_STATUS};
 pub use self::message::ChunkMessage;
 pub use self::model::{Counts, Job, JobId, JobState, ObjectRef, RowOutcome, RowRecord, RowStatus, now_epoch};
 #[cfg(feature = "sqlite")]

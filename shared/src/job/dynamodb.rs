@@ -1,0 +1,556 @@
+//! The job store in one DynamoDB table (feature `dynamodb`), as template.yaml defines it.
+//!
+//! Job item: `pk = JOB#<id>`, `sk = JOB`, one counter per row status (moved with ADD in the same transaction as the
+//! row), and `gsi2pk = JOBS`, `gsi2sk = <created, 10 digits>#<id>` for the newest-first listing (index
+//! `JobsNewestFirst`). Row item: `pk = JOB#<id>`, `sk = ROW#<row, 10 digits>`, and `gsi1pk = JOB#<id>#<STATUS>`,
+//! `gsi1sk = <row>` (index `RowsByStatus`), so the failed rows of a large job are read without the others.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+
+use super::model::{Counts, Job, JobId, JobState, ObjectRef, RowOutcome, RowRecord, RowStatus, now_epoch};
+use super::store::{Created, JobStore, Page, RowStart, StoreError};
+use crate::domain::{Action, IdentityManagement, TelephonyModel};
+use crate::format::Dialect;
+
+pub const ROWS_BY_STATUS: &str = "RowsByStatus";
+pub const JOBS_NEWEST_FIRST: &str = "JobsNewestFirst";
+/// Rows written per transaction (DynamoDB takes 100 items; one is the job's counters).
+const ROWS_PER_TRANSACTION: usize = 99;
+/// Attempts at a read-modify-write that lost a race.
+const RACE_ATTEMPTS: u32 = 20;
+
+type Item = HashMap<String, AttributeValue>;
+
+/// What a row move came to.
+enum Moved {
+    From,
+    Refused(RowStatus),
+    Missing,
+}
+
+pub struct DynamoJobStore {
+    client: Client,
+    table: String,
+}
+
+fn failed(err: impl ProvideErrorMetadata + std::fmt::Debug) -> StoreError {
+    match (err.code(), err.message()) {
+        (Some(code), Some(message)) => StoreError(format!("DynamoDB {code}: {message}")),
+        _ => StoreError(format!("DynamoDB: {err:?}")),
+    }
+}
+
+fn s(text: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(text.into())
+}
+
+fn n(number: impl ToString) -> AttributeValue {
+    AttributeValue::N(number.to_string())
+}
+
+fn job_pk(id: &JobId) -> String {
+    format!("JOB#{id}")
+}
+
+fn row_sk(row: u64) -> String {
+    format!("ROW#{row:010}")
+}
+
+fn status_key(id: &JobId, status: RowStatus) -> String {
+    format!("JOB#{id}#{}", status.as_str())
+}
+
+/// The counter attribute of a status.
+fn counter(status: RowStatus) -> &'static str {
+    match status {
+        RowStatus::Pending => "pending",
+        RowStatus::InProgress => "in_progress",
+        RowStatus::Succeeded => "succeeded",
+        RowStatus::Failed => "failed",
+        RowStatus::Invalid => "invalid",
+    }
+}
+
+fn text(item: &Item, name: &str) -> Option<String> {
+    item.get(name).and_then(|v| v.as_s().ok()).cloned()
+}
+
+fn number(item: &Item, name: &str) -> u64 {
+    item.get(name).and_then(|v| v.as_n().ok()).and_then(|v| v.parse::<i64>().ok()).map_or(0, |v| v.max(0) as u64)
+}
+
+fn corrupt(what: &str, value: &str) -> StoreError {
+    StoreError(format!("the table holds an unreadable {what}: {value:?}"))
+}
+
+fn job_from(item: &Item) -> Result<Job, StoreError> {
+    let field = |name: &str| text(item, name).ok_or_else(|| corrupt("job", name));
+    let (dialect, identity, telephony, state) =
+        (field("dialect")?, field("identity_management")?, field("telephony_model")?, field("state")?);
+    Ok(Job {
+        id: JobId::from_string(field("id")?),
+        source: ObjectRef { bucket: field("bucket")?, key: field("key")?, version: field("version")? },
+        dialect: Dialect::parse(&dialect).ok_or_else(|| corrupt("dialect", &dialect))?,
+        identity_management: IdentityManagement::parse(&identity).ok_or_else(|| corrupt("identity", &identity))?,
+        telephony_model: TelephonyModel::parse(&telephony).ok_or_else(|| corrupt("telephony model", &telephony))?,
+        state: JobState::parse(&state).ok_or_else(|| corrupt("job state", &state))?,
+        counts: Counts {
+            pending: number(item, "pending"),
+            in_progress: number(item, "in_progress"),
+            succeeded: number(item, "succeeded"),
+            failed: number(item, "failed"),
+            invalid: number(item, "invalid"),
+        },
+        chunks: number(item, "chunks") as u32,
+        created_at: number(item, "created_at"),
+        updated_at: number(item, "updated_at"),
+    })
+}
+
+fn row_from(item: &Item) -> Result<RowRecord, StoreError> {
+    let status = text(item, "status").unwrap_or_default();
+    Ok(RowRecord {
+        job_id: JobId::from_string(text(item, "job_id").ok_or_else(|| corrupt("row", "job_id"))?),
+        row: number(item, "row"),
+        username: text(item, "username"),
+        action: text(item, "action").and_then(|a| match a.as_str() {
+            "add" => Some(Action::Add),
+            "update" => Some(Action::Update),
+            "remove" => Some(Action::Remove),
+            _ => None,
+        }),
+        status: RowStatus::parse(&status).ok_or_else(|| corrupt("row status", &status))?,
+        outcome: RowOutcome {
+            error_message: text(item, "error_message"),
+            connect_user_id: text(item, "connect_user_id"),
+            connect_user_arn: text(item, "connect_user_arn"),
+            salesforce_user_id: text(item, "salesforce_user_id"),
+            permission_set_assignment_id: text(item, "permission_set_assignment_id"),
+            quick_connect_id: text(item, "quick_connect_id"),
+        },
+        attempts: number(item, "attempts") as u32,
+        updated_at: number(item, "updated_at"),
+    })
+}
+
+fn job_item(job: &Job) -> Item {
+    let mut item = Item::new();
+    item.insert("pk".into(), s(job_pk(&job.id)));
+    item.insert("sk".into(), s("JOB"));
+    item.insert("gsi2pk".into(), s("JOBS"));
+    item.insert("gsi2sk".into(), s(format!("{:010}#{}", job.created_at, job.id)));
+    item.insert("id".into(), s(job.id.as_str()));
+    item.insert("bucket".into(), s(&job.source.bucket));
+    item.insert("key".into(), s(&job.source.key));
+    item.insert("version".into(), s(&job.source.version));
+    item.insert("dialect".into(), s(job.dialect.as_str()));
+    item.insert("identity_management".into(), s(job.identity_management.as_str()));
+    item.insert("telephony_model".into(), s(job.telephony_model.as_str()));
+    item.insert("state".into(), s(job.state.as_str()));
+    for status in RowStatus::ALL {
+        item.insert(counter(status).into(), n(job.counts.get(status)));
+    }
+    item.insert("chunks".into(), n(job.chunks));
+    item.insert("created_at".into(), n(job.created_at));
+    item.insert("updated_at".into(), n(job.updated_at));
+    item
+}
+
+fn row_item(record: &RowRecord) -> Item {
+    let mut item = Item::new();
+    item.insert("pk".into(), s(job_pk(&record.job_id)));
+    item.insert("sk".into(), s(row_sk(record.row)));
+    item.insert("gsi1pk".into(), s(status_key(&record.job_id, record.status)));
+    item.insert("gsi1sk".into(), n(record.row));
+    item.insert("job_id".into(), s(record.job_id.as_str()));
+    item.insert("row".into(), n(record.row));
+    item.insert("status".into(), s(record.status.as_str()));
+    item.insert("attempts".into(), n(record.attempts));
+    item.insert("updated_at".into(), n(now_epoch()));
+    if let Some(username) = &record.username {
+        item.insert("username".into(), s(username));
+    }
+    if let Some(action) = record.action {
+        item.insert("action".into(), s(action.as_str()));
+    }
+    if let Some(message) = &record.outcome.error_message {
+        item.insert("error_message".into(), s(message));
+    }
+    item
+}
+
+impl DynamoJobStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    fn key(&self, pk: String, sk: String) -> Item {
+        HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
+    }
+
+    async fn job_item(&self, id: &JobId) -> Result<Option<Item>, StoreError> {
+        let got = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(self.key(job_pk(id), "JOB".into())))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(failed)?;
+        Ok(got.item)
+    }
+
+    async fn row_item(&self, id: &JobId, row: u64) -> Result<Option<Item>, StoreError> {
+        let got = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(self.key(job_pk(id), row_sk(row))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(failed)?;
+        Ok(got.item)
+    }
+
+    /// The counters' update of a transaction: `moves` are (status, change).
+    fn count_update(&self, id: &JobId, moves: &[(RowStatus, i64)]) -> Result<TransactWriteItem, StoreError> {
+        let mut expression = Vec::new();
+        let mut names = HashMap::new();
+        let mut values = HashMap::new();
+        for (i, (status, change)) in moves.iter().enumerate() {
+            expression.push(format!("#c{i} :c{i}"));
+            names.insert(format!("#c{i}"), counter(*status).to_owned());
+            values.insert(format!(":c{i}"), n(change));
+        }
+        names.insert("#u".into(), "updated_at".into());
+        values.insert(":now".into(), n(now_epoch()));
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(self.key(job_pk(id), "JOB".into())))
+            .update_expression(format!("ADD {} SET #u = :now", expression.join(", ")))
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .map_err(|e| StoreError(e.to_string()))?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// Puts the job's state where its counters say, once ingest is over; a race with another writer is retried.
+    async fn settle(&self, id: &JobId) -> Result<JobState, StoreError> {
+        for _ in 0..RACE_ATTEMPTS {
+            let item = self.job_item(id).await?.ok_or_else(|| StoreError(format!("no job {id}")))?;
+            let job = job_from(&item)?;
+            let settled = match job.state {
+                JobState::Ingesting | JobState::Failed => return Ok(job.state),
+                _ => job.counts.state(),
+            };
+            if settled == job.state {
+                return Ok(settled);
+            }
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(self.key(job_pk(id), "JOB".into())))
+                .update_expression("SET #s = :new")
+                .condition_expression("#s = :old AND #p = :p AND #ip = :ip")
+                .expression_attribute_names("#s", "state")
+                .expression_attribute_names("#p", "pending")
+                .expression_attribute_names("#ip", "in_progress")
+                .expression_attribute_values(":new", s(settled.as_str()))
+                .expression_attribute_values(":old", s(job.state.as_str()))
+                .expression_attribute_values(":p", n(job.counts.pending))
+                .expression_attribute_values(":ip", n(job.counts.in_progress))
+                .send()
+                .await;
+            match result {
+                Ok(_) => return Ok(settled),
+                Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
+                Err(err) => return Err(failed(err)),
+            }
+        }
+        Err(StoreError(format!("job {id}: too many concurrent writers to settle its state")))
+    }
+
+    /// Moves one row from its status (if `allowed`) to another, with its counters, in one transaction; `extra` adds
+    /// to the row's update (SET clauses, REMOVE names, values).
+    async fn move_row(
+        &self,
+        id: &JobId,
+        row: u64,
+        to: RowStatus,
+        allowed: fn(RowStatus) -> bool,
+        extra: impl Fn(&mut Vec<String>, &mut Vec<&'static str>, &mut Item),
+    ) -> Result<Moved, StoreError> {
+        for _ in 0..RACE_ATTEMPTS {
+            let Some(item) = self.row_item(id, row).await? else { return Ok(Moved::Missing) };
+            let record = row_from(&item)?;
+            let from = record.status;
+            if !allowed(from) {
+                return Ok(Moved::Refused(from));
+            }
+            let mut sets = vec!["#st = :to".to_owned(), "gsi1pk = :g".to_owned(), "updated_at = :now".to_owned()];
+            let mut removes = Vec::new();
+            let mut values = Item::from([
+                (":to".to_owned(), s(to.as_str())),
+                (":from".to_owned(), s(from.as_str())),
+                (":g".to_owned(), s(status_key(id, to))),
+                (":now".to_owned(), n(now_epoch())),
+            ]);
+            extra(&mut sets, &mut removes, &mut values);
+            let mut expression = format!("SET {}", sets.join(", "));
+            if !removes.is_empty() {
+                expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
+            }
+            let update = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(self.key(job_pk(id), row_sk(row))))
+                .update_expression(expression)
+                .condition_expression("#st = :from")
+                .expression_attribute_names("#st", "status")
+                .set_expression_attribute_values(Some(values))
+                .build()
+                .map_err(|e| StoreError(e.to_string()))?;
+            let mut items = vec![TransactWriteItem::builder().update(update).build()];
+            if from != to {
+                items.push(self.count_update(id, &[(from, -1), (to, 1)])?);
+            }
+            let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
+            match result {
+                Ok(_) => return Ok(Moved::From),
+                Err(err) if err.as_service_error().is_some_and(|e| e.is_transaction_canceled_exception()) => {}
+                Err(err) => return Err(failed(err)),
+            }
+        }
+        Err(StoreError(format!("job {id} row {row}: too many concurrent writers")))
+    }
+
+    /// One transaction: the rows that are new, and the counters they add. Fails whole if any row exists.
+    async fn put_new_rows(&self, rows: &[RowRecord]) -> Result<bool, StoreError> {
+        let Some(first) = rows.first() else { return Ok(true) };
+        let mut items = Vec::with_capacity(rows.len() + 1);
+        let mut added: HashMap<RowStatus, i64> = HashMap::new();
+        for record in rows {
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(row_item(record)))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .map_err(|e| StoreError(e.to_string()))?;
+            items.push(TransactWriteItem::builder().put(put).build());
+            *added.entry(record.status).or_default() += 1;
+        }
+        let moves: Vec<(RowStatus, i64)> = added.into_iter().collect();
+        items.push(self.count_update(&first.job_id, &moves)?);
+        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+            Ok(_) => Ok(true),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_transaction_canceled_exception()) => Ok(false),
+            Err(err) => Err(failed(err)),
+        }
+    }
+}
+
+impl JobStore for DynamoJobStore {
+    async fn create_job(&self, job: &Job) -> Result<Created, StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(job_item(job)))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Created::New),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                let item = self.job_item(&job.id).await?.ok_or_else(|| StoreError("the job vanished".into()))?;
+                Ok(Created::Existing(job_from(&item)?))
+            }
+            Err(err) => Err(failed(err)),
+        }
+    }
+
+    async fn job(&self, id: &JobId) -> Result<Option<Job>, StoreError> {
+        self.job_item(id).await?.as_ref().map(job_from).transpose()
+    }
+
+    async fn jobs(&self, limit: usize, after: Option<&str>) -> Result<Page<Job>, StoreError> {
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(JOBS_NEWEST_FIRST)
+            .key_condition_expression("gsi2pk = :jobs")
+            .expression_attribute_values(":jobs", s("JOBS"))
+            .scan_index_forward(false)
+            .limit(limit.clamp(1, 1000) as i32);
+        if let Some(after) = after {
+            let id = after.split_once('#').map(|(_, id)| id).unwrap_or_default();
+            query = query.set_exclusive_start_key(Some(HashMap::from([
+                ("gsi2pk".to_owned(), s("JOBS")),
+                ("gsi2sk".to_owned(), s(after)),
+                ("pk".to_owned(), s(format!("JOB#{id}"))),
+                ("sk".to_owned(), s("JOB")),
+            ])));
+        }
+        let answer = query.send().await.map_err(failed)?;
+        let items: Vec<Job> = answer.items().iter().map(job_from).collect::<Result<_, _>>()?;
+        let next = answer.last_evaluated_key().and_then(|key| text(key, "gsi2sk"));
+        Ok(Page { items, next })
+    }
+
+    async fn put_rows(&self, rows: &[RowRecord]) -> Result<(), StoreError> {
+        for batch in rows.chunks(ROWS_PER_TRANSACTION) {
+            // The usual case, a first ingest, is one transaction per batch; a repeated ingest meets rows that exist
+            // and records the batch row by row, leaving the existing ones (and their progress) alone.
+            if !self.put_new_rows(batch).await? {
+                for record in batch {
+                    self.put_new_rows(std::slice::from_ref(record)).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn set_state(&self, id: &JobId, state: JobState, chunks: Option<u32>) -> Result<(), StoreError> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(self.key(job_pk(id), "JOB".into())))
+            .expression_attribute_names("#s", "state")
+            .expression_attribute_values(":s", s(state.as_str()))
+            .expression_attribute_values(":now", n(now_epoch()))
+            .condition_expression("attribute_exists(pk)");
+        update = match chunks {
+            Some(chunks) => update
+                .update_expression("SET #s = :s, updated_at = :now, chunks = :c")
+                .expression_attribute_values(":c", n(chunks)),
+            None => update.update_expression("SET #s = :s, updated_at = :now"),
+        };
+        update.send().await.map_err(failed)?;
+        // A job whose rows are all done by now (all invalid, say) finishes at once.
+        if state == JobState::Running {
+            self.settle(id).await?;
+        }
+        Ok(())
+    }
+
+    async fn start_row(&self, id: &JobId, row: u64) -> Result<RowStart, StoreError> {
+        let moved = self
+            .move_row(
+                id,
+                row,
+                RowStatus::InProgress,
+                |from| !matches!(from, RowStatus::Succeeded | RowStatus::Invalid),
+                |sets, _, values| {
+                    sets.push("attempts = attempts + :one".into());
+                    values.insert(":one".into(), n(1));
+                },
+            )
+            .await?;
+        match moved {
+            Moved::Missing => Err(StoreError(format!("job {id} has no row {row}"))),
+            Moved::Refused(status) => Ok(RowStart::Done(status)),
+            Moved::From => {
+                self.settle(id).await?;
+                let item = self.row_item(id, row).await?.ok_or_else(|| StoreError("the row vanished".into()))?;
+                Ok(RowStart::Go(Box::new(row_from(&item)?)))
+            }
+        }
+    }
+
+    async fn finish_row(
+        &self,
+        id: &JobId,
+        row: u64,
+        status: RowStatus,
+        outcome: &RowOutcome,
+    ) -> Result<JobState, StoreError> {
+        let fields = [
+            ("connect_user_id", &outcome.connect_user_id),
+            ("connect_user_arn", &outcome.connect_user_arn),
+            ("salesforce_user_id", &outcome.salesforce_user_id),
+            ("permission_set_assignment_id", &outcome.permission_set_assignment_id),
+            ("quick_connect_id", &outcome.quick_connect_id),
+        ];
+        let moved = self
+            .move_row(
+                id,
+                row,
+                status,
+                |_| true,
+                |sets, removes, values| {
+                    // Outcome ids are kept from an earlier attempt unless this one says otherwise.
+                    for (i, (name, value)) in fields.iter().enumerate() {
+                        if let Some(value) = value {
+                            sets.push(format!("{name} = :f{i}"));
+                            values.insert(format!(":f{i}"), s(value.as_str()));
+                        }
+                    }
+                    match &outcome.error_message {
+                        Some(message) => {
+                            sets.push("error_message = :e".into());
+                            values.insert(":e".into(), s(message.as_str()));
+                        }
+                        None => removes.push("error_message"),
+                    }
+                },
+            )
+            .await?;
+        if let Moved::Missing = moved {
+            return Err(StoreError(format!("job {id} has no row {row}")));
+        }
+        self.settle(id).await
+    }
+
+    async fn row(&self, id: &JobId, row: u64) -> Result<Option<RowRecord>, StoreError> {
+        self.row_item(id, row).await?.as_ref().map(row_from).transpose()
+    }
+
+    async fn rows(
+        &self,
+        id: &JobId,
+        status: Option<RowStatus>,
+        limit: usize,
+        after: Option<u64>,
+    ) -> Result<Page<RowRecord>, StoreError> {
+        let limit = limit.max(1);
+        let mut items: Vec<RowRecord> = Vec::new();
+        let mut start: Option<Item> = None;
+        // One more than asked, to know whether there is a next page; DynamoDB may stop early at 1 MB.
+        loop {
+            let query = self.client.query().table_name(&self.table).limit((limit + 1 - items.len()) as i32);
+            let query = match status {
+                Some(status) => query
+                    .index_name(ROWS_BY_STATUS)
+                    .key_condition_expression("gsi1pk = :k AND gsi1sk > :after")
+                    .expression_attribute_values(":k", s(status_key(id, status)))
+                    .expression_attribute_values(":after", n(after.unwrap_or(0))),
+                None => query
+                    .key_condition_expression("pk = :k AND sk BETWEEN :from AND :to")
+                    .expression_attribute_values(":k", s(job_pk(id)))
+                    .expression_attribute_values(":from", s(row_sk(after.map_or(0, |a| a + 1))))
+                    .expression_attribute_values(":to", s(row_sk(9_999_999_999))),
+            };
+            let answer = query.set_exclusive_start_key(start.take()).send().await.map_err(failed)?;
+            for item in answer.items() {
+                items.push(row_from(item)?);
+            }
+            match answer.last_evaluated_key() {
+                Some(key) if items.len() <= limit => start = Some(key.clone()),
+                _ => break,
+            }
+        }
+        let next = (items.len() > limit).then(|| items[limit - 1].row.to_string());
+        items.truncate(limit);
+        Ok(Page { items, next })
+    }
+}
