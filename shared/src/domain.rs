@@ -23,6 +23,11 @@ impl Action {
             Action::Remove => "remove",
         }
     }
+
+    /// The stored form (`as_str`) back.
+    pub fn parse(text: &str) -> Option<Self> {
+        [Action::Add, Action::Update, Action::Remove].into_iter().find(|a| a.as_str() == text)
+    }
 }
 
 /// How the Amazon Connect instance authenticates its users; fixed when the instance is created.

@@ -117,12 +117,7 @@ fn row_from(item: &Item) -> Result<RowRecord, StoreError> {
         job_id: JobId::from_string(text(item, "job_id").ok_or_else(|| corrupt("row", "job_id"))?),
         row: number(item, "row"),
         username: text(item, "username"),
-        action: text(item, "action").and_then(|a| match a.as_str() {
-            "add" => Some(Action::Add),
-            "update" => Some(Action::Update),
-            "remove" => Some(Action::Remove),
-            _ => None,
-        }),
+        action: text(item, "action").as_deref().and_then(Action::parse),
         status: RowStatus::parse(&status).ok_or_else(|| corrupt("row status", &status))?,
         outcome: RowOutcome {
             error_message: text(item, "error_message"),

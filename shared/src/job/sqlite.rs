@@ -111,12 +111,7 @@ fn row_from(row: &Row) -> rusqlite::Result<RowRecord> {
         job_id: JobId::from_string(row.get("job_id")?),
         row: count(row, "row")?,
         username: row.get("username")?,
-        action: action.as_deref().and_then(|a| match a {
-            "add" => Some(Action::Add),
-            "update" => Some(Action::Update),
-            "remove" => Some(Action::Remove),
-            _ => None,
-        }),
+        action: action.as_deref().and_then(Action::parse),
         status: parse(RowStatus::parse(&status), "row status", &status)?,
         outcome: RowOutcome {
             error_message: row.get("error_message")?,
@@ -396,95 +391,7 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn a_job_moves_through_its_rows_and_the_last_row_finishes_it() {
-        let store = SqliteJobStore::in_memory().unwrap();
-        let job = job("uploads/agents.csv");
-        assert!(matches!(store.create_job(&job).await.unwrap(), Created::New));
-        assert!(matches!(store.create_job(&job).await.unwrap(), Created::Existing(existing) if existing.id == job.id));
-
-        let rows = [
-            record(&job, 2, RowStatus::Pending),
-            record(&job, 3, RowStatus::Pending),
-            record(&job, 4, RowStatus::Invalid),
-        ];
-        store.put_rows(&rows).await.unwrap();
-        store.put_rows(&rows).await.unwrap();
-        let counts = store.job(&job.id).await.unwrap().unwrap().counts;
-        assert_eq!(
-            (counts.pending, counts.invalid, counts.total()),
-            (2, 1, 3),
-            "a repeated ingest counts nothing twice"
-        );
-        store.set_state(&job.id, JobState::Running, Some(1)).await.unwrap();
-
-        let RowStart::Go(started) = store.start_row(&job.id, 2).await.unwrap() else { panic!("row 2 needs work") };
-        assert_eq!((started.status, started.attempts), (RowStatus::InProgress, 1));
-        // A crashed attempt is taken up again: one more attempt, no count moves twice.
-        let RowStart::Go(again) = store.start_row(&job.id, 2).await.unwrap() else { panic!("row 2 still needs work") };
-        assert_eq!(again.attempts, 2);
-        let counts = store.job(&job.id).await.unwrap().unwrap().counts;
-        assert_eq!((counts.pending, counts.in_progress), (1, 1));
-
-        let done = RowOutcome {
-            connect_user_id: Some("u-1".into()),
-            salesforce_user_id: Some("005x".into()),
-            ..RowOutcome::default()
-        };
-        assert_eq!(store.finish_row(&job.id, 2, RowStatus::Succeeded, &done).await.unwrap(), JobState::Running);
-        assert_eq!(store.start_row(&job.id, 2).await.unwrap(), RowStart::Done(RowStatus::Succeeded));
-        assert_eq!(store.start_row(&job.id, 4).await.unwrap(), RowStart::Done(RowStatus::Invalid));
-
-        store.start_row(&job.id, 3).await.unwrap();
-        let failed = RowOutcome {
-            error_message: Some("Amazon Connect: InvalidParameterException".into()),
-            ..RowOutcome::default()
-        };
-        assert_eq!(
-            store.finish_row(&job.id, 3, RowStatus::Failed, &failed).await.unwrap(),
-            JobState::CompletedWithErrors
-        );
-        let finished = store.job(&job.id).await.unwrap().unwrap();
-        assert_eq!((finished.counts.succeeded, finished.counts.failed, finished.counts.invalid), (1, 1, 1));
-        assert_eq!(finished.chunks, 1);
-
-        let row = store.row(&job.id, 2).await.unwrap().unwrap();
-        assert_eq!(
-            (row.outcome.connect_user_id.as_deref(), row.outcome.salesforce_user_id.as_deref()),
-            (Some("u-1"), Some("005x"))
-        );
-        // A rerun retries the failed row: it counts as in progress again and the job is running.
-        let RowStart::Go(retry) = store.start_row(&job.id, 3).await.unwrap() else { panic!("failed rows are retried") };
-        assert_eq!(retry.attempts, 2);
-        assert_eq!(store.job(&job.id).await.unwrap().unwrap().state, JobState::Running);
-    }
-
-    #[tokio::test]
-    async fn rows_by_status_and_jobs_newest_first_page() {
-        let store = SqliteJobStore::in_memory().unwrap();
-        let first = job("a.csv");
-        let second = job("b.csv");
-        store.create_job(&first).await.unwrap();
-        store.create_job(&second).await.unwrap();
-        let page = store.jobs(1, None).await.unwrap();
-        assert_eq!(page.items[0].id, second.id, "newest first");
-        let rest = store.jobs(1, page.next.as_deref()).await.unwrap();
-        assert_eq!(rest.items[0].id, first.id);
-        assert_eq!(rest.next, None);
-
-        let rows: Vec<RowRecord> = (2..12)
-            .map(|row| record(&first, row, if row % 3 == 0 { RowStatus::Invalid } else { RowStatus::Pending }))
-            .collect();
-        store.put_rows(&rows).await.unwrap();
-        let invalid = store.rows(&first.id, Some(RowStatus::Invalid), 2, None).await.unwrap();
-        assert_eq!(invalid.items.iter().map(|r| r.row).collect::<Vec<_>>(), vec![3, 6]);
-        let more = store
-            .rows(&first.id, Some(RowStatus::Invalid), 2, invalid.next.as_deref().and_then(|n| n.parse().ok()))
-            .await
-            .unwrap();
-        assert_eq!(more.items.iter().map(|r| r.row).collect::<Vec<_>>(), vec![9]);
-        assert_eq!(store.rows(&first.id, None, 100, None).await.unwrap().items.len(), 10);
-    }
+    // The store's contract (rows, counters, paging) is tested in tests/job_stores.rs, on SQLite and DynamoDB.
 
     #[tokio::test]
     async fn the_state_survives_in_its_file() {
