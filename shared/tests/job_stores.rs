@@ -2,10 +2,9 @@
 //! table built from template.yaml's own definition. moto: `CCBULK_MOTO_ENDPOINT`, or a `moto_server` this test
 //! starts (from `.ci/.venv/bin` or the PATH).
 
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod support;
+
+use std::path::Path;
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_dynamodb::types::{
@@ -23,42 +22,7 @@ use serde_norway::Value;
 // ---------------------------------------------------------------------------------------------------------------
 // moto, and the table from template.yaml
 
-struct Moto {
-    endpoint: String,
-    child: Option<Child>,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        if let Some(child) = &mut self.child {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-fn moto() -> Moto {
-    if let Ok(endpoint) = std::env::var("CCBULK_MOTO_ENDPOINT") {
-        return Moto { endpoint, child: None };
-    }
-    let local = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.ci/.venv/bin/moto_server");
-    let program = if local.exists() { local } else { PathBuf::from("moto_server") };
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = Command::new(&program)
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("cannot start {} ({e}): run .ci/run, or set CCBULK_MOTO_ENDPOINT", program.display())
-        });
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "moto_server did not open its port");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Moto { endpoint: format!("http://127.0.0.1:{port}"), child: Some(child) }
-}
+use support::{Moto, moto};
 
 fn client(endpoint: &str) -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::from_conf(
@@ -140,13 +104,9 @@ async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) {
 async fn dynamo(moto: &Moto, name: &str) -> DynamoJobStore {
     let client = client(&moto.endpoint);
     // Each test its own table: moto's reset is global, and tests run in parallel.
-    let table = format!("{name}-{}", uuid_like());
+    let table = support::unique(name);
     create_table(&client, &table).await;
     DynamoJobStore::new(client, table)
-}
-
-fn uuid_like() -> String {
-    format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos())
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -7,6 +7,10 @@ mod objects;
 #[cfg(all(feature = "connect", feature = "salesforce"))]
 mod provision;
 mod queue;
+#[cfg(feature = "s3")]
+mod s3;
+#[cfg(feature = "sqs")]
+mod sqs;
 mod status;
 
 #[cfg(all(feature = "connect", feature = "salesforce"))]
@@ -18,4 +22,8 @@ pub use self::provision::{
     ChunkError, ChunkReport, ConnectTarget, ImpliedSalesforce, RetryPolicy, SalesforceTarget, Targets, provision_chunk,
 };
 pub use self::queue::{ChunkQueue, MemoryQueue, QueueError};
+#[cfg(feature = "s3")]
+pub use self::s3::S3Objects;
+#[cfg(feature = "sqs")]
+pub use self::sqs::SqsQueue;
 pub use self::status::{StatusError, job_report};

@@ -1,0 +1,77 @@
+//! The object store on S3 (feature `s3`). An object is read at the version the job recorded: its `versionId`, or
+//! on an unversioned bucket its ETag (`etag:"…"`, sent as `If-Match`), so a file replaced under a job is an error,
+//! never a silent mix of two files.
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::error::ProvideErrorMetadata;
+
+use super::objects::{ObjectError, ObjectStore};
+use crate::format::ByteRange;
+use crate::job::ObjectRef;
+
+const ETAG: &str = "etag:";
+
+pub struct S3Objects {
+    client: Client,
+}
+
+impl S3Objects {
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+
+    /// The reference for an object as an S3 event names it.
+    pub fn object(bucket: &str, key: &str, version_id: Option<&str>, etag: Option<&str>) -> ObjectRef {
+        let version = match (version_id.filter(|v| !v.is_empty() && *v != "null"), etag) {
+            (Some(version), _) => version.to_owned(),
+            (None, Some(etag)) => format!("{ETAG}{etag}"),
+            (None, None) => String::new(),
+        };
+        ObjectRef { bucket: bucket.to_owned(), key: key.to_owned(), version }
+    }
+}
+
+fn failed(object: &ObjectRef, err: impl ProvideErrorMetadata + std::fmt::Debug) -> ObjectError {
+    let reason = match (err.code(), err.message()) {
+        (Some("PreconditionFailed"), _) => "the object changed since the job read it".to_owned(),
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        (Some(code), None) => code.to_owned(),
+        _ => format!("{err:?}"),
+    };
+    ObjectError(format!("s3://{}/{}: {reason}", object.bucket, object.key))
+}
+
+impl ObjectStore for S3Objects {
+    async fn read_range(&self, object: &ObjectRef, range: ByteRange) -> Result<Vec<u8>, ObjectError> {
+        if range.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut request = self.client.get_object().bucket(&object.bucket).key(&object.key).range(format!(
+            "bytes={}-{}",
+            range.start,
+            range.end - 1
+        ));
+        request = match object.version.strip_prefix(ETAG) {
+            Some(etag) => request.if_match(etag),
+            None if object.version.is_empty() => request,
+            None => request.version_id(&object.version),
+        };
+        let answer = request.send().await.map_err(|e| failed(object, e.into_service_error()))?;
+        let bytes = answer
+            .body
+            .collect()
+            .await
+            .map_err(|e| ObjectError(format!("s3://{}/{}: {e}", object.bucket, object.key)))?
+            .to_vec();
+        if bytes.len() as u64 != range.len() {
+            return Err(ObjectError(format!(
+                "s3://{}/{}: {} bytes where the range holds {}: the object changed",
+                object.bucket,
+                object.key,
+                bytes.len(),
+                range.len()
+            )));
+        }
+        Ok(bytes)
+    }
+}

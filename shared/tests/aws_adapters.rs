@@ -1,0 +1,128 @@
+//! The S3 object store and the SQS chunk queue against moto, with the real SDK clients.
+
+mod support;
+
+use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_s3::primitives::ByteStream;
+use ccbulk_shared::format::ByteRange;
+use ccbulk_shared::job::{ChunkMessage, JobId};
+use ccbulk_shared::pipeline::{ChunkQueue, ObjectStore, S3Objects, SqsQueue};
+use ccbulk_shared::validate::{Options, Validator, Visitor, validate};
+
+fn s3(endpoint: &str) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+            .endpoint_url(endpoint)
+            .force_path_style(true)
+            .build(),
+    )
+}
+
+fn sqs(endpoint: &str) -> aws_sdk_sqs::Client {
+    aws_sdk_sqs::Client::from_conf(
+        aws_sdk_sqs::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+            .endpoint_url(endpoint)
+            .build(),
+    )
+}
+
+#[tokio::test]
+async fn ranges_are_read_at_the_version_the_job_recorded() {
+    let moto = support::moto();
+    let client = s3(&moto.endpoint);
+    let bucket = support::unique("uploads");
+    client.create_bucket().bucket(&bucket).send().await.unwrap();
+    client
+        .put_bucket_versioning()
+        .bucket(&bucket)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let key = "uploads/team a+b.csv";
+    let first = client
+        .put_object()
+        .bucket(&bucket)
+        .key(key)
+        .body(ByteStream::from_static(b"header\nrow one\nrow two\n"))
+        .send()
+        .await
+        .unwrap();
+    let object = S3Objects::object(&bucket, key, first.version_id(), first.e_tag());
+    assert_eq!(object.version, first.version_id().unwrap());
+    let store = S3Objects::new(client.clone());
+    assert_eq!(store.read_range(&object, ByteRange { start: 7, end: 15 }).await.unwrap(), b"row one\n");
+
+    // The file is replaced: the job still reads the bytes it validated.
+    client.put_object().bucket(&bucket).key(key).body(ByteStream::from_static(b"other\n")).send().await.unwrap();
+    assert_eq!(store.read_range(&object, ByteRange { start: 15, end: 23 }).await.unwrap(), b"row two\n");
+
+    // Without versioning, the ETag stands in: a replaced object is an error that says so.
+    let plain = support::unique("plain");
+    client.create_bucket().bucket(&plain).send().await.unwrap();
+    let put = client.put_object().bucket(&plain).key(key).body(ByteStream::from_static(b"abc\n")).send().await.unwrap();
+    let object = S3Objects::object(&plain, key, None, put.e_tag());
+    assert!(object.version.starts_with("etag:"));
+    assert_eq!(store.read_range(&object, ByteRange { start: 0, end: 3 }).await.unwrap(), b"abc");
+    client.put_object().bucket(&plain).key(key).body(ByteStream::from_static(b"xyz\n")).send().await.unwrap();
+    let err = store.read_range(&object, ByteRange { start: 0, end: 3 }).await.unwrap_err();
+    assert!(err.to_string().contains("changed"), "{err}");
+}
+
+#[derive(Default)]
+struct Chunks(Vec<ccbulk_shared::format::Chunk>);
+
+impl Visitor for Chunks {
+    fn chunk(&mut self, chunk: &ccbulk_shared::format::Chunk) {
+        self.0.push(*chunk);
+    }
+}
+
+#[tokio::test]
+async fn chunk_messages_cross_sqs_in_batches_and_come_back_whole() {
+    let moto = support::moto();
+    let client = sqs(&moto.endpoint);
+    let queue_url = client.create_queue().queue_name(support::unique("chunks")).send().await.unwrap();
+    let queue_url = queue_url.queue_url().unwrap().to_owned();
+
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/ccbulk-agents.csv");
+    let options = Options { chunk_rows: 1, ..Options::default() };
+    let mut chunks = Chunks::default();
+    validate(path.as_path(), &options, &mut chunks).unwrap();
+    let (validator, _) = Validator::prepare(path.as_path(), &options).unwrap();
+    let object = S3Objects::object("uploads", "uploads/agents.csv", Some("v1"), None);
+    let messages: Vec<ChunkMessage> = chunks
+        .0
+        .iter()
+        .map(|chunk| ChunkMessage {
+            job_id: JobId::for_object(&object),
+            object: object.clone(),
+            header: validator.header().clone(),
+            setup: validator.setup(),
+            chunk: *chunk,
+        })
+        .collect();
+    assert_eq!(messages.len(), 28, "more than two batches of ten");
+    SqsQueue::new(client.clone(), &queue_url).send(&messages).await.unwrap();
+
+    let mut received = Vec::new();
+    while received.len() < messages.len() {
+        let answer = client.receive_message().queue_url(&queue_url).max_number_of_messages(10).send().await.unwrap();
+        assert!(!answer.messages().is_empty(), "all sent messages arrive");
+        for message in answer.messages() {
+            received.push(serde_json::from_str::<ChunkMessage>(message.body().unwrap()).unwrap());
+        }
+    }
+    received.sort_by_key(|m| m.chunk.index);
+    assert_eq!(received, messages);
+}

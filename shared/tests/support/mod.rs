@@ -1,0 +1,52 @@
+//! moto_server for the tests that need AWS storage: `CCBULK_MOTO_ENDPOINT`, or a server started here from
+//! `.ci/.venv/bin` (where `.ci/run` installs it) or the PATH, on a free loopback port, stopped on drop.
+
+#![allow(dead_code)]
+
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Moto {
+    pub endpoint: String,
+    child: Option<Child>,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+pub fn moto() -> Moto {
+    if let Ok(endpoint) = std::env::var("CCBULK_MOTO_ENDPOINT") {
+        return Moto { endpoint, child: None };
+    }
+    let local = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.ci/.venv/bin/moto_server");
+    let program = if local.exists() { local } else { PathBuf::from("moto_server") };
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = Command::new(&program)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("cannot start {} ({e}): run .ci/run, or set CCBULK_MOTO_ENDPOINT", program.display())
+        });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "moto_server did not open its port");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Moto { endpoint: format!("http://127.0.0.1:{port}"), child: Some(child) }
+}
+
+/// A name no other test uses: moto's reset is global and tests run in parallel, so each gets its own resources.
+pub fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("{prefix}-{nanos:x}")
+}
