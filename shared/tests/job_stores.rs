@@ -238,6 +238,20 @@ async fn sqlite_keeps_the_contract() {
 }
 
 #[tokio::test]
+async fn sqlite_keeps_its_state_in_its_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let job = job("uploads/c.csv", 5);
+    {
+        let store = SqliteJobStore::open(&path).unwrap();
+        store.create_job(&job).await.unwrap();
+        store.put_rows(&[record(&job, 2, RowStatus::Pending)]).await.unwrap();
+    }
+    let reopened = SqliteJobStore::open(&path).unwrap();
+    assert_eq!(reopened.job(&job.id).await.unwrap().unwrap().counts.pending, 1);
+}
+
+#[tokio::test]
 async fn dynamodb_keeps_the_contract_on_the_template_table() {
     let moto = moto();
     a_job_moves_through_its_rows(&dynamo(&moto, "lifecycle").await).await;
