@@ -63,6 +63,9 @@ async fn execute(args: &Args) -> Result<(), String> {
     let job = find(&store, wanted).await?;
     println!("{}", job_line(&job));
     println!("  file: {}", source_name(&job));
+    if let Some(error) = &job.error {
+        println!("  error: {error}");
+    }
     println!(
         "  rows: {} succeeded, {} failed, {} invalid, {} pending, {} in progress ({} in all, {} chunks)",
         job.counts.succeeded,

@@ -1,42 +1,27 @@
 //! The S3 object store and the SQS chunk queue against moto, with the real SDK clients.
 
-mod support;
-
-use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::primitives::ByteStream;
 use ccbulk_shared::format::ByteRange;
 use ccbulk_shared::job::{ChunkMessage, JobId};
 use ccbulk_shared::pipeline::{ChunkQueue, ObjectStore, S3Objects, SqsQueue};
 use ccbulk_shared::validate::{Options, Validator, Visitor, validate};
+use ccbulk_testkit::{aws_config_for, moto, unique};
 
 fn s3(endpoint: &str) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
-            .endpoint_url(endpoint)
-            .force_path_style(true)
-            .build(),
+        aws_sdk_s3::config::Builder::from(&aws_config_for(endpoint)).force_path_style(true).build(),
     )
 }
 
 fn sqs(endpoint: &str) -> aws_sdk_sqs::Client {
-    aws_sdk_sqs::Client::from_conf(
-        aws_sdk_sqs::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
-            .endpoint_url(endpoint)
-            .build(),
-    )
+    aws_sdk_sqs::Client::new(&aws_config_for(endpoint))
 }
 
 #[tokio::test]
 async fn ranges_are_read_at_the_version_the_job_recorded() {
-    let moto = support::moto();
+    let moto = moto();
     let client = s3(&moto.endpoint);
-    let bucket = support::unique("uploads");
+    let bucket = unique("uploads");
     client.create_bucket().bucket(&bucket).send().await.unwrap();
     client
         .put_bucket_versioning()
@@ -68,7 +53,7 @@ async fn ranges_are_read_at_the_version_the_job_recorded() {
     assert_eq!(store.read_range(&object, ByteRange { start: 15, end: 23 }).await.unwrap(), b"row two\n");
 
     // Without versioning, the ETag stands in: a replaced object is an error that says so.
-    let plain = support::unique("plain");
+    let plain = unique("plain");
     client.create_bucket().bucket(&plain).send().await.unwrap();
     let put = client.put_object().bucket(&plain).key(key).body(ByteStream::from_static(b"abc\n")).send().await.unwrap();
     let object = S3Objects::object(&plain, key, None, put.e_tag());
@@ -90,9 +75,9 @@ impl Visitor for Chunks {
 
 #[tokio::test]
 async fn chunk_messages_cross_sqs_in_batches_and_come_back_whole() {
-    let moto = support::moto();
+    let moto = moto();
     let client = sqs(&moto.endpoint);
-    let queue_url = client.create_queue().queue_name(support::unique("chunks")).send().await.unwrap();
+    let queue_url = client.create_queue().queue_name(unique("chunks")).send().await.unwrap();
     let queue_url = queue_url.queue_url().unwrap().to_owned();
 
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/ccbulk-agents.csv");

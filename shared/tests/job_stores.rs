@@ -2,110 +2,20 @@
 //! table built from template.yaml's own definition. moto: `CCBULK_MOTO_ENDPOINT`, or a `moto_server` this test
 //! starts (from `.ci/.venv/bin` or the PATH).
 
-mod support;
-
-use std::path::Path;
-
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType,
-};
 use ccbulk_shared::domain::{Action, IdentityManagement, TelephonyModel};
 use ccbulk_shared::format::Dialect;
 use ccbulk_shared::job::{
     Counts, Created, DynamoJobStore, Job, JobId, JobState, JobStore, ObjectRef, RowOutcome, RowRecord, RowStart,
     RowStatus, SqliteJobStore,
 };
-use serde_norway::Value;
-
-// ---------------------------------------------------------------------------------------------------------------
-// moto, and the table from template.yaml
-
-use support::{Moto, moto};
-
-fn client(endpoint: &str) -> aws_sdk_dynamodb::Client {
-    aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
-            .endpoint_url(endpoint)
-            .build(),
-    )
-}
-
-/// The `JobsTable` resource of template.yaml, read as the template has it (CloudFormation tags elsewhere included).
-fn table_definition() -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
-    let template: Value = serde_norway::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    template["Resources"]["JobsTable"]["Properties"].clone()
-}
-
-fn key_schema(value: &Value) -> Vec<KeySchemaElement> {
-    value
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .map(|k| {
-            KeySchemaElement::builder()
-                .attribute_name(k["AttributeName"].as_str().unwrap())
-                .key_type(KeyType::from(k["KeyType"].as_str().unwrap()))
-                .build()
-                .unwrap()
-        })
-        .collect()
-}
-
-/// Creates a table named `name` exactly as template.yaml defines `JobsTable`.
-async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) {
-    let definition = table_definition();
-    let attributes = definition["AttributeDefinitions"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .map(|a| {
-            AttributeDefinition::builder()
-                .attribute_name(a["AttributeName"].as_str().unwrap())
-                .attribute_type(ScalarAttributeType::from(a["AttributeType"].as_str().unwrap()))
-                .build()
-                .unwrap()
-        })
-        .collect();
-    let indexes = definition["GlobalSecondaryIndexes"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .map(|index| {
-            GlobalSecondaryIndex::builder()
-                .index_name(index["IndexName"].as_str().unwrap())
-                .set_key_schema(Some(key_schema(&index["KeySchema"])))
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::from(index["Projection"]["ProjectionType"].as_str().unwrap()))
-                        .build(),
-                )
-                .build()
-                .unwrap()
-        })
-        .collect();
-    client
-        .create_table()
-        .table_name(name)
-        .billing_mode(BillingMode::from(definition["BillingMode"].as_str().unwrap()))
-        .set_attribute_definitions(Some(attributes))
-        .set_key_schema(Some(key_schema(&definition["KeySchema"])))
-        .set_global_secondary_indexes(Some(indexes))
-        .send()
-        .await
-        .unwrap();
-}
+use ccbulk_shared::validate::Setup;
+use ccbulk_testkit::{Moto, aws_config_for, create_jobs_table, moto, unique};
 
 async fn dynamo(moto: &Moto, name: &str) -> DynamoJobStore {
-    let client = client(&moto.endpoint);
+    let client = aws_sdk_dynamodb::Client::new(&aws_config_for(&moto.endpoint));
     // Each test its own table: moto's reset is global, and tests run in parallel.
-    let table = support::unique(name);
-    create_table(&client, &table).await;
+    let table = unique(name);
+    create_jobs_table(&client, &table).await;
     DynamoJobStore::new(client, table)
 }
 
@@ -117,12 +27,13 @@ fn job(key: &str, created_at: u64) -> Job {
     Job {
         id: JobId::for_object(&source),
         source,
-        dialect: Dialect::Ccbulk,
+        dialect: Some(Dialect::Ccbulk),
         identity_management: IdentityManagement::Saml,
         telephony_model: TelephonyModel::AmazonConnect,
         state: JobState::Ingesting,
         counts: Counts::default(),
         chunks: 0,
+        error: None,
         created_at,
         updated_at: created_at,
     }
@@ -231,10 +142,32 @@ async fn rows_and_jobs_page(store: &impl JobStore) {
     assert_eq!(page.items.iter().map(|j| j.id.clone()).collect::<Vec<_>>(), vec![first.id.clone()], "newest first");
 }
 
+async fn an_unusable_file_is_a_failed_job_with_its_reason(store: &impl JobStore) {
+    let setup = Setup { identity_management: IdentityManagement::Saml, telephony_model: TelephonyModel::AmazonConnect };
+    let source = ObjectRef { bucket: "uploads-bucket".into(), key: "uploads/notes.csv".into(), version: "v".into() };
+    let unusable = Job::unusable(source, setup, "the file has no header row".into(), 50);
+    assert!(matches!(store.create_job(&unusable).await.unwrap(), Created::New));
+    let read = store.job(&unusable.id).await.unwrap().unwrap();
+    assert_eq!(read, unusable, "no dialect, the reason kept");
+    assert_eq!(
+        (read.state, read.dialect, read.error.as_deref()),
+        (JobState::Failed, None, Some("the file has no header row"))
+    );
+
+    // A job that died while ingesting, whose file then turns out to have no rows.
+    let ingesting = job("uploads/empty.csv", 60);
+    store.create_job(&ingesting).await.unwrap();
+    store.fail_job(&ingesting.id, "the file has a header but no rows").await.unwrap();
+    let failed = store.job(&ingesting.id).await.unwrap().unwrap();
+    assert_eq!((failed.state, failed.error.as_deref()), (JobState::Failed, Some("the file has a header but no rows")));
+    assert_eq!(failed.dialect, Some(Dialect::Ccbulk));
+}
+
 #[tokio::test]
 async fn sqlite_keeps_the_contract() {
     a_job_moves_through_its_rows(&SqliteJobStore::in_memory().unwrap()).await;
     rows_and_jobs_page(&SqliteJobStore::in_memory().unwrap()).await;
+    an_unusable_file_is_a_failed_job_with_its_reason(&SqliteJobStore::in_memory().unwrap()).await;
 }
 
 #[tokio::test]
@@ -256,4 +189,5 @@ async fn dynamodb_keeps_the_contract_on_the_template_table() {
     let moto = moto();
     a_job_moves_through_its_rows(&dynamo(&moto, "lifecycle").await).await;
     rows_and_jobs_page(&dynamo(&moto, "paging").await).await;
+    an_unusable_file_is_a_failed_job_with_its_reason(&dynamo(&moto, "unusable").await).await;
 }

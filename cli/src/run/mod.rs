@@ -164,7 +164,7 @@ async fn execute(args: &Args) -> Result<u8, Stop> {
         path.display(),
         job.id,
         job.counts.total(),
-        job.dialect.as_str(),
+        job.dialect.map_or("unknown", |d| d.as_str()),
         job.identity_management.as_str(),
         job.telephony_model.as_str(),
         if embedded.is_some() { "the embedded sandboxes" } else { "the configured instance and org" }

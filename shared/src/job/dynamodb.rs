@@ -89,12 +89,15 @@ fn corrupt(what: &str, value: &str) -> StoreError {
 
 fn job_from(item: &Item) -> Result<Job, StoreError> {
     let field = |name: &str| text(item, name).ok_or_else(|| corrupt("job", name));
-    let (dialect, identity, telephony, state) =
-        (field("dialect")?, field("identity_management")?, field("telephony_model")?, field("state")?);
+    let (identity, telephony, state) = (field("identity_management")?, field("telephony_model")?, field("state")?);
+    let dialect = match text(item, "dialect") {
+        None => None,
+        Some(dialect) => Some(Dialect::parse(&dialect).ok_or_else(|| corrupt("dialect", &dialect))?),
+    };
     Ok(Job {
         id: JobId::from_string(field("id")?),
         source: ObjectRef { bucket: field("bucket")?, key: field("key")?, version: field("version")? },
-        dialect: Dialect::parse(&dialect).ok_or_else(|| corrupt("dialect", &dialect))?,
+        dialect,
         identity_management: IdentityManagement::parse(&identity).ok_or_else(|| corrupt("identity", &identity))?,
         telephony_model: TelephonyModel::parse(&telephony).ok_or_else(|| corrupt("telephony model", &telephony))?,
         state: JobState::parse(&state).ok_or_else(|| corrupt("job state", &state))?,
@@ -106,6 +109,7 @@ fn job_from(item: &Item) -> Result<Job, StoreError> {
             invalid: number(item, "invalid"),
         },
         chunks: number(item, "chunks") as u32,
+        error: text(item, "error"),
         created_at: number(item, "created_at"),
         updated_at: number(item, "updated_at"),
     })
@@ -142,7 +146,12 @@ fn job_item(job: &Job) -> Item {
     item.insert("bucket".into(), s(&job.source.bucket));
     item.insert("key".into(), s(&job.source.key));
     item.insert("version".into(), s(&job.source.version));
-    item.insert("dialect".into(), s(job.dialect.as_str()));
+    if let Some(dialect) = job.dialect {
+        item.insert("dialect".into(), s(dialect.as_str()));
+    }
+    if let Some(error) = &job.error {
+        item.insert("error".into(), s(error));
+    }
     item.insert("identity_management".into(), s(job.identity_management.as_str()));
     item.insert("telephony_model".into(), s(job.telephony_model.as_str()));
     item.insert("state".into(), s(job.state.as_str()));
@@ -435,6 +444,24 @@ impl JobStore for DynamoJobStore {
         if state == JobState::Running {
             self.settle(id).await?;
         }
+        Ok(())
+    }
+
+    async fn fail_job(&self, id: &JobId, reason: &str) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(self.key(job_pk(id), "JOB".into())))
+            .update_expression("SET #s = :s, #e = :e, updated_at = :now")
+            .expression_attribute_names("#s", "state")
+            .expression_attribute_names("#e", "error")
+            .expression_attribute_values(":s", s(JobState::Failed.as_str()))
+            .expression_attribute_values(":e", s(reason))
+            .expression_attribute_values(":now", n(now_epoch()))
+            .condition_expression("attribute_exists(pk)")
+            .send()
+            .await
+            .map_err(failed)?;
         Ok(())
     }
 

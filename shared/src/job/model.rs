@@ -157,12 +157,15 @@ impl Counts {
 pub struct Job {
     pub id: JobId,
     pub source: ObjectRef,
-    pub dialect: Dialect,
+    /// `None` when the file could not be read far enough to tell.
+    pub dialect: Option<Dialect>,
     pub identity_management: IdentityManagement,
     pub telephony_model: TelephonyModel,
     pub state: JobState,
     pub counts: Counts,
     pub chunks: u32,
+    /// Why a FAILED job failed (an unusable file).
+    pub error: Option<String>,
     /// Epoch seconds.
     pub created_at: u64,
     pub updated_at: u64,
@@ -174,12 +177,33 @@ impl Job {
         Self {
             id: JobId::for_object(&source),
             source,
-            dialect,
+            dialect: Some(dialect),
             identity_management: setup.identity_management,
             telephony_model: setup.telephony_model,
             state: JobState::Ingesting,
             counts: Counts::default(),
             chunks: 0,
+            error: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
+impl Job {
+    /// The record of a file that cannot be provisioned from at all (no header, unknown columns, no rows): a job
+    /// FAILED from the start, so that whoever dropped it finds out why through the status API.
+    pub fn unusable(source: ObjectRef, setup: crate::validate::Setup, error: String, now: u64) -> Self {
+        Self {
+            id: JobId::for_object(&source),
+            source,
+            dialect: None,
+            identity_management: setup.identity_management,
+            telephony_model: setup.telephony_model,
+            state: JobState::Failed,
+            counts: Counts::default(),
+            chunks: 0,
+            error: Some(error),
             created_at: now,
             updated_at: now,
         }

@@ -27,6 +27,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     pending INTEGER NOT NULL DEFAULT 0, in_progress INTEGER NOT NULL DEFAULT 0, succeeded INTEGER NOT NULL DEFAULT 0,
     failed INTEGER NOT NULL DEFAULT 0, invalid INTEGER NOT NULL DEFAULT 0,
     chunks INTEGER NOT NULL DEFAULT 0,
+    error TEXT,
     created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS rows (
@@ -62,6 +63,7 @@ impl SqliteJobStore {
         connection.busy_timeout(std::time::Duration::from_secs(10)).map_err(store_error)?;
         connection.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;").map_err(store_error)?;
         connection.execute_batch(SCHEMA).map_err(store_error)?;
+        add_missing_columns(&connection).map_err(store_error)?;
         Ok(Self { connection: Mutex::new(connection) })
     }
 
@@ -69,6 +71,17 @@ impl SqliteJobStore {
         let mut connection = self.connection.lock().map_err(|_| StoreError("the store's lock is poisoned".into()))?;
         work(&mut connection).map_err(store_error)
     }
+}
+
+/// State files written before a column existed get it, empty.
+fn add_missing_columns(connection: &Connection) -> rusqlite::Result<()> {
+    let has_error: bool =
+        connection
+            .query_row("SELECT COUNT(*) > 0 FROM pragma_table_info('jobs') WHERE name = 'error'", [], |r| r.get(0))?;
+    if !has_error {
+        connection.execute_batch("ALTER TABLE jobs ADD COLUMN error TEXT")?;
+    }
+    Ok(())
 }
 
 fn parse<T>(value: Option<T>, what: &str, text: &str) -> rusqlite::Result<T> {
@@ -87,7 +100,10 @@ fn job_from(row: &Row) -> rusqlite::Result<Job> {
     Ok(Job {
         id: JobId::from_string(text("id")?),
         source: ObjectRef { bucket: text("bucket")?, key: text("key")?, version: text("version")? },
-        dialect: parse(Dialect::parse(&dialect), "dialect", &dialect)?,
+        dialect: match dialect.as_str() {
+            "" => None,
+            known => Some(parse(Dialect::parse(known), "dialect", known)?),
+        },
         identity_management: parse(IdentityManagement::parse(&identity), "identity management", &identity)?,
         telephony_model: parse(TelephonyModel::parse(&telephony), "telephony model", &telephony)?,
         state: parse(JobState::parse(&state), "state", &state)?,
@@ -99,6 +115,7 @@ fn job_from(row: &Row) -> rusqlite::Result<Job> {
             invalid: count(row, "invalid")?,
         },
         chunks: row.get("chunks")?,
+        error: row.get("error")?,
         created_at: count(row, "created_at")?,
         updated_at: count(row, "updated_at")?,
     })
@@ -175,17 +192,18 @@ impl JobStore for SqliteJobStore {
         self.with_connection(|connection| {
             let inserted = connection.execute(
                 "INSERT OR IGNORE INTO jobs (id, bucket, key, version, dialect, identity_management, telephony_model, state, \
-                 chunks, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+                 chunks, error, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
                 params![
                     job.id.as_str(),
                     job.source.bucket,
                     job.source.key,
                     job.source.version,
-                    job.dialect.as_str(),
+                    job.dialect.map_or("", |d| d.as_str()),
                     job.identity_management.as_str(),
                     job.telephony_model.as_str(),
                     job.state.as_str(),
                     job.chunks,
+                    job.error,
                     job.created_at as i64,
                 ],
             )?;
@@ -258,6 +276,16 @@ impl JobStore for SqliteJobStore {
                 settle(&tx, id.as_str())?;
             }
             tx.commit()
+        })
+    }
+
+    async fn fail_job(&self, id: &JobId, reason: &str) -> Result<(), StoreError> {
+        self.with_connection(|c| {
+            c.execute(
+                "UPDATE jobs SET state = ?2, error = ?3, updated_at = ?4 WHERE id = ?1",
+                params![id.as_str(), JobState::Failed.as_str(), reason, now()],
+            )
+            .map(drop)
         })
     }
 

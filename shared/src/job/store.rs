@@ -45,6 +45,8 @@ pub trait JobStore: Send + Sync {
         state: JobState,
         chunks: Option<u32>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Ends a job FAILED, saying why (its file turned out unusable).
+    fn fail_job(&self, id: &JobId, reason: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Marks a row IN_PROGRESS and counts the attempt, unless it needs no work.
     fn start_row(&self, id: &JobId, row: u64) -> impl Future<Output = Result<RowStart, StoreError>> + Send;
     /// Ends a row SUCCEEDED or FAILED; the counters move in the same transaction, and the last row finishes the job.

@@ -3,12 +3,13 @@
 //! way is completed by the next event.
 
 use super::queue::{ChunkQueue, QueueError};
+use crate::domain::IdentityManagement;
 use crate::format::{Chunk, ChunkPlanner, Field, FileError, RecordReader};
 use crate::job::{
     ChunkMessage, Created, Job, JobId, JobState, JobStore, ObjectRef, RowOutcome, RowRecord, RowStatus, StoreError,
     now_epoch,
 };
-use crate::validate::{Options, RowError, Source, Validator};
+use crate::validate::{Options, RowError, Setup, Source, Validator};
 
 /// Rows written to the store per call.
 const ROW_BATCH: usize = 500;
@@ -65,12 +66,36 @@ pub async fn ingest<S: JobStore, Q: ChunkQueue>(
     }
     let (chunks, seen) = pass(store, queue, validator, reader, &id, &object, options, true).await?;
     if seen == 0 {
-        store.set_state(&id, JobState::Failed, Some(0)).await?;
+        store.fail_job(&id, &FileError::NoRows.to_string()).await?;
         return Err(FileError::NoRows.into());
     }
     store.set_state(&id, JobState::Running, Some(chunks)).await?;
     let job = store.job(&id).await?.ok_or_else(|| StoreError("the job vanished during ingest".into()))?;
     Ok(IngestOutcome { job, ingested: true })
+}
+
+/// Records a file that ingest found unusable as a FAILED job with the reason, for the status API to show; a
+/// repeated event for it then does nothing. Returns the job as recorded (an earlier record wins).
+pub async fn record_unusable<S: JobStore>(
+    store: &S,
+    object: ObjectRef,
+    options: &Options,
+    error: &FileError,
+) -> Result<Job, StoreError> {
+    let setup = Setup {
+        identity_management: options.identity_management.unwrap_or(IdentityManagement::ConnectManaged),
+        telephony_model: options.telephony_model,
+    };
+    let job = Job::unusable(object, setup, error.to_string(), now_epoch());
+    match store.create_job(&job).await? {
+        Created::New => Ok(job),
+        // An ingest that died after creating the job, before it found the file unusable.
+        Created::Existing(existing) if existing.state == JobState::Ingesting => {
+            store.fail_job(&job.id, &error.to_string()).await?;
+            Ok(store.job(&job.id).await?.unwrap_or(job))
+        }
+        Created::Existing(existing) => Ok(existing),
+    }
 }
 
 /// Sends a recorded job's chunks again, for a rerun of the same file: provisioning skips the rows already done, so

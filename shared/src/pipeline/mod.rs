@@ -15,7 +15,7 @@ mod status;
 
 #[cfg(all(feature = "connect", feature = "salesforce"))]
 pub use self::drain::Pool;
-pub use self::ingest::{IngestError, IngestOutcome, error_message, ingest, requeue};
+pub use self::ingest::{IngestError, IngestOutcome, error_message, ingest, record_unusable, requeue};
 pub use self::objects::{LOCAL_BUCKET, LocalFiles, ObjectError, ObjectStore};
 #[cfg(all(feature = "connect", feature = "salesforce"))]
 pub use self::provision::{

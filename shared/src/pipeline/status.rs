@@ -17,6 +17,8 @@ pub enum StatusError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Report(#[from] ReportError),
+    #[error("job {job} has no report: its file could not be read ({reason})")]
+    NoReport { job: String, reason: String },
 }
 
 /// Writes the report of `job`; `source` is the job's file, read as a stream (the header once more first).
@@ -26,6 +28,10 @@ pub async fn job_report<S: JobStore>(
     source: &(impl Source + ?Sized),
     out: impl Write,
 ) -> Result<(), StatusError> {
+    let Some(dialect) = job.dialect else {
+        let reason = job.error.clone().unwrap_or_else(|| "unknown dialect".into());
+        return Err(StatusError::NoReport { job: job.id.to_string(), reason });
+    };
     let mut records: BTreeMap<u64, RowRecord> = BTreeMap::new();
     let mut after = None;
     loop {
@@ -40,7 +46,7 @@ pub async fn job_report<S: JobStore>(
     let names = RecordReader::new(source.open().map_err(unreadable)?).read_header().map_err(ReportError::File)?;
     // The job says which dialect and setup the file was read with.
     let header =
-        Header::parse(names, DialectChoice::Fixed(job.dialect), Some(job.identity_management), job.telephony_model)
+        Header::parse(names, DialectChoice::Fixed(dialect), Some(job.identity_management), job.telephony_model)
             .map_err(ReportError::File)?;
     write_report(&header, source.open().map_err(unreadable)?, |row| records.remove(&row), out)?;
     Ok(())

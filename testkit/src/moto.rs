@@ -1,12 +1,13 @@
-//! moto_server for the tests that need AWS storage: `CCBULK_MOTO_ENDPOINT`, or a server started here from
-//! `.ci/.venv/bin` (where `.ci/run` installs it) or the PATH, on a free loopback port, stopped on drop.
-
-#![allow(dead_code)]
+//! moto_server: `CCBULK_MOTO_ENDPOINT`, or a server started here from `.ci/.venv/bin` (where `.ci/run` installs it)
+//! or the PATH, on a free loopback port, stopped on drop.
 
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
 
 pub struct Moto {
     pub endpoint: String,
@@ -26,7 +27,7 @@ pub fn moto() -> Moto {
     if let Ok(endpoint) = std::env::var("CCBULK_MOTO_ENDPOINT") {
         return Moto { endpoint, child: None };
     }
-    let local = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.ci/.venv/bin/moto_server");
+    let local = super::repo_root().join(".ci/.venv/bin/moto_server");
     let program = if local.exists() { local } else { PathBuf::from("moto_server") };
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let child = Command::new(&program)
@@ -43,6 +44,18 @@ pub fn moto() -> Moto {
         std::thread::sleep(Duration::from_millis(50));
     }
     Moto { endpoint: format!("http://127.0.0.1:{port}"), child: Some(child) }
+}
+
+/// SDK configuration for `endpoint` (moto), with test credentials; S3 clients built from it still need path style.
+pub fn aws_config_for(endpoint: &str) -> SdkConfig {
+    SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            "testing", "testing", None, None, "test",
+        )))
+        .endpoint_url(endpoint)
+        .build()
 }
 
 /// A name no other test uses: moto's reset is global and tests run in parallel, so each gets its own resources.
