@@ -4,6 +4,7 @@
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::ProvideErrorMetadata;
+use aws_sdk_s3::operation::get_object::builders::GetObjectFluentBuilder;
 
 use super::objects::{ObjectError, ObjectStore};
 use crate::format::ByteRange;
@@ -31,6 +32,33 @@ impl S3Objects {
     }
 }
 
+impl S3Objects {
+    /// Copies the whole object, at the version the reference names, into `file` (validation reads a file twice,
+    /// each time as a stream, and a Lambda's /tmp holds far more than its memory). Returns the bytes written.
+    pub async fn download(&self, object: &ObjectRef, file: &mut std::fs::File) -> Result<u64, ObjectError> {
+        use std::io::Write;
+        let request = at_version(self.client.get_object().bucket(&object.bucket).key(&object.key), object);
+        let mut answer = request.send().await.map_err(|e| failed(object, e.into_service_error()))?;
+        let broken = |e: &dyn std::fmt::Display| ObjectError(format!("s3://{}/{}: {e}", object.bucket, object.key));
+        let mut written = 0u64;
+        while let Some(bytes) = answer.body.try_next().await.map_err(|e| broken(&e))? {
+            file.write_all(&bytes).map_err(|e| broken(&e))?;
+            written += bytes.len() as u64;
+        }
+        file.flush().map_err(|e| broken(&e))?;
+        Ok(written)
+    }
+}
+
+/// The object as the job read it: at its versionId, or while its ETag still matches.
+fn at_version(request: GetObjectFluentBuilder, object: &ObjectRef) -> GetObjectFluentBuilder {
+    match object.version.strip_prefix(ETAG) {
+        Some(etag) => request.if_match(etag),
+        None if object.version.is_empty() => request,
+        None => request.version_id(&object.version),
+    }
+}
+
 fn failed(object: &ObjectRef, err: impl ProvideErrorMetadata + std::fmt::Debug) -> ObjectError {
     let reason = match (err.code(), err.message()) {
         (Some("PreconditionFailed"), _) => "the object changed since the job read it".to_owned(),
@@ -51,11 +79,7 @@ impl ObjectStore for S3Objects {
             range.start,
             range.end - 1
         ));
-        request = match object.version.strip_prefix(ETAG) {
-            Some(etag) => request.if_match(etag),
-            None if object.version.is_empty() => request,
-            None => request.version_id(&object.version),
-        };
+        request = at_version(request, object);
         let answer = request.send().await.map_err(|e| failed(object, e.into_service_error()))?;
         let bytes = answer
             .body

@@ -1,0 +1,17 @@
+//! What the three functions share beyond the `shared` crate: their configuration from the environment, S3 event
+//! keys, and SDK clients that work against AWS and against a local endpoint alike.
+
+mod env;
+mod s3_key;
+
+pub use env::{ConfigError, Env};
+pub use s3_key::decode_s3_key;
+
+use aws_config::SdkConfig;
+
+/// An S3 client; path-style addressing where the endpoint is overridden (`AWS_ENDPOINT_URL`, a local stand-in),
+/// since bucket subdomains of 127.0.0.1 do not resolve.
+pub fn s3_client(config: &SdkConfig) -> aws_sdk_s3::Client {
+    let builder = aws_sdk_s3::config::Builder::from(config).force_path_style(config.endpoint_url().is_some());
+    aws_sdk_s3::Client::from_conf(builder.build())
+}

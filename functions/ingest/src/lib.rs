@@ -1,0 +1,139 @@
+//! Ingest, as the S3 trigger runs it: each created object under `uploads/` becomes a job (its id derived from the
+//! bucket, key and version, so a repeated event finds the job), its rows and its chunk messages. A file that cannot
+//! be provisioned from is recorded as a FAILED job with the reason: retrying would not help, and the status API
+//! must say why nothing happened. A store or queue failure fails the invocation, and Lambda's retry of the event
+//! completes the job.
+
+use aws_config::SdkConfig;
+use aws_lambda_events::event::s3::{S3Event, S3EventRecord};
+use ccbulk_lambda::{ConfigError, Env, decode_s3_key, s3_client};
+use ccbulk_shared::domain::{IdentityManagement, TelephonyModel};
+use ccbulk_shared::job::{DynamoJobStore, JobId, JobState, JobStore};
+use ccbulk_shared::pipeline::{IngestError, S3Objects, SqsQueue, ingest, record_unusable};
+use ccbulk_shared::validate::Options;
+
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// What the function holds between invocations.
+pub struct Ingest {
+    store: DynamoJobStore,
+    queue: SqsQueue,
+    objects: S3Objects,
+    options: Options,
+}
+
+impl Ingest {
+    /// From `CCBULK_TABLE`, `CCBULK_QUEUE_URL`, `CCBULK_IDENTITY_MANAGEMENT`, `CCBULK_TELEPHONY_MODEL` and
+    /// `CCBULK_CHUNK_ROWS`.
+    pub fn new(config: &SdkConfig, env: &Env) -> Result<Self, ConfigError> {
+        let identity = env.parsed("CCBULK_IDENTITY_MANAGEMENT", None, |v| {
+            IdentityManagement::parse(v).ok_or("one of CONNECT_MANAGED, SAML, EXISTING_DIRECTORY")
+        })?;
+        let telephony = env.parsed("CCBULK_TELEPHONY_MODEL", Some(TelephonyModel::AmazonConnect), |v| {
+            TelephonyModel::parse(v)
+                .ok_or("one of amazon-connect, partner-telephony-from-amazon-connect, partner-telephony")
+        })?;
+        let chunk_rows = env.parsed("CCBULK_CHUNK_ROWS", Some(Options::default().chunk_rows), |v| {
+            v.parse::<u32>().ok().filter(|n| (1..=500).contains(n)).ok_or("a whole number from 1 to 500")
+        })?;
+        let (table, queue_url) = (env.required("CCBULK_TABLE")?, env.required("CCBULK_QUEUE_URL")?);
+        Ok(Self {
+            store: DynamoJobStore::new(aws_sdk_dynamodb::Client::new(config), table),
+            queue: SqsQueue::new(aws_sdk_sqs::Client::new(config), queue_url),
+            objects: S3Objects::new(s3_client(config)),
+            options: Options {
+                identity_management: Some(identity),
+                telephony_model: telephony,
+                chunk_rows,
+                ..Options::default()
+            },
+        })
+    }
+
+    pub async fn handle(&self, event: S3Event) -> Result<(), Error> {
+        for record in event.records {
+            self.ingest_record(&record).await?;
+        }
+        Ok(())
+    }
+
+    async fn ingest_record(&self, record: &S3EventRecord) -> Result<(), Error> {
+        let event_name = record.event_name.as_deref().unwrap_or_default();
+        let (Some(bucket), Some(encoded_key)) = (&record.s3.bucket.name, &record.s3.object.key) else {
+            return Err(format!("an S3 event record without a bucket or key ({event_name})").into());
+        };
+        if !event_name.starts_with("ObjectCreated") {
+            tracing::info!(event_name, bucket, "not an object creation: ignored");
+            return Ok(());
+        }
+        let key = decode_s3_key(encoded_key);
+        let object =
+            S3Objects::object(bucket, &key, record.s3.object.version_id.as_deref(), record.s3.object.e_tag.as_deref());
+        let id = JobId::for_object(&object);
+        // A repeated event (S3 delivers at least once) costs one read, not a download.
+        if let Some(job) = self.store.job(&id).await?
+            && job.state != JobState::Ingesting
+        {
+            tracing::info!(job = %id, state = job.state.as_str(), "the job exists: nothing to do");
+            return Ok(());
+        }
+        // Validation reads the file twice, each time as a stream; /tmp holds far more than the function's memory.
+        let mut copy = tempfile::NamedTempFile::new()?;
+        let size = self.objects.download(&object, copy.as_file_mut()).await?;
+        tracing::info!(job = %id, bucket, key, size, "ingesting");
+        match ingest(&self.store, &self.queue, copy.path(), object.clone(), &self.options).await {
+            Ok(outcome) => {
+                let counts = outcome.job.counts;
+                tracing::info!(
+                    job = %id,
+                    rows = counts.total(),
+                    invalid = counts.invalid,
+                    chunks = outcome.job.chunks,
+                    state = outcome.job.state.as_str(),
+                    "ingested"
+                );
+                Ok(())
+            }
+            Err(IngestError::File(unusable)) => {
+                let job = record_unusable(&self.store, object, &self.options, &unusable).await?;
+                tracing::warn!(job = %job.id, reason = %unusable, "the file cannot be provisioned from: job FAILED");
+                Ok(())
+            }
+            Err(err) => Err(err.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sample_event_names_an_object_version() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../events/s3-object-created.json");
+        let event: S3Event = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let object = &event.records[0].s3.object;
+        assert_eq!(decode_s3_key(object.key.as_deref().unwrap()), "uploads/northwind/new hires+contractors.csv");
+        let reference = S3Objects::object(
+            event.records[0].s3.bucket.name.as_deref().unwrap(),
+            &decode_s3_key(object.key.as_deref().unwrap()),
+            object.version_id.as_deref(),
+            object.e_tag.as_deref(),
+        );
+        assert_eq!(reference.version, "096fKKXTRTtl3on89fVO.nfljtsv6qko", "the version, not the ETag");
+    }
+
+    #[test]
+    fn configuration_errors_name_the_variable() {
+        let config = aws_config::SdkConfig::builder().behavior_version(aws_config::BehaviorVersion::latest()).build();
+        let env = Env::from_pairs([
+            ("CCBULK_TABLE", "jobs"),
+            ("CCBULK_QUEUE_URL", "http://127.0.0.1:1/q"),
+            ("CCBULK_IDENTITY_MANAGEMENT", "LDAP"),
+        ]);
+        let error = Ingest::new(&config, &env).err().unwrap().to_string();
+        assert!(error.contains("CCBULK_IDENTITY_MANAGEMENT") && error.contains("LDAP"), "{error}");
+        let env = Env::from_pairs([("CCBULK_IDENTITY_MANAGEMENT", "SAML"), ("CCBULK_QUEUE_URL", "q")]);
+        assert_eq!(Ingest::new(&config, &env).err().unwrap(), ConfigError::Missing("CCBULK_TABLE"));
+    }
+}
