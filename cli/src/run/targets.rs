@@ -4,7 +4,6 @@
 use std::net::SocketAddr;
 
 use aws_config::BehaviorVersion;
-use aws_sdk_connect::config::retry::RetryConfig;
 use aws_sdk_connect::config::{Credentials as AwsCredentials, Region};
 use ccbulk_sandbox::connect::ConnectSandbox;
 use ccbulk_sandbox::examples;
@@ -16,8 +15,6 @@ use ccbulk_shared::salesforce::{Credentials, SalesforceClient, SalesforceDefault
 
 use crate::config::{ConnectConfig, SalesforceConfig};
 
-/// Attempts the SDK makes per Connect call (throttles and 5xx), with its exponential backoff.
-const CONNECT_ATTEMPTS: u32 = 8;
 /// Attempts the Salesforce sign-in check gets against passing server errors.
 const PREFLIGHT_ATTEMPTS: u32 = 4;
 
@@ -48,7 +45,7 @@ impl Embedded {
             }
         };
         let instance_id = self.connect.instance_id(alias).ok_or("the embedded sandbox lost its instance")?.to_owned();
-        let client = connect_client(
+        let client = ccbulk_shared::connect::client(
             aws_sdk_connect::Config::builder()
                 .behavior_version(BehaviorVersion::latest())
                 .region(Region::new(examples::REGION))
@@ -71,12 +68,6 @@ impl Embedded {
     }
 }
 
-fn connect_client(builder: aws_sdk_connect::config::Builder) -> aws_sdk_connect::Client {
-    aws_sdk_connect::Client::from_conf(
-        builder.retry_config(RetryConfig::standard().with_max_attempts(CONNECT_ATTEMPTS)).build(),
-    )
-}
-
 /// The Connect target a config names, with the default AWS credential chain (or the named profile).
 pub async fn connect_target(config: &ConnectConfig) -> ConnectTarget {
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
@@ -92,7 +83,7 @@ pub async fn connect_target(config: &ConnectConfig) -> ConnectTarget {
         builder = builder.endpoint_url(url);
     }
     ConnectTarget {
-        client: connect_client(builder),
+        client: ccbulk_shared::connect::client(builder),
         instance_id: config.instance_id.clone(),
         pacer: Pacer::new(config.budget),
     }

@@ -79,6 +79,21 @@ pub struct RateBudget {
     pub read_burst: u32,
 }
 
+impl RateBudget {
+    /// Each one's part when `workers` processes share this budget without talking to each other (the Lambdas at
+    /// their maximum concurrency): rates divided, bursts too, but never below one request.
+    pub fn shared_by(self, workers: u32) -> Self {
+        let workers = workers.max(1);
+        let part = |burst: u32| (burst / workers).max(1);
+        Self {
+            write_per_second: self.write_per_second / f64::from(workers),
+            write_burst: part(self.write_burst),
+            read_per_second: self.read_per_second / f64::from(workers),
+            read_burst: part(self.read_burst),
+        }
+    }
+}
+
 impl Default for RateBudget {
     /// The account's default quotas (2 req/s burst 5; 10 req/s).
     fn default() -> Self {
@@ -122,4 +137,19 @@ fn limiter(rate: f64, burst: u32) -> DefaultDirectRateLimiter {
     RateLimiter::direct(
         Quota::with_period(period).unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN)).allow_burst(burst),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_budget_shared_by_workers_adds_up_to_at_most_the_whole() {
+        let whole = RateBudget { write_per_second: 2.0, write_burst: 5, read_per_second: 10.0, read_burst: 10 };
+        let part = whole.shared_by(4);
+        assert_eq!((part.write_per_second, part.write_burst), (0.5, 1));
+        assert_eq!((part.read_per_second, part.read_burst), (2.5, 2));
+        assert!(part.write_per_second * 4.0 <= whole.write_per_second);
+        assert_eq!(whole.shared_by(0), whole, "no workers is one");
+    }
 }

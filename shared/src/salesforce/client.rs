@@ -163,6 +163,11 @@ impl SalesforceClient {
         Ok(Session { access_token: answer.access_token, instance_url: answer.instance_url })
     }
 
+    /// Signs in now (not at the first call), so that wrong credentials are one clear error before any row.
+    pub async fn sign_in(&self) -> Result<(), SalesforceError> {
+        self.session(true).await.map(drop)
+    }
+
     async fn session(&self, renew: bool) -> Result<Session, SalesforceError> {
         if !renew && let Some(session) = self.session.read().await.clone() {
             return Ok(session);

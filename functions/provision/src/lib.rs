@@ -1,0 +1,279 @@
+//! Provision, as the SQS trigger runs it: each message is a chunk (DESIGN §6), provisioned with the engine
+//! `ccbulk run` drives. A message fails alone (ReportBatchItemFailures): a body that is not a chunk, a chunk whose
+//! rows wait for another attempt, a store or object error. A chunk to be tried again is made visible after a
+//! backoff (not the queue's long visibility timeout); one that keeps failing ends in the dead-letter queue, its rows
+//! left PENDING or IN_PROGRESS for a redrive.
+
+mod secret;
+
+use std::time::{Duration, Instant, SystemTime};
+
+use aws_config::SdkConfig;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use ccbulk_lambda::{ConfigError, Env, s3_client};
+use ccbulk_shared::connect::{Pacer, RateBudget};
+use ccbulk_shared::job::{ChunkMessage, DynamoJobStore};
+use ccbulk_shared::pipeline::{
+    ChunkReport, ConnectTarget, RetryPolicy, S3Objects, SalesforceTarget, Targets, provision_chunk,
+};
+use ccbulk_shared::salesforce::SalesforceDefaults;
+use tokio::sync::Mutex;
+
+pub use self::secret::SalesforceSettings;
+use self::secret::SecretSource;
+
+/// Time kept back from the invocation's deadline: a row under way may need several Connect calls, each retried.
+const DEADLINE_MARGIN: Duration = Duration::from_secs(30);
+/// The longest a chunk waits before its next delivery.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(900);
+
+/// What the function holds between invocations.
+pub struct Provision {
+    store: DynamoJobStore,
+    objects: S3Objects,
+    sqs: aws_sdk_sqs::Client,
+    queue_url: String,
+    policy: RetryPolicy,
+    /// The first retry's delay; each further delivery doubles it.
+    retry_delay: Duration,
+    salesforce: Option<SecretSource>,
+    /// Connect's target is fixed; Salesforce's is (re)made from the secret when missing or stale. Lambda hands a
+    /// container one event at a time, so the lock is never contended there.
+    targets: Mutex<Held>,
+}
+
+struct Held {
+    targets: Targets,
+    /// When the Salesforce secret was last read.
+    salesforce_read_at: Option<Instant>,
+}
+
+/// What became of one message.
+enum Delivery {
+    Done(ChunkReport),
+    /// Deliver it again after this delay.
+    Again {
+        delay: Duration,
+        reason: String,
+    },
+}
+
+impl Provision {
+    /// From `CCBULK_TABLE`, `CCBULK_QUEUE_URL`, `CCBULK_CONNECT_INSTANCE_ID` (and, for tests or private endpoints,
+    /// `CCBULK_CONNECT_ENDPOINT_URL`), `CCBULK_CONNECT_WRITE_RATE` shared by `CCBULK_PROVISION_CONCURRENCY`
+    /// workers, `CCBULK_SALESFORCE_{LOGIN_URL,CLIENT_ID,JWT_USERNAME,JWT_AUDIENCE,SECRET_ARN}`,
+    /// `CCBULK_SECRET_TTL_SECONDS`, `CCBULK_MAX_ATTEMPTS` and `CCBULK_RETRY_DELAY_SECONDS`.
+    pub fn new(config: &SdkConfig, env: &Env) -> Result<Self, ConfigError> {
+        let table = env.required("CCBULK_TABLE")?;
+        let queue_url = env.required("CCBULK_QUEUE_URL")?;
+        let rate = env.parsed("CCBULK_CONNECT_WRITE_RATE", Some(2.0), |v| {
+            v.parse::<f64>().ok().filter(|r| *r > 0.0 && r.is_finite()).ok_or("a number of requests per second above 0")
+        })?;
+        let workers = env.number::<u32>("CCBULK_PROVISION_CONCURRENCY", Some(1))?;
+        let max_attempts = env.parsed("CCBULK_MAX_ATTEMPTS", Some(RetryPolicy::default().max_attempts), |v| {
+            v.parse::<u32>().ok().filter(|n| *n >= 1).ok_or("a whole number from 1")
+        })?;
+        let retry_delay =
+            Duration::from_secs_f64(env.number::<f64>("CCBULK_RETRY_DELAY_SECONDS", Some(30.0))?.max(0.0));
+        // The account's quota is per account and API: the workers split it, each with its share of the burst.
+        let budget = RateBudget { write_per_second: rate, ..RateBudget::default() }.shared_by(workers);
+        let connect = match env.optional("CCBULK_CONNECT_INSTANCE_ID") {
+            Some(instance_id) => {
+                let mut builder = aws_sdk_connect::config::Builder::from(config);
+                if let Some(url) = env.optional("CCBULK_CONNECT_ENDPOINT_URL") {
+                    builder = builder.endpoint_url(url);
+                }
+                Some(ConnectTarget {
+                    client: ccbulk_shared::connect::client(builder),
+                    instance_id,
+                    pacer: Pacer::new(budget),
+                })
+            }
+            None => None,
+        };
+        let salesforce = match env.optional("CCBULK_SALESFORCE_CLIENT_ID") {
+            Some(client_id) => Some(SecretSource::new(
+                aws_sdk_secretsmanager::Client::new(config),
+                SalesforceSettings {
+                    login_url: env.required("CCBULK_SALESFORCE_LOGIN_URL")?,
+                    client_id,
+                    jwt_username: env.optional("CCBULK_SALESFORCE_JWT_USERNAME"),
+                    jwt_audience: env.optional("CCBULK_SALESFORCE_JWT_AUDIENCE"),
+                    secret_id: env.required("CCBULK_SALESFORCE_SECRET_ARN")?,
+                    ttl: Duration::from_secs(env.number::<u64>("CCBULK_SECRET_TTL_SECONDS", Some(900))?),
+                },
+            )),
+            None => None,
+        };
+        Ok(Self {
+            store: DynamoJobStore::new(aws_sdk_dynamodb::Client::new(config), table),
+            objects: S3Objects::new(s3_client(config)),
+            sqs: aws_sdk_sqs::Client::new(config),
+            queue_url,
+            policy: RetryPolicy { max_attempts },
+            retry_delay,
+            salesforce,
+            targets: Mutex::new(Held { targets: Targets { connect, salesforce: None }, salesforce_read_at: None }),
+        })
+    }
+
+    /// Provisions each message's chunk, stopping between rows in time for `deadline`; returns the messages to
+    /// deliver again.
+    pub async fn handle(&self, event: SqsEvent, deadline: SystemTime) -> SqsBatchResponse {
+        let mut response = SqsBatchResponse::default();
+        let mut held = self.targets.lock().await;
+        if let Err(reason) = self.refresh_salesforce(&mut held).await {
+            // Without Salesforce no row could succeed: the chunks wait, untouched, for the secret to be put right.
+            tracing::error!(%reason, "Salesforce is out of reach; every chunk waits");
+            for message in &event.records {
+                self.again(message, &reason, &mut response).await;
+            }
+            return response;
+        }
+        let keep_going = || SystemTime::now() + DEADLINE_MARGIN < deadline;
+        for message in &event.records {
+            match self.deliver(&held.targets, message, &keep_going).await {
+                Delivery::Done(report) => tracing::info!(
+                    message = message.message_id.as_deref().unwrap_or_default(),
+                    succeeded = report.succeeded,
+                    failed = report.failed,
+                    skipped = report.skipped,
+                    job_state = report.job_state.map(|s| s.as_str()),
+                    "chunk done"
+                ),
+                Delivery::Again { delay, reason } => {
+                    self.again_after(message, delay, &reason, &mut response).await;
+                }
+            }
+        }
+        response
+    }
+
+    async fn refresh_salesforce(&self, held: &mut Held) -> Result<(), String> {
+        let Some(source) = &self.salesforce else { return Ok(()) };
+        let fresh = held.salesforce_read_at.is_some_and(|read| read.elapsed() < source.settings.ttl);
+        if fresh && held.targets.salesforce.is_some() {
+            return Ok(());
+        }
+        match source.client().await {
+            Ok(client) => {
+                held.targets.salesforce =
+                    Some(SalesforceTarget { client, defaults: SalesforceDefaults::default(), implied: None });
+                held.salesforce_read_at = Some(Instant::now());
+                Ok(())
+            }
+            // The client in hand worked until now: keep it and try the secret again next time.
+            Err(reason) if held.targets.salesforce.is_some() => {
+                tracing::warn!(%reason, "could not read the Salesforce secret again; the current sign-in stays");
+                Ok(())
+            }
+            Err(reason) => Err(reason),
+        }
+    }
+
+    async fn deliver(
+        &self,
+        targets: &Targets,
+        message: &SqsMessage,
+        keep_going: &(dyn Fn() -> bool + Sync),
+    ) -> Delivery {
+        let delay = self.delay_for(message);
+        let chunk: ChunkMessage = match serde_json::from_str(message.body.as_deref().unwrap_or_default()) {
+            Ok(chunk) => chunk,
+            // Redelivery will not mend it; it goes to the dead-letter queue after the queue's receive limit.
+            Err(err) => {
+                return Delivery::Again { delay: MAX_RETRY_DELAY, reason: format!("not a chunk message: {err}") };
+            }
+        };
+        match provision_chunk(&self.store, &self.objects, targets, &chunk, self.policy, keep_going).await {
+            Ok(report) if report.needs_redelivery() => Delivery::Again {
+                delay,
+                reason: format!(
+                    "{} rows of job {} wait for another attempt: {}",
+                    report.deferred,
+                    chunk.job_id,
+                    report.retry_reason.as_deref().unwrap_or("the invocation's time ran out")
+                ),
+            },
+            Ok(report) => Delivery::Done(report),
+            Err(err) => Delivery::Again { delay, reason: format!("job {}: {err}", chunk.job_id) },
+        }
+    }
+
+    /// The retry delay after this message's deliveries so far: the base, doubled per delivery, capped.
+    fn delay_for(&self, message: &SqsMessage) -> Duration {
+        let received: u32 = message.attributes.get("ApproximateReceiveCount").and_then(|n| n.parse().ok()).unwrap_or(1);
+        let doubled = self.retry_delay.saturating_mul(1 << received.saturating_sub(1).min(10));
+        doubled.min(MAX_RETRY_DELAY)
+    }
+
+    async fn again(&self, message: &SqsMessage, reason: &str, response: &mut SqsBatchResponse) {
+        self.again_after(message, self.delay_for(message), reason, response).await;
+    }
+
+    async fn again_after(&self, message: &SqsMessage, delay: Duration, reason: &str, response: &mut SqsBatchResponse) {
+        let id = message.message_id.clone().unwrap_or_default();
+        tracing::warn!(message = %id, delay_seconds = delay.as_secs(), %reason, "chunk to be delivered again");
+        if let Some(receipt) = &message.receipt_handle {
+            // Without this the message would wait out the queue's visibility timeout (six times the function's).
+            let changed = self
+                .sqs
+                .change_message_visibility()
+                .queue_url(&self.queue_url)
+                .receipt_handle(receipt)
+                .visibility_timeout(delay.as_secs().min(43_200) as i32)
+                .send()
+                .await;
+            if let Err(err) = changed {
+                tracing::warn!(message = %id, error = %err.into_service_error(), "could not shorten the wait");
+            }
+        }
+        response.add_failure(id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample_event() -> SqsEvent {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../events/sqs-chunk.json");
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    fn provision(env: &[(&str, &str)]) -> Result<Provision, ConfigError> {
+        let config = SdkConfig::builder().behavior_version(aws_config::BehaviorVersion::latest()).build();
+        let base = [("CCBULK_TABLE", "jobs"), ("CCBULK_QUEUE_URL", "http://127.0.0.1:1/123456789012/chunks")];
+        Provision::new(&config, &Env::from_pairs(base.iter().chain(env).copied()))
+    }
+
+    #[test]
+    fn the_sample_event_carries_a_chunk_and_no_row_data() {
+        let event = sample_event();
+        let body = event.records[0].body.as_deref().unwrap();
+        let chunk: ChunkMessage = serde_json::from_str(body).unwrap();
+        assert_eq!((chunk.chunk.first_row, chunk.chunk.rows), (2, 25));
+        assert!(!body.contains("Welcome") && !body.contains('@'), "no password, no address: {body}");
+    }
+
+    #[test]
+    fn retries_back_off_per_delivery_up_to_a_cap() {
+        let provision = provision(&[("CCBULK_RETRY_DELAY_SECONDS", "30")]).unwrap();
+        let mut message = sample_event().records.remove(0);
+        let mut delays = Vec::new();
+        for received in ["1", "2", "3", "6", "40"] {
+            message.attributes.insert("ApproximateReceiveCount".into(), received.into());
+            delays.push(provision.delay_for(&message).as_secs());
+        }
+        assert_eq!(delays, [30, 60, 120, 900, 900]);
+    }
+
+    #[test]
+    fn configuration_is_checked_before_any_message() {
+        let error = provision(&[("CCBULK_CONNECT_WRITE_RATE", "0")]).err().unwrap().to_string();
+        assert!(error.contains("CCBULK_CONNECT_WRITE_RATE"), "{error}");
+        let error = provision(&[("CCBULK_SALESFORCE_CLIENT_ID", "3MVG9")]).err().unwrap();
+        assert_eq!(error, ConfigError::Missing("CCBULK_SALESFORCE_LOGIN_URL"), "a Salesforce side needs its login URL");
+        assert!(provision(&[("CCBULK_CONNECT_INSTANCE_ID", "8c7b5d2e-3f4a-4b6c-9d8e-1a2b3c4d5e6f")]).is_ok());
+    }
+}
