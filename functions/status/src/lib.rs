@@ -1,0 +1,256 @@
+//! The status API (DESIGN §4): jobs newest first, one job with its counts, a job's rows by status (the failed rows
+//! of a 100,000-row job without reading the others), one row, and the report CSV. Everything comes from the job
+//! table, but the report, which is the uploaded file joined with the rows' outcomes. The contract is
+//! `openapi.yaml` beside this crate.
+
+mod answer;
+mod routes;
+
+use std::time::Duration;
+
+use aws_config::SdkConfig;
+use aws_sdk_s3::presigning::PresigningConfig;
+use aws_sdk_s3::primitives::ByteStream;
+use ccbulk_lambda::{ConfigError, Env, s3_client};
+use ccbulk_shared::job::{DynamoJobStore, Job, JobId, JobStore, RowRecord, RowStatus};
+use ccbulk_shared::pipeline::{S3Objects, job_report};
+use lambda_http::http::{Method, StatusCode, header};
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+
+pub use self::answer::ApiError;
+pub use self::routes::{Route, TEMPLATES};
+
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+
+const DEFAULT_JOBS: usize = 50;
+const DEFAULT_ROWS: usize = 100;
+const MAX_PAGE: usize = 1000;
+/// Lambda answers at most 6 MB; a larger report is put in the bucket and the answer points at it.
+const DEFAULT_INLINE_REPORT: usize = 4 * 1024 * 1024;
+const REPORT_LINK_LIFETIME: Duration = Duration::from_secs(900);
+
+#[derive(Serialize)]
+struct JobsPage {
+    jobs: Vec<Job>,
+    next: Option<String>,
+}
+
+#[derive(Serialize)]
+struct RowsPage {
+    rows: Vec<RowRecord>,
+    next: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ReportLink {
+    url: String,
+    expires_in_seconds: u64,
+}
+
+/// What the function holds between invocations.
+pub struct Status {
+    store: DynamoJobStore,
+    s3: aws_sdk_s3::Client,
+    objects: S3Objects,
+    inline_report: usize,
+}
+
+impl Status {
+    /// From `CCBULK_TABLE` and, optionally, `CCBULK_REPORT_INLINE_BYTES` (reports larger than this go through S3).
+    pub fn new(config: &SdkConfig, env: &Env) -> Result<Self, ConfigError> {
+        let table = env.required("CCBULK_TABLE")?;
+        let inline_report = env.number("CCBULK_REPORT_INLINE_BYTES", Some(DEFAULT_INLINE_REPORT))?;
+        let s3 = s3_client(config);
+        Ok(Self {
+            store: DynamoJobStore::new(aws_sdk_dynamodb::Client::new(config), table),
+            objects: S3Objects::new(s3.clone()),
+            s3,
+            inline_report,
+        })
+    }
+
+    pub async fn handle(&self, request: Request) -> Result<Response<Body>, Error> {
+        let route = Route::parse(request.uri().path());
+        let answer = match (request.method(), route) {
+            (_, None) => Err(ApiError::not_found(format!("no such resource: {}", request.uri().path()))),
+            (&Method::GET, Some(route)) => self.answer(&request, route).await,
+            (_, Some(_)) => Err(ApiError::method_not_allowed()),
+        };
+        Ok(answer.unwrap_or_else(ApiError::into_response))
+    }
+
+    async fn answer(&self, request: &Request, route: Route) -> Result<Response<Body>, ApiError> {
+        let query = request.query_string_parameters();
+        let limit = |default: usize| -> Result<usize, ApiError> {
+            match query.first("limit") {
+                None => Ok(default),
+                Some(text) => text.parse().ok().filter(|n| (1..=MAX_PAGE).contains(n)).ok_or_else(|| {
+                    ApiError::bad_request(format!("limit={text:?}: a whole number from 1 to {MAX_PAGE}"))
+                }),
+            }
+        };
+        match route {
+            Route::Jobs => {
+                let page = self
+                    .store
+                    .jobs(limit(DEFAULT_JOBS)?, query.first("next"))
+                    .await
+                    .map_err(|e| ApiError::internal("listing jobs", e))?;
+                Ok(answer::json(StatusCode::OK, &JobsPage { jobs: page.items, next: page.next }))
+            }
+            Route::Job(id) => Ok(answer::json(StatusCode::OK, &self.job(&id).await?)),
+            Route::Rows(id) => {
+                let status = match query.first("status") {
+                    None => None,
+                    Some(text) => Some(RowStatus::parse(text).ok_or_else(|| {
+                        ApiError::bad_request(format!(
+                            "status={text:?}: one of PENDING, IN_PROGRESS, SUCCEEDED, FAILED, INVALID"
+                        ))
+                    })?),
+                };
+                let after = match query.first("next") {
+                    None => None,
+                    Some(text) => Some(
+                        text.parse::<u64>()
+                            .map_err(|_| ApiError::bad_request(format!("next={text:?}: not a token this API gave")))?,
+                    ),
+                };
+                let job = self.job(&id).await?;
+                let page = self
+                    .store
+                    .rows(&job.id, status, limit(DEFAULT_ROWS)?, after)
+                    .await
+                    .map_err(|e| ApiError::internal("listing rows", e))?;
+                Ok(answer::json(StatusCode::OK, &RowsPage { rows: page.items, next: page.next }))
+            }
+            Route::Row(id, row) => {
+                let number: u64 =
+                    row.parse().map_err(|_| ApiError::bad_request(format!("row {row:?}: not a row number")))?;
+                let job = self.job(&id).await?;
+                let record = self
+                    .store
+                    .row(&job.id, number)
+                    .await
+                    .map_err(|e| ApiError::internal("reading a row", e))?
+                    .ok_or_else(|| ApiError::not_found(format!("job {id} has no row {number}")))?;
+                Ok(answer::json(StatusCode::OK, &record))
+            }
+            Route::Report(id) => self.report(&self.job(&id).await?).await,
+        }
+    }
+
+    async fn job(&self, id: &str) -> Result<Job, ApiError> {
+        self.store
+            .job(&JobId::from_string(id.to_owned()))
+            .await
+            .map_err(|e| ApiError::internal("reading the job", e))?
+            .ok_or_else(|| ApiError::not_found(format!("no job {id}")))
+    }
+
+    /// The report: inline when it fits in a Lambda answer, else put beside the upload under `reports/` and
+    /// answered with a 303 to a short-lived link.
+    async fn report(&self, job: &Job) -> Result<Response<Body>, ApiError> {
+        if job.dialect.is_none() {
+            let reason = job.error.as_deref().unwrap_or("unknown");
+            return Err(ApiError::conflict(format!(
+                "job {} has no report: its file could not be read ({reason})",
+                job.id
+            )));
+        }
+        let mut copy = tempfile::NamedTempFile::new().map_err(|e| ApiError::internal("making room for the file", e))?;
+        self.objects
+            .download(&job.source, copy.as_file_mut())
+            .await
+            .map_err(|e| ApiError::conflict(format!("job {}'s file can no longer be read: {e}", job.id)))?;
+        let mut csv = Vec::new();
+        job_report(&self.store, job, copy.path(), &mut csv).await.map_err(|e| ApiError::internal("the report", e))?;
+        if csv.len() <= self.inline_report {
+            let mut response = Response::new(Body::Text(String::from_utf8_lossy(&csv).into_owned()));
+            let headers = response.headers_mut();
+            headers.insert(header::CONTENT_TYPE, header::HeaderValue::from_static("text/csv; charset=utf-8"));
+            if let Ok(disposition) = format!("attachment; filename=\"{}.report.csv\"", job.id).parse() {
+                headers.insert(header::CONTENT_DISPOSITION, disposition);
+            }
+            return Ok(response);
+        }
+        let key = format!("reports/{}.csv", job.id);
+        self.s3
+            .put_object()
+            .bucket(&job.source.bucket)
+            .key(&key)
+            .content_type("text/csv; charset=utf-8")
+            .body(ByteStream::from(csv))
+            .send()
+            .await
+            .map_err(|e| ApiError::internal("storing the report", e.into_service_error()))?;
+        let lifetime = PresigningConfig::expires_in(REPORT_LINK_LIFETIME)
+            .map_err(|e| ApiError::internal("signing the report's link", e))?;
+        let link = self
+            .s3
+            .get_object()
+            .bucket(&job.source.bucket)
+            .key(&key)
+            .presigned(lifetime)
+            .await
+            .map_err(|e| ApiError::internal("signing the report's link", e))?;
+        let url = link.uri().to_owned();
+        let mut response = answer::json(
+            StatusCode::SEE_OTHER,
+            &ReportLink { url: url.clone(), expires_in_seconds: REPORT_LINK_LIFETIME.as_secs() },
+        );
+        if let Ok(location) = url.parse() {
+            response.headers_mut().insert(header::LOCATION, location);
+        }
+        Ok(response)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use serde_norway::Value;
+
+    use super::*;
+
+    fn yaml(path: &str) -> Value {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+        serde_norway::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn the_openapi_document_the_routes_and_the_template_agree() {
+        let document = yaml("openapi.yaml");
+        let paths = document["paths"].as_mapping().unwrap();
+        let documented: BTreeSet<&str> = paths.keys().map(|k| k.as_str().unwrap()).collect();
+        assert_eq!(documented, TEMPLATES.into_iter().collect(), "the document and the handler serve the same paths");
+        for (path, operations) in paths {
+            let methods: Vec<&str> = operations.as_mapping().unwrap().keys().map(|k| k.as_str().unwrap()).collect();
+            assert_eq!(methods, ["get"], "{path:?}: GET only");
+            let concrete = path.as_str().unwrap().replace("{id}", "b53ca2a8787286638b99b46b").replace("{row}", "7");
+            assert_eq!(Route::parse(&concrete).map(|r| r.template()), Some(path.as_str().unwrap()));
+        }
+        let template = yaml("../../template.yaml");
+        let events = template["Resources"]["StatusFunction"]["Properties"]["Events"].as_mapping().unwrap();
+        let routed: BTreeSet<&str> = events.values().map(|e| e["Properties"]["Path"].as_str().unwrap()).collect();
+        assert_eq!(routed, documented, "API Gateway routes every documented path to the function");
+        assert!(events.values().all(|e| e["Properties"]["Method"].as_str() == Some("GET")));
+    }
+}
+
+#[cfg(test)]
+mod sample_event {
+    use lambda_http::RequestExt;
+
+    use super::Route;
+
+    #[test]
+    fn the_sample_request_routes_with_its_query() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../events/apigw-http-failed-rows.json");
+        let request = lambda_http::request::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        assert_eq!(Route::parse(request.uri().path()), Some(Route::Rows("b53ca2a8787286638b99b46b".into())));
+        let query = request.query_string_parameters();
+        assert_eq!((query.first("status"), query.first("limit")), (Some("FAILED"), Some("2")));
+    }
+}
