@@ -182,7 +182,7 @@ impl Provision {
             Ok(chunk) => chunk,
             // Redelivery will not mend it; it goes to the dead-letter queue after the queue's receive limit.
             Err(err) => {
-                return Delivery::Again { delay: MAX_RETRY_DELAY, reason: format!("not a chunk message: {err}") };
+                return Delivery::Again { delay, reason: format!("not a chunk message: {err}") };
             }
         };
         match provision_chunk(&self.store, &self.objects, targets, &chunk, self.policy, keep_going).await {

@@ -1,0 +1,215 @@
+//! The serverless path end to end: a file dropped in the bucket, ingest, provision and status as Lambda runs them,
+//! against moto (S3, DynamoDB, SQS, Secrets Manager) and the Connect and Salesforce sandboxes, with the driver
+//! playing S3's notifications, Lambda's SQS poller and API Gateway.
+
+use ccbulk_e2e::{Delivery, LogCapture, OpenApi, Stack, StackOptions, repo_root};
+use ccbulk_sandbox::connect::{FaultRates, Knobs};
+use serde_json::Value;
+
+fn example(name: &str) -> Vec<u8> {
+    std::fs::read(repo_root().join("examples").join(name)).unwrap()
+}
+
+/// The passwords a file holds (the `password` column).
+fn passwords(csv: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(csv);
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let at = header.iter().position(|h| *h == "password").unwrap();
+    lines.filter_map(|l| l.split(',').nth(at)).filter(|p| !p.is_empty()).map(str::to_owned).collect()
+}
+
+fn json(body: &str) -> Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
+}
+
+/// Every row of a job through the API, `limit` at a time, checked against the document page by page.
+async fn all_rows(stack: &Stack, api: &OpenApi, job: &str, status: Option<&str>, limit: usize) -> Vec<Value> {
+    let mut rows = Vec::new();
+    let mut next: Option<String> = None;
+    loop {
+        let mut path = format!("/jobs/{job}/rows?limit={limit}");
+        if let Some(status) = status {
+            path.push_str(&format!("&status={status}"));
+        }
+        if let Some(next) = &next {
+            path.push_str(&format!("&next={next}"));
+        }
+        let (code, content_type, _, body) = stack.api("GET", &path).await;
+        assert_eq!(code, 200, "{body}");
+        api.check("/jobs/{id}/rows", code, &content_type, &body);
+        let page = json(&body);
+        assert!(page["rows"].as_array().unwrap().len() <= limit);
+        rows.extend(page["rows"].as_array().unwrap().iter().cloned());
+        match page["next"].as_str() {
+            Some(token) => next = Some(token.to_owned()),
+            None => return rows,
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_dropped_file_is_provisioned_once_and_reported_through_the_api() {
+    let logs = LogCapture::default();
+    let _capture = logs.start();
+    let stack = Stack::start(StackOptions::default()).await;
+    let api = OpenApi::load();
+    let csv = example("ccbulk-agents.csv");
+
+    let event = stack.upload("uploads/northwind/new hires+2026.csv", csv.clone()).await;
+    stack.notify(event.clone()).await;
+    let chunks = stack.queue_depth(&stack.queue_url).await;
+    assert!(chunks >= 5, "a 28-row file in chunks of 5: {chunks} messages");
+    stack.notify(event).await;
+    assert_eq!(stack.queue_depth(&stack.queue_url).await, chunks, "a repeated S3 event sends nothing again");
+
+    let drained = stack.drain(Delivery::Twice).await;
+    assert_eq!(drained.failures, 0, "{drained:?}");
+    assert_eq!(drained.invocations as u64, 2 * chunks, "every chunk was delivered twice");
+
+    let (code, content_type, _, body) = stack.api("GET", "/jobs?limit=10").await;
+    assert_eq!(code, 200, "{body}");
+    api.check("/jobs", code, &content_type, &body);
+    let jobs = json(&body)["jobs"].as_array().unwrap().clone();
+    assert_eq!(jobs.len(), 1, "one job for one file, whatever the events: {body}");
+    let job_id = jobs[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(jobs[0]["source"]["key"], "uploads/northwind/new hires+2026.csv", "the key decoded from the event");
+
+    let (code, content_type, _, body) = stack.api("GET", &format!("/jobs/{job_id}")).await;
+    api.check("/jobs/{id}", code, &content_type, &body);
+    let job = json(&body);
+    assert_eq!(job["state"], "SUCCEEDED", "{body}");
+    let rows = all_rows(&stack, &api, &job_id, None, 7).await;
+    assert_eq!(rows.len() as u64, job["counts"]["succeeded"].as_u64().unwrap());
+    assert_eq!(
+        rows.iter().map(|r| r["row"].as_u64().unwrap()).collect::<Vec<_>>(),
+        (2..2 + rows.len() as u64).collect::<Vec<_>>()
+    );
+
+    // What the API says is what the sandboxes hold.
+    let connect = stack.connect.snapshot();
+    let instance = connect.instance(&stack.instance_id).unwrap();
+    let org = stack.salesforce.snapshot();
+    let mut adds = 0;
+    for row in &rows {
+        let username = row["username"].as_str().unwrap();
+        match row["action"].as_str().unwrap() {
+            "remove" => assert!(instance.user(username).is_none(), "{username} removed from Connect"),
+            action => {
+                adds += u64::from(action == "add");
+                let user = instance.user(username).unwrap_or_else(|| panic!("{username} is in Connect"));
+                assert_eq!(row["connect_user_id"].as_str(), Some(user.id.as_str()), "{username}");
+                // Rows with a Salesforce side (every add here; the updates name none) are in the org as reported.
+                if let Some(salesforce_id) = row["salesforce_user_id"].as_str() {
+                    let in_org = org.users.iter().find(|u| u.id == salesforce_id).unwrap();
+                    assert!(in_org.call_center.is_some(), "{username} is in a contact center in Salesforce");
+                } else {
+                    assert_eq!(action, "update", "{username}: an add has its Salesforce user");
+                }
+            }
+        }
+    }
+    let create_calls = connect.counters.calls.get("CreateUser").copied().unwrap_or(0);
+    assert!(create_calls <= adds, "no user created twice though every chunk came twice: {create_calls} > {adds}");
+    assert_eq!(connect.counters.throttled.get("CreateUser").copied().unwrap_or(0), 0, "2 workers kept to 2 req/s");
+
+    let (code, content_type, _, one) = stack.api("GET", &format!("/jobs/{job_id}/rows/3")).await;
+    api.check("/jobs/{id}/rows/{row}", code, &content_type, &one);
+    assert_eq!(json(&one), rows[1]);
+
+    let (code, content_type, _, report) = stack.api("GET", &format!("/jobs/{job_id}/report")).await;
+    assert_eq!((code, content_type.as_str()), (200, "text/csv; charset=utf-8"), "{report}");
+    api.check("/jobs/{id}/report", code, &content_type, &report);
+    assert_eq!(report.lines().count(), rows.len() + 1);
+    assert!(report.lines().skip(1).all(|l| l.contains(",SUCCEEDED,")), "{report}");
+
+    for password in passwords(&csv) {
+        assert!(!report.contains(&password), "a password in the report");
+        assert!(!stack.table_text().await.contains(&password), "a password in the table");
+        assert!(!stack.bodies.lock().unwrap().iter().any(|b| b.contains(&password)), "a password in the queue");
+        assert!(!logs.text().contains(&password), "a password in the logs");
+    }
+    assert!(logs.text().contains("chunk done"), "the functions' logs were captured");
+}
+
+#[tokio::test]
+async fn a_large_report_is_handed_out_through_the_bucket() {
+    let stack = Stack::start(StackOptions { inline_report_bytes: 100, ..StackOptions::default() }).await;
+    let api = OpenApi::load();
+    let csv = example("errors.csv");
+    stack.notify(stack.upload("uploads/errors.csv", csv).await).await;
+    stack.drain(Delivery::Once).await;
+    let (_, _, _, body) = stack.api("GET", "/jobs").await;
+    let job_id = json(&body)["jobs"][0]["id"].as_str().unwrap().to_owned();
+
+    let invalid = all_rows(&stack, &api, &job_id, Some("INVALID"), 2).await;
+    assert!(!invalid.is_empty() && invalid.iter().all(|r| r["status"] == "INVALID"));
+    assert!(invalid.iter().all(|r| r["error_message"].as_str().unwrap().contains("column ")), "{invalid:?}");
+
+    let (code, content_type, location, body) = stack.api("GET", &format!("/jobs/{job_id}/report")).await;
+    assert_eq!(code, 303, "{body}");
+    api.check("/jobs/{id}/report", code, &content_type, &body);
+    let location = location.unwrap();
+    assert_eq!(json(&body)["url"].as_str(), Some(location.as_str()));
+    assert!(location.starts_with(&stack.moto.endpoint) && location.contains("X-Amz-Signature"), "{location}");
+    let report = reqwest::get(&location).await.unwrap().text().await.unwrap();
+    assert!(report.starts_with("action,") && report.contains(",INVALID,"), "{report}");
+
+    let (code, content_type, _, body) = stack.api("GET", &format!("/jobs/{job_id}/rows?status=LOST")).await;
+    assert_eq!(code, 400);
+    api.check("/jobs/{id}/rows", code, &content_type, &body);
+    assert!(body.contains("status=\\\"LOST\\\""), "the parameter is named: {body}");
+    let (code, content_type, _, body) = stack.api("GET", "/jobs/0123456789abcdef01234567").await;
+    assert_eq!(code, 404);
+    api.check("/jobs/{id}", code, &content_type, &body);
+    let (code, _, _, _) = stack.api("DELETE", &format!("/jobs/{job_id}")).await;
+    assert_eq!(code, 405);
+    let (code, _, _, _) = stack.api("GET", "/admin").await;
+    assert_eq!(code, 404);
+}
+
+#[tokio::test]
+async fn an_unusable_file_is_a_failed_job_whose_reason_the_api_gives() {
+    let stack = Stack::start(StackOptions::default()).await;
+    let api = OpenApi::load();
+    let event = stack.upload("uploads/minutes.csv", b"Meeting minutes\nnothing to provision here\n".to_vec()).await;
+    stack.notify(event.clone()).await;
+    stack.notify(event).await;
+    assert_eq!(stack.queue_depth(&stack.queue_url).await, 0, "no chunk for an unusable file");
+    let (_, _, _, body) = stack.api("GET", "/jobs").await;
+    let jobs = json(&body)["jobs"].as_array().unwrap().clone();
+    assert_eq!(jobs.len(), 1, "{body}");
+    let job = &jobs[0];
+    assert_eq!((job["state"].as_str(), job["dialect"].as_str()), (Some("FAILED"), None), "{job}");
+    assert!(job["error"].as_str().unwrap().contains("the header matches none of the dialects"), "the reason: {job}");
+    let (code, content_type, _, body) =
+        stack.api("GET", &format!("/jobs/{}/report", job["id"].as_str().unwrap())).await;
+    assert_eq!(code, 409, "{body}");
+    api.check("/jobs/{id}/report", code, &content_type, &body);
+}
+
+#[tokio::test]
+async fn a_poison_message_goes_to_the_dead_letter_queue_alone_and_faults_are_ridden_out() {
+    let mut knobs = Knobs::default();
+    knobs.faults.insert("*".into(), FaultRates { internal_error: 0.15, throttle: 0.1 });
+    let stack = Stack::start(StackOptions { connect_knobs: Some(knobs), ..StackOptions::default() }).await;
+    stack
+        .sqs
+        .send_message()
+        .queue_url(&stack.queue_url)
+        .message_body("{\"job_id\": \"not a chunk\"}")
+        .send()
+        .await
+        .unwrap();
+    stack.notify(stack.upload("uploads/agents.csv", example("ccbulk-agents.csv")).await).await;
+    let drained = stack.drain(Delivery::Once).await;
+    assert!(drained.failures >= 5, "the poison message failed on each of its receives: {drained:?}");
+    assert_eq!(stack.dead_letters().await, ["{\"job_id\": \"not a chunk\"}"], "only the poison message");
+
+    let (_, _, _, body) = stack.api("GET", "/jobs").await;
+    let job = &json(&body)["jobs"][0];
+    assert_eq!(job["state"], "SUCCEEDED", "injected 5xx and throttles were retried to success: {job}");
+    let counters = stack.connect.snapshot().counters;
+    let injected: u64 = counters.injected_errors.values().sum();
+    assert!(injected > 0, "faults were injected: {counters:?}");
+}

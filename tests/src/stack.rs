@@ -1,0 +1,338 @@
+//! The deployed stack, played locally: moto for what template.yaml creates, the sandboxes for Connect and
+//! Salesforce, the three handlers configured as the template configures them.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use aws_lambda_events::event::s3::S3Event;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+use ccbulk_ingest::Ingest;
+use ccbulk_lambda::Env;
+use ccbulk_provision::Provision;
+use ccbulk_sandbox::connect::{ConnectSandbox, Knobs};
+use ccbulk_sandbox::examples;
+use ccbulk_sandbox::salesforce::{SANDBOX_CLIENT_SECRET, SANDBOX_CONSUMER_KEY, SalesforceSandbox};
+use ccbulk_status::Status;
+use ccbulk_testkit::{Moto, aws_config_for, create_jobs_table, moto, unique};
+use lambda_http::Body;
+use serde_norway::Value;
+
+/// How the stack is set up; the defaults are the template's but for sizes that keep a test short.
+#[derive(Clone)]
+pub struct StackOptions {
+    pub chunk_rows: u32,
+    pub identity_management: &'static str,
+    /// Provision containers working at once (ProvisionConcurrency).
+    pub workers: usize,
+    pub max_attempts: u32,
+    pub inline_report_bytes: usize,
+    pub connect_knobs: Option<Knobs>,
+}
+
+impl Default for StackOptions {
+    fn default() -> Self {
+        Self {
+            chunk_rows: 5,
+            identity_management: "CONNECT_MANAGED",
+            workers: 2,
+            max_attempts: 5,
+            inline_report_bytes: 4 * 1024 * 1024,
+            connect_knobs: None,
+        }
+    }
+}
+
+/// How the driver hands each chunk message to provision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    Once,
+    /// Every message handed over twice (SQS delivers at least once), the second time before it is deleted.
+    Twice,
+}
+
+/// What a drain of the queue saw.
+#[derive(Debug, Default)]
+pub struct Drained {
+    pub invocations: u32,
+    /// Messages provision reported as batch item failures.
+    pub failures: u32,
+}
+
+pub struct Stack {
+    pub moto: Moto,
+    pub connect: ConnectSandbox,
+    pub salesforce: SalesforceSandbox,
+    pub s3: aws_sdk_s3::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub bucket: String,
+    pub table: String,
+    pub queue_url: String,
+    pub queue_arn: String,
+    pub dead_letter_url: String,
+    pub instance_id: String,
+    pub ingest: Ingest,
+    pub provisions: Vec<Arc<Provision>>,
+    pub status: Status,
+    /// Every chunk message body the queue delivered.
+    pub bodies: Mutex<Vec<String>>,
+}
+
+/// template.yaml's `ChunkQueue` redrive: receives before a message goes to the dead-letter queue.
+fn max_receive_count() -> i64 {
+    let template: Value =
+        serde_norway::from_str(&std::fs::read_to_string(super::repo_root().join("template.yaml")).unwrap()).unwrap();
+    template["Resources"]["ChunkQueue"]["Properties"]["RedrivePolicy"]["maxReceiveCount"].as_i64().unwrap()
+}
+
+impl Stack {
+    pub async fn start(options: StackOptions) -> Self {
+        let moto = moto();
+        let config = aws_config_for(&moto.endpoint);
+        let s3 = ccbulk_lambda::s3_client(&config);
+        let sqs = aws_sdk_sqs::Client::new(&config);
+        let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+        let secrets = aws_sdk_secretsmanager::Client::new(&config);
+
+        let bucket = unique("ccbulk-uploads");
+        s3.create_bucket().bucket(&bucket).send().await.unwrap();
+        s3.put_bucket_versioning()
+            .bucket(&bucket)
+            .versioning_configuration(
+                aws_sdk_s3::types::VersioningConfiguration::builder()
+                    .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let table = unique("ccbulk-jobs");
+        create_jobs_table(&dynamodb, &table).await;
+        let dead_letter_url =
+            sqs.create_queue().queue_name(unique("ccbulk-dlq")).send().await.unwrap().queue_url.unwrap();
+        let dead_letter_arn = queue_arn(&sqs, &dead_letter_url).await;
+        let redrive =
+            serde_json::json!({"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": max_receive_count()});
+        let queue_url = sqs
+            .create_queue()
+            .queue_name(unique("ccbulk-chunks"))
+            .attributes(QueueAttributeName::VisibilityTimeout, "20")
+            .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
+        let queue_arn = queue_arn(&sqs, &queue_url).await;
+        let secret_arn = secrets
+            .create_secret()
+            .name(unique("ccbulk-salesforce"))
+            .secret_string(serde_json::json!({"client_secret": SANDBOX_CLIENT_SECRET}).to_string())
+            .send()
+            .await
+            .unwrap()
+            .arn
+            .unwrap();
+
+        let loopback: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let connect = ConnectSandbox::start(examples::connect_seed(), loopback).await.unwrap();
+        if let Some(knobs) = options.connect_knobs.clone() {
+            connect.set_knobs(knobs);
+        }
+        let salesforce = SalesforceSandbox::start(examples::salesforce_seed(), loopback).await.unwrap();
+        let alias = if options.identity_management == "SAML" { "ccbulk-sandbox-saml" } else { "ccbulk-sandbox" };
+        let instance_id = connect.instance_id(alias).unwrap().to_owned();
+
+        let chunk_rows = options.chunk_rows.to_string();
+        let ingest = Ingest::new(
+            &config,
+            &Env::from_pairs([
+                ("CCBULK_TABLE", table.as_str()),
+                ("CCBULK_QUEUE_URL", &queue_url),
+                ("CCBULK_IDENTITY_MANAGEMENT", options.identity_management),
+                ("CCBULK_TELEPHONY_MODEL", "amazon-connect"),
+                ("CCBULK_CHUNK_ROWS", &chunk_rows),
+            ]),
+        )
+        .unwrap();
+        let (workers, attempts) = (options.workers.to_string(), options.max_attempts.to_string());
+        let provision_env = Env::from_pairs([
+            ("CCBULK_TABLE", table.as_str()),
+            ("CCBULK_QUEUE_URL", &queue_url),
+            ("CCBULK_CONNECT_INSTANCE_ID", &instance_id),
+            ("CCBULK_CONNECT_ENDPOINT_URL", connect.endpoint()),
+            ("CCBULK_CONNECT_WRITE_RATE", "2"),
+            ("CCBULK_PROVISION_CONCURRENCY", &workers),
+            ("CCBULK_SALESFORCE_LOGIN_URL", salesforce.endpoint()),
+            ("CCBULK_SALESFORCE_CLIENT_ID", SANDBOX_CONSUMER_KEY),
+            ("CCBULK_SALESFORCE_SECRET_ARN", &secret_arn),
+            ("CCBULK_MAX_ATTEMPTS", &attempts),
+            // Retries at once: the test waits for nobody's backoff.
+            ("CCBULK_RETRY_DELAY_SECONDS", "0"),
+        ]);
+        let provisions =
+            (0..options.workers).map(|_| Arc::new(Provision::new(&config, &provision_env).unwrap())).collect();
+        let inline = options.inline_report_bytes.to_string();
+        let status = Status::new(
+            &config,
+            &Env::from_pairs([("CCBULK_TABLE", table.as_str()), ("CCBULK_REPORT_INLINE_BYTES", &inline)]),
+        )
+        .unwrap();
+        Self {
+            moto,
+            connect,
+            salesforce,
+            s3,
+            sqs,
+            dynamodb,
+            bucket,
+            table,
+            queue_url,
+            queue_arn,
+            dead_letter_url,
+            instance_id,
+            ingest,
+            provisions,
+            status,
+            bodies: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Puts a file in the bucket and returns the event S3 would send for it.
+    pub async fn upload(&self, key: &str, bytes: Vec<u8>) -> S3Event {
+        let size = bytes.len() as u64;
+        let put =
+            self.s3.put_object().bucket(&self.bucket).key(key).body(ByteStream::from(bytes)).send().await.unwrap();
+        super::s3_event(&self.bucket, key, put.version_id(), put.e_tag().unwrap(), size)
+    }
+
+    /// S3's notification, delivered to ingest.
+    pub async fn notify(&self, event: S3Event) {
+        self.ingest.handle(event).await.unwrap();
+    }
+
+    /// Plays Lambda's SQS poller until the chunk queue is empty: receives, hands each message to a provision
+    /// container (several at once), deletes what succeeded, and leaves failures to their visibility timeout and
+    /// the queue's redrive.
+    pub async fn drain(&self, delivery: Delivery) -> Drained {
+        let deadline = Instant::now() + Duration::from_secs(240);
+        let mut drained = Drained::default();
+        let mut twice: HashSet<String> = HashSet::new();
+        loop {
+            assert!(Instant::now() < deadline, "the chunk queue did not drain: {drained:?}");
+            let received = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(10)
+                .message_system_attribute_names(MessageSystemAttributeName::All)
+                .send()
+                .await
+                .unwrap();
+            let messages = received.messages().to_vec();
+            if messages.is_empty() {
+                if self.queue_depth(&self.queue_url).await == 0 {
+                    return drained;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+            self.bodies.lock().unwrap().extend(messages.iter().filter_map(|m| m.body().map(str::to_owned)));
+            let mut running = tokio::task::JoinSet::new();
+            for (n, message) in messages.into_iter().enumerate() {
+                let provision = self.provisions[n % self.provisions.len()].clone();
+                let arn = self.queue_arn.clone();
+                let again = delivery == Delivery::Twice && twice.insert(message.message_id().unwrap().to_owned());
+                running.spawn(async move {
+                    let invoke = || {
+                        provision.handle(super::sqs_event(&arn, &message), SystemTime::now() + Duration::from_secs(900))
+                    };
+                    let mut failed = invoke().await.batch_item_failures.len();
+                    let mut invocations = 1;
+                    if again && failed == 0 {
+                        failed = invoke().await.batch_item_failures.len();
+                        invocations += 1;
+                    }
+                    (message, failed > 0, invocations)
+                });
+            }
+            while let Some(done) = running.join_next().await {
+                let (message, failed, invocations) = done.unwrap();
+                drained.invocations += invocations;
+                if failed {
+                    drained.failures += 1;
+                } else {
+                    let receipt = message.receipt_handle().unwrap();
+                    self.sqs.delete_message().queue_url(&self.queue_url).receipt_handle(receipt).send().await.unwrap();
+                }
+            }
+        }
+    }
+
+    /// Messages in a queue, visible or in flight.
+    pub async fn queue_depth(&self, url: &str) -> u64 {
+        let attributes = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(QueueAttributeName::All)
+            .send()
+            .await
+            .unwrap();
+        let attributes = attributes.attributes().unwrap();
+        let count = |name: QueueAttributeName| attributes.get(&name).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        count(QueueAttributeName::ApproximateNumberOfMessages)
+            + count(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+    }
+
+    /// The bodies of the messages in the dead-letter queue.
+    pub async fn dead_letters(&self) -> Vec<String> {
+        let received = self
+            .sqs
+            .receive_message()
+            .queue_url(&self.dead_letter_url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap();
+        received.messages().iter().filter_map(|m| m.body().map(str::to_owned)).collect()
+    }
+
+    /// A request to the status API: (status, content type, Location, body).
+    pub async fn api(&self, method: &str, path_and_query: &str) -> (u16, String, Option<String>, String) {
+        let response = self.status.handle(super::api_request(method, path_and_query)).await.unwrap();
+        let header = |name| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let (content_type, location) = (header("content-type").unwrap_or_default(), header("location"));
+        let body = match response.body() {
+            Body::Empty => String::new(),
+            Body::Text(text) => text.clone(),
+            Body::Binary(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+            _ => String::new(),
+        };
+        (response.status().as_u16(), content_type, location, body)
+    }
+
+    /// Every item of the job table, as text to search.
+    pub async fn table_text(&self) -> String {
+        let mut text = String::new();
+        let mut start = None;
+        loop {
+            let page =
+                self.dynamodb.scan().table_name(&self.table).set_exclusive_start_key(start).send().await.unwrap();
+            text.push_str(&format!("{:?}", page.items()));
+            start = page.last_evaluated_key().cloned();
+            if start.is_none() {
+                return text;
+            }
+        }
+    }
+}
+
+async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
+    let attributes =
+        sqs.get_queue_attributes().queue_url(url).attribute_names(QueueAttributeName::QueueArn).send().await.unwrap();
+    attributes.attributes().unwrap()[&QueueAttributeName::QueueArn].clone()
+}
