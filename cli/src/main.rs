@@ -1,10 +1,13 @@
 //! `ccbulk`: bulk provisioning of contact-center users in Amazon Connect and Salesforce.
 
+mod api;
 mod config;
 mod init;
 mod logging;
+mod progress;
 mod run;
 mod status;
+mod submit;
 mod validate;
 
 use std::process::ExitCode;
@@ -30,8 +33,10 @@ enum Command {
     Rules,
     /// Provision a file's users: into sandboxes started for the run, or with --config into a real instance and org.
     Run(run::Args),
-    /// The jobs in the local store, one job's rows and its report.
+    /// The jobs in the local store (or a deployed stack's, with --api), one job's rows and its report.
     Status(status::Args),
+    /// Upload a file to a deployed stack's bucket and follow its job through the status API.
+    Submit(submit::Args),
     /// Write a commented config template (ccbulk.toml).
     Init(init::Args),
 }
@@ -42,6 +47,7 @@ fn main() -> ExitCode {
         Command::Rules => validate::list_rules(),
         Command::Run(args) => run::run(&args),
         Command::Status(args) => status::run(&args),
+        Command::Submit(args) => submit::run(&args),
         Command::Init(args) => init::run(&args),
     }
 }

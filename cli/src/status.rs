@@ -1,10 +1,14 @@
-//! `ccbulk status [JOB]`: the jobs in the local store, one job's counts, its failed or invalid rows, its report.
+//! `ccbulk status [JOB]`: the jobs in the local store (or, with `--api`, a deployed stack's), one job's counts, its
+//! failed or invalid rows, its report.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use ccbulk_shared::job::{Job, JobStore, RowRecord, RowStatus, SqliteJobStore};
+use ccbulk_shared::job::{Job, JobId, JobStore, Page, RowRecord, RowStatus, SqliteJobStore};
 use ccbulk_shared::pipeline::{LOCAL_BUCKET, job_report};
+
+use crate::api::ApiClient;
 
 const PAGE: usize = 500;
 
@@ -22,8 +26,14 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
     /// The job store.
-    #[arg(long, value_name = "FILE", default_value = ".ccbulk/state.db")]
+    #[arg(long, value_name = "FILE", default_value = ".ccbulk/state.db", conflicts_with = "api")]
     pub state: PathBuf,
+    /// A deployed stack's status API (its StatusApiUrl output), called with SigV4 and the default AWS credentials.
+    #[arg(long, value_name = "URL")]
+    pub api: Option<String>,
+    /// The AWS profile for --api.
+    #[arg(long, value_name = "NAME", requires = "api")]
+    pub profile: Option<String>,
     /// Jobs listed at most.
     #[arg(long, default_value_t = 20)]
     pub limit: usize,
@@ -45,22 +55,79 @@ fn fail(message: String) -> ExitCode {
     ExitCode::from(2)
 }
 
-async fn execute(args: &Args) -> Result<(), String> {
-    if !args.state.exists() {
-        return Err(format!("no job store at {}: run `ccbulk run FILE` first", args.state.display()));
+/// Where the jobs are: the local store, or a deployed stack's API.
+pub(crate) enum Jobs {
+    Local(SqliteJobStore),
+    Api(ApiClient),
+}
+
+impl Jobs {
+    pub(crate) async fn list(&self, limit: usize, after: Option<&str>) -> Result<Page<Job>, String> {
+        match self {
+            Jobs::Local(store) => store.jobs(limit, after).await.map_err(|e| e.to_string()),
+            Jobs::Api(api) => api.jobs(limit, after).await,
+        }
     }
-    let store = SqliteJobStore::open(&args.state).map_err(|e| e.to_string())?;
+
+    pub(crate) async fn job(&self, id: &str) -> Result<Option<Job>, String> {
+        match self {
+            Jobs::Local(store) => store.job(&JobId::from_string(id.to_owned())).await.map_err(|e| e.to_string()),
+            Jobs::Api(api) => api.job(id).await,
+        }
+    }
+
+    pub(crate) async fn rows(
+        &self,
+        id: &JobId,
+        status: Option<RowStatus>,
+        limit: usize,
+        after: Option<u64>,
+    ) -> Result<Page<RowRecord>, String> {
+        match self {
+            Jobs::Local(store) => store.rows(id, status, limit, after).await.map_err(|e| e.to_string()),
+            Jobs::Api(api) => api.rows(id, status, limit, after).await,
+        }
+    }
+
+    async fn report(&self, job: &Job, out: &Path) -> Result<(), String> {
+        let file = std::fs::File::create(out).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+        match self {
+            Jobs::Local(store) => {
+                if job.source.bucket != LOCAL_BUCKET {
+                    return Err(format!("the job read {}, which is not a local file", source_name(job)));
+                }
+                let input = Path::new(&job.source.key);
+                job_report(store, job, input, std::io::BufWriter::new(file)).await.map_err(|e| e.to_string())
+            }
+            Jobs::Api(api) => {
+                let bytes = api.report(&job.id).await?;
+                std::io::BufWriter::new(file)
+                    .write_all(&bytes)
+                    .map_err(|e| format!("cannot write {}: {e}", out.display()))
+            }
+        }
+    }
+}
+
+async fn execute(args: &Args) -> Result<(), String> {
+    let jobs = match &args.api {
+        Some(url) => Jobs::Api(ApiClient::connect(url, args.profile.as_deref()).await?),
+        None if !args.state.exists() => {
+            return Err(format!("no job store at {}: run `ccbulk run FILE` first", args.state.display()));
+        }
+        None => Jobs::Local(SqliteJobStore::open(&args.state).map_err(|e| e.to_string())?),
+    };
     let Some(wanted) = &args.job else {
-        let jobs = store.jobs(args.limit, None).await.map_err(|e| e.to_string())?;
-        if jobs.items.is_empty() {
+        let page = jobs.list(args.limit, None).await?;
+        if page.items.is_empty() {
             println!("no jobs yet");
         }
-        for job in &jobs.items {
+        for job in &page.items {
             println!("{}", job_line(job));
         }
         return Ok(());
     };
-    let job = find(&store, wanted).await?;
+    let job = find(&jobs, wanted).await?;
     println!("{}", job_line(&job));
     println!("  file: {}", source_name(&job));
     if let Some(error) = &job.error {
@@ -78,26 +145,25 @@ async fn execute(args: &Args) -> Result<(), String> {
     );
     for (asked, status) in [(args.failed, RowStatus::Failed), (args.invalid, RowStatus::Invalid)] {
         if asked {
-            list_rows(&store, &job, status).await?;
+            list_rows(&jobs, &job, status).await?;
         }
     }
     if let Some(report) = &args.report {
-        if job.source.bucket != LOCAL_BUCKET {
-            return Err(format!("the job read {}, which is not a local file", source_name(&job)));
-        }
-        let input = Path::new(&job.source.key);
-        let out = std::fs::File::create(report).map_err(|e| format!("cannot write {}: {e}", report.display()))?;
-        job_report(&store, &job, input, std::io::BufWriter::new(out)).await.map_err(|e| e.to_string())?;
+        jobs.report(&job, report).await?;
         println!("  report: {}", report.display());
     }
     Ok(())
 }
 
-async fn find(store: &SqliteJobStore, wanted: &str) -> Result<Job, String> {
+/// The job with this id, or the one job whose id starts so.
+async fn find(jobs: &Jobs, wanted: &str) -> Result<Job, String> {
+    if let Some(job) = jobs.job(wanted).await? {
+        return Ok(job);
+    }
     let mut matches = Vec::new();
     let mut after: Option<String> = None;
     loop {
-        let page = store.jobs(PAGE, after.as_deref()).await.map_err(|e| e.to_string())?;
+        let page = jobs.list(PAGE, after.as_deref()).await?;
         matches.extend(page.items.into_iter().filter(|j| j.id.as_str().starts_with(wanted)));
         match page.next {
             Some(next) => after = Some(next),
@@ -105,17 +171,17 @@ async fn find(store: &SqliteJobStore, wanted: &str) -> Result<Job, String> {
         }
     }
     match matches.len() {
-        0 => Err(format!("no job {wanted:?} in the store")),
+        0 => Err(format!("no job {wanted:?}")),
         1 => Ok(matches.remove(0)),
         n => Err(format!("{n} jobs start with {wanted:?}: give more of the id")),
     }
 }
 
-async fn list_rows(store: &SqliteJobStore, job: &Job, status: RowStatus) -> Result<(), String> {
+pub(crate) async fn list_rows(jobs: &Jobs, job: &Job, status: RowStatus) -> Result<(), String> {
     println!("  {} rows:", status.as_str().to_lowercase());
     let mut after = None;
     loop {
-        let page = store.rows(&job.id, Some(status), PAGE, after).await.map_err(|e| e.to_string())?;
+        let page = jobs.rows(&job.id, Some(status), PAGE, after).await?;
         for row in &page.items {
             println!("    {}", row_line(row));
         }
@@ -136,7 +202,7 @@ pub(crate) fn row_line(row: &RowRecord) -> String {
     )
 }
 
-fn job_line(job: &Job) -> String {
+pub(crate) fn job_line(job: &Job) -> String {
     format!(
         "{}  {:<21} {:>6}/{:<6} rows done  {}",
         job.id,
@@ -147,7 +213,7 @@ fn job_line(job: &Job) -> String {
     )
 }
 
-fn source_name(job: &Job) -> String {
+pub(crate) fn source_name(job: &Job) -> String {
     if job.source.bucket == LOCAL_BUCKET {
         job.source.key.clone()
     } else {

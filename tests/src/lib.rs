@@ -5,11 +5,13 @@
 //! DLQ), and HTTP API requests to status. The functions are the real handlers, over real sockets.
 
 mod events;
+mod gateway;
 mod logs;
 mod openapi;
 mod stack;
 
 pub use events::{api_request, form_encode_key, s3_event, sqs_event};
+pub use gateway::{ApiGateway, TEST_ACCESS_KEY, TEST_SECRET_KEY};
 pub use logs::LogCapture;
 pub use openapi::OpenApi;
 pub use stack::{Delivery, Drained, Stack, StackOptions};

@@ -76,7 +76,7 @@ pub struct Stack {
     pub instance_id: String,
     pub ingest: Ingest,
     pub provisions: Vec<Arc<Provision>>,
-    pub status: Status,
+    pub status: Arc<Status>,
     /// Every chunk message body the queue delivered.
     pub bodies: Mutex<Vec<String>>,
 }
@@ -176,11 +176,13 @@ impl Stack {
         let provisions =
             (0..options.workers).map(|_| Arc::new(Provision::new(&config, &provision_env).unwrap())).collect();
         let inline = options.inline_report_bytes.to_string();
-        let status = Status::new(
-            &config,
-            &Env::from_pairs([("CCBULK_TABLE", table.as_str()), ("CCBULK_REPORT_INLINE_BYTES", &inline)]),
-        )
-        .unwrap();
+        let status = Arc::new(
+            Status::new(
+                &config,
+                &Env::from_pairs([("CCBULK_TABLE", table.as_str()), ("CCBULK_REPORT_INLINE_BYTES", &inline)]),
+            )
+            .unwrap(),
+        );
         Self {
             moto,
             connect,

@@ -1,5 +1,5 @@
 //! The object store on S3 (feature `s3`). An object is read at the version the job recorded: its `versionId`, or
-//! on an unversioned bucket its ETag (`etag:"…"`, sent as `If-Match`), so a file replaced under a job is an error,
+//! on an unversioned bucket its ETag (`etag:…`, sent quoted as `If-Match`), so a file replaced under a job is an error,
 //! never a silent mix of two files.
 
 use aws_sdk_s3::Client;
@@ -25,7 +25,8 @@ impl S3Objects {
     pub fn object(bucket: &str, key: &str, version_id: Option<&str>, etag: Option<&str>) -> ObjectRef {
         let version = match (version_id.filter(|v| !v.is_empty() && *v != "null"), etag) {
             (Some(version), _) => version.to_owned(),
-            (None, Some(etag)) => format!("{ETAG}{etag}"),
+            // Events carry the ETag bare, PutObject and HeadObject quoted: one job either way.
+            (None, Some(etag)) => format!("{ETAG}{}", etag.trim_matches('"')),
             (None, None) => String::new(),
         };
         ObjectRef { bucket: bucket.to_owned(), key: key.to_owned(), version }
@@ -53,7 +54,7 @@ impl S3Objects {
 /// The object as the job read it: at its versionId, or while its ETag still matches.
 fn at_version(request: GetObjectFluentBuilder, object: &ObjectRef) -> GetObjectFluentBuilder {
     match object.version.strip_prefix(ETAG) {
-        Some(etag) => request.if_match(etag),
+        Some(etag) => request.if_match(format!("\"{etag}\"")),
         None if object.version.is_empty() => request,
         None => request.version_id(&object.version),
     }
