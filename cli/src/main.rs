@@ -2,6 +2,7 @@
 
 mod api;
 mod config;
+mod exit;
 mod init;
 mod logging;
 mod progress;

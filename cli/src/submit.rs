@@ -12,13 +12,10 @@ use ccbulk_shared::job::{Job, JobId, JobState, RowStatus};
 use ccbulk_shared::pipeline::S3Objects;
 
 use crate::api::ApiClient;
+use crate::exit;
 use crate::progress::Bar;
 use crate::status::{Jobs, job_line, row_line};
 
-const EXIT_ALL_SUCCEEDED: u8 = 0;
-const EXIT_SOME_FAILED: u8 = 1;
-const EXIT_UNUSABLE: u8 = 2;
-const EXIT_STILL_RUNNING: u8 = 3;
 /// Failed rows printed at the end; `ccbulk status --api URL JOB --failed` lists them all.
 const FAILED_SHOWN: usize = 10;
 
@@ -64,7 +61,7 @@ pub fn run(args: &Args) -> ExitCode {
 
 fn fail(message: String) -> ExitCode {
     eprintln!("error: {message}");
-    ExitCode::from(EXIT_UNUSABLE)
+    ExitCode::from(exit::UNUSABLE)
 }
 
 async fn execute(args: &Args) -> Result<u8, String> {
@@ -96,12 +93,12 @@ async fn execute(args: &Args) -> Result<u8, String> {
     let id = JobId::for_object(&object);
     println!("uploaded s3://{}/{key} ({}): job {id}", args.bucket, object.version);
     let Some(url) = &args.api else {
-        return Ok(EXIT_ALL_SUCCEEDED);
+        return Ok(exit::ALL_SUCCEEDED);
     };
     let jobs = Jobs::Api(ApiClient::connect(url, args.profile.as_deref()).await?);
     let Some(job) = follow(&jobs, &id, args).await? else {
         println!("job {id} is still running; follow it with: ccbulk status --api {url} {id}");
-        return Ok(EXIT_STILL_RUNNING);
+        return Ok(exit::STILL_RUNNING);
     };
     summary(&jobs, &job).await
 }
@@ -131,7 +128,7 @@ async fn summary(jobs: &Jobs, job: &Job) -> Result<u8, String> {
     println!("{}", job_line(job));
     if let Some(error) = &job.error {
         println!("  the file cannot be provisioned from: {error}");
-        return Ok(EXIT_UNUSABLE);
+        return Ok(exit::UNUSABLE);
     }
     let c = job.counts;
     println!("  {} rows: {} succeeded, {} failed, {} invalid", c.total(), c.succeeded, c.failed, c.invalid);
@@ -145,5 +142,5 @@ async fn summary(jobs: &Jobs, job: &Job) -> Result<u8, String> {
             println!("    {}", row_line(row));
         }
     }
-    Ok(if job.state == JobState::Succeeded { EXIT_ALL_SUCCEEDED } else { EXIT_SOME_FAILED })
+    Ok(if job.state == JobState::Succeeded { exit::ALL_SUCCEEDED } else { exit::SOME_FAILED })
 }

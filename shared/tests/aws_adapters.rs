@@ -5,7 +5,7 @@ use ccbulk_shared::format::ByteRange;
 use ccbulk_shared::job::{ChunkMessage, JobId};
 use ccbulk_shared::pipeline::{ChunkQueue, ObjectStore, S3Objects, SqsQueue};
 use ccbulk_shared::validate::{Options, Validator, Visitor, validate};
-use ccbulk_testkit::{aws_config_for, moto, unique};
+use ccbulk_testkit::{aws_config_for, create_versioned_bucket, moto, unique};
 
 fn s3(endpoint: &str) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(
@@ -22,18 +22,7 @@ async fn ranges_are_read_at_the_version_the_job_recorded() {
     let moto = moto();
     let client = s3(&moto.endpoint);
     let bucket = unique("uploads");
-    client.create_bucket().bucket(&bucket).send().await.unwrap();
-    client
-        .put_bucket_versioning()
-        .bucket(&bucket)
-        .versioning_configuration(
-            aws_sdk_s3::types::VersioningConfiguration::builder()
-                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    create_versioned_bucket(&client, &bucket).await;
     let key = "uploads/team a+b.csv";
     let first = client
         .put_object()

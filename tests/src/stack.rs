@@ -16,7 +16,7 @@ use ccbulk_sandbox::connect::{ConnectSandbox, Knobs};
 use ccbulk_sandbox::examples;
 use ccbulk_sandbox::salesforce::{SANDBOX_CLIENT_SECRET, SANDBOX_CONSUMER_KEY, SalesforceSandbox};
 use ccbulk_status::Status;
-use ccbulk_testkit::{Moto, aws_config_for, create_jobs_table, moto, unique};
+use ccbulk_testkit::{Moto, aws_config_for, create_jobs_table, create_versioned_bucket, moto, unique};
 use lambda_http::Body;
 use serde_norway::Value;
 
@@ -98,17 +98,7 @@ impl Stack {
         let secrets = aws_sdk_secretsmanager::Client::new(&config);
 
         let bucket = unique("ccbulk-uploads");
-        s3.create_bucket().bucket(&bucket).send().await.unwrap();
-        s3.put_bucket_versioning()
-            .bucket(&bucket)
-            .versioning_configuration(
-                aws_sdk_s3::types::VersioningConfiguration::builder()
-                    .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
+        create_versioned_bucket(&s3, &bucket).await;
         let table = unique("ccbulk-jobs");
         create_jobs_table(&dynamodb, &table).await;
         let dead_letter_url =

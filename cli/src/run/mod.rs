@@ -18,12 +18,9 @@ use ccbulk_shared::validate::{Options, Source};
 use tokio::sync::watch;
 
 use crate::config::Config;
+use crate::exit;
 use crate::validate::{parse_dialect, parse_identity, parse_telephony};
 
-const EXIT_ALL_SUCCEEDED: u8 = 0;
-const EXIT_SOME_FAILED: u8 = 1;
-const EXIT_UNUSABLE: u8 = 2;
-const EXIT_INTERRUPTED: u8 = 130;
 /// Failed rows printed in the summary; `ccbulk status JOB --failed` lists them all.
 const FAILED_SHOWN: usize = 10;
 
@@ -64,7 +61,7 @@ struct Stop {
 }
 
 fn unusable(message: impl Into<String>) -> Stop {
-    Stop { code: EXIT_UNUSABLE, message: message.into() }
+    Stop { code: exit::UNUSABLE, message: message.into() }
 }
 
 pub fn run(args: &Args) -> ExitCode {
@@ -73,7 +70,7 @@ pub fn run(args: &Args) -> ExitCode {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("error: cannot start the async runtime: {err}");
-            return ExitCode::from(EXIT_UNUSABLE);
+            return ExitCode::from(exit::UNUSABLE);
         }
     };
     match runtime.block_on(execute(args)) {
@@ -179,7 +176,7 @@ async fn execute(args: &Args) -> Result<u8, Stop> {
                 stop.store(true, Ordering::SeqCst);
                 eprintln!("\nstopping after the rows in flight (Ctrl-C again to quit at once)");
                 if tokio::signal::ctrl_c().await.is_ok() {
-                    std::process::exit(EXIT_INTERRUPTED.into());
+                    std::process::exit(exit::INTERRUPTED.into());
                 }
             }
         }
@@ -205,7 +202,7 @@ async fn execute(args: &Args) -> Result<u8, Stop> {
     write_report(store.as_ref(), &job, path, &report).await?;
     print_summary(store.as_ref(), &job, &report, started.elapsed()).await;
     if let Err(err) = worked {
-        return Err(Stop { code: EXIT_SOME_FAILED, message: format!("{err}; run the same command again to resume") });
+        return Err(Stop { code: exit::SOME_FAILED, message: format!("{err}; run the same command again to resume") });
     }
     if stop.load(Ordering::SeqCst) {
         let hint = if embedded.is_some() {
@@ -214,9 +211,9 @@ async fn execute(args: &Args) -> Result<u8, Stop> {
             "run the same command again to resume"
         };
         eprintln!("stopped: {} rows not done; {hint}", job.counts.pending + job.counts.in_progress);
-        return Ok(EXIT_INTERRUPTED);
+        return Ok(exit::INTERRUPTED);
     }
-    Ok(if job.state == JobState::Succeeded { EXIT_ALL_SUCCEEDED } else { EXIT_SOME_FAILED })
+    Ok(if job.state == JobState::Succeeded { exit::ALL_SUCCEEDED } else { exit::SOME_FAILED })
 }
 
 /// The identity management a file implies when nothing says otherwise: its dialect's usual one, or SAML for a
