@@ -4,6 +4,7 @@
 
 use ccbulk_e2e::{Delivery, LogCapture, OpenApi, Stack, StackOptions, repo_root};
 use ccbulk_sandbox::connect::{FaultRates, Knobs};
+use ccbulk_sandbox::salesforce::{SalesforceFaults, SalesforceKnobs};
 use serde_json::Value;
 
 fn example(name: &str) -> Vec<u8> {
@@ -212,4 +213,106 @@ async fn a_poison_message_goes_to_the_dead_letter_queue_alone_and_faults_are_rid
     let counters = stack.connect.snapshot().counters;
     let injected: u64 = counters.injected_errors.values().sum();
     assert!(injected > 0, "faults were injected: {counters:?}");
+}
+
+/// The one job of a stack, as the API gives it, once its chunks are drained.
+async fn the_job(stack: &Stack) -> Value {
+    let (_, _, _, body) = stack.api("GET", "/jobs").await;
+    let jobs = json(&body)["jobs"].as_array().unwrap().clone();
+    assert_eq!(jobs.len(), 1, "{body}");
+    jobs[0].clone()
+}
+
+#[tokio::test]
+async fn bulkop_rows_on_a_saml_instance_take_their_connect_identity_from_salesforce() {
+    let stack = Stack::start(StackOptions { identity_management: "SAML", ..StackOptions::default() }).await;
+    let api = OpenApi::load();
+    stack.notify(stack.upload("uploads/bulkop.csv", example("bulkop-amazon-connect.csv")).await).await;
+    let drained = stack.drain(Delivery::Once).await;
+    assert_eq!(drained.failures, 0, "{drained:?}");
+    let job = the_job(&stack).await;
+    assert_eq!((job["state"].as_str(), job["dialect"].as_str()), (Some("SUCCEEDED"), Some("bulkop")), "{job}");
+
+    let rows = all_rows(&stack, &api, job["id"].as_str().unwrap(), Some("SUCCEEDED"), 50).await;
+    assert_eq!(rows.len(), 26);
+    let connect = stack.connect.snapshot();
+    let instance = connect.instance(&stack.instance_id).unwrap();
+    let org = stack.salesforce.snapshot();
+    for row in &rows {
+        let salesforce_id = row["salesforce_user_id"].as_str().unwrap();
+        let in_org = org.users.iter().find(|u| u.id.starts_with(salesforce_id) || salesforce_id.starts_with(&u.id));
+        let in_org = in_org.unwrap_or_else(|| panic!("{salesforce_id} is in the org"));
+        // Under SAML the Connect username is the Salesforce username, and the names come from that record.
+        let user = instance.user(&in_org.username).unwrap_or_else(|| panic!("{} in Connect", in_org.username));
+        assert_eq!(row["connect_user_id"].as_str(), Some(user.id.as_str()));
+        assert!(in_org.call_center.is_some() && in_org.permission_sets.iter().any(|p| p.starts_with("ContactCenter")));
+    }
+    assert_eq!(connect.counters.throttled.get("CreateUser").copied().unwrap_or(0), 0);
+}
+
+#[tokio::test]
+async fn partner_telephony_rows_have_no_connect_side() {
+    let stack = Stack::start(StackOptions { telephony_model: "partner-telephony", ..StackOptions::default() }).await;
+    stack.notify(stack.upload("uploads/partner.csv", example("bulkop-partner-telephony.csv")).await).await;
+    stack.drain(Delivery::Once).await;
+    let job = the_job(&stack).await;
+    assert_eq!(job["state"], "SUCCEEDED", "{job}");
+    let (_, _, _, report) = stack.api("GET", &format!("/jobs/{}/report", job["id"].as_str().unwrap())).await;
+    assert_eq!(report.lines().count(), 23, "{report}");
+
+    let connect = stack.connect.snapshot();
+    let writes: u64 = ["CreateUser", "DeleteUser", "UpdateUserRoutingProfile"]
+        .iter()
+        .map(|api| connect.counters.calls.get(*api).copied().unwrap_or(0))
+        .sum();
+    assert_eq!(writes, 0, "Partner Telephony sends nothing to Connect: {:?}", connect.counters.calls);
+    let org = stack.salesforce.snapshot();
+    for line in String::from_utf8(example("bulkop-partner-telephony.csv")).unwrap().lines().skip(1) {
+        let username = line.split(',').next().unwrap();
+        let user = org.user(username).unwrap();
+        assert_eq!(user.call_center.as_deref(), Some("Tailspin Partner Telephony"), "{user:?}");
+        // The Partner Telephony file names no role, so membership is all it asks for, as in Salesforce's own op.
+        assert!(user.permission_sets.is_empty(), "{user:?}");
+    }
+}
+
+#[tokio::test]
+async fn connect_template_rows_get_the_deployments_salesforce_side_through_salesforce_faults() {
+    let mut faults = SalesforceKnobs::default();
+    faults.faults.insert("*".into(), SalesforceFaults { server_error: 0.08, unavailable: 0.08 });
+    let stack = Stack::start(StackOptions {
+        identity_management: "SAML",
+        parameters: vec![
+            ("ConnectTemplateContactCenter", "Support EMEA".into()),
+            ("ConnectTemplateRole", "Agent".into()),
+        ],
+        salesforce_knobs: Some(faults),
+        ..StackOptions::default()
+    })
+    .await;
+    let api = OpenApi::load();
+    let csv = example("connect-template-saml.csv");
+    let users_before = stack.salesforce.snapshot().users.len();
+    stack.notify(stack.upload("uploads/fabrikam.csv", csv.clone()).await).await;
+    stack.drain(Delivery::Once).await;
+    let job = the_job(&stack).await;
+    let rows = all_rows(&stack, &api, job["id"].as_str().unwrap(), None, 100).await;
+    let failed: Vec<&Value> = rows.iter().filter(|r| r["status"] != "SUCCEEDED").collect();
+    assert!(failed.is_empty(), "{failed:?}");
+    assert_eq!((job["state"].as_str(), job["dialect"].as_str()), (Some("SUCCEEDED"), Some("connect")), "{job}");
+    assert_eq!(rows.len(), 24);
+
+    let org = stack.salesforce.snapshot();
+    assert!(org.counters.injected_errors.values().sum::<u64>() > 0, "faults were injected: {:?}", org.counters);
+    assert_eq!(org.users.len(), users_before + rows.len(), "one Salesforce user per row, none twice");
+    let connect = stack.connect.snapshot();
+    let instance = connect.instance(&stack.instance_id).unwrap();
+    for row in &rows {
+        let username = row["username"].as_str().unwrap();
+        let user = org.user(username).unwrap_or_else(|| panic!("{username} in Salesforce"));
+        assert_eq!(row["salesforce_user_id"].as_str(), Some(user.id.as_str()));
+        assert_eq!(user.call_center.as_deref(), Some("Support EMEA"));
+        assert_eq!(user.permission_sets, ["ContactCenterAgent"]);
+        assert_eq!(row["connect_user_id"].as_str(), Some(instance.user(username).unwrap().id.as_str()));
+    }
 }

@@ -4,10 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use ccbulk_shared::connect::RateBudget;
-use ccbulk_shared::domain::{ContactCenterRef, IdentityManagement, TelephonyModel, VoiceRole};
-use ccbulk_shared::pipeline::ImpliedSalesforce;
+use ccbulk_shared::domain::{IdentityManagement, TelephonyModel};
+use ccbulk_shared::pipeline::{ImpliedSalesforce, ImpliedSetting};
 use ccbulk_shared::salesforce::{Credentials, SalesforceDefaults};
-use ccbulk_shared::sfid::{CALL_CENTER_PREFIX, SalesforceId};
 use serde::Deserialize;
 
 /// The commented template `ccbulk init` writes.
@@ -284,24 +283,13 @@ fn salesforce_config(
 }
 
 fn implied_config(raw: RawImplied) -> Result<ImpliedSalesforce, String> {
-    let center = raw.contact_center.trim();
-    if center.is_empty() {
-        return Err("[salesforce.connect_template] contact_center: is empty; give a contact center's name or Id".into());
-    }
-    let contact_center = match SalesforceId::parse(center) {
-        Ok(id) if id.as_str().starts_with(CALL_CENTER_PREFIX) => ContactCenterRef::Id(id),
-        _ => ContactCenterRef::Name(center.to_owned()),
-    };
-    let role = raw
-        .role
-        .as_deref()
-        .map(|r| {
-            VoiceRole::parse(r).ok_or_else(|| {
-                format!("[salesforce.connect_template] role: {r:?} is not one of Admin, Agent, CallCenterManager (Supervisor)")
-            })
-        })
-        .transpose()?;
-    Ok(ImpliedSalesforce { contact_center, role })
+    ImpliedSalesforce::from_settings(&raw.contact_center, raw.role.as_deref()).map_err(|(setting, problem)| {
+        let key = match setting {
+            ImpliedSetting::ContactCenter => "contact_center",
+            ImpliedSetting::Role => "role",
+        };
+        format!("[salesforce.connect_template] {key}: {problem}")
+    })
 }
 
 #[cfg(test)]

@@ -9,12 +9,14 @@ mod gateway;
 mod logs;
 mod openapi;
 mod stack;
+mod template;
 
 pub use events::{api_request, form_encode_key, s3_event, sqs_event};
 pub use gateway::{ApiGateway, TEST_ACCESS_KEY, TEST_SECRET_KEY};
 pub use logs::LogCapture;
 pub use openapi::OpenApi;
 pub use stack::{Delivery, Drained, Stack, StackOptions};
+pub use template::Template;
 
 /// The repository's root.
 pub fn repo_root() -> std::path::PathBuf {

@@ -1,7 +1,7 @@
 //! The deployed stack, played locally: moto for what template.yaml creates, the sandboxes for Connect and
 //! Salesforce, the three handlers configured as the template configures them.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -14,22 +14,28 @@ use ccbulk_lambda::Env;
 use ccbulk_provision::Provision;
 use ccbulk_sandbox::connect::{ConnectSandbox, Knobs};
 use ccbulk_sandbox::examples;
-use ccbulk_sandbox::salesforce::{SANDBOX_CLIENT_SECRET, SANDBOX_CONSUMER_KEY, SalesforceSandbox};
+use ccbulk_sandbox::salesforce::{SANDBOX_CLIENT_SECRET, SANDBOX_CONSUMER_KEY, SalesforceKnobs, SalesforceSandbox};
 use ccbulk_status::Status;
 use ccbulk_testkit::{Moto, aws_config_for, create_jobs_table, create_versioned_bucket, moto, unique};
 use lambda_http::Body;
 use serde_norway::Value;
+
+use super::template::Template;
 
 /// How the stack is set up; the defaults are the template's but for sizes that keep a test short.
 #[derive(Clone)]
 pub struct StackOptions {
     pub chunk_rows: u32,
     pub identity_management: &'static str,
+    pub telephony_model: &'static str,
+    /// Further template parameters (the rest take their defaults).
+    pub parameters: Vec<(&'static str, String)>,
     /// Provision containers working at once (ProvisionConcurrency).
     pub workers: usize,
     pub max_attempts: u32,
     pub inline_report_bytes: usize,
     pub connect_knobs: Option<Knobs>,
+    pub salesforce_knobs: Option<SalesforceKnobs>,
 }
 
 impl Default for StackOptions {
@@ -37,10 +43,13 @@ impl Default for StackOptions {
         Self {
             chunk_rows: 5,
             identity_management: "CONNECT_MANAGED",
+            telephony_model: "amazon-connect",
+            parameters: Vec::new(),
             workers: 2,
             max_attempts: 5,
             inline_report_bytes: 4 * 1024 * 1024,
             connect_knobs: None,
+            salesforce_knobs: None,
         }
     }
 }
@@ -133,46 +142,50 @@ impl Stack {
             connect.set_knobs(knobs);
         }
         let salesforce = SalesforceSandbox::start(examples::salesforce_seed(), loopback).await.unwrap();
+        if let Some(knobs) = options.salesforce_knobs.clone() {
+            salesforce.set_knobs(knobs);
+        }
         let alias = if options.identity_management == "SAML" { "ccbulk-sandbox-saml" } else { "ccbulk-sandbox" };
         let instance_id = connect.instance_id(alias).unwrap().to_owned();
 
-        let chunk_rows = options.chunk_rows.to_string();
-        let ingest = Ingest::new(
-            &config,
-            &Env::from_pairs([
-                ("CCBULK_TABLE", table.as_str()),
-                ("CCBULK_QUEUE_URL", &queue_url),
-                ("CCBULK_IDENTITY_MANAGEMENT", options.identity_management),
-                ("CCBULK_TELEPHONY_MODEL", "amazon-connect"),
-                ("CCBULK_CHUNK_ROWS", &chunk_rows),
-            ]),
-        )
-        .unwrap();
-        let (workers, attempts) = (options.workers.to_string(), options.max_attempts.to_string());
-        let provision_env = Env::from_pairs([
-            ("CCBULK_TABLE", table.as_str()),
-            ("CCBULK_QUEUE_URL", &queue_url),
-            ("CCBULK_CONNECT_INSTANCE_ID", &instance_id),
-            ("CCBULK_CONNECT_ENDPOINT_URL", connect.endpoint()),
-            ("CCBULK_CONNECT_WRITE_RATE", "2"),
-            ("CCBULK_PROVISION_CONCURRENCY", &workers),
-            ("CCBULK_SALESFORCE_LOGIN_URL", salesforce.endpoint()),
-            ("CCBULK_SALESFORCE_CLIENT_ID", SANDBOX_CONSUMER_KEY),
-            ("CCBULK_SALESFORCE_SECRET_ARN", &secret_arn),
-            ("CCBULK_MAX_ATTEMPTS", &attempts),
-            // Retries at once: the test waits for nobody's backoff.
-            ("CCBULK_RETRY_DELAY_SECONDS", "0"),
-        ]);
+        let (chunk_rows, workers) = (options.chunk_rows.to_string(), options.workers.to_string());
+        let mut parameters: HashMap<&str, String> = [
+            ("ConnectInstanceId", instance_id.clone()),
+            ("IdentityManagement", options.identity_management.to_owned()),
+            ("TelephonyModel", options.telephony_model.to_owned()),
+            ("SalesforceLoginUrl", salesforce.endpoint().to_owned()),
+            ("SalesforceClientId", SANDBOX_CONSUMER_KEY.to_owned()),
+            ("ConnectWriteRate", "2".to_owned()),
+            ("ChunkRows", chunk_rows),
+            ("ProvisionConcurrency", workers),
+        ]
+        .into();
+        parameters.extend(options.parameters.iter().map(|(name, value)| (*name, value.clone())));
+        let resources: HashMap<&str, String> =
+            [("JobsTable", table.clone()), ("ChunkQueue", queue_url.clone()), ("SalesforceSecret", secret_arn)].into();
+        let template = Template::load();
+        // The template's environment, plus what only a test sets: the sandbox's endpoint, and sizes and delays
+        // that keep a test short.
+        let env = |function: &str, extra: &[(&str, String)]| {
+            let mut pairs = template.environment(function, &parameters, &resources);
+            pairs.extend(extra.iter().map(|(name, value)| ((*name).to_owned(), value.clone())));
+            Env::from_pairs(pairs)
+        };
+        let ingest = Ingest::new(&config, &env("IngestFunction", &[])).unwrap();
+        let provision_env = env(
+            "ProvisionFunction",
+            &[
+                ("CCBULK_CONNECT_ENDPOINT_URL", connect.endpoint().to_owned()),
+                ("CCBULK_MAX_ATTEMPTS", options.max_attempts.to_string()),
+                // Retries at once: the test waits for nobody's backoff.
+                ("CCBULK_RETRY_DELAY_SECONDS", "0".to_owned()),
+            ],
+        );
         let provisions =
             (0..options.workers).map(|_| Arc::new(Provision::new(&config, &provision_env).unwrap())).collect();
-        let inline = options.inline_report_bytes.to_string();
-        let status = Arc::new(
-            Status::new(
-                &config,
-                &Env::from_pairs([("CCBULK_TABLE", table.as_str()), ("CCBULK_REPORT_INLINE_BYTES", &inline)]),
-            )
-            .unwrap(),
-        );
+        let status_env =
+            env("StatusFunction", &[("CCBULK_REPORT_INLINE_BYTES", options.inline_report_bytes.to_string())]);
+        let status = Arc::new(Status::new(&config, &status_env).unwrap());
         Self {
             moto,
             connect,

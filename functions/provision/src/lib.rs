@@ -14,7 +14,8 @@ use ccbulk_lambda::{ConfigError, Env, s3_client};
 use ccbulk_shared::connect::{Pacer, RateBudget};
 use ccbulk_shared::job::{ChunkMessage, DynamoJobStore};
 use ccbulk_shared::pipeline::{
-    ChunkReport, ConnectTarget, RetryPolicy, S3Objects, SalesforceTarget, Targets, provision_chunk,
+    ChunkReport, ConnectTarget, ImpliedSalesforce, ImpliedSetting, RetryPolicy, S3Objects, SalesforceTarget, Targets,
+    provision_chunk,
 };
 use ccbulk_shared::salesforce::SalesforceDefaults;
 use tokio::sync::Mutex;
@@ -27,6 +28,32 @@ const DEADLINE_MARGIN: Duration = Duration::from_secs(30);
 /// The longest a chunk waits before its next delivery.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(900);
 
+fn salesforce_defaults(env: &Env) -> SalesforceDefaults {
+    let fallback = SalesforceDefaults::default();
+    let or = |name, value: String| env.optional(name).unwrap_or(value);
+    SalesforceDefaults {
+        profile: or("CCBULK_SALESFORCE_DEFAULT_PROFILE", fallback.profile),
+        time_zone: or("CCBULK_SALESFORCE_DEFAULT_TIME_ZONE", fallback.time_zone),
+        locale: or("CCBULK_SALESFORCE_DEFAULT_LOCALE", fallback.locale),
+        language: or("CCBULK_SALESFORCE_DEFAULT_LANGUAGE", fallback.language),
+        email_encoding: or("CCBULK_SALESFORCE_DEFAULT_EMAIL_ENCODING", fallback.email_encoding),
+    }
+}
+
+fn implied_salesforce(env: &Env) -> Result<Option<ImpliedSalesforce>, ConfigError> {
+    const CENTER: &str = "CCBULK_CONNECT_TEMPLATE_CONTACT_CENTER";
+    const ROLE: &str = "CCBULK_CONNECT_TEMPLATE_ROLE";
+    let Some(center) = env.optional(CENTER) else { return Ok(None) };
+    let role = env.optional(ROLE);
+    ImpliedSalesforce::from_settings(&center, role.as_deref()).map(Some).map_err(|(setting, reason)| {
+        let (name, value) = match setting {
+            ImpliedSetting::ContactCenter => (CENTER, center.clone()),
+            ImpliedSetting::Role => (ROLE, role.clone().unwrap_or_default()),
+        };
+        ConfigError::Invalid { name, value, reason }
+    })
+}
+
 /// What the function holds between invocations.
 pub struct Provision {
     store: DynamoJobStore,
@@ -37,6 +64,10 @@ pub struct Provision {
     /// The first retry's delay; each further delivery doubles it.
     retry_delay: Duration,
     salesforce: Option<SecretSource>,
+    /// What new Salesforce users get for fields their rows leave blank.
+    salesforce_defaults: SalesforceDefaults,
+    /// The Salesforce side of Connect-template rows, when the deployment gives one.
+    implied: Option<ImpliedSalesforce>,
     /// Connect's target is fixed; Salesforce's is (re)made from the secret when missing or stale. Lambda hands a
     /// container one event at a time, so the lock is never contended there.
     targets: Mutex<Held>,
@@ -62,7 +93,9 @@ impl Provision {
     /// From `CCBULK_TABLE`, `CCBULK_QUEUE_URL`, `CCBULK_CONNECT_INSTANCE_ID` (and, for tests or private endpoints,
     /// `CCBULK_CONNECT_ENDPOINT_URL`), `CCBULK_CONNECT_WRITE_RATE` shared by `CCBULK_PROVISION_CONCURRENCY`
     /// workers, `CCBULK_SALESFORCE_{LOGIN_URL,CLIENT_ID,JWT_USERNAME,JWT_AUDIENCE,SECRET_ARN}`,
-    /// `CCBULK_SECRET_TTL_SECONDS`, `CCBULK_MAX_ATTEMPTS` and `CCBULK_RETRY_DELAY_SECONDS`.
+    /// `CCBULK_SECRET_TTL_SECONDS`, `CCBULK_MAX_ATTEMPTS`, `CCBULK_RETRY_DELAY_SECONDS`, new users' defaults
+    /// `CCBULK_SALESFORCE_DEFAULT_{PROFILE,TIME_ZONE,LOCALE,LANGUAGE,EMAIL_ENCODING}` and the Salesforce side of
+    /// Connect-template rows, `CCBULK_CONNECT_TEMPLATE_{CONTACT_CENTER,ROLE}` (none when the contact center is unset).
     pub fn new(config: &SdkConfig, env: &Env) -> Result<Self, ConfigError> {
         let table = env.required("CCBULK_TABLE")?;
         let queue_url = env.required("CCBULK_QUEUE_URL")?;
@@ -113,6 +146,8 @@ impl Provision {
             policy: RetryPolicy { max_attempts },
             retry_delay,
             salesforce,
+            salesforce_defaults: salesforce_defaults(env),
+            implied: implied_salesforce(env)?,
             targets: Mutex::new(Held { targets: Targets { connect, salesforce: None }, salesforce_read_at: None }),
         })
     }
@@ -157,8 +192,11 @@ impl Provision {
         }
         match source.client().await {
             Ok(client) => {
-                held.targets.salesforce =
-                    Some(SalesforceTarget { client, defaults: SalesforceDefaults::default(), implied: None });
+                held.targets.salesforce = Some(SalesforceTarget {
+                    client,
+                    defaults: self.salesforce_defaults.clone(),
+                    implied: self.implied.clone(),
+                });
                 held.salesforce_read_at = Some(Instant::now());
                 Ok(())
             }
@@ -234,6 +272,8 @@ impl Provision {
 
 #[cfg(test)]
 mod tests {
+    use ccbulk_shared::domain::{ContactCenterRef, VoiceRole};
+
     use super::*;
 
     fn sample_event() -> SqsEvent {
@@ -275,5 +315,33 @@ mod tests {
         let error = provision(&[("CCBULK_SALESFORCE_CLIENT_ID", "3MVG9")]).err().unwrap();
         assert_eq!(error, ConfigError::Missing("CCBULK_SALESFORCE_LOGIN_URL"), "a Salesforce side needs its login URL");
         assert!(provision(&[("CCBULK_CONNECT_INSTANCE_ID", "8c7b5d2e-3f4a-4b6c-9d8e-1a2b3c4d5e6f")]).is_ok());
+        let error = provision(&[
+            ("CCBULK_CONNECT_TEMPLATE_CONTACT_CENTER", "Support"),
+            ("CCBULK_CONNECT_TEMPLATE_ROLE", "boss"),
+        ])
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(error.contains("CCBULK_CONNECT_TEMPLATE_ROLE") && error.contains("\"boss\""), "{error}");
+    }
+
+    #[test]
+    fn connect_template_rows_get_a_salesforce_side_only_when_a_contact_center_is_given() {
+        assert_eq!(provision(&[("CCBULK_CONNECT_TEMPLATE_ROLE", "Agent")]).unwrap().implied, None);
+        let provision = provision(&[
+            ("CCBULK_CONNECT_TEMPLATE_CONTACT_CENTER", " Support EMEA "),
+            ("CCBULK_CONNECT_TEMPLATE_ROLE", "Supervisor"),
+            ("CCBULK_SALESFORCE_DEFAULT_TIME_ZONE", "Europe/Paris"),
+        ])
+        .unwrap();
+        let implied = provision.implied.unwrap();
+        assert_eq!(implied.contact_center, ContactCenterRef::Name("Support EMEA".into()));
+        assert_eq!(implied.role, Some(VoiceRole::CallCenterManager));
+        assert_eq!(provision.salesforce_defaults.time_zone, "Europe/Paris");
+        assert_eq!(
+            provision.salesforce_defaults.profile,
+            SalesforceDefaults::default().profile,
+            "unset keeps the default"
+        );
     }
 }

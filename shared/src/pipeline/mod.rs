@@ -19,7 +19,8 @@ pub use self::ingest::{IngestError, IngestOutcome, error_message, ingest, record
 pub use self::objects::{LOCAL_BUCKET, LocalFiles, ObjectError, ObjectStore};
 #[cfg(all(feature = "connect", feature = "salesforce"))]
 pub use self::provision::{
-    ChunkError, ChunkReport, ConnectTarget, ImpliedSalesforce, RetryPolicy, SalesforceTarget, Targets, provision_chunk,
+    ChunkError, ChunkReport, ConnectTarget, ImpliedSalesforce, ImpliedSetting, RetryPolicy, SalesforceTarget, Targets,
+    provision_chunk,
 };
 pub use self::queue::{ChunkQueue, MemoryQueue, QueueError};
 #[cfg(feature = "s3")]

@@ -18,6 +18,7 @@ use crate::job::{ChunkMessage, JobState, JobStore, RowOutcome, RowRecord, RowSta
 use crate::salesforce::{
     SalesforceClient, SalesforceDefaults, SalesforceError, SalesforceOutcome, SalesforceProvisioner,
 };
+use crate::sfid::{CALL_CENTER_PREFIX, SalesforceId};
 
 use super::ingest::error_message;
 
@@ -45,20 +46,50 @@ pub struct ImpliedSalesforce {
     pub role: Option<VoiceRole>,
 }
 
+/// Which setting of [`ImpliedSalesforce`] is wrong, so that each front end names its own key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImpliedSetting {
+    ContactCenter,
+    Role,
+}
+
 impl ImpliedSalesforce {
+    /// From the settings as an admin writes them: a contact center's name or `04v` Id, and a role name.
+    pub fn from_settings(contact_center: &str, role: Option<&str>) -> Result<Self, (ImpliedSetting, String)> {
+        let center = contact_center.trim();
+        if center.is_empty() {
+            return Err((ImpliedSetting::ContactCenter, "is empty; give a contact center's name or Id".into()));
+        }
+        let contact_center = match SalesforceId::parse(center) {
+            Ok(id) if id.as_str().starts_with(CALL_CENTER_PREFIX) => ContactCenterRef::Id(id),
+            _ => ContactCenterRef::Name(center.to_owned()),
+        };
+        let role = role
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .map(|r| {
+                VoiceRole::parse(r).ok_or_else(|| {
+                    (ImpliedSetting::Role, format!("{r:?} is not one of Admin, Agent, CallCenterManager (Supervisor)"))
+                })
+            })
+            .transpose()?;
+        Ok(Self { contact_center, role })
+    }
+
     fn user_for(&self, row: &UserRow) -> Option<SalesforceUser> {
         let connect = row.connect.as_ref()?;
         let username = connect.username.as_ref()?;
         let salesforce_username =
             if username.contains('@') { username.clone() } else { connect.identity.email.clone()? };
         Some(SalesforceUser {
-            user: SalesforceUserRef::Username(salesforce_username),
+            // Salesforce requires an email; a SAML file often has none but a username that is the address.
             fields: SalesforceUserFields {
-                email: connect.identity.email.clone(),
+                email: connect.identity.email.clone().or_else(|| Some(salesforce_username.clone())),
                 first_name: connect.identity.first_name.clone(),
                 last_name: connect.identity.last_name.clone(),
                 ..SalesforceUserFields::default()
             },
+            user: SalesforceUserRef::Username(salesforce_username),
             contact_center: Some(self.contact_center.clone()),
             role: self.role,
         })
@@ -354,4 +385,26 @@ fn connect_user(
     identity.last_name = identity.last_name.take().or_else(|| record.last_name.clone());
     identity.email = identity.email.take().or_else(|| record.email.clone());
     Ok((record.username.clone(), user))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn implied_settings_take_a_contact_center_by_name_or_id_and_name_the_bad_setting() {
+        let by_id = ImpliedSalesforce::from_settings("04vHn000000Z4aBIAS", Some("supervisor")).unwrap();
+        assert!(matches!(by_id.contact_center, ContactCenterRef::Id(_)), "{by_id:?}");
+        assert_eq!(by_id.role, Some(VoiceRole::CallCenterManager));
+        let by_name = ImpliedSalesforce::from_settings(" Support EMEA ", Some(" ")).unwrap();
+        assert_eq!(by_name.contact_center, ContactCenterRef::Name("Support EMEA".into()));
+        assert_eq!(by_name.role, None, "a blank role is no role");
+        // A user's Id is not a contact center's: taken as a name, and the lookup will say there is none.
+        let user_id = ImpliedSalesforce::from_settings("005Hn0000ribxUd", None).unwrap();
+        assert_eq!(user_id.contact_center, ContactCenterRef::Name("005Hn0000ribxUd".into()));
+        assert_eq!(ImpliedSalesforce::from_settings("  ", None).unwrap_err().0, ImpliedSetting::ContactCenter);
+        let (setting, problem) = ImpliedSalesforce::from_settings("Support", Some("boss")).unwrap_err();
+        assert_eq!(setting, ImpliedSetting::Role);
+        assert!(problem.contains("\"boss\""), "{problem}");
+    }
 }

@@ -1,0 +1,134 @@
+//! A function's environment as template.yaml sets it, for given parameter values and the physical ids of the
+//! resources it refers to: the handlers in the tests are configured by the template itself, so a variable renamed on
+//! one side only fails a test instead of a deployment.
+
+use std::collections::HashMap;
+
+use serde_norway::Value;
+use serde_norway::value::TaggedValue;
+
+pub struct Template {
+    document: Value,
+}
+
+impl Template {
+    pub fn load() -> Self {
+        let text = std::fs::read_to_string(super::repo_root().join("template.yaml")).unwrap();
+        Self { document: serde_norway::from_str(&text).unwrap() }
+    }
+
+    /// The environment of the function `logical_id` (Globals first, then its own), with `!Ref`, `!If` and the
+    /// conditions resolved. `parameters` overrides the parameters' defaults; `resources` maps logical ids to what
+    /// `!Ref` returns for them. Panics on a parameter without a value or a resource it was not given.
+    pub fn environment(
+        &self,
+        logical_id: &str,
+        parameters: &HashMap<&str, String>,
+        resources: &HashMap<&str, String>,
+    ) -> Vec<(String, String)> {
+        let scope = Scope { template: &self.document, parameters, resources };
+        let global = &self.document["Globals"]["Function"]["Environment"]["Variables"];
+        let own = &self.document["Resources"][logical_id]["Properties"]["Environment"]["Variables"];
+        assert!(own.is_mapping() || own.is_null(), "{logical_id} is not a function of the template");
+        let mut variables = Vec::new();
+        for (name, value) in [global, own].into_iter().filter_map(Value::as_mapping).flatten() {
+            if let Some(value) = scope.resolve(value) {
+                variables.push((name.as_str().unwrap().to_owned(), value));
+            }
+        }
+        variables
+    }
+}
+
+struct Scope<'a> {
+    template: &'a Value,
+    parameters: &'a HashMap<&'a str, String>,
+    resources: &'a HashMap<&'a str, String>,
+}
+
+impl Scope<'_> {
+    /// A value; `None` for `AWS::NoValue`.
+    fn resolve(&self, value: &Value) -> Option<String> {
+        match value {
+            Value::String(text) => Some(text.clone()),
+            Value::Number(number) => Some(number.to_string()),
+            Value::Bool(flag) => Some(flag.to_string()),
+            Value::Tagged(tagged) => self.function(tagged),
+            other => panic!("not a value the tests resolve: {other:?}"),
+        }
+    }
+
+    fn function(&self, tagged: &TaggedValue) -> Option<String> {
+        let tag = tagged.tag.to_string();
+        match tag.trim_start_matches('!') {
+            "Ref" => self.reference(tagged.value.as_str().unwrap()),
+            "If" => {
+                let branches = tagged.value.as_sequence().unwrap();
+                let condition = self.condition_named(branches[0].as_str().unwrap());
+                self.resolve(&branches[if condition { 1 } else { 2 }])
+            }
+            other => panic!("the tests resolve !Ref and !If in environments, not !{other}"),
+        }
+    }
+
+    fn reference(&self, name: &str) -> Option<String> {
+        if name == "AWS::NoValue" {
+            return None;
+        }
+        if let Some(value) = self.parameters.get(name) {
+            return Some(value.clone());
+        }
+        if let Some(parameter) = self.template["Parameters"].get(name) {
+            let default = parameter.get("Default").unwrap_or_else(|| panic!("the parameter {name} needs a value"));
+            return self.resolve(default);
+        }
+        Some(self.resources.get(name).unwrap_or_else(|| panic!("no physical id given for {name}")).clone())
+    }
+
+    fn condition_named(&self, name: &str) -> bool {
+        self.condition(&self.template["Conditions"][name])
+    }
+
+    fn condition(&self, value: &Value) -> bool {
+        let Value::Tagged(tagged) = value else { panic!("not a condition: {value:?}") };
+        let tag = tagged.tag.to_string();
+        let operands = tagged.value.as_sequence();
+        match tag.trim_start_matches('!') {
+            "Not" => !self.condition(&operands.unwrap()[0]),
+            "Equals" => {
+                let operands = operands.unwrap();
+                self.resolve(&operands[0]) == self.resolve(&operands[1])
+            }
+            "Condition" => self.condition_named(tagged.value.as_str().unwrap()),
+            other => panic!("the tests evaluate !Not, !Equals and !Condition, not !{other}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_provision_environment_follows_the_parameters() {
+        let template = Template::load();
+        let resources: HashMap<&str, String> = [
+            ("JobsTable", "jobs".to_owned()),
+            ("ChunkQueue", "https://sqs/chunks".to_owned()),
+            ("SalesforceSecret", "arn:secret".to_owned()),
+        ]
+        .into();
+        let mut parameters: HashMap<&str, String> =
+            [("ConnectInstanceId", "i-1".to_owned()), ("SalesforceClientId", "3MVG9".to_owned())].into();
+        let env: HashMap<_, _> =
+            template.environment("ProvisionFunction", &parameters, &resources).into_iter().collect();
+        assert_eq!(env["CCBULK_TABLE"], "jobs", "from Globals");
+        assert_eq!(env["CCBULK_QUEUE_URL"], "https://sqs/chunks");
+        assert_eq!(env["CCBULK_CONNECT_WRITE_RATE"], "2", "a parameter's default");
+        assert!(!env.contains_key("CCBULK_SALESFORCE_JWT_USERNAME"), "AWS::NoValue when no JWT user is given");
+        parameters.insert("SalesforceJwtUsername", "integration@example.com".into());
+        let env: HashMap<_, _> =
+            template.environment("ProvisionFunction", &parameters, &resources).into_iter().collect();
+        assert_eq!(env["CCBULK_SALESFORCE_JWT_USERNAME"], "integration@example.com");
+    }
+}
