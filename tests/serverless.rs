@@ -316,3 +316,37 @@ async fn connect_template_rows_get_the_deployments_salesforce_side_through_sales
         assert_eq!(row["connect_user_id"].as_str(), Some(instance.user(username).unwrap().id.as_str()));
     }
 }
+
+#[tokio::test]
+async fn invocations_killed_mid_chunk_are_completed_by_redelivery_without_duplicates() {
+    let stack = Stack::start(StackOptions::default()).await;
+    let api = OpenApi::load();
+    let ids_before: Vec<String> = stack.salesforce.snapshot().users.into_iter().map(|u| u.id).collect();
+    let connect_before = stack.connect.snapshot().instance(&stack.instance_id).unwrap().users.len();
+    stack.notify(stack.upload("uploads/agents.csv", example("ccbulk-agents.csv")).await).await;
+    // At Connect's 2 CreateUser a second, a chunk of 5 adds takes over 2 s: a kill at 0.7 s lands inside it.
+    let drained = stack.drain(Delivery::KilledFirst(std::time::Duration::from_millis(700))).await;
+    assert!(drained.killed >= 5, "each chunk's first invocation was killed: {drained:?}");
+
+    let job = the_job(&stack).await;
+    let rows = all_rows(&stack, &api, job["id"].as_str().unwrap(), None, 100).await;
+    let unfinished: Vec<&Value> = rows.iter().filter(|r| r["status"] != "SUCCEEDED").collect();
+    assert!(unfinished.is_empty(), "{unfinished:?}");
+    assert_eq!(job["state"], "SUCCEEDED", "{job}");
+
+    let connect = stack.connect.snapshot();
+    let instance = connect.instance(&stack.instance_id).unwrap();
+    let org = stack.salesforce.snapshot();
+    let adds: Vec<&Value> = rows.iter().filter(|r| r["action"] == "add").collect();
+    for row in &adds {
+        let username = row["username"].as_str().unwrap();
+        let user = instance.user(username).unwrap_or_else(|| panic!("{username} in Connect"));
+        assert_eq!(row["connect_user_id"].as_str(), Some(user.id.as_str()), "the row names the one user there is");
+        let salesforce_id = row["salesforce_user_id"].as_str().unwrap();
+        assert_eq!(org.users.iter().filter(|u| u.id == salesforce_id).count(), 1);
+    }
+    let created = adds.iter().filter(|r| !ids_before.iter().any(|id| r["salesforce_user_id"] == **id)).count();
+    assert_eq!(org.users.len(), ids_before.len() + created, "no Salesforce user but the rows' own was created");
+    let removes = rows.iter().filter(|r| r["action"] == "remove").count();
+    assert_eq!(instance.users.len(), connect_before + adds.len() - removes, "no Connect user created twice");
+}

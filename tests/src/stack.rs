@@ -60,6 +60,19 @@ pub enum Delivery {
     Once,
     /// Every message handed over twice (SQS delivers at least once), the second time before it is deleted.
     Twice,
+    /// The first invocation for each message is killed after this long, wherever it is (Lambda's timeout, or a
+    /// container lost); the message comes back as its visibility timeout would bring it back, only sooner.
+    KilledFirst(Duration),
+}
+
+/// How one invocation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// Provision answered; `failed`: it reported the message as a batch item failure.
+    Answered {
+        failed: bool,
+    },
+    Killed,
 }
 
 /// What a drain of the queue saw.
@@ -68,6 +81,8 @@ pub struct Drained {
     pub invocations: u32,
     /// Messages provision reported as batch item failures.
     pub failures: u32,
+    /// Invocations killed before they answered.
+    pub killed: u32,
 }
 
 pub struct Stack {
@@ -225,7 +240,7 @@ impl Stack {
     pub async fn drain(&self, delivery: Delivery) -> Drained {
         let deadline = Instant::now() + Duration::from_secs(240);
         let mut drained = Drained::default();
-        let mut twice: HashSet<String> = HashSet::new();
+        let mut seen: HashSet<String> = HashSet::new();
         loop {
             assert!(Instant::now() < deadline, "the chunk queue did not drain: {drained:?}");
             let received = self
@@ -250,28 +265,52 @@ impl Stack {
             for (n, message) in messages.into_iter().enumerate() {
                 let provision = self.provisions[n % self.provisions.len()].clone();
                 let arn = self.queue_arn.clone();
-                let again = delivery == Delivery::Twice && twice.insert(message.message_id().unwrap().to_owned());
+                let first = seen.insert(message.message_id().unwrap().to_owned());
                 running.spawn(async move {
-                    let invoke = || {
-                        provision.handle(super::sqs_event(&arn, &message), SystemTime::now() + Duration::from_secs(900))
+                    let invoke = || async {
+                        let event = super::sqs_event(&arn, &message);
+                        let response = provision.handle(event, SystemTime::now() + Duration::from_secs(900)).await;
+                        Outcome::Answered { failed: !response.batch_item_failures.is_empty() }
                     };
-                    let mut failed = invoke().await.batch_item_failures.len();
-                    let mut invocations = 1;
-                    if again && failed == 0 {
-                        failed = invoke().await.batch_item_failures.len();
-                        invocations += 1;
+                    let outcome = match delivery {
+                        Delivery::KilledFirst(after) if first => {
+                            tokio::time::timeout(after, invoke()).await.unwrap_or(Outcome::Killed)
+                        }
+                        _ => invoke().await,
+                    };
+                    let mut invocations = vec![outcome];
+                    if delivery == Delivery::Twice && first && outcome == (Outcome::Answered { failed: false }) {
+                        invocations.push(invoke().await);
                     }
-                    (message, failed > 0, invocations)
+                    (message, invocations)
                 });
             }
             while let Some(done) = running.join_next().await {
-                let (message, failed, invocations) = done.unwrap();
-                drained.invocations += invocations;
-                if failed {
-                    drained.failures += 1;
-                } else {
-                    let receipt = message.receipt_handle().unwrap();
-                    self.sqs.delete_message().queue_url(&self.queue_url).receipt_handle(receipt).send().await.unwrap();
+                let (message, invocations) = done.unwrap();
+                drained.invocations += invocations.len() as u32;
+                let receipt = message.receipt_handle().unwrap();
+                match invocations.last().unwrap() {
+                    Outcome::Answered { failed: false } => {
+                        self.sqs
+                            .delete_message()
+                            .queue_url(&self.queue_url)
+                            .receipt_handle(receipt)
+                            .send()
+                            .await
+                            .unwrap();
+                    }
+                    Outcome::Answered { failed: true } => drained.failures += 1,
+                    Outcome::Killed => {
+                        drained.killed += 1;
+                        self.sqs
+                            .change_message_visibility()
+                            .queue_url(&self.queue_url)
+                            .receipt_handle(receipt)
+                            .visibility_timeout(0)
+                            .send()
+                            .await
+                            .unwrap();
+                    }
                 }
             }
         }
