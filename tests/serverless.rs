@@ -2,6 +2,7 @@
 //! against moto (S3, DynamoDB, SQS, Secrets Manager) and the Connect and Salesforce sandboxes, with the driver
 //! playing S3's notifications, Lambda's SQS poller and API Gateway.
 
+use ccbulk_e2e::cases::{MIXED, seed_mixed};
 use ccbulk_e2e::{Delivery, LogCapture, OpenApi, Stack, StackOptions, repo_root};
 use ccbulk_sandbox::connect::{FaultRates, Knobs};
 use ccbulk_sandbox::salesforce::{SalesforceFaults, SalesforceKnobs};
@@ -349,4 +350,49 @@ async fn invocations_killed_mid_chunk_are_completed_by_redelivery_without_duplic
     assert_eq!(org.users.len(), ids_before.len() + created, "no Salesforce user but the rows' own was created");
     let removes = rows.iter().filter(|r| r["action"] == "remove").count();
     assert_eq!(instance.users.len(), connect_before + adds.len() - removes, "no Connect user created twice");
+}
+
+#[tokio::test]
+async fn each_row_fails_alone_through_the_lambdas_with_the_system_and_the_reason() {
+    let stack = Stack::start(StackOptions { seed: seed_mixed, ..StackOptions::default() }).await;
+    let api = OpenApi::load();
+    let users_before = stack.connect.snapshot().instance(&stack.instance_id).unwrap().users.len();
+    stack.notify(stack.upload("uploads/mixed.csv", MIXED.as_bytes().to_vec()).await).await;
+    let drained = stack.drain(Delivery::Once).await;
+    assert_eq!(drained.failures, 0, "a failed row is an outcome, not a failed message: {drained:?}");
+    let job = the_job(&stack).await;
+    assert_eq!(job["state"], "COMPLETED_WITH_ERRORS", "{job}");
+    assert_eq!(
+        job["counts"],
+        serde_json::json!({"succeeded": 2, "failed": 2, "invalid": 1, "pending": 0, "in_progress": 0})
+    );
+
+    let job_id = job["id"].as_str().unwrap();
+    let rows = all_rows(&stack, &api, job_id, None, 10).await;
+    let row = |username: &str| rows.iter().find(|r| r["username"] == username).unwrap().clone();
+    let connect = stack.connect.snapshot();
+    let instance = connect.instance(&stack.instance_id).unwrap();
+    let existing = instance.user("existing.agent").unwrap();
+    assert_eq!(row("existing.agent")["connect_user_id"].as_str(), Some(existing.id.as_str()), "adopted");
+    assert_eq!(
+        (existing.routing_profile.as_str(), existing.security_profiles.as_slice()),
+        ("Sales Inbound", &["Agent".to_owned()][..])
+    );
+
+    let other = row("other.center");
+    let message = other["error_message"].as_str().unwrap();
+    assert!(message.starts_with("Salesforce:") && message.contains("Support EMEA"), "{other}");
+    assert!(instance.user("other.center").is_none(), "a row refused by Salesforce creates no Connect user");
+    let taken = row("taken");
+    assert!(taken["error_message"].as_str().unwrap().contains("DUPLICATE_USERNAME"), "{taken}");
+    assert_eq!(row("fine.agent")["status"], "SUCCEEDED");
+    let invalid = row("this.username.is.too.long.for.connect");
+    assert!(invalid["error_message"].as_str().unwrap().contains("username.too_long"), "{invalid}");
+    assert_eq!(instance.users.len(), users_before + 1, "only fine.agent is new");
+
+    let (code, content_type, _, failed) = stack.api("GET", &format!("/jobs/{job_id}/rows?status=FAILED")).await;
+    api.check("/jobs/{id}/rows", code, &content_type, &failed);
+    let failed: Vec<u64> =
+        json(&failed)["rows"].as_array().unwrap().iter().map(|r| r["row"].as_u64().unwrap()).collect();
+    assert_eq!(failed, [3, 4], "the failed rows, and only they, by the status index");
 }

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use ccbulk_sandbox::connect::{ConnectSandbox, FaultRates, IdentityManagementType, Knobs, Latency, Op, QuotaSpec};
+use ccbulk_e2e::cases::{MIXED, seed_mixed};
+use ccbulk_sandbox::connect::{ConnectSandbox, FaultRates, Knobs, Latency, Op, QuotaSpec};
 use ccbulk_sandbox::examples;
 use ccbulk_sandbox::salesforce::{SANDBOX_CLIENT_SECRET, SANDBOX_CONSUMER_KEY, SalesforceFaults, SalesforceSandbox};
 
@@ -357,44 +358,9 @@ fn a_config_run_matches_what_the_sandboxes_hold_and_keeps_passwords_out() {
     assert_eq!(stage.connect.snapshot().counters.calls.get("CreateUser").copied(), creates);
 }
 
-const MIXED: &str = "\
-action,username,password,first_name,last_name,email,routing_profile,security_profiles,hierarchy_group,phone_type,desk_phone_number,auto_accept,acw_timeout,tags,quick_connect,sf_username,sf_alias,contact_center,role
-add,existing.agent,Welcome123!Ab,Eve,Existing,eve@northwind-support.com,Sales Inbound,Agent,Sales/East,soft,,yes,30,,no,eve@northwind-support.com,eexist,Northwind Support,Agent
-add,other.center,Welcome123!Ab,Otto,Other,otto@northwind-support.com,Basic Routing Profile,Agent,,soft,,no,0,,no,otto@northwind-support.com,oother,Northwind Support,Agent
-add,taken,Welcome123!Ab,Tia,Taken,tia@northwind-support.com,Basic Routing Profile,Agent,,soft,,no,0,,no,taken@elsewhere.example.com,ttaken,Northwind Support,Agent
-add,fine.agent,Welcome123!Ab,Fay,Fine,fay@northwind-support.com,Basic Routing Profile,Agent,,soft,,no,0,,yes,fay@northwind-support.com,ffine,Northwind Support,Agent
-add,this.username.is.too.long.for.connect,Welcome123!Ab,Bo,Bad,bo@northwind-support.com,Basic Routing Profile,Agent,,soft,,no,0,,no,bo@northwind-support.com,bbad,Northwind Support,Agent
-";
-
 #[test]
 fn each_row_fails_alone_with_the_system_and_the_reason() {
-    let stage = Stage::start(|connect, salesforce| {
-        let instance = connect
-            .instances
-            .iter_mut()
-            .find(|i| i.identity_management == IdentityManagementType::ConnectManaged)
-            .unwrap();
-        instance.users.push(ccbulk_sandbox::connect::seed::UserSeed {
-            username: "existing.agent".into(),
-            first_name: Some("Eve".into()),
-            last_name: Some("Before".into()),
-            email: None,
-            routing_profile: "Basic Routing Profile".into(),
-            security_profiles: vec!["Admin".into()],
-        });
-        salesforce.users.push(ccbulk_sandbox::salesforce::seed::UserSeed {
-            id: None,
-            username: "otto@northwind-support.com".into(),
-            email: "otto@northwind-support.com".into(),
-            first_name: Some("Otto".into()),
-            last_name: "Other".into(),
-            alias: "oother".into(),
-            profile: "Standard User".into(),
-            call_center: Some("Support EMEA".into()),
-            permission_sets: vec![],
-            active: true,
-        });
-    });
+    let stage = Stage::start(seed_mixed);
     let scratch = Scratch::new();
     let config = stage.config(&scratch);
     let input = scratch.write("mixed.csv", MIXED);

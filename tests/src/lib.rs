@@ -4,6 +4,7 @@
 //! would: S3 notifications to ingest, SQS deliveries to provision (batch item failures, visibility, redrive to the
 //! DLQ), and HTTP API requests to status. The functions are the real handlers, over real sockets.
 
+pub mod cases;
 mod events;
 mod gateway;
 mod logs;

@@ -12,9 +12,11 @@ use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use ccbulk_ingest::Ingest;
 use ccbulk_lambda::Env;
 use ccbulk_provision::Provision;
-use ccbulk_sandbox::connect::{ConnectSandbox, Knobs};
+use ccbulk_sandbox::connect::{ConnectSandbox, ConnectSeed, Knobs};
 use ccbulk_sandbox::examples;
-use ccbulk_sandbox::salesforce::{SANDBOX_CLIENT_SECRET, SANDBOX_CONSUMER_KEY, SalesforceKnobs, SalesforceSandbox};
+use ccbulk_sandbox::salesforce::{
+    SANDBOX_CLIENT_SECRET, SANDBOX_CONSUMER_KEY, SalesforceKnobs, SalesforceSandbox, SalesforceSeed,
+};
 use ccbulk_status::Status;
 use ccbulk_testkit::{Moto, aws_config_for, create_jobs_table, create_versioned_bucket, moto, unique};
 use lambda_http::Body;
@@ -36,6 +38,8 @@ pub struct StackOptions {
     pub inline_report_bytes: usize,
     pub connect_knobs: Option<Knobs>,
     pub salesforce_knobs: Option<SalesforceKnobs>,
+    /// Changes to the examples' seeds before the sandboxes start.
+    pub seed: fn(&mut ConnectSeed, &mut SalesforceSeed),
 }
 
 impl Default for StackOptions {
@@ -50,6 +54,7 @@ impl Default for StackOptions {
             inline_report_bytes: 4 * 1024 * 1024,
             connect_knobs: None,
             salesforce_knobs: None,
+            seed: |_, _| {},
         }
     }
 }
@@ -152,11 +157,13 @@ impl Stack {
             .unwrap();
 
         let loopback: SocketAddr = "127.0.0.1:0".parse().unwrap();
-        let connect = ConnectSandbox::start(examples::connect_seed(), loopback).await.unwrap();
+        let (mut connect_seed, mut salesforce_seed) = (examples::connect_seed(), examples::salesforce_seed());
+        (options.seed)(&mut connect_seed, &mut salesforce_seed);
+        let connect = ConnectSandbox::start(connect_seed, loopback).await.unwrap();
         if let Some(knobs) = options.connect_knobs.clone() {
             connect.set_knobs(knobs);
         }
-        let salesforce = SalesforceSandbox::start(examples::salesforce_seed(), loopback).await.unwrap();
+        let salesforce = SalesforceSandbox::start(salesforce_seed, loopback).await.unwrap();
         if let Some(knobs) = options.salesforce_knobs.clone() {
             salesforce.set_knobs(knobs);
         }
