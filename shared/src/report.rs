@@ -29,31 +29,47 @@ pub enum ReportError {
     Csv(#[from] csv::Error),
 }
 
-/// Writes the report of `input` (the job's file, header included) to `out`. `outcome` gives a row's record; rows
-/// without one are reported PENDING.
-pub fn write_report(
-    header: &Header,
-    input: impl Read,
-    mut outcome: impl FnMut(u64) -> Option<RowRecord>,
-    out: impl Write,
-) -> Result<(), ReportError> {
-    let password = header.position(Field::Password);
-    let mut writer = csv::WriterBuilder::new().from_writer(out);
-    let mut columns: Vec<&str> =
-        header.names().iter().enumerate().filter(|(i, _)| Some(*i) != password).map(|(_, n)| n.as_str()).collect();
-    columns.extend(OUTCOME_COLUMNS);
-    writer.write_record(&columns)?;
+/// Writes a report row by row, so that the outcomes can be fetched as the rows come (in the file's order) and
+/// nothing grows with the file.
+pub struct ReportWriter<R: Read, W: Write> {
+    reader: RecordReader<R>,
+    writer: csv::Writer<W>,
+    password: Option<usize>,
+    columns: usize,
+    /// The input cells of the row last read.
+    cells: Vec<String>,
+}
 
-    let mut reader = RecordReader::new(input);
-    reader.read_header()?;
-    while let Some(record) = reader.next_record()? {
-        let mut cells: Vec<String> = (0..header.len())
+impl<R: Read, W: Write> ReportWriter<R, W> {
+    /// Starts the report of `input` (the job's file, header included) on `out`, with the header row.
+    pub fn new(header: &Header, input: R, out: W) -> Result<Self, ReportError> {
+        let password = header.position(Field::Password);
+        let mut writer = csv::WriterBuilder::new().from_writer(out);
+        let mut columns: Vec<&str> =
+            header.names().iter().enumerate().filter(|(i, _)| Some(*i) != password).map(|(_, n)| n.as_str()).collect();
+        columns.extend(OUTCOME_COLUMNS);
+        writer.write_record(&columns)?;
+        let mut reader = RecordReader::new(input);
+        reader.read_header()?;
+        Ok(Self { reader, writer, password, columns: header.len(), cells: Vec::new() })
+    }
+
+    /// Reads the file's next row and returns its number; `None` at the end of the file.
+    pub fn next_row(&mut self) -> Result<Option<u64>, ReportError> {
+        let Some(record) = self.reader.next_record()? else { return Ok(None) };
+        let password = self.password;
+        self.cells = (0..self.columns)
             .filter(|i| Some(*i) != password)
             .map(|i| neutralise(&String::from_utf8_lossy(record.fields.get(i).unwrap_or_default())).into_owned())
             .collect();
-        let row = outcome(record.row);
+        Ok(Some(record.row))
+    }
+
+    /// Writes the row last read with its outcome; a row without one is reported PENDING.
+    pub fn write_row(&mut self, outcome: Option<&RowRecord>) -> Result<(), ReportError> {
         let text = |value: Option<&str>| neutralise(value.unwrap_or_default()).into_owned();
-        match row {
+        let mut cells = std::mem::take(&mut self.cells);
+        match outcome {
             Some(row) => cells.extend([
                 row.status.as_str().to_owned(),
                 text(row.outcome.error_message.as_deref()),
@@ -63,10 +79,29 @@ pub fn write_report(
             ]),
             None => cells.extend(["PENDING".to_owned(), String::new(), String::new(), String::new(), String::new()]),
         }
-        writer.write_record(&cells)?;
+        self.writer.write_record(&cells)?;
+        Ok(())
     }
-    writer.flush()?;
-    Ok(())
+
+    pub fn finish(mut self) -> Result<(), ReportError> {
+        self.writer.flush()?;
+        Ok(())
+    }
+}
+
+/// Writes the report of `input` (the job's file, header included) to `out`. `outcome` gives a row's record; rows
+/// without one are reported PENDING.
+pub fn write_report(
+    header: &Header,
+    input: impl Read,
+    mut outcome: impl FnMut(u64) -> Option<RowRecord>,
+    out: impl Write,
+) -> Result<(), ReportError> {
+    let mut report = ReportWriter::new(header, input, out)?;
+    while let Some(row) = report.next_row()? {
+        report.write_row(outcome(row).as_ref())?;
+    }
+    report.finish()
 }
 
 #[cfg(test)]

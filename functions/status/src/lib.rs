@@ -163,9 +163,14 @@ impl Status {
             .download(&job.source, copy.as_file_mut())
             .await
             .map_err(|e| ApiError::conflict(format!("job {}'s file can no longer be read: {e}", job.id)))?;
-        let mut csv = Vec::new();
-        job_report(&self.store, job, copy.path(), &mut csv).await.map_err(|e| ApiError::internal("the report", e))?;
-        if csv.len() <= self.inline_report {
+        // The report goes to a file, not to memory: a 100,000-row job's is tens of megabytes.
+        let report = tempfile::NamedTempFile::new().map_err(|e| ApiError::internal("making room for the report", e))?;
+        job_report(&self.store, job, copy.path(), std::io::BufWriter::new(report.as_file()))
+            .await
+            .map_err(|e| ApiError::internal("the report", e))?;
+        let size = report.as_file().metadata().map_err(|e| ApiError::internal("the report", e))?.len();
+        if size <= self.inline_report as u64 {
+            let csv = std::fs::read(report.path()).map_err(|e| ApiError::internal("the report", e))?;
             let mut response = Response::new(Body::Text(String::from_utf8_lossy(&csv).into_owned()));
             let headers = response.headers_mut();
             headers.insert(header::CONTENT_TYPE, header::HeaderValue::from_static("text/csv; charset=utf-8"));
@@ -180,7 +185,7 @@ impl Status {
             .bucket(&job.source.bucket)
             .key(&key)
             .content_type("text/csv; charset=utf-8")
-            .body(ByteStream::from(csv))
+            .body(ByteStream::from_path(report.path()).await.map_err(|e| ApiError::internal("the report", e))?)
             .send()
             .await
             .map_err(|e| ApiError::internal("storing the report", e.into_service_error()))?;
