@@ -241,85 +241,92 @@ impl Stack {
         self.ingest.handle(event).await.unwrap();
     }
 
-    /// Plays Lambda's SQS poller until the chunk queue is empty: receives, hands each message to a provision
-    /// container (several at once), deletes what succeeded, and leaves failures to their visibility timeout and
-    /// the queue's redrive.
+    /// Plays Lambda's SQS poller until the chunk queue is empty, as the template sets it up (BatchSize 1,
+    /// MaximumConcurrency = ProvisionConcurrency): each provision container takes the next message as soon as it is
+    /// free, what succeeded is deleted, and failures are left to their visibility timeout and the queue's redrive.
     pub async fn drain(&self, delivery: Delivery) -> Drained {
         let deadline = Instant::now() + Duration::from_secs(240);
+        let seen = Mutex::new(HashSet::new());
+        let busy = std::sync::atomic::AtomicUsize::new(0);
+        let pollers = self.provisions.iter().map(|provision| self.poll(provision, delivery, deadline, &seen, &busy));
         let mut drained = Drained::default();
-        let mut seen: HashSet<String> = HashSet::new();
+        for one in futures_util::future::join_all(pollers).await {
+            drained.invocations += one.invocations;
+            drained.failures += one.failures;
+            drained.killed += one.killed;
+        }
+        drained
+    }
+
+    /// One container's share of [`drain`](Self::drain); it stops when the queue is empty and no other container
+    /// holds a message that could come back.
+    async fn poll(
+        &self,
+        provision: &Provision,
+        delivery: Delivery,
+        deadline: Instant,
+        seen: &Mutex<HashSet<String>>,
+        busy: &std::sync::atomic::AtomicUsize,
+    ) -> Drained {
+        use std::sync::atomic::Ordering;
+        let mut drained = Drained::default();
         loop {
             assert!(Instant::now() < deadline, "the chunk queue did not drain: {drained:?}");
+            busy.fetch_add(1, Ordering::SeqCst);
             let received = self
                 .sqs
                 .receive_message()
                 .queue_url(&self.queue_url)
-                .max_number_of_messages(10)
+                .max_number_of_messages(1)
                 .message_system_attribute_names(MessageSystemAttributeName::All)
                 .send()
                 .await
                 .unwrap();
-            let messages = received.messages().to_vec();
-            if messages.is_empty() {
-                if self.queue_depth(&self.queue_url).await == 0 {
+            let Some(message) = received.messages().first().cloned() else {
+                busy.fetch_sub(1, Ordering::SeqCst);
+                if busy.load(Ordering::SeqCst) == 0 && self.queue_depth(&self.queue_url).await == 0 {
                     return drained;
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
+            };
+            self.bodies.lock().unwrap().extend(message.body().map(str::to_owned));
+            let first = seen.lock().unwrap().insert(message.message_id().unwrap().to_owned());
+            let invoke = || async {
+                let event = super::sqs_event(&self.queue_arn, &message);
+                let response = provision.handle(event, SystemTime::now() + Duration::from_secs(900)).await;
+                Outcome::Answered { failed: !response.batch_item_failures.is_empty() }
+            };
+            let mut outcome = match delivery {
+                Delivery::KilledFirst(after) if first => {
+                    tokio::time::timeout(after, invoke()).await.unwrap_or(Outcome::Killed)
+                }
+                _ => invoke().await,
+            };
+            drained.invocations += 1;
+            if delivery == Delivery::Twice && first && outcome == (Outcome::Answered { failed: false }) {
+                outcome = invoke().await;
+                drained.invocations += 1;
             }
-            self.bodies.lock().unwrap().extend(messages.iter().filter_map(|m| m.body().map(str::to_owned)));
-            let mut running = tokio::task::JoinSet::new();
-            for (n, message) in messages.into_iter().enumerate() {
-                let provision = self.provisions[n % self.provisions.len()].clone();
-                let arn = self.queue_arn.clone();
-                let first = seen.insert(message.message_id().unwrap().to_owned());
-                running.spawn(async move {
-                    let invoke = || async {
-                        let event = super::sqs_event(&arn, &message);
-                        let response = provision.handle(event, SystemTime::now() + Duration::from_secs(900)).await;
-                        Outcome::Answered { failed: !response.batch_item_failures.is_empty() }
-                    };
-                    let outcome = match delivery {
-                        Delivery::KilledFirst(after) if first => {
-                            tokio::time::timeout(after, invoke()).await.unwrap_or(Outcome::Killed)
-                        }
-                        _ => invoke().await,
-                    };
-                    let mut invocations = vec![outcome];
-                    if delivery == Delivery::Twice && first && outcome == (Outcome::Answered { failed: false }) {
-                        invocations.push(invoke().await);
-                    }
-                    (message, invocations)
-                });
-            }
-            while let Some(done) = running.join_next().await {
-                let (message, invocations) = done.unwrap();
-                drained.invocations += invocations.len() as u32;
-                let receipt = message.receipt_handle().unwrap();
-                match invocations.last().unwrap() {
-                    Outcome::Answered { failed: false } => {
-                        self.sqs
-                            .delete_message()
-                            .queue_url(&self.queue_url)
-                            .receipt_handle(receipt)
-                            .send()
-                            .await
-                            .unwrap();
-                    }
-                    Outcome::Answered { failed: true } => drained.failures += 1,
-                    Outcome::Killed => {
-                        drained.killed += 1;
-                        self.sqs
-                            .change_message_visibility()
-                            .queue_url(&self.queue_url)
-                            .receipt_handle(receipt)
-                            .visibility_timeout(0)
-                            .send()
-                            .await
-                            .unwrap();
-                    }
+            let receipt = message.receipt_handle().unwrap();
+            match outcome {
+                Outcome::Answered { failed: false } => {
+                    self.sqs.delete_message().queue_url(&self.queue_url).receipt_handle(receipt).send().await.unwrap();
+                }
+                Outcome::Answered { failed: true } => drained.failures += 1,
+                Outcome::Killed => {
+                    drained.killed += 1;
+                    self.sqs
+                        .change_message_visibility()
+                        .queue_url(&self.queue_url)
+                        .receipt_handle(receipt)
+                        .visibility_timeout(0)
+                        .send()
+                        .await
+                        .unwrap();
                 }
             }
+            busy.fetch_sub(1, Ordering::SeqCst);
         }
     }
 
