@@ -396,3 +396,32 @@ async fn each_row_fails_alone_through_the_lambdas_with_the_system_and_the_reason
         json(&failed)["rows"].as_array().unwrap().iter().map(|r| r["row"].as_u64().unwrap()).collect();
     assert_eq!(failed, [3, 4], "the failed rows, and only they, by the status index");
 }
+
+#[tokio::test]
+async fn a_wrong_salesforce_secret_touches_no_row_and_a_redrive_completes_the_job_once_it_is_put_right() {
+    let logs = LogCapture::default();
+    let _capture = logs.start();
+    let stack =
+        Stack::start(StackOptions { salesforce_secret: Some("not-the-secret"), ..StackOptions::default() }).await;
+    stack.notify(stack.upload("uploads/agents.csv", example("ccbulk-agents.csv")).await).await;
+    let chunks = stack.queue_depth(&stack.queue_url).await;
+    let drained = stack.drain(Delivery::Once).await;
+    assert!(drained.failures as u64 >= 5 * chunks, "every chunk failed on each of its 5 receives: {drained:?}");
+    assert_eq!(stack.queue_depth(&stack.dead_letter_url).await, chunks, "every chunk waits in the dead-letter queue");
+    let job = the_job(&stack).await;
+    assert_eq!((job["state"].as_str(), job["counts"]["succeeded"].as_u64()), (Some("RUNNING"), Some(0)), "{job}");
+    assert_eq!(job["counts"]["failed"], 0, "no row was tried without Salesforce: {job}");
+    let org = stack.salesforce.snapshot();
+    assert_eq!(org.counters.tokens_issued, 0);
+    assert_eq!(stack.connect.snapshot().counters.calls.get("CreateUser"), None, "nothing was sent to Connect");
+
+    let right = serde_json::json!({"client_secret": ccbulk_sandbox::salesforce::SANDBOX_CLIENT_SECRET}).to_string();
+    stack.secrets.put_secret_value().secret_id(&stack.secret_arn).secret_string(right).send().await.unwrap();
+    assert_eq!(stack.redrive().await as u64, chunks);
+    let drained = stack.drain(Delivery::Once).await;
+    assert_eq!(drained.failures, 0, "the containers read the secret again: {drained:?}");
+    let job = the_job(&stack).await;
+    assert_eq!(job["state"], "SUCCEEDED", "{job}");
+    assert!(logs.text().contains("Salesforce is out of reach"), "the cause was logged");
+    assert!(!logs.text().contains("not-the-secret"), "the secret's value was not");
+}

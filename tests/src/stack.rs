@@ -38,6 +38,8 @@ pub struct StackOptions {
     pub inline_report_bytes: usize,
     pub connect_knobs: Option<Knobs>,
     pub salesforce_knobs: Option<SalesforceKnobs>,
+    /// The connected app's secret as first put in Secrets Manager; `None`: the sandbox's.
+    pub salesforce_secret: Option<&'static str>,
     /// Changes to the examples' seeds before the sandboxes start.
     pub seed: fn(&mut ConnectSeed, &mut SalesforceSeed),
 }
@@ -54,6 +56,7 @@ impl Default for StackOptions {
             inline_report_bytes: 4 * 1024 * 1024,
             connect_knobs: None,
             salesforce_knobs: None,
+            salesforce_secret: None,
             seed: |_, _| {},
         }
     }
@@ -102,6 +105,8 @@ pub struct Stack {
     pub queue_url: String,
     pub queue_arn: String,
     pub dead_letter_url: String,
+    pub secrets: aws_sdk_secretsmanager::Client,
+    pub secret_arn: String,
     pub instance_id: String,
     pub ingest: Ingest,
     pub provisions: Vec<Arc<Provision>>,
@@ -149,7 +154,10 @@ impl Stack {
         let secret_arn = secrets
             .create_secret()
             .name(unique("ccbulk-salesforce"))
-            .secret_string(serde_json::json!({"client_secret": SANDBOX_CLIENT_SECRET}).to_string())
+            .secret_string(
+                serde_json::json!({"client_secret": options.salesforce_secret.unwrap_or(SANDBOX_CLIENT_SECRET)})
+                    .to_string(),
+            )
             .send()
             .await
             .unwrap()
@@ -184,7 +192,8 @@ impl Stack {
         .into();
         parameters.extend(options.parameters.iter().map(|(name, value)| (*name, value.clone())));
         let resources: HashMap<&str, String> =
-            [("JobsTable", table.clone()), ("ChunkQueue", queue_url.clone()), ("SalesforceSecret", secret_arn)].into();
+            [("JobsTable", table.clone()), ("ChunkQueue", queue_url.clone()), ("SalesforceSecret", secret_arn.clone())]
+                .into();
         let template = Template::load();
         // The template's environment, plus what only a test sets: the sandbox's endpoint, and sizes and delays
         // that keep a test short.
@@ -220,6 +229,8 @@ impl Stack {
             queue_url,
             queue_arn,
             dead_letter_url,
+            secrets,
+            secret_arn,
             instance_id,
             ingest,
             provisions,
@@ -344,6 +355,43 @@ impl Stack {
         let count = |name: QueueAttributeName| attributes.get(&name).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
         count(QueueAttributeName::ApproximateNumberOfMessages)
             + count(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+    }
+
+    /// What an operator does once the cause is put right: the dead-letter queue's messages moved back to the chunk
+    /// queue (the console's "Start DLQ redrive"). Returns how many were moved.
+    pub async fn redrive(&self) -> usize {
+        let mut moved = 0;
+        loop {
+            let received = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.dead_letter_url)
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .unwrap();
+            if received.messages().is_empty() {
+                return moved;
+            }
+            for message in received.messages() {
+                self.sqs
+                    .send_message()
+                    .queue_url(&self.queue_url)
+                    .message_body(message.body().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+                let receipt = message.receipt_handle().unwrap();
+                self.sqs
+                    .delete_message()
+                    .queue_url(&self.dead_letter_url)
+                    .receipt_handle(receipt)
+                    .send()
+                    .await
+                    .unwrap();
+                moved += 1;
+            }
+        }
     }
 
     /// The bodies of the messages in the dead-letter queue.
