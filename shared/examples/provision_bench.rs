@@ -76,17 +76,8 @@ async fn main() {
 
 /// A ccbulk file of `rows` adds, each with a Salesforce side.
 fn file(rows: usize) -> tempfile::NamedTempFile {
-    let mut text = String::from(
-        "action,username,password,first_name,last_name,email,routing_profile,security_profiles,sf_username,contact_center,role\n",
-    );
-    for i in 0..rows {
-        text.push_str(&format!(
-            "add,agent{i:05},Welcome{i}!Aa,Agent,Number{i},agent{i:05}@bench.example.com,Basic Routing Profile,Agent,\
-             agent{i:05}@bench.example.com,Northwind Support,Agent\n"
-        ));
-    }
     let file = tempfile::Builder::new().suffix(".csv").tempfile().expect("a temporary file");
-    std::fs::write(file.path(), text).expect("written");
+    std::fs::write(file.path(), ccbulk_testkit::agents_file(rows)).expect("written");
     file
 }
 

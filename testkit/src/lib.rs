@@ -1,5 +1,5 @@
-//! What ccbulk's tests share (a dev-dependency only): a moto_server on loopback, SDK configuration pointing at it,
-//! and the job table created from template.yaml's own definition.
+//! What ccbulk's tests and benchmarks share (a dev-dependency only): a moto_server on loopback, SDK configuration
+//! pointing at it, the job table created from template.yaml's own definition, and generated input files.
 
 mod moto;
 mod table;
@@ -22,4 +22,19 @@ pub async fn create_versioned_bucket(s3: &aws_sdk_s3::Client, name: &str) {
 /// The repository's root (this crate sits one level below it).
 pub fn repo_root() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A ccbulk-dialect file of `rows` valid adds, each with both sides (the Salesforce user in the examples' "Northwind
+/// Support" contact center), for benchmarks.
+pub fn agents_file(rows: usize) -> String {
+    let mut text = String::from(
+        "action,username,password,first_name,last_name,email,routing_profile,security_profiles,sf_username,contact_center,role\n",
+    );
+    for i in 0..rows {
+        text.push_str(&format!(
+            "add,agent{i:05},Welcome{i}!Aa,Agent,Number{i},agent{i:05}@bench.example.com,Basic Routing Profile,Agent,\
+             agent{i:05}@bench.example.com,Northwind Support,Agent\n"
+        ));
+    }
+    text
 }

@@ -17,18 +17,8 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use ccbulk_e2e::{Delivery, Stack, StackOptions};
 use ccbulk_testkit::unique;
 
-/// A ccbulk file of `rows` adds with both sides.
 fn file(rows: usize) -> Vec<u8> {
-    let mut text = String::from(
-        "action,username,password,first_name,last_name,email,routing_profile,security_profiles,sf_username,contact_center,role\n",
-    );
-    for i in 0..rows {
-        text.push_str(&format!(
-            "add,agent{i:05},Welcome{i}!Aa,Agent,Number{i},agent{i:05}@bench.example.com,Basic Routing Profile,Agent,\
-             agent{i:05}@bench.example.com,Northwind Support,Agent\n"
-        ));
-    }
-    text.into_bytes()
+    ccbulk_testkit::agents_file(rows).into_bytes()
 }
 
 #[tokio::main]

@@ -362,18 +362,11 @@ impl Stack {
     pub async fn redrive(&self) -> usize {
         let mut moved = 0;
         loop {
-            let received = self
-                .sqs
-                .receive_message()
-                .queue_url(&self.dead_letter_url)
-                .max_number_of_messages(10)
-                .send()
-                .await
-                .unwrap();
-            if received.messages().is_empty() {
+            let received = self.receive_dead_letters().await;
+            if received.is_empty() {
                 return moved;
             }
-            for message in received.messages() {
+            for message in &received {
                 self.sqs
                     .send_message()
                     .queue_url(&self.queue_url)
@@ -396,6 +389,10 @@ impl Stack {
 
     /// The bodies of the messages in the dead-letter queue.
     pub async fn dead_letters(&self) -> Vec<String> {
+        self.receive_dead_letters().await.iter().filter_map(|m| m.body().map(str::to_owned)).collect()
+    }
+
+    async fn receive_dead_letters(&self) -> Vec<aws_sdk_sqs::types::Message> {
         let received = self
             .sqs
             .receive_message()
@@ -404,7 +401,7 @@ impl Stack {
             .send()
             .await
             .unwrap();
-        received.messages().iter().filter_map(|m| m.body().map(str::to_owned)).collect()
+        received.messages.unwrap_or_default()
     }
 
     /// A request to the status API: (status, content type, Location, body).
