@@ -89,21 +89,6 @@ impl<R: Read, W: Write> ReportWriter<R, W> {
     }
 }
 
-/// Writes the report of `input` (the job's file, header included) to `out`. `outcome` gives a row's record; rows
-/// without one are reported PENDING.
-pub fn write_report(
-    header: &Header,
-    input: impl Read,
-    mut outcome: impl FnMut(u64) -> Option<RowRecord>,
-    out: impl Write,
-) -> Result<(), ReportError> {
-    let mut report = ReportWriter::new(header, input, out)?;
-    while let Some(row) = report.next_row()? {
-        report.write_row(outcome(row).as_ref())?;
-    }
-    report.finish()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,7 +124,11 @@ mod tests {
             })
         };
         let mut out = Vec::new();
-        write_report(&header, input.as_bytes(), outcome, &mut out).unwrap();
+        let mut report = ReportWriter::new(&header, input.as_bytes(), &mut out).unwrap();
+        while let Some(row) = report.next_row().unwrap() {
+            report.write_row(outcome(row).as_ref()).unwrap();
+        }
+        report.finish().unwrap();
         let report = String::from_utf8(out).unwrap();
         assert!(!report.contains("S3cret") && !report.contains("An0ther") && !report.contains("password"), "{report}");
         let lines: Vec<&str> = report.lines().collect();

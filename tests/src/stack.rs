@@ -20,7 +20,6 @@ use ccbulk_sandbox::salesforce::{
 use ccbulk_status::Status;
 use ccbulk_testkit::{Moto, aws_config_for, create_jobs_table, create_versioned_bucket, moto, unique};
 use lambda_http::Body;
-use serde_norway::Value;
 
 use super::template::Template;
 
@@ -115,15 +114,9 @@ pub struct Stack {
     pub bodies: Mutex<Vec<String>>,
 }
 
-/// template.yaml's `ChunkQueue` redrive: receives before a message goes to the dead-letter queue.
-fn max_receive_count() -> i64 {
-    let template: Value =
-        serde_norway::from_str(&std::fs::read_to_string(super::repo_root().join("template.yaml")).unwrap()).unwrap();
-    template["Resources"]["ChunkQueue"]["Properties"]["RedrivePolicy"]["maxReceiveCount"].as_i64().unwrap()
-}
-
 impl Stack {
     pub async fn start(options: StackOptions) -> Self {
+        let template = Template::load();
         let moto = moto();
         let config = aws_config_for(&moto.endpoint);
         let s3 = ccbulk_lambda::s3_client(&config);
@@ -138,8 +131,10 @@ impl Stack {
         let dead_letter_url =
             sqs.create_queue().queue_name(unique("ccbulk-dlq")).send().await.unwrap().queue_url.unwrap();
         let dead_letter_arn = queue_arn(&sqs, &dead_letter_url).await;
-        let redrive =
-            serde_json::json!({"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": max_receive_count()});
+        // The template's redrive: receives before a message goes to the dead-letter queue.
+        let max_receive_count =
+            template.resource("ChunkQueue")["Properties"]["RedrivePolicy"]["maxReceiveCount"].as_i64().unwrap();
+        let redrive = serde_json::json!({"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": max_receive_count});
         let queue_url = sqs
             .create_queue()
             .queue_name(unique("ccbulk-chunks"))
@@ -194,7 +189,6 @@ impl Stack {
         let resources: HashMap<&str, String> =
             [("JobsTable", table.clone()), ("ChunkQueue", queue_url.clone()), ("SalesforceSecret", secret_arn.clone())]
                 .into();
-        let template = Template::load();
         // The template's environment, plus what only a test sets: the sandbox's endpoint, and sizes and delays
         // that keep a test short.
         let env = |function: &str, extra: &[(&str, String)]| {

@@ -17,6 +17,11 @@ impl Template {
         Self { document: serde_norway::from_str(&text).unwrap() }
     }
 
+    /// A resource's definition, as the template has it.
+    pub fn resource(&self, logical_id: &str) -> &Value {
+        &self.document["Resources"][logical_id]
+    }
+
     /// The environment of the function `logical_id` (Globals first, then its own), with `!Ref`, `!If` and the
     /// conditions resolved. `parameters` overrides the parameters' defaults; `resources` maps logical ids to what
     /// `!Ref` returns for them. Panics on a parameter without a value or a resource it was not given.
