@@ -325,9 +325,10 @@ async fn invocations_killed_mid_chunk_are_completed_by_redelivery_without_duplic
     let ids_before: Vec<String> = stack.salesforce.snapshot().users.into_iter().map(|u| u.id).collect();
     let connect_before = stack.connect.snapshot().instance(&stack.instance_id).unwrap().users.len();
     stack.notify(stack.upload("uploads/agents.csv", example("ccbulk-agents.csv")).await).await;
-    // At Connect's 2 CreateUser a second, a chunk of 5 adds takes over 2 s: a kill at 0.7 s lands inside it.
-    let drained = stack.drain(Delivery::KilledFirst(std::time::Duration::from_millis(700))).await;
-    assert!(drained.killed >= 5, "each chunk's first invocation was killed: {drained:?}");
+    let chunks = stack.queue_depth(&stack.queue_url).await;
+    // Every chunk here makes more than two Connect writes (each has an add): the kill lands between two of them.
+    let drained = stack.drain(Delivery::KilledAfterConnectWrites(2)).await;
+    assert_eq!(drained.killed as u64, chunks, "each chunk's first invocation was killed mid-chunk: {drained:?}");
 
     let job = the_job(&stack).await;
     let rows = all_rows(&stack, &api, job["id"].as_str().unwrap(), None, 100).await;

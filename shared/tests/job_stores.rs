@@ -2,6 +2,7 @@
 //! table built from template.yaml's own definition. moto: `CCBULK_MOTO_ENDPOINT`, or a `moto_server` this test
 //! starts (from `.ci/.venv/bin` or the PATH).
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use ccbulk_shared::domain::{Action, IdentityManagement, TelephonyModel};
 use ccbulk_shared::format::Dialect;
 use ccbulk_shared::job::{
@@ -12,11 +13,16 @@ use ccbulk_shared::validate::Setup;
 use ccbulk_testkit::{Moto, aws_config_for, create_jobs_table, moto, unique};
 
 async fn dynamo(moto: &Moto, name: &str) -> DynamoJobStore {
+    dynamo_table(moto, name).await.0
+}
+
+/// The store, with its client and table for what a test does behind its back.
+async fn dynamo_table(moto: &Moto, name: &str) -> (DynamoJobStore, aws_sdk_dynamodb::Client, String) {
     let client = aws_sdk_dynamodb::Client::new(&aws_config_for(&moto.endpoint));
     // Each test its own table: moto's reset is global, and tests run in parallel.
     let table = unique(name);
     create_jobs_table(&client, &table).await;
-    DynamoJobStore::new(client, table)
+    (DynamoJobStore::new(client.clone(), table.clone()), client, table)
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -65,7 +71,7 @@ async fn a_job_moves_through_its_rows(store: &impl JobStore) {
     store.put_rows(&rows[1..]).await.unwrap();
     let counts = store.job(&job.id).await.unwrap().unwrap().counts;
     assert_eq!((counts.pending, counts.invalid, counts.total()), (2, 1, 3), "a repeated ingest counts nothing twice");
-    store.set_state(&job.id, JobState::Running, Some(1)).await.unwrap();
+    store.finish_ingest(&job.id, 1, 3).await.unwrap();
 
     let RowStart::Go(started) = store.start_row(&job.id, 2).await.unwrap() else { panic!("row 2 needs work") };
     assert_eq!((started.status, started.attempts), (RowStatus::InProgress, 1));
@@ -190,4 +196,81 @@ async fn dynamodb_keeps_the_contract_on_the_template_table() {
     a_job_moves_through_its_rows(&dynamo(&moto, "lifecycle").await).await;
     rows_and_jobs_page(&dynamo(&moto, "paging").await).await;
     an_unusable_file_is_a_failed_job_with_its_reason(&dynamo(&moto, "unusable").await).await;
+}
+
+/// A job of `rows` pending rows, ingested.
+async fn ingested(store: &impl JobStore, key: &str, rows: u64) -> Job {
+    let job = job(key, 1);
+    store.create_job(&job).await.unwrap();
+    let records: Vec<RowRecord> = (2..2 + rows).map(|row| record(&job, row, RowStatus::Pending)).collect();
+    store.put_rows(&records).await.unwrap();
+    store.finish_ingest(&job.id, 1, rows).await.unwrap();
+    job
+}
+
+#[tokio::test]
+async fn dynamodb_counters_that_drift_from_the_rows_are_counted_again_and_the_job_still_ends() {
+    let moto = moto();
+    let (store, client, table) = dynamo_table(&moto, "drift").await;
+    let job = ingested(&store, "uploads/drift.csv", 4).await;
+    // Whatever the cause (a store that lost an update, a hand edit), the counters say one row more than there is.
+    client
+        .update_item()
+        .table_name(&table)
+        .key("pk", AttributeValue::S(format!("JOB#{}", job.id)))
+        .key("sk", AttributeValue::S("JOB".into()))
+        .update_expression("ADD pending :one")
+        .expression_attribute_values(":one", AttributeValue::N("1".into()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(store.job(&job.id).await.unwrap().unwrap().counts.pending, 5, "drifted on purpose");
+    let mut state = JobState::Running;
+    for row in 2..6 {
+        store.start_row(&job.id, row).await.unwrap();
+        state = store.finish_row(&job.id, row, RowStatus::Succeeded, &RowOutcome::default()).await.unwrap();
+    }
+    assert_eq!(state, JobState::Succeeded, "nothing is left to run, so the job ends");
+    let counts = store.job(&job.id).await.unwrap().unwrap().counts;
+    assert_eq!((counts.succeeded, counts.pending, counts.total()), (4, 0, 4), "the counters are the rows' again");
+    assert_eq!(store.recounts(), 1, "counted again once, not on every move");
+}
+
+/// Workers handed the same rows at the same moment (SQS delivers at least once), each starting and finishing every
+/// row: whoever wins each move, the counters stay exact and the job ends.
+async fn workers_on_the_same_rows_keep_the_counters_exact(store: &(impl JobStore + 'static)) {
+    const ROWS: u64 = 30;
+    const WORKERS: usize = 4;
+    let job = ingested(store, "uploads/twice.csv", ROWS).await;
+    let work = |_| {
+        let id = job.id.clone();
+        async move {
+            for row in 2..2 + ROWS {
+                if let RowStart::Go(_) = store.start_row(&id, row).await.unwrap() {
+                    store.finish_row(&id, row, RowStatus::Succeeded, &RowOutcome::default()).await.unwrap();
+                }
+            }
+        }
+    };
+    futures_util::future::join_all((0..WORKERS).map(work)).await;
+    let finished = store.job(&job.id).await.unwrap().unwrap();
+    assert_eq!(
+        (finished.state, finished.counts.succeeded, finished.counts.total()),
+        (JobState::Succeeded, ROWS, ROWS),
+        "{:?}",
+        finished.counts
+    );
+}
+
+#[tokio::test]
+async fn dynamodb_counters_stay_exact_under_concurrent_workers() {
+    let moto = moto();
+    let store = dynamo(&moto, "concurrent").await;
+    workers_on_the_same_rows_keep_the_counters_exact(&store).await;
+    assert_eq!(store.recounts(), 0, "the transactions kept the counters exact by themselves");
+}
+
+#[tokio::test]
+async fn sqlite_counters_stay_exact_under_concurrent_workers() {
+    workers_on_the_same_rows_keep_the_counters_exact(&SqliteJobStore::in_memory().unwrap()).await;
 }

@@ -1,5 +1,6 @@
-//! moto_server: `CCBULK_MOTO_ENDPOINT`, or a server started here from `.ci/.venv/bin` (where `.ci/run` installs it)
-//! or the PATH, on a free loopback port, stopped on drop.
+//! moto_server: `CCBULK_MOTO_ENDPOINT`, or a server started here on a free loopback port, stopped on drop. It runs
+//! through `moto_server.py` beside this crate, which gives moto's DynamoDB the isolation the real service has, with
+//! the Python of `.ci/.venv` (where `.ci/run` installs moto) or else `python3` from the PATH.
 
 use std::net::TcpStream;
 use std::path::PathBuf;
@@ -27,10 +28,12 @@ pub fn moto() -> Moto {
     if let Ok(endpoint) = std::env::var("CCBULK_MOTO_ENDPOINT") {
         return Moto { endpoint, child: None };
     }
-    let local = super::repo_root().join(".ci/.venv/bin/moto_server");
-    let program = if local.exists() { local } else { PathBuf::from("moto_server") };
+    let local = super::repo_root().join(".ci/.venv/bin/python");
+    let program = if local.exists() { local } else { PathBuf::from("python3") };
+    let launcher = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("moto_server.py");
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = Command::new(&program)
+    let mut child = Command::new(&program)
+        .arg(&launcher)
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -40,6 +43,13 @@ pub fn moto() -> Moto {
         });
     let deadline = Instant::now() + Duration::from_secs(30);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "{} {} exited ({status}): is moto installed there? run .ci/run",
+                program.display(),
+                launcher.display()
+            );
+        }
         assert!(Instant::now() < deadline, "moto_server did not open its port");
         std::thread::sleep(Duration::from_millis(50));
     }

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use aws_lambda_events::event::s3::S3Event;
+use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use ccbulk_ingest::Ingest;
@@ -67,9 +68,10 @@ pub enum Delivery {
     Once,
     /// Every message handed over twice (SQS delivers at least once), the second time before it is deleted.
     Twice,
-    /// The first invocation for each message is killed after this long, wherever it is (Lambda's timeout, or a
-    /// container lost); the message comes back as its visibility timeout would bring it back, only sooner.
-    KilledFirst(Duration),
+    /// The first invocation for each message is killed once it has made this many Connect writes (Lambda's
+    /// timeout, or a container lost, in the middle of a chunk); the message comes back as its visibility timeout
+    /// would bring it back, only sooner. An invocation that answers before is not killed.
+    KilledAfterConnectWrites(u64),
 }
 
 /// How one invocation ended.
@@ -206,8 +208,15 @@ impl Stack {
                 ("CCBULK_RETRY_DELAY_SECONDS", "0".to_owned()),
             ],
         );
-        let provisions =
-            (0..options.workers).map(|_| Arc::new(Provision::new(&config, &provision_env).unwrap())).collect();
+        // Each container signs with its own access key, so the Connect sandbox tells their calls apart.
+        let provisions = (0..options.workers)
+            .map(|container| {
+                let credentials = Credentials::new(container_key(container), "testing", None, None, "container");
+                let config =
+                    config.to_builder().credentials_provider(SharedCredentialsProvider::new(credentials)).build();
+                Arc::new(Provision::new(&config, &provision_env).unwrap())
+            })
+            .collect();
         let status_env =
             env("StatusFunction", &[("CCBULK_REPORT_INLINE_BYTES", options.inline_report_bytes.to_string())]);
         let status = Arc::new(Status::new(&config, &status_env).unwrap());
@@ -253,7 +262,11 @@ impl Stack {
         let deadline = Instant::now() + Duration::from_secs(240);
         let seen = Mutex::new(HashSet::new());
         let busy = std::sync::atomic::AtomicUsize::new(0);
-        let pollers = self.provisions.iter().map(|provision| self.poll(provision, delivery, deadline, &seen, &busy));
+        let pollers = self
+            .provisions
+            .iter()
+            .enumerate()
+            .map(|(container, provision)| self.poll(container, provision, delivery, deadline, &seen, &busy));
         let mut drained = Drained::default();
         for one in futures_util::future::join_all(pollers).await {
             drained.invocations += one.invocations;
@@ -267,6 +280,7 @@ impl Stack {
     /// holds a message that could come back.
     async fn poll(
         &self,
+        container: usize,
         provision: &Provision,
         delivery: Delivery,
         deadline: Instant,
@@ -303,8 +317,12 @@ impl Stack {
                 Outcome::Answered { failed: !response.batch_item_failures.is_empty() }
             };
             let mut outcome = match delivery {
-                Delivery::KilledFirst(after) if first => {
-                    tokio::time::timeout(after, invoke()).await.unwrap_or(Outcome::Killed)
+                Delivery::KilledAfterConnectWrites(writes) if first => {
+                    let before = self.connect_writes_by(container);
+                    tokio::select! {
+                        outcome = invoke() => outcome,
+                        () = self.connect_writes_reach(container, before + writes) => Outcome::Killed,
+                    }
                 }
                 _ => invoke().await,
             };
@@ -332,6 +350,19 @@ impl Stack {
                 }
             }
             busy.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// The Connect writes (calls other than Describe*, List* and Search*) a container has made so far.
+    pub fn connect_writes_by(&self, container: usize) -> u64 {
+        let counters = self.connect.counters();
+        let calls = counters.calls_by_access_key.get(&container_key(container));
+        calls.into_iter().flatten().filter(|(op, _)| !is_read(op)).map(|(_, n)| n).sum()
+    }
+
+    async fn connect_writes_reach(&self, container: usize, writes: u64) {
+        while self.connect_writes_by(container) < writes {
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
 
@@ -426,6 +457,15 @@ impl Stack {
             }
         }
     }
+}
+
+/// The access key a provision container signs with.
+fn container_key(container: usize) -> String {
+    format!("CONTAINER{container}")
+}
+
+fn is_read(op: &str) -> bool {
+    ["Describe", "List", "Search"].iter().any(|prefix| op.starts_with(prefix))
 }
 
 async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {

@@ -143,6 +143,9 @@ pub struct Counters {
     pub throttled: BTreeMap<&'static str, u64>,
     pub injected_errors: BTreeMap<&'static str, u64>,
     pub unauthenticated: u64,
+    /// Signed calls per caller and operation, the caller known by the access key id in the signature's credential
+    /// scope (as CloudTrail records a call's `userIdentity.accessKeyId`): which of several clients made which calls.
+    pub calls_by_access_key: BTreeMap<String, BTreeMap<&'static str, u64>>,
 }
 
 pub struct Gate {
@@ -189,7 +192,11 @@ impl Gate {
             self.counters.lock().unwrap().unauthenticated += 1;
             return Err(err);
         }
-        *self.counters.lock().unwrap().calls.entry(op.name()).or_default() += 1;
+        {
+            let mut counters = self.counters.lock().unwrap();
+            *counters.calls.entry(op.name()).or_default() += 1;
+            *counters.calls_by_access_key.entry(access_key_id(headers)).or_default().entry(op.name()).or_default() += 1;
+        }
         let (latency, faults) = {
             let knobs = self.knobs.lock().unwrap();
             let faults = knobs.faults.get(op.name()).or_else(|| knobs.faults.get("*")).copied().unwrap_or_default();
@@ -221,6 +228,13 @@ fn limiter(spec: QuotaSpec) -> DefaultDirectRateLimiter {
     let burst = NonZeroU32::new(spec.burst.max(1)).unwrap_or(NonZeroU32::MIN);
     let quota = Quota::with_period(period).unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN)).allow_burst(burst);
     RateLimiter::direct(quota)
+}
+
+/// The access key id of a signed request: `Credential=<id>/<date>/<region>/<service>/aws4_request`.
+fn access_key_id(headers: &HeaderMap) -> String {
+    let value = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let credential = value.split("Credential=").nth(1).unwrap_or_default();
+    credential.split('/').next().unwrap_or_default().to_owned()
 }
 
 /// Any credentials are accepted, but the request must carry a SigV4 signature, as the service demands.

@@ -96,6 +96,11 @@ impl ConnectSandbox {
         self.app.gate.knobs()
     }
 
+    /// The calls seen so far and how they ended, without the instances' contents (cheap enough to poll).
+    pub fn counters(&self) -> Counters {
+        self.app.gate.counters()
+    }
+
     /// What the sandbox holds and has seen.
     pub fn snapshot(&self) -> Snapshot {
         snapshot(&self.app)

@@ -6,6 +6,7 @@
 //! `gsi1sk = <row>` (index `RowsByStatus`), so the failed rows of a large job are read without the others.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
@@ -22,6 +23,10 @@ pub const JOBS_NEWEST_FIRST: &str = "JobsNewestFirst";
 const ROWS_PER_TRANSACTION: usize = 99;
 /// Attempts at a read-modify-write that lost a race.
 const RACE_ATTEMPTS: u32 = 20;
+/// Recounts one settle may make: a busy job's rows keep moving during a count, and the next settle tries again.
+const RECOUNT_ATTEMPTS: u32 = 3;
+/// The job item's attribute with the number of rows ingest recorded: what the counters add up to.
+const ROWS: &str = "rows";
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -35,6 +40,8 @@ enum Moved {
 pub struct DynamoJobStore {
     client: Client,
     table: String,
+    /// Times this store found a job's counters not adding up to its rows, and counted them again.
+    recounts: AtomicU64,
 }
 
 fn failed(err: impl ProvideErrorMetadata + std::fmt::Debug) -> StoreError {
@@ -189,7 +196,12 @@ fn row_item(record: &RowRecord) -> Item {
 
 impl DynamoJobStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self { client, table: table.into(), recounts: AtomicU64::new(0) }
+    }
+
+    /// Times this store found a job's counters not adding up to its rows: 0 where DynamoDB's transactions hold.
+    pub fn recounts(&self) -> u64 {
+        self.recounts.load(Ordering::Relaxed)
     }
 
     fn key(&self, pk: String, sk: String) -> Item {
@@ -246,8 +258,69 @@ impl DynamoJobStore {
         Ok(TransactWriteItem::builder().update(update).build())
     }
 
+    /// Sets the counters to what the rows say, unless a row moved meanwhile (the counters then differ from
+    /// `seen`, and the caller looks again). Each move changes a row and the counters in one transaction, so counters
+    /// that did not change during the count match the rows counted.
+    async fn recount(&self, id: &JobId, seen: &Counts) -> Result<(), StoreError> {
+        let mut counted = Counts::default();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :k AND begins_with(sk, :rows)")
+                .expression_attribute_values(":k", s(job_pk(id)))
+                .expression_attribute_values(":rows", s("ROW#"))
+                .projection_expression("#st")
+                .expression_attribute_names("#st", "status")
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(failed)?;
+            for item in page.items() {
+                let status = text(item, "status").unwrap_or_default();
+                *counted.slot(RowStatus::parse(&status).ok_or_else(|| corrupt("row status", &status))?) += 1;
+            }
+            match page.last_evaluated_key() {
+                Some(key) => start = Some(key.clone()),
+                None => break,
+            }
+        }
+        tracing::warn!(job = %id, ?seen, ?counted, "the job's counters did not add up to its rows: counted again");
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(self.key(job_pk(id), "JOB".into())))
+            .expression_attribute_values(":now", n(now_epoch()));
+        let (mut sets, mut conditions) = (vec!["updated_at = :now".to_owned()], Vec::new());
+        for status in RowStatus::ALL {
+            let name = counter(status);
+            sets.push(format!("#{name} = :{name}"));
+            conditions.push(format!("#{name} = :was_{name}"));
+            update = update
+                .expression_attribute_names(format!("#{name}"), name)
+                .expression_attribute_values(format!(":{name}"), n(counted.get(status)))
+                .expression_attribute_values(format!(":was_{name}"), n(seen.get(status)));
+        }
+        let result = update
+            .update_expression(format!("SET {}", sets.join(", ")))
+            .condition_expression(conditions.join(" AND "))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
+            Err(err) => Err(failed(err)),
+        }
+    }
+
     /// Puts the job's state where its counters say, once ingest is over; a race with another writer is retried.
+    /// Counters that do not add up to the job's rows are counted again from the rows first.
     async fn settle(&self, id: &JobId) -> Result<JobState, StoreError> {
+        let mut recounts = 0;
         for _ in 0..RACE_ATTEMPTS {
             let item = self.job_item(id).await?.ok_or_else(|| StoreError(format!("no job {id}")))?;
             let job = job_from(&item)?;
@@ -255,6 +328,15 @@ impl DynamoJobStore {
                 JobState::Ingesting | JobState::Failed => return Ok(job.state),
                 _ => job.counts.state(),
             };
+            if let Some(rows) = item.get(ROWS).map(|_| number(&item, ROWS))
+                && job.counts.total() != rows
+                && recounts < RECOUNT_ATTEMPTS
+            {
+                recounts += 1;
+                self.recounts.fetch_add(1, Ordering::Relaxed);
+                self.recount(id, &job.counts).await?;
+                continue;
+            }
             if settled == job.state {
                 return Ok(settled);
             }
@@ -423,27 +505,24 @@ impl JobStore for DynamoJobStore {
         Ok(())
     }
 
-    async fn set_state(&self, id: &JobId, state: JobState, chunks: Option<u32>) -> Result<(), StoreError> {
-        let mut update = self
-            .client
+    async fn finish_ingest(&self, id: &JobId, chunks: u32, rows: u64) -> Result<(), StoreError> {
+        self.client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(self.key(job_pk(id), "JOB".into())))
+            .update_expression("SET #s = :s, updated_at = :now, chunks = :c, #r = :r")
             .expression_attribute_names("#s", "state")
-            .expression_attribute_values(":s", s(state.as_str()))
+            .expression_attribute_names("#r", ROWS)
+            .expression_attribute_values(":s", s(JobState::Running.as_str()))
             .expression_attribute_values(":now", n(now_epoch()))
-            .condition_expression("attribute_exists(pk)");
-        update = match chunks {
-            Some(chunks) => update
-                .update_expression("SET #s = :s, updated_at = :now, chunks = :c")
-                .expression_attribute_values(":c", n(chunks)),
-            None => update.update_expression("SET #s = :s, updated_at = :now"),
-        };
-        update.send().await.map_err(failed)?;
+            .expression_attribute_values(":c", n(chunks))
+            .expression_attribute_values(":r", n(rows))
+            .condition_expression("attribute_exists(pk)")
+            .send()
+            .await
+            .map_err(failed)?;
         // A job whose rows are all done by now (all invalid, say) finishes at once.
-        if state == JobState::Running {
-            self.settle(id).await?;
-        }
+        self.settle(id).await?;
         Ok(())
     }
 

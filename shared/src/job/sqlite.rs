@@ -264,17 +264,17 @@ impl JobStore for SqliteJobStore {
         })
     }
 
-    async fn set_state(&self, id: &JobId, state: JobState, chunks: Option<u32>) -> Result<(), StoreError> {
+    /// `rows` is not kept: here the counters move in the same SQLite transaction as their rows, one writer at a
+    /// time, so they cannot drift from them.
+    async fn finish_ingest(&self, id: &JobId, chunks: u32, _rows: u64) -> Result<(), StoreError> {
         self.with_connection(|c| {
             let tx = c.transaction()?;
             tx.execute(
-                "UPDATE jobs SET state = ?2, chunks = COALESCE(?3, chunks), updated_at = ?4 WHERE id = ?1",
-                params![id.as_str(), state.as_str(), chunks, now()],
+                "UPDATE jobs SET state = ?2, chunks = ?3, updated_at = ?4 WHERE id = ?1",
+                params![id.as_str(), JobState::Running.as_str(), chunks, now()],
             )?;
             // A job whose rows are all done by now (all invalid, say) finishes at once.
-            if state == JobState::Running {
-                settle(&tx, id.as_str())?;
-            }
+            settle(&tx, id.as_str())?;
             tx.commit()
         })
     }

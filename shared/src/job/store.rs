@@ -39,12 +39,9 @@ pub trait JobStore: Send + Sync {
     fn jobs(&self, limit: usize, after: Option<&str>) -> impl Future<Output = Result<Page<Job>, StoreError>> + Send;
     /// Records rows that are not yet recorded (a repeated ingest leaves progress alone) and counts them.
     fn put_rows(&self, rows: &[RowRecord]) -> impl Future<Output = Result<(), StoreError>> + Send;
-    fn set_state(
-        &self,
-        id: &JobId,
-        state: JobState,
-        chunks: Option<u32>,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Ends ingest: the job is RUNNING with its `chunks` and its `rows` (every row recorded, invalid ones too), or
+    /// done at once when no row needs work. `rows` is what the counters must add up to, whatever happens later.
+    fn finish_ingest(&self, id: &JobId, chunks: u32, rows: u64) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Ends a job FAILED, saying why (its file turned out unusable).
     fn fail_job(&self, id: &JobId, reason: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Marks a row IN_PROGRESS and counts the attempt, unless it needs no work.

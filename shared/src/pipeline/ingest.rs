@@ -69,7 +69,7 @@ pub async fn ingest<S: JobStore, Q: ChunkQueue>(
         store.fail_job(&id, &FileError::NoRows.to_string()).await?;
         return Err(FileError::NoRows.into());
     }
-    store.set_state(&id, JobState::Running, Some(chunks)).await?;
+    store.finish_ingest(&id, chunks, seen).await?;
     let job = store.job(&id).await?.ok_or_else(|| StoreError("the job vanished during ingest".into()))?;
     Ok(IngestOutcome { job, ingested: true })
 }
