@@ -643,3 +643,35 @@ fn the_jwt_bearer_flow_signs_in_with_a_key_file() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("cannot sign in to Salesforce") && err.contains("invalid_grant"), "{err}");
 }
+
+#[test]
+fn a_broken_file_runs_its_sound_rows_and_its_passwords_stay_out_of_every_output() {
+    use ccbulk_e2e::cases::BROKEN_FILES;
+    for broken in BROKEN_FILES {
+        let scratch = Scratch::new();
+        let input = scratch.write(broken.name, broken.csv);
+        let state = scratch.path("state.db");
+        let (code, out, err) = scratch.run(&["run", input.to_str().unwrap(), "--state", state.to_str().unwrap()]);
+        broken.assert_no_password_in("run's output", &format!("{out}\n{err}"));
+        // The whole state file, freed pages included: what SQLite ever wrote there.
+        if let Ok(bytes) = std::fs::read(&state) {
+            broken.assert_no_password_in("the state file", &String::from_utf8_lossy(&bytes));
+        }
+        if !broken.usable {
+            assert_eq!(code, 2, "a file without a header cannot be run: {out}\n{err}");
+            assert!(err.contains("is not a header"), "{out}\n{err}");
+            continue;
+        }
+        assert_eq!(code, 1, "the broken row is invalid, the sound one succeeds: {out}\n{err}");
+        let report_name = broken.name.replace(".csv", ".report.csv");
+        broken.assert_no_password_in("the report", &std::fs::read_to_string(scratch.path(&report_name)).unwrap());
+        let report = scratch.report(&report_name);
+        assert_eq!(report.len(), 2, "{report:?}");
+        assert_eq!((report[0]["Status"].as_str(), report[1]["Status"].as_str()), ("SUCCEEDED", "INVALID"));
+        let shifted = &report[1];
+        assert!(
+            shifted.iter().filter(|(column, _)| !column.starts_with(char::is_uppercase)).all(|(_, v)| v.is_empty()),
+            "a row whose columns are in doubt shows none of its cells: {shifted:?}"
+        );
+    }
+}

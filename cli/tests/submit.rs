@@ -75,7 +75,7 @@ async fn submit_uploads_and_follows_the_job_and_status_reads_it_through_the_sign
     let job = out.split("job ").nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
     assert!(out.contains(&format!("uploaded s3://{}/uploads/errors.csv", stack.bucket)), "{out}");
     assert!(
-        out.contains("COMPLETED_WITH_ERRORS") && out.contains("20 invalid") && out.contains("[username.too_long]"),
+        out.contains("COMPLETED_WITH_ERRORS") && out.contains("21 invalid") && out.contains("[username.too_long]"),
         "{out}"
     );
 

@@ -51,12 +51,14 @@ fn the_errors_example_reports_each_bad_row_with_its_rule() {
     assert_eq!(report["dialect"], "ccbulk");
     assert_eq!(
         (report["rows"].as_u64(), report["valid"].as_u64(), report["invalid"].as_u64()),
-        (Some(22), Some(2), Some(20))
+        (Some(22), Some(1), Some(21))
     );
     let errors = report["errors"].as_array().unwrap();
     let found = |row: u64, rule: &str| errors.iter().any(|e| e["row"] == row && e["rule"] == rule);
-    // Row 2 has a quoted line break: it stays one row, and every row after it keeps its spreadsheet number.
+    // Row 2 has a quoted line break: it stays one row (an error of its own), and every row after it keeps its
+    // spreadsheet number.
     for (row, rule) in [
+        (2, "row.line_break"),
         (3, "username.too_long"),
         (4, "password.weak"),
         (5, "password.missing"),
@@ -82,7 +84,8 @@ fn the_errors_example_reports_each_bad_row_with_its_rule() {
     ] {
         assert!(found(row, rule), "row {row} {rule} missing from {errors:#?}");
     }
-    assert!(!errors.iter().any(|e| e["row"] == 2 || e["row"] == 20), "rows 2 and 20 are valid");
+    assert!(!errors.iter().any(|e| e["row"] == 20), "row 20 is valid");
+    assert_eq!(errors.iter().filter(|e| e["row"] == 2).count(), 1, "row 2 breaks only the line-break rule");
     for error in errors {
         for key in ["row", "column", "rule", "message"] {
             assert!(!error[key].is_null(), "{key} in {error}");
@@ -100,7 +103,7 @@ fn the_human_report_names_row_column_and_rule() {
         .stdout(predicate::str::contains(
             "row 17, column \"username\": the same username is already in row 2 [duplicate.username]",
         ))
-        .stdout(predicate::str::contains("22 rows: 2 valid, 20 invalid"));
+        .stdout(predicate::str::contains("22 rows: 1 valid, 21 invalid"));
 }
 
 #[test]
@@ -135,7 +138,7 @@ fn an_unusable_file_exits_2_with_a_file_level_error() {
     assert_eq!(report["dialect"], "bulkop");
     let message = report["error"]["message"].as_str().unwrap();
     assert!(message.contains("missing column(s): Argument5, Argument3"), "{message}");
-    assert!(message.contains("unknown column(s): Argumnet3"), "{message}");
+    assert!(message.contains("unknown column(s): column 3 (not shown; \"Argument3\"?)"), "{message}");
 
     ccbulk()
         .args(["validate", "/nonexistent/users.csv"])
@@ -157,8 +160,9 @@ fn bom_crlf_quoted_newlines_and_trailing_blank_lines() {
     let (code, report) = json_of(&[], file.path());
     assert_eq!(code, 1, "{report}");
     assert_eq!(report["rows"], 2);
-    assert_eq!(report["errors"][0]["row"], 3);
-    assert_eq!(report["errors"][0]["column"], "Username");
+    assert_eq!((&report["errors"][0]["row"], &report["errors"][0]["rule"]), (&2.into(), &"row.line_break".into()));
+    assert_eq!(report["errors"][1]["row"], 3, "the quoted line break kept row 2 one row");
+    assert_eq!(report["errors"][1]["column"], "Username");
 }
 
 #[test]
@@ -222,5 +226,31 @@ fn mixed_files_flag_exactly_their_invalid_rows() {
         rows.dedup();
         assert_eq!(rows, invalid_rows, "{report:#}");
         assert_eq!(report["invalid"].as_u64(), Some(invalid_rows.len() as u64));
+    }
+}
+
+#[test]
+fn a_broken_file_never_has_its_passwords_repeated() {
+    use ccbulk_e2e::cases::BROKEN_FILES;
+    for broken in BROKEN_FILES {
+        let file = write_temp(broken.csv.as_bytes());
+        for json in [false, true] {
+            let mut command = ccbulk();
+            command.arg("validate").arg(file.path());
+            if json {
+                command.arg("--json");
+            }
+            let output = command.output().unwrap();
+            let text =
+                format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+            broken.assert_no_password_in(if json { "validate --json" } else { "validate" }, &text);
+            assert_eq!(output.status.code(), Some(if broken.usable { 1 } else { 2 }), "{}: {text}", broken.name);
+            let expected = match broken.name {
+                "no-header.csv" => "header.missing",
+                "unclosed-quote.csv" => "row.line_break",
+                _ => "row.too_many_fields",
+            };
+            assert!(text.contains(expected), "{}: {text}", broken.name);
+        }
     }
 }

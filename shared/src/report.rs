@@ -58,9 +58,14 @@ impl<R: Read, W: Write> ReportWriter<R, W> {
     pub fn next_row(&mut self) -> Result<Option<u64>, ReportError> {
         let Some(record) = self.reader.next_record()? else { return Ok(None) };
         let password = self.password;
+        // A row whose columns are in doubt may have a password in any of them (its error says why): none is shown.
+        let in_doubt = record.columns_in_doubt(self.columns);
         self.cells = (0..self.columns)
             .filter(|i| Some(*i) != password)
-            .map(|i| neutralise(&String::from_utf8_lossy(record.fields.get(i).unwrap_or_default())).into_owned())
+            .map(|i| match record.fields.get(i) {
+                Some(cell) if !in_doubt => neutralise(&String::from_utf8_lossy(cell)).into_owned(),
+                _ => String::new(),
+            })
             .collect();
         Ok(Some(record.row))
     }

@@ -44,3 +44,68 @@ pub fn seed_mixed(connect: &mut ConnectSeed, salesforce: &mut SalesforceSeed) {
         active: true,
     });
 }
+
+/// A file broken the way a careless export breaks one, and the passwords it holds: none of them may appear in
+/// any output, store, message or log, whatever the file's damage.
+pub struct BrokenFile {
+    pub name: &'static str,
+    pub csv: &'static str,
+    pub passwords: &'static [&'static str],
+    /// Whether the file can be used at all (a file without a header cannot).
+    pub usable: bool,
+}
+
+/// A ccbulk file saved without its header row: its first user row stands where the header should be.
+pub const NO_HEADER: BrokenFile = BrokenFile {
+    name: "no-header.csv",
+    csv: "\
+add,nohead.first,NoHeader1!First,Nora,Head,nora@northwind-support.com,Basic Routing Profile,Agent,soft,no,0,team=blue
+add,nohead.second,NoHeader2!Second,Ned,Head,ned@northwind-support.com,Basic Routing Profile,Agent,soft,no,0,team=blue
+",
+    passwords: &["NoHeader1!First", "NoHeader2!Second"],
+    usable: false,
+};
+
+/// Row 3's tags open a quote that never closes: the rows after it run into that one cell.
+pub const UNCLOSED_QUOTE: BrokenFile = BrokenFile {
+    name: "unclosed-quote.csv",
+    csv: "\
+action,username,password,first_name,last_name,email,routing_profile,security_profiles,phone_type,auto_accept,acw_timeout,tags
+add,quote.fine,Unclosed1!Fine,Quinn,Fine,quinn@northwind-support.com,Basic Routing Profile,Agent,soft,no,0,team=blue
+add,quote.open,Unclosed2!Open,Olga,Open,olga@northwind-support.com,Basic Routing Profile,Agent,soft,no,0,\"team=blue
+add,quote.lost1,Unclosed3!Lost,Lars,Lost,lars@northwind-support.com,Basic Routing Profile,Agent,soft,no,0,team=green
+add,quote.lost2,Unclosed4!Lost,Lena,Lost,lena@northwind-support.com,Basic Routing Profile,Agent,soft,no,0,team=red
+",
+    passwords: &["Unclosed1!Fine", "Unclosed2!Open", "Unclosed3!Lost", "Unclosed4!Lost"],
+    usable: true,
+};
+
+/// The admin website's template with an unquoted comma in row 3's first name: every value after it moves one
+/// column on, the password into `user login`.
+pub const TEMPLATE_COMMA: BrokenFile = BrokenFile {
+    name: "template-comma.csv",
+    csv: "\
+first name,last name,email address,secondary email address,mobile,password,user login,agent hierarchy,routing profile name,security_profile_name_1|security_profile_name_2,user_hierarchy_1|user_hierarchy_2,phone type (soft/desk),phone number,soft phone auto accept (yes/no),ACW timeout (seconds),tags
+Carla,Clean,carla.clean@contoso-care.com,,,Comma1!Clean,carla.clean,,Basic Routing Profile,Agent,,soft,,no,0,
+Mendoza, Carlos,Shifted,carlos.shifted@contoso-care.com,,,Comma2!Shifted,carlos.shifted,,Basic Routing Profile,Agent,,soft,,no,0,
+",
+    passwords: &["Comma1!Clean", "Comma2!Shifted"],
+    usable: true,
+};
+
+pub const BROKEN_FILES: [BrokenFile; 3] = [NO_HEADER, UNCLOSED_QUOTE, TEMPLATE_COMMA];
+
+impl BrokenFile {
+    /// Panics, naming the place, if `text` holds any of the file's passwords (or a long enough piece of one).
+    pub fn assert_no_password_in(&self, place: &str, text: &str) {
+        for password in self.passwords {
+            // A piece as long as the excerpts messages may show of a clean cell, and longer, is a leak here.
+            let piece = &password[..7];
+            assert!(
+                !text.contains(password) && !text.contains(piece),
+                "{}: {place} holds the password {password:?} (or its start {piece:?}):\n{text}",
+                self.name
+            );
+        }
+    }
+}

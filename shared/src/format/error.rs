@@ -20,6 +20,13 @@ pub enum FileError {
         .columns.join(", ")
     )]
     UnknownDialect { columns: Vec<String> },
+    /// The first row looks like a user row: the file has no header. Nothing of the row is repeated (it may hold a
+    /// password); `clue` names the column that gave it away.
+    #[error(
+        "the first row is not a header but looks like a user row ({clue}; its {columns} cells are not shown): the \
+         file needs a header row naming its columns first, e.g. action,username,password,... (see examples/)"
+    )]
+    NoHeader { columns: usize, clue: String },
     #[error("{}", columns_message(*.dialect, .missing, .unknown))]
     Columns { dialect: Dialect, missing: Vec<String>, unknown: Vec<String> },
     #[error("the {dialect} header has the column {column:?} twice (first as {first:?})")]
@@ -39,6 +46,7 @@ impl FileError {
             FileError::EmptyHeader => "header.blank",
             FileError::HeaderNotUtf8 => "header.not_utf8",
             FileError::UnknownDialect { .. } => "header.unknown_dialect",
+            FileError::NoHeader { .. } => "header.missing",
             FileError::Columns { .. } => "header.columns",
             FileError::DuplicateColumn { .. } => "header.duplicate_column",
             FileError::NoRows => "file.no_rows",

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::dialect::{Dialect, Field, lookup, normalize_column_name};
 use super::error::FileError;
+use super::shown;
 use crate::domain::{IdentityManagement, TelephonyModel};
 
 /// How to pick the dialect of a file.
@@ -42,9 +43,10 @@ impl Header {
         let normalized: Vec<String> = names.iter().map(|n| normalize_column_name(n)).collect();
         let dialect = match choice {
             DialectChoice::Fixed(dialect) => dialect,
-            DialectChoice::Auto => {
-                detect(&normalized).ok_or_else(|| FileError::UnknownDialect { columns: names.clone() })?
-            }
+            DialectChoice::Auto => match detect(&normalized) {
+                Some(dialect) => dialect,
+                None => return Err(unknown_dialect(&names)),
+            },
         };
         let identity = identity.unwrap_or_else(|| dialect.default_identity_management());
 
@@ -66,11 +68,7 @@ impl Header {
                     }
                     fields.push(field);
                 }
-                None => unknown.push(if name.is_empty() {
-                    format!("(blank, column {})", position + 1)
-                } else {
-                    name.clone()
-                }),
+                None => unknown.push(shown::unknown_column(Some(dialect), name, position)),
             }
         }
         let mut missing: Vec<String> = dialect
@@ -127,6 +125,17 @@ impl Header {
     /// The field of the column at `position`, if any.
     pub fn field_at(&self, position: usize) -> Option<Field> {
         self.fields.get(position).copied()
+    }
+}
+
+/// A first row that matches no dialect: described when it looks like a user row (a file without a header), else
+/// its columns as far as they can be repeated.
+fn unknown_dialect(names: &[String]) -> FileError {
+    match shown::user_row_clue(names) {
+        Some(clue) => FileError::NoHeader { columns: names.len(), clue },
+        None => FileError::UnknownDialect {
+            columns: names.iter().enumerate().map(|(i, name)| shown::unknown_column(None, name, i)).collect(),
+        },
     }
 }
 
@@ -248,7 +257,7 @@ mod tests {
             FileError::Columns {
                 dialect: Dialect::Bulkop,
                 missing: vec!["Argument5".into(), "Argument3".into()],
-                unknown: vec!["Argumnet3".into()],
+                unknown: vec!["column 3 (not shown; \"Argument3\"?)".into()],
             }
         );
     }

@@ -5,9 +5,10 @@ pub mod dialect;
 pub mod error;
 pub mod header;
 pub mod reader;
+mod shown;
 
 pub use chunk::{Chunk, ChunkPlanner};
 pub use dialect::{Dialect, Field};
 pub use error::FileError;
 pub use header::{DialectChoice, Header};
-pub use reader::{ByteRange, Record, RecordReader};
+pub use reader::{ByteRange, Record, RecordReader, columns_in_doubt, has_line_break};

@@ -34,6 +34,26 @@ pub struct Record<'a> {
     pub fields: &'a ByteRecord,
 }
 
+impl Record<'_> {
+    /// Whether this record's cells may not be where its header says: it has more fields than the header has
+    /// columns (an unquoted comma shifts every value after it one column on, a password into `user login`), or a
+    /// cell holds a line break (a quote left open runs the lines below into one cell, passwords and all). Such a
+    /// row is invalid, and nothing from its cells is repeated anywhere: not in a message, not as its username.
+    pub fn columns_in_doubt(&self, columns: usize) -> bool {
+        columns_in_doubt(self.fields, columns)
+    }
+}
+
+/// [`Record::columns_in_doubt`] for a bare record.
+pub fn columns_in_doubt(fields: &ByteRecord, columns: usize) -> bool {
+    fields.len() > columns || fields.iter().any(has_line_break)
+}
+
+/// No user field takes a line break; one in a cell is the mark of a quote left open.
+pub fn has_line_break(cell: &[u8]) -> bool {
+    cell.iter().any(|b| matches!(b, b'\n' | b'\r'))
+}
+
 /// Reads records one at a time, reusing one buffer: memory does not grow with the file.
 pub struct RecordReader<R: Read> {
     csv: csv::Reader<io::Chain<&'static [u8], R>>,

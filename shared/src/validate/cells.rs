@@ -4,7 +4,7 @@ use csv::ByteRecord;
 
 use super::checks::Broken;
 use super::rules::{RowError, Rule};
-use crate::format::{Field, Header};
+use crate::format::{Field, Header, columns_in_doubt, has_line_break};
 
 pub(crate) struct Cells<'a> {
     header: &'a Header,
@@ -12,36 +12,58 @@ pub(crate) struct Cells<'a> {
     texts: Vec<Option<&'a str>>,
     row: u64,
     errors: Vec<RowError>,
+    /// The cells may not be where the header says (`Record::columns_in_doubt`): messages then show no value.
+    in_doubt: bool,
 }
 
 impl<'a> Cells<'a> {
     pub(crate) fn new(header: &'a Header, record: &'a ByteRecord, row: u64) -> Self {
         let texts = record.iter().map(|cell| std::str::from_utf8(cell).ok()).collect();
-        let mut cells = Self { header, texts, row, errors: Vec::new() };
+        let in_doubt = columns_in_doubt(record, header.len());
+        let mut cells = Self { header, texts, row, errors: Vec::new(), in_doubt };
         cells.check_shape(record);
         cells
     }
 
-    /// Extra non-blank cells beyond the header would be silently lost: that is an error. Cells that are not UTF-8
-    /// are reported once here and read as blank afterwards.
+    /// The column of a position, as the header spells it, or its number past the header's end.
+    fn column_at(&self, position: usize) -> String {
+        self.header.names().get(position).cloned().unwrap_or_else(|| format!("(column {})", position + 1))
+    }
+
+    /// A row with more fields than the header has columns has its values shifted (an unquoted comma), and a line
+    /// break in a cell means a quote left open swallowed the lines below: both are errors, which name the column
+    /// and never its value. Cells that are not UTF-8 are reported once here and read as blank afterwards.
     fn check_shape(&mut self, record: &ByteRecord) {
-        for (position, cell) in record.iter().enumerate() {
-            if position >= self.header.len() {
-                if !cell.trim_ascii().is_empty() {
-                    self.errors.push(RowError {
-                        row: self.row,
-                        column: format!("(column {})", position + 1),
-                        rule: Rule::TooManyFields,
-                        message: format!(
-                            "the row has a value in column {} but the header names only {} columns \
-                             (an unquoted comma inside a value?)",
-                            position + 1,
-                            self.header.len()
-                        ),
-                    });
-                    break;
-                }
-            } else if self.texts[position].is_none() {
+        if record.len() > self.header.len() {
+            self.errors.push(RowError {
+                row: self.row,
+                column: self.column_at(self.header.len()),
+                rule: Rule::TooManyFields,
+                message: format!(
+                    "the row has {} fields but the header names {} columns: an unquoted comma inside a value shifts \
+                     the values after it (quote that value)",
+                    record.len(),
+                    self.header.len()
+                ),
+            });
+        }
+        if let Some(position) = record.iter().position(has_line_break) {
+            let taken_in =
+                |cell: &[u8]| cell.split(|b| *b == b'\n').skip(1).filter(|l| !l.trim_ascii().is_empty()).count();
+            let lines = record.iter().map(taken_in).sum::<usize>().max(1);
+            self.errors.push(RowError {
+                row: self.row,
+                column: self.column_at(position),
+                rule: Rule::LineBreak,
+                message: format!(
+                    "the cell holds a line break, which no column takes: a quote (\") left open runs the lines below \
+                     into this cell until the next quote, so this row takes in the next {lines} line(s) of the file \
+                     (close the quote, or remove the line break)"
+                ),
+            });
+        }
+        for position in 0..record.len().min(self.header.len()) {
+            if self.texts[position].is_none() {
                 let column = self.header.names()[position].clone();
                 self.errors.push(RowError {
                     row: self.row,
@@ -77,7 +99,12 @@ impl<'a> Cells<'a> {
             .iter()
             .any(|earlier| earlier.column == column && (earlier.rule == Rule::NotUtf8 || earlier.rule == rule));
         if !covered {
-            self.errors.push(RowError { row: self.row, column, rule, message: message.into() });
+            let message = if self.in_doubt {
+                format!("{} (the value is not shown: this row's columns are in doubt)", rule.title())
+            } else {
+                message.into()
+            };
+            self.errors.push(RowError { row: self.row, column, rule, message });
         }
     }
 

@@ -10,6 +10,21 @@ use crate::sfid::SalesforceId;
 
 pub(crate) type Broken = (Rule, String);
 
+/// The most of a cell a message shows: fewer characters than the shortest password Connect takes.
+const SHOWN_CHARACTERS: usize = 6;
+
+/// How a message shows a cell's value: whole when it is short, else its first characters and its length, so that
+/// no message ever carries a whole long cell (a password that landed in the wrong column, the rows an open quote
+/// ran into). Rows whose columns are in doubt show not even this (`Cells::fail`).
+pub(crate) fn shown(text: &str) -> String {
+    let length = text.chars().count();
+    if length <= SHOWN_CHARACTERS {
+        return format!("{text:?}");
+    }
+    let start: String = text.chars().take(SHOWN_CHARACTERS).collect();
+    format!("\"{}…\" ({length} characters)", start.escape_debug())
+}
+
 const NON_SAML_USERNAME_MAX: usize = 20;
 const SAML_USERNAME_MAX: usize = 64;
 const PASSWORD_MIN: usize = 8;
@@ -111,7 +126,7 @@ pub(crate) fn email(text: &str) -> Result<(), Broken> {
     if is_email(text) {
         Ok(())
     } else {
-        Err((Rule::EmailInvalid, format!("{text:?} is not an email address (expected name@domain.tld)")))
+        Err((Rule::EmailInvalid, format!("{} is not an email address (expected name@domain.tld)", shown(text))))
     }
 }
 
@@ -123,7 +138,7 @@ pub(crate) fn e164(text: &str) -> Result<(), Broken> {
         Ok(())
     } else {
         let hint = if text.starts_with('+') { "" } else { " (it must start with + and the country code)" };
-        Err((Rule::PhoneNumberInvalid, format!("{text:?} is not an E.164 phone number like +14155550123{hint}")))
+        Err((Rule::PhoneNumberInvalid, format!("{} is not an E.164 phone number like +14155550123{hint}", shown(text))))
     }
 }
 
@@ -131,7 +146,7 @@ pub(crate) fn yes_no(text: &str) -> Result<bool, Broken> {
     match text.to_ascii_lowercase().as_str() {
         "yes" | "y" | "true" => Ok(true),
         "no" | "n" | "false" => Ok(false),
-        _ => Err((Rule::YesNoInvalid, format!("{text:?} is neither yes nor no"))),
+        _ => Err((Rule::YesNoInvalid, format!("{} is neither yes nor no", shown(text)))),
     }
 }
 
@@ -140,7 +155,7 @@ pub(crate) fn acw_seconds(text: &str) -> Result<u32, Broken> {
         Ok(seconds) if seconds <= ACW_MAX_SECONDS => Ok(seconds),
         _ => Err((
             Rule::AcwInvalid,
-            format!("{text:?} is not a whole number of seconds from 0 to {ACW_MAX_SECONDS} (0 means no limit)"),
+            format!("{} is not a whole number of seconds from 0 to {ACW_MAX_SECONDS} (0 means no limit)", shown(text)),
         )),
     }
 }
@@ -149,7 +164,7 @@ pub(crate) fn phone_type(text: &str) -> Result<PhoneType, Broken> {
     match text.to_ascii_lowercase().replace([' ', '-'], "_").as_str() {
         "soft" | "soft_phone" | "softphone" => Ok(PhoneType::SoftPhone),
         "desk" | "desk_phone" | "deskphone" => Ok(PhoneType::DeskPhone),
-        _ => Err((Rule::PhoneTypeInvalid, format!("{text:?} is not a phone type (soft or desk)"))),
+        _ => Err((Rule::PhoneTypeInvalid, format!("{} is not a phone type (soft or desk)", shown(text)))),
     }
 }
 
@@ -192,7 +207,10 @@ pub(crate) fn security_profiles(text: &str) -> Result<Vec<ResourceRef>, Broken> 
     }
     let mut seen = HashSet::new();
     if let Some(repeated) = names.iter().find(|name| !seen.insert(name.to_lowercase())) {
-        return Err((Rule::SecurityProfilesDuplicate, format!("the security profile {repeated:?} is named twice")));
+        return Err((
+            Rule::SecurityProfilesDuplicate,
+            format!("the security profile {} is named twice", shown(repeated)),
+        ));
     }
     Ok(names.into_iter().map(ResourceRef::classify).collect())
 }
@@ -203,31 +221,37 @@ pub(crate) fn tags(text: &str) -> Result<Vec<(String, String)>, Broken> {
     let mut keys = HashSet::new();
     for pair in split_list(text) {
         let Some((key, value)) = pair.split_once('=').or_else(|| pair.split_once(':')) else {
-            return Err((Rule::TagsInvalid, format!("the tag {pair:?} has no '=' between key and value")));
+            return Err((Rule::TagsInvalid, format!("the tag {} has no '=' between key and value", shown(pair))));
         };
         let (key, value) = (key.trim(), value.trim());
         let key_length = key.chars().count();
         if !(1..=TAG_KEY_MAX).contains(&key_length) {
             return Err((
                 Rule::TagKeyInvalid,
-                format!("tag keys have 1 to {TAG_KEY_MAX} characters; {key:?} has {key_length}"),
+                format!("tag keys have 1 to {TAG_KEY_MAX} characters; {} has {key_length}", shown(key)),
             ));
         }
         if key.starts_with("aws:") {
-            return Err((Rule::TagKeyReserved, format!("the tag key {key:?} starts with aws:, which AWS reserves")));
+            return Err((
+                Rule::TagKeyReserved,
+                format!("the tag key {} starts with aws:, which AWS reserves", shown(key)),
+            ));
         }
         if let Some(bad) = key.chars().find(|c| !(c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(*c)))
         {
-            return Err((Rule::TagKeyInvalid, format!("the tag key {key:?} contains {bad:?}, which tag keys may not")));
+            return Err((
+                Rule::TagKeyInvalid,
+                format!("the tag key {} contains {bad:?}, which tag keys may not", shown(key)),
+            ));
         }
         if value.chars().count() > TAG_VALUE_MAX {
             return Err((
                 Rule::TagValueTooLong,
-                format!("the value of tag {key:?} is longer than {TAG_VALUE_MAX} characters"),
+                format!("the value of tag {} is longer than {TAG_VALUE_MAX} characters", shown(key)),
             ));
         }
         if !keys.insert(key.to_owned()) {
-            return Err((Rule::TagKeyDuplicate, format!("the tag key {key:?} is given twice")));
+            return Err((Rule::TagKeyDuplicate, format!("the tag key {} is given twice", shown(key))));
         }
         tags.push((key.to_owned(), value.to_owned()));
     }
@@ -246,9 +270,9 @@ pub(crate) fn per_channel<T>(
     for entry in split_list(text) {
         let invalid = |why: String| (Rule::ChannelConfigInvalid, why);
         let (channel_text, value_text) =
-            entry.split_once('=').ok_or_else(|| invalid(format!("{entry:?} is not CHANNEL=value")))?;
+            entry.split_once('=').ok_or_else(|| invalid(format!("{} is not CHANNEL=value", shown(entry))))?;
         let channel = Channel::parse(channel_text).ok_or_else(|| {
-            invalid(format!("{:?} is not a channel (VOICE, CHAT, TASK or EMAIL)", channel_text.trim()))
+            invalid(format!("{} is not a channel (VOICE, CHAT, TASK or EMAIL)", shown(channel_text.trim())))
         })?;
         if out.iter().any(|(seen, _)| *seen == channel) {
             return Err(invalid(format!("the channel {channel:?} is given twice")));
@@ -280,7 +304,7 @@ pub(crate) fn voice_enhancement(text: &str) -> Result<VoiceEnhancementMode, Stri
         "VOICE_ISOLATION" => Ok(VoiceEnhancementMode::VoiceIsolation),
         "NOISE_SUPPRESSION" => Ok(VoiceEnhancementMode::NoiseSuppression),
         "NONE" => Ok(VoiceEnhancementMode::None),
-        _ => Err(format!("{text:?} is not VOICE_ISOLATION, NOISE_SUPPRESSION or NONE")),
+        _ => Err(format!("{} is not VOICE_ISOLATION, NOISE_SUPPRESSION or NONE", shown(text))),
     }
 }
 
@@ -308,8 +332,9 @@ pub(crate) fn routing_profile_arn(text: &str) -> Result<(), Broken> {
         Err((
             Rule::RoutingProfileNotArn,
             format!(
-                "{text:?} is not a routing-profile ARN \
-                 (arn:aws:connect:REGION:ACCOUNT:instance/INSTANCE_ID/routing-profile/PROFILE_ID)"
+                "{} is not a routing-profile ARN \
+                 (arn:aws:connect:REGION:ACCOUNT:instance/INSTANCE_ID/routing-profile/PROFILE_ID)",
+                shown(text)
             ),
         ))
     }
@@ -318,11 +343,15 @@ pub(crate) fn routing_profile_arn(text: &str) -> Result<(), Broken> {
 /// A Salesforce id of the expected object type (`prefix`, e.g. 005 for users), described as `what` in messages.
 pub(crate) fn salesforce_id(text: &str, prefix: &str, what: &str) -> Result<SalesforceId, Broken> {
     let id = SalesforceId::parse(text)
-        .map_err(|err| (Rule::SalesforceIdInvalid, format!("{text:?} is not a valid {what} id: {err}")))?;
+        .map_err(|err| (Rule::SalesforceIdInvalid, format!("{} is not a valid {what} id: {err}", shown(text))))?;
     if id.prefix() != prefix {
         return Err((
             Rule::SalesforceIdWrongObject,
-            format!("{text:?} is not a {what} id: {what} ids start with {prefix}, this one with {}", id.prefix()),
+            format!(
+                "{} is not a {what} id: {what} ids start with {prefix}, this one with {}",
+                shown(text),
+                id.prefix()
+            ),
         ));
     }
     Ok(id)
@@ -343,7 +372,8 @@ pub(crate) fn salesforce_username(text: &str) -> Result<(), Broken> {
         Err((
             Rule::SalesforceUsernameInvalid,
             format!(
-                "{text:?} is not a Salesforce username: it must look like an email address and have at most {SALESFORCE_USERNAME_MAX} characters"
+                "{} is not a Salesforce username: it must look like an email address and have at most {SALESFORCE_USERNAME_MAX} characters",
+                shown(text)
             ),
         ))
     }
@@ -353,12 +383,15 @@ pub(crate) fn salesforce_username(text: &str) -> Result<(), Broken> {
 pub(crate) fn alias(text: &str) -> Result<(), Broken> {
     let length = text.chars().count();
     if length > ALIAS_MAX {
-        return Err((Rule::AliasInvalid, format!("the alias {text:?} has {length} characters; at most {ALIAS_MAX}")));
+        return Err((
+            Rule::AliasInvalid,
+            format!("the alias {} has {length} characters; at most {ALIAS_MAX}", shown(text)),
+        ));
     }
     if let Some(bad) = text.chars().find(|c| !(c.is_ascii_alphanumeric() || "_-.".contains(*c))) {
         return Err((
             Rule::AliasInvalid,
-            format!("the alias {text:?} contains {bad:?}; Voice takes only a-z A-Z 0-9 _ - ."),
+            format!("the alias {} contains {bad:?}; Voice takes only a-z A-Z 0-9 _ - .", shown(text)),
         ));
     }
     Ok(())

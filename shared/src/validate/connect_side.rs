@@ -2,7 +2,7 @@
 
 use super::Setup;
 use super::cells::Cells;
-use super::checks;
+use super::checks::{self, shown};
 use super::rules::Rule;
 use crate::domain::{Action, ConnectUser, IdentityManagement, Password, PhoneSettings, PhoneType, ResourceRef};
 use crate::format::Field;
@@ -190,7 +190,11 @@ fn hierarchy(cells: &mut Cells) -> Option<ResourceRef> {
                 cells.fail(
                     Field::HierarchyPath,
                     Rule::HierarchyConflict,
-                    format!("the two hierarchy columns name different groups ({group:?} and {path:?}); fill in one"),
+                    format!(
+                        "the two hierarchy columns name different groups ({} and {}); fill in one",
+                        shown(group),
+                        shown(&path)
+                    ),
                 );
             }
             Some(ResourceRef::Name(path))

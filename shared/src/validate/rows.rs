@@ -2,7 +2,7 @@
 
 use super::Setup;
 use super::cells::Cells;
-use super::checks;
+use super::checks::{self, shown};
 use super::connect_side::{ConnectColumns, connect_user, reject_connect_values};
 use super::rules::Rule;
 use super::salesforce_side::salesforce_user;
@@ -45,7 +45,7 @@ fn ccbulk_row(cells: &mut Cells, setup: Setup) -> Option<Halves> {
                 cells.fail(
                     Field::Action,
                     Rule::ActionInvalid,
-                    format!("{text:?} is not an action (add, update or remove)"),
+                    format!("{} is not an action (add, update or remove)", shown(text)),
                 );
                 return None;
             }
@@ -83,7 +83,7 @@ fn bulkop_row(cells: &mut Cells, setup: Setup) -> Option<Halves> {
             cells.fail(
                 Field::Action,
                 Rule::ActionInvalid,
-                format!("{other:?} is not a BulkAction (AddUsers, UpdateUsers or RemoveUsers){hint}"),
+                format!("{} is not a BulkAction (AddUsers, UpdateUsers or RemoveUsers){hint}", shown(other)),
             );
             return None;
         }
@@ -155,7 +155,10 @@ fn bulkop_role(cells: &mut Cells, adding: bool) -> Option<VoiceRole> {
                 cells.fail(
                     Field::VoiceRole,
                     Rule::RoleInvalid,
-                    format!("{text:?} is not a profile Argument3 takes (Admin, Agent or CallCenterManager){hint}"),
+                    format!(
+                        "{} is not a profile Argument3 takes (Admin, Agent or CallCenterManager){hint}",
+                        shown(text)
+                    ),
                 );
                 None
             }

@@ -2,7 +2,7 @@
 
 use super::Setup;
 use super::cells::Cells;
-use super::checks;
+use super::checks::{self, shown};
 use super::rules::Rule;
 use crate::domain::{
     Action, ContactCenterRef, SalesforceUser, SalesforceUserFields, SalesforceUserRef, TelephonyModel, VoiceRole,
@@ -130,8 +130,9 @@ fn role(text: &str) -> Result<VoiceRole, checks::Broken> {
         "admin" => Ok(VoiceRole::Admin),
         "agent" => Ok(VoiceRole::Agent),
         "callcentermanager" | "supervisor" => Ok(VoiceRole::CallCenterManager),
-        _ => {
-            Err((Rule::RoleInvalid, format!("{text:?} is not a role (Admin, Agent, CallCenterManager or Supervisor)")))
-        }
+        _ => Err((
+            Rule::RoleInvalid,
+            format!("{} is not a role (Admin, Agent, CallCenterManager or Supervisor)", shown(text)),
+        )),
     }
 }

@@ -91,6 +91,11 @@ fn cases() -> Vec<Case> {
             "(column 9)",
             Rule::TooManyFields,
         ),
+        ccbulk_row(
+            "add,jdoe,Passw0rd!,Jane,Doe,jane@example.com,Basic Routing Profile,\"Agent\nadd,x,Other1!Pass\"",
+            "security_profiles",
+            Rule::LineBreak,
+        ),
         ccbulk_row(",jdoe,Passw0rd!,Jane,Doe,jane@example.com,Basic,Agent", "action", Rule::ActionMissing),
         ccbulk_row("create,jdoe,Passw0rd!,Jane,Doe,jane@example.com,Basic,Agent", "action", Rule::ActionInvalid),
         ccbulk_row("add,,Passw0rd!,Jane,Doe,jane@example.com,Basic,Agent", "username", Rule::UsernameMissing),
