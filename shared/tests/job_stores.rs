@@ -10,7 +10,7 @@ use ccbulk_shared::job::{
     RowStatus, SqliteJobStore,
 };
 use ccbulk_shared::validate::Setup;
-use ccbulk_testkit::{Moto, aws_config_for, create_jobs_table, moto, unique};
+use ccbulk_testkit::{Fault, FaultyDynamo, Moto, aws_config_for, create_jobs_table, moto, unique};
 
 async fn dynamo(moto: &Moto, name: &str) -> DynamoJobStore {
     dynamo_table(moto, name).await.0
@@ -273,4 +273,55 @@ async fn dynamodb_counters_stay_exact_under_concurrent_workers() {
 #[tokio::test]
 async fn sqlite_counters_stay_exact_under_concurrent_workers() {
     workers_on_the_same_rows_keep_the_counters_exact(&SqliteJobStore::in_memory().unwrap()).await;
+}
+
+/// DynamoDB cancels transactions for more than "the row exists": each cancellation is read by its reasons, through
+/// the real SDK's parsing of the service's answer.
+#[tokio::test]
+async fn dynamodb_cancellations_are_judged_by_their_reasons_and_no_row_is_lost() {
+    let moto = moto();
+    let proxy = FaultyDynamo::start(&moto.endpoint).await;
+    let client = aws_sdk_dynamodb::Client::new(&aws_config_for(&proxy.endpoint));
+    let table = unique("cancellations");
+    create_jobs_table(&client, &table).await;
+    let store = DynamoJobStore::new(client, table);
+    let job = job("uploads/cancel.csv", 1);
+    store.create_job(&job).await.unwrap();
+    let rows = |numbers: &[u64]| numbers.iter().map(|row| record(&job, *row, RowStatus::Pending)).collect::<Vec<_>>();
+    let counts = || async { store.job(&job.id).await.unwrap().unwrap().counts };
+
+    // A conflicting transaction (provision moving a row of the same job): the batch is tried again, whole.
+    proxy.inject(Fault::cancel_transaction("ROW#0000000002", &["None", "TransactionConflict", "None", "None"]));
+    store.put_rows(&rows(&[2, 3, 4])).await.unwrap();
+    assert_eq!((proxy.pending(), counts().await.pending), (0, 3), "the conflict passed, and every row is recorded");
+
+    // Throttling on a row's move: waited out; the move happens once.
+    proxy.inject(Fault::cancel_transaction("ROW#0000000002", &["ThrottlingError", "None"]));
+    let RowStart::Go(started) = store.start_row(&job.id, 2).await.unwrap() else { panic!("row 2 needs work") };
+    assert_eq!((proxy.pending(), started.attempts), (0, 1));
+    assert_eq!((counts().await.pending, counts().await.in_progress), (2, 1));
+
+    // A real duplicate (rows 2 to 4 exist, moto refuses the batch), and in the row-by-row fallback that follows, a
+    // conflict on a new row's own put: it is tried again, not taken for "already there".
+    proxy.inject(Fault::cancel_transaction("ROW#0000000006", &["TransactionConflict", "None"]).after(1));
+    store.put_rows(&rows(&[2, 3, 4, 5, 6])).await.unwrap();
+    assert_eq!(proxy.pending(), 0);
+    let after = counts().await;
+    assert_eq!(
+        (after.pending, after.in_progress, after.total()),
+        (4, 1, 5),
+        "rows 5 and 6 added, row 2 left as it was"
+    );
+    assert_eq!(store.row(&job.id, 2).await.unwrap().unwrap().status, RowStatus::InProgress);
+    assert!(store.row(&job.id, 6).await.unwrap().is_some(), "no row lost in the fallback");
+
+    // A limit that does not pass by itself: an error for the caller (ingest's S3 event is tried again), and the
+    // batch is recorded on that retry.
+    proxy.inject(Fault::cancel_transaction("ROW#0000000007", &["None", "ItemCollectionSizeLimitExceeded", "None"]));
+    let err = store.put_rows(&rows(&[7, 8])).await.unwrap_err();
+    assert!(err.to_string().contains("ItemCollectionSizeLimitExceeded"), "{err}");
+    assert!(store.row(&job.id, 7).await.unwrap().is_none(), "nothing of a cancelled transaction is kept");
+    store.put_rows(&rows(&[7, 8])).await.unwrap();
+    assert_eq!(counts().await.total(), 7);
+    assert_eq!(proxy.given().len(), 4, "each injected cancellation reached the store");
 }

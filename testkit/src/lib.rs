@@ -1,8 +1,11 @@
 //! What ccbulk's tests and benchmarks share (a dev-dependency only): a moto_server on loopback, SDK configuration
 //! pointing at it, the job table created from template.yaml's own definition, and generated input files.
 
+mod faults;
 mod moto;
 mod table;
+
+pub use faults::{Fault, FaultAnswer, FaultyDynamo};
 
 pub use moto::{Moto, aws_config_for, moto, unique};
 pub use table::create_jobs_table;

@@ -7,10 +7,12 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, Put, TransactWriteItem, Update};
 
 use super::model::{Counts, Job, JobId, JobState, ObjectRef, RowOutcome, RowRecord, RowStatus, now_epoch};
 use super::store::{Created, JobStore, Page, RowStart, StoreError};
@@ -29,6 +31,63 @@ const RECOUNT_ATTEMPTS: u32 = 3;
 const ROWS: &str = "rows";
 
 type Item = HashMap<String, AttributeValue>;
+
+/// Attempts at a transaction cancelled by a conflict or by throttling, and the delays between them.
+const TRANSIENT_ATTEMPTS: u32 = 8;
+const TRANSIENT_FIRST_DELAY: Duration = Duration::from_millis(25);
+const TRANSIENT_MAX_DELAY: Duration = Duration::from_secs(2);
+
+/// What a transaction came to.
+#[derive(Debug)]
+enum Transacted {
+    Done,
+    /// The conditions of these actions (by position) failed, and nothing else went wrong.
+    ConditionsFailed(Vec<usize>),
+}
+
+/// Why DynamoDB cancelled a transaction, read from its reasons: one per action, in order, `None` for an action
+/// that was fine (TransactWriteItems API reference, TransactionCanceledException: ConditionalCheckFailed,
+/// ItemCollectionSizeLimitExceeded, TransactionConflict, ProvisionedThroughputExceeded, ThrottlingError,
+/// ValidationError).
+#[derive(Debug, PartialEq, Eq)]
+enum Cancellation {
+    Conditions(Vec<usize>),
+    /// Another transaction on the same items, or capacity: the same request can go through later.
+    Transient(String),
+    /// A limit or a malformed request: trying again cannot help.
+    Other(String),
+}
+
+impl Cancellation {
+    fn of(reasons: &[CancellationReason]) -> Self {
+        let failed: Vec<(usize, &str)> = reasons
+            .iter()
+            .enumerate()
+            .filter_map(|(at, reason)| reason.code().filter(|code| *code != "None").map(|code| (at, code)))
+            .collect();
+        let describe = || {
+            failed
+                .iter()
+                .map(|(at, code)| match reasons[*at].message() {
+                    Some(message) => format!("action {at}: {code} ({message})"),
+                    None => format!("action {at}: {code}"),
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        if failed.is_empty() {
+            return Cancellation::Other("no reason given".into());
+        }
+        let transient = ["TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"];
+        if failed.iter().any(|(_, code)| transient.contains(code)) {
+            Cancellation::Transient(describe())
+        } else if failed.iter().all(|(_, code)| *code == "ConditionalCheckFailed") {
+            Cancellation::Conditions(failed.iter().map(|(at, _)| *at).collect())
+        } else {
+            Cancellation::Other(describe())
+        }
+    }
+}
 
 /// What a row move came to.
 enum Moved {
@@ -408,11 +467,11 @@ impl DynamoJobStore {
             if from != to {
                 items.push(self.count_update(id, &[(from, -1), (to, 1)])?);
             }
-            let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
-            match result {
-                Ok(_) => return Ok(Moved::From),
-                Err(err) if err.as_service_error().is_some_and(|e| e.is_transaction_canceled_exception()) => {}
-                Err(err) => return Err(failed(err)),
+            match self.transact(items).await? {
+                Transacted::Done => return Ok(Moved::From),
+                // The row moved since it was read (another worker): read it again.
+                Transacted::ConditionsFailed(failed) if failed == [0] => {}
+                Transacted::ConditionsFailed(_) => return Err(StoreError(format!("job {id} is not in the table"))),
             }
         }
         Err(StoreError(format!("job {id} row {row}: too many concurrent writers")))
@@ -435,11 +494,50 @@ impl DynamoJobStore {
         }
         let moves: Vec<(RowStatus, i64)> = added.into_iter().collect();
         items.push(self.count_update(&first.job_id, &moves)?);
-        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
-            Ok(_) => Ok(true),
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_transaction_canceled_exception()) => Ok(false),
-            Err(err) => Err(failed(err)),
+        match self.transact(items).await? {
+            Transacted::Done => Ok(true),
+            // Only a row's own put failing its condition means "already recorded".
+            Transacted::ConditionsFailed(failed) if failed.iter().all(|at| *at < rows.len()) => Ok(false),
+            Transacted::ConditionsFailed(_) => Err(StoreError(format!("job {} is not in the table", first.job_id))),
         }
+    }
+
+    /// Runs a transaction, waiting out the cancellations that pass by themselves (a conflicting transaction,
+    /// throttling) with a growing, jittered delay. Failed conditions are the caller's to judge; any other
+    /// cancellation is an error, so that the event that brought the work is tried again.
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<Transacted, StoreError> {
+        let mut delay = TRANSIENT_FIRST_DELAY;
+        for attempt in 1..=TRANSIENT_ATTEMPTS {
+            // The same token on the SDK's own retries of this request: a transaction that went through but whose
+            // answer was lost is not applied twice (TransactWriteItems, ClientRequestToken).
+            let token = format!("{:032x}", fastrand::u128(..));
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .client_request_token(token)
+                .send()
+                .await;
+            let err = match result {
+                Ok(_) => return Ok(Transacted::Done),
+                Err(err) => err,
+            };
+            let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = err.as_service_error() else {
+                return Err(failed(err));
+            };
+            match Cancellation::of(cancelled.cancellation_reasons()) {
+                Cancellation::Conditions(at) => return Ok(Transacted::ConditionsFailed(at)),
+                Cancellation::Transient(why) if attempt < TRANSIENT_ATTEMPTS => {
+                    tracing::debug!(attempt, why, "a transaction was cancelled for now; trying again");
+                    tokio::time::sleep(delay.mul_f64(0.5 + fastrand::f64())).await;
+                    delay = (delay * 2).min(TRANSIENT_MAX_DELAY);
+                }
+                Cancellation::Transient(why) | Cancellation::Other(why) => {
+                    return Err(StoreError(format!("DynamoDB cancelled a transaction: {why}")));
+                }
+            }
+        }
+        unreachable!("the last attempt returns")
     }
 }
 
@@ -653,5 +751,31 @@ impl JobStore for DynamoJobStore {
         let next = (items.len() > limit).then(|| items[limit - 1].row.to_string());
         items.truncate(limit);
         Ok(Page { items, next })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reasons(codes: &[&str]) -> Vec<CancellationReason> {
+        codes.iter().map(|code| CancellationReason::builder().code(*code).build()).collect()
+    }
+
+    #[test]
+    fn a_cancellation_is_judged_by_every_reason() {
+        assert_eq!(Cancellation::of(&reasons(&["None", "ConditionalCheckFailed"])), Cancellation::Conditions(vec![1]));
+        assert!(matches!(Cancellation::of(&reasons(&["TransactionConflict", "None"])), Cancellation::Transient(_)));
+        assert!(matches!(Cancellation::of(&reasons(&["None", "ThrottlingError"])), Cancellation::Transient(_)));
+        assert!(matches!(
+            Cancellation::of(&reasons(&["ConditionalCheckFailed", "ProvisionedThroughputExceeded"])),
+            Cancellation::Transient(_)
+        ));
+        assert!(matches!(
+            Cancellation::of(&reasons(&["ConditionalCheckFailed", "ValidationError"])),
+            Cancellation::Other(why) if why.contains("action 1: ValidationError")
+        ));
+        assert!(matches!(Cancellation::of(&reasons(&["None"])), Cancellation::Other(_)));
+        assert!(matches!(Cancellation::of(&[]), Cancellation::Other(_)));
     }
 }
