@@ -479,3 +479,35 @@ async fn a_broken_file_keeps_its_passwords_out_of_the_table_the_queue_the_report
         broken.assert_no_password_in("the table, the queue's messages, the reports or the logs", &everything);
     }
 }
+
+#[tokio::test]
+async fn two_deliveries_of_a_chunk_at_once_make_each_user_once_and_count_each_attempt_once() {
+    let latency = ccbulk_sandbox::connect::Latency { fixed_ms: 40, jitter_ms: 40 };
+    let knobs = Knobs { latency, ..Knobs::default() };
+    let stack = Stack::start(StackOptions { connect_knobs: Some(knobs), ..StackOptions::default() }).await;
+    let api = OpenApi::load();
+    let ids_before: Vec<String> = stack.salesforce.snapshot().users.into_iter().map(|u| u.id).collect();
+    let connect_before = stack.connect.snapshot().instance(&stack.instance_id).unwrap().users.len();
+    stack.notify(stack.upload("uploads/agents.csv", example("ccbulk-agents.csv")).await).await;
+    let chunks = stack.queue_depth(&stack.queue_url).await;
+    let drained = stack.drain(Delivery::TwiceAtOnce).await;
+    assert!(drained.invocations as u64 >= 2 * chunks, "{drained:?}");
+
+    let job = the_job(&stack).await;
+    assert_eq!(job["state"], "SUCCEEDED", "{job}");
+    let rows = all_rows(&stack, &api, job["id"].as_str().unwrap(), None, 100).await;
+    let retried: Vec<&Value> = rows.iter().filter(|r| r["attempts"] != 1).collect();
+    assert!(retried.is_empty(), "each row was attempted once, by one of the two deliveries: {retried:?}");
+
+    let connect = stack.connect.snapshot();
+    let instance = connect.instance(&stack.instance_id).unwrap();
+    let adds: Vec<&Value> = rows.iter().filter(|r| r["action"] == "add").collect();
+    let removes = rows.iter().filter(|r| r["action"] == "remove").count();
+    assert_eq!(instance.users.len(), connect_before + adds.len() - removes, "no Connect user created twice");
+    let create_calls = connect.counters.calls.get("CreateUser").copied().unwrap_or(0);
+    let throttled = connect.counters.throttled.get("CreateUser").copied().unwrap_or(0);
+    assert_eq!(create_calls - throttled, adds.len() as u64, "one CreateUser per add went through");
+    let org = stack.salesforce.snapshot();
+    let created = adds.iter().filter(|r| !ids_before.iter().any(|id| r["salesforce_user_id"] == **id)).count();
+    assert_eq!(org.users.len(), ids_before.len() + created, "no Salesforce user created twice");
+}

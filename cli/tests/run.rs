@@ -11,6 +11,7 @@ use ccbulk_e2e::cases::{MIXED, seed_mixed};
 use ccbulk_sandbox::connect::{ConnectSandbox, FaultRates, Knobs, Latency, Op, QuotaSpec};
 use ccbulk_sandbox::examples;
 use ccbulk_sandbox::salesforce::{SANDBOX_CLIENT_SECRET, SANDBOX_CONSUMER_KEY, SalesforceFaults, SalesforceSandbox};
+use ccbulk_shared::job::JobStore;
 
 const SECRET_VARIABLE: &str = "CCBULK_TEST_SALESFORCE_SECRET";
 /// A key no connected app of the sandbox trusts.
@@ -674,4 +675,44 @@ fn a_broken_file_runs_its_sound_rows_and_its_passwords_stay_out_of_every_output(
             "a row whose columns are in doubt shows none of its cells: {shifted:?}"
         );
     }
+}
+
+#[test]
+fn two_runs_of_one_file_on_one_state_file_at_once_make_each_user_once() {
+    let stage = Stage::start(|_, _| {});
+    slow(&stage);
+    let scratch = Scratch::new();
+    let config = stage.config(&scratch);
+    let input = scratch.copy_example("ccbulk-agents.csv");
+    let state = scratch.path("shared-state.db");
+    let start = || {
+        scratch
+            .ccbulk()
+            .args(["run", "-q", "--config", config.to_str().unwrap(), "--state", state.to_str().unwrap()])
+            .arg(&input)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (first, second) = (start(), start());
+    for run in [first.wait_with_output().unwrap(), second.wait_with_output().unwrap()] {
+        let (out, err) = (String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
+        assert_eq!(run.status.code(), Some(0), "both runs see the job through:\n{out}\n{err}");
+    }
+    assert_unique(&stage);
+    let counters = stage.connect.snapshot().counters;
+    let creates = counters.calls.get("CreateUser").copied().unwrap_or(0)
+        - counters.throttled.get("CreateUser").copied().unwrap_or(0);
+    // 26 adds, one of whose users the examples' instance already holds (adopted, not created).
+    assert_eq!(creates, 25, "one CreateUser per new user, though two runs worked the file");
+
+    let store = ccbulk_shared::job::SqliteJobStore::open(&state).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let jobs = runtime.block_on(store.jobs(10, None)).unwrap().items;
+    assert_eq!(jobs.len(), 1, "one job for one file");
+    let rows = runtime.block_on(store.rows(&jobs[0].id, None, 100, None)).unwrap().items;
+    assert_eq!(rows.len(), 28);
+    let twice: Vec<_> = rows.iter().filter(|r| r.attempts != 1).map(|r| (r.row, r.attempts)).collect();
+    assert!(twice.is_empty(), "each row attempted once, by one of the runs: {twice:?}");
 }

@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use ccbulk_shared::domain::{Action, IdentityManagement, TelephonyModel};
 use ccbulk_shared::format::Dialect;
 use ccbulk_shared::job::{
-    Counts, Created, DynamoJobStore, Job, JobId, JobState, JobStore, ObjectRef, RowOutcome, RowRecord, RowStart,
+    Counts, Created, DynamoJobStore, Job, JobId, JobState, JobStore, Lease, ObjectRef, RowOutcome, RowRecord, RowStart,
     RowStatus, SqliteJobStore,
 };
 use ccbulk_shared::validate::Setup;
@@ -73,9 +73,15 @@ async fn a_job_moves_through_its_rows(store: &impl JobStore) {
     assert_eq!((counts.pending, counts.invalid, counts.total()), (2, 1, 3), "a repeated ingest counts nothing twice");
     store.finish_ingest(&job.id, 1, 3).await.unwrap();
 
-    let RowStart::Go(started) = store.start_row(&job.id, 2).await.unwrap() else { panic!("row 2 needs work") };
+    let first = Lease::new(60);
+    let RowStart::Go(started) = store.start_row(&job.id, 2, &first).await.unwrap() else { panic!("row 2 needs work") };
     assert_eq!((started.status, started.attempts), (RowStatus::InProgress, 1));
-    let RowStart::Go(again) = store.start_row(&job.id, 2).await.unwrap() else { panic!("row 2 still needs work") };
+    let second = Lease::new(60);
+    assert_eq!(store.start_row(&job.id, 2, &second).await.unwrap(), RowStart::Held, "a live lease keeps others off");
+    // The first worker dies: its lease runs out, and another worker takes the row over.
+    let lapsed = Lease { owner: first.owner.clone(), until: 0 };
+    store.renew_rows(&job.id, &[2], &lapsed).await.unwrap();
+    let RowStart::Go(again) = store.start_row(&job.id, 2, &second).await.unwrap() else { panic!("row 2 taken over") };
     assert_eq!(again.attempts, 2, "a crashed attempt is taken up again");
     let counts = store.job(&job.id).await.unwrap().unwrap().counts;
     assert_eq!((counts.pending, counts.in_progress), (1, 1), "no count moves twice");
@@ -85,14 +91,33 @@ async fn a_job_moves_through_its_rows(store: &impl JobStore) {
         salesforce_user_id: Some("005x".into()),
         ..RowOutcome::default()
     };
-    assert_eq!(store.finish_row(&job.id, 2, RowStatus::Succeeded, &done).await.unwrap(), JobState::Running);
-    assert_eq!(store.start_row(&job.id, 2).await.unwrap(), RowStart::Done(RowStatus::Succeeded));
-    assert_eq!(store.start_row(&job.id, 4).await.unwrap(), RowStart::Done(RowStatus::Invalid));
+    assert_eq!(
+        store.finish_row(&job.id, 2, RowStatus::Succeeded, &done, &first.owner).await.unwrap(),
+        None,
+        "the worker whose lease ran out cannot finish the row"
+    );
+    assert_eq!(
+        store.finish_row(&job.id, 2, RowStatus::Succeeded, &done, &second.owner).await.unwrap(),
+        Some(JobState::Running)
+    );
+    assert_eq!(store.start_row(&job.id, 2, &first).await.unwrap(), RowStart::Done(RowStatus::Succeeded));
+    assert_eq!(store.start_row(&job.id, 4, &first).await.unwrap(), RowStart::Done(RowStatus::Invalid));
+    assert_eq!(
+        store.finish_row(&job.id, 2, RowStatus::Failed, &RowOutcome::default(), &second.owner).await.unwrap(),
+        None,
+        "a finished row is not finished twice"
+    );
 
-    store.start_row(&job.id, 3).await.unwrap();
+    // A row left for a later delivery is let go, so that delivery need not wait for the lease.
+    store.start_row(&job.id, 3, &first).await.unwrap();
+    store.release_row(&job.id, 3, &first.owner).await.unwrap();
+    assert!(matches!(store.start_row(&job.id, 3, &second).await.unwrap(), RowStart::Go(_)));
     let failed =
         RowOutcome { error_message: Some("Amazon Connect: InvalidParameterException".into()), ..RowOutcome::default() };
-    assert_eq!(store.finish_row(&job.id, 3, RowStatus::Failed, &failed).await.unwrap(), JobState::CompletedWithErrors);
+    assert_eq!(
+        store.finish_row(&job.id, 3, RowStatus::Failed, &failed, &second.owner).await.unwrap(),
+        Some(JobState::CompletedWithErrors)
+    );
     let finished = store.job(&job.id).await.unwrap().unwrap();
     assert_eq!((finished.counts.succeeded, finished.counts.failed, finished.counts.invalid), (1, 1, 1));
     assert_eq!(finished.chunks, 1);
@@ -100,11 +125,17 @@ async fn a_job_moves_through_its_rows(store: &impl JobStore) {
     assert_eq!((row.outcome.connect_user_id.as_deref(), row.outcome.error_message), (Some("u-1"), None));
     assert_eq!(store.row(&job.id, 3).await.unwrap().unwrap().outcome.error_message, failed.error_message);
 
-    // A rerun takes the failed row up again, and the job is running until it ends.
-    let RowStart::Go(retry) = store.start_row(&job.id, 3).await.unwrap() else { panic!("failed rows are retried") };
-    assert_eq!(retry.attempts, 2);
+    // A redelivery never reopens a failed row; a rerun of the file does, and the job runs until it ends.
+    assert_eq!(store.start_row(&job.id, 3, &first).await.unwrap(), RowStart::Done(RowStatus::Failed));
+    assert_eq!(store.reopen_failed(&job.id).await.unwrap(), 1);
     assert_eq!(store.job(&job.id).await.unwrap().unwrap().state, JobState::Running);
-    assert_eq!(store.finish_row(&job.id, 3, RowStatus::Succeeded, &done).await.unwrap(), JobState::CompletedWithErrors);
+    let rerun = Lease::new(60);
+    let RowStart::Go(retry) = store.start_row(&job.id, 3, &rerun).await.unwrap() else { panic!("reopened") };
+    assert_eq!(retry.attempts, 3);
+    assert_eq!(
+        store.finish_row(&job.id, 3, RowStatus::Succeeded, &done, &rerun.owner).await.unwrap(),
+        Some(JobState::CompletedWithErrors)
+    );
     let row = store.row(&job.id, 3).await.unwrap().unwrap();
     assert_eq!((row.status, row.outcome.error_message), (RowStatus::Succeeded, None), "a success clears the error");
 }
@@ -227,8 +258,13 @@ async fn dynamodb_counters_that_drift_from_the_rows_are_counted_again_and_the_jo
     assert_eq!(store.job(&job.id).await.unwrap().unwrap().counts.pending, 5, "drifted on purpose");
     let mut state = JobState::Running;
     for row in 2..6 {
-        store.start_row(&job.id, row).await.unwrap();
-        state = store.finish_row(&job.id, row, RowStatus::Succeeded, &RowOutcome::default()).await.unwrap();
+        let lease = Lease::new(60);
+        store.start_row(&job.id, row, &lease).await.unwrap();
+        state = store
+            .finish_row(&job.id, row, RowStatus::Succeeded, &RowOutcome::default(), &lease.owner)
+            .await
+            .unwrap()
+            .unwrap();
     }
     assert_eq!(state, JobState::Succeeded, "nothing is left to run, so the job ends");
     let counts = store.job(&job.id).await.unwrap().unwrap().counts;
@@ -245,14 +281,26 @@ async fn workers_on_the_same_rows_keep_the_counters_exact(store: &(impl JobStore
     let work = |_| {
         let id = job.id.clone();
         async move {
+            let lease = Lease::new(60);
+            let mut finished = 0;
             for row in 2..2 + ROWS {
-                if let RowStart::Go(_) = store.start_row(&id, row).await.unwrap() {
-                    store.finish_row(&id, row, RowStatus::Succeeded, &RowOutcome::default()).await.unwrap();
+                if let RowStart::Go(_) = store.start_row(&id, row, &lease).await.unwrap()
+                    && let Some(_) = store
+                        .finish_row(&id, row, RowStatus::Succeeded, &RowOutcome::default(), &lease.owner)
+                        .await
+                        .unwrap()
+                {
+                    finished += 1;
                 }
             }
+            finished
         }
     };
-    futures_util::future::join_all((0..WORKERS).map(work)).await;
+    let finished: u64 = futures_util::future::join_all((0..WORKERS).map(work)).await.into_iter().sum();
+    assert_eq!(finished, ROWS, "each row finished once, by one worker");
+    for row in 2..2 + ROWS {
+        assert_eq!(store.row(&job.id, row).await.unwrap().unwrap().attempts, 1, "row {row}: one attempt, counted once");
+    }
     let finished = store.job(&job.id).await.unwrap().unwrap();
     assert_eq!(
         (finished.state, finished.counts.succeeded, finished.counts.total()),
@@ -297,7 +345,9 @@ async fn dynamodb_cancellations_are_judged_by_their_reasons_and_no_row_is_lost()
 
     // Throttling on a row's move: waited out; the move happens once.
     proxy.inject(Fault::cancel_transaction("ROW#0000000002", &["ThrottlingError", "None"]));
-    let RowStart::Go(started) = store.start_row(&job.id, 2).await.unwrap() else { panic!("row 2 needs work") };
+    let RowStart::Go(started) = store.start_row(&job.id, 2, &Lease::new(60)).await.unwrap() else {
+        panic!("row 2 needs work")
+    };
     assert_eq!((proxy.pending(), started.attempts), (0, 1));
     assert_eq!((counts().await.pending, counts().await.in_progress), (2, 1));
 

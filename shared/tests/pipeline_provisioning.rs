@@ -123,7 +123,7 @@ async fn a_retryable_failure_waits_for_the_next_delivery_until_its_attempts_run_
     let object = LocalFiles::object(file.path()).unwrap();
     let job = ingest(&store, &queue, file.path(), object, &Options::default()).await.unwrap().job;
     let message = queue.receive().unwrap();
-    let policy = RetryPolicy { max_attempts: 2 };
+    let policy = RetryPolicy { max_attempts: 2, ..RetryPolicy::default() };
 
     let first = provision_chunk(&store, &LocalFiles, &world.targets, &message, policy, &never_stop).await.unwrap();
     assert_eq!((first.succeeded, first.deferred, first.failed), (1, 1, 0), "{first:?}");
@@ -138,7 +138,11 @@ async fn a_retryable_failure_waits_for_the_next_delivery_until_its_attempts_run_
     assert!(row.outcome.error_message.unwrap().starts_with("Amazon Connect: InternalServiceException"));
     assert_eq!(second.job_state, Some(JobState::CompletedWithErrors));
 
-    // A stop asked for before the rows' calls leaves them for the next delivery.
+    // A redelivery leaves the failed row alone; after a rerun reopens it, a stop asked for before the row's calls
+    // leaves it for the next delivery.
+    let again = provision_chunk(&store, &LocalFiles, &world.targets, &message, policy, &never_stop).await.unwrap();
+    assert_eq!((again.skipped, again.deferred, again.failed), (2, 0, 0), "{again:?}");
+    assert_eq!(store.reopen_failed(&job.id).await.unwrap(), 1);
     let stopped = provision_chunk(&store, &LocalFiles, &world.targets, &message, policy, &|| false).await.unwrap();
     assert_eq!((stopped.deferred, stopped.failed, stopped.succeeded), (1, 0, 0));
 }

@@ -68,6 +68,9 @@ pub enum Delivery {
     Once,
     /// Every message handed over twice (SQS delivers at least once), the second time before it is deleted.
     Twice,
+    /// Every message's first receive handed to two containers at the same moment (a duplicate delivery while the
+    /// first is still being worked).
+    TwiceAtOnce,
     /// The first invocation for each message is killed once it has made this many Connect writes (Lambda's
     /// timeout, or a container lost, in the middle of a chunk); the message comes back as its visibility timeout
     /// would bring it back, only sooner. An invocation that answers before is not killed.
@@ -111,6 +114,8 @@ pub struct Stack {
     pub instance_id: String,
     pub ingest: Ingest,
     pub provisions: Vec<Arc<Provision>>,
+    /// A second container beside each, for the duplicate of a delivery that arrives while the first is worked.
+    pub twins: Vec<Arc<Provision>>,
     pub status: Arc<Status>,
     /// Every chunk message body the queue delivered.
     pub bodies: Mutex<Vec<String>>,
@@ -206,17 +211,20 @@ impl Stack {
                 ("CCBULK_MAX_ATTEMPTS", options.max_attempts.to_string()),
                 // Retries at once: the test waits for nobody's backoff.
                 ("CCBULK_RETRY_DELAY_SECONDS", "0".to_owned()),
+                // A killed invocation's rows are taken over within seconds, and a chunk whose rows another
+                // invocation holds looks again as soon.
+                ("CCBULK_ROW_LEASE_SECONDS", "2".to_owned()),
+                ("CCBULK_HELD_RETRY_SECONDS", "2".to_owned()),
             ],
         );
         // Each container signs with its own access key, so the Connect sandbox tells their calls apart.
-        let provisions = (0..options.workers)
-            .map(|container| {
-                let credentials = Credentials::new(container_key(container), "testing", None, None, "container");
-                let config =
-                    config.to_builder().credentials_provider(SharedCredentialsProvider::new(credentials)).build();
-                Arc::new(Provision::new(&config, &provision_env).unwrap())
-            })
-            .collect();
+        let container = |index: usize| {
+            let credentials = Credentials::new(container_key(index), "testing", None, None, "container");
+            let config = config.to_builder().credentials_provider(SharedCredentialsProvider::new(credentials)).build();
+            Arc::new(Provision::new(&config, &provision_env).unwrap())
+        };
+        let provisions = (0..options.workers).map(container).collect();
+        let twins = (options.workers..2 * options.workers).map(container).collect();
         let status_env =
             env("StatusFunction", &[("CCBULK_REPORT_INLINE_BYTES", options.inline_report_bytes.to_string())]);
         let status = Arc::new(Status::new(&config, &status_env).unwrap());
@@ -237,6 +245,7 @@ impl Stack {
             instance_id,
             ingest,
             provisions,
+            twins,
             status,
             bodies: Mutex::new(Vec::new()),
         }
@@ -262,11 +271,8 @@ impl Stack {
         let deadline = Instant::now() + Duration::from_secs(240);
         let seen = Mutex::new(HashSet::new());
         let busy = std::sync::atomic::AtomicUsize::new(0);
-        let pollers = self
-            .provisions
-            .iter()
-            .enumerate()
-            .map(|(container, provision)| self.poll(container, provision, delivery, deadline, &seen, &busy));
+        let pollers =
+            (0..self.provisions.len()).map(|container| self.poll(container, delivery, deadline, &seen, &busy));
         let mut drained = Drained::default();
         for one in futures_util::future::join_all(pollers).await {
             drained.invocations += one.invocations;
@@ -281,13 +287,13 @@ impl Stack {
     async fn poll(
         &self,
         container: usize,
-        provision: &Provision,
         delivery: Delivery,
         deadline: Instant,
         seen: &Mutex<HashSet<String>>,
         busy: &std::sync::atomic::AtomicUsize,
     ) -> Drained {
         use std::sync::atomic::Ordering;
+        let (provision, twin) = (self.provisions[container].as_ref(), self.twins[container].as_ref());
         let mut drained = Drained::default();
         loop {
             assert!(Instant::now() < deadline, "the chunk queue did not drain: {drained:?}");
@@ -311,12 +317,17 @@ impl Stack {
             };
             self.bodies.lock().unwrap().extend(message.body().map(str::to_owned));
             let first = seen.lock().unwrap().insert(message.message_id().unwrap().to_owned());
-            let invoke = || async {
-                let event = super::sqs_event(&self.queue_arn, &message);
-                let response = provision.handle(event, SystemTime::now() + Duration::from_secs(900)).await;
-                Outcome::Answered { failed: !response.batch_item_failures.is_empty() }
-            };
+            let invoke = || self.invoke(provision, &message);
             let mut outcome = match delivery {
+                Delivery::TwiceAtOnce if first => {
+                    let (one, other) = tokio::join!(invoke(), self.invoke(twin, &message));
+                    drained.invocations += 1;
+                    // The message is deleted only if both answered without a failure.
+                    match (one, other) {
+                        (Outcome::Answered { failed: false }, Outcome::Answered { failed: false }) => one,
+                        _ => Outcome::Answered { failed: true },
+                    }
+                }
                 Delivery::KilledAfterConnectWrites(writes) if first => {
                     let before = self.connect_writes_by(container);
                     tokio::select! {
@@ -364,6 +375,13 @@ impl Stack {
         while self.connect_writes_by(container) < writes {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
+    }
+
+    /// One invocation of a provision container with one message, as Lambda's SQS poller makes it.
+    async fn invoke(&self, provision: &Provision, message: &aws_sdk_sqs::types::Message) -> Outcome {
+        let event = super::sqs_event(&self.queue_arn, message);
+        let response = provision.handle(event, SystemTime::now() + Duration::from_secs(900)).await;
+        Outcome::Answered { failed: !response.batch_item_failures.is_empty() }
     }
 
     /// Messages in a queue, visible or in flight.

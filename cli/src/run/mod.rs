@@ -23,6 +23,9 @@ use crate::validate::{parse_dialect, parse_identity, parse_telephony};
 
 /// Failed rows printed in the summary; `ccbulk status JOB --failed` lists them all.
 const FAILED_SHOWN: usize = 10;
+/// How long a run's hold on its rows lasts unless renewed: a run killed outright and started again takes the rows it
+/// held over after this long (a live run renews its hold every third of it).
+const CLI_ROW_LEASE: Duration = Duration::from_secs(15);
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -136,10 +139,13 @@ async fn execute(args: &Args) -> Result<u8, Stop> {
     }
 
     let queue = Arc::new(MemoryQueue::default());
-    let job = match store.job(&id).await.map_err(|e| unusable(e.to_string()))? {
-        Some(job) if job.state != JobState::Ingesting => {
+    let resume = |job: Job| {
+        let (store, queue) = (store.clone(), queue.clone());
+        async move {
             let left = job.counts.pending + job.counts.in_progress + job.counts.failed;
             if left > 0 {
+                // A rerun is the admin's word to try the failed rows again; a redelivery never reopens them.
+                store.reopen_failed(&job.id).await.map_err(|e| unusable(e.to_string()))?;
                 let chunks = requeue(store.as_ref(), queue.as_ref(), path, &job, &options)
                     .await
                     .map_err(|e| unusable(e.to_string()))?;
@@ -147,13 +153,17 @@ async fn execute(args: &Args) -> Result<u8, Stop> {
             } else {
                 println!("{}: job {} is already done", path.display(), job.id);
             }
-            job
+            Ok::<_, Stop>(job)
         }
+    };
+    let job = match store.job(&id).await.map_err(|e| unusable(e.to_string()))? {
+        Some(job) if job.state != JobState::Ingesting => resume(job).await?,
         _ => {
             let outcome = ingest(store.as_ref(), queue.as_ref(), path, object.clone(), &options)
                 .await
                 .map_err(|e| unusable(format!("{}: {e}", path.display())))?;
-            outcome.job
+            // Another run of the same file on the same state got through ingest first: work along with it.
+            if outcome.ingested { outcome.job } else { resume(outcome.job).await? }
         }
     };
     println!(
@@ -188,7 +198,8 @@ async fn execute(args: &Args) -> Result<u8, Stop> {
         objects: Arc::new(LocalFiles),
         targets: Arc::new(targets),
         queue,
-        policy: RetryPolicy { max_attempts: config.run.max_attempts },
+        // Short, so that a run killed outright and started again takes its rows over soon.
+        policy: RetryPolicy { max_attempts: config.run.max_attempts, lease: CLI_ROW_LEASE },
         backoff: Duration::from_millis(config.run.retry_backoff_ms),
         stop: stop.clone(),
     };

@@ -63,6 +63,7 @@ pub struct Provision {
     policy: RetryPolicy,
     /// The first retry's delay; each further delivery doubles it.
     retry_delay: Duration,
+    held_retry: Duration,
     salesforce: Option<SecretSource>,
     /// What new Salesforce users get for fields their rows leave blank.
     salesforce_defaults: SalesforceDefaults,
@@ -108,6 +109,9 @@ impl Provision {
         })?;
         let retry_delay =
             Duration::from_secs_f64(env.number::<f64>("CCBULK_RETRY_DELAY_SECONDS", Some(30.0))?.max(0.0));
+        let lease = Duration::from_secs(env.number::<u64>("CCBULK_ROW_LEASE_SECONDS", Some(60))?.max(1));
+        // A chunk whose rows another invocation holds looks again once that invocation is surely over.
+        let held_retry = Duration::from_secs(env.number::<u64>("CCBULK_HELD_RETRY_SECONDS", Some(900))?);
         // The account's quota is per account and API: the workers split it, each with its share of the burst.
         let budget = RateBudget { write_per_second: rate, ..RateBudget::default() }.shared_by(workers);
         let connect = match env.optional("CCBULK_CONNECT_INSTANCE_ID") {
@@ -143,8 +147,9 @@ impl Provision {
             objects: S3Objects::new(s3_client(config)),
             sqs: aws_sdk_sqs::Client::new(config),
             queue_url,
-            policy: RetryPolicy { max_attempts },
+            policy: RetryPolicy { max_attempts, lease },
             retry_delay,
+            held_retry,
             salesforce,
             salesforce_defaults: salesforce_defaults(env),
             implied: implied_salesforce(env)?,
@@ -225,7 +230,7 @@ impl Provision {
         };
         match provision_chunk(&self.store, &self.objects, targets, &chunk, self.policy, keep_going).await {
             Ok(report) if report.needs_redelivery() => Delivery::Again {
-                delay,
+                delay: if report.held > 0 { delay.max(self.held_retry) } else { delay },
                 reason: format!(
                     "{} rows of job {} wait for another attempt: {}",
                     report.deferred,

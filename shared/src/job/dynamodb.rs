@@ -15,7 +15,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, Put, TransactWriteItem, Update};
 
 use super::model::{Counts, Job, JobId, JobState, ObjectRef, RowOutcome, RowRecord, RowStatus, now_epoch};
-use super::store::{Created, JobStore, Page, RowStart, StoreError};
+use super::store::{Created, JobStore, Lease, Page, RowStart, StoreError};
 use crate::domain::{Action, IdentityManagement, TelephonyModel};
 use crate::format::Dialect;
 
@@ -93,7 +93,15 @@ impl Cancellation {
 enum Moved {
     From,
     Refused(RowStatus),
+    /// Another worker's lease on the row is running.
+    Held,
+    /// The row is not (or no longer) the caller's to finish.
+    NotHolder,
     Missing,
+}
+
+fn lease_owner(item: &Item) -> Option<String> {
+    text(item, "lease_owner")
 }
 
 pub struct DynamoJobStore {
@@ -431,15 +439,15 @@ impl DynamoJobStore {
         id: &JobId,
         row: u64,
         to: RowStatus,
-        allowed: fn(RowStatus) -> bool,
+        gate: impl Fn(&RowRecord, &Item) -> Option<Moved>,
         extra: impl Fn(&mut Vec<String>, &mut Vec<&'static str>, &mut Item),
     ) -> Result<Moved, StoreError> {
         for _ in 0..RACE_ATTEMPTS {
             let Some(item) = self.row_item(id, row).await? else { return Ok(Moved::Missing) };
             let record = row_from(&item)?;
             let from = record.status;
-            if !allowed(from) {
-                return Ok(Moved::Refused(from));
+            if let Some(stop) = gate(&record, &item) {
+                return Ok(stop);
             }
             let mut sets = vec!["#st = :to".to_owned(), "gsi1pk = :g".to_owned(), "updated_at = :now".to_owned()];
             let mut removes = Vec::new();
@@ -448,6 +456,7 @@ impl DynamoJobStore {
                 (":from".to_owned(), s(from.as_str())),
                 (":g".to_owned(), s(status_key(id, to))),
                 (":now".to_owned(), n(now_epoch())),
+                (":attempts".to_owned(), n(record.attempts)),
             ]);
             extra(&mut sets, &mut removes, &mut values);
             let mut expression = format!("SET {}", sets.join(", "));
@@ -458,7 +467,9 @@ impl DynamoJobStore {
                 .table_name(&self.table)
                 .set_key(Some(self.key(job_pk(id), row_sk(row))))
                 .update_expression(expression)
-                .condition_expression("#st = :from")
+                // The attempt count versions the row: every start raises it, so a row taken over by another
+                // worker since it was read fails this condition even though its status is the same.
+                .condition_expression("#st = :from AND attempts = :attempts")
                 .expression_attribute_names("#st", "status")
                 .set_expression_attribute_values(Some(values))
                 .build()
@@ -642,27 +653,87 @@ impl JobStore for DynamoJobStore {
         Ok(())
     }
 
-    async fn start_row(&self, id: &JobId, row: u64) -> Result<RowStart, StoreError> {
+    async fn start_row(&self, id: &JobId, row: u64, lease: &Lease) -> Result<RowStart, StoreError> {
+        let now = now_epoch();
         let moved = self
             .move_row(
                 id,
                 row,
                 RowStatus::InProgress,
-                |from| !matches!(from, RowStatus::Succeeded | RowStatus::Invalid),
+                |record, item| match record.status {
+                    RowStatus::Succeeded | RowStatus::Failed | RowStatus::Invalid => {
+                        Some(Moved::Refused(record.status))
+                    }
+                    RowStatus::InProgress
+                        if lease_owner(item).is_some_and(|holder| holder != lease.owner)
+                            && number(item, "lease_until") >= now =>
+                    {
+                        Some(Moved::Held)
+                    }
+                    _ => None,
+                },
                 |sets, _, values| {
                     sets.push("attempts = attempts + :one".into());
+                    sets.push("lease_owner = :owner".into());
+                    sets.push("lease_until = :until".into());
                     values.insert(":one".into(), n(1));
+                    values.insert(":owner".into(), s(lease.owner.as_str()));
+                    values.insert(":until".into(), n(lease.until));
                 },
             )
             .await?;
         match moved {
             Moved::Missing => Err(StoreError(format!("job {id} has no row {row}"))),
             Moved::Refused(status) => Ok(RowStart::Done(status)),
+            Moved::Held | Moved::NotHolder => Ok(RowStart::Held),
             Moved::From => {
                 self.settle(id).await?;
                 let item = self.row_item(id, row).await?.ok_or_else(|| StoreError("the row vanished".into()))?;
                 Ok(RowStart::Go(Box::new(row_from(&item)?)))
             }
+        }
+    }
+
+    async fn renew_rows(&self, id: &JobId, rows: &[u64], lease: &Lease) -> Result<(), StoreError> {
+        for row in rows {
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(self.key(job_pk(id), row_sk(*row))))
+                .update_expression("SET lease_until = :until")
+                .condition_expression("lease_owner = :owner AND #st = :in_progress")
+                .expression_attribute_names("#st", "status")
+                .expression_attribute_values(":until", n(lease.until))
+                .expression_attribute_values(":owner", s(lease.owner.as_str()))
+                .expression_attribute_values(":in_progress", s(RowStatus::InProgress.as_str()))
+                .send()
+                .await;
+            match result {
+                // A row finished meanwhile, or taken over: nothing to renew.
+                Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
+                other => {
+                    other.map_err(failed)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn release_row(&self, id: &JobId, row: u64, owner: &str) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(self.key(job_pk(id), row_sk(row))))
+            .update_expression("REMOVE lease_owner, lease_until")
+            .condition_expression("lease_owner = :owner")
+            .expression_attribute_values(":owner", s(owner))
+            .send()
+            .await;
+        match result {
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
+            other => other.map(drop).map_err(failed),
         }
     }
 
@@ -672,7 +743,8 @@ impl JobStore for DynamoJobStore {
         row: u64,
         status: RowStatus,
         outcome: &RowOutcome,
-    ) -> Result<JobState, StoreError> {
+        owner: &str,
+    ) -> Result<Option<JobState>, StoreError> {
         let fields = [
             ("connect_user_id", &outcome.connect_user_id),
             ("connect_user_arn", &outcome.connect_user_arn),
@@ -685,7 +757,10 @@ impl JobStore for DynamoJobStore {
                 id,
                 row,
                 status,
-                |_| true,
+                |record, item| {
+                    let holds = record.status == RowStatus::InProgress && lease_owner(item).as_deref() == Some(owner);
+                    (!holds).then_some(Moved::NotHolder)
+                },
                 |sets, removes, values| {
                     // Outcome ids are kept from an earlier attempt unless this one says otherwise.
                     for (i, (name, value)) in fields.iter().enumerate() {
@@ -701,13 +776,44 @@ impl JobStore for DynamoJobStore {
                         }
                         None => removes.push("error_message"),
                     }
+                    removes.extend(["lease_owner", "lease_until"]);
                 },
             )
             .await?;
-        if let Moved::Missing = moved {
-            return Err(StoreError(format!("job {id} has no row {row}")));
+        match moved {
+            Moved::Missing => Err(StoreError(format!("job {id} has no row {row}"))),
+            Moved::NotHolder | Moved::Held | Moved::Refused(_) => Ok(None),
+            Moved::From => self.settle(id).await.map(Some),
         }
-        self.settle(id).await
+    }
+
+    async fn reopen_failed(&self, id: &JobId) -> Result<u64, StoreError> {
+        let mut reopened = 0;
+        let mut after = None;
+        loop {
+            // The status index is read page by page, never from the start again: it may lag behind the moves.
+            let page = self.rows(id, Some(RowStatus::Failed), 100, after).await?;
+            after = page.items.last().map(|r| r.row);
+            let last_page = page.next.is_none();
+            for record in page.items {
+                let moved = self
+                    .move_row(
+                        id,
+                        record.row,
+                        RowStatus::Pending,
+                        |record, _| (record.status != RowStatus::Failed).then_some(Moved::Refused(record.status)),
+                        |_, _, _| {},
+                    )
+                    .await?;
+                if let Moved::From = moved {
+                    reopened += 1;
+                }
+            }
+            if last_page {
+                self.settle(id).await?;
+                return Ok(reopened);
+            }
+        }
     }
 
     async fn row(&self, id: &JobId, row: u64) -> Result<Option<RowRecord>, StoreError> {

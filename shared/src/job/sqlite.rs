@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::sync::Mutex;
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
 use super::model::{Counts, Job, JobId, JobState, ObjectRef, RowOutcome, RowRecord, RowStatus, now_epoch};
 
@@ -13,7 +13,7 @@ use super::model::{Counts, Job, JobId, JobState, ObjectRef, RowOutcome, RowRecor
 fn now() -> i64 {
     now_epoch() as i64
 }
-use super::store::{Created, JobStore, Page, RowStart, StoreError};
+use super::store::{Created, JobStore, Lease, Page, RowStart, StoreError};
 use crate::domain::{Action, IdentityManagement, TelephonyModel};
 use crate::format::Dialect;
 
@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS rows (
     error_message TEXT, connect_user_id TEXT, connect_user_arn TEXT, salesforce_user_id TEXT,
     permission_set_assignment_id TEXT, quick_connect_id TEXT,
     attempts INTEGER NOT NULL DEFAULT 0, updated_at INTEGER NOT NULL,
+    lease_owner TEXT, lease_until INTEGER,
     PRIMARY KEY (job_id, row)
 );
 CREATE INDEX IF NOT EXISTS rows_by_status ON rows (job_id, status, row);
@@ -80,6 +81,16 @@ fn add_missing_columns(connection: &Connection) -> rusqlite::Result<()> {
             .query_row("SELECT COUNT(*) > 0 FROM pragma_table_info('jobs') WHERE name = 'error'", [], |r| r.get(0))?;
     if !has_error {
         connection.execute_batch("ALTER TABLE jobs ADD COLUMN error TEXT")?;
+    }
+    let has_lease: bool = connection.query_row(
+        "SELECT COUNT(*) > 0 FROM pragma_table_info('rows') WHERE name = 'lease_owner'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_lease {
+        connection.execute_batch(
+            "ALTER TABLE rows ADD COLUMN lease_owner TEXT; ALTER TABLE rows ADD COLUMN lease_until INTEGER;",
+        )?;
     }
     Ok(())
 }
@@ -289,28 +300,69 @@ impl JobStore for SqliteJobStore {
         })
     }
 
-    async fn start_row(&self, id: &JobId, row: u64) -> Result<RowStart, StoreError> {
+    async fn start_row(&self, id: &JobId, row: u64, lease: &Lease) -> Result<RowStart, StoreError> {
         self.with_connection(|c| {
-            let tx = c.transaction()?;
-            let Some(record) = tx
-                .query_row("SELECT * FROM rows WHERE job_id = ?1 AND row = ?2", params![id.as_str(), row as i64], row_from)
-                .optional()?
-            else {
+            // Immediate: another process on the same file waits here instead of racing this read to the write.
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let found = tx
+                .query_row(
+                    "SELECT status, lease_owner, lease_until FROM rows WHERE job_id = ?1 AND row = ?2",
+                    params![id.as_str(), row as i64],
+                    |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, Option<i64>>(2)?)),
+                )
+                .optional()?;
+            let Some((status, holder, until)) = found else {
                 return Err(rusqlite::Error::QueryReturnedNoRows);
             };
-            if matches!(record.status, RowStatus::Succeeded | RowStatus::Invalid) {
-                return Ok(RowStart::Done(record.status));
+            let status = parse(RowStatus::parse(&status), "row status", &status)?;
+            if matches!(status, RowStatus::Succeeded | RowStatus::Failed | RowStatus::Invalid) {
+                return Ok(RowStart::Done(status));
+            }
+            let held_by_another = status == RowStatus::InProgress
+                && holder.as_deref().is_some_and(|holder| holder != lease.owner)
+                && until.is_some_and(|until| until >= now());
+            if held_by_another {
+                return Ok(RowStart::Held);
             }
             tx.execute(
-                "UPDATE rows SET status = 'IN_PROGRESS', attempts = attempts + 1, updated_at = ?3 WHERE job_id = ?1 AND row = ?2",
-                params![id.as_str(), row as i64, now()],
+                "UPDATE rows SET status = 'IN_PROGRESS', attempts = attempts + 1, updated_at = ?3, lease_owner = ?4, \
+                 lease_until = ?5 WHERE job_id = ?1 AND row = ?2",
+                params![id.as_str(), row as i64, now(), lease.owner, lease.until as i64],
             )?;
-            if record.status != RowStatus::InProgress {
-                move_count(&tx, id.as_str(), record.status, RowStatus::InProgress)?;
+            if status != RowStatus::InProgress {
+                move_count(&tx, id.as_str(), status, RowStatus::InProgress)?;
             }
-            let started = tx.query_row("SELECT * FROM rows WHERE job_id = ?1 AND row = ?2", params![id.as_str(), row as i64], row_from)?;
+            let started = tx.query_row(
+                "SELECT * FROM rows WHERE job_id = ?1 AND row = ?2",
+                params![id.as_str(), row as i64],
+                row_from,
+            )?;
             tx.commit()?;
             Ok(RowStart::Go(Box::new(started)))
+        })
+    }
+
+    async fn renew_rows(&self, id: &JobId, rows: &[u64], lease: &Lease) -> Result<(), StoreError> {
+        self.with_connection(|c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for row in rows {
+                tx.execute(
+                    "UPDATE rows SET lease_until = ?4 WHERE job_id = ?1 AND row = ?2 AND lease_owner = ?3 \
+                     AND status = 'IN_PROGRESS'",
+                    params![id.as_str(), *row as i64, lease.owner, lease.until as i64],
+                )?;
+            }
+            tx.commit()
+        })
+    }
+
+    async fn release_row(&self, id: &JobId, row: u64, owner: &str) -> Result<(), StoreError> {
+        self.with_connection(|c| {
+            c.execute(
+                "UPDATE rows SET lease_owner = NULL, lease_until = NULL WHERE job_id = ?1 AND row = ?2 AND lease_owner = ?3",
+                params![id.as_str(), row as i64, owner],
+            )
+            .map(drop)
         })
     }
 
@@ -320,17 +372,25 @@ impl JobStore for SqliteJobStore {
         row: u64,
         status: RowStatus,
         outcome: &RowOutcome,
-    ) -> Result<JobState, StoreError> {
+        owner: &str,
+    ) -> Result<Option<JobState>, StoreError> {
         self.with_connection(|c| {
-            let tx = c.transaction()?;
-            let previous: String =
-                tx.query_row("SELECT status FROM rows WHERE job_id = ?1 AND row = ?2", params![id.as_str(), row as i64], |r| r.get(0))?;
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let (previous, holder): (String, Option<String>) = tx.query_row(
+                "SELECT status, lease_owner FROM rows WHERE job_id = ?1 AND row = ?2",
+                params![id.as_str(), row as i64],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
             let previous = parse(RowStatus::parse(&previous), "row status", &previous)?;
+            if previous != RowStatus::InProgress || holder.as_deref() != Some(owner) {
+                return Ok(None);
+            }
             tx.execute(
                 "UPDATE rows SET status = ?3, error_message = ?4, connect_user_id = COALESCE(?5, connect_user_id), \
                  connect_user_arn = COALESCE(?6, connect_user_arn), salesforce_user_id = COALESCE(?7, salesforce_user_id), \
                  permission_set_assignment_id = COALESCE(?8, permission_set_assignment_id), \
-                 quick_connect_id = COALESCE(?9, quick_connect_id), updated_at = ?10 WHERE job_id = ?1 AND row = ?2",
+                 quick_connect_id = COALESCE(?9, quick_connect_id), updated_at = ?10, lease_owner = NULL, \
+                 lease_until = NULL WHERE job_id = ?1 AND row = ?2",
                 params![
                     id.as_str(),
                     row as i64,
@@ -344,9 +404,26 @@ impl JobStore for SqliteJobStore {
                     now(),
                 ],
             )?;
-            let state = if previous == status { settle(&tx, id.as_str())? } else { move_count(&tx, id.as_str(), previous, status)? };
+            let state = move_count(&tx, id.as_str(), previous, status)?;
             tx.commit()?;
-            Ok(state)
+            Ok(Some(state))
+        })
+    }
+
+    async fn reopen_failed(&self, id: &JobId) -> Result<u64, StoreError> {
+        self.with_connection(|c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let reopened = tx.execute(
+                "UPDATE rows SET status = 'PENDING', updated_at = ?2 WHERE job_id = ?1 AND status = 'FAILED'",
+                params![id.as_str(), now()],
+            )? as i64;
+            tx.execute(
+                "UPDATE jobs SET failed = failed - ?2, pending = pending + ?2, updated_at = ?3 WHERE id = ?1",
+                params![id.as_str(), reopened, now()],
+            )?;
+            settle(&tx, id.as_str())?;
+            tx.commit()?;
+            Ok(reopened as u64)
         })
     }
 

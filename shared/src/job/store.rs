@@ -18,10 +18,44 @@ pub enum Created {
 /// What a worker about to provision a row may do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RowStart {
-    /// Go ahead; the record shows the attempt (and, after a crash, what an earlier attempt left).
+    /// Go ahead, holding the row's lease; the record shows the attempt (and, after a crash, what an earlier attempt
+    /// left).
     Go(Box<RowRecord>),
-    /// The row needs no work: it succeeded already, or it is invalid.
+    /// The row needs no work: it succeeded, failed for good, or is invalid.
     Done(RowStatus),
+    /// Another worker holds the row's lease and is alive as far as anyone knows: leave the row to it, and look
+    /// again later (SQS delivers a chunk twice at once; a rerun ingest sends its chunks again).
+    Held,
+}
+
+/// A worker's hold on the rows it works: who (a token of its own) and until when (epoch seconds). Only the holder
+/// finishes a row; a lease that runs out (a worker killed, a container lost) lets another worker take the row over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub owner: String,
+    pub until: u64,
+}
+
+impl Lease {
+    /// A lease for a new owner, for `seconds` from now.
+    pub fn new(seconds: u64) -> Self {
+        let owner = format!("{:016x}{:016x}", super::model::now_epoch(), random_token());
+        Self { owner, until: super::model::now_epoch() + seconds }
+    }
+
+    /// The same owner, for `seconds` from now.
+    pub fn renewed(&self, seconds: u64) -> Self {
+        Self { owner: self.owner.clone(), until: super::model::now_epoch() + seconds }
+    }
+}
+
+/// 64 random bits, from the standard library's randomly seeded hasher (no generator crate needed for a token).
+fn random_token() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher
+        .write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
+    hasher.finish()
 }
 
 /// A page of results and the key to ask for the next one.
@@ -44,17 +78,37 @@ pub trait JobStore: Send + Sync {
     fn finish_ingest(&self, id: &JobId, chunks: u32, rows: u64) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Ends a job FAILED, saying why (its file turned out unusable).
     fn fail_job(&self, id: &JobId, reason: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// Marks a row IN_PROGRESS and counts the attempt, unless it needs no work.
-    fn start_row(&self, id: &JobId, row: u64) -> impl Future<Output = Result<RowStart, StoreError>> + Send;
-    /// Ends a row SUCCEEDED or FAILED; the counters move in the same transaction, and the last row finishes the job.
-    /// Returns the job's state afterwards.
+    /// Marks a row IN_PROGRESS under `lease` and counts the attempt, unless it needs no work or another worker's
+    /// lease on it is still running.
+    fn start_row(
+        &self,
+        id: &JobId,
+        row: u64,
+        lease: &Lease,
+    ) -> impl Future<Output = Result<RowStart, StoreError>> + Send;
+    /// Extends `lease` (already renewed) on those of `rows` its owner still holds.
+    fn renew_rows(
+        &self,
+        id: &JobId,
+        rows: &[u64],
+        lease: &Lease,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Lets go of a row its owner leaves IN_PROGRESS for a later delivery, so that one need not wait for the lease.
+    fn release_row(&self, id: &JobId, row: u64, owner: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Ends a row SUCCEEDED or FAILED, if `owner` still holds it; the counters move in the same transaction, and the
+    /// last row finishes the job. Returns the job's state afterwards, or `None` when the row is not the owner's
+    /// (its lease ran out and another worker took it over): that worker finishes it.
     fn finish_row(
         &self,
         id: &JobId,
         row: u64,
         status: RowStatus,
         outcome: &RowOutcome,
-    ) -> impl Future<Output = Result<JobState, StoreError>> + Send;
+        owner: &str,
+    ) -> impl Future<Output = Result<Option<JobState>, StoreError>> + Send;
+    /// Puts a job's FAILED rows back to PENDING, for a deliberate rerun of the file (a redelivery never reopens a
+    /// failed row). Returns how many.
+    fn reopen_failed(&self, id: &JobId) -> impl Future<Output = Result<u64, StoreError>> + Send;
     fn row(&self, id: &JobId, row: u64) -> impl Future<Output = Result<Option<RowRecord>, StoreError>> + Send;
     /// Rows in row order, optionally of one status only, without reading the others.
     fn rows(

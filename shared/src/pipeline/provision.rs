@@ -5,6 +5,8 @@
 //! of the chunk, until its attempts run out.
 
 use std::borrow::Cow;
+use std::sync::Mutex;
+use std::time::Duration;
 
 use aws_sdk_connect::Client as ConnectClient;
 
@@ -14,7 +16,7 @@ use crate::domain::{
     Action, ConnectUser, ContactCenterRef, SalesforceUser, SalesforceUserFields, SalesforceUserRef, UserRow, VoiceRole,
 };
 use crate::format::Dialect;
-use crate::job::{ChunkMessage, JobState, JobStore, RowOutcome, RowRecord, RowStart, RowStatus, StoreError};
+use crate::job::{ChunkMessage, JobState, JobStore, Lease, RowOutcome, RowRecord, RowStart, RowStatus, StoreError};
 use crate::salesforce::{
     SalesforceClient, SalesforceDefaults, SalesforceError, SalesforceOutcome, SalesforceProvisioner,
 };
@@ -107,11 +109,14 @@ pub struct Targets {
 pub struct RetryPolicy {
     /// Attempts a row gets before a retryable failure becomes its outcome.
     pub max_attempts: u32,
+    /// How long a worker's hold on its rows lasts unless renewed (it is renewed every third of it while the worker
+    /// is alive): how long a row whose worker died waits before another delivery takes it over.
+    pub lease: Duration,
 }
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        Self { max_attempts: 5 }
+        Self { max_attempts: 5, lease: Duration::from_secs(60) }
     }
 }
 
@@ -124,6 +129,8 @@ pub struct ChunkReport {
     pub skipped: u32,
     /// Rows left for another delivery of the chunk.
     pub deferred: u32,
+    /// Of those, rows another live delivery holds (their next look is worth making once it is over).
+    pub held: u32,
     /// Why the last deferred row was deferred.
     pub retry_reason: Option<String>,
     /// The job's state after the chunk's last finished row.
@@ -181,13 +188,62 @@ pub async fn provision_chunk<S: JobStore, O: ObjectStore>(
     keep_going: &(dyn Fn() -> bool + Sync),
 ) -> Result<ChunkReport, ChunkError> {
     let bytes = objects.read_range(&message.object, message.chunk.range).await?;
+    let lease_seconds = policy.lease.as_secs().max(1);
+    let lease = Lease::new(lease_seconds);
+    let held = Mutex::new(Vec::new());
+    let work = work_chunk(store, targets, message, policy, keep_going, bytes.as_slice(), &lease, &held);
+    // The rows this delivery holds stay its own while it works them, however long the pacer makes that.
+    let renew = async {
+        loop {
+            tokio::time::sleep(policy.lease / 3).await;
+            let rows = held.lock().map(|rows| rows.clone()).unwrap_or_default();
+            if !rows.is_empty()
+                && let Err(err) = store.renew_rows(&message.job_id, &rows, &lease.renewed(lease_seconds)).await
+            {
+                tracing::warn!(chunk = message.chunk.index, error = %err, "could not renew the rows' lease");
+            }
+        }
+    };
+    tokio::select! {
+        result = work => result,
+        never = renew => never,
+    }
+}
+
+/// Marks a row done in `held` (finished or released).
+fn let_go(held: &Mutex<Vec<u64>>, row: u64) {
+    if let Ok(mut rows) = held.lock() {
+        rows.retain(|r| *r != row);
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn work_chunk<S: JobStore>(
+    store: &S,
+    targets: &Targets,
+    message: &ChunkMessage,
+    policy: RetryPolicy,
+    keep_going: &(dyn Fn() -> bool + Sync),
+    bytes: &[u8],
+    lease: &Lease,
+    held: &Mutex<Vec<u64>>,
+) -> Result<ChunkReport, ChunkError> {
+    let owner = lease.owner.as_str();
     let mut report = ChunkReport::default();
     let mut work: Vec<(UserRow, RowRecord)> = Vec::new();
-    for parsed in message.rows(bytes.as_slice())? {
+    for parsed in message.rows(bytes)? {
         match parsed {
-            Ok(row) => match store.start_row(&message.job_id, row.row).await? {
-                RowStart::Go(record) => work.push((row, *record)),
+            Ok(row) => match store.start_row(&message.job_id, row.row, lease).await? {
+                RowStart::Go(record) => {
+                    held.lock().map_err(|_| StoreError("a worker panicked".into()))?.push(row.row);
+                    work.push((row, *record));
+                }
                 RowStart::Done(_) => report.skipped += 1,
+                RowStart::Held => {
+                    report.deferred += 1;
+                    report.held += 1;
+                    report.retry_reason = Some(format!("row {} is being worked by another delivery", row.row));
+                }
             },
             // The object is read at the version ingest validated, so this means the bytes changed under us.
             Err(errors) => {
@@ -196,8 +252,11 @@ pub async fn provision_chunk<S: JobStore, O: ObjectStore>(
                     error_message: Some(format!("the row no longer validates: {}", error_message(&errors))),
                     ..RowOutcome::default()
                 };
-                if let RowStart::Go(_) = store.start_row(&message.job_id, row).await? {
-                    report.job_state = Some(store.finish_row(&message.job_id, row, RowStatus::Failed, &outcome).await?);
+                if let RowStart::Go(_) = store.start_row(&message.job_id, row, lease).await?
+                    && let Some(state) =
+                        store.finish_row(&message.job_id, row, RowStatus::Failed, &outcome, owner).await?
+                {
+                    report.job_state = Some(state);
                     report.failed += 1;
                 }
             }
@@ -213,6 +272,8 @@ pub async fn provision_chunk<S: JobStore, O: ObjectStore>(
         // Stopping (Ctrl-C, a Lambda's deadline) leaves the rest IN_PROGRESS for the next delivery, which
         // reconciles them like a crash's leftovers.
         if !keep_going() {
+            store.release_row(&message.job_id, row.row, owner).await?;
+            let_go(held, row.row);
             report.deferred += 1;
             continue;
         }
@@ -240,17 +301,25 @@ pub async fn provision_chunk<S: JobStore, O: ObjectStore>(
         };
         match verdict {
             Verdict::Done(status, outcome) => {
-                report.job_state = Some(store.finish_row(&message.job_id, row.row, status, &outcome).await?);
-                match status {
-                    RowStatus::Succeeded => report.succeeded += 1,
-                    _ => report.failed += 1,
+                match store.finish_row(&message.job_id, row.row, status, &outcome, owner).await? {
+                    Some(state) => {
+                        report.job_state = Some(state);
+                        match status {
+                            RowStatus::Succeeded => report.succeeded += 1,
+                            _ => report.failed += 1,
+                        }
+                    }
+                    // The lease ran out and another delivery took the row over: that one finishes it.
+                    None => report.skipped += 1,
                 }
             }
             Verdict::Retry(reason) => {
+                store.release_row(&message.job_id, row.row, owner).await?;
                 report.deferred += 1;
                 report.retry_reason = Some(reason);
             }
         }
+        let_go(held, row.row);
     }
     Ok(report)
 }
