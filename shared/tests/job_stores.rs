@@ -71,6 +71,10 @@ async fn a_job_moves_through_its_rows(store: &impl JobStore) {
     store.put_rows(&rows[1..]).await.unwrap();
     let counts = store.job(&job.id).await.unwrap().unwrap().counts;
     assert_eq!((counts.pending, counts.invalid, counts.total()), (2, 1, 3), "a repeated ingest counts nothing twice");
+    assert_eq!(store.chunks_sent(&job.id).await.unwrap(), 0);
+    store.record_chunks_sent(&job.id, 3).await.unwrap();
+    store.record_chunks_sent(&job.id, 2).await.unwrap();
+    assert_eq!(store.chunks_sent(&job.id).await.unwrap(), 3, "an ingest that ran twice never lowers the record");
     store.finish_ingest(&job.id, 1, 3).await.unwrap();
 
     let first = Lease::new(60);

@@ -29,6 +29,8 @@ const RACE_ATTEMPTS: u32 = 20;
 const RECOUNT_ATTEMPTS: u32 = 3;
 /// The job item's attribute with the number of rows ingest recorded: what the counters add up to.
 const ROWS: &str = "rows";
+/// The job item's attribute with how many chunk messages (in file order) are known to have been sent.
+const CHUNKS_SENT: &str = "chunks_sent";
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -633,6 +635,29 @@ impl JobStore for DynamoJobStore {
         // A job whose rows are all done by now (all invalid, say) finishes at once.
         self.settle(id).await?;
         Ok(())
+    }
+
+    async fn chunks_sent(&self, id: &JobId) -> Result<u32, StoreError> {
+        Ok(self.job_item(id).await?.map_or(0, |item| number(&item, CHUNKS_SENT) as u32))
+    }
+
+    async fn record_chunks_sent(&self, id: &JobId, sent: u32) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(self.key(job_pk(id), "JOB".into())))
+            .update_expression("SET #c = :n")
+            .condition_expression("attribute_exists(pk) AND (attribute_not_exists(#c) OR #c < :n)")
+            .expression_attribute_names("#c", CHUNKS_SENT)
+            .expression_attribute_values(":n", n(sent))
+            .send()
+            .await;
+        match result {
+            // Already recorded as far or further (an ingest that ran twice).
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
+            other => other.map(drop).map_err(failed),
+        }
     }
 
     async fn fail_job(&self, id: &JobId, reason: &str) -> Result<(), StoreError> {

@@ -27,6 +27,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     pending INTEGER NOT NULL DEFAULT 0, in_progress INTEGER NOT NULL DEFAULT 0, succeeded INTEGER NOT NULL DEFAULT 0,
     failed INTEGER NOT NULL DEFAULT 0, invalid INTEGER NOT NULL DEFAULT 0,
     chunks INTEGER NOT NULL DEFAULT 0,
+    chunks_sent INTEGER NOT NULL DEFAULT 0,
     error TEXT,
     created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL
 );
@@ -81,6 +82,14 @@ fn add_missing_columns(connection: &Connection) -> rusqlite::Result<()> {
             .query_row("SELECT COUNT(*) > 0 FROM pragma_table_info('jobs') WHERE name = 'error'", [], |r| r.get(0))?;
     if !has_error {
         connection.execute_batch("ALTER TABLE jobs ADD COLUMN error TEXT")?;
+    }
+    let has_chunks_sent: bool = connection.query_row(
+        "SELECT COUNT(*) > 0 FROM pragma_table_info('jobs') WHERE name = 'chunks_sent'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_chunks_sent {
+        connection.execute_batch("ALTER TABLE jobs ADD COLUMN chunks_sent INTEGER NOT NULL DEFAULT 0")?;
     }
     let has_lease: bool = connection.query_row(
         "SELECT COUNT(*) > 0 FROM pragma_table_info('rows') WHERE name = 'lease_owner'",
@@ -287,6 +296,21 @@ impl JobStore for SqliteJobStore {
             // A job whose rows are all done by now (all invalid, say) finishes at once.
             settle(&tx, id.as_str())?;
             tx.commit()
+        })
+    }
+
+    async fn chunks_sent(&self, id: &JobId) -> Result<u32, StoreError> {
+        self.with_connection(|c| {
+            c.query_row("SELECT chunks_sent FROM jobs WHERE id = ?1", params![id.as_str()], |r| r.get(0))
+                .optional()
+                .map(Option::unwrap_or_default)
+        })
+    }
+
+    async fn record_chunks_sent(&self, id: &JobId, sent: u32) -> Result<(), StoreError> {
+        self.with_connection(|c| {
+            c.execute("UPDATE jobs SET chunks_sent = MAX(chunks_sent, ?2) WHERE id = ?1", params![id.as_str(), sent])
+                .map(drop)
         })
     }
 

@@ -76,6 +76,11 @@ pub trait JobStore: Send + Sync {
     /// Ends ingest: the job is RUNNING with its `chunks` and its `rows` (every row recorded, invalid ones too), or
     /// done at once when no row needs work. `rows` is what the counters must add up to, whatever happens later.
     fn finish_ingest(&self, id: &JobId, chunks: u32, rows: u64) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// How many of a job's chunk messages (in file order) are known to have been sent: an ingest run again after
+    /// it died half way sends only the others.
+    fn chunks_sent(&self, id: &JobId) -> impl Future<Output = Result<u32, StoreError>> + Send;
+    /// Records that the first `sent` chunk messages have gone out (never lowering the record).
+    fn record_chunks_sent(&self, id: &JobId, sent: u32) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Ends a job FAILED, saying why (its file turned out unusable).
     fn fail_job(&self, id: &JobId, reason: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Marks a row IN_PROGRESS under `lease` and counts the attempt, unless it needs no work or another worker's

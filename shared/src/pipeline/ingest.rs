@@ -136,6 +136,9 @@ async fn pass<S: JobStore, Q: ChunkQueue>(
         chunk,
     };
     let mut planner = ChunkPlanner::new(options.chunk_rows);
+    // An ingest run again after it died half way sends only the chunks not yet sent (the planner cuts the same
+    // chunks from the same file); a requeue sends them all on purpose.
+    let already_sent = if record_rows { store.chunks_sent(id).await? } else { 0 };
     let (mut rows, mut messages, mut chunks, mut seen) = (Vec::new(), Vec::new(), 0u32, 0u64);
     while let Some(record) = reader.next_record()? {
         seen += 1;
@@ -172,16 +175,34 @@ async fn pass<S: JobStore, Q: ChunkQueue>(
         if messages.len() >= MESSAGE_BATCH {
             store.put_rows(&rows).await?;
             rows.clear();
-            chunks += messages.len() as u32;
-            queue.send(&messages).await?;
-            messages.clear();
+            chunks += send_unsent(store, queue, id, &mut messages, already_sent, record_rows).await?;
         }
     }
     messages.extend(planner.finish().map(&message));
     store.put_rows(&rows).await?;
-    chunks += messages.len() as u32;
-    queue.send(&messages).await?;
+    chunks += send_unsent(store, queue, id, &mut messages, already_sent, record_rows).await?;
     Ok((chunks, seen))
+}
+
+/// Sends the messages whose chunks were not sent before (`already_sent` of them were), records how far the
+/// sending got when `record` (ingest, not a requeue), and empties `messages`. Returns how many chunks they were.
+async fn send_unsent<S: JobStore, Q: ChunkQueue>(
+    store: &S,
+    queue: &Q,
+    id: &JobId,
+    messages: &mut Vec<ChunkMessage>,
+    already_sent: u32,
+    record: bool,
+) -> Result<u32, IngestError> {
+    let Some(last) = messages.last().map(|m| m.chunk.index) else { return Ok(0) };
+    let count = messages.len() as u32;
+    messages.retain(|m| m.chunk.index >= already_sent);
+    queue.send(messages).await?;
+    if record && !messages.is_empty() {
+        store.record_chunks_sent(id, last + 1).await?;
+    }
+    messages.clear();
+    Ok(count)
 }
 
 #[cfg(all(test, feature = "sqlite"))]
@@ -246,5 +267,41 @@ mod tests {
         std::fs::write(bad.path(), "action,username\nexplode,x\n").unwrap();
         let outcome = ingest(&store, &queue, bad.path(), object("bad.csv"), &options).await.unwrap();
         assert_eq!((outcome.job.state, outcome.job.chunks), (JobState::CompletedWithErrors, 0));
+    }
+
+    /// A queue that takes `sends` calls, then fails: SQS out of reach half way through an ingest.
+    struct DiesAfter {
+        queue: MemoryQueue,
+        sends: std::sync::atomic::AtomicU32,
+    }
+
+    impl ChunkQueue for DiesAfter {
+        async fn send(&self, messages: &[ChunkMessage]) -> Result<(), QueueError> {
+            if self.sends.fetch_sub(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                return Err(QueueError("SQS is out of reach".into()));
+            }
+            self.queue.send(messages).await
+        }
+    }
+
+    #[tokio::test]
+    async fn an_ingest_run_again_after_it_died_sends_only_the_chunks_not_yet_sent() {
+        let store = SqliteJobStore::in_memory().unwrap();
+        let path = example("ccbulk-agents.csv");
+        // A chunk a row: 28 chunks, sent ten at a time.
+        let options = Options { chunk_rows: 1, ..Options::default() };
+        let dying = DiesAfter { queue: MemoryQueue::default(), sends: 1.into() };
+        let err = ingest(&store, &dying, path.as_path(), object("agents.csv"), &options).await.unwrap_err();
+        assert!(matches!(err, IngestError::Queue(_)), "{err}");
+        assert_eq!(dying.queue.len(), 10, "the first ten went out before SQS fell away");
+
+        let queue = MemoryQueue::default();
+        let outcome = ingest(&store, &queue, path.as_path(), object("agents.csv"), &options).await.unwrap();
+        assert!(outcome.ingested);
+        assert_eq!((outcome.job.chunks, queue.len()), (28, 18), "only the 18 chunks not yet sent go out again");
+        let mut indexes: Vec<u32> = std::iter::from_fn(|| queue.receive()).map(|m| m.chunk.index).collect();
+        indexes.sort();
+        assert_eq!(indexes, (10..28).collect::<Vec<_>>());
+        assert_eq!(store.job(&outcome.job.id).await.unwrap().unwrap().counts.total(), 28, "every row recorded once");
     }
 }
