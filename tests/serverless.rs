@@ -280,7 +280,9 @@ async fn partner_telephony_rows_have_no_connect_side() {
 #[tokio::test]
 async fn connect_template_rows_get_the_deployments_salesforce_side_through_salesforce_faults() {
     let mut faults = SalesforceKnobs::default();
-    faults.faults.insert("*".into(), SalesforceFaults { server_error: 0.08, unavailable: 0.08 });
+    faults
+        .faults
+        .insert("*".into(), SalesforceFaults { server_error: 0.08, unavailable: 0.08, ..SalesforceFaults::default() });
     let stack = Stack::start(StackOptions {
         identity_management: "SAML",
         parameters: vec![

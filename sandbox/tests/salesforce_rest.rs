@@ -412,12 +412,12 @@ async fn injected_faults_answer_with_server_errors() {
     let sandbox = start(SalesforceSeed::default()).await;
     let api = Api::new(&sandbox).await;
     let mut knobs = SalesforceKnobs::default();
-    knobs.faults.insert("query".into(), SalesforceFaults { server_error: 1.0, unavailable: 0.0 });
+    knobs.faults.insert("query".into(), SalesforceFaults { server_error: 1.0, ..SalesforceFaults::default() });
     sandbox.set_knobs(knobs);
     let (status, body) = api.query("SELECT Id FROM User").await;
     assert_eq!((status, error_code(&body)), (StatusCode::INTERNAL_SERVER_ERROR, "UNKNOWN_EXCEPTION"));
     let mut knobs = SalesforceKnobs::default();
-    knobs.faults.insert("*".into(), SalesforceFaults { server_error: 0.0, unavailable: 1.0 });
+    knobs.faults.insert("*".into(), SalesforceFaults { unavailable: 1.0, ..SalesforceFaults::default() });
     sandbox.set_knobs(knobs);
     let (status, _) = api.post("/sobjects/User", json!({})).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);

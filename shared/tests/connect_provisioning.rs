@@ -275,3 +275,30 @@ async fn per_channel_settings_are_created_and_only_changed_lists_are_updated() {
     let acw = &described.user().unwrap().after_contact_work_configs()[0];
     assert_eq!(acw.after_contact_work_config().unwrap().after_contact_work_time_limit(), 90);
 }
+
+/// A full users-per-instance quota is the instance's limit, not a rate: the row fails at once, naming the quota,
+/// with one CreateUser call (the SDK's standard classifier would have taken LimitExceededException for a throttle
+/// and tried eight times).
+#[tokio::test]
+async fn a_full_users_quota_fails_the_row_at_once_and_names_the_quota() {
+    let mut seed = ConnectSeed { knobs: roomy(), ..ConnectSeed::default() };
+    // The default instance holds one user already: its quota is full.
+    seed.instances[0].max_users = 1;
+    let sandbox = ConnectSandbox::start(seed, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let client = ccbulk_shared::connect::client(
+        aws_sdk_connect::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
+            .endpoint_url(sandbox.endpoint()),
+    );
+    let instance = sandbox.default_instance_id().to_owned();
+    let pacer = Pacer::new(FAST);
+    let connect = provisioner(&client, &instance, &pacer);
+    let row = example_rows("ccbulk-agents.csv").into_iter().find(|r| r.action == Action::Add).unwrap();
+    let mut directory = Directory::load(&client, &instance, &pacer).await.unwrap();
+    let err = connect.add(&mut directory, username(&row), row.connect.as_ref().unwrap()).await.unwrap_err();
+    assert!(!err.retryable, "a full quota is not worth another attempt: {err}");
+    assert!(err.to_string().contains("LimitExceededException") && err.to_string().contains("Service Quotas"), "{err}");
+    assert_eq!(sandbox.snapshot().counters.calls.get("CreateUser"), Some(&1), "the SDK did not retry it");
+}

@@ -23,7 +23,7 @@ const FAST: RateBudget =
 
 struct World {
     connect: ConnectSandbox,
-    _salesforce: SalesforceSandbox,
+    salesforce: SalesforceSandbox,
     targets: Targets,
 }
 
@@ -61,7 +61,7 @@ async fn world() -> World {
             implied: None,
         }),
     };
-    World { connect, _salesforce: salesforce, targets }
+    World { connect, salesforce, targets }
 }
 
 fn never_stop() -> bool {
@@ -145,4 +145,46 @@ async fn a_retryable_failure_waits_for_the_next_delivery_until_its_attempts_run_
     assert_eq!(store.reopen_failed(&job.id).await.unwrap(), 1);
     let stopped = provision_chunk(&store, &LocalFiles, &world.targets, &message, policy, &|| false).await.unwrap();
     assert_eq!((stopped.deferred, stopped.failed, stopped.succeeded), (1, 0, 0));
+}
+
+/// Salesforce refuses records it cannot lock (UNABLE_TO_LOCK_ROW) and writes nothing for them: those rows wait for
+/// the chunk's next delivery instead of failing, and end SUCCEEDED with one Salesforce user each.
+#[tokio::test]
+async fn rows_salesforce_could_not_lock_wait_for_the_next_delivery_and_succeed() {
+    use ccbulk_sandbox::salesforce::{SalesforceFaults, SalesforceKnobs};
+    let world = world().await;
+    let users_before = world.salesforce.snapshot().users.len();
+    let faults = SalesforceFaults { row_lock: 0.4, ..SalesforceFaults::default() };
+    let knobs = SalesforceKnobs { faults: [("collections".to_owned(), faults)].into(), ..SalesforceKnobs::default() };
+    world.salesforce.set_knobs(knobs);
+    let store = SqliteJobStore::in_memory().unwrap();
+    let queue = MemoryQueue::default();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/ccbulk-agents.csv");
+    let object = LocalFiles::object(&path).unwrap();
+    let options = Options { chunk_rows: 28, ..Options::default() };
+    let job = ingest(&store, &queue, path.as_path(), object, &options).await.unwrap().job;
+    let message = queue.receive().unwrap();
+    let policy = RetryPolicy { max_attempts: 50, ..RetryPolicy::default() };
+    let mut deliveries = 0;
+    let mut deferred_for_locks = 0;
+    loop {
+        deliveries += 1;
+        assert!(deliveries <= 50, "the locks never let go");
+        let report = provision_chunk(&store, &LocalFiles, &world.targets, &message, policy, &never_stop).await.unwrap();
+        if !report.needs_redelivery() {
+            break;
+        }
+        assert!(report.retry_reason.as_deref().unwrap_or_default().contains("UNABLE_TO_LOCK_ROW"), "{report:?}");
+        deferred_for_locks += report.deferred;
+    }
+    assert!(deferred_for_locks > 0, "some rows met a lock");
+    let job = store.job(&job.id).await.unwrap().unwrap();
+    assert_eq!((job.state, job.counts.succeeded), (JobState::Succeeded, 28), "no row failed for a lock");
+    let org = world.salesforce.snapshot();
+    assert!(org.users.len() > users_before, "the adds' users were made");
+    let mut usernames: Vec<String> = org.users.iter().map(|u| u.username.to_lowercase()).collect();
+    usernames.sort();
+    let count = usernames.len();
+    usernames.dedup();
+    assert_eq!(count, usernames.len(), "no Salesforce user made twice");
 }

@@ -14,6 +14,9 @@ pub struct SalesforceFaults {
     pub server_error: f64,
     /// 503 `SERVER_UNAVAILABLE`.
     pub unavailable: f64,
+    /// Per record of an sObject Collections call: `UNABLE_TO_LOCK_ROW`, the record untouched (another transaction
+    /// held a lock on it or a related record; Salesforce's advice is to try again).
+    pub row_lock: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

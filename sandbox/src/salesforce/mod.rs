@@ -264,7 +264,12 @@ async fn rest(app: &App, headers: &HeaderMap, kind: &str, work: impl FnOnce(&mut
     if let Err(refusal) = admit(app, headers, kind).await {
         return refusal;
     }
+    let row_lock = {
+        let knobs = app.knobs.lock().unwrap();
+        knobs.faults.get(kind).or_else(|| knobs.faults.get("*")).map_or(0.0, |f| f.row_lock)
+    };
     let mut world = app.world.lock().unwrap();
+    world.org.row_lock_rate = row_lock;
     let response = work(&mut world.org);
     with_limit_info(response, &world.counters)
 }
@@ -482,7 +487,19 @@ fn collection<T>(
         );
     }
     let before = all_or_none.then(|| org.clone());
-    let mut results: Vec<Outcome> = items.iter().map(|item| each(org, item)).collect();
+    let mut results: Vec<Outcome> = items
+        .iter()
+        .map(|item| {
+            if fastrand::f64() < org.row_lock_rate {
+                return Err(vec![SfError::new(
+                    "UNABLE_TO_LOCK_ROW",
+                    "unable to obtain exclusive access to this record or 1 records",
+                    &[],
+                )]);
+            }
+            each(org, item)
+        })
+        .collect();
     if let Some(before) = before
         && results.iter().any(Result::is_err)
     {

@@ -126,6 +126,8 @@ pub struct Org {
     pub voice_seats: Option<usize>,
     /// Permission sets that need a Voice seat.
     pub voice_permission_sets: HashSet<String>,
+    /// The share of collection records the current call refuses with `UNABLE_TO_LOCK_ROW` (a knob, set per call).
+    pub row_lock_rate: f64,
 }
 
 impl Org {

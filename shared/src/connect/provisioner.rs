@@ -30,15 +30,19 @@ impl ProvisionError {
     }
 
     pub fn from_sdk<E: ProvideErrorMetadata + fmt::Debug, R: fmt::Debug>(err: SdkError<E, R>) -> Self {
+        // A full quota (LimitExceededException) is not worth another attempt: it is the instance's limit.
         let retryable =
             matches!(err, SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_))
-                || matches!(
-                    err.code(),
-                    Some("ThrottlingException" | "LimitExceededException" | "InternalServiceException")
-                );
+                || matches!(err.code(), Some("ThrottlingException" | "InternalServiceException"));
+        let hint = if err.code() == Some(super::QUOTA_FULL) {
+            " (a quota of the instance is full, such as users or quick connects per instance: raise it in Service \
+             Quotas, or remove what is no longer needed, then run the failed rows again)"
+        } else {
+            ""
+        };
         let message = match (err.code(), err.message()) {
-            (Some(code), Some(message)) => format!("{code}: {message}"),
-            (Some(code), None) => code.to_owned(),
+            (Some(code), Some(message)) => format!("{code}: {message}{hint}"),
+            (Some(code), None) => format!("{code}{hint}"),
             _ => format!("{err:?}"),
         };
         Self { message, retryable }

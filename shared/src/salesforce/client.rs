@@ -17,6 +17,10 @@ pub const COLLECTION_LIMIT: usize = 200;
 const SERVER_ERROR_ATTEMPTS: u32 = 3;
 
 /// Whether a failed call may be sent again without risking doing its work twice.
+/// Salesforce could not lock the record (or a related one) for this write, and wrote nothing: a lock passes, so the
+/// write is tried again (Salesforce's "Record Locking Cheat Sheet"; the REST API's UNABLE_TO_LOCK_ROW status code).
+pub(crate) const ROW_LOCKED: &str = "UNABLE_TO_LOCK_ROW";
+
 fn repeatable(method: &Method, status: Option<StatusCode>) -> bool {
     *method != Method::POST || status == Some(StatusCode::SERVICE_UNAVAILABLE)
 }
@@ -233,10 +237,11 @@ impl SalesforceClient {
                 return Ok(value);
             }
             let first = value.get(0).unwrap_or(&Value::Null);
+            let code = first["errorCode"].as_str().unwrap_or("HTTP_ERROR").to_owned();
             let err = SalesforceError {
-                code: first["errorCode"].as_str().unwrap_or("HTTP_ERROR").to_owned(),
                 message: first["message"].as_str().map(str::to_owned).unwrap_or_else(|| format!("HTTP {status}")),
-                retryable: status.is_server_error(),
+                retryable: status.is_server_error() || code == ROW_LOCKED,
+                code,
             };
             return Err((err, Some(status)));
         }
@@ -297,7 +302,7 @@ fn collection_result(result: &Value) -> CollectionResult {
         error: Some(SalesforceError {
             code: first["statusCode"].as_str().unwrap_or("UNKNOWN").to_owned(),
             message: first["message"].as_str().unwrap_or_default().to_owned(),
-            retryable: false,
+            retryable: first["statusCode"].as_str() == Some(ROW_LOCKED),
         }),
     }
 }
