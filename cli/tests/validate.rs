@@ -20,6 +20,18 @@ fn write_temp(contents: &[u8]) -> tempfile::NamedTempFile {
     file
 }
 
+/// `ccbulk validate FILE [--json]`: its exit code, and all it printed on stdout and stderr.
+fn validate_output(file: &Path, json: bool) -> (Option<i32>, String) {
+    let mut command = ccbulk();
+    command.arg("validate").arg(file);
+    if json {
+        command.arg("--json");
+    }
+    let output = command.output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    (output.status.code(), text)
+}
+
 fn json_of(args: &[&str], file: &Path) -> (i32, Value) {
     let output = ccbulk().arg("validate").arg(file).args(args).arg("--json").output().unwrap();
     let text = String::from_utf8(output.stdout).unwrap();
@@ -112,14 +124,7 @@ fn passwords_never_reach_the_output() {
         b"action,username,password,first_name,last_name\nadd,jdoe,weakpassword,Jane,Doe\nupdate,asmith,Sup3rSecret!,A,Smith\n",
     );
     for json in [false, true] {
-        let mut command = ccbulk();
-        command.arg("validate").arg(file.path());
-        if json {
-            command.arg("--json");
-        }
-        let output = command.output().unwrap();
-        let all = [output.stdout, output.stderr].concat();
-        let text = String::from_utf8_lossy(&all);
+        let (_, text) = validate_output(file.path(), json);
         assert!(text.contains("password.weak") && text.contains("password.not_allowed"), "{text}");
         assert!(!text.contains("weakpassword") && !text.contains("Sup3rSecret"), "{text}");
     }
@@ -235,16 +240,9 @@ fn a_broken_file_never_has_its_passwords_repeated() {
     for broken in BROKEN_FILES {
         let file = write_temp(broken.csv.as_bytes());
         for json in [false, true] {
-            let mut command = ccbulk();
-            command.arg("validate").arg(file.path());
-            if json {
-                command.arg("--json");
-            }
-            let output = command.output().unwrap();
-            let text =
-                format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+            let (code, text) = validate_output(file.path(), json);
             broken.assert_no_password_in(if json { "validate --json" } else { "validate" }, &text);
-            assert_eq!(output.status.code(), Some(if broken.usable { 1 } else { 2 }), "{}: {text}", broken.name);
+            assert_eq!(code, Some(if broken.usable { 1 } else { 2 }), "{}: {text}", broken.name);
             let expected = match broken.name {
                 "no-header.csv" => "header.missing",
                 "unclosed-quote.csv" => "row.line_break",

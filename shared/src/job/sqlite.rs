@@ -75,31 +75,25 @@ impl SqliteJobStore {
     }
 }
 
+/// Columns added since the first state files: (table, column, its definition). Such a file gets them, empty.
+const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
+    ("jobs", "error", "TEXT"),
+    ("jobs", "chunks_sent", "INTEGER NOT NULL DEFAULT 0"),
+    ("rows", "lease_owner", "TEXT"),
+    ("rows", "lease_until", "INTEGER"),
+];
+
 /// State files written before a column existed get it, empty.
 fn add_missing_columns(connection: &Connection) -> rusqlite::Result<()> {
-    let has_error: bool =
-        connection
-            .query_row("SELECT COUNT(*) > 0 FROM pragma_table_info('jobs') WHERE name = 'error'", [], |r| r.get(0))?;
-    if !has_error {
-        connection.execute_batch("ALTER TABLE jobs ADD COLUMN error TEXT")?;
-    }
-    let has_chunks_sent: bool = connection.query_row(
-        "SELECT COUNT(*) > 0 FROM pragma_table_info('jobs') WHERE name = 'chunks_sent'",
-        [],
-        |r| r.get(0),
-    )?;
-    if !has_chunks_sent {
-        connection.execute_batch("ALTER TABLE jobs ADD COLUMN chunks_sent INTEGER NOT NULL DEFAULT 0")?;
-    }
-    let has_lease: bool = connection.query_row(
-        "SELECT COUNT(*) > 0 FROM pragma_table_info('rows') WHERE name = 'lease_owner'",
-        [],
-        |r| r.get(0),
-    )?;
-    if !has_lease {
-        connection.execute_batch(
-            "ALTER TABLE rows ADD COLUMN lease_owner TEXT; ALTER TABLE rows ADD COLUMN lease_until INTEGER;",
+    for (table, column, definition) in ADDED_COLUMNS {
+        let present: bool = connection.query_row(
+            &format!("SELECT COUNT(*) > 0 FROM pragma_table_info('{table}') WHERE name = ?1"),
+            params![column],
+            |r| r.get(0),
         )?;
+        if !present {
+            connection.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {definition}"))?;
+        }
     }
     Ok(())
 }
