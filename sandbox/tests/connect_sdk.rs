@@ -253,6 +253,8 @@ async fn create_user_enforces_the_rules_of_each_identity_management_type() {
     };
     invalid(create_user(&client, &managed, &managed_ids, "a-username-over-twenty").send().await);
     invalid(create_user(&client, &managed, &managed_ids, "jdoe@corp").send().await);
+    // The character set the reference gives for SAML holds here too: the stricter reading of a silent reference.
+    invalid(create_user(&client, &managed, &managed_ids, "bad name!").send().await);
     invalid(create_user(&client, &managed, &managed_ids, "weak").password("password").send().await);
     invalid(
         client

@@ -13,9 +13,13 @@ pub fn username(name: &str, identity: IdentityManagementType) -> ConnectResult<(
     if !(1..=100).contains(&length) {
         return Err(ConnectError::invalid_parameter("Username must be between 1 and 100 characters."));
     }
-    let saml_ok = length <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || "_-.@".contains(c));
+    // AgentUsername's documentation gives [a-zA-Z0-9_-.\@]+ for SAML instances and no set for the others; where the
+    // reference is silent the sandbox takes the stricter reading, for every instance.
+    if !name.chars().all(|c| c.is_ascii_alphanumeric() || "_-.@".contains(c)) {
+        return Err(ConnectError::invalid_parameter("Username can include only characters from [a-zA-Z0-9_-.\\@]+."));
+    }
     match identity {
-        IdentityManagementType::Saml if !saml_ok => {
+        IdentityManagementType::Saml if length > 64 => {
             return Err(ConnectError::invalid_parameter(
                 "Username for SAML instances can include up to 64 characters from [a-zA-Z0-9_-.\\@]+.",
             ));

@@ -47,12 +47,6 @@ pub(crate) fn connect_username(name: &str, identity: IdentityManagement) -> Resu
                 format!("SAML usernames have at most {SAML_USERNAME_MAX} characters; this one has {length}"),
             ));
         }
-        if let Some(bad) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || "_-.@".contains(*c))) {
-            return Err((
-                Rule::UsernameCharacters,
-                format!("SAML usernames use only a-z A-Z 0-9 _ - . @; {bad:?} is not allowed"),
-            ));
-        }
     } else if length > NON_SAML_USERNAME_MAX {
         return Err((
             Rule::UsernameTooLong,
@@ -60,6 +54,14 @@ pub(crate) fn connect_username(name: &str, identity: IdentityManagement) -> Resu
                 "{identity} instances take usernames of at most {NON_SAML_USERNAME_MAX} characters; \
                  this one has {length}"
             ),
+        ));
+    }
+    // The API reference gives the character set for SAML usernames only and is silent for the others; the stricter
+    // reading holds for every instance (a username outside it would be refused, or unusable to sign in with).
+    if let Some(bad) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || "_-.@".contains(*c))) {
+        return Err((
+            Rule::UsernameCharacters,
+            format!("usernames use only a-z A-Z 0-9 _ - . @; {bad:?} is not allowed"),
         ));
     }
     if name.contains('@') && !is_email(name) {
@@ -431,6 +433,11 @@ mod tests {
         assert!(connect_username(&"a".repeat(64), Saml).is_ok());
         assert_eq!(rule(connect_username("jane doe", Saml)), Rule::UsernameCharacters);
         assert_eq!(rule(connect_username("jane+1@example.com", Saml)), Rule::UsernameCharacters);
+        assert_eq!(
+            rule(connect_username("bad name!", ConnectManaged)),
+            Rule::UsernameCharacters,
+            "the stricter reading"
+        );
         assert_eq!(rule(connect_username("testuser@example", Saml)), Rule::UsernameAtSign);
         assert_eq!(rule(connect_username("t@example", ConnectManaged)), Rule::UsernameAtSign);
         assert!(connect_username("t@example.com", ConnectManaged).is_ok());

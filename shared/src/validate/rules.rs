@@ -32,7 +32,7 @@ rules! {
     ActionInvalid => "action.invalid", "the action is one the dialect knows";
     UsernameMissing => "username.missing", "every user has a username";
     UsernameTooLong => "username.too_long", "Connect usernames fit the instance's length limit";
-    UsernameCharacters => "username.characters", "SAML usernames use only a-z A-Z 0-9 _ - . @";
+    UsernameCharacters => "username.characters", "usernames use only a-z A-Z 0-9 _ - . @";
     UsernameAtSign => "username.at_sign", "a username has @ only in the form of an email address";
     PasswordMissing => "password.missing", "CONNECT_MANAGED instances need a password for a new user";
     PasswordNotAllowed => "password.not_allowed", "a password is given only where Connect takes one";
