@@ -253,6 +253,29 @@ async fn create_user_enforces_the_rules_of_each_identity_management_type() {
     };
     invalid(create_user(&client, &managed, &managed_ids, "a-username-over-twenty").send().await);
     invalid(create_user(&client, &managed, &managed_ids, "jdoe@corp").send().await);
+    let only_voice = client
+        .create_user()
+        .instance_id(&managed)
+        .username("chatphone")
+        .password("Welcome123!Ab")
+        .identity_info(names("Chat", "Phone"))
+        .security_profile_ids(&managed_ids.security["Agent"])
+        .routing_profile_id(&managed_ids.routing["Basic Routing Profile"])
+        .phone_number_configs(
+            PhoneNumberConfig::builder()
+                .channel(aws_sdk_connect::types::Channel::Chat)
+                .phone_type(PhoneType::SoftPhone)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect_err("PhoneNumberConfigs take VOICE only")
+        .into_service_error();
+    assert!(
+        only_voice.is_invalid_parameter_exception() && format!("{only_voice:?}").contains("Only VOICE"),
+        "{only_voice:?}"
+    );
     // The character set the reference gives for SAML holds here too: the stricter reading of a silent reference.
     invalid(create_user(&client, &managed, &managed_ids, "bad name!").send().await);
     invalid(create_user(&client, &managed, &managed_ids, "weak").password("password").send().await);

@@ -135,6 +135,26 @@ pub fn phone_config(config: &PhoneConfig) -> ConnectResult<()> {
     Ok(())
 }
 
+/// PhoneNumberConfigs, PersistentConnectionConfigs and VoiceEnhancementConfigs take VOICE only: "Only VOICE is
+/// supported for this data type" (Amazon Connect API reference, PhoneNumberConfig, PersistentConnectionConfig,
+/// VoiceEnhancementConfig), though the Channel enum they share lists VOICE, CHAT, TASK and EMAIL.
+pub fn voice_only_lists(channels: &ChannelConfigs) -> ConnectResult<()> {
+    let lists = [
+        ("PhoneNumberConfigs", &channels.phone_number_configs),
+        ("PersistentConnectionConfigs", &channels.persistent_connection_configs),
+        ("VoiceEnhancementConfigs", &channels.voice_enhancement_configs),
+    ];
+    for (name, list) in lists {
+        let other = list.iter().flatten().filter_map(|entry| entry.get("Channel")?.as_str()).find(|c| *c != "VOICE");
+        if let Some(channel) = other {
+            return Err(ConnectError::invalid_parameter(format!(
+                "{name}: Only VOICE is supported for this data type; {channel} is not."
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// PhoneConfig fields cannot be set together with the per-channel lists that replace them. (The SDK leaves out
 /// `false` and 0, so only fields it sends can conflict.)
 pub fn channel_conflicts(config: Option<&PhoneConfig>, channels: &ChannelConfigs) -> ConnectResult<()> {

@@ -59,6 +59,7 @@ pub fn create(instance: &mut Instance, request: CreateUserRequest, visibility_de
         rules::phone_config(config)?;
     }
     rules::channel_conflicts(request.phone_config.as_ref(), &request.channel_configs)?;
+    rules::voice_only_lists(&request.channel_configs)?;
     let security_profile_ids = security_profiles(instance, request.security_profile_ids)?;
     let routing_profile_id =
         request.routing_profile_id.ok_or_else(|| ConnectError::invalid_parameter("RoutingProfileId is required."))?;
@@ -325,6 +326,7 @@ pub fn update(instance: &mut Instance, id: &str, what: Update, request: UpdateRe
             if !lists.contains(&true) {
                 return Err(ConnectError::invalid_parameter("At least one configuration list is required."));
             }
+            rules::voice_only_lists(&given)?;
             let user = user_mut(instance, id)?;
             let current = &mut user.channel_configs;
             for (slot, list) in [

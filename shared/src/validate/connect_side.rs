@@ -4,7 +4,9 @@ use super::Setup;
 use super::cells::Cells;
 use super::checks::{self, shown};
 use super::rules::Rule;
-use crate::domain::{Action, ConnectUser, IdentityManagement, Password, PhoneSettings, PhoneType, ResourceRef};
+use crate::domain::{
+    Action, Channel, ConnectUser, IdentityManagement, Password, PhoneSettings, PhoneType, ResourceRef,
+};
 use crate::format::Field;
 
 /// How a dialect's Connect columns differ.
@@ -235,6 +237,23 @@ fn phone(cells: &mut Cells, phone_type_required: bool) -> PhoneSettings {
     channels.voice_enhancement = cells
         .check(Field::VoiceEnhancementPerChannel, |t| checks::per_channel(t, checks::voice_enhancement))
         .unwrap_or_default();
+
+    // PhoneNumberConfig, PersistentConnectionConfig and VoiceEnhancementConfig take VOICE only ("Only VOICE is
+    // supported for this data type", Amazon Connect API reference), though their Channel enum lists all four.
+    let voice_only = [
+        (Field::PhonePerChannel, channels.phone_numbers.iter().map(|(c, _)| *c).collect::<Vec<_>>()),
+        (Field::PersistentConnectionPerChannel, channels.persistent_connection.iter().map(|(c, _)| *c).collect()),
+        (Field::VoiceEnhancementPerChannel, channels.voice_enhancement.iter().map(|(c, _)| *c).collect()),
+    ];
+    for (field, used) in voice_only {
+        if let Some(other) = used.iter().find(|c| **c != Channel::Voice) {
+            cells.fail(
+                field,
+                Rule::ChannelConfigInvalid,
+                format!("this setting is for the VOICE channel only (Connect refuses {other:?} here)"),
+            );
+        }
+    }
 
     // CreateUser rejects a PhoneConfig field together with the per-channel list that replaces it.
     for (whole, per_channel, what) in [

@@ -156,6 +156,20 @@ fn cases() -> Vec<Case> {
             Rule::PhoneConfigConflict,
         ),
         ccbulk("phone_type,phone_per_channel", "soft,VOICE=soft", "phone_per_channel", Rule::PhoneConfigConflict),
+        // Lists that take VOICE only, though their Channel enum lists all four.
+        ccbulk("phone_per_channel", "CHAT=soft", "phone_per_channel", Rule::ChannelConfigInvalid),
+        ccbulk(
+            "persistent_connection_per_channel",
+            "VOICE=yes|TASK=no",
+            "persistent_connection_per_channel",
+            Rule::ChannelConfigInvalid,
+        ),
+        ccbulk(
+            "voice_enhancement_per_channel",
+            "EMAIL=NONE",
+            "voice_enhancement_per_channel",
+            Rule::ChannelConfigInvalid,
+        ),
         ccbulk(
             "acw_timeout,acw_timeout_per_channel",
             "10,CHAT=0",
