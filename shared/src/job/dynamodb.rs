@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemOutput};
 use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, Put, TransactWriteItem, Update};
 
 use super::model::{Counts, Job, JobId, JobState, ObjectRef, RowOutcome, RowRecord, RowStatus, now_epoch};
@@ -117,6 +119,17 @@ fn failed(err: impl ProvideErrorMetadata + std::fmt::Debug) -> StoreError {
     match (err.code(), err.message()) {
         (Some(code), Some(message)) => StoreError(format!("DynamoDB {code}: {message}")),
         _ => StoreError(format!("DynamoDB: {err:?}")),
+    }
+}
+
+/// A conditional UpdateItem whose condition failed changed nothing, which is all its caller needs to know: not an
+/// error.
+fn update_unless_condition_failed<R: std::fmt::Debug>(
+    result: Result<UpdateItemOutput, SdkError<UpdateItemError, R>>,
+) -> Result<(), StoreError> {
+    match result {
+        Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
+        other => other.map(drop).map_err(failed),
     }
 }
 
@@ -379,11 +392,8 @@ impl DynamoJobStore {
             .condition_expression(conditions.join(" AND "))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
-            Err(err) => Err(failed(err)),
-        }
+        // Counted again and written while no row moved, or a row moved meanwhile: the caller looks again.
+        update_unless_condition_failed(result)
     }
 
     /// Puts the job's state where its counters say, once ingest is over; a race with another writer is retried.
@@ -653,11 +663,8 @@ impl JobStore for DynamoJobStore {
             .expression_attribute_values(":n", n(sent))
             .send()
             .await;
-        match result {
-            // Already recorded as far or further (an ingest that ran twice).
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
-            other => other.map(drop).map_err(failed),
-        }
+        // A failed condition: already recorded as far or further (an ingest that ran twice).
+        update_unless_condition_failed(result)
     }
 
     async fn fail_job(&self, id: &JobId, reason: &str) -> Result<(), StoreError> {
@@ -734,13 +741,8 @@ impl JobStore for DynamoJobStore {
                 .expression_attribute_values(":in_progress", s(RowStatus::InProgress.as_str()))
                 .send()
                 .await;
-            match result {
-                // A row finished meanwhile, or taken over: nothing to renew.
-                Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
-                other => {
-                    other.map_err(failed)?;
-                }
-            }
+            // A failed condition: the row finished meanwhile, or was taken over; nothing to renew.
+            update_unless_condition_failed(result)?;
         }
         Ok(())
     }
@@ -756,10 +758,8 @@ impl JobStore for DynamoJobStore {
             .expression_attribute_values(":owner", s(owner))
             .send()
             .await;
-        match result {
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
-            other => other.map(drop).map_err(failed),
-        }
+        // A failed condition: the row is not the owner's to let go.
+        update_unless_condition_failed(result)
     }
 
     async fn finish_row(
