@@ -70,7 +70,13 @@ async fn ids(client: &Client, instance: &str) -> Ids {
     let routing = client.list_routing_profiles().instance_id(instance).send().await.unwrap();
     let security = client.list_security_profiles().instance_id(instance).send().await.unwrap();
     let hierarchy = client.list_user_hierarchy_groups().instance_id(instance).send().await.unwrap();
-    let flows = client.list_contact_flows().instance_id(instance).send().await.unwrap();
+    let flows = client
+        .list_contact_flows()
+        .instance_id(instance)
+        .contact_flow_types(aws_sdk_connect::types::ContactFlowType::AgentTransfer)
+        .send()
+        .await
+        .unwrap();
     Ids {
         routing: routing
             .routing_profile_summary_list()
@@ -626,4 +632,57 @@ fn the_binary_prints_its_endpoints_on_one_line() {
     let ready: serde_json::Value = serde_json::from_str(&line).unwrap();
     assert!(ready["connect"]["endpoint"].as_str().unwrap().starts_with("http://127.0.0.1:"));
     assert_eq!(ready["connect"]["instance_id"], ready["connect"]["instances"][0]["id"]);
+}
+
+/// ListContactFlows answers every type unless asked for some, and a USER quick connect takes an AGENT_TRANSFER flow
+/// only: a client that takes the first flow listed gets one it cannot use.
+#[tokio::test]
+async fn contact_flows_are_listed_by_type_and_a_user_quick_connect_needs_an_agent_transfer_flow() {
+    use aws_sdk_connect::types::ContactFlowType;
+    let sandbox = start(seed_with_directory()).await;
+    let client = client(&sandbox, 1);
+    let instance = sandbox.default_instance_id().to_owned();
+    let all = client.list_contact_flows().instance_id(&instance).send().await.unwrap();
+    let types: Vec<&ContactFlowType> =
+        all.contact_flow_summary_list().iter().filter_map(|flow| flow.contact_flow_type()).collect();
+    assert!(types.len() > 1 && types[0] != &ContactFlowType::AgentTransfer, "{types:?}");
+    let transfer = client
+        .list_contact_flows()
+        .instance_id(&instance)
+        .contact_flow_types(ContactFlowType::AgentTransfer)
+        .send()
+        .await
+        .unwrap();
+    assert!(!transfer.contact_flow_summary_list().is_empty());
+    assert!(
+        transfer
+            .contact_flow_summary_list()
+            .iter()
+            .all(|flow| flow.contact_flow_type() == Some(&ContactFlowType::AgentTransfer))
+    );
+
+    let ids = ids(&client, &instance).await;
+    let user = create_user(&client, &instance, &ids, "flowtest").send().await.unwrap();
+    let wrong_flow = all.contact_flow_summary_list()[0].id().unwrap();
+    let refused = client
+        .create_quick_connect()
+        .instance_id(&instance)
+        .name("flowtest")
+        .quick_connect_config(
+            QuickConnectConfig::builder()
+                .quick_connect_type(QuickConnectType::User)
+                .user_config(
+                    UserQuickConnectConfig::builder()
+                        .user_id(user.user_id().unwrap())
+                        .contact_flow_id(wrong_flow)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap_err();
+    assert!(refused.as_service_error().is_some_and(|e| e.is_invalid_parameter_exception()), "{refused:?}");
 }

@@ -14,7 +14,6 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-use aws_sdk_connect::config::retry::RetryConfig;
 use aws_sdk_connect::config::{BehaviorVersion, Credentials as AwsCredentials, Region};
 use ccbulk_sandbox::connect::{ConnectSandbox, Knobs, Op, QuotaSpec};
 use ccbulk_sandbox::examples;
@@ -93,14 +92,12 @@ async fn run(scenario: &Scenario) {
     }
     let connect = ConnectSandbox::start(seed, loopback).await.expect("Connect sandbox");
     let salesforce = SalesforceSandbox::start(examples::salesforce_seed(), loopback).await.expect("Salesforce sandbox");
-    let client = aws_sdk_connect::Client::from_conf(
+    let client = ccbulk_shared::connect::client(
         aws_sdk_connect::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(examples::REGION))
             .credentials_provider(AwsCredentials::new("AKIDBENCH", "bench", None, None, "bench"))
-            .endpoint_url(connect.endpoint())
-            .retry_config(RetryConfig::standard().with_max_attempts(8))
-            .build(),
+            .endpoint_url(connect.endpoint()),
     );
     let targets = Targets {
         connect: Some(ConnectTarget {

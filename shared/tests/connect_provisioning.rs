@@ -3,10 +3,11 @@
 use std::path::Path;
 
 use aws_sdk_connect::Client;
-use aws_sdk_connect::config::retry::RetryConfig;
 use aws_sdk_connect::config::{BehaviorVersion, Credentials, Region};
-use ccbulk_sandbox::connect::{ConnectSandbox, ConnectSeed, Knobs, Op, QuotaSpec};
-use ccbulk_shared::connect::{ConnectProvisioner, Directory, Pacer, RateBudget};
+use std::time::Duration;
+
+use ccbulk_sandbox::connect::{ConnectSandbox, ConnectSeed, FaultRates, Knobs, Op, QuotaSpec};
+use ccbulk_shared::connect::{ConnectProvisioner, Directory, Pacer, RateBudget, Retries};
 use ccbulk_shared::domain::{Action, ConnectUser, IdentityManagement, ResourceRef, UserRow};
 use ccbulk_shared::format::ByteRange;
 use ccbulk_shared::validate::{Options, RowError, Visitor, validate};
@@ -25,17 +26,24 @@ async fn sandbox(knobs: Knobs) -> ConnectSandbox {
         .unwrap()
 }
 
+/// The client ccbulk builds: its calls are retried by the pacer, not by the SDK.
 fn client(sandbox: &ConnectSandbox) -> Client {
-    Client::from_conf(
+    ccbulk_shared::connect::client(
         aws_sdk_connect::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new("us-east-1"))
             .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
-            .endpoint_url(sandbox.endpoint())
-            .retry_config(RetryConfig::standard().with_max_attempts(5))
-            .build(),
+            .endpoint_url(sandbox.endpoint()),
     )
 }
+
+/// Retries as ccbulk's, with waits short enough for a test.
+const QUICK: Retries = Retries {
+    attempts: 8,
+    first: Duration::from_millis(20),
+    longest: Duration::from_millis(400),
+    settling: Duration::from_secs(10),
+};
 
 #[derive(Default)]
 struct Rows(Vec<UserRow>);
@@ -70,7 +78,7 @@ impl Fixture {
         let sandbox = sandbox(roomy()).await;
         let client = client(&sandbox);
         let instance = sandbox.default_instance_id().to_owned();
-        Self { sandbox, client, instance, pacer: Pacer::new(FAST) }
+        Self { sandbox, client, instance, pacer: Pacer::new(FAST).with_retries(QUICK) }
     }
 
     fn connect(&self) -> ConnectProvisioner<'_> {
@@ -169,7 +177,13 @@ async fn remove_deletes_the_quick_connects_first_and_is_idempotent() {
     let row = &example_rows("ccbulk-agents.csv")[0];
     let mut directory = Directory::load(client, instance, pacer).await.unwrap();
     let created = connect.add(&mut directory, username(row), row.connect.as_ref().unwrap()).await.unwrap();
-    let flows = client.list_contact_flows().instance_id(instance.as_str()).send().await.unwrap();
+    let flows = client
+        .list_contact_flows()
+        .instance_id(instance.as_str())
+        .contact_flow_types(aws_sdk_connect::types::ContactFlowType::AgentTransfer)
+        .send()
+        .await
+        .unwrap();
     let flow = flows.contact_flow_summary_list()[0].id().unwrap();
     client
         .create_quick_connect()
@@ -233,6 +247,95 @@ async fn pacing_at_the_default_quota_meets_no_throttle() {
     assert_eq!(counters.throttled.values().sum::<u64>(), 0, "{:?}", counters.throttled);
 }
 
+/// Retries are calls like any other: with the pacer at exactly the account's quota and every other CreateUser
+/// throttled by someone else, rows worked at once never push the account past its bucket. (The SDK's retry loop
+/// would send its retries straight away, on top of the paced calls.)
+#[tokio::test]
+async fn every_retry_waits_its_turn_at_the_pacer() {
+    let mut knobs = roomy();
+    knobs.quotas.insert("CreateUser".into(), QuotaSpec { rate: 5.0, burst: 3 });
+    knobs.faults.insert("CreateUser".into(), FaultRates { internal_error: 0.0, throttle: 0.5 });
+    let sandbox = sandbox(knobs).await;
+    let client = client(&sandbox);
+    let instance = sandbox.default_instance_id().to_owned();
+    let budget = RateBudget { write_per_second: 5.0, write_burst: 3, ..FAST };
+    let retries = Retries { attempts: 20, ..QUICK };
+    let pacer = Pacer::new(budget).with_retries(retries);
+    let connect = provisioner(&client, &instance, &pacer);
+    let rows: Vec<UserRow> =
+        example_rows("ccbulk-agents.csv").into_iter().filter(|r| r.action == Action::Add).take(8).collect();
+    let directory = Directory::load(&client, &instance, &pacer).await.unwrap();
+    let adds = rows.iter().map(|row| {
+        let mut directory = directory.clone();
+        let connect = &connect;
+        async move { connect.add(&mut directory, username(row), row.connect.as_ref().unwrap()).await }
+    });
+    for outcome in futures_util::future::join_all(adds).await {
+        assert!(outcome.unwrap().created);
+    }
+    let counters = sandbox.snapshot().counters;
+    let injected = counters.injected_errors.get("CreateUser").copied().unwrap_or(0);
+    assert!(injected > 0, "the test throttled nothing: {counters:?}");
+    assert_eq!(counters.calls["CreateUser"], 8 + injected, "one call a row, one more per throttle");
+    assert_eq!(counters.throttled.get("CreateUser"), None, "a retry skipped the pacer: {counters:?}");
+}
+
+/// Right after CreateUser the service may not know the new user everywhere: the search does not find it, the
+/// Update* calls answer ResourceNotFoundException and CreateQuickConnect InvalidRequestException. Rows ride that out
+/// for a bounded while; a user that was not created moments ago gets no such grace.
+#[tokio::test]
+async fn calls_right_after_create_ride_out_eventual_consistency() {
+    let mut knobs = roomy();
+    knobs.visibility_delay_ms = 1_500;
+    let sandbox = sandbox(knobs).await;
+    let client = client(&sandbox);
+    let instance = sandbox.default_instance_id().to_owned();
+    let pacer = Pacer::new(FAST).with_retries(QUICK);
+    let connect = provisioner(&client, &instance, &pacer);
+    let row = &example_rows("ccbulk-agents.csv")[1];
+    let user = row.connect.clone().unwrap();
+
+    // A quick connect for a user created this instant.
+    let mut directory = Directory::load(&client, &instance, &pacer).await.unwrap();
+    let mut stale = directory.clone();
+    let created = connect.add(&mut directory, username(row), &user).await.unwrap();
+    let user_id = created.user_id.unwrap();
+    connect.ensure_quick_connect(&mut directory, &user_id, username(row)).await.unwrap();
+
+    // Bringing a user created this instant to other settings: DescribeUser does not see it yet.
+    let second = &example_rows("ccbulk-agents.csv")[2];
+    let created = connect.add(&mut directory, username(second), second.connect.as_ref().unwrap()).await.unwrap();
+    let changed = ConnectUser {
+        routing_profile: Some(ResourceRef::Name("Support Tier 2".into())),
+        ..second.connect.clone().unwrap()
+    };
+    connect.bring_to(created.user_id.as_deref().unwrap(), &changed, &directory).await.unwrap();
+
+    // Another worker's stale directory meets DuplicateResourceException, and the search does not see the new user
+    // yet: it is adopted all the same.
+    let third = &example_rows("ccbulk-agents.csv")[3];
+    let mut first_worker = stale.clone();
+    connect.add(&mut first_worker, username(third), third.connect.as_ref().unwrap()).await.unwrap();
+    let adopted = connect.add(&mut stale, username(third), third.connect.as_ref().unwrap()).await.unwrap();
+    assert!(!adopted.created);
+
+    let snapshot = sandbox.snapshot();
+    let calls = |op: &str| snapshot.counters.calls.get(op).copied().unwrap_or(0);
+    assert!(calls("CreateQuickConnect") > 1, "the quick connect met the new user unseen: {:?}", snapshot.counters);
+    assert!(calls("DescribeUser") > 2, "DescribeUser met the new user unseen: {:?}", snapshot.counters);
+    assert!(calls("SearchUsers") > 1, "the search met the new user unseen: {:?}", snapshot.counters);
+    let instance_now = snapshot.instance(&instance).unwrap();
+    assert_eq!(instance_now.user(username(second)).unwrap().routing_profile, "Support Tier 2");
+    assert_eq!(instance_now.quick_connects.len(), 1);
+    assert_eq!(calls("CreateUser"), 4, "three users created, one adopted");
+
+    // An id the service does not know, for a user this process did not create: no grace, one call.
+    let before = calls("DescribeUser");
+    let err = connect.bring_to("0e5b7b3e-0000-4000-8000-000000000000", &user, &directory).await.unwrap_err();
+    assert!(err.message.starts_with("ResourceNotFoundException"), "{err}");
+    assert_eq!(sandbox.snapshot().counters.calls["DescribeUser"], before + 1);
+}
+
 #[tokio::test]
 async fn per_channel_settings_are_created_and_only_changed_lists_are_updated() {
     use ccbulk_shared::domain::{Channel, ChannelConfigs, ChannelPhone, PhoneType};
@@ -285,20 +388,48 @@ async fn a_full_users_quota_fails_the_row_at_once_and_names_the_quota() {
     // The default instance holds one user already: its quota is full.
     seed.instances[0].max_users = 1;
     let sandbox = ConnectSandbox::start(seed, "127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let client = ccbulk_shared::connect::client(
-        aws_sdk_connect::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
-            .endpoint_url(sandbox.endpoint()),
-    );
+    let client = client(&sandbox);
     let instance = sandbox.default_instance_id().to_owned();
-    let pacer = Pacer::new(FAST);
+    let pacer = Pacer::new(FAST).with_retries(QUICK);
     let connect = provisioner(&client, &instance, &pacer);
     let row = example_rows("ccbulk-agents.csv").into_iter().find(|r| r.action == Action::Add).unwrap();
     let mut directory = Directory::load(&client, &instance, &pacer).await.unwrap();
     let err = connect.add(&mut directory, username(&row), row.connect.as_ref().unwrap()).await.unwrap_err();
     assert!(!err.retryable, "a full quota is not worth another attempt: {err}");
     assert!(err.to_string().contains("LimitExceededException") && err.to_string().contains("Service Quotas"), "{err}");
-    assert_eq!(sandbox.snapshot().counters.calls.get("CreateUser"), Some(&1), "the SDK did not retry it");
+    assert_eq!(
+        sandbox.snapshot().counters.calls.get("CreateUser"),
+        Some(&1),
+        "nobody retried it, neither the SDK nor the pacer"
+    );
+}
+
+/// The quick connect's flow is chosen on purpose: among AGENT_TRANSFER flows (the sandbox lists other types first)
+/// the instance's "Default agent transfer", even when another agent-transfer flow is listed before it; with several
+/// and no default, none is guessed.
+#[tokio::test]
+async fn the_transfer_flow_is_the_default_agent_transfer_not_the_first_listed() {
+    use aws_sdk_connect::types::ContactFlowType;
+    let mut seed = ConnectSeed { knobs: roomy(), ..ConnectSeed::default() };
+    seed.instances[0].agent_transfer_flows = vec!["Escalations".into(), "Default agent transfer".into()];
+    seed.instances[1].agent_transfer_flows = vec!["Escalations".into(), "Overflow".into()];
+    let sandbox = ConnectSandbox::start(seed, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let client = client(&sandbox);
+    let pacer = Pacer::new(FAST).with_retries(QUICK);
+    let instance = sandbox.default_instance_id().to_owned();
+    let flows = client
+        .list_contact_flows()
+        .instance_id(&instance)
+        .contact_flow_types(ContactFlowType::AgentTransfer)
+        .send()
+        .await
+        .unwrap();
+    let default =
+        flows.contact_flow_summary_list().iter().find(|f| f.name() == Some("Default agent transfer")).unwrap();
+    let directory = Directory::load(&client, &instance, &pacer).await.unwrap();
+    assert_eq!(directory.transfer_flow(), default.id());
+
+    let other = sandbox.instance_id("ccbulk-sandbox-saml").unwrap().to_owned();
+    let directory = Directory::load(&client, &other, &pacer).await.unwrap();
+    assert_eq!(directory.transfer_flow(), None, "two agent-transfer flows and no default: none is guessed");
 }

@@ -4,13 +4,13 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::time::Duration;
 
-use aws_sdk_connect::config::retry::RetryConfig;
 use aws_sdk_connect::config::{BehaviorVersion, Credentials as AwsCredentials, Region};
 use ccbulk_sandbox::connect::{ConnectSandbox, FaultRates, Knobs, Op, QuotaSpec};
 use ccbulk_sandbox::examples;
 use ccbulk_sandbox::salesforce::{SANDBOX_CLIENT_SECRET, SANDBOX_CONSUMER_KEY, SalesforceSandbox};
-use ccbulk_shared::connect::{Pacer, RateBudget};
+use ccbulk_shared::connect::{Pacer, RateBudget, Retries};
 use ccbulk_shared::job::{JobState, JobStore, RowStatus, SqliteJobStore};
 use ccbulk_shared::pipeline::{
     ConnectTarget, LocalFiles, MemoryQueue, RetryPolicy, SalesforceTarget, Targets, ingest, provision_chunk,
@@ -36,20 +36,23 @@ async fn world() -> World {
     };
     let connect = ConnectSandbox::start(seed, loopback).await.unwrap();
     let salesforce = SalesforceSandbox::start(examples::salesforce_seed(), loopback).await.unwrap();
-    let client = aws_sdk_connect::Client::from_conf(
+    let client = ccbulk_shared::connect::client(
         aws_sdk_connect::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(examples::REGION))
             .credentials_provider(AwsCredentials::new("AKIDTEST", "secret", None, None, "test"))
-            .endpoint_url(connect.endpoint())
-            .retry_config(RetryConfig::standard().with_max_attempts(2))
-            .build(),
+            .endpoint_url(connect.endpoint()),
     );
     let targets = Targets {
         connect: Some(ConnectTarget {
             client,
             instance_id: connect.instance_id("ccbulk-sandbox").unwrap().to_owned(),
-            pacer: Pacer::new(FAST),
+            // Two tries a call, soon after each other: a fault that lasts is the next delivery's to retry.
+            pacer: Pacer::new(FAST).with_retries(Retries {
+                attempts: 2,
+                first: Duration::from_millis(20),
+                ..Retries::default()
+            }),
         }),
         salesforce: Some(SalesforceTarget {
             client: SalesforceClient::new(Credentials::ClientCredentials {

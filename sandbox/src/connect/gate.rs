@@ -90,7 +90,8 @@ impl Op {
     }
 
     /// The documented default quota (reference/amazon-connect.md): 10 req/s for DescribeUser and the listed List*
-    /// calls, 2 req/s with a burst of 5 for everything else. The burst of the 10 req/s family is not documented;
+    /// calls, and for DescribeQuickConnect (the admin guide's API throttling quotas, "Connect Customer service
+    /// quotas"), 2 req/s with a burst of 5 for everything else. The burst of the 10 req/s family is not documented;
     /// 10 is assumed.
     pub fn default_quota(self) -> QuotaSpec {
         match self {
@@ -98,7 +99,8 @@ impl Op {
             | Op::ListUsers
             | Op::ListRoutingProfiles
             | Op::ListUserHierarchyGroups
-            | Op::ListQuickConnects => QuotaSpec { rate: 10.0, burst: 10 },
+            | Op::ListQuickConnects
+            | Op::DescribeQuickConnect => QuotaSpec { rate: 10.0, burst: 10 },
             _ => QuotaSpec { rate: 2.0, burst: 5 },
         }
     }

@@ -16,7 +16,6 @@ pub enum Listing {
     RoutingProfiles,
     SecurityProfiles,
     HierarchyGroups,
-    ContactFlows,
 }
 
 impl Listing {
@@ -25,7 +24,6 @@ impl Listing {
             Listing::RoutingProfiles => "RoutingProfileSummaryList",
             Listing::SecurityProfiles => "SecurityProfileSummaryList",
             Listing::HierarchyGroups => "UserHierarchyGroupSummaryList",
-            Listing::ContactFlows => "ContactFlowSummaryList",
         }
     }
 
@@ -34,7 +32,6 @@ impl Listing {
             Listing::RoutingProfiles => "routing-profile",
             Listing::SecurityProfiles => "security-profile",
             Listing::HierarchyGroups => "agent-group",
-            Listing::ContactFlows => "contact-flow",
         }
     }
 
@@ -43,7 +40,6 @@ impl Listing {
             Listing::RoutingProfiles => &instance.routing_profiles,
             Listing::SecurityProfiles => &instance.security_profiles,
             Listing::HierarchyGroups => &instance.hierarchy_groups,
-            Listing::ContactFlows => &instance.contact_flows,
         }
     }
 }
@@ -59,26 +55,68 @@ pub fn list(
     let summaries: Vec<Value> = items
         .into_iter()
         .map(|item| {
-            let mut summary = json!({
+            json!({
                 "Id": item.id,
                 "Arn": instance.resource_arn(listing.arn_segment(), &item.id),
                 "Name": item.name,
-            });
-            match listing {
-                Listing::ContactFlows => {
-                    summary["ContactFlowType"] = json!("AGENT_TRANSFER");
-                    summary["ContactFlowState"] = json!("ACTIVE");
-                    summary["ContactFlowStatus"] = json!("PUBLISHED");
-                }
-                _ => {
-                    summary["LastModifiedTime"] = json!(now_epoch());
-                    summary["LastModifiedRegion"] = json!(region);
-                }
-            }
-            summary
+                "LastModifiedTime": now_epoch(),
+                "LastModifiedRegion": region,
+            })
         })
         .collect();
     Ok(with_next(json!({ listing.key(): summaries }), next))
+}
+
+/// The ContactFlowType values of the service model (botocore `connect` service-2.json, `ContactFlowType`).
+const FLOW_TYPES: [&str; 10] = [
+    "CONTACT_FLOW",
+    "CUSTOMER_QUEUE",
+    "CUSTOMER_HOLD",
+    "CUSTOMER_WHISPER",
+    "AGENT_HOLD",
+    "AGENT_WHISPER",
+    "OUTBOUND_WHISPER",
+    "AGENT_TRANSFER",
+    "QUEUE_TRANSFER",
+    "CAMPAIGN",
+];
+
+/// ListContactFlows: every flow of the instance, or those of the types asked for (`contactFlowTypes`, repeated).
+/// The other types come first, as nothing in the API promises an order.
+pub fn list_flows(
+    instance: &Instance,
+    types: &[String],
+    token: Option<&str>,
+    max_results: Option<i64>,
+) -> ConnectResult<Value> {
+    if let Some(unknown) = types.iter().find(|kind| !FLOW_TYPES.contains(&kind.as_str())) {
+        return Err(ConnectError::invalid_parameter(format!(
+            "contactFlowTypes: {unknown} is not one of {}.",
+            FLOW_TYPES.join(", ")
+        )));
+    }
+    let flows: Vec<(&Named, &str)> = instance
+        .other_flows
+        .iter()
+        .map(|(flow, kind)| (flow, *kind))
+        .chain(instance.contact_flows.iter().map(|flow| (flow, "AGENT_TRANSFER")))
+        .filter(|(_, kind)| types.is_empty() || types.iter().any(|wanted| wanted == kind))
+        .collect();
+    let (flows, next) = page(flows, token, max_results, 1000, 100)?;
+    let summaries: Vec<Value> = flows
+        .into_iter()
+        .map(|(flow, kind)| {
+            json!({
+                "Id": flow.id,
+                "Arn": instance.resource_arn("contact-flow", &flow.id),
+                "Name": flow.name,
+                "ContactFlowType": kind,
+                "ContactFlowState": "ACTIVE",
+                "ContactFlowStatus": "PUBLISHED",
+            })
+        })
+        .collect();
+    Ok(with_next(json!({ "ContactFlowSummaryList": summaries }), next))
 }
 
 pub fn describe_instance(instance: &Instance) -> Value {
@@ -107,6 +145,10 @@ pub fn tag_resource(instances: &mut [Instance], arn: &str, body: &Value) -> Conn
     rules::tags(&tags)?;
     for instance in instances {
         if let Some(user) = instance.users.values_mut().find(|user| user.arn == arn) {
+            // A user created moments ago may not be found yet (eventual consistency, as for the Update* calls).
+            if user.visible_at > std::time::Instant::now() {
+                break;
+            }
             user.tags.extend(tags);
             return Ok(json!({}));
         }

@@ -483,7 +483,14 @@ async fn list_contact_flows(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    list_named(&app, Op::ListContactFlows, Listing::ContactFlows, &instance, query.as_deref(), &headers).await
+    call(&app, Op::ListContactFlows, &headers, |world| {
+        let query = query_pairs(query.as_deref());
+        let paging = paging(&query)?;
+        let types: Vec<String> =
+            query.iter().filter(|(key, _)| key == "contactFlowTypes").map(|(_, value)| value.clone()).collect();
+        lookups::list_flows(world.instance(&instance)?, &types, paging.token.as_deref(), paging.max_results)
+    })
+    .await
 }
 
 async fn create_quick_connect(

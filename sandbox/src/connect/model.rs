@@ -117,7 +117,10 @@ pub struct Instance {
     pub routing_profiles: Vec<Named>,
     pub security_profiles: Vec<Named>,
     pub hierarchy_groups: Vec<Named>,
+    /// Flows of type AGENT_TRANSFER, the only type a USER quick connect takes.
     pub contact_flows: Vec<Named>,
+    /// The instance's flows of the other types, with their type (the service model's ContactFlowType).
+    pub other_flows: Vec<(Named, &'static str)>,
     pub users: BTreeMap<String, User>,
     pub quick_connects: BTreeMap<String, QuickConnect>,
     pub max_users: usize,

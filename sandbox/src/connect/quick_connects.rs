@@ -1,6 +1,7 @@
 //! CreateQuickConnect, DescribeQuickConnect, ListQuickConnects, DeleteQuickConnect.
 
 use std::collections::BTreeMap;
+use std::time::Instant;
 
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -35,8 +36,21 @@ pub fn create(instance: &mut Instance, request: CreateRequest) -> ConnectResult<
             let (Some(user_id), Some(flow_id)) = (user_id, flow_id) else {
                 return Err(ConnectError::invalid_parameter("UserConfig with UserId and ContactFlowId is required."));
             };
-            if !instance.users.contains_key(user_id) {
-                return Err(ConnectError::not_found(format!("User {user_id} not found.")));
+            match instance.users.get(user_id) {
+                None => return Err(ConnectError::not_found(format!("User {user_id} not found."))),
+                // Eventual consistency: a user created moments ago is not yet a valid target (issue 11, "Connect
+                // eventual consistency": writes that name a new user may answer InvalidRequestException a while).
+                Some(user) if user.visible_at > Instant::now() => {
+                    return Err(ConnectError::invalid_request(format!("UserId {user_id} is not valid.")));
+                }
+                Some(_) => {}
+            }
+            // A USER quick connect transfers through a flow of type AGENT_TRANSFER (API reference,
+            // UserQuickConnectConfig: "The flow ID for the flow that the quick connect will use").
+            if instance.other_flows.iter().any(|(flow, _)| flow.id == flow_id) {
+                return Err(ConnectError::invalid_parameter(format!(
+                    "Contact flow {flow_id} is not of type AGENT_TRANSFER, which a USER quick connect needs."
+                )));
             }
             if !instance.contact_flows.iter().any(|flow| flow.id == flow_id) {
                 return Err(ConnectError::not_found(format!("Contact flow {flow_id} not found.")));

@@ -115,6 +115,14 @@ impl Default for ConnectSeed {
     }
 }
 
+/// Flows of other types than AGENT_TRANSFER that every new instance has (Connect admin guide, "Default flows"), so
+/// that a client which does not filter ListContactFlows by type, or takes the first flow listed, gets the wrong one.
+const DEFAULT_OTHER_FLOWS: [(&str, &str); 3] = [
+    ("Default customer queue", "CUSTOMER_QUEUE"),
+    ("Default queue transfer", "QUEUE_TRANSFER"),
+    ("Sample inbound flow (first contact experience)", "CONTACT_FLOW"),
+];
+
 pub(crate) fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
@@ -146,6 +154,10 @@ impl ConnectSeed {
             security_profiles: named(&seed.security_profiles),
             hierarchy_groups: named(&seed.hierarchy_groups),
             contact_flows: named(&seed.agent_transfer_flows),
+            other_flows: DEFAULT_OTHER_FLOWS
+                .iter()
+                .map(|(name, kind)| (Named { id: new_id(), name: (*name).to_owned() }, *kind))
+                .collect(),
             users: BTreeMap::new(),
             quick_connects: BTreeMap::new(),
             max_users: seed.max_users,

@@ -289,7 +289,9 @@ pub enum Update {
 
 pub fn update(instance: &mut Instance, id: &str, what: Update, request: UpdateRequest) -> ConnectResult<Value> {
     let identity = instance.identity_management;
-    user_mut(instance, id)?;
+    // Eventual consistency reaches the writes too: an Update* call on a user created moments ago may answer
+    // ResourceNotFoundException for a while, as DescribeUser does (reference/amazon-connect.md; issue 11).
+    visible(instance, id)?;
     match what {
         Update::IdentityInfo => {
             let info =

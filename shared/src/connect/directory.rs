@@ -2,6 +2,7 @@
 //! and the instance's users by username. Lookups are never made once per row.
 
 use std::collections::HashMap;
+use std::time::Instant;
 
 use aws_sdk_connect::Client;
 
@@ -17,6 +18,8 @@ pub struct Directory {
     pub(crate) transfer_flow: Option<String>,
     /// Lower-cased username → user id.
     users: HashMap<String, String>,
+    /// User id → when this process created or adopted that user.
+    fresh: HashMap<String, Instant>,
     /// User id → the quick connects (type USER) that point at that user; read on first need.
     pub(crate) quick_connects: Option<HashMap<String, Vec<String>>>,
     instance_id: String,
@@ -29,71 +32,129 @@ fn key(name: &str) -> String {
 impl Directory {
     pub async fn load(client: &Client, instance: &str, pacer: &Pacer) -> Result<Self, ProvisionError> {
         let mut directory = Directory { instance_id: instance.to_owned(), ..Directory::default() };
-        pacer.wait(Api::ListRoutingProfiles).await;
-        let mut pages = client.list_routing_profiles().instance_id(instance).max_results(1000).into_paginator().send();
-        while let Some(page) = pages.next().await {
-            for profile in page.map_err(ProvisionError::from_sdk)?.routing_profile_summary_list() {
+        let mut token = None;
+        loop {
+            let page = pacer
+                .send(Api::ListRoutingProfiles, None, || {
+                    client
+                        .list_routing_profiles()
+                        .instance_id(instance)
+                        .max_results(1000)
+                        .set_next_token(token.clone())
+                        .send()
+                })
+                .await
+                .map_err(ProvisionError::from_sdk)?;
+            for profile in page.routing_profile_summary_list() {
                 if let (Some(name), Some(id)) = (profile.name(), profile.id()) {
                     directory.routing_profiles.insert(key(name), id.to_owned());
                 }
             }
+            token = page.next_token;
+            if token.is_none() {
+                break;
+            }
         }
-        pacer.wait(Api::ListSecurityProfiles).await;
-        let mut pages = client.list_security_profiles().instance_id(instance).max_results(1000).into_paginator().send();
-        while let Some(page) = pages.next().await {
-            for profile in page.map_err(ProvisionError::from_sdk)?.security_profile_summary_list() {
+        let mut token = None;
+        loop {
+            let page = pacer
+                .send(Api::ListSecurityProfiles, None, || {
+                    client
+                        .list_security_profiles()
+                        .instance_id(instance)
+                        .max_results(1000)
+                        .set_next_token(token.clone())
+                        .send()
+                })
+                .await
+                .map_err(ProvisionError::from_sdk)?;
+            for profile in page.security_profile_summary_list() {
                 if let (Some(name), Some(id)) = (profile.name(), profile.id()) {
                     directory.security_profiles.insert(key(name), id.to_owned());
                 }
             }
+            token = page.next_token;
+            if token.is_none() {
+                break;
+            }
         }
-        pacer.wait(Api::ListUserHierarchyGroups).await;
-        let mut pages =
-            client.list_user_hierarchy_groups().instance_id(instance).max_results(1000).into_paginator().send();
-        while let Some(page) = pages.next().await {
-            for group in page.map_err(ProvisionError::from_sdk)?.user_hierarchy_group_summary_list() {
+        let mut token = None;
+        loop {
+            let page = pacer
+                .send(Api::ListUserHierarchyGroups, None, || {
+                    client
+                        .list_user_hierarchy_groups()
+                        .instance_id(instance)
+                        .max_results(1000)
+                        .set_next_token(token.clone())
+                        .send()
+                })
+                .await
+                .map_err(ProvisionError::from_sdk)?;
+            for group in page.user_hierarchy_group_summary_list() {
                 if let (Some(name), Some(id)) = (group.name(), group.id()) {
                     directory.hierarchy_groups.insert(key(name), id.to_owned());
                 }
             }
+            token = page.next_token;
+            if token.is_none() {
+                break;
+            }
         }
-        pacer.wait(Api::ListContactFlows).await;
-        let flows = client
-            .list_contact_flows()
-            .instance_id(instance)
-            .contact_flow_types(aws_sdk_connect::types::ContactFlowType::AgentTransfer)
-            .send()
-            .await
-            .map_err(ProvisionError::from_sdk)?;
-        directory.transfer_flow = flows.contact_flow_summary_list().first().and_then(|f| f.id()).map(str::to_owned);
+        directory.transfer_flow = transfer_flow(client, instance, pacer).await?;
         directory.reload_users(client, instance, pacer).await?;
         Ok(directory)
     }
 
     pub async fn reload_users(&mut self, client: &Client, instance: &str, pacer: &Pacer) -> Result<(), ProvisionError> {
         self.users.clear();
-        pacer.wait(Api::ListUsers).await;
-        let mut pages = client.list_users().instance_id(instance).max_results(1000).into_paginator().send();
-        while let Some(page) = pages.next().await {
-            for user in page.map_err(ProvisionError::from_sdk)?.user_summary_list() {
+        let mut token = None;
+        loop {
+            let page = pacer
+                .send(Api::ListUsers, None, || {
+                    client.list_users().instance_id(instance).max_results(1000).set_next_token(token.clone()).send()
+                })
+                .await
+                .map_err(ProvisionError::from_sdk)?;
+            for user in page.user_summary_list() {
                 if let (Some(name), Some(id)) = (user.username(), user.id()) {
                     self.users.insert(key(name), id.to_owned());
                 }
             }
+            token = page.next_token;
+            if token.is_none() {
+                break;
+            }
         }
         Ok(())
+    }
+
+    /// The agent-transfer flow user quick connects go through, if the instance has one to pick (see
+    /// `transfer_flow` below).
+    pub fn transfer_flow(&self) -> Option<&str> {
+        self.transfer_flow.as_deref()
     }
 
     pub fn user_id(&self, username: &str) -> Option<&str> {
         self.users.get(&key(username)).map(String::as_str)
     }
 
+    /// Records a user this process just created or adopted: for a while the service may not know it everywhere yet.
     pub(crate) fn remember_user(&mut self, username: &str, id: &str) {
         self.users.insert(key(username), id.to_owned());
+        self.fresh.insert(id.to_owned(), Instant::now());
     }
 
     pub(crate) fn forget_user(&mut self, username: &str) {
-        self.users.remove(&key(username));
+        if let Some(id) = self.users.remove(&key(username)) {
+            self.fresh.remove(&id);
+        }
+    }
+
+    /// When this process created or adopted the user, if it did: calls that name the user may meet eventual
+    /// consistency until a while after that.
+    pub(crate) fn fresh_since(&self, user_id: &str) -> Option<Instant> {
+        self.fresh.get(user_id).copied()
     }
 
     fn resolve(
@@ -140,3 +201,47 @@ impl Directory {
         self.resolve(&self.hierarchy_groups, reference, "hierarchy group")
     }
 }
+
+/// The flow a user quick connect transfers through. ListContactFlows is asked for AGENT_TRANSFER flows only; among
+/// them the instance's own "Default agent transfer" (the flow every new instance has, Connect admin guide, "Default
+/// flows") is taken on purpose, not whichever is listed first. An instance that renamed or removed it and holds
+/// exactly one other agent-transfer flow gets that one; with several and no default, none is picked, and a row that
+/// needs a quick connect fails saying so.
+async fn transfer_flow(client: &Client, instance: &str, pacer: &Pacer) -> Result<Option<String>, ProvisionError> {
+    use aws_sdk_connect::types::ContactFlowType;
+    let mut flows = Vec::new();
+    let mut token = None;
+    loop {
+        let page = pacer
+            .send(Api::ListContactFlows, None, || {
+                client
+                    .list_contact_flows()
+                    .instance_id(instance)
+                    .contact_flow_types(ContactFlowType::AgentTransfer)
+                    .max_results(1000)
+                    .set_next_token(token.clone())
+                    .send()
+            })
+            .await
+            .map_err(ProvisionError::from_sdk)?;
+        flows.extend(
+            page.contact_flow_summary_list()
+                .iter()
+                .filter_map(|flow| Some((flow.name()?.to_owned(), flow.id()?.to_owned()))),
+        );
+        token = page.next_token;
+        if token.is_none() {
+            break;
+        }
+    }
+    if let Some((_, id)) = flows.iter().find(|(name, _)| name.eq_ignore_ascii_case(DEFAULT_TRANSFER_FLOW)) {
+        return Ok(Some(id.clone()));
+    }
+    Ok(match flows.as_slice() {
+        [(_, only)] => Some(only.clone()),
+        _ => None,
+    })
+}
+
+/// The name of the agent-transfer flow every Connect instance is created with.
+pub(crate) const DEFAULT_TRANSFER_FLOW: &str = "Default agent transfer";

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
+use super::attempts::Retries;
+
 /// The Connect APIs ccbulk calls, grouped by nothing: each has its own bucket at the service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Api {
@@ -57,7 +59,9 @@ impl Api {
         Api::DeleteQuickConnect,
     ];
 
-    /// The 10 req/s family of the reference; every other call ccbulk makes is in the 2 req/s family.
+    /// The 10 req/s family of the reference (reference/amazon-connect.md, "Quotas"; DescribeQuickConnect's 10 req/s
+    /// from the admin guide's API throttling quotas, "Connect Customer service quotas"); every other call ccbulk
+    /// makes is in the 2 req/s family.
     fn is_read(self) -> bool {
         matches!(
             self,
@@ -66,6 +70,7 @@ impl Api {
                 | Api::ListRoutingProfiles
                 | Api::ListUserHierarchyGroups
                 | Api::ListQuickConnects
+                | Api::DescribeQuickConnect
         )
     }
 }
@@ -101,8 +106,10 @@ impl Default for RateBudget {
     }
 }
 
+/// When a Connect call may be sent, and (see `attempts.rs`) whether to send it again.
 pub struct Pacer {
     limiters: HashMap<Api, DefaultDirectRateLimiter>,
+    retries: Retries,
 }
 
 impl Pacer {
@@ -118,7 +125,16 @@ impl Pacer {
                 (api, limiter(rate, burst))
             })
             .collect();
-        Self { limiters }
+        Self { limiters, retries: Retries::default() }
+    }
+
+    /// The same pacer with other retries (tests shorten the waits).
+    pub fn with_retries(self, retries: Retries) -> Self {
+        Self { retries, ..self }
+    }
+
+    pub fn retries(&self) -> Retries {
+        self.retries
     }
 
     /// Waits until `api` may be called.

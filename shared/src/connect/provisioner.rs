@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
+use std::time::Instant;
 
 use aws_sdk_connect::Client;
 use aws_sdk_connect::error::{ProvideErrorMetadata, SdkError};
@@ -11,6 +12,7 @@ use aws_sdk_connect::types::{
     UserQuickConnectConfig,
 };
 
+use super::attempts::passes;
 use super::channels::{ChannelLists, given};
 use super::directory::Directory;
 use super::pacing::{Api, Pacer};
@@ -31,9 +33,7 @@ impl ProvisionError {
 
     pub fn from_sdk<E: ProvideErrorMetadata + fmt::Debug, R: fmt::Debug>(err: SdkError<E, R>) -> Self {
         // A full quota (LimitExceededException) is not worth another attempt: it is the instance's limit.
-        let retryable =
-            matches!(err, SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_))
-                || matches!(err.code(), Some("ThrottlingException" | "InternalServiceException"));
+        let retryable = passes(&err);
         let hint = if err.code() == Some(super::QUOTA_FULL) {
             " (a quota of the instance is full, such as users or quick connects per instance: raise it in Service \
              Quotas, or remove what is no longer needed, then run the failed rows again)"
@@ -111,19 +111,16 @@ impl ConnectProvisioner<'_> {
         for (key, value) in &user.tags {
             call = call.tags(key, value);
         }
-        self.pacer.wait(Api::CreateUser).await;
-        match call.send().await {
+        match self.pacer.send(Api::CreateUser, None, || call.clone().send()).await {
             Ok(created) => {
                 let id = created.user_id().unwrap_or_default().to_owned();
                 directory.remember_user(username, &id);
                 Ok(ConnectOutcome { user_id: Some(id), user_arn: created.user_arn().map(str::to_owned), created: true })
             }
             Err(err) if err.as_service_error().is_some_and(|e| e.is_duplicate_resource_exception()) => {
-                // Someone (another worker, a crashed attempt of this one) created it meanwhile: adopt it.
-                let existing = self.find(username).await?.ok_or_else(|| ProvisionError {
-                    message: format!("{username} exists but cannot be found yet"),
-                    retryable: true,
-                })?;
+                // Someone (another worker, a crashed attempt of this one) created it meanwhile: adopt it. It may be
+                // so new that the search cannot see it yet.
+                let existing = self.find_new(username).await?;
                 directory.remember_user(username, &existing);
                 self.bring_to(&existing, user, directory).await
             }
@@ -138,13 +135,12 @@ impl ConnectProvisioner<'_> {
         user: &ConnectUser,
         directory: &Directory,
     ) -> Result<ConnectOutcome, ProvisionError> {
-        self.pacer.wait(Api::DescribeUser).await;
+        let fresh = directory.fresh_since(user_id);
         let described = self
-            .client
-            .describe_user()
-            .instance_id(self.instance_id)
-            .user_id(user_id)
-            .send()
+            .pacer
+            .send(Api::DescribeUser, fresh, || {
+                self.client.describe_user().instance_id(self.instance_id).user_id(user_id).send()
+            })
             .await
             .map_err(ProvisionError::from_sdk)?;
         let current = described.user().ok_or_else(|| ProvisionError::permanent("DescribeUser returned no user"))?;
@@ -153,33 +149,35 @@ impl ConnectProvisioner<'_> {
         let identity_changes =
             self.identity != IdentityManagement::ExistingDirectory && Some(&wanted_identity) != current.identity_info();
         if identity_changes {
-            self.pacer.wait(Api::UpdateUserIdentityInfo).await;
-            self.client
+            let call = self
+                .client
                 .update_user_identity_info()
                 .instance_id(self.instance_id)
                 .user_id(user_id)
-                .identity_info(wanted_identity)
-                .send()
+                .identity_info(wanted_identity);
+            self.pacer
+                .send(Api::UpdateUserIdentityInfo, fresh, || call.clone().send())
                 .await
                 .map_err(ProvisionError::from_sdk)?;
         }
         let (channels, whole_phone_config) = ChannelLists::of(&user.phone)?;
         let wanted_phone = phone_config(&user.phone, current.phone_config());
         if whole_phone_config && Some(&wanted_phone) != current.phone_config() {
-            self.pacer.wait(Api::UpdateUserPhoneConfig).await;
-            self.client
+            let call = self
+                .client
                 .update_user_phone_config()
                 .instance_id(self.instance_id)
                 .user_id(user_id)
-                .phone_config(wanted_phone)
-                .send()
+                .phone_config(wanted_phone);
+            self.pacer
+                .send(Api::UpdateUserPhoneConfig, fresh, || call.clone().send())
                 .await
                 .map_err(ProvisionError::from_sdk)?;
         }
         let changes = channels.changes_from(current);
         if !changes.is_empty() {
-            self.pacer.wait(Api::UpdateUserConfig).await;
-            self.client
+            let call = self
+                .client
                 .update_user_config()
                 .instance_id(self.instance_id)
                 .user_id(user_id)
@@ -187,21 +185,23 @@ impl ConnectProvisioner<'_> {
                 .set_after_contact_work_configs(given(changes.after_contact_work))
                 .set_phone_number_configs(given(changes.phone_numbers))
                 .set_persistent_connection_configs(given(changes.persistent_connection))
-                .set_voice_enhancement_configs(given(changes.voice_enhancement))
-                .send()
+                .set_voice_enhancement_configs(given(changes.voice_enhancement));
+            self.pacer
+                .send(Api::UpdateUserConfig, fresh, || call.clone().send())
                 .await
                 .map_err(ProvisionError::from_sdk)?;
         }
         if let Some(profile) = &user.routing_profile {
             let wanted = directory.routing_profile(profile)?;
             if current.routing_profile_id() != Some(wanted.as_str()) {
-                self.pacer.wait(Api::UpdateUserRoutingProfile).await;
-                self.client
+                let call = self
+                    .client
                     .update_user_routing_profile()
                     .instance_id(self.instance_id)
                     .user_id(user_id)
-                    .routing_profile_id(wanted)
-                    .send()
+                    .routing_profile_id(wanted);
+                self.pacer
+                    .send(Api::UpdateUserRoutingProfile, fresh, || call.clone().send())
                     .await
                     .map_err(ProvisionError::from_sdk)?;
             }
@@ -211,13 +211,14 @@ impl ConnectProvisioner<'_> {
                 user.security_profiles.iter().map(|p| directory.security_profile(p)).collect::<Result<_, _>>()?;
             let present: BTreeSet<String> = current.security_profile_ids().iter().cloned().collect();
             if wanted != present {
-                self.pacer.wait(Api::UpdateUserSecurityProfiles).await;
-                self.client
+                let call = self
+                    .client
                     .update_user_security_profiles()
                     .instance_id(self.instance_id)
                     .user_id(user_id)
-                    .set_security_profile_ids(Some(wanted.into_iter().collect()))
-                    .send()
+                    .set_security_profile_ids(Some(wanted.into_iter().collect()));
+                self.pacer
+                    .send(Api::UpdateUserSecurityProfiles, fresh, || call.clone().send())
                     .await
                     .map_err(ProvisionError::from_sdk)?;
             }
@@ -225,13 +226,14 @@ impl ConnectProvisioner<'_> {
         if let Some(group) = &user.hierarchy_group {
             let wanted = directory.hierarchy_group(group)?;
             if current.hierarchy_group_id() != Some(wanted.as_str()) {
-                self.pacer.wait(Api::UpdateUserHierarchy).await;
-                self.client
+                let call = self
+                    .client
                     .update_user_hierarchy()
                     .instance_id(self.instance_id)
                     .user_id(user_id)
-                    .hierarchy_group_id(wanted)
-                    .send()
+                    .hierarchy_group_id(wanted);
+                self.pacer
+                    .send(Api::UpdateUserHierarchy, fresh, || call.clone().send())
                     .await
                     .map_err(ProvisionError::from_sdk)?;
             }
@@ -244,8 +246,7 @@ impl ConnectProvisioner<'_> {
             for (key, value) in missing_tags {
                 call = call.tags(key, value);
             }
-            self.pacer.wait(Api::TagResource).await;
-            call.send().await.map_err(ProvisionError::from_sdk)?;
+            self.pacer.send(Api::TagResource, fresh, || call.clone().send()).await.map_err(ProvisionError::from_sdk)?;
         }
         Ok(ConnectOutcome {
             user_id: Some(user_id.to_owned()),
@@ -262,13 +263,15 @@ impl ConnectProvisioner<'_> {
         };
         let pointing = self.quick_connects(directory).await?.remove(&user_id).unwrap_or_default();
         for quick_connect in pointing {
-            self.pacer.wait(Api::DeleteQuickConnect).await;
             let deleted = self
-                .client
-                .delete_quick_connect()
-                .instance_id(self.instance_id)
-                .quick_connect_id(&quick_connect)
-                .send()
+                .pacer
+                .send(Api::DeleteQuickConnect, None, || {
+                    self.client
+                        .delete_quick_connect()
+                        .instance_id(self.instance_id)
+                        .quick_connect_id(&quick_connect)
+                        .send()
+                })
                 .await;
             if let Err(err) = deleted
                 && !err.as_service_error().is_some_and(|e| e.is_resource_not_found_exception())
@@ -276,8 +279,13 @@ impl ConnectProvisioner<'_> {
                 return Err(ProvisionError::from_sdk(err));
             }
         }
-        self.pacer.wait(Api::DeleteUser).await;
-        match self.client.delete_user().instance_id(self.instance_id).user_id(&user_id).send().await {
+        let deleted = self
+            .pacer
+            .send(Api::DeleteUser, None, || {
+                self.client.delete_user().instance_id(self.instance_id).user_id(&user_id).send()
+            })
+            .await;
+        match deleted {
             Ok(_) => {}
             Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => {}
             Err(err) => return Err(ProvisionError::from_sdk(err)),
@@ -297,7 +305,11 @@ impl ConnectProvisioner<'_> {
             return Ok(existing.clone());
         }
         let flow = directory.transfer_flow.clone().ok_or_else(|| {
-            ProvisionError::permanent("the instance has no agent-transfer flow, which a user quick connect needs")
+            ProvisionError::permanent(format!(
+                "a user quick connect needs an agent-transfer flow, and the instance has none named {:?} nor \
+                 exactly one other to take",
+                super::directory::DEFAULT_TRANSFER_FLOW
+            ))
         })?;
         let config = QuickConnectConfig::builder()
             .quick_connect_type(QuickConnectType::User)
@@ -310,14 +322,15 @@ impl ConnectProvisioner<'_> {
             )
             .build()
             .map_err(|e| ProvisionError::permanent(e.to_string()))?;
-        self.pacer.wait(Api::CreateQuickConnect).await;
-        let created = self
+        let call = self
             .client
             .create_quick_connect()
             .instance_id(self.instance_id)
             .name(username.chars().take(127).collect::<String>())
-            .quick_connect_config(config)
-            .send()
+            .quick_connect_config(config);
+        let created = self
+            .pacer
+            .send(Api::CreateQuickConnect, directory.fresh_since(user_id), || call.clone().send())
             .await
             .map_err(ProvisionError::from_sdk)?;
         let id = created.quick_connect_id().unwrap_or_default().to_owned();
@@ -339,32 +352,34 @@ impl ConnectProvisioner<'_> {
     }
 
     async fn read_quick_connects(&self) -> Result<HashMap<String, Vec<String>>, ProvisionError> {
-        self.pacer.wait(Api::ListQuickConnects).await;
-        let mut pages = self
-            .client
-            .list_quick_connects()
-            .instance_id(self.instance_id)
-            .quick_connect_types(QuickConnectType::User)
-            .into_paginator()
-            .send();
         let mut ids = Vec::new();
-        while let Some(page) = pages.next().await {
-            ids.extend(
-                page.map_err(ProvisionError::from_sdk)?
-                    .quick_connect_summary_list()
-                    .iter()
-                    .filter_map(|q| q.id().map(str::to_owned)),
-            );
+        let mut token = None;
+        loop {
+            let page = self
+                .pacer
+                .send(Api::ListQuickConnects, None, || {
+                    self.client
+                        .list_quick_connects()
+                        .instance_id(self.instance_id)
+                        .quick_connect_types(QuickConnectType::User)
+                        .set_next_token(token.clone())
+                        .send()
+                })
+                .await
+                .map_err(ProvisionError::from_sdk)?;
+            ids.extend(page.quick_connect_summary_list().iter().filter_map(|q| q.id().map(str::to_owned)));
+            token = page.next_token;
+            if token.is_none() {
+                break;
+            }
         }
         let mut by_user: HashMap<String, Vec<String>> = HashMap::new();
         for id in ids {
-            self.pacer.wait(Api::DescribeQuickConnect).await;
             let described = self
-                .client
-                .describe_quick_connect()
-                .instance_id(self.instance_id)
-                .quick_connect_id(&id)
-                .send()
+                .pacer
+                .send(Api::DescribeQuickConnect, None, || {
+                    self.client.describe_quick_connect().instance_id(self.instance_id).quick_connect_id(&id).send()
+                })
                 .await
                 .map_err(ProvisionError::from_sdk)?;
             if let Some(target) = described
@@ -379,6 +394,28 @@ impl ConnectProvisioner<'_> {
         Ok(by_user)
     }
 
+    /// Looks up a user that CreateUser has just called a duplicate: someone created it moments ago, so the search
+    /// may not see it yet. It is searched for again, paced and backing off, for as long as a new user may stay
+    /// unseen ([`super::Retries::settling`]).
+    async fn find_new(&self, username: &str) -> Result<String, ProvisionError> {
+        let retries = self.pacer.retries();
+        let give_up = Instant::now() + retries.settling;
+        let mut wait = retries.first;
+        loop {
+            if let Some(id) = self.find(username).await? {
+                return Ok(id);
+            }
+            if Instant::now() >= give_up {
+                return Err(ProvisionError {
+                    message: format!("{username} exists but cannot be found yet"),
+                    retryable: true,
+                });
+            }
+            tokio::time::sleep(wait.min(give_up.saturating_duration_since(Instant::now()))).await;
+            wait = (wait * 2).min(retries.longest);
+        }
+    }
+
     /// Looks a user up by exact username (SearchUsers), for when the directory's snapshot is behind.
     async fn find(&self, username: &str) -> Result<Option<String>, ProvisionError> {
         use aws_sdk_connect::types::{StringComparisonType, StringCondition, UserSearchCriteria};
@@ -391,15 +428,9 @@ impl ConnectProvisioner<'_> {
                     .build(),
             )
             .build();
-        self.pacer.wait(Api::SearchUsers).await;
-        let found = self
-            .client
-            .search_users()
-            .instance_id(self.instance_id)
-            .search_criteria(criteria)
-            .send()
-            .await
-            .map_err(ProvisionError::from_sdk)?;
+        let call = self.client.search_users().instance_id(self.instance_id).search_criteria(criteria);
+        let found =
+            self.pacer.send(Api::SearchUsers, None, || call.clone().send()).await.map_err(ProvisionError::from_sdk)?;
         Ok(found
             .users()
             .iter()

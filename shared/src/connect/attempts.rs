@@ -1,0 +1,126 @@
+//! Every Connect call ccbulk makes is sent, and sent again, here: each attempt first waits its turn at the pacer, so
+//! a retry spends the account's bucket like any other call instead of slipping past it (the SDK's own retry loop
+//! cannot wait on an async pacer, so the clients ccbulk builds have it switched off: see [`super::client`]).
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use aws_sdk_connect::error::{ProvideErrorMetadata, SdkError};
+
+use super::pacing::{Api, Pacer};
+
+/// How often a call is tried, and how long it waits between tries when the service pushes back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retries {
+    /// Tries per call for passing errors (throttles, 5xx, network), the first one included.
+    pub attempts: u32,
+    /// The first wait; each retry doubles it, up to [`Retries::longest`], and a random part of it is waited (full
+    /// jitter, as the SDKs' standard mode does).
+    pub first: Duration,
+    pub longest: Duration,
+    /// How long after its creation a user may still be unknown to the calls that name it (see [`settles`]).
+    pub settling: Duration,
+}
+
+impl Default for Retries {
+    /// The SDK's standard retry mode backs off from 1 s up to 20 s (reference/amazon-connect.md, "Retries in
+    /// aws-sdk-rust"); ccbulk starts lower because its pacer already keeps it inside the account's rate, so a
+    /// throttle here comes from another caller in the account. Eight tries, as ccbulk gave the SDK before.
+    fn default() -> Self {
+        Self {
+            attempts: 8,
+            first: Duration::from_millis(500),
+            longest: Duration::from_secs(20),
+            settling: Duration::from_secs(30),
+        }
+    }
+}
+
+impl Retries {
+    fn delay(&self, retry: u32) -> Duration {
+        let ceiling = self.first.saturating_mul(1 << retry.min(16)).min(self.longest);
+        ceiling.mul_f64(fastrand::f64())
+    }
+}
+
+/// Whether an error passes by itself: throttles, the service's own 5xx, and failures on the way (timeouts, a
+/// connection refused or reset). `LimitExceededException` is not among them: in Connect it means a resource quota is
+/// full ("The allowed limit for the resource has been exceeded", API reference, e.g. users or quick connects per
+/// instance), which passes only when an admin raises the quota, although the SDKs' standard classifier files it with
+/// the throttling errors.
+pub(crate) fn passes<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+    matches!(err, SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_))
+        || matches!(
+            err.code(),
+            Some(
+                "ThrottlingException"
+                    | "TooManyRequestsException"
+                    | "InternalServiceException"
+                    | "ServiceUnavailableException"
+            )
+        )
+}
+
+/// Whether an error may only mean that a user created moments ago is not known yet everywhere in the service.
+/// Connect is eventually consistent: DescribeUser right after CreateUser may answer ResourceNotFoundException for a
+/// while (reference/amazon-connect.md, "Eventual consistency"), and so may the writes that name the new user
+/// (CreateQuickConnect, TagResource, the Update* calls), which may also answer InvalidRequestException.
+fn settles<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+    matches!(err.code(), Some("ResourceNotFoundException" | "InvalidRequestException"))
+}
+
+impl Pacer {
+    /// Sends a call built by `send`, waiting its turn before every attempt, and sends it again while it fails for a
+    /// passing reason ([`passes`]) and tries are left. `fresh_since` is when the user the call names was created,
+    /// if this process created (or adopted) it moments ago: until [`Retries::settling`] after that, "not found" and
+    /// "invalid request" are taken for eventual consistency and retried too.
+    pub async fn send<T, E, R, F, Fut>(
+        &self,
+        api: Api,
+        fresh_since: Option<Instant>,
+        send: F,
+    ) -> Result<T, SdkError<E, R>>
+    where
+        E: ProvideErrorMetadata,
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, SdkError<E, R>>>,
+    {
+        let retries = self.retries();
+        let settled_at = fresh_since.map(|created| created + retries.settling);
+        let mut retry = 0;
+        loop {
+            self.wait(api).await;
+            let err = match send().await {
+                Ok(answer) => return Ok(answer),
+                Err(err) => err,
+            };
+            let unsettled = settled_at.is_some_and(|at| Instant::now() < at) && settles(&err);
+            let again = unsettled || (passes(&err) && retry + 1 < retries.attempts);
+            if !again {
+                return Err(err);
+            }
+            let mut delay = retries.delay(retry);
+            if let (true, Some(at)) = (unsettled, settled_at) {
+                delay = delay.min(at.saturating_duration_since(Instant::now()));
+            }
+            tokio::time::sleep(delay).await;
+            retry += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delays_grow_to_the_longest_and_never_exceed_it() {
+        let retries = Retries::default();
+        for retry in 0..40 {
+            let ceiling = retries.first.saturating_mul(1 << retry.min(16)).min(retries.longest);
+            let delay = retries.delay(retry);
+            assert!(delay <= ceiling && ceiling <= retries.longest, "retry {retry}: {delay:?} over {ceiling:?}");
+        }
+        assert_eq!(retries.first.saturating_mul(1 << 10).min(retries.longest), retries.longest);
+    }
+}
