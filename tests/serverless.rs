@@ -7,6 +7,7 @@ use ccbulk_e2e::{Delivery, LogCapture, OpenApi, Stack, StackOptions, repo_root};
 use ccbulk_sandbox::connect::{FaultRates, Knobs};
 use ccbulk_sandbox::salesforce::{SalesforceFaults, SalesforceKnobs};
 use serde_json::Value;
+use std::time::Duration;
 
 fn example(name: &str) -> Vec<u8> {
     std::fs::read(repo_root().join("examples").join(name)).unwrap()
@@ -353,6 +354,30 @@ async fn invocations_killed_mid_chunk_are_completed_by_redelivery_without_duplic
     assert_eq!(org.users.len(), ids_before.len() + created, "no Salesforce user but the rows' own was created");
     let removes = rows.iter().filter(|r| r["action"] == "remove").count();
     assert_eq!(instance.users.len(), connect_before + adds.len() - removes, "no Connect user created twice");
+}
+
+/// An invocation whose time runs out after a few rows sends the rest of its chunk on in a new message, instead of
+/// failing the delivery: a chunk worked a few rows at a time takes more invocations than the queue's five receives
+/// before the dead-letter queue, and still finishes, each row once.
+#[tokio::test]
+async fn a_chunk_worked_a_few_rows_per_invocation_finishes_without_using_up_its_receives() {
+    let stack = Stack::start(StackOptions { chunk_rows: 20, ..StackOptions::default() }).await;
+    let api = OpenApi::load();
+    stack.notify(stack.upload("uploads/agents.csv", example("ccbulk-agents.csv")).await).await;
+    let drained = stack.drain(Delivery::ShortDeadline(Duration::from_secs(2))).await;
+    assert_eq!(drained.failures, 0, "no delivery failed, so none used up a receive: {drained:?}");
+    assert!(drained.invocations > 5 + 2, "the chunks took more invocations than their receives allow: {drained:?}");
+    assert!(stack.dead_letters().await.is_empty());
+
+    let job = the_job(&stack).await;
+    assert_eq!(job["state"], "SUCCEEDED", "{job}");
+    let rows = all_rows(&stack, &api, job["id"].as_str().unwrap(), None, 100).await;
+    assert!(rows.iter().all(|row| row["attempts"] == 1), "each row worked once: {rows:?}");
+    let connect = stack.connect.snapshot();
+    let instance = connect.instance(&stack.instance_id).unwrap();
+    for row in rows.iter().filter(|r| r["action"] == "add") {
+        assert!(instance.user(row["username"].as_str().unwrap()).is_some(), "{row}");
+    }
 }
 
 #[tokio::test]

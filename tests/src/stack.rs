@@ -75,6 +75,9 @@ pub enum Delivery {
     /// timeout, or a container lost, in the middle of a chunk); the message comes back as its visibility timeout
     /// would bring it back, only sooner. An invocation that answers before is not killed.
     KilledAfterConnectWrites(u64),
+    /// Every invocation's deadline this long after the time provision keeps back for its last row: a chunk is
+    /// worked a few rows at a time.
+    ShortDeadline(Duration),
 }
 
 /// How one invocation ended.
@@ -317,10 +320,10 @@ impl Stack {
             };
             self.bodies.lock().unwrap().extend(message.body().map(str::to_owned));
             let first = seen.lock().unwrap().insert(message.message_id().unwrap().to_owned());
-            let invoke = || self.invoke(provision, &message);
+            let invoke = || self.invoke(provision, &message, delivery);
             let mut outcome = match delivery {
                 Delivery::TwiceAtOnce if first => {
-                    let (one, other) = tokio::join!(invoke(), self.invoke(twin, &message));
+                    let (one, other) = tokio::join!(invoke(), self.invoke(twin, &message, delivery));
                     drained.invocations += 1;
                     // The message is deleted only if both answered without a failure.
                     match (one, other) {
@@ -386,9 +389,18 @@ impl Stack {
     }
 
     /// One invocation of a provision container with one message, as Lambda's SQS poller makes it.
-    async fn invoke(&self, provision: &Provision, message: &aws_sdk_sqs::types::Message) -> Outcome {
+    async fn invoke(
+        &self,
+        provision: &Provision,
+        message: &aws_sdk_sqs::types::Message,
+        delivery: Delivery,
+    ) -> Outcome {
         let event = super::sqs_event(&self.queue_arn, message);
-        let response = provision.handle(event, SystemTime::now() + Duration::from_secs(900)).await;
+        let time = match delivery {
+            Delivery::ShortDeadline(left) => provision.deadline_margin() + left,
+            _ => Duration::from_secs(900),
+        };
+        let response = provision.handle(event, SystemTime::now() + time).await;
         Outcome::Answered { failed: !response.batch_item_failures.is_empty() }
     }
 

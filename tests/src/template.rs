@@ -136,4 +136,26 @@ mod tests {
             template.environment("ProvisionFunction", &parameters, &resources).into_iter().collect();
         assert_eq!(env["CCBULK_SALESFORCE_JWT_USERNAME"], "integration@example.com");
     }
+
+    /// Lambda does not tell a function its own Timeout: the template passes it in the environment, and the two must
+    /// not drift apart (the schedule is checked against the variable at cold start).
+    #[test]
+    fn the_provision_function_is_told_its_own_timeout() {
+        let template = Template::load();
+        let resources: HashMap<&str, String> =
+            [("JobsTable", "t".to_owned()), ("ChunkQueue", "q".to_owned()), ("SalesforceSecret", "s".to_owned())]
+                .into();
+        let parameters: HashMap<&str, String> =
+            [("ConnectInstanceId", "i-1".to_owned()), ("SalesforceClientId", "3MVG9".to_owned())].into();
+        let env: HashMap<_, _> =
+            template.environment("ProvisionFunction", &parameters, &resources).into_iter().collect();
+        let timeout = &template.resource("ProvisionFunction")["Properties"]["Timeout"];
+        assert_eq!(env["CCBULK_TIMEOUT_SECONDS"], timeout.as_u64().unwrap().to_string());
+        assert_eq!(env["CCBULK_CHUNK_ROWS"], env_default(&template, "ChunkRows"));
+    }
+
+    fn env_default(template: &Template, parameter: &str) -> String {
+        let default = &template.document["Parameters"][parameter]["Default"];
+        default.as_u64().map(|n| n.to_string()).unwrap_or_else(|| default.as_str().unwrap().to_owned())
+    }
 }

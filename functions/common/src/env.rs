@@ -10,6 +10,9 @@ pub enum ConfigError {
     Missing(&'static str),
     #[error("the environment variable {name} = {value:?} is not valid: {reason}")]
     Invalid { name: &'static str, value: String, reason: String },
+    /// Settings each valid alone that cannot work together.
+    #[error("the settings cannot work: {0}")]
+    Unworkable(String),
 }
 
 /// Where configuration comes from: the process environment, or a map in tests.

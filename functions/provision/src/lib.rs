@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 use aws_config::SdkConfig;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use ccbulk_lambda::{ConfigError, Env, s3_client};
-use ccbulk_shared::connect::{Pacer, RateBudget};
+use ccbulk_shared::connect::{Pacer, RateBudget, SettingNames, Workload};
 use ccbulk_shared::job::{ChunkMessage, DynamoJobStore};
 use ccbulk_shared::pipeline::{
     ChunkReport, ConnectTarget, ImpliedSalesforce, ImpliedSetting, RetryPolicy, S3Objects, SalesforceTarget, Targets,
@@ -23,8 +23,17 @@ use tokio::sync::Mutex;
 pub use self::secret::SalesforceSettings;
 use self::secret::SecretSource;
 
-/// Time kept back from the invocation's deadline: a row under way may need several Connect calls, each retried.
-const DEADLINE_MARGIN: Duration = Duration::from_secs(30);
+/// Time kept back from the invocation's deadline without a Connect side (Salesforce's calls for a row are not
+/// paced); with one, the slowest row at the worker's share of the rate (see [`Workload::check`]).
+const SALESFORCE_ONLY_MARGIN: Duration = Duration::from_secs(30);
+/// How the settings behind an unworkable schedule are named in the template, and in the function's environment.
+const SETTING_NAMES: SettingNames = SettingNames {
+    rate: "ConnectWriteRate (CCBULK_CONNECT_WRITE_RATE)",
+    burst: "ConnectWriteBurst (CCBULK_CONNECT_WRITE_BURST)",
+    workers: "ProvisionConcurrency (CCBULK_PROVISION_CONCURRENCY)",
+    chunk_rows: "ChunkRows (CCBULK_CHUNK_ROWS)",
+    time_limit: "provision function's Timeout (CCBULK_TIMEOUT_SECONDS)",
+};
 /// The longest a chunk waits before its next delivery.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(900);
 
@@ -61,6 +70,8 @@ pub struct Provision {
     sqs: aws_sdk_sqs::Client,
     queue_url: String,
     policy: RetryPolicy,
+    /// Time kept back from each invocation's deadline, for the row under way.
+    deadline_margin: Duration,
     /// The first retry's delay; each further delivery doubles it.
     retry_delay: Duration,
     held_retry: Duration,
@@ -88,6 +99,8 @@ enum Delivery {
         delay: Duration,
         reason: String,
     },
+    /// The time ran out after some rows: go on with the rest in a fresh message, whose receive count starts again.
+    GoOn(ChunkReport),
 }
 
 impl Provision {
@@ -104,6 +117,11 @@ impl Provision {
             v.parse::<f64>().ok().filter(|r| *r > 0.0 && r.is_finite()).ok_or("a number of requests per second above 0")
         })?;
         let workers = env.number::<u32>("CCBULK_PROVISION_CONCURRENCY", Some(1))?;
+        let burst = env.parsed("CCBULK_CONNECT_WRITE_BURST", Some(RateBudget::default().write_burst), |v| {
+            v.parse::<u32>().ok().filter(|n| *n >= 1).ok_or("a whole number from 1")
+        })?;
+        let chunk_rows = env.number::<u32>("CCBULK_CHUNK_ROWS", Some(25))?;
+        let time_limit = Duration::from_secs(env.number::<u64>("CCBULK_TIMEOUT_SECONDS", Some(900))?);
         let max_attempts = env.parsed("CCBULK_MAX_ATTEMPTS", Some(RetryPolicy::default().max_attempts), |v| {
             v.parse::<u32>().ok().filter(|n| *n >= 1).ok_or("a whole number from 1")
         })?;
@@ -112,10 +130,20 @@ impl Provision {
         let lease = Duration::from_secs(env.number::<u64>("CCBULK_ROW_LEASE_SECONDS", Some(60))?.max(1));
         // A chunk whose rows another invocation holds looks again once that invocation is surely over.
         let held_retry = Duration::from_secs(env.number::<u64>("CCBULK_HELD_RETRY_SECONDS", Some(900))?);
-        // The account's quota is per account and API: the workers split it, each with its share of the burst.
-        let budget = RateBudget { write_per_second: rate, ..RateBudget::default() }.shared_by(workers);
+        // The account's quota is per account and API: the workers split it, each with its share of the burst. Settings
+        // that cannot work together are refused here, at cold start, not found out from a dead-letter queue.
+        let workload = Workload {
+            budget: RateBudget { write_per_second: rate, write_burst: burst, ..RateBudget::default() },
+            workers,
+            chunk_rows,
+            time_limit,
+        };
+        let mut deadline_margin = SALESFORCE_ONLY_MARGIN;
         let connect = match env.optional("CCBULK_CONNECT_INSTANCE_ID") {
             Some(instance_id) => {
+                let schedule = workload.check().map_err(|err| ConfigError::Unworkable(err.explain(&SETTING_NAMES)))?;
+                let budget = schedule.share;
+                deadline_margin = schedule.slowest_row;
                 let mut builder = aws_sdk_connect::config::Builder::from(config);
                 if let Some(url) = env.optional("CCBULK_CONNECT_ENDPOINT_URL") {
                     builder = builder.endpoint_url(url);
@@ -148,6 +176,7 @@ impl Provision {
             sqs: aws_sdk_sqs::Client::new(config),
             queue_url,
             policy: RetryPolicy { max_attempts, lease },
+            deadline_margin,
             retry_delay,
             held_retry,
             salesforce,
@@ -155,6 +184,11 @@ impl Provision {
             implied: implied_salesforce(env)?,
             targets: Mutex::new(Held { targets: Targets { connect, salesforce: None }, salesforce_read_at: None }),
         })
+    }
+
+    /// The time each invocation keeps back from its deadline for the row under way.
+    pub fn deadline_margin(&self) -> Duration {
+        self.deadline_margin
     }
 
     /// Provisions each message's chunk, stopping between rows in time for `deadline`; returns the messages to
@@ -170,7 +204,7 @@ impl Provision {
             }
             return response;
         }
-        let keep_going = || SystemTime::now() + DEADLINE_MARGIN < deadline;
+        let keep_going = || SystemTime::now() + self.deadline_margin < deadline;
         for message in &event.records {
             match self.deliver(&held.targets, message, &keep_going).await {
                 Delivery::Done(report) => tracing::info!(
@@ -184,6 +218,7 @@ impl Provision {
                 Delivery::Again { delay, reason } => {
                     self.again_after(message, delay, &reason, &mut response).await;
                 }
+                Delivery::GoOn(report) => self.go_on(message, &report, &mut response).await,
             }
         }
         response
@@ -229,6 +264,7 @@ impl Provision {
             }
         };
         match provision_chunk(&self.store, &self.objects, targets, &chunk, self.policy, keep_going).await {
+            Ok(report) if report.ran_out_of_time_after_progress() => Delivery::GoOn(report),
             Ok(report) if report.needs_redelivery() => Delivery::Again {
                 delay: if report.held > 0 { delay.max(self.held_retry) } else { delay },
                 reason: format!(
@@ -248,6 +284,34 @@ impl Provision {
         let received: u32 = message.attributes.get("ApproximateReceiveCount").and_then(|n| n.parse().ok()).unwrap_or(1);
         let doubled = self.retry_delay.saturating_mul(1 << received.saturating_sub(1).min(10));
         doubled.min(MAX_RETRY_DELAY)
+    }
+
+    /// Sends the chunk again as a new message and lets this one be deleted. Should the send fail, this one is
+    /// delivered again instead, as any other retry. Should the deletion fail after the send, two messages carry the
+    /// chunk; the rows' leases and states make the second one a no-op.
+    async fn go_on(&self, message: &SqsMessage, report: &ChunkReport, response: &mut SqsBatchResponse) {
+        let id = message.message_id.as_deref().unwrap_or_default();
+        let sent = self
+            .sqs
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(message.body.as_deref().unwrap_or_default())
+            .send()
+            .await;
+        match sent {
+            Ok(_) => tracing::info!(
+                message = id,
+                succeeded = report.succeeded,
+                failed = report.failed,
+                left = report.out_of_time,
+                "the invocation's time ran out; the chunk goes on in a new message"
+            ),
+            Err(err) => {
+                let reason =
+                    format!("the time ran out, and the chunk could not be sent on: {}", err.into_service_error());
+                self.again_after(message, Duration::ZERO, &reason, response).await;
+            }
+        }
     }
 
     async fn again(&self, message: &SqsMessage, reason: &str, response: &mut SqsBatchResponse) {
@@ -328,6 +392,37 @@ mod tests {
         .unwrap()
         .to_string();
         assert!(error.contains("CCBULK_CONNECT_TEMPLATE_ROLE") && error.contains("\"boss\""), "{error}");
+    }
+
+    #[test]
+    fn settings_that_cannot_work_together_are_refused_at_cold_start_and_named() {
+        const INSTANCE: (&str, &str) = ("CCBULK_CONNECT_INSTANCE_ID", "8c7b5d2e-3f4a-4b6c-9d8e-1a2b3c4d5e6f");
+        let bursts = provision(&[INSTANCE, ("CCBULK_PROVISION_CONCURRENCY", "8")]).err().unwrap().to_string();
+        assert!(bursts.contains("ProvisionConcurrency (CCBULK_PROVISION_CONCURRENCY)"), "{bursts}");
+        assert!(bursts.contains("ConnectWriteBurst (CCBULK_CONNECT_WRITE_BURST)"), "{bursts}");
+        let raised =
+            provision(&[INSTANCE, ("CCBULK_PROVISION_CONCURRENCY", "8"), ("CCBULK_CONNECT_WRITE_BURST", "10")]);
+        assert!(raised.is_ok(), "a raised burst takes more workers");
+
+        let slow = provision(&[
+            INSTANCE,
+            ("CCBULK_CONNECT_WRITE_RATE", "0.5"),
+            ("CCBULK_PROVISION_CONCURRENCY", "4"),
+            ("CCBULK_CHUNK_ROWS", "500"),
+        ])
+        .err()
+        .unwrap()
+        .to_string();
+        for name in ["ChunkRows (CCBULK_CHUNK_ROWS)", "CCBULK_CONNECT_WRITE_RATE", "CCBULK_TIMEOUT_SECONDS"] {
+            assert!(slow.contains(name), "{name} in: {slow}");
+        }
+
+        // Without a Connect side nothing is paced, and the margin is Salesforce's.
+        let salesforce_only = provision(&[("CCBULK_PROVISION_CONCURRENCY", "8")]).unwrap();
+        assert_eq!(salesforce_only.deadline_margin(), SALESFORCE_ONLY_MARGIN);
+        // With one, the margin is the slowest row at the worker's share: 10 writes at 1 a second, and more.
+        let paced = provision(&[INSTANCE, ("CCBULK_PROVISION_CONCURRENCY", "2")]).unwrap();
+        assert!(paced.deadline_margin() > Duration::from_secs(10), "{:?}", paced.deadline_margin());
     }
 
     #[test]

@@ -5,11 +5,13 @@ mod channels;
 mod directory;
 mod pacing;
 mod provisioner;
+mod schedule;
 
 pub use self::attempts::Retries;
 pub use self::directory::Directory;
 pub use self::pacing::{Api, Pacer, RateBudget};
 pub use self::provisioner::{ConnectOutcome, ConnectProvisioner, ProvisionError};
+pub use self::schedule::{Schedule, SettingNames, Unworkable, Workload};
 
 /// A Connect client for ccbulk's calls. The SDK's own retry loop is switched off: it would send its retries without
 /// waiting for the pacer, eight tries of one call in a burst on top of the account's rate, and its standard

@@ -17,7 +17,7 @@ use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemOutput
 use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, Put, TransactWriteItem, Update};
 
 use super::model::{Counts, Job, JobId, JobState, ObjectRef, RowOutcome, RowRecord, RowStatus, now_epoch};
-use super::store::{Created, JobStore, Lease, Page, RowStart, StoreError};
+use super::store::{Created, JobStore, Lease, Page, Release, RowStart, StoreError};
 use crate::domain::{Action, IdentityManagement, TelephonyModel};
 use crate::format::Dialect;
 
@@ -747,17 +747,21 @@ impl JobStore for DynamoJobStore {
         Ok(())
     }
 
-    async fn release_row(&self, id: &JobId, row: u64, owner: &str) -> Result<(), StoreError> {
-        let result = self
+    async fn release_row(&self, id: &JobId, row: u64, owner: &str, release: Release) -> Result<(), StoreError> {
+        let mut update = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(self.key(job_pk(id), row_sk(row))))
-            .update_expression("REMOVE lease_owner, lease_until")
             .condition_expression("lease_owner = :owner")
-            .expression_attribute_values(":owner", s(owner))
-            .send()
-            .await;
+            .expression_attribute_values(":owner", s(owner));
+        update = match release {
+            Release::AfterAttempt => update.update_expression("REMOVE lease_owner, lease_until"),
+            Release::Untried => update
+                .update_expression("SET attempts = attempts - :one REMOVE lease_owner, lease_until")
+                .expression_attribute_values(":one", n(1)),
+        };
+        let result = update.send().await;
         // A failed condition: the row is not the owner's to let go.
         update_unless_condition_failed(result)
     }

@@ -14,4 +14,4 @@ pub use self::message::ChunkMessage;
 pub use self::model::{Counts, Job, JobId, JobState, ObjectRef, RowOutcome, RowRecord, RowStatus, now_epoch};
 #[cfg(feature = "sqlite")]
 pub use self::sqlite::SqliteJobStore;
-pub use self::store::{Created, JobStore, Lease, Page, RowStart, StoreError};
+pub use self::store::{Created, JobStore, Lease, Page, Release, RowStart, StoreError};

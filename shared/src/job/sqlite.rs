@@ -13,7 +13,7 @@ use super::model::{Counts, Job, JobId, JobState, ObjectRef, RowOutcome, RowRecor
 fn now() -> i64 {
     now_epoch() as i64
 }
-use super::store::{Created, JobStore, Lease, Page, RowStart, StoreError};
+use super::store::{Created, JobStore, Lease, Page, Release, RowStart, StoreError};
 use crate::domain::{Action, IdentityManagement, TelephonyModel};
 use crate::format::Dialect;
 
@@ -374,11 +374,13 @@ impl JobStore for SqliteJobStore {
         })
     }
 
-    async fn release_row(&self, id: &JobId, row: u64, owner: &str) -> Result<(), StoreError> {
+    async fn release_row(&self, id: &JobId, row: u64, owner: &str, release: Release) -> Result<(), StoreError> {
+        let given_back = i64::from(release == Release::Untried);
         self.with_connection(|c| {
             c.execute(
-                "UPDATE rows SET lease_owner = NULL, lease_until = NULL WHERE job_id = ?1 AND row = ?2 AND lease_owner = ?3",
-                params![id.as_str(), row as i64, owner],
+                "UPDATE rows SET lease_owner = NULL, lease_until = NULL, attempts = attempts - ?4 \
+                 WHERE job_id = ?1 AND row = ?2 AND lease_owner = ?3",
+                params![id.as_str(), row as i64, owner, given_back],
             )
             .map(drop)
         })

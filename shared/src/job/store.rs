@@ -9,6 +9,15 @@ use super::model::{Job, JobId, JobState, RowOutcome, RowRecord, RowStatus};
 #[error("job store: {0}")]
 pub struct StoreError(pub String);
 
+/// Why a worker lets go of a row it started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Release {
+    /// It was tried and failed for a reason that may pass: the attempt counts.
+    AfterAttempt,
+    /// It was never tried (the worker's time ran out first): the attempt does not count.
+    Untried,
+}
+
 pub enum Created {
     New,
     /// A job for the same object already exists (a repeated event, a rerun).
@@ -99,7 +108,14 @@ pub trait JobStore: Send + Sync {
         lease: &Lease,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Lets go of a row its owner leaves IN_PROGRESS for a later delivery, so that one need not wait for the lease.
-    fn release_row(&self, id: &JobId, row: u64, owner: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// A row let go [`Release::Untried`] gets back the attempt its start counted.
+    fn release_row(
+        &self,
+        id: &JobId,
+        row: u64,
+        owner: &str,
+        release: Release,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Ends a row SUCCEEDED or FAILED, if `owner` still holds it; the counters move in the same transaction, and the
     /// last row finishes the job. Returns the job's state afterwards, or `None` when the row is not the owner's
     /// (its lease ran out and another worker took it over): that worker finishes it.

@@ -16,7 +16,9 @@ use crate::domain::{
     Action, ConnectUser, ContactCenterRef, SalesforceUser, SalesforceUserFields, SalesforceUserRef, UserRow, VoiceRole,
 };
 use crate::format::Dialect;
-use crate::job::{ChunkMessage, JobState, JobStore, Lease, RowOutcome, RowRecord, RowStart, RowStatus, StoreError};
+use crate::job::{
+    ChunkMessage, JobState, JobStore, Lease, Release, RowOutcome, RowRecord, RowStart, RowStatus, StoreError,
+};
 use crate::salesforce::{
     SalesforceClient, SalesforceDefaults, SalesforceError, SalesforceOutcome, SalesforceProvisioner,
 };
@@ -131,6 +133,8 @@ pub struct ChunkReport {
     pub deferred: u32,
     /// Of those, rows another live delivery holds (their next look is worth making once it is over).
     pub held: u32,
+    /// Of those, rows left untouched because the time ran out (the deadline, or a stop).
+    pub out_of_time: u32,
     /// Why the last deferred row was deferred.
     pub retry_reason: Option<String>,
     /// The job's state after the chunk's last finished row.
@@ -141,6 +145,13 @@ impl ChunkReport {
     /// Whether the chunk must be delivered again.
     pub fn needs_redelivery(&self) -> bool {
         self.deferred > 0
+    }
+
+    /// Whether the chunk only ran out of time, having finished rows: it is worth going on with at once, and its
+    /// next delivery is progress, not another failed attempt (a dead-letter queue counts receives, and a chunk
+    /// worked a few rows at a time would otherwise end there with nothing wrong).
+    pub fn ran_out_of_time_after_progress(&self) -> bool {
+        self.out_of_time > 0 && self.deferred == self.out_of_time && self.succeeded + self.failed > 0
     }
 }
 
@@ -272,9 +283,10 @@ async fn work_chunk<S: JobStore>(
         // Stopping (Ctrl-C, a Lambda's deadline) leaves the rest IN_PROGRESS for the next delivery, which
         // reconciles them like a crash's leftovers.
         if !keep_going() {
-            store.release_row(&message.job_id, row.row, owner).await?;
+            store.release_row(&message.job_id, row.row, owner, Release::Untried).await?;
             let_go(held, row.row);
             report.deferred += 1;
+            report.out_of_time += 1;
             continue;
         }
         let verdict = match salesforce {
@@ -314,7 +326,7 @@ async fn work_chunk<S: JobStore>(
                 }
             }
             Verdict::Retry(reason) => {
-                store.release_row(&message.job_id, row.row, owner).await?;
+                store.release_row(&message.job_id, row.row, owner, Release::AfterAttempt).await?;
                 report.deferred += 1;
                 report.retry_reason = Some(reason);
             }
