@@ -191,6 +191,61 @@ async fn an_unusable_file_is_a_failed_job_whose_reason_the_api_gives() {
     api.check("/jobs/{id}/report", code, &content_type, &body);
 }
 
+/// Uploads no row can come from end as FAILED jobs that say why, with no crash and nothing left INGESTING: one over
+/// the deployment's size cap (refused by the size its event announces, or at the cap when the event gives none), a
+/// line of megabytes, a header of 100,000 columns. And 99 rows with a 50 KB cell each are 99 invalid rows whose
+/// messages are short and quote nothing.
+#[tokio::test]
+async fn uploads_too_large_to_work_end_as_failed_jobs_that_say_why() {
+    const CAP: u64 = 8 << 20;
+    let stack = Stack::start(StackOptions {
+        ingest_env: vec![("CCBULK_MAX_OBJECT_BYTES", CAP.to_string())],
+        ..StackOptions::default()
+    })
+    .await;
+    let over_cap = vec![b'x'; CAP as usize + 1];
+    stack.notify(stack.upload("uploads/over-cap.csv", over_cap.clone()).await).await;
+    let mut unannounced = stack.upload("uploads/over-cap-unannounced.csv", over_cap).await;
+    unannounced.records[0].s3.object.size = None;
+    stack.notify(unannounced).await;
+    stack.notify(stack.upload("uploads/one-line.csv", vec![b'x'; 5 << 20]).await).await;
+    let wide: Vec<String> = (0..100_000).map(|i| format!("column{i}")).collect();
+    stack.notify(stack.upload("uploads/wide.csv", format!("{}\nx\n", wide.join(",")).into_bytes()).await).await;
+    let mut cells = String::from("action,username,password,first_name,last_name,routing_profile,security_profiles\n");
+    for i in 0..99 {
+        let long = "q".repeat(50 * 1024);
+        cells.push_str(&format!("add,user{i},Passw0rd!,{long},Doe,Basic Routing Profile,Agent\n"));
+    }
+    stack.notify(stack.upload("uploads/cells.csv", cells.into_bytes()).await).await;
+
+    let (_, _, _, body) = stack.api("GET", "/jobs").await;
+    let jobs = json(&body)["jobs"].as_array().unwrap().clone();
+    assert_eq!(jobs.len(), 5, "{body}");
+    let job = |key: &str| {
+        jobs.iter().find(|j| j["source"]["key"] == format!("uploads/{key}")).unwrap_or_else(|| panic!("{key}: {body}"))
+    };
+    for (key, says) in [
+        ("over-cap.csv", "more than the 8388608 bytes this deployment takes"),
+        ("over-cap-unannounced.csv", "more than the 8388608 bytes this deployment takes"),
+        ("one-line.csv", "row 1 runs over"),
+        ("wide.csv", "the header has 100000 columns"),
+    ] {
+        let job = job(key);
+        assert_eq!(job["state"], "FAILED", "{job}");
+        assert!(job["error"].as_str().unwrap().contains(says), "{key}: {job}");
+    }
+    let cells = job("cells.csv");
+    assert_ne!(cells["state"], "INGESTING", "{cells}");
+    assert_eq!(cells["counts"]["invalid"], 99, "{cells}");
+    let rows = all_rows(&stack, &OpenApi::load(), cells["id"].as_str().unwrap(), None, 100).await;
+    for row in &rows {
+        let message = row["error_message"].as_str().unwrap();
+        assert!(message.contains("[cell.too_long]") && message.len() < 300, "{row}");
+        assert!(!message.contains("qqqq") && !message.contains("Passw0rd!"), "{row}");
+    }
+    assert_eq!(stack.queue_depth(&stack.queue_url).await, 0, "no chunk for any of them");
+}
+
 #[tokio::test]
 async fn a_poison_message_goes_to_the_dead_letter_queue_alone_and_faults_are_ridden_out() {
     let mut knobs = Knobs::default();

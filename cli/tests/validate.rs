@@ -252,3 +252,37 @@ fn a_broken_file_never_has_its_passwords_repeated() {
         }
     }
 }
+
+/// Files no row could come from are refused as soon as that is plain, each with its own rule, whatever their size:
+/// a 300 MB file on one line, a 100 MB cell, a header of 100,000 columns.
+#[test]
+fn files_far_too_large_to_be_rows_are_refused_with_their_own_rule() {
+    use std::io::{Read, Write};
+    let write_streamed = |parts: &mut dyn Read| {
+        let file = tempfile::Builder::new().suffix(".csv").tempfile().unwrap();
+        let mut out = std::io::BufWriter::new(file.as_file());
+        std::io::copy(parts, &mut out).unwrap();
+        out.flush().unwrap();
+        drop(out);
+        file
+    };
+    let single_line = write_streamed(&mut std::io::repeat(b'x').take(300 << 20));
+    let (code, report) = json_of(&[], single_line.path());
+    assert_eq!((code, report["error"]["rule"].as_str()), (2, Some("row.too_large")), "{report}");
+    assert!(report["error"]["message"].as_str().unwrap().contains("row 1"), "{report}");
+
+    let header = b"action,username,password,first_name,last_name,routing_profile,security_profiles\n";
+    let mut cell = header
+        .chain(&b"add,jdoe,Passw0rd!,Jane,Doe,Basic Routing Profile,\""[..])
+        .chain(std::io::repeat(b'A').take(100 << 20))
+        .chain(&b"\"\n"[..]);
+    let big_cell = write_streamed(&mut cell);
+    let (code, report) = json_of(&[], big_cell.path());
+    assert_eq!((code, report["error"]["rule"].as_str()), (2, Some("row.too_large")), "{report}");
+    assert!(!report.to_string().contains("Passw0rd!") && !report.to_string().contains("AAAAAA"), "{report}");
+
+    let wide: Vec<String> = (0..100_000).map(|i| format!("column{i}")).collect();
+    let wide = write_temp(format!("{}\nx\n", wide.join(",")).as_bytes());
+    let (code, report) = json_of(&[], wide.path());
+    assert_eq!((code, report["error"]["rule"].as_str()), (2, Some("header.too_wide")), "{report}");
+}

@@ -32,6 +32,8 @@ pub struct StackOptions {
     pub telephony_model: &'static str,
     /// Further template parameters (the rest take their defaults).
     pub parameters: Vec<(&'static str, String)>,
+    /// Ingest's environment beyond the template's (a cap of a few megabytes, say, where the template's least is 100).
+    pub ingest_env: Vec<(&'static str, String)>,
     /// Provision containers working at once (ProvisionConcurrency).
     pub workers: usize,
     pub max_attempts: u32,
@@ -51,6 +53,7 @@ impl Default for StackOptions {
             identity_management: "CONNECT_MANAGED",
             telephony_model: "amazon-connect",
             parameters: Vec::new(),
+            ingest_env: Vec::new(),
             workers: 2,
             max_attempts: 5,
             inline_report_bytes: 4 * 1024 * 1024,
@@ -206,7 +209,7 @@ impl Stack {
             pairs.extend(extra.iter().map(|(name, value)| ((*name).to_owned(), value.clone())));
             Env::from_pairs(pairs)
         };
-        let ingest = Ingest::new(&config, &env("IngestFunction", &[])).unwrap();
+        let ingest = Ingest::new(&config, &env("IngestFunction", &options.ingest_env)).unwrap();
         let provision_env = env(
             "ProvisionFunction",
             &[

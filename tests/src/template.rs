@@ -72,7 +72,12 @@ impl Scope<'_> {
                 let condition = self.condition_named(branches[0].as_str().unwrap());
                 self.resolve(&branches[if condition { 1 } else { 2 }])
             }
-            other => panic!("the tests resolve !Ref and !If in environments, not !{other}"),
+            "FindInMap" => {
+                let path = tagged.value.as_sequence().unwrap();
+                let [map, key, attribute] = [0, 1, 2].map(|i| self.resolve(&path[i]).unwrap());
+                self.resolve(&self.template["Mappings"][map.as_str()][key.as_str()][attribute.as_str()])
+            }
+            other => panic!("the tests resolve !Ref, !If and !FindInMap in environments, not !{other}"),
         }
     }
 

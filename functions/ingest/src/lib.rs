@@ -8,11 +8,15 @@ use aws_config::SdkConfig;
 use aws_lambda_events::event::s3::{S3Event, S3EventRecord};
 use ccbulk_lambda::{ConfigError, Env, decode_s3_key, s3_client};
 use ccbulk_shared::domain::{IdentityManagement, TelephonyModel};
-use ccbulk_shared::job::{DynamoJobStore, JobId, JobState, JobStore};
+use ccbulk_shared::format::FileError;
+use ccbulk_shared::job::{DynamoJobStore, JobId, JobState, JobStore, ObjectRef};
 use ccbulk_shared::pipeline::{IngestError, S3Objects, SqsQueue, ingest, record_unusable};
 use ccbulk_shared::validate::Options;
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// The cap when the environment gives none: the template's smallest MaxUploadSize.
+const DEFAULT_MAX_OBJECT_BYTES: u64 = 100 << 20;
 
 /// What the function holds between invocations.
 pub struct Ingest {
@@ -20,6 +24,8 @@ pub struct Ingest {
     queue: SqsQueue,
     objects: S3Objects,
     options: Options,
+    /// The largest object taken (the stack's MaxUploadSize); /tmp is sized to hold it.
+    max_object_bytes: u64,
 }
 
 impl Ingest {
@@ -37,6 +43,9 @@ impl Ingest {
             v.parse::<u32>().ok().filter(|n| (1..=500).contains(n)).ok_or("a whole number from 1 to 500")
         })?;
         let (table, queue_url) = (env.required("CCBULK_TABLE")?, env.required("CCBULK_QUEUE_URL")?);
+        let max_object_bytes = env.parsed("CCBULK_MAX_OBJECT_BYTES", Some(DEFAULT_MAX_OBJECT_BYTES), |v| {
+            v.parse::<u64>().ok().filter(|n| *n >= 1).ok_or("a number of bytes from 1")
+        })?;
         Ok(Self {
             store: DynamoJobStore::new(aws_sdk_dynamodb::Client::new(config), table),
             queue: SqsQueue::new(aws_sdk_sqs::Client::new(config), queue_url),
@@ -47,6 +56,7 @@ impl Ingest {
                 chunk_rows,
                 ..Options::default()
             },
+            max_object_bytes,
         })
     }
 
@@ -77,9 +87,18 @@ impl Ingest {
             tracing::info!(job = %id, state = job.state.as_str(), "the job exists: nothing to do");
             return Ok(());
         }
+        // An object over the cap is refused before a byte is read, by the size S3 announced; and should the event
+        // say less than the object holds, the download stops at the cap all the same.
+        let announced = record.s3.object.size.map_or(0, |size| size.max(0) as u64);
+        if announced > self.max_object_bytes {
+            return self.refuse(object, FileError::TooLarge { bytes: announced, cap: self.max_object_bytes }).await;
+        }
         // Validation reads the file twice, each time as a stream; /tmp holds far more than the function's memory.
         let mut copy = tempfile::NamedTempFile::new()?;
-        let size = self.objects.download(&object, copy.as_file_mut()).await?;
+        let size = self.objects.download_at_most(&object, copy.as_file_mut(), self.max_object_bytes).await?;
+        if size > self.max_object_bytes {
+            return self.refuse(object, FileError::TooLarge { bytes: size, cap: self.max_object_bytes }).await;
+        }
         tracing::info!(job = %id, bucket, key, size, "ingesting");
         match ingest(&self.store, &self.queue, copy.path(), object.clone(), &self.options).await {
             Ok(outcome) => {
@@ -94,13 +113,16 @@ impl Ingest {
                 );
                 Ok(())
             }
-            Err(IngestError::File(unusable)) => {
-                let job = record_unusable(&self.store, object, &self.options, &unusable).await?;
-                tracing::warn!(job = %job.id, reason = %unusable, "the file cannot be provisioned from: job FAILED");
-                Ok(())
-            }
+            Err(IngestError::File(unusable)) => self.refuse(object, unusable).await,
             Err(err) => Err(err.into()),
         }
+    }
+
+    /// Records a file that cannot be provisioned from as a FAILED job with the reason.
+    async fn refuse(&self, object: ObjectRef, unusable: FileError) -> Result<(), Error> {
+        let job = record_unusable(&self.store, object, &self.options, &unusable).await?;
+        tracing::warn!(job = %job.id, code = unusable.code(), reason = %unusable, "the file cannot be provisioned from: job FAILED");
+        Ok(())
     }
 }
 

@@ -134,6 +134,54 @@ pub enum Field {
 
 impl Field {
     pub(crate) const COUNT: usize = Field::Ignored as usize + 1;
+
+    /// The most characters a cell of this field can hold and still be sent: the longest any receiving service takes
+    /// in that column (Connect API reference, CreateUser and its types; Salesforce Object Reference, User), with
+    /// room for what ccbulk reads around a value (an ARN instead of a name, `|`-separated lists). Where a finer rule
+    /// knows the exact limit for the row's setup (a CONNECT_MANAGED username's 20, a Salesforce alias's 8), this
+    /// ceiling sits at the longest such a column ever takes, so the finer rule keeps its own code. The ceiling keeps
+    /// a cell of megabytes from going further than the row's error, and from being stored or quoted anywhere.
+    pub fn max_chars(self) -> usize {
+        match self {
+            Field::Action | Field::PhoneType | Field::AutoAccept | Field::PersistentConnection => 32,
+            Field::QuickConnect | Field::AcwTimeout | Field::VoiceRole => 32,
+            // Connect: Username 1-100 (20 or 64 by identity management, the finer rule's); Password 8-64.
+            // Salesforce: Username 80 and Alias 8, both checked by finer rules; an email address's 254 above them.
+            Field::Username => 100,
+            Field::Password => 64,
+            Field::SalesforceUsername => 254,
+            Field::SalesforceAlias => 64,
+            // Connect UserIdentityInfo: FirstName up to 255, LastName up to 300 (by identity management, the finer
+            // rule's); Salesforce FirstName 40, LastName 80.
+            Field::FirstName | Field::LastName => 300,
+            // RFC 5321: a forward path holds at most 256 octets, the address 254 of them.
+            Field::Email | Field::SecondaryEmail => 254,
+            // E.164: + and at most 15 digits, with room for the spaces people type.
+            Field::Mobile | Field::PhoneNumber => 32,
+            Field::DirectoryUserId | Field::SalesforceFederationId => 512,
+            // A name (Connect: at most 127 characters) or an ARN.
+            Field::RoutingProfile | Field::HierarchyGroup => 512,
+            // At most 10 security profiles, each a name or an ARN; five hierarchy levels.
+            Field::SecurityProfiles => 10 * 513,
+            Field::HierarchyPath => 5 * 513,
+            // Four channels, CHANNEL=value each.
+            Field::AutoAcceptPerChannel
+            | Field::AcwTimeoutPerChannel
+            | Field::PhonePerChannel
+            | Field::PersistentConnectionPerChannel
+            | Field::VoiceEnhancementPerChannel => 512,
+            // At most 50 tags, key 128 and value 256 characters each, with their separators.
+            Field::Tags => 50 * (128 + 256 + 2),
+            // 15 or 18 characters; 255 for a contact center's name or a profile's.
+            Field::SalesforceUserId => 18,
+            Field::ContactCenter | Field::SalesforceProfile => 255,
+            // Picklist values: the longest time zone key is under 40 characters.
+            Field::SalesforceTimeZone | Field::SalesforceLocale | Field::SalesforceLanguage => 64,
+            Field::SalesforceEmailEncoding => 64,
+            // Read-only columns of an exported ContactCenterBulkOp file (ErrorMessage is a long text area).
+            Field::Ignored => 32_768,
+        }
+    }
 }
 
 /// ContactCenterBulkOp, as Salesforce documents it; the read-only result fields appear in exported files.

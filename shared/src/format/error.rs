@@ -17,7 +17,7 @@ pub enum FileError {
     #[error(
         "the header matches none of the dialects (bulkop: Argument1..5 and BulkAction; connect: the Amazon Connect \
          template, e.g. \"first name\", \"user login\"; ccbulk: action, username, ...); it has: {}",
-        .columns.join(", ")
+        listed(.columns)
     )]
     UnknownDialect { columns: Vec<String> },
     /// The first row looks like a user row: the file has no header. Nothing of the row is repeated (it may hold a
@@ -33,6 +33,18 @@ pub enum FileError {
     DuplicateColumn { dialect: Dialect, column: String, first: String },
     #[error("the file has a header but no user rows")]
     NoRows,
+    /// Refused before a byte is read: the object is over the deployment's cap.
+    #[error("the file has {bytes} bytes, more than the {cap} bytes this deployment takes: split it into smaller files")]
+    TooLarge { bytes: u64, cap: u64 },
+    /// One record runs over [`super::RECORD_MAX_BYTES`]: a line far longer than any row, or a quote left open that
+    /// runs the rest of the file into one cell. Nothing after it can be read as rows.
+    #[error(
+        "row {row} runs over {cap} bytes without ending, far longer than any row can be: a quote (\") left open runs \
+         the lines below into one cell, or the file is not a CSV of users"
+    )]
+    RecordTooLarge { row: u64, cap: u64 },
+    #[error("the header has {columns} columns; a header names at most {max} (is the first row a header?)")]
+    HeaderTooWide { columns: usize, max: usize },
     #[error("a {dialect} file cannot be used here: {reason}")]
     NotForSetup { dialect: Dialect, reason: String },
 }
@@ -50,6 +62,9 @@ impl FileError {
             FileError::Columns { .. } => "header.columns",
             FileError::DuplicateColumn { .. } => "header.duplicate_column",
             FileError::NoRows => "file.no_rows",
+            FileError::TooLarge { .. } => "file.too_large",
+            FileError::RecordTooLarge { .. } => "row.too_large",
+            FileError::HeaderTooWide { .. } => "header.too_wide",
             FileError::NotForSetup { .. } => "file.not_for_setup",
         }
     }
@@ -63,6 +78,24 @@ impl PartialEq for FileError {
             _ => self.code() == other.code() && self.to_string() == other.to_string(),
         }
     }
+}
+
+/// The columns of an unknown header, as a message lists them: the first few, each cut short.
+fn listed(columns: &[String]) -> String {
+    const SHOWN_COLUMNS: usize = 20;
+    const SHOWN_CHARS: usize = 40;
+    let mut shown: Vec<String> = columns
+        .iter()
+        .take(SHOWN_COLUMNS)
+        .map(|name| match name.char_indices().nth(SHOWN_CHARS) {
+            Some((cut, _)) => format!("{}…", &name[..cut]),
+            None => name.clone(),
+        })
+        .collect();
+    if columns.len() > SHOWN_COLUMNS {
+        shown.push(format!("and {} more", columns.len() - SHOWN_COLUMNS));
+    }
+    shown.join(", ")
 }
 
 fn columns_message(dialect: Dialect, missing: &[String], unknown: &[String]) -> String {

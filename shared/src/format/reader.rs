@@ -5,7 +5,12 @@ use std::io::{self, Read};
 use csv::{ByteRecord, ReaderBuilder};
 use serde::{Deserialize, Serialize};
 
+use super::bounded::{Bounded, RECORD_MAX_BYTES};
 use super::error::FileError;
+
+/// The most columns a header may name. The widest dialect has about 40; a header far wider is not one of ours, and
+/// is refused before anything is built per column.
+pub const HEADER_MAX_COLUMNS: usize = 1_000;
 
 /// A `[start, end)` range of bytes in the input file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -56,7 +61,7 @@ pub fn has_line_break(cell: &[u8]) -> bool {
 
 /// Reads records one at a time, reusing one buffer: memory does not grow with the file.
 pub struct RecordReader<R: Read> {
-    csv: csv::Reader<io::Chain<&'static [u8], R>>,
+    csv: csv::Reader<io::Chain<&'static [u8], Bounded<R>>>,
     record: ByteRecord,
     next_row: u64,
     /// File offset of the first byte the reader sees after its prefix.
@@ -79,13 +84,17 @@ impl<R: Read> RecordReader<R> {
     }
 
     fn build(prefix: &'static [u8], input: R, base: u64, first_row: u64) -> Self {
-        let csv = ReaderBuilder::new().has_headers(false).flexible(true).from_reader(prefix.chain(input));
+        let input = prefix.chain(Bounded::new(input, RECORD_MAX_BYTES));
+        let csv = ReaderBuilder::new().has_headers(false).flexible(true).from_reader(input);
         Self { csv, record: ByteRecord::new(), next_row: first_row, base, prefix_len: prefix.len() as u64 }
     }
 
     /// Reads the first record as the header's column names.
     pub fn read_header(&mut self) -> Result<Vec<String>, FileError> {
         let record = self.next_record()?.ok_or(FileError::Empty)?;
+        if record.fields.len() > HEADER_MAX_COLUMNS {
+            return Err(FileError::HeaderTooWide { columns: record.fields.len(), max: HEADER_MAX_COLUMNS });
+        }
         record
             .fields
             .iter()
@@ -97,11 +106,11 @@ impl<R: Read> RecordReader<R> {
     /// skipped, though rows of empty cells still count as rows, as they do in a spreadsheet.
     pub fn next_record(&mut self) -> Result<Option<Record<'_>>, FileError> {
         loop {
-            let more = self.csv.read_byte_record(&mut self.record).map_err(csv_error)?;
+            let row = self.next_row;
+            let more = self.csv.read_byte_record(&mut self.record).map_err(|err| csv_error(err, row))?;
             if !more {
                 return Ok(None);
             }
-            let row = self.next_row;
             self.next_row += 1;
             if self.record.iter().all(|field| field.trim_ascii().is_empty()) {
                 continue;
@@ -118,9 +127,13 @@ impl<R: Read> RecordReader<R> {
     }
 }
 
-fn csv_error(err: csv::Error) -> FileError {
+/// `row` is the row being read when the error came.
+fn csv_error(err: csv::Error, row: u64) -> FileError {
     match err.into_kind() {
-        csv::ErrorKind::Io(err) => FileError::Io(err),
+        csv::ErrorKind::Io(err) => match Bounded::<io::Empty>::overrun(&err) {
+            Some(overrun) => FileError::RecordTooLarge { row, cap: overrun.cap },
+            None => FileError::Io(err),
+        },
         // With byte records and flexible rows the parser reports nothing but I/O errors.
         other => FileError::Io(io::Error::other(format!("{other:?}"))),
     }
@@ -178,6 +191,31 @@ mod tests {
         let range = got[1].1;
         let mut reader = RecordReader::for_range(&data[range.start as usize..], range.start, 2);
         assert_eq!(reader.next_record().unwrap().unwrap().fields.get(0), Some("\u{feff}x".as_bytes()));
+    }
+
+    /// Files that would have the parser hold hundreds of megabytes are refused after a few megabytes, with the row.
+    #[test]
+    fn records_too_large_for_any_row_are_refused_early() {
+        let single_line = io::repeat(b'x').take(300 << 20);
+        let err = RecordReader::new(single_line).read_header().unwrap_err();
+        assert_eq!(err, FileError::RecordTooLarge { row: 1, cap: RECORD_MAX_BYTES });
+        assert_eq!(err.code(), "row.too_large");
+
+        let cell = b"action,username\nadd,\"".chain(io::repeat(b'y').take(100 << 20)).chain(&b"\"\n"[..]);
+        let mut reader = RecordReader::new(cell);
+        reader.read_header().unwrap();
+        let err = reader.next_record().err().unwrap();
+        assert_eq!(err, FileError::RecordTooLarge { row: 2, cap: RECORD_MAX_BYTES });
+        assert!(!err.to_string().contains("yyyy"), "{err}");
+    }
+
+    #[test]
+    fn a_header_of_a_hundred_thousand_columns_is_refused_by_its_width() {
+        let header: Vec<String> = (0..100_000).map(|i| format!("c{i}")).collect();
+        let text = format!("{}\n", header.join(","));
+        let err = RecordReader::new(text.as_bytes()).read_header().unwrap_err();
+        assert_eq!(err, FileError::HeaderTooWide { columns: 100_000, max: HEADER_MAX_COLUMNS });
+        assert_eq!(err.code(), "header.too_wide");
     }
 
     #[test]

@@ -16,7 +16,9 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemOutput};
 use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, Put, TransactWriteItem, Update};
 
-use super::model::{Counts, Job, JobId, JobState, ObjectRef, RowOutcome, RowRecord, RowStatus, now_epoch};
+use super::model::{
+    Counts, Job, JobId, JobState, ObjectRef, RowOutcome, RowRecord, RowStatus, now_epoch, stored_message,
+};
 use super::store::{Created, JobStore, Lease, Page, Release, RowStart, StoreError};
 use crate::domain::{Action, IdentityManagement, TelephonyModel};
 use crate::format::Dialect;
@@ -239,7 +241,7 @@ fn job_item(job: &Job) -> Item {
         item.insert("dialect".into(), s(dialect.as_str()));
     }
     if let Some(error) = &job.error {
-        item.insert("error".into(), s(error));
+        item.insert("error".into(), s(stored_message(error)));
     }
     item.insert("identity_management".into(), s(job.identity_management.as_str()));
     item.insert("telephony_model".into(), s(job.telephony_model.as_str()));
@@ -271,7 +273,7 @@ fn row_item(record: &RowRecord) -> Item {
         item.insert("action".into(), s(action.as_str()));
     }
     if let Some(message) = &record.outcome.error_message {
-        item.insert("error_message".into(), s(message));
+        item.insert("error_message".into(), s(stored_message(message)));
     }
     item
 }
@@ -676,7 +678,7 @@ impl JobStore for DynamoJobStore {
             .expression_attribute_names("#s", "state")
             .expression_attribute_names("#e", "error")
             .expression_attribute_values(":s", s(JobState::Failed.as_str()))
-            .expression_attribute_values(":e", s(reason))
+            .expression_attribute_values(":e", s(stored_message(reason)))
             .expression_attribute_values(":now", n(now_epoch()))
             .condition_expression("attribute_exists(pk)")
             .send()
@@ -801,7 +803,7 @@ impl JobStore for DynamoJobStore {
                     match &outcome.error_message {
                         Some(message) => {
                             sets.push("error_message = :e".into());
-                            values.insert(":e".into(), s(message.as_str()));
+                            values.insert(":e".into(), s(stored_message(message)));
                         }
                         None => removes.push("error_message"),
                     }

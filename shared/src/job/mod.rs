@@ -11,7 +11,10 @@ mod store;
 #[cfg(feature = "dynamodb")]
 pub use self::dynamodb::{DynamoJobStore, JOBS_NEWEST_FIRST, ROWS_BY_STATUS};
 pub use self::message::ChunkMessage;
-pub use self::model::{Counts, Job, JobId, JobState, ObjectRef, RowOutcome, RowRecord, RowStatus, now_epoch};
+pub use self::model::{
+    Counts, Job, JobId, JobState, ObjectRef, RowOutcome, RowRecord, RowStatus, STORED_MESSAGE_MAX, now_epoch,
+    stored_message,
+};
 #[cfg(feature = "sqlite")]
 pub use self::sqlite::SqliteJobStore;
 pub use self::store::{Created, JobStore, Lease, Page, Release, RowStart, StoreError};

@@ -239,6 +239,21 @@ pub fn now_epoch() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
+/// The most characters of a message (a job's error, a row's) the stores keep. DynamoDB takes 400 KB an item and
+/// 4 MB a transaction (Developer Guide, "Service, account, and table quotas in Amazon DynamoDB"): at this length a
+/// row item stays a few KB, and ingest's batches of rows fit a transaction many times over, whatever a file holds.
+pub const STORED_MESSAGE_MAX: usize = 4_000;
+
+/// A message as the stores keep it: cut at [`STORED_MESSAGE_MAX`] characters, the cut marked.
+pub fn stored_message(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(STORED_MESSAGE_MAX) {
+        Some((cut, _)) => {
+            format!("{} … (cut: the message has {} characters)", &text[..cut], text.chars().count()).into()
+        }
+        None => text.into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,5 +281,15 @@ mod tests {
         counts.invalid = 1;
         assert_eq!(counts.state(), JobState::CompletedWithErrors);
         assert_eq!(counts.total(), 3);
+    }
+
+    #[test]
+    fn stored_messages_are_cut_to_a_size_any_item_takes() {
+        let short = "column \"x\": too long [cell.too_long]";
+        assert_eq!(stored_message(short), short);
+        let long = "é".repeat(STORED_MESSAGE_MAX * 3);
+        let stored = stored_message(&long);
+        assert!(stored.chars().count() < STORED_MESSAGE_MAX + 60, "{}", stored.len());
+        assert!(stored.ends_with(&format!("(cut: the message has {} characters)", STORED_MESSAGE_MAX * 3)));
     }
 }

@@ -7,7 +7,9 @@ use std::sync::Mutex;
 
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
-use super::model::{Counts, Job, JobId, JobState, ObjectRef, RowOutcome, RowRecord, RowStatus, now_epoch};
+use super::model::{
+    Counts, Job, JobId, JobState, ObjectRef, RowOutcome, RowRecord, RowStatus, now_epoch, stored_message,
+};
 
 /// SQLite integers are signed.
 fn now() -> i64 {
@@ -217,7 +219,7 @@ impl JobStore for SqliteJobStore {
                     job.telephony_model.as_str(),
                     job.state.as_str(),
                     job.chunks,
-                    job.error,
+                    job.error.as_deref().map(stored_message),
                     job.created_at as i64,
                 ],
             )?;
@@ -265,7 +267,7 @@ impl JobStore for SqliteJobStore {
                         record.username,
                         record.action.map(Action::as_str),
                         record.status.as_str(),
-                        record.outcome.error_message,
+                        record.outcome.error_message.as_deref().map(stored_message),
                         now(),
                     ],
                 )?;
@@ -312,7 +314,7 @@ impl JobStore for SqliteJobStore {
         self.with_connection(|c| {
             c.execute(
                 "UPDATE jobs SET state = ?2, error = ?3, updated_at = ?4 WHERE id = ?1",
-                params![id.as_str(), JobState::Failed.as_str(), reason, now()],
+                params![id.as_str(), JobState::Failed.as_str(), stored_message(reason), now()],
             )
             .map(drop)
         })
@@ -415,7 +417,7 @@ impl JobStore for SqliteJobStore {
                     id.as_str(),
                     row as i64,
                     status.as_str(),
-                    outcome.error_message,
+                    outcome.error_message.as_deref().map(stored_message),
                     outcome.connect_user_id,
                     outcome.connect_user_arn,
                     outcome.salesforce_user_id,

@@ -149,7 +149,8 @@ async fn pass<S: JobStore, Q: ChunkQueue>(
             .and_then(|i| record.fields.get(i))
             .and_then(|cell| std::str::from_utf8(cell).ok())
             .map(|name| name.trim().to_owned())
-            .filter(|name| !name.is_empty());
+            // A cell too long to be a username is not one, and is not stored as one.
+            .filter(|name| !name.is_empty() && name.chars().count() <= Field::Username.max_chars());
         let (status, action, error, closed) = match validator.check(&record) {
             Ok(row) => (RowStatus::Pending, Some(row.action), None, planner.push_valid(record.row, record.range)),
             Err(errors) => (RowStatus::Invalid, None, Some(error_message(&errors)), planner.push_invalid()),

@@ -37,6 +37,17 @@ impl S3Objects {
     /// Copies the whole object, at the version the reference names, into `file` (validation reads a file twice,
     /// each time as a stream, and a Lambda's /tmp holds far more than its memory). Returns the bytes written.
     pub async fn download(&self, object: &ObjectRef, file: &mut std::fs::File) -> Result<u64, ObjectError> {
+        self.download_at_most(object, file, u64::MAX).await
+    }
+
+    /// Like [`download`](Self::download), but stops once more than `limit` bytes have come: the count returned is
+    /// then above `limit`, and the file holds no whole object.
+    pub async fn download_at_most(
+        &self,
+        object: &ObjectRef,
+        file: &mut std::fs::File,
+        limit: u64,
+    ) -> Result<u64, ObjectError> {
         use std::io::Write;
         let request = at_version(self.client.get_object().bucket(&object.bucket).key(&object.key), object);
         let mut answer = request.send().await.map_err(|e| failed(object, e.into_service_error()))?;
@@ -45,6 +56,9 @@ impl S3Objects {
         while let Some(bytes) = answer.body.try_next().await.map_err(|e| broken(&e))? {
             file.write_all(&bytes).map_err(|e| broken(&e))?;
             written += bytes.len() as u64;
+            if written > limit {
+                return Ok(written);
+            }
         }
         file.flush().map_err(|e| broken(&e))?;
         Ok(written)

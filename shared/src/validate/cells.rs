@@ -63,6 +63,24 @@ impl<'a> Cells<'a> {
             });
         }
         for position in 0..record.len().min(self.header.len()) {
+            if let (Some(text), Some(field)) = (self.texts[position], self.header.field_at(position))
+                && text.len() > field.max_chars()
+                && text.chars().count() > field.max_chars()
+            {
+                // Reported once, by its length only, and read as blank afterwards, as a cell that is not text is.
+                self.texts[position] = None;
+                self.errors.push(RowError {
+                    row: self.row,
+                    column: self.header.names()[position].clone(),
+                    rule: Rule::CellTooLong,
+                    message: format!(
+                        "the cell has {} characters; this column takes at most {}",
+                        text.chars().count(),
+                        field.max_chars()
+                    ),
+                });
+                continue;
+            }
             if self.texts[position].is_none() {
                 let column = self.header.names()[position].clone();
                 self.errors.push(RowError {
@@ -94,10 +112,10 @@ impl<'a> Cells<'a> {
     /// cells), and a cell that is not text gets no further errors: it reads as blank, and what follows is noise.
     pub(crate) fn fail(&mut self, field: Field, rule: Rule, message: impl Into<String>) {
         let column = self.header.column_name(field);
-        let covered = self
-            .errors
-            .iter()
-            .any(|earlier| earlier.column == column && (earlier.rule == Rule::NotUtf8 || earlier.rule == rule));
+        let covered = self.errors.iter().any(|earlier| {
+            earlier.column == column
+                && (matches!(earlier.rule, Rule::NotUtf8 | Rule::CellTooLong) || earlier.rule == rule)
+        });
         if !covered {
             let message = if self.in_doubt {
                 format!("{} (the value is not shown: this row's columns are in doubt)", rule.title())

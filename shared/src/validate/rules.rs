@@ -28,6 +28,7 @@ rules! {
     TooManyFields => "row.too_many_fields", "a row has no more fields than the header has columns";
     LineBreak => "row.line_break", "cells hold no line breaks (a quote left open runs the lines below into one cell)";
     NotUtf8 => "row.not_utf8", "text is UTF-8";
+    CellTooLong => "cell.too_long", "a cell holds no more than its column's service takes";
     ActionMissing => "action.missing", "every row says what to do";
     ActionInvalid => "action.invalid", "the action is one the dialect knows";
     UsernameMissing => "username.missing", "every user has a username";

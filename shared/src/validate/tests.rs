@@ -299,7 +299,38 @@ fn cases() -> Vec<Case> {
             "Argument2",
             Rule::DuplicateSalesforceUser,
         ),
+        Case {
+            identity: CM,
+            telephony: AC,
+            csv: format!("{CCBULK_HEADER}\n{}\n", GOOD_CCBULK.replace("Basic", &"r".repeat(600))),
+            column: "routing_profile",
+            rule: Rule::CellTooLong,
+        },
     ]
+}
+
+/// 99 rows, each with a 50 KB cell in a different column: every row is invalid for that cell alone, by its length,
+/// and no message repeats any of it. Nothing of the rows' 5 MB travels into the errors.
+#[test]
+fn cells_of_fifty_kilobytes_are_refused_by_length_and_never_quoted() {
+    let columns: Vec<&str> = CCBULK_HEADER.split(',').collect();
+    let mut csv = format!("{CCBULK_HEADER}\n");
+    for i in 0..99 {
+        let mut cells: Vec<String> = GOOD_CCBULK.split(',').map(str::to_owned).collect();
+        cells[1] = format!("user{i}");
+        cells[i % columns.len()] = "z".repeat(50 * 1024);
+        csv.push_str(&cells.join(","));
+        csv.push('\n');
+    }
+    let (summary, collect) = run(&csv, CM, AC).unwrap();
+    assert_eq!((summary.rows, summary.invalid), (99, 99));
+    for error in &collect.errors {
+        assert!(!error.message.contains("zzzzzz"), "{error:?}");
+        assert!(error.message.len() < 300, "{error:?}");
+    }
+    let too_long: Vec<&RowError> = collect.errors.iter().filter(|e| e.rule == Rule::CellTooLong).collect();
+    assert_eq!(too_long.len(), 99, "each row's long cell, once: {:?}", collect.errors);
+    assert!(too_long[0].message.contains("51200 characters"), "{:?}", too_long[0]);
 }
 
 #[test]
