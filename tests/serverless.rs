@@ -6,7 +6,7 @@ use ccbulk_e2e::cases::{MIXED, seed_mixed};
 use ccbulk_e2e::{Delivery, LogCapture, OpenApi, Stack, StackOptions, repo_root};
 use ccbulk_sandbox::connect::{FaultRates, Knobs};
 use ccbulk_sandbox::salesforce::{SalesforceFaults, SalesforceKnobs};
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::time::Duration;
 
 fn example(name: &str) -> Vec<u8> {
@@ -433,6 +433,44 @@ async fn a_chunk_worked_a_few_rows_per_invocation_finishes_without_using_up_its_
     for row in rows.iter().filter(|r| r["action"] == "add") {
         assert!(instance.user(row["username"].as_str().unwrap()).is_some(), "{row}");
     }
+}
+
+/// The Salesforce org's API allocation spent: the API shows the job paused and why, its chunks look again in new
+/// messages (no receive is used up, nothing reaches the dead-letter queue, no row is charged an attempt), and once
+/// calls come back the job goes on by itself and the pause is cleared.
+#[tokio::test]
+async fn a_spent_salesforce_allocation_shows_as_a_pause_and_the_job_goes_on_when_calls_come_back() {
+    let stack = Stack::start(StackOptions::default()).await;
+    stack.salesforce.set_api_usage(100_000, 100_000);
+    stack.notify(stack.upload("uploads/agents.csv", example("ccbulk-agents.csv")).await).await;
+    let watch = async {
+        let paused = loop {
+            let (_, _, _, body) = stack.api("GET", "/jobs").await;
+            let job = json(&body)["jobs"][0].clone();
+            if !job["paused"].is_null() {
+                break job;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        stack.salesforce.set_api_usage(0, 100_000);
+        paused
+    };
+    let (drained, paused) = tokio::join!(stack.drain(Delivery::Once), watch);
+    assert_eq!(paused["state"], "RUNNING", "{paused}");
+    assert!(paused["paused"]["reason"].as_str().unwrap().contains("REQUEST_LIMIT_EXCEEDED"), "{paused}");
+    OpenApi::load().check(
+        "/jobs",
+        200,
+        "application/json",
+        &json!({"jobs": [paused.clone()], "next": null}).to_string(),
+    );
+    assert_eq!(drained.failures, 0, "a pause uses up no receive: {drained:?}");
+    assert!(stack.dead_letters().await.is_empty());
+
+    let job = the_job(&stack).await;
+    assert_eq!((job["state"].as_str(), &job["paused"]), (Some("SUCCEEDED"), &Value::Null), "{job}");
+    let rows = all_rows(&stack, &OpenApi::load(), job["id"].as_str().unwrap(), None, 100).await;
+    assert!(rows.iter().all(|row| row["attempts"] == 1), "the paused deliveries charged no attempt: {rows:?}");
 }
 
 #[tokio::test]

@@ -133,6 +133,9 @@ async fn execute(args: &Args) -> Result<(), String> {
     if let Some(error) = &job.error {
         println!("  error: {error}");
     }
+    if let Some(pause) = &job.paused {
+        println!("  PAUSED since {}: {}", pause.since, pause.reason);
+    }
     println!(
         "  rows: {} succeeded, {} failed, {} invalid, {} pending, {} in progress ({} in all, {} chunks)",
         job.counts.succeeded,
@@ -206,7 +209,7 @@ pub(crate) fn job_line(job: &Job) -> String {
     format!(
         "{}  {:<21} {:>6}/{:<6} rows done  {}",
         job.id,
-        job.state.as_str(),
+        if job.paused.is_some() { format!("{} (paused)", job.state.as_str()) } else { job.state.as_str().to_owned() },
         job.counts.succeeded + job.counts.failed + job.counts.invalid,
         job.counts.total(),
         source_name(job)

@@ -40,6 +40,7 @@ fn job(key: &str, created_at: u64) -> Job {
         counts: Counts::default(),
         chunks: 0,
         error: None,
+        paused: None,
         created_at,
         updated_at: created_at,
     }
@@ -64,7 +65,7 @@ fn record(job: &Job, row: u64, status: RowStatus) -> RowRecord {
 async fn a_job_moves_through_its_rows(store: &impl JobStore) {
     let job = job("uploads/agents.csv", 100);
     assert!(matches!(store.create_job(&job).await.unwrap(), Created::New));
-    assert!(matches!(store.create_job(&job).await.unwrap(), Created::Existing(existing) if existing == job));
+    assert!(matches!(store.create_job(&job).await.unwrap(), Created::Existing(existing) if *existing == job));
     let rows =
         [record(&job, 2, RowStatus::Pending), record(&job, 3, RowStatus::Pending), record(&job, 4, RowStatus::Invalid)];
     store.put_rows(&rows).await.unwrap();

@@ -191,3 +191,42 @@ async fn rows_salesforce_could_not_lock_wait_for_the_next_delivery_and_succeed()
     usernames.dedup();
     assert_eq!(count, usernames.len(), "no Salesforce user made twice");
 }
+
+/// The org's API allocation spent (REQUEST_LIMIT_EXCEEDED) is a pause, not a failure: no row is worked or charged an
+/// attempt, the job says it is paused and why, and once calls come back the chunk goes on and the pause is cleared.
+/// Nearing the end of the allocation, calls are spaced out first.
+#[tokio::test]
+async fn a_spent_salesforce_allocation_pauses_the_job_until_calls_come_back() {
+    let world = world().await;
+    let store = SqliteJobStore::in_memory().unwrap();
+    let queue = MemoryQueue::default();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/ccbulk-agents.csv");
+    let object = LocalFiles::object(&path).unwrap();
+    let options = Options { chunk_rows: 28, ..Options::default() };
+    let job = ingest(&store, &queue, path.as_path(), object, &options).await.unwrap().job;
+    let message = queue.receive().unwrap();
+    let policy = RetryPolicy { max_attempts: 2, ..RetryPolicy::default() };
+
+    world.salesforce.set_api_usage(100_000, 100_000);
+    for _ in 0..3 {
+        let report = provision_chunk(&store, &LocalFiles, &world.targets, &message, policy, &never_stop).await.unwrap();
+        let reason = report.paused.as_deref().unwrap_or_else(|| panic!("the chunk paused: {report:?}"));
+        assert!(reason.contains("REQUEST_LIMIT_EXCEEDED"), "{reason}");
+        assert_eq!((report.succeeded, report.failed), (0, 0));
+    }
+    let paused = store.job(&job.id).await.unwrap().unwrap();
+    assert!(paused.paused.as_ref().is_some_and(|p| p.reason.contains("used up")), "{paused:?}");
+    assert_eq!(paused.state, JobState::Running);
+    let rows = store.rows(&job.id, None, 100, None).await.unwrap().items;
+    assert!(rows.iter().all(|r| r.attempts == 0), "three paused deliveries charged no attempt: {rows:?}");
+
+    // The rolling window gives calls back, though few: calls are spaced out near the end, and the chunk finishes.
+    world.salesforce.set_api_usage(950_000, 1_000_000);
+    let report = provision_chunk(&store, &LocalFiles, &world.targets, &message, policy, &never_stop).await.unwrap();
+    assert_eq!((report.paused.as_deref(), report.deferred), (None, 0), "{report:?}");
+    let resumed = store.job(&job.id).await.unwrap().unwrap();
+    assert_eq!((resumed.state, resumed.paused), (JobState::Succeeded, None));
+    let client = &world.targets.salesforce.as_ref().unwrap().client;
+    assert!(client.slowed_calls() > 0, "calls near the end of the allocation were spaced out");
+    assert!(client.usage().is_some_and(|u| u.max == 1_000_000 && u.used > 950_000), "{:?}", client.usage());
+}

@@ -221,6 +221,8 @@ impl Stack {
                 // invocation holds looks again as soon.
                 ("CCBULK_ROW_LEASE_SECONDS", "2".to_owned()),
                 ("CCBULK_HELD_RETRY_SECONDS", "2".to_owned()),
+                // A paused job's chunks look again within a second, not a quarter of an hour.
+                ("CCBULK_PAUSED_RETRY_SECONDS", "1".to_owned()),
             ],
         );
         // Each container signs with its own access key, so the Connect sandbox tells their calls apart.

@@ -8,7 +8,7 @@ use aws_sdk_connect::config::{Credentials as AwsCredentials, Region};
 use ccbulk_sandbox::connect::ConnectSandbox;
 use ccbulk_sandbox::examples;
 use ccbulk_sandbox::salesforce::{SANDBOX_CLIENT_SECRET, SANDBOX_CONSUMER_KEY, SalesforceSandbox};
-use ccbulk_shared::connect::{Pacer, RateBudget};
+use ccbulk_shared::connect::{Api, Pacer, RateBudget};
 use ccbulk_shared::domain::IdentityManagement;
 use ccbulk_shared::pipeline::{ConnectTarget, SalesforceTarget, Targets};
 use ccbulk_shared::salesforce::{Credentials, SalesforceClient, SalesforceDefaults};
@@ -102,8 +102,13 @@ pub fn salesforce_target(config: &SalesforceConfig) -> SalesforceTarget {
 pub async fn preflight(targets: &Targets) -> Result<Option<IdentityManagement>, String> {
     let mut identity = None;
     if let Some(connect) = &targets.connect {
-        let described =
-            connect.client.describe_instance().instance_id(&connect.instance_id).send().await.map_err(|e| {
+        let described = connect
+            .pacer
+            .send(Api::DescribeInstance, None, || {
+                connect.client.describe_instance().instance_id(&connect.instance_id).send()
+            })
+            .await
+            .map_err(|e| {
                 let e = ccbulk_shared::connect::ProvisionError::from_sdk(e);
                 format!("cannot reach the Connect instance {}: {e}", connect.instance_id)
             })?;

@@ -36,6 +36,10 @@ const SETTING_NAMES: SettingNames = SettingNames {
 };
 /// The longest a chunk waits before its next delivery.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(900);
+/// How soon a paused chunk looks again, unless `CCBULK_PAUSED_RETRY_SECONDS` says: SQS's longest message delay.
+/// Salesforce's allocation comes back over a rolling 24 hours, so a look every quarter of an hour costs one refused
+/// call a chunk and loses little time.
+const PAUSED_LOOK_AGAIN: Duration = Duration::from_secs(900);
 
 fn salesforce_defaults(env: &Env) -> SalesforceDefaults {
     let fallback = SalesforceDefaults::default();
@@ -75,6 +79,8 @@ pub struct Provision {
     /// The first retry's delay; each further delivery doubles it.
     retry_delay: Duration,
     held_retry: Duration,
+    /// How soon a chunk of a paused job looks again.
+    paused_look_again: Duration,
     salesforce: Option<SecretSource>,
     /// What new Salesforce users get for fields their rows leave blank.
     salesforce_defaults: SalesforceDefaults,
@@ -101,6 +107,9 @@ enum Delivery {
     },
     /// The time ran out after some rows: go on with the rest in a fresh message, whose receive count starts again.
     GoOn(ChunkReport),
+    /// The whole chunk waits for a limit that lifts by itself: look again later in a fresh message, so that a
+    /// pause of hours never uses up the receives that end in the dead-letter queue.
+    Paused(String),
 }
 
 impl Provision {
@@ -130,6 +139,9 @@ impl Provision {
         let lease = Duration::from_secs(env.number::<u64>("CCBULK_ROW_LEASE_SECONDS", Some(60))?.max(1));
         // A chunk whose rows another invocation holds looks again once that invocation is surely over.
         let held_retry = Duration::from_secs(env.number::<u64>("CCBULK_HELD_RETRY_SECONDS", Some(900))?);
+        let paused_look_again = Duration::from_secs(
+            env.number::<u64>("CCBULK_PAUSED_RETRY_SECONDS", Some(PAUSED_LOOK_AGAIN.as_secs()))?.min(900),
+        );
         // The account's quota is per account and API: the workers split it, each with its share of the burst. Settings
         // that cannot work together are refused here, at cold start, not found out from a dead-letter queue.
         let workload = Workload {
@@ -179,6 +191,7 @@ impl Provision {
             deadline_margin,
             retry_delay,
             held_retry,
+            paused_look_again,
             salesforce,
             salesforce_defaults: salesforce_defaults(env),
             implied: implied_salesforce(env)?,
@@ -218,7 +231,24 @@ impl Provision {
                 Delivery::Again { delay, reason } => {
                     self.again_after(message, delay, &reason, &mut response).await;
                 }
-                Delivery::GoOn(report) => self.go_on(message, &report, &mut response).await,
+                Delivery::GoOn(report) => {
+                    tracing::info!(
+                        message = message.message_id.as_deref().unwrap_or_default(),
+                        succeeded = report.succeeded,
+                        failed = report.failed,
+                        left = report.out_of_time,
+                        "the invocation's time ran out; the chunk goes on in a new message"
+                    );
+                    self.send_on(message, Duration::ZERO, "the time ran out", &mut response).await;
+                }
+                Delivery::Paused(reason) => {
+                    tracing::warn!(
+                        message = message.message_id.as_deref().unwrap_or_default(),
+                        %reason,
+                        "the job is paused; the chunk looks again in a new message"
+                    );
+                    self.send_on(message, self.paused_look_again, "the job is paused", &mut response).await;
+                }
             }
         }
         response
@@ -264,6 +294,7 @@ impl Provision {
             }
         };
         match provision_chunk(&self.store, &self.objects, targets, &chunk, self.policy, keep_going).await {
+            Ok(ChunkReport { paused: Some(reason), .. }) => Delivery::Paused(reason),
             Ok(report) if report.ran_out_of_time_after_progress() => Delivery::GoOn(report),
             Ok(report) if report.needs_redelivery() => Delivery::Again {
                 delay: if report.held > 0 { delay.max(self.held_retry) } else { delay },
@@ -286,31 +317,21 @@ impl Provision {
         doubled.min(MAX_RETRY_DELAY)
     }
 
-    /// Sends the chunk again as a new message and lets this one be deleted. Should the send fail, this one is
-    /// delivered again instead, as any other retry. Should the deletion fail after the send, two messages carry the
-    /// chunk; the rows' leases and states make the second one a no-op.
-    async fn go_on(&self, message: &SqsMessage, report: &ChunkReport, response: &mut SqsBatchResponse) {
-        let id = message.message_id.as_deref().unwrap_or_default();
+    /// Sends the chunk again as a new message, visible after `delay`, and lets this one be deleted. Should the send
+    /// fail, this one is delivered again instead, as any other retry. Should the deletion fail after the send, two
+    /// messages carry the chunk; the rows' leases and states make the second one a no-op.
+    async fn send_on(&self, message: &SqsMessage, delay: Duration, why: &str, response: &mut SqsBatchResponse) {
         let sent = self
             .sqs
             .send_message()
             .queue_url(&self.queue_url)
             .message_body(message.body.as_deref().unwrap_or_default())
+            .delay_seconds(delay.as_secs().min(900) as i32)
             .send()
             .await;
-        match sent {
-            Ok(_) => tracing::info!(
-                message = id,
-                succeeded = report.succeeded,
-                failed = report.failed,
-                left = report.out_of_time,
-                "the invocation's time ran out; the chunk goes on in a new message"
-            ),
-            Err(err) => {
-                let reason =
-                    format!("the time ran out, and the chunk could not be sent on: {}", err.into_service_error());
-                self.again_after(message, Duration::ZERO, &reason, response).await;
-            }
+        if let Err(err) = sent {
+            let reason = format!("{why}, and the chunk could not be sent on: {}", err.into_service_error());
+            self.again_after(message, delay, &reason, response).await;
         }
     }
 

@@ -95,6 +95,14 @@ impl SalesforceSandbox {
         self.app.knobs.lock().unwrap().clone()
     }
 
+    /// Sets the org's API usage over the rolling 24 hours, as time passing (or other integrations) would: `used` at
+    /// `max` or above spends the allocation, and every call is refused with REQUEST_LIMIT_EXCEEDED.
+    pub fn set_api_usage(&self, used: u64, max: u64) {
+        let mut world = self.app.world.lock().unwrap();
+        world.counters.api_used = used;
+        world.counters.api_max = max;
+    }
+
     pub fn snapshot(&self) -> SalesforceSnapshot {
         snapshot(&self.app)
     }

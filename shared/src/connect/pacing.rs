@@ -33,10 +33,11 @@ pub enum Api {
     DescribeQuickConnect,
     ListQuickConnects,
     DeleteQuickConnect,
+    DescribeInstance,
 }
 
 impl Api {
-    pub const ALL: [Api; 20] = [
+    pub const ALL: [Api; 21] = [
         Api::CreateUser,
         Api::DescribeUser,
         Api::ListUsers,
@@ -57,6 +58,7 @@ impl Api {
         Api::DescribeQuickConnect,
         Api::ListQuickConnects,
         Api::DeleteQuickConnect,
+        Api::DescribeInstance,
     ];
 
     /// The 10 req/s family of the reference (reference/amazon-connect.md, "Quotas"; DescribeQuickConnect's 10 req/s

@@ -17,7 +17,7 @@ use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemOutput
 use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, Put, TransactWriteItem, Update};
 
 use super::model::{
-    Counts, Job, JobId, JobState, ObjectRef, RowOutcome, RowRecord, RowStatus, now_epoch, stored_message,
+    Counts, Job, JobId, JobState, ObjectRef, Pause, RowOutcome, RowRecord, RowStatus, now_epoch, stored_message,
 };
 use super::store::{Created, JobStore, Lease, Page, Release, RowStart, StoreError};
 use crate::domain::{Action, IdentityManagement, TelephonyModel};
@@ -201,6 +201,7 @@ fn job_from(item: &Item) -> Result<Job, StoreError> {
         },
         chunks: number(item, "chunks") as u32,
         error: text(item, "error"),
+        paused: text(item, "paused_reason").map(|reason| Pause { reason, since: number(item, "paused_since") }),
         created_at: number(item, "created_at"),
         updated_at: number(item, "updated_at"),
     })
@@ -580,7 +581,7 @@ impl JobStore for DynamoJobStore {
             Ok(_) => Ok(Created::New),
             Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
                 let item = self.job_item(&job.id).await?.ok_or_else(|| StoreError("the job vanished".into()))?;
-                Ok(Created::Existing(job_from(&item)?))
+                Ok(Created::Existing(Box::new(job_from(&item)?)))
             }
             Err(err) => Err(failed(err)),
         }
@@ -666,6 +667,35 @@ impl JobStore for DynamoJobStore {
             .send()
             .await;
         // A failed condition: already recorded as far or further (an ingest that ran twice).
+        update_unless_condition_failed(result)
+    }
+
+    async fn pause_job(&self, id: &JobId, reason: &str) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(self.key(job_pk(id), "JOB".into())))
+            .update_expression("SET paused_reason = :r, paused_since = if_not_exists(paused_since, :now)")
+            .expression_attribute_values(":r", s(stored_message(reason)))
+            .expression_attribute_values(":now", n(now_epoch()))
+            .condition_expression("attribute_exists(pk)")
+            .send()
+            .await
+            .map(drop)
+            .map_err(failed)
+    }
+
+    async fn resume_job(&self, id: &JobId) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(self.key(job_pk(id), "JOB".into())))
+            .update_expression("REMOVE paused_reason, paused_since")
+            .condition_expression("attribute_exists(paused_reason)")
+            .send()
+            .await;
+        // A failed condition: the job was not paused.
         update_unless_condition_failed(result)
     }
 

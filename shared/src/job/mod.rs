@@ -12,7 +12,7 @@ mod store;
 pub use self::dynamodb::{DynamoJobStore, JOBS_NEWEST_FIRST, ROWS_BY_STATUS};
 pub use self::message::ChunkMessage;
 pub use self::model::{
-    Counts, Job, JobId, JobState, ObjectRef, RowOutcome, RowRecord, RowStatus, STORED_MESSAGE_MAX, now_epoch,
+    Counts, Job, JobId, JobState, ObjectRef, Pause, RowOutcome, RowRecord, RowStatus, STORED_MESSAGE_MAX, now_epoch,
     stored_message,
 };
 #[cfg(feature = "sqlite")]

@@ -153,6 +153,13 @@ impl Counts {
     }
 }
 
+/// Why a job waits, and since when (epoch seconds): it resumes by itself once the limit lifts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pause {
+    pub reason: String,
+    pub since: u64,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Job {
     pub id: JobId,
@@ -166,6 +173,9 @@ pub struct Job {
     pub chunks: u32,
     /// Why a FAILED job failed (an unusable file).
     pub error: Option<String>,
+    /// Set while the job's chunks wait for a limit that lifts by itself (the Salesforce org's API allocation).
+    #[serde(default)]
+    pub paused: Option<Pause>,
     /// Epoch seconds.
     pub created_at: u64,
     pub updated_at: u64,
@@ -184,6 +194,7 @@ impl Job {
             counts: Counts::default(),
             chunks: 0,
             error: None,
+            paused: None,
             created_at: now,
             updated_at: now,
         }
@@ -204,6 +215,7 @@ impl Job {
             counts: Counts::default(),
             chunks: 0,
             error: Some(error),
+            paused: None,
             created_at: now,
             updated_at: now,
         }

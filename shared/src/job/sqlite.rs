@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
 use super::model::{
-    Counts, Job, JobId, JobState, ObjectRef, RowOutcome, RowRecord, RowStatus, now_epoch, stored_message,
+    Counts, Job, JobId, JobState, ObjectRef, Pause, RowOutcome, RowRecord, RowStatus, now_epoch, stored_message,
 };
 
 /// SQLite integers are signed.
@@ -83,6 +83,8 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("jobs", "chunks_sent", "INTEGER NOT NULL DEFAULT 0"),
     ("rows", "lease_owner", "TEXT"),
     ("rows", "lease_until", "INTEGER"),
+    ("jobs", "paused_reason", "TEXT"),
+    ("jobs", "paused_since", "INTEGER"),
 ];
 
 /// State files written before a column existed get it, empty.
@@ -132,6 +134,10 @@ fn job_from(row: &Row) -> rusqlite::Result<Job> {
         },
         chunks: row.get("chunks")?,
         error: row.get("error")?,
+        paused: match (row.get::<_, Option<String>>("paused_reason")?, row.get::<_, Option<i64>>("paused_since")?) {
+            (Some(reason), Some(since)) => Some(Pause { reason, since: since.max(0) as u64 }),
+            _ => None,
+        },
         created_at: count(row, "created_at")?,
         updated_at: count(row, "updated_at")?,
     })
@@ -226,7 +232,7 @@ impl JobStore for SqliteJobStore {
             if inserted == 1 {
                 return Ok(Created::New);
             }
-            connection.query_row("SELECT * FROM jobs WHERE id = ?1", params![job.id.as_str()], job_from).map(Created::Existing)
+            connection.query_row("SELECT * FROM jobs WHERE id = ?1", params![job.id.as_str()], job_from).map(|job| Created::Existing(Box::new(job)))
         })
     }
 
@@ -307,6 +313,26 @@ impl JobStore for SqliteJobStore {
         self.with_connection(|c| {
             c.execute("UPDATE jobs SET chunks_sent = MAX(chunks_sent, ?2) WHERE id = ?1", params![id.as_str(), sent])
                 .map(drop)
+        })
+    }
+
+    async fn pause_job(&self, id: &JobId, reason: &str) -> Result<(), StoreError> {
+        self.with_connection(|c| {
+            c.execute(
+                "UPDATE jobs SET paused_reason = ?2, paused_since = COALESCE(paused_since, ?3) WHERE id = ?1",
+                params![id.as_str(), stored_message(reason), now()],
+            )
+            .map(drop)
+        })
+    }
+
+    async fn resume_job(&self, id: &JobId) -> Result<(), StoreError> {
+        self.with_connection(|c| {
+            c.execute(
+                "UPDATE jobs SET paused_reason = NULL, paused_since = NULL WHERE id = ?1 AND paused_reason IS NOT NULL",
+                params![id.as_str()],
+            )
+            .map(drop)
         })
     }
 

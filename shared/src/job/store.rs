@@ -21,7 +21,7 @@ pub enum Release {
 pub enum Created {
     New,
     /// A job for the same object already exists (a repeated event, a rerun).
-    Existing(Job),
+    Existing(Box<Job>),
 }
 
 /// What a worker about to provision a row may do.
@@ -92,6 +92,11 @@ pub trait JobStore: Send + Sync {
     fn record_chunks_sent(&self, id: &JobId, sent: u32) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Ends a job FAILED, saying why (its file turned out unusable).
     fn fail_job(&self, id: &JobId, reason: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Marks a job paused for `reason` (a limit that lifts by itself); a job already paused keeps the time it
+    /// paused at.
+    fn pause_job(&self, id: &JobId, reason: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Clears a job's pause, if it has one.
+    fn resume_job(&self, id: &JobId) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Marks a row IN_PROGRESS under `lease` and counts the attempt, unless it needs no work or another worker's
     /// lease on it is still running.
     fn start_row(

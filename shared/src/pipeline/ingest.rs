@@ -62,7 +62,7 @@ pub async fn ingest<S: JobStore, Q: ChunkQueue>(
     if let Created::Existing(existing) = store.create_job(&job).await?
         && existing.state != JobState::Ingesting
     {
-        return Ok(IngestOutcome { job: existing, ingested: false });
+        return Ok(IngestOutcome { job: *existing, ingested: false });
     }
     let (chunks, seen) = pass(store, queue, validator, reader, &id, &object, options, true).await?;
     if seen == 0 {
@@ -94,7 +94,7 @@ pub async fn record_unusable<S: JobStore>(
             store.fail_job(&job.id, &error.to_string()).await?;
             Ok(store.job(&job.id).await?.unwrap_or(job))
         }
-        Created::Existing(existing) => Ok(existing),
+        Created::Existing(existing) => Ok(*existing),
     }
 }
 

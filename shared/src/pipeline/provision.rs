@@ -135,6 +135,9 @@ pub struct ChunkReport {
     pub held: u32,
     /// Of those, rows left untouched because the time ran out (the deadline, or a stop).
     pub out_of_time: u32,
+    /// Why the whole chunk waits untouched for a limit that lifts by itself (the Salesforce org's API allocation
+    /// spent); the job is marked paused meanwhile.
+    pub paused: Option<String>,
     /// Why the last deferred row was deferred.
     pub retry_reason: Option<String>,
     /// The job's state after the chunk's last finished row.
@@ -176,17 +179,25 @@ enum Verdict {
 struct SideError {
     message: String,
     retryable: bool,
+    /// A limit of the whole org, not a fault of the row: the chunk pauses.
+    pauses: bool,
+}
+
+impl SideError {
+    fn of_row(message: impl Into<String>) -> Self {
+        Self { message: message.into(), retryable: false, pauses: false }
+    }
 }
 
 impl From<ProvisionError> for SideError {
     fn from(err: ProvisionError) -> Self {
-        Self { message: err.to_string(), retryable: err.retryable }
+        Self { message: err.to_string(), retryable: err.retryable, pauses: false }
     }
 }
 
 impl From<SalesforceError> for SideError {
     fn from(err: SalesforceError) -> Self {
-        Self { message: err.to_string(), retryable: err.retryable }
+        Self { message: err.to_string(), retryable: err.retryable, pauses: err.allocation_spent() }
     }
 }
 
@@ -278,6 +289,27 @@ async fn work_chunk<S: JobStore>(
     }
 
     let salesforce = salesforce_side(targets, message, &work).await;
+    // The org's API allocation is spent: no row is at fault, and none is worked or charged an attempt; the job
+    // says it is paused and why until a chunk gets through again.
+    if let Some(Err(spent)) = salesforce.iter().find(|side| matches!(side, Err(err) if err.pauses)) {
+        let reason = format!(
+            "{} (the org's API requests over the last 24 hours are used up: the rows wait and go on once \
+             Salesforce gives calls back)",
+            spent.message
+        );
+        for (row, _) in &work {
+            store.release_row(&message.job_id, row.row, owner, Release::Untried).await?;
+            let_go(held, row.row);
+            report.deferred += 1;
+        }
+        store.pause_job(&message.job_id, &reason).await?;
+        report.retry_reason = Some(reason.clone());
+        report.paused = Some(reason);
+        return Ok(report);
+    }
+    if salesforce.iter().any(|side| matches!(side, Ok(Some(_)))) {
+        store.resume_job(&message.job_id).await?;
+    }
     let mut connect = ConnectSide::new(targets, message);
     for ((row, record), salesforce) in work.iter().zip(salesforce) {
         // Stopping (Ctrl-C, a Lambda's deadline) leaves the rest IN_PROGRESS for the next delivery, which
@@ -360,10 +392,7 @@ async fn salesforce_side(
         work.iter().zip(&sides).filter_map(|((row, _), side)| side.as_deref().map(|s| (row.action, s))).collect();
     let mut results = match (&targets.salesforce, wanted.is_empty()) {
         (_, true) => Vec::new(),
-        (None, false) => wanted
-            .iter()
-            .map(|_| Err(SideError { message: "Salesforce: no org is configured".into(), retryable: false }))
-            .collect(),
+        (None, false) => wanted.iter().map(|_| Err(SideError::of_row("Salesforce: no org is configured"))).collect(),
         (Some(target), false) => {
             let provisioner = SalesforceProvisioner {
                 client: &target.client,
@@ -376,7 +405,13 @@ async fn salesforce_side(
                     let shared = SideError::from(err);
                     wanted
                         .iter()
-                        .map(|_| Err(SideError { message: shared.message.clone(), retryable: shared.retryable }))
+                        .map(|_| {
+                            Err(SideError {
+                                message: shared.message.clone(),
+                                retryable: shared.retryable,
+                                pauses: shared.pauses,
+                            })
+                        })
                         .collect()
                 }
             }
@@ -411,10 +446,7 @@ impl<'t> ConnectSide<'t> {
         let Some(wanted) = &row.connect else {
             return Ok(ConnectResult { user: ConnectOutcome::default(), quick_connect_id: None });
         };
-        let target = self.target.ok_or_else(|| SideError {
-            message: "Amazon Connect: no instance is configured".into(),
-            retryable: false,
-        })?;
+        let target = self.target.ok_or_else(|| SideError::of_row("Amazon Connect: no instance is configured"))?;
         let (username, user) = connect_user(wanted, salesforce)?;
         let provisioner = ConnectProvisioner {
             client: &target.client,
@@ -429,9 +461,8 @@ impl<'t> ConnectSide<'t> {
         let outcome = match row.action {
             Action::Add => provisioner.add(directory, &username, &user).await?,
             Action::Update => {
-                let existing = directory.user_id(&username).map(str::to_owned).ok_or_else(|| SideError {
-                    message: format!("Amazon Connect: the instance has no user named {username:?} to update"),
-                    retryable: false,
+                let existing = directory.user_id(&username).map(str::to_owned).ok_or_else(|| {
+                    SideError::of_row(format!("Amazon Connect: the instance has no user named {username:?} to update"))
                 })?;
                 provisioner.bring_to(&existing, &user, directory).await?
             }
@@ -456,9 +487,10 @@ fn connect_user(
     if let Some(username) = &wanted.username {
         return Ok((username.clone(), wanted.clone()));
     }
-    let record = salesforce.ok_or_else(|| SideError {
-        message: "Amazon Connect: the row names no Connect username and has no Salesforce user to take it from".into(),
-        retryable: false,
+    let record = salesforce.ok_or_else(|| {
+        SideError::of_row(
+            "Amazon Connect: the row names no Connect username and has no Salesforce user to take it from",
+        )
     })?;
     let mut user = wanted.clone();
     let identity = &mut user.identity;

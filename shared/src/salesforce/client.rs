@@ -10,6 +10,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::RwLock;
 
+use super::allocation::{Allocation, Usage};
+
 pub const API_VERSION: &str = "v62.0";
 /// Records per sObject Collections call.
 pub const COLLECTION_LIMIT: usize = 200;
@@ -77,6 +79,12 @@ impl fmt::Display for SalesforceError {
 }
 
 impl SalesforceError {
+    /// Whether the org's API allocation is spent: nothing is wrong with the row, and the work waits until the
+    /// rolling window gives calls back.
+    pub fn allocation_spent(&self) -> bool {
+        self.code == super::ALLOCATION_SPENT
+    }
+
     fn transport(err: reqwest::Error) -> Self {
         Self { code: "TRANSPORT".into(), message: err.to_string(), retryable: true }
     }
@@ -99,6 +107,7 @@ pub struct SalesforceClient {
     http: reqwest::Client,
     credentials: Credentials,
     session: RwLock<Option<Session>>,
+    allocation: Allocation,
 }
 
 #[derive(Deserialize)]
@@ -109,7 +118,22 @@ struct TokenAnswer {
 
 impl SalesforceClient {
     pub fn new(credentials: Credentials) -> Self {
-        Self { http: reqwest::Client::new(), credentials, session: RwLock::new(None) }
+        Self {
+            http: reqwest::Client::new(),
+            credentials,
+            session: RwLock::new(None),
+            allocation: Allocation::default(),
+        }
+    }
+
+    /// The org's API allocation as the last answer reported it.
+    pub fn usage(&self) -> Option<Usage> {
+        self.allocation.usage()
+    }
+
+    /// Calls spaced out so far because the allocation was nearly spent.
+    pub fn slowed_calls(&self) -> u64 {
+        self.allocation.slowed()
     }
 
     async fn login(&self) -> Result<Session, SalesforceError> {
@@ -224,7 +248,9 @@ impl SalesforceClient {
             if let Some(body) = body {
                 request = request.json(body);
             }
+            self.allocation.wait_turn().await;
             let response = request.send().await.map_err(|e| (SalesforceError::transport(e), None))?;
+            self.allocation.record(response.headers().get("sforce-limit-info").and_then(|v| v.to_str().ok()));
             let status = response.status();
             let text = response.text().await.map_err(|e| (SalesforceError::transport(e), Some(status)))?;
             let value: Value =

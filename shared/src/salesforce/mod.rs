@@ -1,7 +1,9 @@
 //! The Salesforce side of provisioning, over the REST API with reqwest (feature `salesforce`).
 
+mod allocation;
 mod client;
 mod provisioner;
 
+pub use self::allocation::{ALLOCATION_SPENT, Usage};
 pub use self::client::{CollectionResult, Credentials, SalesforceClient, SalesforceError};
 pub use self::provisioner::{SalesforceDefaults, SalesforceOutcome, SalesforceProvisioner};
