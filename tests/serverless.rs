@@ -249,7 +249,7 @@ async fn uploads_too_large_to_work_end_as_failed_jobs_that_say_why() {
 #[tokio::test]
 async fn a_poison_message_goes_to_the_dead_letter_queue_alone_and_faults_are_ridden_out() {
     let mut knobs = Knobs::default();
-    knobs.faults.insert("*".into(), FaultRates { internal_error: 0.15, throttle: 0.1 });
+    knobs.faults.insert("*".into(), FaultRates { internal_error: 0.15, throttle: 0.1, ..FaultRates::default() });
     let stack = Stack::start(StackOptions { connect_knobs: Some(knobs), ..StackOptions::default() }).await;
     stack
         .sqs

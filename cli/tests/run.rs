@@ -400,7 +400,10 @@ fn each_row_fails_alone_with_the_system_and_the_reason() {
 #[test]
 fn injected_server_errors_and_throttles_are_retried_to_success_without_duplicates() {
     let stage = Stage::start(|connect, salesforce| {
-        connect.knobs.faults.insert("*".into(), FaultRates { internal_error: 0.15, throttle: 0.15 });
+        connect
+            .knobs
+            .faults
+            .insert("*".into(), FaultRates { internal_error: 0.15, throttle: 0.15, ..FaultRates::default() });
         salesforce.knobs.faults.insert(
             "*".into(),
             SalesforceFaults { server_error: 0.08, unavailable: 0.08, ..SalesforceFaults::default() },

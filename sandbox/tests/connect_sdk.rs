@@ -438,7 +438,9 @@ async fn injected_faults_reach_the_sdk_as_typed_errors_and_are_retried() {
     let instance = sandbox.default_instance_id().to_owned();
     let ids = ids(&client(&sandbox, 1), &instance).await;
     let mut knobs = roomy();
-    knobs.faults.insert("CreateUser".into(), FaultRates { internal_error: 1.0, throttle: 0.0 });
+    knobs
+        .faults
+        .insert("CreateUser".into(), FaultRates { internal_error: 1.0, throttle: 0.0, ..FaultRates::default() });
     sandbox.set_knobs(knobs);
 
     let err = create_user(&client(&sandbox, 1), &instance, &ids, "fail").send().await.unwrap_err().into_service_error();
@@ -448,7 +450,7 @@ async fn injected_faults_reach_the_sdk_as_typed_errors_and_are_retried() {
     assert_eq!(sandbox.snapshot().counters.calls["CreateUser"] - before, 3, "the SDK retried the 500s");
 
     let mut knobs = roomy();
-    knobs.faults.insert("*".into(), FaultRates { internal_error: 0.0, throttle: 1.0 });
+    knobs.faults.insert("*".into(), FaultRates { internal_error: 0.0, throttle: 1.0, ..FaultRates::default() });
     sandbox.set_knobs(knobs);
     let err = client(&sandbox, 1).list_users().instance_id(&instance).send().await.unwrap_err().into_service_error();
     assert!(err.is_throttling_exception(), "{err:?}");

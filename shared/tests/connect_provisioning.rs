@@ -254,7 +254,9 @@ async fn pacing_at_the_default_quota_meets_no_throttle() {
 async fn every_retry_waits_its_turn_at_the_pacer() {
     let mut knobs = roomy();
     knobs.quotas.insert("CreateUser".into(), QuotaSpec { rate: 5.0, burst: 3 });
-    knobs.faults.insert("CreateUser".into(), FaultRates { internal_error: 0.0, throttle: 0.5 });
+    knobs
+        .faults
+        .insert("CreateUser".into(), FaultRates { internal_error: 0.0, throttle: 0.5, ..FaultRates::default() });
     let sandbox = sandbox(knobs).await;
     let client = client(&sandbox);
     let instance = sandbox.default_instance_id().to_owned();
@@ -377,6 +379,43 @@ async fn per_channel_settings_are_created_and_only_changed_lists_are_updated() {
     let described = client.describe_user().instance_id(instance.as_str()).user_id(&user_id).send().await.unwrap();
     let acw = &described.user().unwrap().after_contact_work_configs()[0];
     assert_eq!(acw.after_contact_work_config().unwrap().after_contact_work_time_limit(), 90);
+}
+
+/// UpdateUserConfig's ConditionalOperationFailedException (the user changed under the call) is met by reading the
+/// user again and sending what still differs; when it keeps failing, the row is left for a later delivery, not
+/// failed for good.
+#[tokio::test]
+async fn a_failed_dependent_condition_reads_the_user_again_and_is_worth_another_delivery() {
+    use ccbulk_shared::domain::Channel;
+    let fixture = Fixture::start().await;
+    let Fixture { sandbox, client, instance, pacer } = &fixture;
+    let connect = fixture.connect();
+    let row = &example_rows("ccbulk-agents.csv")[0];
+    let mut user = row.connect.clone().unwrap();
+    let mut directory = Directory::load(client, instance, pacer).await.unwrap();
+    let user_id = connect.add(&mut directory, username(row), &user).await.unwrap().user_id.unwrap();
+    let calls = |op: &str| sandbox.snapshot().counters.calls.get(op).copied().unwrap_or(0);
+
+    let mut knobs = sandbox.knobs();
+    let failing = |rate| FaultRates { condition_failed: rate, ..FaultRates::default() };
+    knobs.faults.insert("UpdateUserConfig".into(), failing(1.0));
+    sandbox.set_knobs(knobs.clone());
+    user.phone.per_channel.after_contact_work = vec![(Channel::Chat, 45)];
+    let (describes, updates) = (calls("DescribeUser"), calls("UpdateUserConfig"));
+    let err = connect.bring_to(&user_id, &user, &directory).await.unwrap_err();
+    assert!(err.retryable && err.message.starts_with("ConditionalOperationFailedException"), "{err:?}");
+    assert_eq!(calls("UpdateUserConfig") - updates, 3, "three tries");
+    assert_eq!(calls("DescribeUser") - describes, 3, "the first read, and one again before each further try");
+
+    knobs.faults.insert("UpdateUserConfig".into(), failing(0.0));
+    sandbox.set_knobs(knobs);
+    connect.bring_to(&user_id, &user, &directory).await.unwrap();
+    let described = client.describe_user().instance_id(instance.as_str()).user_id(&user_id).send().await.unwrap();
+    let acw = described.user().unwrap().after_contact_work_configs();
+    assert!(
+        acw.iter().any(|c| c.after_contact_work_config().unwrap().after_contact_work_time_limit() == 45),
+        "{acw:?}"
+    );
 }
 
 /// A full users-per-instance quota is the instance's limit, not a rate: the row fails at once, naming the quota,

@@ -111,7 +111,9 @@ async fn every_chunk_delivered_twice_does_its_rows_once() {
 async fn a_retryable_failure_waits_for_the_next_delivery_until_its_attempts_run_out() {
     let world = world().await;
     let mut knobs = world.connect.knobs();
-    knobs.faults.insert("CreateUser".into(), FaultRates { internal_error: 1.0, throttle: 0.0 });
+    knobs
+        .faults
+        .insert("CreateUser".into(), FaultRates { internal_error: 1.0, throttle: 0.0, ..FaultRates::default() });
     world.connect.set_knobs(knobs);
     let store = SqliteJobStore::in_memory().unwrap();
     let queue = MemoryQueue::default();

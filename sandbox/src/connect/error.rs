@@ -21,6 +21,8 @@ pub enum ErrorKind {
     LimitExceeded,
     Throttling,
     InternalService,
+    /// UpdateUserConfig's "Request processing failed because dependent condition failed" (API reference: 409).
+    ConditionalOperationFailed,
 }
 
 impl ErrorKind {
@@ -35,6 +37,7 @@ impl ErrorKind {
             ErrorKind::LimitExceeded => "LimitExceededException",
             ErrorKind::Throttling => "ThrottlingException",
             ErrorKind::InternalService => "InternalServiceException",
+            ErrorKind::ConditionalOperationFailed => "ConditionalOperationFailedException",
         }
     }
 
@@ -43,7 +46,7 @@ impl ErrorKind {
             ErrorKind::InvalidParameter | ErrorKind::InvalidRequest => StatusCode::BAD_REQUEST,
             ErrorKind::AccessDenied | ErrorKind::MissingAuthenticationToken => StatusCode::FORBIDDEN,
             ErrorKind::ResourceNotFound => StatusCode::NOT_FOUND,
-            ErrorKind::DuplicateResource => StatusCode::CONFLICT,
+            ErrorKind::DuplicateResource | ErrorKind::ConditionalOperationFailed => StatusCode::CONFLICT,
             ErrorKind::LimitExceeded | ErrorKind::Throttling => StatusCode::TOO_MANY_REQUESTS,
             ErrorKind::InternalService => StatusCode::INTERNAL_SERVER_ERROR,
         }

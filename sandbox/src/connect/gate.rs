@@ -121,6 +121,9 @@ pub struct FaultRates {
     pub internal_error: f64,
     /// 429 ThrottlingException, on top of the quota's own.
     pub throttle: f64,
+    /// 409 ConditionalOperationFailedException: the user changed under the call. Of ccbulk's calls, the service
+    /// model gives this error to UpdateUserConfig only (reference/connect_wire_sdk1.220.txt).
+    pub condition_failed: f64,
 }
 
 pub use crate::latency::Latency;
@@ -214,6 +217,11 @@ impl Gate {
             Some(ConnectError::new(ErrorKind::InternalService, "We encountered an internal error. Please try again."))
         } else if fastrand::f64() < faults.throttle {
             Some(ConnectError::new(ErrorKind::Throttling, "Rate exceeded"))
+        } else if fastrand::f64() < faults.condition_failed {
+            Some(ConnectError::new(
+                ErrorKind::ConditionalOperationFailed,
+                "Request processing failed because dependent condition failed.",
+            ))
         } else {
             None
         };

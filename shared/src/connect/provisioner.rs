@@ -8,7 +8,7 @@ use std::time::Instant;
 use aws_sdk_connect::Client;
 use aws_sdk_connect::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_connect::types::{
-    PhoneType as SdkPhoneType, QuickConnectConfig, QuickConnectType, UserIdentityInfo, UserPhoneConfig,
+    PhoneType as SdkPhoneType, QuickConnectConfig, QuickConnectType, User, UserIdentityInfo, UserPhoneConfig,
     UserQuickConnectConfig,
 };
 
@@ -32,8 +32,9 @@ impl ProvisionError {
     }
 
     pub fn from_sdk<E: ProvideErrorMetadata + fmt::Debug, R: fmt::Debug>(err: SdkError<E, R>) -> Self {
-        // A full quota (LimitExceededException) is not worth another attempt: it is the instance's limit.
-        let retryable = passes(&err);
+        // A full quota (LimitExceededException) is not worth another attempt: it is the instance's limit. A failed
+        // dependent condition is, on a later delivery, which reads the user afresh.
+        let retryable = passes(&err) || err.code() == Some(CONDITION_FAILED);
         let hint = if err.code() == Some(super::QUOTA_FULL) {
             " (a quota of the instance is full, such as users or quick connects per instance: raise it in Service \
              Quotas, or remove what is no longer needed, then run the failed rows again)"
@@ -54,6 +55,11 @@ impl fmt::Display for ProvisionError {
         write!(f, "Amazon Connect: {}", self.message)
     }
 }
+
+/// UpdateUserConfig's answer when the user changed under the call (API reference, UpdateUserConfig, Errors).
+const CONDITION_FAILED: &str = "ConditionalOperationFailedException";
+/// Tries of UpdateUserConfig against a user that keeps changing under it, each after reading it again.
+const CONDITION_ATTEMPTS: u32 = 3;
 
 /// What the Connect side of a row came to.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -136,14 +142,8 @@ impl ConnectProvisioner<'_> {
         directory: &Directory,
     ) -> Result<ConnectOutcome, ProvisionError> {
         let fresh = directory.fresh_since(user_id);
-        let described = self
-            .pacer
-            .send(Api::DescribeUser, fresh, || {
-                self.client.describe_user().instance_id(self.instance_id).user_id(user_id).send()
-            })
-            .await
-            .map_err(ProvisionError::from_sdk)?;
-        let current = described.user().ok_or_else(|| ProvisionError::permanent("DescribeUser returned no user"))?;
+        let described = self.describe(user_id, fresh).await?;
+        let current = &described;
 
         let wanted_identity = self.identity_info(user, current.identity_info());
         let identity_changes =
@@ -174,23 +174,7 @@ impl ConnectProvisioner<'_> {
                 .await
                 .map_err(ProvisionError::from_sdk)?;
         }
-        let changes = channels.changes_from(current);
-        if !changes.is_empty() {
-            let call = self
-                .client
-                .update_user_config()
-                .instance_id(self.instance_id)
-                .user_id(user_id)
-                .set_auto_accept_configs(given(changes.auto_accept))
-                .set_after_contact_work_configs(given(changes.after_contact_work))
-                .set_phone_number_configs(given(changes.phone_numbers))
-                .set_persistent_connection_configs(given(changes.persistent_connection))
-                .set_voice_enhancement_configs(given(changes.voice_enhancement));
-            self.pacer
-                .send(Api::UpdateUserConfig, fresh, || call.clone().send())
-                .await
-                .map_err(ProvisionError::from_sdk)?;
-        }
+        self.update_channels(user_id, &channels, current, fresh).await?;
         if let Some(profile) = &user.routing_profile {
             let wanted = directory.routing_profile(profile)?;
             if current.routing_profile_id() != Some(wanted.as_str()) {
@@ -253,6 +237,55 @@ impl ConnectProvisioner<'_> {
             user_arn: current.arn().map(str::to_owned),
             created: false,
         })
+    }
+
+    async fn describe(&self, user_id: &str, fresh: Option<Instant>) -> Result<User, ProvisionError> {
+        let described = self
+            .pacer
+            .send(Api::DescribeUser, fresh, || {
+                self.client.describe_user().instance_id(self.instance_id).user_id(user_id).send()
+            })
+            .await
+            .map_err(ProvisionError::from_sdk)?;
+        described.user.ok_or_else(|| ProvisionError::permanent("DescribeUser returned no user"))
+    }
+
+    /// Sends the per-channel lists that differ from the user's. UpdateUserConfig may answer
+    /// ConditionalOperationFailedException, "Request processing failed because dependent condition failed" (409,
+    /// API reference): the user changed under the call. What differs is then read again from the user as it now is,
+    /// and sent again, a few times before the row waits for its next delivery.
+    async fn update_channels(
+        &self,
+        user_id: &str,
+        channels: &ChannelLists,
+        current: &User,
+        fresh: Option<Instant>,
+    ) -> Result<(), ProvisionError> {
+        let mut reread: Option<User> = None;
+        for attempt in 1..=CONDITION_ATTEMPTS {
+            let changes = channels.changes_from(reread.as_ref().unwrap_or(current));
+            if changes.is_empty() {
+                return Ok(());
+            }
+            let call = self
+                .client
+                .update_user_config()
+                .instance_id(self.instance_id)
+                .user_id(user_id)
+                .set_auto_accept_configs(given(changes.auto_accept))
+                .set_after_contact_work_configs(given(changes.after_contact_work))
+                .set_phone_number_configs(given(changes.phone_numbers))
+                .set_persistent_connection_configs(given(changes.persistent_connection))
+                .set_voice_enhancement_configs(given(changes.voice_enhancement));
+            match self.pacer.send(Api::UpdateUserConfig, fresh, || call.clone().send()).await {
+                Ok(_) => return Ok(()),
+                Err(err) if err.code() == Some(CONDITION_FAILED) && attempt < CONDITION_ATTEMPTS => {
+                    reread = Some(self.describe(user_id, fresh).await?);
+                }
+                Err(err) => return Err(ProvisionError::from_sdk(err)),
+            }
+        }
+        Ok(())
     }
 
     /// Removes the user, and first the quick connects that point at it, so that none is left dangling even if the
