@@ -157,6 +157,10 @@ async fn client_credentials_and_jwt_bearer_grant_tokens_with_salesforce_errors()
     let mut claims = good.clone();
     claims["aud"] = json!("https://evil.example.com");
     assert_eq!(refused(jwt(claims)).await, ("invalid_grant".into(), "audience is invalid".into()));
+    // The My Domain host the token is asked for at is no audience either.
+    let mut claims = good.clone();
+    claims["aud"] = json!(sandbox.endpoint());
+    assert_eq!(refused(jwt(claims)).await, ("invalid_grant".into(), "audience is invalid".into()));
     let mut claims = good.clone();
     claims["exp"] = json!(now() - 10);
     assert_eq!(refused(jwt(claims)).await.1, "expired access/refresh token");

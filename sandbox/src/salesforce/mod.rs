@@ -69,7 +69,7 @@ pub struct SalesforceSandbox {
 impl SalesforceSandbox {
     pub async fn start(seed: SalesforceSeed, addr: SocketAddr) -> std::io::Result<Self> {
         let org = seed.build().map_err(std::io::Error::other)?;
-        // The app needs the endpoint (the login URL that JWTs name as their audience) before the server runs.
+        // The app needs the endpoint (the instance URL its tokens name) before the server runs.
         let bound = Bound::bind(addr).await?;
         let counters = SalesforceCounters { api_max: seed.daily_api_requests, ..SalesforceCounters::default() };
         let app = Arc::new(App {
@@ -291,8 +291,11 @@ async fn token(State(app): State<Arc<App>>, Form(form): Form<HashMap<String, Str
         )
             .into_response();
     }
-    let audiences =
-        vec!["https://login.salesforce.com".to_owned(), "https://test.salesforce.com".to_owned(), app.endpoint.clone()];
+    // What Salesforce takes as a JWT's audience: its login hosts, or an Experience Cloud site's URL; not the My
+    // Domain host the token is asked for at (Salesforce Help, "OAuth 2.0 JWT Bearer Flow for Server-to-Server
+    // Integration").
+    let mut audiences = vec!["https://login.salesforce.com".to_owned(), "https://test.salesforce.com".to_owned()];
+    audiences.extend(app.seed.site_urls.iter().cloned());
     let ttl = Duration::from_secs(app.knobs.lock().unwrap().token_ttl_secs);
     let mut world = app.world.lock().unwrap();
     *world.counters.calls.entry("token".into()).or_default() += 1;

@@ -29,6 +29,9 @@ pub struct SalesforceSeed {
     /// Seats of the Salesforce Voice User permission set license; none: unlimited.
     #[serde(default)]
     pub voice_seats: Option<usize>,
+    /// Experience Cloud sites' URLs, which JWT assertions may also name as their audience.
+    #[serde(default)]
+    pub site_urls: Vec<String>,
     /// API requests allowed per rolling 24 hours.
     #[serde(default = "default_daily_requests")]
     pub daily_api_requests: u64,
@@ -131,6 +134,7 @@ impl Default for SalesforceSeed {
             }],
             usernames_taken_elsewhere: vec!["taken@elsewhere.example.com".into()],
             voice_seats: None,
+            site_urls: Vec::new(),
             daily_api_requests: default_daily_requests(),
             knobs: SalesforceKnobs::default(),
         }

@@ -35,8 +35,8 @@ pub enum Credentials {
         client_id: String,
         client_secret: String,
     },
-    /// `audience` is the JWT's `aud`: the login URL unless set (Salesforce expects https://login.salesforce.com, or
-    /// https://test.salesforce.com for sandboxes, even when the token is asked for at a My Domain host).
+    /// `audience` is the JWT's `aud`, for an Experience Cloud site's URL; unset, it is the one [`jwt_audience`]
+    /// picks for the login URL.
     JwtBearer {
         login_url: String,
         client_id: String,
@@ -60,6 +60,21 @@ impl fmt::Debug for Credentials {
                 "JwtBearer {{ login_url: {login_url:?}, client_id: {client_id:?}, username: {username:?}, key: <redacted> }}"
             ),
         }
+    }
+}
+
+/// The `aud` of a JWT bearer assertion. Salesforce takes https://login.salesforce.com, https://test.salesforce.com
+/// for a sandbox, or an Experience Cloud site's URL, and never the My Domain host the token is asked for at
+/// (Salesforce Help, "OAuth 2.0 JWT Bearer Flow for Server-to-Server Integration": "The audience identifies the
+/// authorization server as an intended audience"). A sandbox is told by its login host: test.salesforce.com, or a
+/// My Domain under `.sandbox.my.salesforce.com` (Salesforce Help, "My Domain URL Formats").
+pub fn jwt_audience(login_url: &str) -> &'static str {
+    let host = login_url.split("://").nth(1).unwrap_or(login_url).split(['/', ':']).next().unwrap_or_default();
+    let host = host.to_ascii_lowercase();
+    if host == "test.salesforce.com" || host.ends_with(".sandbox.my.salesforce.com") {
+        "https://test.salesforce.com"
+    } else {
+        "https://login.salesforce.com"
     }
 }
 
@@ -148,7 +163,7 @@ impl SalesforceClient {
             ),
             Credentials::JwtBearer { login_url, client_id, username, private_key_pem, audience } => {
                 let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-                let audience = audience.as_deref().unwrap_or(login_url);
+                let audience = audience.as_deref().unwrap_or_else(|| jwt_audience(login_url));
                 let claims = json!({"iss": client_id, "sub": username, "aud": audience, "exp": now + 120});
                 let key = EncodingKey::from_rsa_pem(private_key_pem.as_bytes()).map_err(|err| SalesforceError {
                     code: "INVALID_KEY".into(),
@@ -330,5 +345,19 @@ fn collection_result(result: &Value) -> CollectionResult {
             message: first["message"].as_str().unwrap_or_default().to_owned(),
             retryable: first["statusCode"].as_str() == Some(ROW_LOCKED),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_jwt_audience_is_a_login_host_whatever_the_login_url() {
+        assert_eq!(jwt_audience("https://login.salesforce.com"), "https://login.salesforce.com");
+        assert_eq!(jwt_audience("https://acme.my.salesforce.com/"), "https://login.salesforce.com");
+        assert_eq!(jwt_audience("https://test.salesforce.com"), "https://test.salesforce.com");
+        assert_eq!(jwt_audience("https://acme--uat.sandbox.my.salesforce.com"), "https://test.salesforce.com");
+        assert_eq!(jwt_audience("http://127.0.0.1:4567"), "https://login.salesforce.com");
     }
 }

@@ -5,5 +5,5 @@ mod client;
 mod provisioner;
 
 pub use self::allocation::{ALLOCATION_SPENT, Usage};
-pub use self::client::{CollectionResult, Credentials, SalesforceClient, SalesforceError};
+pub use self::client::{CollectionResult, Credentials, SalesforceClient, SalesforceError, jwt_audience};
 pub use self::provisioner::{SalesforceDefaults, SalesforceOutcome, SalesforceProvisioner};
