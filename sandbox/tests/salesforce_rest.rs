@@ -236,6 +236,16 @@ async fn users_are_created_read_and_patched_with_the_services_rules() {
     let mut elsewhere = user.clone();
     elsewhere["Username"] = json!("taken@elsewhere.example.com");
     assert_eq!(error_code(&api.post("/sobjects/User", elsewhere).await.1), "DUPLICATE_USERNAME");
+    // A federation id is one user's in the org, whatever its case.
+    let mut federated = user.clone();
+    federated["Username"] = json!("fed.one@example.com");
+    federated["FederationIdentifier"] = json!("ada@idp.example.com");
+    assert_eq!(api.post("/sobjects/User", federated.clone()).await.0, StatusCode::CREATED);
+    federated["Username"] = json!("fed.two@example.com");
+    federated["FederationIdentifier"] = json!("ADA@idp.example.com");
+    let (status, clash) = api.post("/sobjects/User", federated).await;
+    assert_eq!((status, error_code(&clash)), (StatusCode::BAD_REQUEST, "DUPLICATE_VALUE"), "{clash}");
+    assert_eq!(clash[0]["fields"], json!(["FederationIdentifier"]));
     let mut missing = user.clone();
     missing.as_object_mut().unwrap().remove("Alias");
     missing["Username"] = json!("other@example.com");

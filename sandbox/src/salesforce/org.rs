@@ -293,6 +293,29 @@ impl Org {
                 )]);
             }
         }
+        // FederationIdentifier is unique in an org (Salesforce Help, "Federation ID": no two users share one); the
+        // comparison here ignores case, at least as strict as the service.
+        if let Some(federation_id) =
+            record.get("FederationIdentifier").and_then(Value::as_str).filter(|f| !f.is_empty())
+        {
+            let own_id = existing.and_then(|e| e.get("Id")).and_then(Value::as_str);
+            let holder = self.records("User").find(|u| {
+                u.get("FederationIdentifier")
+                    .and_then(Value::as_str)
+                    .is_some_and(|f| f.eq_ignore_ascii_case(federation_id))
+                    && u.get("Id").and_then(Value::as_str) != own_id
+            });
+            if let Some(holder) = holder {
+                return Err(vec![SfError::new(
+                    "DUPLICATE_VALUE",
+                    format!(
+                        "duplicate value found: FederationIdentifier duplicates value on record with id: {}",
+                        holder.get("Id").and_then(Value::as_str).unwrap_or_default()
+                    ),
+                    &["FederationIdentifier"],
+                )]);
+            }
+        }
         for (field, object) in [("ProfileId", "Profile"), ("CallCenterId", "CallCenter")] {
             self.reference(record, field, object)?;
         }

@@ -1,6 +1,6 @@
 //! Finds users named twice in one file, in memory that does not grow with the file.
 //!
-//! A first pass puts every key (username, Salesforce user id) through a fixed-size Bloom filter; a key the filter
+//! A first pass puts every key (username, Salesforce user id, federation id) through a fixed-size Bloom filter; a key the filter
 //! claims to have seen is a suspect. Every key that really repeats is a suspect (Bloom filters have no false
 //! negatives), so the second pass only needs to track suspects exactly to name, for each repeat, its first row.
 
@@ -25,6 +25,8 @@ const FILTER_HASHES: u32 = 8;
 pub(crate) enum Key {
     Username(String),
     SalesforceUser(String),
+    /// A Salesforce user's federation id, unique in an org (DUPLICATE_VALUE otherwise).
+    FederationId(String),
 }
 
 impl Key {
@@ -32,6 +34,7 @@ impl Key {
         match self {
             Key::Username(_) => Field::Username,
             Key::SalesforceUser(_) => Field::SalesforceUserId,
+            Key::FederationId(_) => Field::SalesforceFederationId,
         }
     }
 }
@@ -48,7 +51,9 @@ pub(crate) fn keys(header: &Header, record: &ByteRecord) -> impl Iterator<Item =
     let user_id = cell(Field::SalesforceUserId)
         .and_then(|id| SalesforceId::parse(id).ok())
         .map(|id| Key::SalesforceUser(id.as_str().to_owned()));
-    username.into_iter().chain(user_id)
+    // Salesforce compares federation ids without regard to case when it refuses a duplicate; so does this check.
+    let federation_id = cell(Field::SalesforceFederationId).map(|id| Key::FederationId(id.to_lowercase()));
+    username.into_iter().chain(user_id).chain(federation_id)
 }
 
 /// Tracks the first row of each suspect key during the second pass.

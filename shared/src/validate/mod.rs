@@ -140,6 +140,7 @@ impl Validator {
                 let (rule, what) = match key {
                     Key::Username(_) => (Rule::DuplicateUsername, "username"),
                     Key::SalesforceUser(_) => (Rule::DuplicateSalesforceUser, "Salesforce user"),
+                    Key::FederationId(_) => (Rule::DuplicateFederationId, "federation id"),
                 };
                 cells.fail(key.field(), rule, format!("the same {what} is already in row {earlier}"));
             }

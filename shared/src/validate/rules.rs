@@ -77,6 +77,7 @@ rules! {
     ContactCenterMissing => "contact_center.missing", "AddUsers rows name their contact center";
     DuplicateUsername => "duplicate.username", "each username appears once in a file";
     DuplicateSalesforceUser => "duplicate.salesforce_user", "each Salesforce user appears once in a file";
+    DuplicateFederationId => "duplicate.federation_id", "each federation id appears once in a file (Salesforce keeps them unique in an org)";
 }
 
 impl Serialize for Rule {

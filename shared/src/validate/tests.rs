@@ -302,6 +302,16 @@ fn cases() -> Vec<Case> {
         Case {
             identity: CM,
             telephony: AC,
+            csv: format!(
+                "{CCBULK_HEADER},sf_federation_id\n{GOOD_CCBULK},jane.doe@idp\n{},Jane.Doe@IdP\n",
+                GOOD_CCBULK.replace("jdoe", "asmith")
+            ),
+            column: "sf_federation_id",
+            rule: Rule::DuplicateFederationId,
+        },
+        Case {
+            identity: CM,
+            telephony: AC,
             csv: format!("{CCBULK_HEADER}\n{}\n", GOOD_CCBULK.replace("Basic", &"r".repeat(600))),
             column: "routing_profile",
             rule: Rule::CellTooLong,
