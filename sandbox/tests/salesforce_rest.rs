@@ -264,7 +264,13 @@ async fn users_are_created_read_and_patched_with_the_services_rules() {
     unknown["Nickname__c"] = json!("x");
     assert_eq!(error_code(&api.post("/sobjects/User", unknown).await.1), "INVALID_FIELD");
 
+    // A contact center takes a user who holds a contact-center permission set, and no other.
     let center = api.id_of("CallCenter", "Northwind Support").await;
+    let (status, refused) = api.patch(&format!("/sobjects/User/{id}"), json!({"CallCenterId": &center[..15]})).await;
+    assert_eq!((status, error_code(&refused)), (StatusCode::BAD_REQUEST, "FIELD_INTEGRITY_EXCEPTION"), "{refused}");
+    let agent = api.id_of("PermissionSet", "ContactCenterAgent").await;
+    let assignment = json!({"AssigneeId": id, "PermissionSetId": agent});
+    assert_eq!(api.post("/sobjects/PermissionSetAssignment", assignment).await.0, StatusCode::CREATED);
     let (status, _) = api.patch(&format!("/sobjects/User/{id}"), json!({"CallCenterId": &center[..15]})).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, read) = api.send(api.http.get(api.url(&format!("/sobjects/User/{id}")))).await;

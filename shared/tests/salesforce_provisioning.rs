@@ -68,6 +68,31 @@ async fn adds_create_users_join_the_contact_center_and_get_the_voice_set_once() 
     assert_eq!(snapshot.user("grace@example.com").unwrap().permission_sets.len(), 1);
 }
 
+/// The Voice set-up in the seed's order: the permission set before the contact center (the sandbox refuses a member
+/// without one), a role change trades the old Voice permission set for the new one, and a contact-center user's alias
+/// is not changed, since that breaks Amazon Connect single sign-on: the row is refused with the procedure instead.
+#[tokio::test]
+async fn voice_set_up_keeps_salesforces_order_roles_trade_sets_and_aliases_stay() {
+    let sandbox = sandbox(SalesforceSeed::default()).await;
+    let client = client_credentials(&sandbox);
+    let defaults = SalesforceDefaults::default();
+    let provisioner =
+        SalesforceProvisioner { client: &client, telephony: TelephonyModel::AmazonConnect, defaults: &defaults };
+    let agent = new_user("ada@example.com", "Northwind Support", VoiceRole::Agent);
+    assert!(provisioner.apply(&[(Action::Add, &agent)]).await.unwrap()[0].is_ok(), "granted, then joined");
+
+    let supervisor = SalesforceUser { role: Some(VoiceRole::CallCenterManager), ..agent.clone() };
+    assert!(provisioner.apply(&[(Action::Update, &supervisor)]).await.unwrap()[0].is_ok());
+    let ada = sandbox.snapshot().user("ada@example.com").unwrap().clone();
+    assert_eq!(ada.permission_sets, vec!["ContactCenterSupervisor"], "the Agent set went with the role");
+
+    let mut renamed = supervisor.clone();
+    renamed.fields.alias = Some("adal".into());
+    let err = provisioner.apply(&[(Action::Update, &renamed)]).await.unwrap()[0].clone().unwrap_err();
+    assert!(err.message.contains("breaks Amazon Connect single sign-on") && err.message.contains("add the user back"));
+    assert_eq!(sandbox.snapshot().user("ada@example.com").unwrap().alias, ada.alias, "the alias stayed");
+}
+
 #[tokio::test]
 async fn a_member_of_another_contact_center_is_refused_by_name_and_remove_undoes_membership() {
     let sandbox = sandbox(SalesforceSeed::default()).await;

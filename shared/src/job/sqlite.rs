@@ -31,6 +31,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     chunks INTEGER NOT NULL DEFAULT 0,
     chunks_sent INTEGER NOT NULL DEFAULT 0,
     error TEXT,
+    paused_reason TEXT, paused_since INTEGER,
     created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS rows (
@@ -62,12 +63,24 @@ impl SqliteJobStore {
         Self::with(Connection::open_in_memory().map_err(store_error)?)
     }
 
-    fn with(connection: Connection) -> Result<Self, StoreError> {
+    fn with(mut connection: Connection) -> Result<Self, StoreError> {
         // `ccbulk status` may read while a run writes: readers wait for a writer's transaction instead of failing.
         connection.busy_timeout(std::time::Duration::from_secs(10)).map_err(store_error)?;
-        connection.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;").map_err(store_error)?;
-        connection.execute_batch(SCHEMA).map_err(store_error)?;
-        add_missing_columns(&connection).map_err(store_error)?;
+        // Two runs may open one new state file at the same moment: switching it to WAL can find the other holding
+        // the file, which SQLite reports at once rather than through the busy handler, so it is tried again.
+        let mut tries = 0;
+        while let Err(err) = connection.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;") {
+            tries += 1;
+            if tries >= 50 || !is_busy(&err) {
+                return Err(store_error(err));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20 * tries.min(10)));
+        }
+        // The schema and its later columns under one write lock: the second opener waits, then finds them there.
+        let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(store_error)?;
+        tx.execute_batch(SCHEMA).map_err(store_error)?;
+        add_missing_columns(&tx).map_err(store_error)?;
+        tx.commit().map_err(store_error)?;
         Ok(Self { connection: Mutex::new(connection) })
     }
 
@@ -75,6 +88,10 @@ impl SqliteJobStore {
         let mut connection = self.connection.lock().map_err(|_| StoreError("the store's lock is poisoned".into()))?;
         work(&mut connection).map_err(store_error)
     }
+}
+
+fn is_busy(err: &rusqlite::Error) -> bool {
+    matches!(err.sqlite_error_code(), Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
 }
 
 /// Columns added since the first state files: (table, column, its definition). Such a file gets them, empty.

@@ -113,8 +113,12 @@ impl SalesforceProvisioner<'_> {
             .collect();
         self.find_users(&mut work).await?;
         self.create_users(&mut work).await?;
+        // The Voice permission set comes before the contact center, and goes after it: a contact center takes
+        // only users who hold one (../shared/seeds/salesforce-add-remove-contact-center-users.txt: "You can add
+        // reps who have the right permission set").
+        self.permission_sets(&mut work, Phase::Grant).await?;
         self.update_users(&mut work).await?;
-        self.permission_sets(&mut work).await?;
+        self.permission_sets(&mut work, Phase::Withdraw).await?;
         Ok(work
             .into_iter()
             .map(|w| match (w.failed, w.user) {
@@ -323,6 +327,12 @@ impl SalesforceProvisioner<'_> {
                 }
                 if !item.created {
                     let fields = &item.row.fields;
+                    if let (Some(alias), Some(_)) = (&fields.alias, &current_center)
+                        && text(user, "Alias").as_deref() != Some(alias.as_str())
+                    {
+                        item.failed = Some(refuse(ALIAS_IN_CONTACT_CENTER.to_owned()));
+                        continue;
+                    }
                     for (field, value) in [
                         ("Email", &fields.email),
                         ("FirstName", &fields.first_name),
@@ -353,8 +363,13 @@ impl SalesforceProvisioner<'_> {
         Ok(())
     }
 
-    /// Assigns the role's Voice permission set (an existing assignment counts), or on `remove` deletes every Voice one.
-    async fn permission_sets(&self, work: &mut [Work<'_>]) -> Result<(), SalesforceError> {
+    /// Assigns the role's Voice permission set (an existing assignment counts) and takes back any other Voice one (a
+    /// role changed); or, for `remove` rows, deletes every Voice one.
+    async fn permission_sets(&self, work: &mut [Work<'_>], phase: Phase) -> Result<(), SalesforceError> {
+        let in_phase = |action: Action| (action == Action::Remove) == (phase == Phase::Withdraw);
+        if !work.iter().any(|w| w.failed.is_none() && w.user.is_some() && in_phase(w.action)) {
+            return Ok(());
+        }
         let sets = self.client.query("SELECT Id, Name, Label FROM PermissionSet").await?;
         let voice: HashMap<String, String> = sets
             .iter()
@@ -363,7 +378,7 @@ impl SalesforceProvisioner<'_> {
             .collect();
         let users: Vec<String> = work
             .iter()
-            .filter(|w| w.failed.is_none())
+            .filter(|w| w.failed.is_none() && in_phase(w.action))
             .filter_map(|w| w.user.as_ref().and_then(|u| text(u, "Id")))
             .collect();
         let mut assignments = Vec::new();
@@ -382,7 +397,7 @@ impl SalesforceProvisioner<'_> {
         let mut creating = Vec::new();
         let mut deletes = Vec::new();
         for (i, item) in work.iter_mut().enumerate() {
-            let (Some(user), None) = (&item.user, &item.failed) else { continue };
+            let (Some(user), None, true) = (&item.user, &item.failed, in_phase(item.action)) else { continue };
             let user_id = text(user, "Id").unwrap_or_default();
             let held: Vec<&Value> =
                 assignments.iter().filter(|a| text(a, "AssigneeId").as_deref() == Some(user_id.as_str())).collect();
@@ -390,7 +405,8 @@ impl SalesforceProvisioner<'_> {
                 deletes.extend(
                     held.iter()
                         .filter(|a| text(a, "PermissionSetId").is_some_and(|p| voice_ids.contains(&p)))
-                        .filter_map(|a| text(a, "Id")),
+                        .filter_map(|a| text(a, "Id"))
+                        .map(|id| (i, id)),
                 );
                 continue;
             }
@@ -407,6 +423,13 @@ impl SalesforceProvisioner<'_> {
                     creating.push(i);
                 }
             }
+            // A role changed: the old role's Voice permission set goes, once the new one is there (below).
+            deletes.extend(
+                held.iter()
+                    .filter(|a| text(a, "PermissionSetId").is_some_and(|p| voice_ids.contains(&p) && p != set.as_str()))
+                    .filter_map(|a| text(a, "Id"))
+                    .map(|id| (i, id)),
+            );
         }
         for (i, result) in creating.into_iter().zip(self.client.collection(Method::POST, creates).await?) {
             match result.error {
@@ -416,11 +439,29 @@ impl SalesforceProvisioner<'_> {
                 Some(err) => work[i].failed = Some(err),
             }
         }
+        // A row whose new permission set could not be assigned keeps its old one.
+        let deletes: Vec<String> =
+            deletes.into_iter().filter(|(i, _)| work[*i].failed.is_none()).map(|(_, id)| id).collect();
         if !deletes.is_empty() {
             self.client.delete(&deletes).await?;
         }
         Ok(())
     }
+}
+
+/// Why a row that changes a contact-center user's alias is refused, with the procedure
+/// (../shared/seeds/salesforce-add-remove-contact-center-users.txt: "Updating the alias of the Salesforce user breaks
+/// AWS single sign-on").
+const ALIAS_IN_CONTACT_CENTER: &str = "changing the alias of a contact-center user breaks Amazon Connect single \
+     sign-on: remove the user from the contact center (Setup > Contact Centers, the center, Remove), change the alias, \
+     then add the user back to the contact center";
+
+/// Which rows [`SalesforceProvisioner::permission_sets`] serves: before the contact center is set, the rows that
+/// join or stay (their permission set granted); after it is cleared, the rows that leave (theirs withdrawn).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Grant,
+    Withdraw,
 }
 
 /// Salesforce's own rule of thumb: first letter of the first name and up to seven of the last, from the characters
