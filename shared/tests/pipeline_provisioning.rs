@@ -11,7 +11,7 @@ use ccbulk_sandbox::connect::{ConnectSandbox, FaultRates, Knobs, Op, QuotaSpec};
 use ccbulk_sandbox::examples;
 use ccbulk_sandbox::salesforce::{SANDBOX_CLIENT_SECRET, SANDBOX_CONSUMER_KEY, SalesforceSandbox};
 use ccbulk_shared::connect::{Pacer, RateBudget, Retries};
-use ccbulk_shared::job::{JobState, JobStore, RowStatus, SqliteJobStore};
+use ccbulk_shared::job::{Job, JobState, JobStore, RowStatus, SqliteJobStore};
 use ccbulk_shared::pipeline::{
     ConnectTarget, LocalFiles, MemoryQueue, RetryPolicy, SalesforceTarget, Targets, ingest, provision_chunk,
 };
@@ -71,15 +71,21 @@ fn never_stop() -> bool {
     true
 }
 
-#[tokio::test]
-async fn every_chunk_delivered_twice_does_its_rows_once() {
-    let world = world().await;
+/// The agents example ingested into a fresh store, its chunks of `chunk_rows` rows on a fresh queue.
+async fn ingest_example(chunk_rows: u32) -> (SqliteJobStore, MemoryQueue, Job) {
     let store = SqliteJobStore::in_memory().unwrap();
     let queue = MemoryQueue::default();
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/ccbulk-agents.csv");
     let object = LocalFiles::object(&path).unwrap();
-    let options = Options { chunk_rows: 6, ..Options::default() };
+    let options = Options { chunk_rows, ..Options::default() };
     let job = ingest(&store, &queue, path.as_path(), object, &options).await.unwrap().job;
+    (store, queue, job)
+}
+
+#[tokio::test]
+async fn every_chunk_delivered_twice_does_its_rows_once() {
+    let world = world().await;
+    let (store, queue, job) = ingest_example(6).await;
     let mut messages = Vec::new();
     while let Some(message) = queue.receive() {
         messages.push(message);
@@ -162,12 +168,7 @@ async fn rows_salesforce_could_not_lock_wait_for_the_next_delivery_and_succeed()
     let faults = SalesforceFaults { row_lock: 0.4, ..SalesforceFaults::default() };
     let knobs = SalesforceKnobs { faults: [("collections".to_owned(), faults)].into(), ..SalesforceKnobs::default() };
     world.salesforce.set_knobs(knobs);
-    let store = SqliteJobStore::in_memory().unwrap();
-    let queue = MemoryQueue::default();
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/ccbulk-agents.csv");
-    let object = LocalFiles::object(&path).unwrap();
-    let options = Options { chunk_rows: 28, ..Options::default() };
-    let job = ingest(&store, &queue, path.as_path(), object, &options).await.unwrap().job;
+    let (store, queue, job) = ingest_example(28).await;
     let message = queue.receive().unwrap();
     let policy = RetryPolicy { max_attempts: 50, ..RetryPolicy::default() };
     let mut deliveries = 0;
@@ -200,12 +201,7 @@ async fn rows_salesforce_could_not_lock_wait_for_the_next_delivery_and_succeed()
 #[tokio::test]
 async fn a_spent_salesforce_allocation_pauses_the_job_until_calls_come_back() {
     let world = world().await;
-    let store = SqliteJobStore::in_memory().unwrap();
-    let queue = MemoryQueue::default();
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/ccbulk-agents.csv");
-    let object = LocalFiles::object(&path).unwrap();
-    let options = Options { chunk_rows: 28, ..Options::default() };
-    let job = ingest(&store, &queue, path.as_path(), object, &options).await.unwrap().job;
+    let (store, queue, job) = ingest_example(28).await;
     let message = queue.receive().unwrap();
     let policy = RetryPolicy { max_attempts: 2, ..RetryPolicy::default() };
 

@@ -2,9 +2,12 @@
 //! and the instance's users by username. Lookups are never made once per row.
 
 use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
 use std::time::Instant;
 
 use aws_sdk_connect::Client;
+use aws_sdk_connect::error::{ProvideErrorMetadata, SdkError};
 
 use super::pacing::{Api, Pacer};
 use super::provisioner::ProvisionError;
@@ -32,75 +35,37 @@ fn key(name: &str) -> String {
 impl Directory {
     pub async fn load(client: &Client, instance: &str, pacer: &Pacer) -> Result<Self, ProvisionError> {
         let mut directory = Directory { instance_id: instance.to_owned(), ..Directory::default() };
-        let mut token = None;
-        loop {
-            let page = pacer
-                .send(Api::ListRoutingProfiles, None, || {
-                    client
-                        .list_routing_profiles()
-                        .instance_id(instance)
-                        .max_results(1000)
-                        .set_next_token(token.clone())
-                        .send()
-                })
-                .await
-                .map_err(ProvisionError::from_sdk)?;
-            for profile in page.routing_profile_summary_list() {
-                if let (Some(name), Some(id)) = (profile.name(), profile.id()) {
-                    directory.routing_profiles.insert(key(name), id.to_owned());
-                }
-            }
-            token = page.next_token;
-            if token.is_none() {
-                break;
-            }
-        }
-        let mut token = None;
-        loop {
-            let page = pacer
-                .send(Api::ListSecurityProfiles, None, || {
-                    client
-                        .list_security_profiles()
-                        .instance_id(instance)
-                        .max_results(1000)
-                        .set_next_token(token.clone())
-                        .send()
-                })
-                .await
-                .map_err(ProvisionError::from_sdk)?;
-            for profile in page.security_profile_summary_list() {
-                if let (Some(name), Some(id)) = (profile.name(), profile.id()) {
-                    directory.security_profiles.insert(key(name), id.to_owned());
-                }
-            }
-            token = page.next_token;
-            if token.is_none() {
-                break;
-            }
-        }
-        let mut token = None;
-        loop {
-            let page = pacer
-                .send(Api::ListUserHierarchyGroups, None, || {
-                    client
-                        .list_user_hierarchy_groups()
-                        .instance_id(instance)
-                        .max_results(1000)
-                        .set_next_token(token.clone())
-                        .send()
-                })
-                .await
-                .map_err(ProvisionError::from_sdk)?;
-            for group in page.user_hierarchy_group_summary_list() {
-                if let (Some(name), Some(id)) = (group.name(), group.id()) {
-                    directory.hierarchy_groups.insert(key(name), id.to_owned());
-                }
-            }
-            token = page.next_token;
-            if token.is_none() {
-                break;
-            }
-        }
+        let map = &mut directory.routing_profiles;
+        every_page(
+            pacer,
+            Api::ListRoutingProfiles,
+            |token| client.list_routing_profiles().instance_id(instance).max_results(1000).set_next_token(token).send(),
+            |page| page.next_token.clone(),
+            |page| named(map, page.routing_profile_summary_list().iter().map(|p| (p.name(), p.id()))),
+        )
+        .await?;
+        let map = &mut directory.security_profiles;
+        every_page(
+            pacer,
+            Api::ListSecurityProfiles,
+            |token| {
+                client.list_security_profiles().instance_id(instance).max_results(1000).set_next_token(token).send()
+            },
+            |page| page.next_token.clone(),
+            |page| named(map, page.security_profile_summary_list().iter().map(|p| (p.name(), p.id()))),
+        )
+        .await?;
+        let map = &mut directory.hierarchy_groups;
+        every_page(
+            pacer,
+            Api::ListUserHierarchyGroups,
+            |token| {
+                client.list_user_hierarchy_groups().instance_id(instance).max_results(1000).set_next_token(token).send()
+            },
+            |page| page.next_token.clone(),
+            |page| named(map, page.user_hierarchy_group_summary_list().iter().map(|g| (g.name(), g.id()))),
+        )
+        .await?;
         directory.transfer_flow = transfer_flow(client, instance, pacer).await?;
         directory.reload_users(client, instance, pacer).await?;
         Ok(directory)
@@ -108,25 +73,15 @@ impl Directory {
 
     pub async fn reload_users(&mut self, client: &Client, instance: &str, pacer: &Pacer) -> Result<(), ProvisionError> {
         self.users.clear();
-        let mut token = None;
-        loop {
-            let page = pacer
-                .send(Api::ListUsers, None, || {
-                    client.list_users().instance_id(instance).max_results(1000).set_next_token(token.clone()).send()
-                })
-                .await
-                .map_err(ProvisionError::from_sdk)?;
-            for user in page.user_summary_list() {
-                if let (Some(name), Some(id)) = (user.username(), user.id()) {
-                    self.users.insert(key(name), id.to_owned());
-                }
-            }
-            token = page.next_token;
-            if token.is_none() {
-                break;
-            }
-        }
-        Ok(())
+        let map = &mut self.users;
+        every_page(
+            pacer,
+            Api::ListUsers,
+            |token| client.list_users().instance_id(instance).max_results(1000).set_next_token(token).send(),
+            |page| page.next_token.clone(),
+            |page| named(map, page.user_summary_list().iter().map(|u| (u.username(), u.id()))),
+        )
+        .await
     }
 
     /// The agent-transfer flow user quick connects go through, if the instance has one to pick (see
@@ -210,30 +165,25 @@ impl Directory {
 async fn transfer_flow(client: &Client, instance: &str, pacer: &Pacer) -> Result<Option<String>, ProvisionError> {
     use aws_sdk_connect::types::ContactFlowType;
     let mut flows = Vec::new();
-    let mut token = None;
-    loop {
-        let page = pacer
-            .send(Api::ListContactFlows, None, || {
-                client
-                    .list_contact_flows()
-                    .instance_id(instance)
-                    .contact_flow_types(ContactFlowType::AgentTransfer)
-                    .max_results(1000)
-                    .set_next_token(token.clone())
-                    .send()
-            })
-            .await
-            .map_err(ProvisionError::from_sdk)?;
-        flows.extend(
-            page.contact_flow_summary_list()
-                .iter()
-                .filter_map(|flow| Some((flow.name()?.to_owned(), flow.id()?.to_owned()))),
-        );
-        token = page.next_token;
-        if token.is_none() {
-            break;
-        }
-    }
+    every_page(
+        pacer,
+        Api::ListContactFlows,
+        |token| {
+            client
+                .list_contact_flows()
+                .instance_id(instance)
+                .contact_flow_types(ContactFlowType::AgentTransfer)
+                .max_results(1000)
+                .set_next_token(token)
+                .send()
+        },
+        |page| page.next_token.clone(),
+        |page| {
+            let summaries = page.contact_flow_summary_list().iter();
+            flows.extend(summaries.filter_map(|flow| Some((flow.name()?.to_owned(), flow.id()?.to_owned()))));
+        },
+    )
+    .await?;
     if let Some((_, id)) = flows.iter().find(|(name, _)| name.eq_ignore_ascii_case(DEFAULT_TRANSFER_FLOW)) {
         return Ok(Some(id.clone()));
     }
@@ -245,3 +195,37 @@ async fn transfer_flow(client: &Client, instance: &str, pacer: &Pacer) -> Result
 
 /// The name of the agent-transfer flow every Connect instance is created with.
 pub(crate) const DEFAULT_TRANSFER_FLOW: &str = "Default agent transfer";
+
+/// Every page of a List call, each page paced and retried: `send` asks for the page after a token, `next` reads a
+/// page's token, `take` keeps what the page holds.
+pub(crate) async fn every_page<O, E, R, Fut>(
+    pacer: &Pacer,
+    api: Api,
+    send: impl Fn(Option<String>) -> Fut,
+    next: impl Fn(&O) -> Option<String>,
+    mut take: impl FnMut(&O),
+) -> Result<(), ProvisionError>
+where
+    Fut: Future<Output = Result<O, SdkError<E, R>>>,
+    E: ProvideErrorMetadata + fmt::Debug,
+    R: fmt::Debug,
+{
+    let mut token = None;
+    loop {
+        let page = pacer.send(api, None, || send(token.clone())).await.map_err(ProvisionError::from_sdk)?;
+        take(&page);
+        token = next(&page);
+        if token.is_none() {
+            return Ok(());
+        }
+    }
+}
+
+/// Keeps each (name, id) pair under its name's key.
+fn named<'a>(map: &mut HashMap<String, String>, pairs: impl Iterator<Item = (Option<&'a str>, Option<&'a str>)>) {
+    for (name, id) in pairs {
+        if let (Some(name), Some(id)) = (name, id) {
+            map.insert(key(name), id.to_owned());
+        }
+    }
+}

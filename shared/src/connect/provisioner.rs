@@ -14,7 +14,7 @@ use aws_sdk_connect::types::{
 
 use super::attempts::passes;
 use super::channels::{ChannelLists, given};
-use super::directory::Directory;
+use super::directory::{Directory, every_page};
 use super::pacing::{Api, Pacer};
 use crate::domain::{ConnectUser, IdentityManagement, PhoneSettings, PhoneType};
 
@@ -386,26 +386,21 @@ impl ConnectProvisioner<'_> {
 
     async fn read_quick_connects(&self) -> Result<HashMap<String, Vec<String>>, ProvisionError> {
         let mut ids = Vec::new();
-        let mut token = None;
-        loop {
-            let page = self
-                .pacer
-                .send(Api::ListQuickConnects, None, || {
-                    self.client
-                        .list_quick_connects()
-                        .instance_id(self.instance_id)
-                        .quick_connect_types(QuickConnectType::User)
-                        .set_next_token(token.clone())
-                        .send()
-                })
-                .await
-                .map_err(ProvisionError::from_sdk)?;
-            ids.extend(page.quick_connect_summary_list().iter().filter_map(|q| q.id().map(str::to_owned)));
-            token = page.next_token;
-            if token.is_none() {
-                break;
-            }
-        }
+        every_page(
+            self.pacer,
+            Api::ListQuickConnects,
+            |token| {
+                self.client
+                    .list_quick_connects()
+                    .instance_id(self.instance_id)
+                    .quick_connect_types(QuickConnectType::User)
+                    .set_next_token(token)
+                    .send()
+            },
+            |page| page.next_token.clone(),
+            |page| ids.extend(page.quick_connect_summary_list().iter().filter_map(|q| q.id().map(str::to_owned))),
+        )
+        .await?;
         let mut by_user: HashMap<String, Vec<String>> = HashMap::new();
         for id in ids {
             let described = self
