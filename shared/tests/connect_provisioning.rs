@@ -381,6 +381,45 @@ async fn per_channel_settings_are_created_and_only_changed_lists_are_updated() {
     assert_eq!(acw.after_contact_work_config().unwrap().after_contact_work_time_limit(), 90);
 }
 
+/// UpdateUserPhoneConfig and UpdateUserConfig act on one model: a whole-user ACW reaches every channel's, as the API
+/// reference says of UpdateUserPhoneConfig; and since ccbulk compares with what DescribeUser returns, a rerun sends
+/// nothing.
+#[tokio::test]
+async fn a_whole_user_acw_reaches_every_channel_and_a_rerun_sends_nothing() {
+    use ccbulk_shared::domain::{Channel, ChannelConfigs, PhoneType};
+    let fixture = Fixture::start().await;
+    let Fixture { sandbox, client, instance, pacer } = &fixture;
+    let connect = fixture.connect();
+    let row = &example_rows("ccbulk-agents.csv")[0];
+    let mut user = row.connect.clone().unwrap();
+    user.phone = Default::default();
+    user.phone.per_channel = ChannelConfigs {
+        after_contact_work: vec![(Channel::Chat, 90), (Channel::Voice, 60)],
+        ..ChannelConfigs::default()
+    };
+    let mut directory = Directory::load(client, instance, pacer).await.unwrap();
+    let user_id = connect.add(&mut directory, username(row), &user).await.unwrap().user_id.unwrap();
+
+    user.phone = Default::default();
+    user.phone.phone_type = Some(PhoneType::SoftPhone);
+    user.phone.after_contact_work_seconds = Some(30);
+    connect.bring_to(&user_id, &user, &directory).await.unwrap();
+    let described = client.describe_user().instance_id(instance.as_str()).user_id(&user_id).send().await.unwrap();
+    let limits: Vec<i32> = described
+        .user()
+        .unwrap()
+        .after_contact_work_configs()
+        .iter()
+        .map(|c| c.after_contact_work_config().unwrap().after_contact_work_time_limit())
+        .collect();
+    assert_eq!(limits, [30, 30], "every channel's ACW is the phone config's");
+
+    let calls = |op: &str| sandbox.snapshot().counters.calls.get(op).copied().unwrap_or(0);
+    let before = (calls("UpdateUserPhoneConfig"), calls("UpdateUserConfig"));
+    connect.bring_to(&user_id, &user, &directory).await.unwrap();
+    assert_eq!((calls("UpdateUserPhoneConfig"), calls("UpdateUserConfig")), before, "a rerun sends nothing");
+}
+
 /// UpdateUserConfig's ConditionalOperationFailedException (the user changed under the call) is met by reading the
 /// user again and sending what still differs; when it keeps failing, the row is left for a later delivery, not
 /// failed for good.

@@ -314,7 +314,15 @@ pub fn update(instance: &mut Instance, id: &str, what: Update, request: UpdateRe
             let config =
                 request.phone_config.ok_or_else(|| ConnectError::invalid_parameter("PhoneConfig is required."))?;
             rules::phone_config(&config)?;
-            user_mut(instance, id)?.phone_config = Some(config);
+            // One model behind both calls: "While UpdateUserPhoneConfig applies the same ACW timeout to all
+            // channels, UpdateUserConfig allows you to set different ... values for each channel type" (API
+            // reference, UpdateUserConfig). The per-channel ACW entries the user has all take the phone config's.
+            let user = user_mut(instance, id)?;
+            for entry in user.channel_configs.after_contact_work_configs.iter_mut().flatten() {
+                entry["AfterContactWorkConfig"] =
+                    json!({ "AfterContactWorkTimeLimit": config.after_contact_work_time_limit });
+            }
+            user.phone_config = Some(config);
         }
         Update::Config => {
             let given = request.channel_configs;
