@@ -2,6 +2,7 @@
 //! tests pass their own.
 
 use std::collections::HashMap;
+use std::ops::RangeInclusive;
 use std::str::FromStr;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -61,6 +62,21 @@ impl Env {
         }
     }
 
+    /// A whole number within `range`, or `default` when unset.
+    pub fn whole_number(
+        &self,
+        name: &'static str,
+        default: Option<u32>,
+        range: RangeInclusive<u32>,
+    ) -> Result<u32, ConfigError> {
+        self.parsed(name, default, |v| {
+            v.parse::<u32>().ok().filter(|n| range.contains(n)).ok_or_else(|| match *range.end() {
+                u32::MAX => format!("a whole number from {}", range.start()),
+                end => format!("a whole number from {} to {end}", range.start()),
+            })
+        })
+    }
+
     /// A number (or anything `FromStr`), or `default` when unset.
     pub fn number<T>(&self, name: &'static str, default: Option<T>) -> Result<T, ConfigError>
     where
@@ -84,5 +100,11 @@ mod tests {
         assert!(invalid.contains("RATE") && invalid.contains("\"fast\""), "{invalid}");
         assert_eq!(env.number::<u32>("ROWS", None), Ok(25));
         assert_eq!(env.number::<u32>("UNSET", Some(7)), Ok(7));
+        assert_eq!(env.whole_number("ROWS", None, 1..=500), Ok(25));
+        let outside = env.whole_number("ROWS", None, 1..=10).unwrap_err().to_string();
+        assert!(outside.contains("a whole number from 1 to 10"), "{outside}");
+        let env = Env::from_pairs([("TRIES", "0")]);
+        let zero = env.whole_number("TRIES", Some(5), 1..=u32::MAX).unwrap_err().to_string();
+        assert!(zero.ends_with("a whole number from 1"), "{zero}");
     }
 }

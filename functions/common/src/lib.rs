@@ -7,6 +7,10 @@ mod s3_key;
 pub use env::{ConfigError, Env};
 pub use s3_key::decode_s3_key;
 
+/// Rows a chunk may have, as the template's ChunkRows parameter allows; ingest cuts chunks of it, provision plans
+/// its time by it.
+pub const CHUNK_ROWS: std::ops::RangeInclusive<u32> = 1..=500;
+
 use aws_config::SdkConfig;
 
 /// An S3 client; path-style addressing where the endpoint is overridden (`AWS_ENDPOINT_URL`, a local stand-in),

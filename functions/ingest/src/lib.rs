@@ -6,7 +6,7 @@
 
 use aws_config::SdkConfig;
 use aws_lambda_events::event::s3::{S3Event, S3EventRecord};
-use ccbulk_lambda::{ConfigError, Env, decode_s3_key, s3_client};
+use ccbulk_lambda::{CHUNK_ROWS, ConfigError, Env, decode_s3_key, s3_client};
 use ccbulk_shared::domain::{IdentityManagement, TelephonyModel};
 use ccbulk_shared::format::FileError;
 use ccbulk_shared::job::{DynamoJobStore, JobId, JobState, JobStore, ObjectRef};
@@ -39,9 +39,7 @@ impl Ingest {
             TelephonyModel::parse(v)
                 .ok_or("one of amazon-connect, partner-telephony-from-amazon-connect, partner-telephony")
         })?;
-        let chunk_rows = env.parsed("CCBULK_CHUNK_ROWS", Some(Options::default().chunk_rows), |v| {
-            v.parse::<u32>().ok().filter(|n| (1..=500).contains(n)).ok_or("a whole number from 1 to 500")
-        })?;
+        let chunk_rows = env.whole_number("CCBULK_CHUNK_ROWS", Some(Options::default().chunk_rows), CHUNK_ROWS)?;
         let (table, queue_url) = (env.required("CCBULK_TABLE")?, env.required("CCBULK_QUEUE_URL")?);
         let max_object_bytes = env.parsed("CCBULK_MAX_OBJECT_BYTES", Some(DEFAULT_MAX_OBJECT_BYTES), |v| {
             v.parse::<u64>().ok().filter(|n| *n >= 1).ok_or("a number of bytes from 1")

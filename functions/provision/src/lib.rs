@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use aws_config::SdkConfig;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use ccbulk_lambda::{ConfigError, Env, s3_client};
+use ccbulk_lambda::{CHUNK_ROWS, ConfigError, Env, s3_client};
 use ccbulk_shared::connect::{Pacer, RateBudget, SettingNames, Workload};
 use ccbulk_shared::job::{ChunkMessage, DynamoJobStore};
 use ccbulk_shared::pipeline::{
@@ -126,14 +126,12 @@ impl Provision {
             v.parse::<f64>().ok().filter(|r| *r > 0.0 && r.is_finite()).ok_or("a number of requests per second above 0")
         })?;
         let workers = env.number::<u32>("CCBULK_PROVISION_CONCURRENCY", Some(1))?;
-        let burst = env.parsed("CCBULK_CONNECT_WRITE_BURST", Some(RateBudget::default().write_burst), |v| {
-            v.parse::<u32>().ok().filter(|n| *n >= 1).ok_or("a whole number from 1")
-        })?;
-        let chunk_rows = env.number::<u32>("CCBULK_CHUNK_ROWS", Some(25))?;
+        let burst =
+            env.whole_number("CCBULK_CONNECT_WRITE_BURST", Some(RateBudget::default().write_burst), 1..=u32::MAX)?;
+        let chunk_rows = env.whole_number("CCBULK_CHUNK_ROWS", Some(25), CHUNK_ROWS)?;
         let time_limit = Duration::from_secs(env.number::<u64>("CCBULK_TIMEOUT_SECONDS", Some(900))?);
-        let max_attempts = env.parsed("CCBULK_MAX_ATTEMPTS", Some(RetryPolicy::default().max_attempts), |v| {
-            v.parse::<u32>().ok().filter(|n| *n >= 1).ok_or("a whole number from 1")
-        })?;
+        let max_attempts =
+            env.whole_number("CCBULK_MAX_ATTEMPTS", Some(RetryPolicy::default().max_attempts), 1..=u32::MAX)?;
         let retry_delay =
             Duration::from_secs_f64(env.number::<f64>("CCBULK_RETRY_DELAY_SECONDS", Some(30.0))?.max(0.0));
         let lease = Duration::from_secs(env.number::<u64>("CCBULK_ROW_LEASE_SECONDS", Some(60))?.max(1));
