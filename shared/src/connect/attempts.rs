@@ -37,9 +37,13 @@ impl Default for Retries {
 }
 
 impl Retries {
+    /// The most the `retry`-th wait may be: [`Retries::first`] doubled per retry, up to [`Retries::longest`].
+    pub(crate) fn ceiling(&self, retry: u32) -> Duration {
+        self.first.saturating_mul(1 << retry.min(16)).min(self.longest)
+    }
+
     fn delay(&self, retry: u32) -> Duration {
-        let ceiling = self.first.saturating_mul(1 << retry.min(16)).min(self.longest);
-        ceiling.mul_f64(fastrand::f64())
+        self.ceiling(retry).mul_f64(fastrand::f64())
     }
 }
 
@@ -117,10 +121,12 @@ mod tests {
     fn delays_grow_to_the_longest_and_never_exceed_it() {
         let retries = Retries::default();
         for retry in 0..40 {
-            let ceiling = retries.first.saturating_mul(1 << retry.min(16)).min(retries.longest);
+            let ceiling = retries.ceiling(retry);
             let delay = retries.delay(retry);
             assert!(delay <= ceiling && ceiling <= retries.longest, "retry {retry}: {delay:?} over {ceiling:?}");
         }
-        assert_eq!(retries.first.saturating_mul(1 << 10).min(retries.longest), retries.longest);
+        assert_eq!(retries.ceiling(0), retries.first);
+        assert_eq!(retries.ceiling(1), retries.first * 2);
+        assert_eq!(retries.ceiling(10), retries.longest);
     }
 }

@@ -142,8 +142,7 @@ impl ConnectProvisioner<'_> {
         directory: &Directory,
     ) -> Result<ConnectOutcome, ProvisionError> {
         let fresh = directory.fresh_since(user_id);
-        let described = self.describe(user_id, fresh).await?;
-        let current = &described;
+        let current = &self.describe(user_id, fresh).await?;
 
         let wanted_identity = self.identity_info(user, current.identity_info());
         let identity_changes =
@@ -428,20 +427,16 @@ impl ConnectProvisioner<'_> {
     async fn find_new(&self, username: &str) -> Result<String, ProvisionError> {
         let retries = self.pacer.retries();
         let give_up = Instant::now() + retries.settling;
-        let mut wait = retries.first;
-        loop {
+        for retry in 0.. {
             if let Some(id) = self.find(username).await? {
                 return Ok(id);
             }
             if Instant::now() >= give_up {
-                return Err(ProvisionError {
-                    message: format!("{username} exists but cannot be found yet"),
-                    retryable: true,
-                });
+                break;
             }
-            tokio::time::sleep(wait.min(give_up.saturating_duration_since(Instant::now()))).await;
-            wait = (wait * 2).min(retries.longest);
+            tokio::time::sleep(retries.ceiling(retry).min(give_up.saturating_duration_since(Instant::now()))).await;
         }
+        Err(ProvisionError { message: format!("{username} exists but cannot be found yet"), retryable: true })
     }
 
     /// Looks a user up by exact username (SearchUsers), for when the directory's snapshot is behind.

@@ -176,6 +176,7 @@ enum Verdict {
 }
 
 /// A failure of one system for one row.
+#[derive(Clone)]
 struct SideError {
     message: String,
     retryable: bool,
@@ -403,16 +404,7 @@ async fn salesforce_side(
                 Ok(results) => results.into_iter().map(|r| r.map(Some).map_err(SideError::from)).collect(),
                 Err(err) => {
                     let shared = SideError::from(err);
-                    wanted
-                        .iter()
-                        .map(|_| {
-                            Err(SideError {
-                                message: shared.message.clone(),
-                                retryable: shared.retryable,
-                                pauses: shared.pauses,
-                            })
-                        })
-                        .collect()
+                    wanted.iter().map(|_| Err(shared.clone())).collect()
                 }
             }
         }
