@@ -83,11 +83,10 @@ impl PartialEq for FileError {
 /// The columns of an unknown header, as a message lists them: the first few, each cut short.
 fn listed(columns: &[String]) -> String {
     const SHOWN_COLUMNS: usize = 20;
-    const SHOWN_CHARS: usize = 40;
     let mut shown: Vec<String> = columns
         .iter()
         .take(SHOWN_COLUMNS)
-        .map(|name| match name.char_indices().nth(SHOWN_CHARS) {
+        .map(|name| match name.char_indices().nth(super::shown::NAME_MAX) {
             Some((cut, _)) => format!("{}…", &name[..cut]),
             None => name.clone(),
         })

@@ -5,7 +5,7 @@
 use super::dialect::{Dialect, normalize_column_name};
 
 /// The most characters of an unknown column name repeated in a message.
-const NAME_MAX: usize = 40;
+pub(crate) const NAME_MAX: usize = 40;
 /// Edit distance within which an unknown name is taken for a misspelling of a known column.
 const TYPO_DISTANCE: usize = 2;
 
