@@ -278,12 +278,9 @@ impl Org {
                 )]);
             }
         }
+        let own_id = existing.and_then(|e| e.get("Id")).and_then(Value::as_str);
         if let Some(username) = record.get("Username").and_then(Value::as_str) {
-            let own_id = existing.and_then(|e| e.get("Id")).and_then(Value::as_str);
-            let taken_here = self.records("User").any(|u| {
-                u.get("Username").and_then(Value::as_str).is_some_and(|n| n.eq_ignore_ascii_case(username))
-                    && u.get("Id").and_then(Value::as_str) != own_id
-            });
+            let taken_here = self.other_user_with("Username", username, own_id).is_some();
             if taken_here || self.taken_elsewhere.contains(&username.to_lowercase()) {
                 return Err(vec![SfError::new(
                     "DUPLICATE_USERNAME",
@@ -297,29 +294,29 @@ impl Org {
         // comparison here ignores case, at least as strict as the service.
         if let Some(federation_id) =
             record.get("FederationIdentifier").and_then(Value::as_str).filter(|f| !f.is_empty())
+            && let Some(holder) = self.other_user_with("FederationIdentifier", federation_id, own_id)
         {
-            let own_id = existing.and_then(|e| e.get("Id")).and_then(Value::as_str);
-            let holder = self.records("User").find(|u| {
-                u.get("FederationIdentifier")
-                    .and_then(Value::as_str)
-                    .is_some_and(|f| f.eq_ignore_ascii_case(federation_id))
-                    && u.get("Id").and_then(Value::as_str) != own_id
-            });
-            if let Some(holder) = holder {
-                return Err(vec![SfError::new(
-                    "DUPLICATE_VALUE",
-                    format!(
-                        "duplicate value found: FederationIdentifier duplicates value on record with id: {}",
-                        holder.get("Id").and_then(Value::as_str).unwrap_or_default()
-                    ),
-                    &["FederationIdentifier"],
-                )]);
-            }
+            return Err(vec![SfError::new(
+                "DUPLICATE_VALUE",
+                format!(
+                    "duplicate value found: FederationIdentifier duplicates value on record with id: {}",
+                    holder.get("Id").and_then(Value::as_str).unwrap_or_default()
+                ),
+                &["FederationIdentifier"],
+            )]);
         }
         for (field, object) in [("ProfileId", "Profile"), ("CallCenterId", "CallCenter")] {
             self.reference(record, field, object)?;
         }
         self.check_membership(existing, record)
+    }
+
+    /// Another user than `own_id` whose `field` holds `value`, letter case aside.
+    fn other_user_with(&self, field: &str, value: &str, own_id: Option<&str>) -> Option<&Record> {
+        self.records("User").find(|u| {
+            u.get(field).and_then(Value::as_str).is_some_and(|held| held.eq_ignore_ascii_case(value))
+                && u.get("Id").and_then(Value::as_str) != own_id
+        })
     }
 
     /// A contact center takes only users who hold a contact-center (Voice) permission set
