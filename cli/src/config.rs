@@ -7,6 +7,7 @@ use ccbulk_shared::connect::RateBudget;
 use ccbulk_shared::domain::{IdentityManagement, TelephonyModel};
 use ccbulk_shared::pipeline::{ImpliedSalesforce, ImpliedSetting};
 use ccbulk_shared::salesforce::{Credentials, SalesforceDefaults};
+use ccbulk_shared::validate::picklists::Picklist;
 use serde::Deserialize;
 
 /// The commented template `ccbulk init` writes.
@@ -269,17 +270,23 @@ fn salesforce_config(
     let implied = raw.connect_template.map(implied_config).transpose()?;
     let fallback = SalesforceDefaults::default();
     let d = raw.defaults;
-    Ok(SalesforceConfig {
-        credentials,
-        defaults: SalesforceDefaults {
-            profile: d.profile.unwrap_or(fallback.profile),
-            time_zone: d.time_zone.unwrap_or(fallback.time_zone),
-            locale: d.locale.unwrap_or(fallback.locale),
-            language: d.language.unwrap_or(fallback.language),
-            email_encoding: d.email_encoding.unwrap_or(fallback.email_encoding),
-        },
-        implied,
-    })
+    let defaults = SalesforceDefaults {
+        profile: d.profile.unwrap_or(fallback.profile),
+        time_zone: d.time_zone.unwrap_or(fallback.time_zone),
+        locale: d.locale.unwrap_or(fallback.locale),
+        language: d.language.unwrap_or(fallback.language),
+        email_encoding: d.email_encoding.unwrap_or(fallback.email_encoding),
+    };
+    if let Some((picklist, value, problem)) = defaults.refused() {
+        let key = match picklist {
+            Picklist::TimeZone => "time_zone",
+            Picklist::Locale => "locale",
+            Picklist::Language => "language",
+            Picklist::EmailEncoding => "email_encoding",
+        };
+        return Err(format!("[salesforce.defaults] {key}: {value:?} is {problem}"));
+    }
+    Ok(SalesforceConfig { credentials, defaults, implied })
 }
 
 fn implied_config(raw: RawImplied) -> Result<ImpliedSalesforce, String> {
@@ -331,6 +338,10 @@ mod tests {
             (
                 "[salesforce]\nlogin_url = \"https://x.my.salesforce.com\"\nclient_id = \"c\"\nclient_secret_env = \"CCBULK_SALESFORCE_CLIENT_SECRET\"\n[salesforce.connect_template]\ncontact_center = \"Support\"\nrole = \"boss\"\n",
                 "[salesforce.connect_template] role: \"boss\"",
+            ),
+            (
+                "[salesforce]\nlogin_url = \"https://x.my.salesforce.com\"\nclient_id = \"c\"\nclient_secret_env = \"CCBULK_SALESFORCE_CLIENT_SECRET\"\n[salesforce.defaults]\ntime_zone = \"Europe/Paris\"\nlanguage = \"en-US\"\n",
+                "[salesforce.defaults] language: \"en-US\" is not a value of Salesforce's LanguageLocaleKey picklist",
             ),
         ];
         for (text, expected) in cases {

@@ -79,6 +79,12 @@ def main():
         status, body, _ = call("POST", base + "/sobjects/User/", token, user)
         check(status == 400 and body[0]["errorCode"] == "DUPLICATE_USERNAME", "duplicate username")
 
+        # A restricted picklist refuses a value off its list, naming the field (REST API guide, status codes).
+        off_list = dict(user, Username="picklist@example.com", TimeZoneSidKey="PST")
+        status, body, _ = call("POST", base + "/sobjects/User/", token, off_list)
+        check(status == 400 and body[0]["errorCode"] == "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
+              and body[0]["fields"] == ["TimeZoneSidKey"], "restricted picklist")
+
         # A contact center takes a user who holds a contact-center permission set (the order Salesforce's setup
         # follows): refused before the assignment, taken after it.
         status, body, _ = query("SELECT Id FROM CallCenter WHERE Name = 'Northwind Support'")

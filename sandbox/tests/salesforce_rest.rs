@@ -259,6 +259,25 @@ async fn users_are_created_read_and_patched_with_the_services_rules() {
     bad_profile["Username"] = json!("badprofile@example.com");
     bad_profile["ProfileId"] = json!("00eSb0000000999");
     assert_eq!(error_code(&api.post("/sobjects/User", bad_profile).await.1), "INVALID_CROSS_REFERENCE_KEY");
+    // Restricted picklists take their listed values only, on create and on update.
+    for (field, value) in [
+        ("TimeZoneSidKey", json!("America/NewYork")),
+        ("LocaleSidKey", json!("en-US")),
+        ("LanguageLocaleKey", json!("eu")),
+        ("EmailEncodingKey", json!("utf-8")),
+    ] {
+        let mut off_list = user.clone();
+        off_list["Username"] = json!("picklist@example.com");
+        off_list[field] = value.clone();
+        let (status, body) = api.post("/sobjects/User", off_list).await;
+        assert_eq!((status, error_code(&body)), (StatusCode::BAD_REQUEST, "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"));
+        assert_eq!(body[0]["fields"], json!([field]));
+        assert!(body[0]["message"].as_str().unwrap().ends_with(&format!("restricted picklist field: {}", value.as_str().unwrap())));
+        let (_, body) = api.patch(&format!("/sobjects/User/{id}"), json!({ field: value })).await;
+        assert_eq!(error_code(&body), "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", "{field} on update");
+    }
+    let (status, _) = api.patch(&format!("/sobjects/User/{id}"), json!({"TimeZoneSidKey": "Asia/Kolkata"})).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
     let mut unknown = user.clone();
     unknown["Username"] = json!("unknown@example.com");
     unknown["Nickname__c"] = json!("x");

@@ -7,6 +7,7 @@ use ccbulk_shared::domain::{
     Action, ContactCenterRef, SalesforceUser, SalesforceUserFields, SalesforceUserRef, TelephonyModel, VoiceRole,
 };
 use ccbulk_shared::salesforce::{Credentials, SalesforceClient, SalesforceDefaults, SalesforceProvisioner};
+use ccbulk_shared::validate::picklists::Picklist;
 
 async fn sandbox(seed: SalesforceSeed) -> SalesforceSandbox {
     SalesforceSandbox::start(seed, "127.0.0.1:0".parse().unwrap()).await.unwrap()
@@ -34,6 +35,13 @@ fn new_user(username: &str, center: &str, role: VoiceRole) -> SalesforceUser {
     }
 }
 
+/// A new user whose language is a platform-only one, which the sandbox org does not offer.
+fn basque_speaker() -> SalesforceUser {
+    let mut user = new_user("miren@example.com", "Northwind Support", VoiceRole::Agent);
+    user.fields.language = Some("eu".into());
+    user
+}
+
 #[tokio::test]
 async fn adds_create_users_join_the_contact_center_and_get_the_voice_set_once() {
     let sandbox = sandbox(SalesforceSeed::default()).await;
@@ -45,6 +53,7 @@ async fn adds_create_users_join_the_contact_center_and_get_the_voice_set_once() 
         new_user("grace@example.com", "Northwind Support", VoiceRole::Agent),
         new_user("alan@example.com", "Northwind Support", VoiceRole::CallCenterManager),
         new_user("taken@elsewhere.example.com", "Northwind Support", VoiceRole::Agent),
+        basque_speaker(),
     ];
     let batch: Vec<(Action, &SalesforceUser)> = rows.iter().map(|r| (Action::Add, r)).collect();
     let results = provisioner.apply(&batch).await.unwrap();
@@ -52,6 +61,12 @@ async fn adds_create_users_join_the_contact_center_and_get_the_voice_set_once() 
     assert!(results[1].is_ok());
     let err = results[2].as_ref().unwrap_err();
     assert_eq!(err.code, "DUPLICATE_USERNAME", "a bad row fails alone: {err}");
+    // A language only the org can judge passes offline; the org's refusal fails that row alone, before it joins.
+    assert_eq!(Picklist::Language.check("eu"), Ok(()));
+    let err = results[3].as_ref().unwrap_err();
+    assert_eq!(err.code, "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", "{err}");
+    assert!(err.to_string().contains("Language: bad value for restricted picklist field: eu"), "{err}");
+    assert!(sandbox.snapshot().user("miren@example.com").is_none());
 
     let snapshot = sandbox.snapshot();
     let grace = snapshot.user("grace@example.com").unwrap();

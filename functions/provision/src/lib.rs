@@ -18,6 +18,7 @@ use ccbulk_shared::pipeline::{
     provision_chunk,
 };
 use ccbulk_shared::salesforce::SalesforceDefaults;
+use ccbulk_shared::validate::picklists::Picklist;
 use tokio::sync::Mutex;
 
 pub use self::secret::SalesforceSettings;
@@ -41,15 +42,28 @@ const MAX_RETRY_DELAY: Duration = Duration::from_secs(900);
 /// call a chunk and loses little time.
 const PAUSED_LOOK_AGAIN: Duration = Duration::from_secs(900);
 
-fn salesforce_defaults(env: &Env) -> SalesforceDefaults {
+fn salesforce_defaults(env: &Env) -> Result<SalesforceDefaults, ConfigError> {
     let fallback = SalesforceDefaults::default();
     let or = |name, value: String| env.optional(name).unwrap_or(value);
-    SalesforceDefaults {
+    let defaults = SalesforceDefaults {
         profile: or("CCBULK_SALESFORCE_DEFAULT_PROFILE", fallback.profile),
         time_zone: or("CCBULK_SALESFORCE_DEFAULT_TIME_ZONE", fallback.time_zone),
         locale: or("CCBULK_SALESFORCE_DEFAULT_LOCALE", fallback.locale),
         language: or("CCBULK_SALESFORCE_DEFAULT_LANGUAGE", fallback.language),
         email_encoding: or("CCBULK_SALESFORCE_DEFAULT_EMAIL_ENCODING", fallback.email_encoding),
+    };
+    match defaults.refused() {
+        None => Ok(defaults),
+        Some((picklist, value, reason)) => Err(ConfigError::Invalid {
+            name: match picklist {
+                Picklist::TimeZone => "CCBULK_SALESFORCE_DEFAULT_TIME_ZONE",
+                Picklist::Locale => "CCBULK_SALESFORCE_DEFAULT_LOCALE",
+                Picklist::Language => "CCBULK_SALESFORCE_DEFAULT_LANGUAGE",
+                Picklist::EmailEncoding => "CCBULK_SALESFORCE_DEFAULT_EMAIL_ENCODING",
+            },
+            value,
+            reason,
+        }),
     }
 }
 
@@ -191,7 +205,7 @@ impl Provision {
             held_retry,
             paused_look_again,
             salesforce,
-            salesforce_defaults: salesforce_defaults(env),
+            salesforce_defaults: salesforce_defaults(env)?,
             implied: implied_salesforce(env)?,
             targets: Mutex::new(Held { targets: Targets { connect, salesforce: None }, salesforce_read_at: None }),
         })
@@ -462,5 +476,12 @@ mod tests {
             SalesforceDefaults::default().profile,
             "unset keeps the default"
         );
+    }
+
+    #[test]
+    fn a_default_salesforce_would_refuse_stops_the_cold_start() {
+        let err = provision(&[("CCBULK_SALESFORCE_DEFAULT_EMAIL_ENCODING", "utf8")]).err().unwrap().to_string();
+        assert!(err.contains("CCBULK_SALESFORCE_DEFAULT_EMAIL_ENCODING"), "{err}");
+        assert!(err.contains("EmailEncodingKey"), "{err}");
     }
 }

@@ -4,6 +4,7 @@
 mod auth;
 pub mod knobs;
 mod org;
+mod picklists;
 pub mod seed;
 mod soql;
 

@@ -1,5 +1,6 @@
 //! The org's records and the rules a write must pass, as the REST API reports them.
 
+use super::picklists;
 use std::collections::{BTreeMap, HashSet};
 
 use ccbulk_shared::sfid::SalesforceId;
@@ -267,6 +268,7 @@ impl Org {
     }
 
     fn check_user(&self, existing: Option<&Record>, record: &Record) -> Result<(), Vec<SfError>> {
+        picklists::check_user(record).map_err(|err| vec![err])?;
         for field in ["Username", "Email"] {
             if let Some(text) = record.get(field).and_then(Value::as_str)
                 && !email_form(text)

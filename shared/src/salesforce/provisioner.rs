@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use super::client::{SalesforceClient, SalesforceError};
 use crate::domain::{Action, ContactCenterRef, SalesforceUser, SalesforceUserRef, TelephonyModel, VoiceRole};
+use crate::validate::picklists::Picklist;
 
 const USER_FIELDS: &str =
     "Id, Username, Email, FirstName, LastName, Alias, FederationIdentifier, CallCenterId, IsActive";
@@ -35,6 +36,21 @@ impl Default for SalesforceDefaults {
             language: "en_US".into(),
             email_encoding: "UTF-8".into(),
         }
+    }
+}
+
+impl SalesforceDefaults {
+    /// The first default Salesforce would refuse, its value and why: checked at start, so that a typo in a setting
+    /// fails the deployment or the run instead of every new user.
+    pub fn refused(&self) -> Option<(Picklist, String, String)> {
+        [
+            (Picklist::TimeZone, &self.time_zone),
+            (Picklist::Locale, &self.locale),
+            (Picklist::Language, &self.language),
+            (Picklist::EmailEncoding, &self.email_encoding),
+        ]
+        .into_iter()
+        .find_map(|(picklist, value)| picklist.check(value).err().map(|problem| (picklist, value.clone(), problem)))
     }
 }
 

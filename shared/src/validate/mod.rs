@@ -4,6 +4,7 @@ mod cells;
 mod checks;
 mod connect_side;
 mod duplicates;
+pub mod picklists;
 mod rows;
 pub mod rules;
 mod salesforce_side;

@@ -71,6 +71,10 @@ rules! {
     SalesforceUserMissing => "salesforce_user.missing", "the row names its Salesforce user";
     SalesforceUsernameInvalid => "salesforce_username.invalid", "Salesforce usernames are in the form of an email address (at most 80 characters)";
     AliasInvalid => "alias.invalid", "Salesforce aliases have at most 8 characters from a-z A-Z 0-9 _ - .";
+    TimeZoneInvalid => "time_zone.invalid", "a Salesforce time zone is an IANA name such as America/New_York, or GMT";
+    LocaleInvalid => "locale.invalid", "a Salesforce locale is a code such as en_US";
+    LanguageInvalid => "language.invalid", "a Salesforce language is a code such as en_US or de";
+    EmailEncodingInvalid => "email_encoding.invalid", "a Salesforce email encoding is one of the values Salesforce lists, such as UTF-8";
     RoleInvalid => "role.invalid", "the role is Admin, Agent or CallCenterManager (case-sensitive in Argument3)";
     RoleNotAllowed => "role.not_allowed", "Partner Telephony rows have no Argument3 or Argument4";
     RoleMissing => "role.missing", "Argument3 is given for Amazon Connect telephony";

@@ -3,6 +3,7 @@
 use super::Setup;
 use super::cells::Cells;
 use super::checks::{self, shown};
+use super::picklists::Picklist;
 use super::rules::Rule;
 use crate::domain::{
     Action, ContactCenterRef, SalesforceUser, SalesforceUserFields, SalesforceUserRef, TelephonyModel, VoiceRole,
@@ -104,6 +105,11 @@ fn user_fields(cells: &mut Cells) -> SalesforceUserFields {
             cells.fail(field, Rule::NameTooLong, format!("Salesforce takes at most {max} characters here"));
         }
     }
+    let time_zone = picklist_cell(cells, Field::SalesforceTimeZone, Picklist::TimeZone, Rule::TimeZoneInvalid);
+    let locale = picklist_cell(cells, Field::SalesforceLocale, Picklist::Locale, Rule::LocaleInvalid);
+    let language = picklist_cell(cells, Field::SalesforceLanguage, Picklist::Language, Rule::LanguageInvalid);
+    let email_encoding =
+        picklist_cell(cells, Field::SalesforceEmailEncoding, Picklist::EmailEncoding, Rule::EmailEncodingInvalid);
     let text = |field: Field| cells.text(field).map(str::to_owned);
     let mut fields = SalesforceUserFields {
         email: text(Field::Email),
@@ -112,16 +118,23 @@ fn user_fields(cells: &mut Cells) -> SalesforceUserFields {
         alias: None,
         profile: text(Field::SalesforceProfile),
         federation_id: text(Field::SalesforceFederationId),
-        time_zone: text(Field::SalesforceTimeZone),
-        locale: text(Field::SalesforceLocale),
-        language: text(Field::SalesforceLanguage),
-        email_encoding: text(Field::SalesforceEmailEncoding),
+        time_zone,
+        locale,
+        language,
+        email_encoding,
     };
     fields.alias = cells.check(Field::SalesforceAlias, |t| checks::alias(t).map(|()| t.to_owned()));
     if fields.email.is_some() {
         fields.email = cells.check(Field::Email, |t| checks::email(t).map(|()| t.to_owned()));
     }
     fields
+}
+
+/// A value of one of User's restricted picklists; a value Salesforce would refuse reads as blank.
+fn picklist_cell(cells: &mut Cells, field: Field, picklist: Picklist, rule: Rule) -> Option<String> {
+    cells.check(field, |text| {
+        picklist.check(text).map(|()| text.to_owned()).map_err(|problem| (rule, format!("{} is {problem}", shown(text))))
+    })
 }
 
 /// The native dialect is lenient in case and also takes "Supervisor" for the Contact Center Supervisor set.
