@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use ccbulk_shared::connect::RateBudget;
 use ccbulk_shared::domain::{IdentityManagement, TelephonyModel};
 use ccbulk_shared::pipeline::{ImpliedSalesforce, ImpliedSetting};
-use ccbulk_shared::salesforce::{Credentials, SalesforceDefaults};
+use ccbulk_shared::salesforce::{AliasChange, Credentials, SalesforceDefaults};
 use ccbulk_shared::validate::picklists::Picklist;
 use serde::Deserialize;
 
@@ -49,6 +49,7 @@ struct RawSalesforce {
     #[serde(default)]
     defaults: RawDefaults,
     connect_template: Option<RawImplied>,
+    alias_change: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -95,6 +96,7 @@ pub struct SalesforceConfig {
     pub credentials: Credentials,
     pub defaults: SalesforceDefaults,
     pub implied: Option<ImpliedSalesforce>,
+    pub alias_change: AliasChange,
 }
 
 #[derive(Debug, Clone)]
@@ -286,7 +288,12 @@ fn salesforce_config(
         };
         return Err(format!("[salesforce.defaults] {key}: {value:?} is {problem}"));
     }
-    Ok(SalesforceConfig { credentials, defaults, implied })
+    let alias_change = match raw.alias_change.as_deref() {
+        None => AliasChange::default(),
+        Some(text) => AliasChange::parse(text)
+            .ok_or_else(|| format!("[salesforce] alias_change: {text:?} is not refuse or rejoin"))?,
+    };
+    Ok(SalesforceConfig { credentials, defaults, implied, alias_change })
 }
 
 fn implied_config(raw: RawImplied) -> Result<ImpliedSalesforce, String> {
@@ -312,6 +319,7 @@ mod tests {
     #[test]
     fn the_template_parses_once_its_secret_is_in_the_environment() {
         let config = parse(TEMPLATE).unwrap();
+        assert_eq!(config.salesforce.as_ref().unwrap().alias_change, AliasChange::Refuse);
         let connect = config.connect.unwrap();
         assert_eq!(connect.budget.write_per_second, 2.0);
         assert_eq!(config.run.state, Path::new("/cfg/.ccbulk/state.db"));
@@ -342,6 +350,10 @@ mod tests {
             (
                 "[salesforce]\nlogin_url = \"https://x.my.salesforce.com\"\nclient_id = \"c\"\nclient_secret_env = \"CCBULK_SALESFORCE_CLIENT_SECRET\"\n[salesforce.defaults]\ntime_zone = \"Europe/Paris\"\nlanguage = \"en-US\"\n",
                 "[salesforce.defaults] language: \"en-US\" is not a value of Salesforce's LanguageLocaleKey picklist",
+            ),
+            (
+                "[salesforce]\nlogin_url = \"https://x.my.salesforce.com\"\nclient_id = \"c\"\nclient_secret_env = \"CCBULK_SALESFORCE_CLIENT_SECRET\"\nalias_change = \"force\"\n",
+                "[salesforce] alias_change: \"force\" is not refuse or rejoin",
             ),
         ];
         for (text, expected) in cases {

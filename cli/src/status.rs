@@ -195,13 +195,13 @@ pub(crate) async fn list_rows(jobs: &Jobs, job: &Job, status: RowStatus) -> Resu
     }
 }
 
-/// `row 3 jdoe: the error message`.
+/// `row 3 jdoe: the error message` (or, for a succeeded row, its note).
 pub(crate) fn row_line(row: &RowRecord) -> String {
     format!(
         "row {} {}: {}",
         row.row,
         row.username.as_deref().unwrap_or("-"),
-        row.outcome.error_message.as_deref().unwrap_or_default()
+        row.outcome.error_message.as_deref().or(row.outcome.note.as_deref()).unwrap_or_default()
     )
 }
 

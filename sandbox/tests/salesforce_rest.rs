@@ -272,12 +272,26 @@ async fn users_are_created_read_and_patched_with_the_services_rules() {
         let (status, body) = api.post("/sobjects/User", off_list).await;
         assert_eq!((status, error_code(&body)), (StatusCode::BAD_REQUEST, "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"));
         assert_eq!(body[0]["fields"], json!([field]));
-        assert!(body[0]["message"].as_str().unwrap().ends_with(&format!("restricted picklist field: {}", value.as_str().unwrap())));
+        assert!(
+            body[0]["message"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("restricted picklist field: {}", value.as_str().unwrap()))
+        );
         let (_, body) = api.patch(&format!("/sobjects/User/{id}"), json!({ field: value })).await;
         assert_eq!(error_code(&body), "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", "{field} on update");
     }
     let (status, _) = api.patch(&format!("/sobjects/User/{id}"), json!({"TimeZoneSidKey": "Asia/Kolkata"})).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
+    // A new email address waits for its owner's confirmation, even when the API sets it.
+    let (status, _) = api.patch(&format!("/sobjects/User/{id}"), json!({"Email": "ada@new.example.com"})).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, read) = api.send(api.http.get(api.url(&format!("/sobjects/User/{id}")))).await;
+    assert_eq!(read["Email"], "agent@example.com");
+    let held = sandbox.snapshot().user("ada.agent@example.com").cloned().unwrap();
+    assert_eq!((held.pending_email.as_deref(), held.email_confirmations_sent), (Some("ada@new.example.com"), 1));
+    assert!(sandbox.confirm_email("ada.agent@example.com"));
+    assert_eq!(sandbox.snapshot().user("ada.agent@example.com").unwrap().email, "ada@new.example.com");
     let mut unknown = user.clone();
     unknown["Username"] = json!("unknown@example.com");
     unknown["Nickname__c"] = json!("x");
@@ -295,6 +309,10 @@ async fn users_are_created_read_and_patched_with_the_services_rules() {
     let (status, read) = api.send(api.http.get(api.url(&format!("/sobjects/User/{id}")))).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(read["CallCenterId"], json!(center), "lookups are stored in 18-character form");
+    // Salesforce takes an alias change in place; the sandbox marks what it breaks.
+    assert!(!sandbox.snapshot().user("ada.agent@example.com").unwrap().sso_broken);
+    assert_eq!(api.patch(&format!("/sobjects/User/{id}"), json!({"Alias": "adaa"})).await.0, StatusCode::NO_CONTENT);
+    assert!(sandbox.snapshot().user("ada.agent@example.com").unwrap().sso_broken);
     assert_eq!(read["attributes"]["type"], "User");
     let (status, body) = api.send(api.http.delete(api.url(&format!("/sobjects/User/{id}")))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "users cannot be deleted: {body}");

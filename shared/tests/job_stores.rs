@@ -6,8 +6,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use ccbulk_shared::domain::{Action, IdentityManagement, TelephonyModel};
 use ccbulk_shared::format::Dialect;
 use ccbulk_shared::job::{
-    Counts, Created, DynamoJobStore, Job, JobId, JobState, JobStore, Lease, ObjectRef, Release, RowOutcome, RowRecord,
-    RowStart, RowStatus, SqliteJobStore,
+    Counts, Created, DynamoJobStore, EmailChange, Job, JobId, JobState, JobStore, Lease, ObjectRef, Release,
+    RowOutcome, RowRecord, RowStart, RowStatus, SqliteJobStore,
 };
 use ccbulk_shared::validate::Setup;
 use ccbulk_testkit::{Fault, FaultyDynamo, Moto, aws_config_for, create_jobs_table, moto, unique};
@@ -94,6 +94,7 @@ async fn a_job_moves_through_its_rows(store: &impl JobStore) {
     let done = RowOutcome {
         connect_user_id: Some("u-1".into()),
         salesforce_user_id: Some("005x".into()),
+        note: Some("Salesforce sent a confirmation to the new email address".into()),
         ..RowOutcome::default()
     };
     assert_eq!(
@@ -134,6 +135,7 @@ async fn a_job_moves_through_its_rows(store: &impl JobStore) {
     assert_eq!(finished.chunks, 1);
     let row = store.row(&job.id, 2).await.unwrap().unwrap();
     assert_eq!((row.outcome.connect_user_id.as_deref(), row.outcome.error_message), (Some("u-1"), None));
+    assert_eq!(row.outcome.note, done.note);
     assert_eq!(store.row(&job.id, 3).await.unwrap().unwrap().outcome.error_message, failed.error_message);
 
     // A redelivery never reopens a failed row; a rerun of the file does, and the job runs until it ends.
@@ -211,8 +213,26 @@ async fn an_unusable_file_is_a_failed_job_with_its_reason(store: &impl JobStore)
     assert_eq!(failed.dialect, Some(Dialect::Ccbulk));
 }
 
+async fn email_changes_are_remembered_the_latest_per_user(store: &impl JobStore) {
+    let change = |user: &str, email: &str, requested_at| EmailChange {
+        salesforce_user_id: user.into(),
+        email: email.into(),
+        requested_at,
+    };
+    assert_eq!(store.email_changes(0).await.unwrap(), vec![]);
+    for requested in [change("005A", "a@example.com", 100), change("005B", "b@example.com", 200)] {
+        store.record_email_change(&requested).await.unwrap();
+    }
+    store.record_email_change(&change("005A", "c@example.com", 300)).await.unwrap();
+    let mut recent = store.email_changes(150).await.unwrap();
+    recent.sort_by(|a, b| a.salesforce_user_id.cmp(&b.salesforce_user_id));
+    assert_eq!(recent, vec![change("005A", "c@example.com", 300), change("005B", "b@example.com", 200)]);
+    assert_eq!(store.email_changes(250).await.unwrap(), vec![change("005A", "c@example.com", 300)]);
+}
+
 #[tokio::test]
 async fn sqlite_keeps_the_contract() {
+    email_changes_are_remembered_the_latest_per_user(&SqliteJobStore::in_memory().unwrap()).await;
     a_job_moves_through_its_rows(&SqliteJobStore::in_memory().unwrap()).await;
     rows_and_jobs_page(&SqliteJobStore::in_memory().unwrap()).await;
     an_unusable_file_is_a_failed_job_with_its_reason(&SqliteJobStore::in_memory().unwrap()).await;
@@ -235,6 +255,7 @@ async fn sqlite_keeps_its_state_in_its_file() {
 #[tokio::test]
 async fn dynamodb_keeps_the_contract_on_the_template_table() {
     let moto = moto();
+    email_changes_are_remembered_the_latest_per_user(&dynamo(&moto, "emails").await).await;
     a_job_moves_through_its_rows(&dynamo(&moto, "lifecycle").await).await;
     rows_and_jobs_page(&dynamo(&moto, "paging").await).await;
     an_unusable_file_is_a_failed_job_with_its_reason(&dynamo(&moto, "unusable").await).await;

@@ -11,11 +11,12 @@ use ccbulk_sandbox::connect::{ConnectSandbox, FaultRates, Knobs, Op, QuotaSpec};
 use ccbulk_sandbox::examples;
 use ccbulk_sandbox::salesforce::{SANDBOX_CLIENT_SECRET, SANDBOX_CONSUMER_KEY, SalesforceSandbox};
 use ccbulk_shared::connect::{Pacer, RateBudget, Retries};
+use ccbulk_shared::domain::TelephonyModel;
 use ccbulk_shared::job::{Job, JobState, JobStore, RowStatus, SqliteJobStore};
 use ccbulk_shared::pipeline::{
     ConnectTarget, LocalFiles, MemoryQueue, RetryPolicy, SalesforceTarget, Targets, ingest, provision_chunk,
 };
-use ccbulk_shared::salesforce::{Credentials, SalesforceClient, SalesforceDefaults};
+use ccbulk_shared::salesforce::{AliasChange, Credentials, SalesforceClient, SalesforceDefaults};
 use ccbulk_shared::validate::Options;
 
 const FAST: RateBudget =
@@ -62,6 +63,7 @@ async fn world() -> World {
             }),
             defaults: SalesforceDefaults::default(),
             implied: None,
+            alias_change: AliasChange::Refuse,
         }),
     };
     World { connect, salesforce, targets }
@@ -227,4 +229,53 @@ async fn a_spent_salesforce_allocation_pauses_the_job_until_calls_come_back() {
     let client = &world.targets.salesforce.as_ref().unwrap().client;
     assert!(client.slowed_calls() > 0, "calls near the end of the allocation were spaced out");
     assert!(client.usage().is_some_and(|u| u.max == 1_000_000 && u.used > 950_000), "{:?}", client.usage());
+}
+
+/// `text` as a file of its own, ingested into `store` under Partner Telephony (rows with a Salesforce side only).
+async fn ingest_partner_file(store: &SqliteJobStore, dir: &Path, name: &str, text: &str) -> (MemoryQueue, Job) {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    let queue = MemoryQueue::default();
+    let options = Options { telephony_model: TelephonyModel::PartnerTelephony, ..Options::default() };
+    let job = ingest(store, &queue, path.as_path(), LocalFiles::object(&path).unwrap(), &options).await.unwrap().job;
+    (queue, job)
+}
+
+/// Salesforce keeps an existing user's email until the new address's owner confirms it, and every request mails
+/// another link: the row says a confirmation was sent, a rerun within the link's 72 hours does not ask again, and
+/// once the owner has confirmed there is nothing left to change.
+#[tokio::test]
+async fn an_email_change_waits_for_its_confirmation_and_a_rerun_does_not_send_another() {
+    let world = world().await;
+    let store = SqliteJobStore::in_memory().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let user = "ines.ferreira@tailspin.io";
+    let file = |first_name: &str| {
+        format!("action,sf_user_id,first_name,email\nupdate,005Hn0000d53x83IAA,{first_name},ines@new.example.com\n")
+    };
+    let mut notes = Vec::new();
+    for (run, first_name) in ["Ines", "Inês", "Inês"].into_iter().enumerate() {
+        if run == 2 {
+            assert!(world.salesforce.confirm_email(user), "the owner follows the link");
+        }
+        let (queue, job) = ingest_partner_file(&store, dir.path(), &format!("run{run}.csv"), &file(first_name)).await;
+        let message = queue.receive().unwrap();
+        let report =
+            provision_chunk(&store, &LocalFiles, &world.targets, &message, RetryPolicy::default(), &never_stop)
+                .await
+                .unwrap();
+        assert_eq!(report.succeeded, 1, "run {run}: {report:?}");
+        notes.push(store.row(&job.id, 2).await.unwrap().unwrap().outcome.note);
+        let held = world.salesforce.snapshot().user(user).cloned().unwrap();
+        assert_eq!(held.email_confirmations_sent, 1, "run {run}: one mail, however often the file runs");
+        if run < 2 {
+            assert_eq!(held.email, user, "run {run}: the address stays until confirmed");
+            assert_eq!(held.pending_email.as_deref(), Some("ines@new.example.com"));
+        } else {
+            assert_eq!((held.email.as_str(), held.pending_email), ("ines@new.example.com", None));
+        }
+    }
+    assert!(notes[0].as_deref().is_some_and(|n| n.contains("sent a confirmation")), "{notes:?}");
+    assert!(notes[1].as_deref().is_some_and(|n| n.contains("was asked for 0 min ago")), "{notes:?}");
+    assert_eq!(notes[2], None, "confirmed: nothing to say");
 }

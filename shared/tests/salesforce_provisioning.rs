@@ -6,7 +6,9 @@ use ccbulk_sandbox::salesforce::{
 use ccbulk_shared::domain::{
     Action, ContactCenterRef, SalesforceUser, SalesforceUserFields, SalesforceUserRef, TelephonyModel, VoiceRole,
 };
-use ccbulk_shared::salesforce::{Credentials, SalesforceClient, SalesforceDefaults, SalesforceProvisioner};
+use ccbulk_shared::salesforce::{
+    AliasChange, Credentials, SalesforceClient, SalesforceDefaults, SalesforceProvisioner,
+};
 use ccbulk_shared::validate::picklists::Picklist;
 
 async fn sandbox(seed: SalesforceSeed) -> SalesforceSandbox {
@@ -47,8 +49,13 @@ async fn adds_create_users_join_the_contact_center_and_get_the_voice_set_once() 
     let sandbox = sandbox(SalesforceSeed::default()).await;
     let client = client_credentials(&sandbox);
     let defaults = SalesforceDefaults::default();
-    let provisioner =
-        SalesforceProvisioner { client: &client, telephony: TelephonyModel::AmazonConnect, defaults: &defaults };
+    let provisioner = SalesforceProvisioner {
+        client: &client,
+        telephony: TelephonyModel::AmazonConnect,
+        defaults: &defaults,
+        email_changes: &[],
+        alias_change: AliasChange::Refuse,
+    };
     let rows = [
         new_user("grace@example.com", "Northwind Support", VoiceRole::Agent),
         new_user("alan@example.com", "Northwind Support", VoiceRole::CallCenterManager),
@@ -91,8 +98,13 @@ async fn voice_set_up_keeps_salesforces_order_roles_trade_sets_and_aliases_stay(
     let sandbox = sandbox(SalesforceSeed::default()).await;
     let client = client_credentials(&sandbox);
     let defaults = SalesforceDefaults::default();
-    let provisioner =
-        SalesforceProvisioner { client: &client, telephony: TelephonyModel::AmazonConnect, defaults: &defaults };
+    let provisioner = SalesforceProvisioner {
+        client: &client,
+        telephony: TelephonyModel::AmazonConnect,
+        defaults: &defaults,
+        email_changes: &[],
+        alias_change: AliasChange::Refuse,
+    };
     let agent = new_user("ada@example.com", "Northwind Support", VoiceRole::Agent);
     assert!(provisioner.apply(&[(Action::Add, &agent)]).await.unwrap()[0].is_ok(), "granted, then joined");
 
@@ -106,6 +118,29 @@ async fn voice_set_up_keeps_salesforces_order_roles_trade_sets_and_aliases_stay(
     let err = provisioner.apply(&[(Action::Update, &renamed)]).await.unwrap()[0].clone().unwrap_err();
     assert!(err.message.contains("breaks Amazon Connect single sign-on") && err.message.contains("add the user back"));
     assert_eq!(sandbox.snapshot().user("ada@example.com").unwrap().alias, ada.alias, "the alias stayed");
+
+    // Opted in, ccbulk carries the procedure out: out of the contact center, the new alias, back in.
+    let rejoining = SalesforceProvisioner { alias_change: AliasChange::Rejoin, ..provisioner };
+    // A change that Salesforce refuses halfway (another user holds the federation id) leaves the user as it was,
+    // back in its contact center.
+    let holder = SalesforceUser {
+        fields: SalesforceUserFields { federation_id: Some("ada@idp.example.com".into()), ..agent.fields.clone() },
+        ..new_user("grace@example.com", "Northwind Support", VoiceRole::Agent)
+    };
+    assert!(provisioner.apply(&[(Action::Add, &holder)]).await.unwrap()[0].is_ok());
+    let mut clashing = renamed.clone();
+    clashing.fields.federation_id = Some("ada@idp.example.com".into());
+    let err = rejoining.apply(&[(Action::Update, &clashing)]).await.unwrap()[0].clone().unwrap_err();
+    assert_eq!(err.code, "DUPLICATE_VALUE", "{err}");
+    let after = sandbox.snapshot().user("ada@example.com").unwrap().clone();
+    assert_eq!((after.alias.as_str(), after.call_center.as_deref()), (ada.alias.as_str(), Some("Northwind Support")));
+
+    let outcome = rejoining.apply(&[(Action::Update, &renamed)]).await.unwrap()[0].clone();
+    assert!(outcome.is_ok(), "{outcome:?}");
+    let ada = sandbox.snapshot().user("ada@example.com").unwrap().clone();
+    assert_eq!((ada.alias.as_str(), ada.call_center.as_deref()), ("adal", Some("Northwind Support")));
+    assert_eq!(ada.permission_sets, vec!["ContactCenterSupervisor"]);
+    assert!(!ada.sso_broken, "the alias changed while the user was out of the contact center");
 }
 
 #[tokio::test]
@@ -113,8 +148,13 @@ async fn a_member_of_another_contact_center_is_refused_by_name_and_remove_undoes
     let sandbox = sandbox(SalesforceSeed::default()).await;
     let client = client_credentials(&sandbox);
     let defaults = SalesforceDefaults::default();
-    let provisioner =
-        SalesforceProvisioner { client: &client, telephony: TelephonyModel::AmazonConnect, defaults: &defaults };
+    let provisioner = SalesforceProvisioner {
+        client: &client,
+        telephony: TelephonyModel::AmazonConnect,
+        defaults: &defaults,
+        email_changes: &[],
+        alias_change: AliasChange::Refuse,
+    };
     let grace = new_user("grace@example.com", "Northwind Support", VoiceRole::Agent);
     provisioner.apply(&[(Action::Add, &grace)]).await.unwrap()[0].as_ref().unwrap();
 
@@ -144,8 +184,13 @@ async fn partner_telephony_uses_its_own_sets_and_jwt_sessions_renew_when_they_ex
         audience: None,
     });
     let defaults = SalesforceDefaults::default();
-    let provisioner =
-        SalesforceProvisioner { client: &client, telephony: TelephonyModel::PartnerTelephony, defaults: &defaults };
+    let provisioner = SalesforceProvisioner {
+        client: &client,
+        telephony: TelephonyModel::PartnerTelephony,
+        defaults: &defaults,
+        email_changes: &[],
+        alias_change: AliasChange::Refuse,
+    };
     // Tokens live no time at all: every call meets INVALID_SESSION_ID once and signs in again.
     sandbox.set_knobs(SalesforceKnobs { token_ttl_secs: 0, ..SalesforceKnobs::default() });
     let row = new_user("pt@example.com", "Support EMEA", VoiceRole::Admin);

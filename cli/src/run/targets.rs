@@ -11,7 +11,7 @@ use ccbulk_sandbox::salesforce::{SANDBOX_CLIENT_SECRET, SANDBOX_CONSUMER_KEY, Sa
 use ccbulk_shared::connect::{Api, Pacer, RateBudget};
 use ccbulk_shared::domain::IdentityManagement;
 use ccbulk_shared::pipeline::{ConnectTarget, SalesforceTarget, Targets};
-use ccbulk_shared::salesforce::{Credentials, SalesforceClient, SalesforceDefaults};
+use ccbulk_shared::salesforce::{AliasChange, Credentials, SalesforceClient, SalesforceDefaults};
 
 use crate::config::{ConnectConfig, SalesforceConfig};
 
@@ -63,6 +63,7 @@ impl Embedded {
                 client: SalesforceClient::new(credentials),
                 defaults: SalesforceDefaults::default(),
                 implied: None,
+                alias_change: AliasChange::Refuse,
             }),
         })
     }
@@ -94,6 +95,7 @@ pub fn salesforce_target(config: &SalesforceConfig) -> SalesforceTarget {
         client: SalesforceClient::new(config.credentials.clone()),
         defaults: config.defaults.clone(),
         implied: config.implied.clone(),
+        alias_change: config.alias_change,
     }
 }
 

@@ -17,7 +17,7 @@ use ccbulk_shared::pipeline::{
     ChunkReport, ConnectTarget, ImpliedSalesforce, ImpliedSetting, RetryPolicy, S3Objects, SalesforceTarget, Targets,
     provision_chunk,
 };
-use ccbulk_shared::salesforce::SalesforceDefaults;
+use ccbulk_shared::salesforce::{AliasChange, SalesforceDefaults};
 use ccbulk_shared::validate::picklists::Picklist;
 use tokio::sync::Mutex;
 
@@ -67,6 +67,18 @@ fn salesforce_defaults(env: &Env) -> Result<SalesforceDefaults, ConfigError> {
     }
 }
 
+fn alias_change(env: &Env) -> Result<AliasChange, ConfigError> {
+    const NAME: &str = "CCBULK_SALESFORCE_ALIAS_CHANGE";
+    match env.optional(NAME) {
+        None => Ok(AliasChange::default()),
+        Some(value) => AliasChange::parse(&value).ok_or_else(|| ConfigError::Invalid {
+            name: NAME,
+            value,
+            reason: "refuse or rejoin".into(),
+        }),
+    }
+}
+
 fn implied_salesforce(env: &Env) -> Result<Option<ImpliedSalesforce>, ConfigError> {
     const CENTER: &str = "CCBULK_CONNECT_TEMPLATE_CONTACT_CENTER";
     const ROLE: &str = "CCBULK_CONNECT_TEMPLATE_ROLE";
@@ -100,6 +112,7 @@ pub struct Provision {
     salesforce_defaults: SalesforceDefaults,
     /// The Salesforce side of Connect-template rows, when the deployment gives one.
     implied: Option<ImpliedSalesforce>,
+    alias_change: AliasChange,
     /// Connect's target is fixed; Salesforce's is (re)made from the secret when missing or stale. Lambda hands a
     /// container one event at a time, so the lock is never contended there.
     targets: Mutex<Held>,
@@ -207,6 +220,7 @@ impl Provision {
             salesforce,
             salesforce_defaults: salesforce_defaults(env)?,
             implied: implied_salesforce(env)?,
+            alias_change: alias_change(env)?,
             targets: Mutex::new(Held { targets: Targets { connect, salesforce: None }, salesforce_read_at: None }),
         })
     }
@@ -278,6 +292,7 @@ impl Provision {
                     client,
                     defaults: self.salesforce_defaults.clone(),
                     implied: self.implied.clone(),
+                    alias_change: self.alias_change,
                 });
                 held.salesforce_read_at = Some(Instant::now());
                 Ok(())
@@ -476,6 +491,15 @@ mod tests {
             SalesforceDefaults::default().profile,
             "unset keeps the default"
         );
+    }
+
+    #[test]
+    fn the_alias_change_is_refused_unless_the_deployment_opts_in() {
+        assert_eq!(provision(&[]).unwrap().alias_change, AliasChange::Refuse);
+        let rejoin = provision(&[("CCBULK_SALESFORCE_ALIAS_CHANGE", "rejoin")]).unwrap();
+        assert_eq!(rejoin.alias_change, AliasChange::Rejoin);
+        let err = provision(&[("CCBULK_SALESFORCE_ALIAS_CHANGE", "yes")]).err().unwrap().to_string();
+        assert!(err.contains("CCBULK_SALESFORCE_ALIAS_CHANGE") && err.contains("refuse or rejoin"), "{err}");
     }
 
     #[test]

@@ -107,6 +107,13 @@ impl SalesforceSandbox {
     pub fn snapshot(&self) -> SalesforceSnapshot {
         snapshot(&self.app)
     }
+
+    /// The owner of `username`'s pending email address confirms it; false when none is pending.
+    pub fn confirm_email(&self, username: &str) -> bool {
+        let mut world = self.app.world.lock().unwrap();
+        let id = world.org.find_by("User", "Username", username).and_then(|u| text(u, "Id"));
+        id.is_some_and(|id| world.org.confirm_email(&id))
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -128,6 +135,12 @@ pub struct SalesforceUserSnapshot {
     pub call_center: Option<String>,
     /// Names of the assigned permission sets.
     pub permission_sets: Vec<String>,
+    /// The new email address waiting for its owner's confirmation.
+    pub pending_email: Option<String>,
+    /// Confirmation mails Salesforce has sent for email changes.
+    pub email_confirmations_sent: u32,
+    /// The alias changed while the user was in a contact center, which breaks Amazon Connect single sign-on.
+    pub sso_broken: bool,
 }
 
 impl SalesforceSnapshot {
@@ -161,6 +174,9 @@ fn snapshot(app: &App) -> SalesforceSnapshot {
                 call_center: text(user, "CallCenterId")
                     .and_then(|cc| org.get("CallCenter", &cc).and_then(|c| text(c, "Name"))),
                 permission_sets,
+                pending_email: org.email_changes.get(&id).and_then(|change| change.pending.clone()),
+                email_confirmations_sent: org.email_changes.get(&id).map_or(0, |change| change.confirmations_sent),
+                sso_broken: org.sso_broken.contains(&id),
                 id,
             }
         })

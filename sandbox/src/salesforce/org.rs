@@ -129,6 +129,21 @@ pub struct Org {
     pub voice_permission_sets: HashSet<String>,
     /// The share of collection records the current call refuses with `UNABLE_TO_LOCK_ROW` (a knob, set per call).
     pub row_lock_rate: f64,
+    /// Per user id, the new email address that waits for its owner's confirmation, and the confirmation mails sent.
+    pub email_changes: BTreeMap<String, EmailChange>,
+    /// Users whose alias changed while they were in a contact center: "Updating the alias of the Salesforce user
+    /// breaks AWS single sign-on" (../shared/seeds/salesforce-add-remove-contact-center-users.txt). Salesforce takes
+    /// the change; the sandbox remembers the damage so that tests can see it.
+    pub sso_broken: HashSet<String>,
+}
+
+/// A user's email change: Salesforce keeps the old address until the owner of the new one confirms it, even when
+/// the API made the change, and each change sends another confirmation mail (Salesforce Help, knowledge article
+/// 000385115). A new user's address takes no confirmation.
+#[derive(Debug, Clone, Default)]
+pub struct EmailChange {
+    pub pending: Option<String>,
+    pub confirmations_sent: u32,
 }
 
 impl Org {
@@ -182,11 +197,43 @@ impl Org {
             return Err(vec![not_found(id)]);
         };
         let mut merged = existing;
-        let changes = self.check(schema, Some(&merged), fields)?;
+        let mut changes = self.check(schema, Some(&merged), fields)?;
+        if schema.name == "User"
+            && let Some(email) = changes.remove("Email")
+            && merged.get("Email") != Some(&email)
+        {
+            let change = self.email_changes.entry(canonical_id(id).unwrap_or_default()).or_default();
+            change.pending = email.as_str().map(str::to_owned);
+            change.confirmations_sent += 1;
+        }
+        let member =
+            |record: &Record| record.get("CallCenterId").and_then(Value::as_str).is_some_and(|c| !c.is_empty());
+        let stays_member = member(&merged) && changes.get("CallCenterId").is_none_or(|c| !c.is_null());
+        if schema.name == "User"
+            && stays_member
+            && changes.get("Alias").is_some_and(|alias| merged.get("Alias") != Some(alias))
+        {
+            self.sso_broken.insert(canonical_id(id).unwrap_or_default());
+        }
         merged.extend(changes);
         let id = merged["Id"].as_str().unwrap_or_default().to_owned();
         self.records.entry(schema.name).or_default().insert(id, with_name(schema, merged));
         Ok(())
+    }
+
+    /// The owner of a pending address follows the confirmation link: the user's Email becomes that address.
+    pub fn confirm_email(&mut self, id: &str) -> bool {
+        let Some(id) = canonical_id(id) else { return false };
+        let Some(email) = self.email_changes.get_mut(&id).and_then(|change| change.pending.take()) else {
+            return false;
+        };
+        match self.records.get_mut("User").and_then(|users| users.get_mut(&id)) {
+            Some(user) => {
+                user.insert("Email".into(), json!(email));
+                true
+            }
+            None => false,
+        }
     }
 
     pub fn delete(&mut self, schema: &'static Schema, id: &str) -> Result<(), Vec<SfError>> {

@@ -17,7 +17,8 @@ use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemOutput
 use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, Put, TransactWriteItem, Update};
 
 use super::model::{
-    Counts, Job, JobId, JobState, ObjectRef, Pause, RowOutcome, RowRecord, RowStatus, now_epoch, stored_message,
+    Counts, EmailChange, Job, JobId, JobState, ObjectRef, Pause, RowOutcome, RowRecord, RowStatus, now_epoch,
+    stored_message,
 };
 use super::store::{Created, JobStore, Lease, Page, Release, RowStart, StoreError};
 use crate::domain::{Action, IdentityManagement, TelephonyModel};
@@ -217,6 +218,7 @@ fn row_from(item: &Item) -> Result<RowRecord, StoreError> {
         status: RowStatus::parse(&status).ok_or_else(|| corrupt("row status", &status))?,
         outcome: RowOutcome {
             error_message: text(item, "error_message"),
+            note: text(item, "note"),
             connect_user_id: text(item, "connect_user_id"),
             connect_user_arn: text(item, "connect_user_arn"),
             salesforce_user_id: text(item, "salesforce_user_id"),
@@ -837,6 +839,13 @@ impl JobStore for DynamoJobStore {
                         }
                         None => removes.push("error_message"),
                     }
+                    match &outcome.note {
+                        Some(note) => {
+                            sets.push("note = :n".into());
+                            values.insert(":n".into(), s(stored_message(note)));
+                        }
+                        None => removes.push("note"),
+                    }
                     removes.extend(["lease_owner", "lease_until"]);
                 },
             )
@@ -919,6 +928,60 @@ impl JobStore for DynamoJobStore {
         items.truncate(limit);
         Ok(Page { items, next })
     }
+
+    async fn email_changes(&self, since: u64) -> Result<Vec<EmailChange>, StoreError> {
+        let mut latest: HashMap<String, EmailChange> = HashMap::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let answer = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :k AND sk >= :since")
+                .expression_attribute_values(":k", s(EMAIL_CHANGES_PK))
+                .expression_attribute_values(":since", s(email_change_sk(since, "")))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(failed)?;
+            // Sort keys lead with the time: a later request for the same user comes later and replaces the earlier.
+            for item in answer.items() {
+                let change = EmailChange {
+                    salesforce_user_id: text(item, "salesforce_user_id")
+                        .ok_or_else(|| corrupt("email change", "id"))?,
+                    email: text(item, "email").ok_or_else(|| corrupt("email change", "email"))?,
+                    requested_at: number(item, "requested_at"),
+                };
+                latest.insert(change.salesforce_user_id.clone(), change);
+            }
+            match answer.last_evaluated_key() {
+                Some(key) => start = Some(key.clone()),
+                None => break,
+            }
+        }
+        Ok(latest.into_values().collect())
+    }
+
+    async fn record_email_change(&self, change: &EmailChange) -> Result<(), StoreError> {
+        let item = HashMap::from([
+            ("pk".to_owned(), s(EMAIL_CHANGES_PK)),
+            ("sk".to_owned(), s(email_change_sk(change.requested_at, &change.salesforce_user_id))),
+            ("salesforce_user_id".to_owned(), s(&change.salesforce_user_id)),
+            ("email".to_owned(), s(&change.email)),
+            ("requested_at".to_owned(), n(change.requested_at)),
+            // The table's time to live removes the item once no rerun can need it.
+            ("expires_at".to_owned(), n(change.requested_at + 2 * EmailChange::CONFIRMATION_WINDOW_SECONDS)),
+        ]);
+        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(failed)?;
+        Ok(())
+    }
+}
+
+/// Email changes share one partition, sorted by the time they were asked for: a run reads only the last 72 hours'.
+const EMAIL_CHANGES_PK: &str = "EMAILCHANGES";
+
+fn email_change_sk(requested_at: u64, salesforce_user_id: &str) -> String {
+    format!("{requested_at:010}#{salesforce_user_id}")
 }
 
 #[cfg(test)]

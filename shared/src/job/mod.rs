@@ -12,8 +12,8 @@ mod store;
 pub use self::dynamodb::{DynamoJobStore, JOBS_NEWEST_FIRST, ROWS_BY_STATUS};
 pub use self::message::ChunkMessage;
 pub use self::model::{
-    Counts, Job, JobId, JobState, ObjectRef, Pause, RowOutcome, RowRecord, RowStatus, STORED_MESSAGE_MAX, now_epoch,
-    stored_message,
+    Counts, EmailChange, Job, JobId, JobState, ObjectRef, Pause, RowOutcome, RowRecord, RowStatus, STORED_MESSAGE_MAX,
+    now_epoch, stored_message,
 };
 #[cfg(feature = "sqlite")]
 pub use self::sqlite::SqliteJobStore;

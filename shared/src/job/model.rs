@@ -222,10 +222,29 @@ impl Job {
     }
 }
 
+/// An email change ccbulk asked Salesforce for. Salesforce keeps the old address until the owner of the new one
+/// confirms it through a link valid 72 hours, and each request sends another mail (Salesforce Help, knowledge
+/// article 000385115), so a rerun within that time does not ask again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailChange {
+    /// The 18-character id of the Salesforce user.
+    pub salesforce_user_id: String,
+    pub email: String,
+    pub requested_at: u64,
+}
+
+impl EmailChange {
+    /// How long a confirmation link stays valid.
+    pub const CONFIRMATION_WINDOW_SECONDS: u64 = 72 * 3600;
+}
+
 /// One row's status and what provisioning it produced.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct RowOutcome {
     pub error_message: Option<String>,
+    /// What a succeeded row's admin should know, such as an email change that waits for its owner's confirmation.
+    #[serde(default)]
+    pub note: Option<String>,
     pub connect_user_id: Option<String>,
     pub connect_user_arn: Option<String>,
     pub salesforce_user_id: Option<String>,

@@ -8,7 +8,8 @@ use std::sync::Mutex;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
 use super::model::{
-    Counts, Job, JobId, JobState, ObjectRef, Pause, RowOutcome, RowRecord, RowStatus, now_epoch, stored_message,
+    Counts, EmailChange, Job, JobId, JobState, ObjectRef, Pause, RowOutcome, RowRecord, RowStatus, now_epoch,
+    stored_message,
 };
 
 /// SQLite integers are signed.
@@ -44,6 +45,9 @@ CREATE TABLE IF NOT EXISTS rows (
     PRIMARY KEY (job_id, row)
 );
 CREATE INDEX IF NOT EXISTS rows_by_status ON rows (job_id, status, row);
+CREATE TABLE IF NOT EXISTS email_changes (
+    salesforce_user_id TEXT PRIMARY KEY, email TEXT NOT NULL, requested_at INTEGER NOT NULL
+);
 ";
 
 pub struct SqliteJobStore {
@@ -102,6 +106,7 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("rows", "lease_until", "INTEGER"),
     ("jobs", "paused_reason", "TEXT"),
     ("jobs", "paused_since", "INTEGER"),
+    ("rows", "note", "TEXT"),
 ];
 
 /// State files written before a column existed get it, empty.
@@ -171,6 +176,7 @@ fn row_from(row: &Row) -> rusqlite::Result<RowRecord> {
         status: parse(RowStatus::parse(&status), "row status", &status)?,
         outcome: RowOutcome {
             error_message: row.get("error_message")?,
+            note: row.get("note")?,
             connect_user_id: row.get("connect_user_id")?,
             connect_user_arn: row.get("connect_user_arn")?,
             salesforce_user_id: row.get("salesforce_user_id")?,
@@ -455,7 +461,7 @@ impl JobStore for SqliteJobStore {
                  connect_user_arn = COALESCE(?6, connect_user_arn), salesforce_user_id = COALESCE(?7, salesforce_user_id), \
                  permission_set_assignment_id = COALESCE(?8, permission_set_assignment_id), \
                  quick_connect_id = COALESCE(?9, quick_connect_id), updated_at = ?10, lease_owner = NULL, \
-                 lease_until = NULL WHERE job_id = ?1 AND row = ?2",
+                 lease_until = NULL, note = ?11 WHERE job_id = ?1 AND row = ?2",
                 params![
                     id.as_str(),
                     row as i64,
@@ -467,6 +473,7 @@ impl JobStore for SqliteJobStore {
                     outcome.permission_set_assignment_id,
                     outcome.quick_connect_id,
                     now(),
+                    outcome.note.as_deref().map(stored_message),
                 ],
             )?;
             let state = move_count(&tx, id.as_str(), previous, status)?;
@@ -521,6 +528,30 @@ impl JobStore for SqliteJobStore {
             let next = (items.len() > limit).then(|| items[limit - 1].row.to_string());
             items.truncate(limit);
             Ok(Page { items, next })
+        })
+    }
+
+    async fn email_changes(&self, since: u64) -> Result<Vec<EmailChange>, StoreError> {
+        self.with_connection(|c| {
+            c.prepare("SELECT salesforce_user_id, email, requested_at FROM email_changes WHERE requested_at >= ?1")?
+                .query_map(params![since as i64], |r| {
+                    Ok(EmailChange {
+                        salesforce_user_id: r.get(0)?,
+                        email: r.get(1)?,
+                        requested_at: count(r, "requested_at")?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+    }
+
+    async fn record_email_change(&self, change: &EmailChange) -> Result<(), StoreError> {
+        self.with_connection(|c| {
+            c.execute(
+                "INSERT OR REPLACE INTO email_changes (salesforce_user_id, email, requested_at) VALUES (?1, ?2, ?3)",
+                params![change.salesforce_user_id, change.email, change.requested_at as i64],
+            )?;
+            Ok(())
         })
     }
 }

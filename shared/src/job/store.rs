@@ -3,7 +3,7 @@
 
 use std::future::Future;
 
-use super::model::{Job, JobId, JobState, RowOutcome, RowRecord, RowStatus};
+use super::model::{EmailChange, Job, JobId, JobState, RowOutcome, RowRecord, RowStatus};
 
 #[derive(Debug, thiserror::Error)]
 #[error("job store: {0}")]
@@ -136,6 +136,9 @@ pub trait JobStore: Send + Sync {
     /// failed row). Returns how many.
     fn reopen_failed(&self, id: &JobId) -> impl Future<Output = Result<u64, StoreError>> + Send;
     fn row(&self, id: &JobId, row: u64) -> impl Future<Output = Result<Option<RowRecord>, StoreError>> + Send;
+    /// The email changes requested at `since` or later, the latest per user.
+    fn email_changes(&self, since: u64) -> impl Future<Output = Result<Vec<EmailChange>, StoreError>> + Send;
+    fn record_email_change(&self, change: &EmailChange) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Rows in row order, optionally of one status only, without reading the others.
     fn rows(
         &self,

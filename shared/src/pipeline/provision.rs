@@ -17,10 +17,12 @@ use crate::domain::{
 };
 use crate::format::Dialect;
 use crate::job::{
-    ChunkMessage, JobState, JobStore, Lease, Release, RowOutcome, RowRecord, RowStart, RowStatus, StoreError,
+    ChunkMessage, EmailChange, JobState, JobStore, Lease, Release, RowOutcome, RowRecord, RowStart, RowStatus,
+    StoreError, now_epoch,
 };
 use crate::salesforce::{
-    SalesforceClient, SalesforceDefaults, SalesforceError, SalesforceOutcome, SalesforceProvisioner,
+    AliasChange, EmailConfirmation, SalesforceClient, SalesforceDefaults, SalesforceError, SalesforceOutcome,
+    SalesforceProvisioner,
 };
 use crate::sfid::{CALL_CENTER_PREFIX, SalesforceId};
 
@@ -39,6 +41,7 @@ pub struct SalesforceTarget {
     pub defaults: SalesforceDefaults,
     /// The Salesforce side of Connect-template rows, which carry none; `None`: such rows have no Salesforce side.
     pub implied: Option<ImpliedSalesforce>,
+    pub alias_change: AliasChange,
 }
 
 /// What a Connect-template row gets in Salesforce when the deployment says so: the user whose username is the
@@ -289,7 +292,7 @@ async fn work_chunk<S: JobStore>(
         return Ok(report);
     }
 
-    let salesforce = salesforce_side(targets, message, &work).await;
+    let salesforce = salesforce_side(store, targets, message, &work).await?;
     // The org's API allocation is spent: no row is at fault, and none is worked or charged an attempt; the job
     // says it is paused and why until a chunk gets through again.
     if let Some(Err(spent)) = salesforce.iter().find(|side| matches!(side, Err(err) if err.pauses)) {
@@ -331,6 +334,10 @@ async fn work_chunk<S: JobStore>(
                 RowStatus::Succeeded,
                 RowOutcome {
                     error_message: None,
+                    note: salesforce
+                        .as_ref()
+                        .and_then(|s| s.email_confirmation.as_ref())
+                        .map(|confirmation| confirmation.note(now_epoch())),
                     connect_user_id: connect.user.user_id,
                     connect_user_arn: connect.user.user_arn,
                     salesforce_user_id: salesforce.as_ref().map(|s| s.user_id.clone()),
@@ -371,11 +378,12 @@ async fn work_chunk<S: JobStore>(
 
 /// The Salesforce side of every row of the chunk, in batched calls: per row, the outcome (`None` for a row with no
 /// Salesforce side) or why it failed.
-async fn salesforce_side(
+async fn salesforce_side<S: JobStore>(
+    store: &S,
     targets: &Targets,
     message: &ChunkMessage,
     work: &[(UserRow, RowRecord)],
-) -> Vec<Result<Option<SalesforceOutcome>, SideError>> {
+) -> Result<Vec<Result<Option<SalesforceOutcome>, SideError>>, StoreError> {
     let implied = targets
         .salesforce
         .as_ref()
@@ -395,13 +403,34 @@ async fn salesforce_side(
         (_, true) => Vec::new(),
         (None, false) => wanted.iter().map(|_| Err(SideError::of_row("Salesforce: no org is configured"))).collect(),
         (Some(target), false) => {
+            // Only the changes still inside their confirmation window matter; they are few.
+            let email_changes =
+                if wanted.iter().any(|(action, side)| *action != Action::Remove && side.fields.email.is_some()) {
+                    store.email_changes(now_epoch().saturating_sub(EmailChange::CONFIRMATION_WINDOW_SECONDS)).await?
+                } else {
+                    Vec::new()
+                };
             let provisioner = SalesforceProvisioner {
                 client: &target.client,
                 telephony: message.setup.telephony_model,
                 defaults: &target.defaults,
+                email_changes: &email_changes,
+                alias_change: target.alias_change,
             };
             match provisioner.apply(&wanted).await {
-                Ok(results) => results.into_iter().map(|r| r.map(Some).map_err(SideError::from)).collect(),
+                Ok(results) => {
+                    for outcome in results.iter().flatten() {
+                        if let Some(EmailConfirmation::Sent { email }) = &outcome.email_confirmation {
+                            let change = EmailChange {
+                                salesforce_user_id: outcome.user_id.clone(),
+                                email: email.clone(),
+                                requested_at: now_epoch(),
+                            };
+                            store.record_email_change(&change).await?;
+                        }
+                    }
+                    results.into_iter().map(|r| r.map(Some).map_err(SideError::from)).collect()
+                }
                 Err(err) => {
                     let shared = SideError::from(err);
                     wanted.iter().map(|_| Err(shared.clone())).collect()
@@ -410,7 +439,7 @@ async fn salesforce_side(
         }
     }
     .into_iter();
-    sides.iter().map(|side| if side.is_some() { results.next().unwrap_or(Ok(None)) } else { Ok(None) }).collect()
+    Ok(sides.iter().map(|side| if side.is_some() { results.next().unwrap_or(Ok(None)) } else { Ok(None) }).collect())
 }
 
 struct ConnectResult {

@@ -6,4 +6,6 @@ mod provisioner;
 
 pub use self::allocation::{ALLOCATION_SPENT, Usage};
 pub use self::client::{CollectionResult, Credentials, SalesforceClient, SalesforceError, jwt_audience};
-pub use self::provisioner::{SalesforceDefaults, SalesforceOutcome, SalesforceProvisioner};
+pub use self::provisioner::{
+    AliasChange, EmailConfirmation, SalesforceDefaults, SalesforceOutcome, SalesforceProvisioner,
+};

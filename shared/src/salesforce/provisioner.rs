@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use super::client::{SalesforceClient, SalesforceError};
 use crate::domain::{Action, ContactCenterRef, SalesforceUser, SalesforceUserRef, TelephonyModel, VoiceRole};
+use crate::job::EmailChange;
 use crate::validate::picklists::Picklist;
 
 const USER_FIELDS: &str =
@@ -64,12 +65,69 @@ pub struct SalesforceOutcome {
     pub email: Option<String>,
     pub created: bool,
     pub permission_set_assignment_id: Option<String>,
+    /// What became of a new email address for an existing user.
+    pub email_confirmation: Option<EmailConfirmation>,
+}
+
+/// Salesforce changes an existing user's email only once the owner of the new address confirms it, and each
+/// request mails another link (Salesforce Help, knowledge article 000385115).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EmailConfirmation {
+    /// Salesforce was asked for the change and mailed the new address a confirmation link.
+    Sent { email: String },
+    /// The same change was asked for at `requested_at` (seconds since the epoch) and waits for its owner: not asked
+    /// again, so that the owner is not sent a second mail.
+    AlreadySent { requested_at: u64 },
+}
+
+impl EmailConfirmation {
+    /// The row's note, `now` in seconds since the epoch.
+    pub fn note(&self, now: u64) -> String {
+        match self {
+            EmailConfirmation::Sent { .. } => "email: Salesforce sent a confirmation to the new address; the user's \
+                 email changes once its owner confirms it (the link is valid 72 hours)"
+                .into(),
+            EmailConfirmation::AlreadySent { requested_at } => {
+                let minutes = now.saturating_sub(*requested_at) / 60;
+                let ago = if minutes < 60 { format!("{minutes} min") } else { format!("{} h", minutes / 60) };
+                format!(
+                    "email: the change to this address was asked for {ago} ago and waits for its owner's \
+                     confirmation; ccbulk asks again only once the 72-hour link has run out"
+                )
+            }
+        }
+    }
 }
 
 pub struct SalesforceProvisioner<'a> {
     pub client: &'a SalesforceClient,
     pub telephony: TelephonyModel,
     pub defaults: &'a SalesforceDefaults,
+    /// Email changes asked for within the confirmation window: not asked for again.
+    pub email_changes: &'a [EmailChange],
+    pub alias_change: AliasChange,
+}
+
+/// What ccbulk does with a row that changes the alias of a contact-center member. Changing it in place breaks Amazon
+/// Connect single sign-on; the documented way is to remove the user from the contact center, change the alias, and
+/// add the user back (../shared/seeds/salesforce-add-remove-contact-center-users.txt).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AliasChange {
+    /// The row fails, its message giving the procedure.
+    #[default]
+    Refuse,
+    /// ccbulk carries the procedure out: out of the contact center, the new alias, back in.
+    Rejoin,
+}
+
+impl AliasChange {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "refuse" => Some(AliasChange::Refuse),
+            "rejoin" => Some(AliasChange::Rejoin),
+            _ => None,
+        }
+    }
 }
 
 /// The Voice permission set a role gets, by label (the labels are the documented ones).
@@ -104,6 +162,9 @@ struct Work<'r> {
     created: bool,
     failed: Option<SalesforceError>,
     assignment: Option<String>,
+    email_confirmation: Option<EmailConfirmation>,
+    /// The contact center a member leaves for an alias change, and joins again after it.
+    rejoin: Option<String>,
 }
 
 fn refuse(message: String) -> SalesforceError {
@@ -125,6 +186,8 @@ impl SalesforceProvisioner<'_> {
                 created: false,
                 failed: None,
                 assignment: None,
+                email_confirmation: None,
+                rejoin: None,
             })
             .collect();
         self.find_users(&mut work).await?;
@@ -147,6 +210,7 @@ impl SalesforceProvisioner<'_> {
                     email: text(&user, "Email"),
                     created: w.created,
                     permission_set_assignment_id: w.assignment,
+                    email_confirmation: w.email_confirmation,
                 }),
                 (None, None) => Err(refuse("the user was not found".into())),
             })
@@ -343,11 +407,16 @@ impl SalesforceProvisioner<'_> {
                 }
                 if !item.created {
                     let fields = &item.row.fields;
-                    if let (Some(alias), Some(_)) = (&fields.alias, &current_center)
+                    if let (Some(alias), Some(center)) = (&fields.alias, &current_center)
                         && text(user, "Alias").as_deref() != Some(alias.as_str())
                     {
-                        item.failed = Some(refuse(ALIAS_IN_CONTACT_CENTER.to_owned()));
-                        continue;
+                        match self.alias_change {
+                            AliasChange::Refuse => {
+                                item.failed = Some(refuse(ALIAS_IN_CONTACT_CENTER.to_owned()));
+                                continue;
+                            }
+                            AliasChange::Rejoin => item.rejoin = Some(center.clone()),
+                        }
                     }
                     for (field, value) in [
                         ("Email", &fields.email),
@@ -356,11 +425,22 @@ impl SalesforceProvisioner<'_> {
                         ("Alias", &fields.alias),
                         ("FederationIdentifier", &fields.federation_id),
                     ] {
-                        if let Some(value) = value
-                            && text(user, field).as_deref() != Some(value.as_str())
-                        {
-                            patch.insert(field.into(), json!(value));
+                        let Some(value) = value else { continue };
+                        if text(user, field).as_deref() == Some(value.as_str()) {
+                            continue;
                         }
+                        if field == "Email" {
+                            let asked = self.email_changes.iter().find(|change| {
+                                change.salesforce_user_id == user_id && change.email.eq_ignore_ascii_case(value)
+                            });
+                            if let Some(asked) = asked {
+                                item.email_confirmation =
+                                    Some(EmailConfirmation::AlreadySent { requested_at: asked.requested_at });
+                                continue;
+                            }
+                            item.email_confirmation = Some(EmailConfirmation::Sent { email: value.clone() });
+                        }
+                        patch.insert(field.into(), json!(value));
                     }
                 }
             }
@@ -371,12 +451,63 @@ impl SalesforceProvisioner<'_> {
                 patched.push(i);
             }
         }
-        for (i, result) in patched.into_iter().zip(self.client.collection(Method::PATCH, patches).await?) {
+        // An alias changes only while its user is out of the contact center: a member that could not leave keeps
+        // its alias, and every member that left joins again, whether or not the alias took.
+        let leaving: Vec<usize> = patched.iter().copied().filter(|&i| work[i].rejoin.is_some()).collect();
+        let left = self.set_call_centers(work, &leaving, |_| None).await?;
+        let mut sent = Vec::new();
+        let patches: Vec<Value> = patches
+            .into_iter()
+            .zip(patched)
+            .filter(|(_, i)| work[*i].rejoin.is_none() || left.contains(i))
+            .map(|(patch, i)| {
+                sent.push(i);
+                patch
+            })
+            .collect();
+        for (i, result) in sent.into_iter().zip(self.client.collection(Method::PATCH, patches).await?) {
             if let Some(err) = result.error {
                 work[i].failed = Some(err);
             }
         }
+        self.set_call_centers(work, &left, |w| w.rejoin.clone()).await?;
         Ok(())
+    }
+
+    /// Sets the contact center of `rows`' users to what `center` says (`None`: out of any), in one collection call;
+    /// returns the rows that took it. A row that did not has its error, which tells where its user stands.
+    async fn set_call_centers(
+        &self,
+        work: &mut [Work<'_>],
+        rows: &[usize],
+        center: impl Fn(&Work<'_>) -> Option<String>,
+    ) -> Result<Vec<usize>, SalesforceError> {
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let patches: Vec<Value> = rows
+            .iter()
+            .map(|&i| {
+                let id = work[i].user.as_ref().and_then(|u| text(u, "Id"));
+                json!({"attributes": {"type": "User"}, "id": id, "CallCenterId": center(&work[i])})
+            })
+            .collect();
+        let mut took = Vec::new();
+        for (&i, result) in rows.iter().zip(self.client.collection(Method::PATCH, patches).await?) {
+            match result.error {
+                None => took.push(i),
+                Some(err) => {
+                    let step = if center(&work[i]).is_some() {
+                        "the user left the contact center for the alias change and could not join it again \
+                         (run the row again to finish)"
+                    } else {
+                        "the user could not leave the contact center for the alias change; nothing was changed"
+                    };
+                    work[i].failed = Some(SalesforceError { message: format!("{step}: {}", err.message), ..err });
+                }
+            }
+        }
+        Ok(took)
     }
 
     /// Assigns the role's Voice permission set (an existing assignment counts) and takes back any other Voice one (a
@@ -470,7 +601,8 @@ impl SalesforceProvisioner<'_> {
 /// AWS single sign-on").
 const ALIAS_IN_CONTACT_CENTER: &str = "changing the alias of a contact-center user breaks Amazon Connect single \
      sign-on: remove the user from the contact center (Setup > Contact Centers, the center, Remove), change the alias, \
-     then add the user back to the contact center";
+     then add the user back to the contact center; or let ccbulk do so with alias_change = \"rejoin\" ([salesforce] in the \
+     config, the stack's SalesforceAliasChange)";
 
 /// Which rows [`SalesforceProvisioner::permission_sets`] serves: before the contact center is set, the rows that
 /// join or stay (their permission set granted); after it is cleared, the rows that leave (theirs withdrawn).

@@ -88,7 +88,9 @@ impl Picklist {
             Picklist::TimeZone => "an IANA time zone name such as America/New_York, or GMT",
             Picklist::Locale => "a locale code such as en_US or fr_CA",
             Picklist::Language => "a language code such as en_US, de or pt_BR",
-            Picklist::EmailEncoding => "one of UTF-8, ISO-8859-1, Shift_JIS, ISO-2022-JP, EUC-JP, ks_c_5601-1987, Big5, GB2312, Big5-HKSCS, x-SJIS_0213",
+            Picklist::EmailEncoding => {
+                "one of UTF-8, ISO-8859-1, Shift_JIS, ISO-2022-JP, EUC-JP, ks_c_5601-1987, Big5, GB2312, Big5-HKSCS, x-SJIS_0213"
+            }
         };
         Err(format!("not a value of Salesforce's {} picklist: give {expected}{hint}", self.field()))
     }
@@ -105,7 +107,7 @@ impl Picklist {
             Picklist::Language => Box::new(DOCUMENTED_LANGUAGES.iter()),
             Picklist::Locale => Box::new(COMMON_LOCALES.iter()),
         };
-        listed.copied().find(|candidate| same(&candidate))
+        listed.copied().find(|candidate| same(candidate))
     }
 }
 

@@ -133,7 +133,10 @@ fn user_fields(cells: &mut Cells) -> SalesforceUserFields {
 /// A value of one of User's restricted picklists; a value Salesforce would refuse reads as blank.
 fn picklist_cell(cells: &mut Cells, field: Field, picklist: Picklist, rule: Rule) -> Option<String> {
     cells.check(field, |text| {
-        picklist.check(text).map(|()| text.to_owned()).map_err(|problem| (rule, format!("{} is {problem}", shown(text))))
+        picklist
+            .check(text)
+            .map(|()| text.to_owned())
+            .map_err(|problem| (rule, format!("{} is {problem}", shown(text))))
     })
 }
 

@@ -254,7 +254,12 @@ fn cases() -> Vec<Case> {
         ccbulk("sf_user_id,sf_time_zone", "005xx000001X9qLAAS,PST", "sf_time_zone", Rule::TimeZoneInvalid),
         ccbulk("sf_user_id,sf_locale", "005xx000001X9qLAAS,en-US", "sf_locale", Rule::LocaleInvalid),
         ccbulk("sf_user_id,sf_language", "005xx000001X9qLAAS,English", "sf_language", Rule::LanguageInvalid),
-        ccbulk("sf_user_id,sf_email_encoding", "005xx000001X9qLAAS,UTF8", "sf_email_encoding", Rule::EmailEncodingInvalid),
+        ccbulk(
+            "sf_user_id,sf_email_encoding",
+            "005xx000001X9qLAAS,UTF8",
+            "sf_email_encoding",
+            Rule::EmailEncodingInvalid,
+        ),
         ccbulk("sf_username,role", "jane@example.com.sandbox,Manager", "role", Rule::RoleInvalid),
         bulkop(
             &format!("jane@example.com,005xx000001X9qLAAS,agent,{ARN},04vxx0000004EHIAA2,AddUsers"),
