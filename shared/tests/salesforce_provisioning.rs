@@ -23,6 +23,15 @@ fn client_credentials(sandbox: &SalesforceSandbox) -> SalesforceClient {
     })
 }
 
+/// A provisioner that refuses alias changes and has asked for no email change yet.
+fn provisioner<'a>(
+    client: &'a SalesforceClient,
+    telephony: TelephonyModel,
+    defaults: &'a SalesforceDefaults,
+) -> SalesforceProvisioner<'a> {
+    SalesforceProvisioner { client, telephony, defaults, email_changes: &[], alias_change: AliasChange::Refuse }
+}
+
 fn new_user(username: &str, center: &str, role: VoiceRole) -> SalesforceUser {
     SalesforceUser {
         user: SalesforceUserRef::Username(username.into()),
@@ -49,13 +58,7 @@ async fn adds_create_users_join_the_contact_center_and_get_the_voice_set_once() 
     let sandbox = sandbox(SalesforceSeed::default()).await;
     let client = client_credentials(&sandbox);
     let defaults = SalesforceDefaults::default();
-    let provisioner = SalesforceProvisioner {
-        client: &client,
-        telephony: TelephonyModel::AmazonConnect,
-        defaults: &defaults,
-        email_changes: &[],
-        alias_change: AliasChange::Refuse,
-    };
+    let provisioner = provisioner(&client, TelephonyModel::AmazonConnect, &defaults);
     let rows = [
         new_user("grace@example.com", "Northwind Support", VoiceRole::Agent),
         new_user("alan@example.com", "Northwind Support", VoiceRole::CallCenterManager),
@@ -98,13 +101,7 @@ async fn voice_set_up_keeps_salesforces_order_roles_trade_sets_and_aliases_stay(
     let sandbox = sandbox(SalesforceSeed::default()).await;
     let client = client_credentials(&sandbox);
     let defaults = SalesforceDefaults::default();
-    let provisioner = SalesforceProvisioner {
-        client: &client,
-        telephony: TelephonyModel::AmazonConnect,
-        defaults: &defaults,
-        email_changes: &[],
-        alias_change: AliasChange::Refuse,
-    };
+    let provisioner = provisioner(&client, TelephonyModel::AmazonConnect, &defaults);
     let agent = new_user("ada@example.com", "Northwind Support", VoiceRole::Agent);
     assert!(provisioner.apply(&[(Action::Add, &agent)]).await.unwrap()[0].is_ok(), "granted, then joined");
 
@@ -148,13 +145,7 @@ async fn a_member_of_another_contact_center_is_refused_by_name_and_remove_undoes
     let sandbox = sandbox(SalesforceSeed::default()).await;
     let client = client_credentials(&sandbox);
     let defaults = SalesforceDefaults::default();
-    let provisioner = SalesforceProvisioner {
-        client: &client,
-        telephony: TelephonyModel::AmazonConnect,
-        defaults: &defaults,
-        email_changes: &[],
-        alias_change: AliasChange::Refuse,
-    };
+    let provisioner = provisioner(&client, TelephonyModel::AmazonConnect, &defaults);
     let grace = new_user("grace@example.com", "Northwind Support", VoiceRole::Agent);
     provisioner.apply(&[(Action::Add, &grace)]).await.unwrap()[0].as_ref().unwrap();
 
@@ -184,13 +175,7 @@ async fn partner_telephony_uses_its_own_sets_and_jwt_sessions_renew_when_they_ex
         audience: None,
     });
     let defaults = SalesforceDefaults::default();
-    let provisioner = SalesforceProvisioner {
-        client: &client,
-        telephony: TelephonyModel::PartnerTelephony,
-        defaults: &defaults,
-        email_changes: &[],
-        alias_change: AliasChange::Refuse,
-    };
+    let provisioner = provisioner(&client, TelephonyModel::PartnerTelephony, &defaults);
     // Tokens live no time at all: every call meets INVALID_SESSION_ID once and signs in again.
     sandbox.set_knobs(SalesforceKnobs { token_ttl_secs: 0, ..SalesforceKnobs::default() });
     let row = new_user("pt@example.com", "Support EMEA", VoiceRole::Admin);

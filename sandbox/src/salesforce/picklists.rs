@@ -6,32 +6,15 @@
 use std::collections::HashSet;
 use std::sync::OnceLock;
 
+// EmailEncodingKey's values, and the fully supported and end-user languages, are the documented lists ccbulk checks
+// against (their sources are given there). Real orgs also take the platform-only languages; the sandbox does not, so
+// that a value only the org can judge is seen refused.
+use ccbulk_shared::validate::picklists::{DOCUMENTED_LANGUAGES as LANGUAGES, EMAIL_ENCODINGS};
+
 use super::org::{Record, SfError};
 
 /// IANA names and GMT (Salesforce Help, "Supported Time Zones"); the file says how it was generated.
 const TIME_ZONES: &str = include_str!("../../../shared/data/salesforce_time_zones.txt");
-
-/// An org's User describe, EmailEncodingKey (Force.com JPA codegen of User), and the two values current orgs add.
-const EMAIL_ENCODINGS: &[&str] = &[
-    "UTF-8",
-    "ISO-8859-1",
-    "Shift_JIS",
-    "ISO-2022-JP",
-    "EUC-JP",
-    "ks_c_5601-1987",
-    "Big5",
-    "GB2312",
-    "Big5-HKSCS",
-    "x-SJIS_0213",
-];
-
-/// The fully supported and end-user languages (Metadata API Developer Guide, "Translations"). Real orgs also take
-/// the platform-only languages; the sandbox does not, so that a value only the org can judge is seen refused.
-const LANGUAGES: &[&str] = &[
-    "zh_CN", "zh_TW", "da", "nl_NL", "en_US", "fi", "fr", "de", "it", "ja", "ko", "no", "pt_BR", "ru", "es", "es_MX",
-    "sv", "th", "ar", "bg", "hr", "cs", "en_GB", "el", "iw", "hu", "in", "pl", "pt_PT", "ro", "sk", "sl", "tr", "uk",
-    "vi",
-];
 
 /// An org's User describe, LocaleSidKey (Force.com JPA codegen of User), with hu_HU, pl_PL and tr_TR that later
 /// releases added.
