@@ -4,8 +4,11 @@ Usage: python3 rest_salesforce_check.py PATH_TO_ccbulk-sandbox
 Prints 'N passed, 0 failed' at the end; exits non-zero on the first mismatch.
 """
 
+import csv
+import io
 import json
 import subprocess
+import time
 import sys
 import urllib.error
 import urllib.parse
@@ -23,9 +26,12 @@ def check(condition, what):
     checks += 1
 
 
-def call(method, url, token=None, body=None, form=None):
+def call(method, url, token=None, body=None, form=None, csv_text=None, raw=False):
     headers = {}
     data = None
+    if csv_text is not None:
+        headers["Content-Type"] = "text/csv"
+        data = csv_text.encode()
     if token:
         headers["Authorization"] = "Bearer " + token
     if body is not None:
@@ -38,6 +44,8 @@ def call(method, url, token=None, body=None, form=None):
     try:
         with urllib.request.urlopen(request) as response:
             text = response.read().decode()
+            if raw:
+                return response.status, text, response.headers
             return response.status, (json.loads(text) if text else None), response.headers
     except urllib.error.HTTPError as err:
         text = err.read().decode()
@@ -106,6 +114,32 @@ def main():
         check(status == 204, "PATCH a User")
         status, body, _ = call("GET", base + "/sobjects/User/" + user_id, token)
         check(body["CallCenterId"] == center, "GET the User back")
+
+        # Bulk API 2.0 as the guide's walkthrough drives it (Step 3: Bulk Insert): create, upload, close, poll, results.
+        status, job, _ = call("POST", base + "/jobs/ingest/", token,
+                              {"object": "ContactCenterBulkOp", "contentType": "CSV", "operation": "insert",
+                               "lineEnding": "LF"})
+        check(status == 200 and job["state"] == "Open" and job["id"].startswith("750"), "create an ingest job")
+        job_url = base + "/jobs/ingest/" + job["id"]
+        data = "Argument1,Argument2,Argument5,BulkAction\nrest.guide@example.com,%s,%s,AddUsers\n,%s,%s,AddUsers\n" % (
+            user_id, center, user_id, center)
+        status, _, _ = call("PUT", job_url + "/batches/", token, csv_text=data)
+        check(status == 201, "upload job data")
+        status, body, _ = call("PATCH", job_url + "/", token, {"state": "UploadComplete"})
+        check(status == 200 and body["state"] == "UploadComplete", "upload complete")
+        for _ in range(500):
+            status, body, _ = call("GET", job_url + "/", token)
+            if body["state"] in ("JobComplete", "Failed", "Aborted"):
+                break
+            time.sleep(0.02)
+        check(body["state"] == "JobComplete" and body["numberRecordsProcessed"] == 2
+              and body["numberRecordsFailed"] == 1 and body["jobType"] == "V2Ingest", "job info once complete")
+        status, text, _ = call("GET", job_url + "/successfulResults/", token, raw=True)
+        rows = list(csv.reader(io.StringIO(text)))
+        check(rows[0][:2] == ["sf__Id", "sf__Created"] and len(rows) == 2 and rows[1][1] == "true", "successful results")
+        status, text, _ = call("GET", job_url + "/failedResults/", token, raw=True)
+        rows = list(csv.reader(io.StringIO(text)))
+        check(rows[0][:2] == ["sf__Id", "sf__Error"] and rows[1][1].startswith("REQUIRED_FIELD_MISSING"), "failed results")
 
         status, body, _ = call("GET", base + "/query?q=" + urllib.parse.quote("SELEC Id FROM User"), token)
         check(status == 400 and body[0]["errorCode"] == "MALFORMED_QUERY", "malformed query")

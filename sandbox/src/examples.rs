@@ -81,6 +81,7 @@ pub fn salesforce_seed() -> SalesforceSeed {
         }
         seed.call_center_ids.insert(name.into(), id.into());
     }
+    seed.partner_telephony_centers.push(PARTNER_CONTACT_CENTER.0.into());
     // Partner Telephony rows name no role (no Argument3): their users must already hold the contact-center
     // permission set an admin gave them, as Salesforce asks ("Verify that each contact center user has the required
     // permission set", ../shared/seeds/salesforce-add-remove-contact-center-users.txt).

@@ -1,49 +1,22 @@
 //! The Salesforce sandbox driven with reqwest over a real socket, through the JSON shapes of the REST API guide.
 
+mod common;
+
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use ccbulk_sandbox::salesforce::{
-    JWT_BEARER, SANDBOX_CLIENT_SECRET, SANDBOX_CONSUMER_KEY, SalesforceFaults, SalesforceKnobs, SalesforceSandbox,
-    SalesforceSeed,
+    JWT_BEARER, SANDBOX_CLIENT_SECRET, SANDBOX_CONSUMER_KEY, SalesforceFaults, SalesforceKnobs, SalesforceSeed,
 };
+use common::{Api, start, token_response};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-const VERSION: &str = "v62.0";
 const TEST_KEY: &str = include_str!("../fixtures/jwt-test-key.pem");
 const INTEGRATION_USER: &str = "integration@ccbulk-sandbox.example.com";
 
-async fn start(seed: SalesforceSeed) -> SalesforceSandbox {
-    SalesforceSandbox::start(seed, "127.0.0.1:0".parse().unwrap()).await.expect("the sandbox starts")
-}
-
 fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
-}
-
-async fn token_response(sandbox: &SalesforceSandbox, form: &[(&str, &str)]) -> (StatusCode, Value) {
-    let response = reqwest::Client::new()
-        .post(format!("{}/services/oauth2/token", sandbox.endpoint()))
-        .form(form)
-        .send()
-        .await
-        .unwrap();
-    (response.status(), response.json().await.unwrap())
-}
-
-async fn client_credentials(sandbox: &SalesforceSandbox) -> String {
-    let (status, body) = token_response(
-        sandbox,
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_id", SANDBOX_CONSUMER_KEY),
-            ("client_secret", SANDBOX_CLIENT_SECRET),
-        ],
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body["access_token"].as_str().unwrap().to_owned()
 }
 
 fn assertion(claims: Value) -> String {
@@ -53,51 +26,6 @@ fn assertion(claims: Value) -> String {
         &EncodingKey::from_rsa_pem(TEST_KEY.as_bytes()).unwrap(),
     )
     .unwrap()
-}
-
-/// An authenticated REST caller.
-struct Api {
-    base: String,
-    token: String,
-    http: reqwest::Client,
-}
-
-impl Api {
-    async fn new(sandbox: &SalesforceSandbox) -> Self {
-        Self {
-            base: sandbox.endpoint().to_owned(),
-            token: client_credentials(sandbox).await,
-            http: reqwest::Client::new(),
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}/services/data/{VERSION}{path}", self.base)
-    }
-
-    async fn send(&self, request: reqwest::RequestBuilder) -> (StatusCode, Value) {
-        let response = request.bearer_auth(&self.token).send().await.unwrap();
-        let status = response.status();
-        let text = response.text().await.unwrap();
-        (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() })
-    }
-
-    async fn query(&self, soql: &str) -> (StatusCode, Value) {
-        self.send(self.http.get(self.url("/query")).query(&[("q", soql)])).await
-    }
-
-    async fn id_of(&self, object: &str, name: &str) -> String {
-        let (_, body) = self.query(&format!("SELECT Id FROM {object} WHERE Name = '{name}'")).await;
-        body["records"][0]["Id"].as_str().unwrap_or_else(|| panic!("{object} {name}: {body}")).to_owned()
-    }
-
-    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        self.send(self.http.post(self.url(path)).json(&body)).await
-    }
-
-    async fn patch(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        self.send(self.http.patch(self.url(path)).json(&body)).await
-    }
 }
 
 async fn new_user(api: &Api, username: &str) -> Value {

@@ -284,6 +284,17 @@ impl VoiceRole {
     }
 }
 
+/// ContactCenterBulkOp's `Status` values. Salesforce documents the field ("Indicates the status of the bulk action",
+/// ../shared/seeds/salesforce-voice-bulk-users.txt) but not its values, and no stored source lists them
+/// (../shared/reference/peers.md). These are ccbulk's choice, kept here for the sandbox and ccbulk alike: a record
+/// waits, then succeeds or fails with its `ErrorMessage`.
+pub mod bulkop_status {
+    /// Inserted; Salesforce has not worked it yet.
+    pub const PENDING: &str = "Pending";
+    pub const COMPLETED: &str = "Completed";
+    pub const FAILED: &str = "Failed";
+}
+
 /// How a row names its Salesforce user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SalesforceUserRef {

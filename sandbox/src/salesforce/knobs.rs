@@ -27,10 +27,29 @@ pub struct SalesforceKnobs {
     pub faults: BTreeMap<String, SalesforceFaults>,
     /// Access tokens expire this long after they are issued.
     pub token_ttl_secs: u64,
+    pub bulk: BulkKnobs,
 }
 
 impl Default for SalesforceKnobs {
     fn default() -> Self {
-        Self { latency: Latency::default(), faults: BTreeMap::new(), token_ttl_secs: 7200 }
+        Self { latency: Latency::default(), faults: BTreeMap::new(), token_ttl_secs: 7200, bulk: BulkKnobs::default() }
+    }
+}
+
+/// How Salesforce works Bulk API jobs and ContactCenterBulkOp records in the background.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BulkKnobs {
+    /// ContactCenterBulkOp records Salesforce works a second.
+    pub records_per_second: f64,
+    /// When set, every ingest job that completes its upload fails as a whole with this message, no record loaded.
+    pub job_failure: Option<String>,
+    /// The share of ContactCenterBulkOp records that fail for a reason of Salesforce's own.
+    pub record_failure_rate: f64,
+}
+
+impl Default for BulkKnobs {
+    fn default() -> Self {
+        Self { records_per_second: 500.0, job_failure: None, record_failure_rate: 0.0 }
     }
 }

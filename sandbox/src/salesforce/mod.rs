@@ -2,6 +2,8 @@
 //! API's error bodies, session expiry and the daily request allocation.
 
 mod auth;
+mod bulk;
+mod bulkop;
 pub mod knobs;
 mod org;
 mod picklists;
@@ -16,15 +18,15 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crate::server::{Bound, Running};
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Form, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch, post};
+use axum::routing::{get, patch, post, put};
 use serde::Serialize;
 use serde_json::{Value, json};
 
 pub use self::auth::JWT_BEARER;
-pub use self::knobs::{SalesforceFaults, SalesforceKnobs};
+pub use self::knobs::{BulkKnobs, SalesforceFaults, SalesforceKnobs};
 use self::org::{Org, Record, SfError, schema};
 pub use self::seed::{SANDBOX_CLIENT_SECRET, SANDBOX_CONSUMER_KEY, SalesforceSeed};
 
@@ -61,10 +63,38 @@ struct App {
     world: Mutex<World>,
 }
 
-/// A running Salesforce sandbox. Dropping it stops the server.
+/// How often the background processor moves bulk jobs and records on.
+const PROCESSOR_TICK: Duration = Duration::from_millis(50);
+
+/// A running Salesforce sandbox. Dropping it stops the server and its background processor.
 pub struct SalesforceSandbox {
     server: Running,
     app: Arc<App>,
+    processor: tokio::task::AbortHandle,
+}
+
+impl Drop for SalesforceSandbox {
+    fn drop(&mut self) {
+        self.processor.abort();
+    }
+}
+
+/// Works bulk jobs and ContactCenterBulkOp records in the background, as Salesforce does, until the app is gone.
+fn spawn_processor(app: &Arc<App>) -> tokio::task::AbortHandle {
+    let app = Arc::downgrade(app);
+    tokio::spawn(async move {
+        let mut processor = bulkop::Processor::default();
+        let mut last = Instant::now();
+        loop {
+            tokio::time::sleep(PROCESSOR_TICK).await;
+            let Some(app) = app.upgrade() else { break };
+            let knobs = app.knobs.lock().unwrap().bulk.clone();
+            let now = Instant::now();
+            processor.tick(&mut app.world.lock().unwrap().org, &knobs, now - last);
+            last = now;
+        }
+    })
+    .abort_handle()
 }
 
 impl SalesforceSandbox {
@@ -80,7 +110,8 @@ impl SalesforceSandbox {
             world: Mutex::new(World { org, sessions: HashMap::new(), counters }),
         });
         let server = bound.serve(router(app.clone()));
-        Ok(Self { server, app })
+        let processor = spawn_processor(&app);
+        Ok(Self { server, app, processor })
     }
 
     /// Both the login host (token endpoint) and the instance URL.
@@ -121,6 +152,15 @@ pub struct SalesforceSnapshot {
     pub org_id: String,
     pub users: Vec<SalesforceUserSnapshot>,
     pub counters: SalesforceCounters,
+    pub bulk_jobs: Vec<BulkJobSnapshot>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BulkJobSnapshot {
+    pub id: String,
+    pub object: String,
+    pub state: String,
+    pub records: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -181,7 +221,18 @@ fn snapshot(app: &App) -> SalesforceSnapshot {
             }
         })
         .collect();
-    SalesforceSnapshot { org_id: org.id.clone(), users, counters: world.counters.clone() }
+    let bulk_jobs = org
+        .bulk
+        .jobs
+        .values()
+        .map(|job| BulkJobSnapshot {
+            id: job.id.clone(),
+            object: job.object.clone(),
+            state: job.state.as_str().to_owned(),
+            records: job.records.len(),
+        })
+        .collect();
+    SalesforceSnapshot { org_id: org.id.clone(), users, counters: world.counters.clone(), bulk_jobs }
 }
 
 fn router(app: Arc<App>) -> Router {
@@ -206,6 +257,27 @@ fn router(app: Arc<App>) -> Router {
             post(collection_create).patch(collection_update).delete(collection_delete),
         )
         .route("/services/data/{version}/composite/sobjects/{object}/{field}", patch(collection_upsert))
+        .route("/services/data/{version}/jobs/ingest", post(create_ingest_job).get(list_ingest_jobs))
+        .route("/services/data/{version}/jobs/ingest/", post(create_ingest_job).get(list_ingest_jobs))
+        .route(
+            "/services/data/{version}/jobs/ingest/{id}",
+            get(ingest_job_info).patch(change_ingest_job).delete(delete_ingest_job),
+        )
+        .route(
+            "/services/data/{version}/jobs/ingest/{id}/",
+            get(ingest_job_info).patch(change_ingest_job).delete(delete_ingest_job),
+        )
+        // Axum's own 2 MB body limit would refuse job data the service takes; the handler enforces the service's.
+        .route(
+            "/services/data/{version}/jobs/ingest/{id}/batches",
+            put(upload_ingest_data).layer(DefaultBodyLimit::max(bulk::UPLOAD_MAX_BYTES + 1)),
+        )
+        .route(
+            "/services/data/{version}/jobs/ingest/{id}/batches/",
+            put(upload_ingest_data).layer(DefaultBodyLimit::max(bulk::UPLOAD_MAX_BYTES + 1)),
+        )
+        .route("/services/data/{version}/jobs/ingest/{id}/{results}", get(ingest_job_results))
+        .route("/services/data/{version}/jobs/ingest/{id}/{results}/", get(ingest_job_results))
         .route("/_sandbox/state", get(inspect_state))
         .route("/_sandbox/knobs", get(inspect_knobs).put(replace_knobs))
         .with_state(app)
@@ -654,6 +726,68 @@ async fn collection_upsert(
         })
     })
     .await
+}
+
+async fn create_ingest_job(
+    State(app): State<Arc<App>>,
+    Path(version): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    rest(&app, &headers, "bulk", |org| bulk::create(org, &version, &body)).await
+}
+
+async fn list_ingest_jobs(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    rest(&app, &headers, "bulk", |org| bulk::list(org)).await
+}
+
+async fn ingest_job_info(
+    State(app): State<Arc<App>>,
+    Path((_, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    rest(&app, &headers, "bulk", |org| bulk::info(org, &id)).await
+}
+
+async fn change_ingest_job(
+    State(app): State<Arc<App>>,
+    Path((_, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    rest(&app, &headers, "bulk", |org| bulk::change_state(org, &id, &body)).await
+}
+
+async fn delete_ingest_job(
+    State(app): State<Arc<App>>,
+    Path((_, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    rest(&app, &headers, "bulk", |org| bulk::delete(org, &id)).await
+}
+
+async fn upload_ingest_data(
+    State(app): State<Arc<App>>,
+    Path((_, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    rest(&app, &headers, "bulk", |org| bulk::upload(org, &id, content_type.as_deref(), &body)).await
+}
+
+async fn ingest_job_results(
+    State(app): State<Arc<App>>,
+    Path((_, id, results)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let kind = match results.as_str() {
+        "successfulResults" => bulk::ResultKind::Successful,
+        "failedResults" => bulk::ResultKind::Failed,
+        "unprocessedrecords" => bulk::ResultKind::Unprocessed,
+        other => return unknown_object(other),
+    };
+    rest(&app, &headers, "bulk", |org| bulk::results(org, &id, kind)).await
 }
 
 async fn inspect_state(State(app): State<Arc<App>>) -> Response {

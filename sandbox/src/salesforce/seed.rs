@@ -22,6 +22,9 @@ pub struct SalesforceSeed {
     /// Fixed ids of call centers, by name (the others get generated ids).
     #[serde(default)]
     pub call_center_ids: std::collections::BTreeMap<String, String>,
+    /// Call centers under Partner Telephony, by name; the others are Amazon Connect's.
+    #[serde(default)]
+    pub partner_telephony_centers: Vec<String>,
     pub users: Vec<UserSeed>,
     /// Usernames already taken in other orgs.
     #[serde(default)]
@@ -120,6 +123,7 @@ impl Default for SalesforceSeed {
             ],
             call_centers: ["Northwind Support", "Support EMEA"].map(String::from).to_vec(),
             call_center_ids: Default::default(),
+            partner_telephony_centers: Vec::new(),
             users: vec![UserSeed {
                 id: None,
                 username: INTEGRATION_USER.into(),
@@ -170,7 +174,11 @@ impl SalesforceSeed {
             if let Some(id) = self.call_center_ids.get(name) {
                 record.insert("Id".into(), json!(id));
             }
-            center_ids.insert(name.clone(), org.seed(schema_of("CallCenter"), record));
+            let id = org.seed(schema_of("CallCenter"), record);
+            if self.partner_telephony_centers.contains(name) {
+                org.partner_centers.insert(id.clone());
+            }
+            center_ids.insert(name.clone(), id);
         }
         for user in &self.users {
             let missing = |what: &str, name: &str| {

@@ -1,0 +1,226 @@
+//! The Salesforce sandbox's bulk path, driven with reqwest over a real socket: Bulk API 2.0 ingest jobs of
+//! ContactCenterBulkOp records, then Salesforce working each record in the background.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use ccbulk_sandbox::salesforce::seed::UserSeed;
+use ccbulk_sandbox::salesforce::{BulkKnobs, SalesforceKnobs, SalesforceSandbox, SalesforceSeed};
+use common::{Api, start};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+const ARN: &str = "arn:aws:connect:us-west-2:123456789012:instance/inst-1/routing-profile/rp-1";
+const HEADER: &str = "Argument1,Argument2,Argument3,Argument4,Argument5,BulkAction";
+const PARTNER_CENTER: &str = "Tailspin Partner Telephony";
+
+fn user(name: &str, call_center: Option<&str>, permission_sets: &[&str]) -> UserSeed {
+    UserSeed {
+        id: None,
+        username: format!("{name}@example.com"),
+        email: format!("{name}@example.com"),
+        first_name: Some(name.into()),
+        last_name: "Agent".into(),
+        alias: name.into(),
+        profile: "Standard User".into(),
+        call_center: call_center.map(str::to_owned),
+        permission_sets: permission_sets.iter().map(|s| (*s).to_owned()).collect(),
+        active: true,
+    }
+}
+
+/// The default org with a Partner Telephony contact center and four users; bob already belongs to Support EMEA.
+fn seed() -> SalesforceSeed {
+    let mut seed = SalesforceSeed::default();
+    seed.call_centers.push(PARTNER_CENTER.into());
+    seed.partner_telephony_centers.push(PARTNER_CENTER.into());
+    seed.users.extend([
+        user("ada", None, &[]),
+        user("bob", Some("Support EMEA"), &["ContactCenterAgent"]),
+        user("carl", None, &[]),
+        user("dana", None, &[]),
+    ]);
+    seed
+}
+
+/// Polls `read` until `done` holds, for at most 10 s.
+async fn until<T>(what: &str, mut read: impl AsyncFnMut() -> T, done: impl Fn(&T) -> bool) -> T {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let value = read().await;
+        if done(&value) {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "{what} did not happen in 10 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn create_job(api: &Api, object: &str) -> (StatusCode, Value) {
+    api.post("/jobs/ingest", json!({"object": object, "operation": "insert", "contentType": "CSV", "lineEnding": "LF"}))
+        .await
+}
+
+async fn finished_job(api: &Api, id: &str) -> Value {
+    until(
+        "the job's end",
+        async || api.get(&format!("/jobs/ingest/{id}")).await.1,
+        |info| ["JobComplete", "Failed", "Aborted"].contains(&info["state"].as_str().unwrap_or_default()),
+    )
+    .await
+}
+
+/// Every ContactCenterBulkOp record once none is pending.
+async fn worked_bulkops(api: &Api) -> Vec<Value> {
+    let soql = "SELECT Id, Argument1, Status, ErrorMessage, VoiceProvisioningJobID FROM ContactCenterBulkOp";
+    let body = until(
+        "every record worked",
+        async || api.query(soql).await.1,
+        |body| body["records"].as_array().is_some_and(|r| r.iter().all(|r| r["Status"] != "Pending")),
+    )
+    .await;
+    body["records"].as_array().unwrap().clone()
+}
+
+fn csv_lines(text: &str) -> Vec<&str> {
+    text.lines().collect()
+}
+
+#[tokio::test]
+async fn an_ingest_job_loads_bulk_operations_that_salesforce_then_works_one_by_one() {
+    let sandbox = start(seed()).await;
+    let api = Api::new(&sandbox).await;
+    let id_of_user = async |name: &str| {
+        let (_, body) = api.query(&format!("SELECT Id FROM User WHERE Username = '{name}@example.com'")).await;
+        body["records"][0]["Id"].as_str().unwrap().to_owned()
+    };
+    let (ada, bob, carl, dana) =
+        (id_of_user("ada").await, id_of_user("bob").await, id_of_user("carl").await, id_of_user("dana").await);
+    let northwind = api.id_of("CallCenter", "Northwind Support").await;
+    let partner = api.id_of("CallCenter", PARTNER_CENTER).await;
+
+    let (status, job) = create_job(&api, "ContactCenterBulkOp").await;
+    assert_eq!(status, StatusCode::OK, "{job}");
+    let id = job["id"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("750") && id.len() == 18, "{id}");
+    assert_eq!((job["state"].as_str(), job["object"].as_str()), (Some("Open"), Some("ContactCenterBulkOp")));
+    let (status, early) = api.get_text(&format!("/jobs/ingest/{id}/successfulResults/")).await;
+    assert_eq!(status, StatusCode::CONFLICT, "no results before the job ends: {early}");
+
+    let csv = format!(
+        "{HEADER}\n\
+         ada@example.com,{ada},Agent,{ARN},{northwind},AddUsers\n\
+         carl@example.com,{carl},agent,{ARN},{northwind},AddUsers\n\
+         bob@example.com,{bob},Agent,{ARN},{northwind},AddUsers\n\
+         ,{ada},Agent,{ARN},{northwind},AddUsers\n\
+         dana@example.com,{dana},,,{partner},AddUsers\n\
+         ada@example.com,{ada},Agent,{ARN},{northwind},RemoveUsers\n"
+    );
+    assert_eq!(api.put_csv(&format!("/jobs/ingest/{id}/batches"), &csv).await.0, StatusCode::CREATED);
+    let (status, closed) = api.patch(&format!("/jobs/ingest/{id}"), json!({"state": "UploadComplete"})).await;
+    assert_eq!((status, closed["state"].as_str()), (StatusCode::OK, Some("UploadComplete")));
+    let (status, again) = api.put_csv(&format!("/jobs/ingest/{id}/batches"), &csv).await;
+    assert_eq!((status, again[0]["errorCode"].as_str()), (StatusCode::CONFLICT, Some("INVALIDJOBSTATE")));
+
+    let done = finished_job(&api, &id).await;
+    assert_eq!(done["state"], "JobComplete", "{done}");
+    assert_eq!((done["numberRecordsProcessed"].as_u64(), done["numberRecordsFailed"].as_u64()), (Some(6), Some(2)));
+    let (_, successful) = api.get_text(&format!("/jobs/ingest/{id}/successfulResults/")).await;
+    let successful = csv_lines(&successful);
+    assert_eq!(successful[0], format!("sf__Id,sf__Created,{HEADER}"));
+    assert_eq!(successful.len(), 5, "{successful:?}");
+    let (_, failed) = api.get_text(&format!("/jobs/ingest/{id}/failedResults/")).await;
+    let failed = csv_lines(&failed);
+    assert_eq!(failed[0], format!("sf__Id,sf__Error,{HEADER}"));
+    assert!(failed[1].contains("REQUIRED_FIELD_MISSING") && failed[1].contains("Argument1"), "{failed:?}");
+    assert!(failed[2].contains("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"), "{failed:?}");
+    let (_, unprocessed) = api.get_text(&format!("/jobs/ingest/{id}/unprocessedrecords/")).await;
+    assert_eq!(csv_lines(&unprocessed), vec![HEADER]);
+
+    let records = worked_bulkops(&api).await;
+    let outcome = |email: &str| {
+        let record = records.iter().find(|r| r["Argument1"] == email).unwrap_or_else(|| panic!("{email}"));
+        assert_eq!(record["VoiceProvisioningJobID"], json!(id));
+        (record["Status"].as_str().unwrap().to_owned(), record["ErrorMessage"].as_str().unwrap_or_default().to_owned())
+    };
+    assert_eq!(outcome("ada@example.com"), ("Completed".to_owned(), String::new()));
+    assert_eq!(outcome("dana@example.com"), ("Completed".to_owned(), String::new()));
+    let (status, message) = outcome("carl@example.com");
+    assert!(status == "Failed" && message.contains("Argument3"), "the profile is case-sensitive: {message}");
+    let (status, message) = outcome("bob@example.com");
+    assert!(status == "Failed" && message.contains("another contact center"), "{message}");
+
+    let snapshot = sandbox.snapshot();
+    let held = |name: &str| snapshot.user(&format!("{name}@example.com")).unwrap().clone();
+    assert_eq!(
+        (held("ada").call_center.as_deref(), held("ada").permission_sets),
+        (Some("Northwind Support"), vec!["ContactCenterAgent".to_owned()])
+    );
+    assert_eq!(held("dana").call_center.as_deref(), Some(PARTNER_CENTER));
+    assert_eq!(held("dana").permission_sets, vec!["ContactCenterAgentPartnerTelephony"], "assigned automatically");
+    assert_eq!(held("bob").call_center.as_deref(), Some("Support EMEA"), "one contact center per user");
+    assert_eq!(held("carl").call_center, None);
+    assert_eq!(snapshot.bulk_jobs.len(), 1);
+    assert_eq!((snapshot.bulk_jobs[0].state.as_str(), snapshot.bulk_jobs[0].records), ("JobComplete", 6));
+}
+
+#[tokio::test]
+async fn job_states_refuse_what_they_do_not_allow_and_the_knobs_fail_jobs_and_records() {
+    let sandbox: SalesforceSandbox = start(seed()).await;
+    let api = Api::new(&sandbox).await;
+    let (status, body) = create_job(&api, "Account").await;
+    assert_eq!((status, body[0]["errorCode"].as_str()), (StatusCode::BAD_REQUEST, Some("INVALIDJOB")));
+    let (status, _) = api.get("/jobs/ingest/750Sb0000000999AAA").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Abort, once; then the job may go.
+    let id = create_job(&api, "ContactCenterBulkOp").await.1["id"].as_str().unwrap().to_owned();
+    let (_, aborted) = api.patch(&format!("/jobs/ingest/{id}"), json!({"state": "Aborted"})).await;
+    assert_eq!(aborted["state"], "Aborted");
+    let (status, again) = api.patch(&format!("/jobs/ingest/{id}"), json!({"state": "Aborted"})).await;
+    assert_eq!((status, again[0]["errorCode"].as_str()), (StatusCode::CONFLICT, Some("INVALIDJOBSTATE")));
+    let listed = api.get("/jobs/ingest").await.1;
+    assert_eq!(listed["records"].as_array().map(Vec::len), Some(1), "{listed}");
+    let deleted = api.send(api.http.delete(api.url(&format!("/jobs/ingest/{id}")))).await.0;
+    assert_eq!(deleted, StatusCode::NO_CONTENT);
+
+    // Only Salesforce writes a bulk operation's outcome.
+    let (status, body) = api
+        .post(
+            "/sobjects/ContactCenterBulkOp",
+            json!({"Argument1": "ada@example.com", "BulkAction": "AddUsers", "Status": "Completed"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body[0]["errorCode"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("INVALID_FIELD_FOR_INSERT_UPDATE"))
+    );
+
+    // A job Salesforce fails as a whole loads nothing: every record is unprocessed.
+    let failing = BulkKnobs { job_failure: Some("InvalidBatch : sandbox says no".into()), ..BulkKnobs::default() };
+    sandbox.set_knobs(SalesforceKnobs { bulk: failing, ..SalesforceKnobs::default() });
+    let id = create_job(&api, "ContactCenterBulkOp").await.1["id"].as_str().unwrap().to_owned();
+    let csv = format!("{HEADER}\nada@example.com,,Agent,{ARN},,AddUsers\n");
+    assert_eq!(api.put_csv(&format!("/jobs/ingest/{id}/batches/"), &csv).await.0, StatusCode::CREATED);
+    api.patch(&format!("/jobs/ingest/{id}"), json!({"state": "UploadComplete"})).await;
+    let failed = finished_job(&api, &id).await;
+    assert_eq!(
+        (failed["state"].as_str(), failed["errorMessage"].as_str()),
+        (Some("Failed"), Some("InvalidBatch : sandbox says no"))
+    );
+    let (_, unprocessed) = api.get_text(&format!("/jobs/ingest/{id}/unprocessedrecords/")).await;
+    assert_eq!(csv_lines(&unprocessed).len(), 2, "{unprocessed}");
+    assert_eq!(api.query("SELECT Id FROM ContactCenterBulkOp").await.1["totalSize"], 0);
+
+    // Per-record failures of Salesforce's own.
+    let flaky = BulkKnobs { record_failure_rate: 1.0, ..BulkKnobs::default() };
+    sandbox.set_knobs(SalesforceKnobs { bulk: flaky, ..SalesforceKnobs::default() });
+    let (status, _) = api
+        .post("/sobjects/ContactCenterBulkOp", json!({"Argument1": "ada@example.com", "BulkAction": "AddUsers"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "the REST API inserts bulk operations too");
+    let records = worked_bulkops(&api).await;
+    assert_eq!(records[0]["Status"], "Failed");
+    assert!(records[0]["ErrorMessage"].as_str().unwrap().contains("sandbox fault"), "{records:?}");
+}
