@@ -74,6 +74,10 @@ async fn main() -> ExitCode {
                 .map(|id| json!({"alias": i.alias, "id": id, "identity_management": i.identity_management}))
         })
         .collect();
+    // The org works as Service Cloud Voice does: its bulk operations (and, when the seed says the org syncs, its
+    // users who join an Amazon Connect contact center) get Connect users that Salesforce makes in the instance
+    // their routing profile names, or else the first one.
+    salesforce.link_connect(connect.voice_link(), connect.default_instance_id());
     let app = salesforce_seed.connected_apps.first();
     let ready = json!({
         "connect": {

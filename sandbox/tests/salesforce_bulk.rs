@@ -224,3 +224,76 @@ async fn job_states_refuse_what_they_do_not_allow_and_the_knobs_fail_jobs_and_re
     assert_eq!(records[0]["Status"], "Failed");
     assert!(records[0]["ErrorMessage"].as_str().unwrap().contains("sandbox fault"), "{records:?}");
 }
+
+/// A Service Cloud Voice org linked to a Connect instance: Salesforce creates the Connect user of every bulk
+/// operation it works (the row's routing profile, the security profile of its profile) and, after the sync's delay,
+/// of every user who joins an Amazon Connect contact center another way; never through the Connect API.
+#[tokio::test]
+async fn service_cloud_voice_creates_the_connect_users_of_the_bulk_path_and_of_users_who_join() {
+    use ccbulk_sandbox::connect::ConnectSandbox;
+    use ccbulk_sandbox::examples;
+    use ccbulk_shared::sfid::SalesforceId;
+
+    let connect = ConnectSandbox::start(examples::connect_seed(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let seed = SalesforceSeed {
+        service_cloud_voice_sync: true,
+        knobs: SalesforceKnobs { voice_sync_delay_ms: 60_000, ..SalesforceKnobs::default() },
+        ..examples::salesforce_seed()
+    };
+    let sandbox = start(seed).await;
+    sandbox.link_connect(connect.voice_link(), examples::SAML_INSTANCE_ID);
+    let api = Api::new(&sandbox).await;
+    let org_id = sandbox.snapshot().org_id;
+
+    // The example file, its 15-character ids widened to 18 as Salesforce asks.
+    let example = include_str!("../../examples/bulkop-amazon-connect.csv");
+    let mut csv = String::new();
+    for (i, line) in example.lines().enumerate() {
+        let mut cells: Vec<String> = line.split(',').map(str::to_owned).collect();
+        if i > 0 {
+            cells[1] = SalesforceId::parse(&cells[1]).unwrap().as_str().to_owned();
+        }
+        csv.push_str(&cells.join(","));
+        csv.push('\n');
+    }
+    let rows = example.lines().count() - 1;
+    let id = create_job(&api, "ContactCenterBulkOp").await.1["id"].as_str().unwrap().to_owned();
+    api.put_csv(&format!("/jobs/ingest/{id}/batches"), &csv).await;
+    api.patch(&format!("/jobs/ingest/{id}"), json!({"state": "UploadComplete"})).await;
+    assert_eq!(finished_job(&api, &id).await["state"], "JobComplete");
+    let records = worked_bulkops(&api).await;
+    let failed: Vec<&Value> = records.iter().filter(|r| r["Status"] != "Completed").collect();
+    assert!(failed.is_empty(), "{failed:?}");
+
+    let snapshot = connect.snapshot();
+    assert_eq!(snapshot.created_by_salesforce.len(), rows, "one Connect user per row");
+    assert_eq!(snapshot.counters.calls.get("CreateUser"), None, "Salesforce does not go through the API");
+    let instance = snapshot.instance(examples::SAML_INSTANCE_ID).unwrap();
+    let first = example.lines().nth(1).unwrap().split(',').collect::<Vec<_>>();
+    let user_id = SalesforceId::parse(first[1]).unwrap().as_str().to_owned();
+    let alias = sandbox.snapshot().users.iter().find(|u| u.id == user_id).unwrap().alias.clone();
+    let made = instance.user(&format!("{alias}@{user_id}@{org_id}")).expect("Service Cloud Voice's username form");
+    assert_eq!(made.security_profiles, vec![first[2].to_owned()], "the security profile that matches the profile");
+    let saml_seed =
+        examples::connect_seed().instances.into_iter().find(|i| i.id.as_deref() == Some(examples::SAML_INSTANCE_ID));
+    let routing_profile_id = first[3].rsplit('/').next().unwrap();
+    let named = saml_seed.unwrap().ids.into_iter().find(|(_, id)| id == routing_profile_id).map(|(name, _)| name);
+    assert_eq!(named.as_deref(), Some(made.routing_profile.as_str()), "the row's routing profile");
+    assert_eq!(sandbox.snapshot().voice_syncs_waiting, 0, "the bulk path's joins found their users made");
+
+    // A user who joins through the REST API gets a Connect user once the sync's delay has passed.
+    let ines = "005Hn0000d53x83IAA";
+    let (status, _) = api.patch(&format!("/sobjects/User/{ines}"), json!({"CallCenterId": "04vHn000000Z4aBIAS"})).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let username = |alias: &str| format!("{alias}@{ines}@{org_id}");
+    let ines_alias = sandbox.snapshot().users.iter().find(|u| u.id == ines).unwrap().alias.clone();
+    assert_eq!(sandbox.snapshot().voice_syncs_waiting, 1);
+    let instance_has = |name: &str| {
+        connect.snapshot().instance(examples::SAML_INSTANCE_ID).unwrap().user(name).map(|u| u.routing_profile.clone())
+    };
+    assert_eq!(instance_has(&username(&ines_alias)), None, "not before the sync's delay");
+    sandbox.set_knobs(SalesforceKnobs { voice_sync_delay_ms: 0, ..SalesforceKnobs::default() });
+    let routing = until("the sync", async || instance_has(&username(&ines_alias)), Option::is_some).await;
+    assert_eq!(routing.as_deref(), Some("Basic Routing Profile"));
+    assert!(sandbox.snapshot().voice_sync_failures.is_empty());
+}

@@ -9,9 +9,10 @@ mod quick_connects;
 mod rules;
 pub mod seed;
 mod users;
+mod voice;
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use axum::Router;
@@ -32,11 +33,14 @@ use self::model::Instance;
 pub use self::model::{IdentityInfo, IdentityManagementType, PhoneConfig};
 pub use self::seed::ConnectSeed;
 use self::users::Update;
+pub use self::voice::VoiceUser;
 use crate::server::{Bound, Running};
 
 struct World {
     region: String,
     instances: Vec<Instance>,
+    /// Usernames of the users Service Cloud Voice created (through [`VoiceLink`]), in order.
+    created_by_salesforce: Vec<String>,
 }
 
 impl World {
@@ -67,7 +71,7 @@ impl ConnectSandbox {
         let instance_ids = instances.iter().map(|i| (i.alias.clone(), i.id.clone())).collect();
         let app = Arc::new(App {
             gate: Gate::new(seed.knobs.clone()),
-            world: Mutex::new(World { region: seed.region.clone(), instances }),
+            world: Mutex::new(World { region: seed.region.clone(), instances, created_by_salesforce: Vec::new() }),
         });
         let server = Bound::bind(addr).await?.serve(router(app.clone()));
         Ok(Self { server, app, instance_ids })
@@ -105,6 +109,38 @@ impl ConnectSandbox {
     pub fn snapshot(&self) -> Snapshot {
         snapshot(&self.app)
     }
+
+    /// The hold a Salesforce sandbox takes to create Connect users as Service Cloud Voice does.
+    pub fn voice_link(&self) -> VoiceLink {
+        VoiceLink { app: Arc::downgrade(&self.app) }
+    }
+}
+
+/// Service Cloud Voice's way into the instances: Salesforce creates (or links) the Connect user of a user who joins
+/// an Amazon Connect contact center. Holds the sandbox weakly: once it stops, every request fails.
+#[derive(Clone)]
+pub struct VoiceLink {
+    app: Weak<App>,
+}
+
+impl std::fmt::Debug for VoiceLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("VoiceLink")
+    }
+}
+
+impl VoiceLink {
+    /// The Connect user's id, created or found under the username.
+    pub fn provision(&self, user: &VoiceUser) -> Result<String, String> {
+        let app = self.app.upgrade().ok_or("the Connect sandbox has stopped")?;
+        let mut world = app.world.lock().unwrap();
+        let instance = world.instance(&user.instance_id).map_err(|_| format!("no instance {}", user.instance_id))?;
+        let (id, created) = voice::provision(instance, user)?;
+        if created {
+            world.created_by_salesforce.push(user.username.clone());
+        }
+        Ok(id)
+    }
 }
 
 /// The inspection view: users, quick connects (dangling ones marked), and the counters.
@@ -112,6 +148,8 @@ impl ConnectSandbox {
 pub struct Snapshot {
     pub instances: Vec<InstanceSnapshot>,
     pub counters: Counters,
+    /// Usernames of the users Service Cloud Voice created, not a client's CreateUser.
+    pub created_by_salesforce: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -203,7 +241,7 @@ fn snapshot(app: &App) -> Snapshot {
                 .collect(),
         })
         .collect();
-    Snapshot { instances, counters: app.gate.counters() }
+    Snapshot { instances, counters: app.gate.counters(), created_by_salesforce: world.created_by_salesforce.clone() }
 }
 
 pub(crate) fn request_id() -> HeaderValue {

@@ -3,14 +3,28 @@
 //! ../shared/seeds/salesforce-voice-bulk-users.txt describes: its arguments checked, the user put in the contact
 //! center with the permission set of its profile, and its Status and ErrorMessage set.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ccbulk_shared::domain::bulkop_status;
 use serde_json::{Value, json};
 
 use super::bulk::{JobState, RecordResult};
-use super::knobs::BulkKnobs;
+use super::knobs::{BulkKnobs, SalesforceKnobs};
 use super::org::{Org, Record, canonical_id, schema};
+use crate::connect::{VoiceLink, VoiceUser};
+
+/// The Connect instance a Service Cloud Voice org provisions its Amazon Connect contact centers' users into.
+#[derive(Debug, Clone)]
+pub struct VoiceSync {
+    pub link: VoiceLink,
+    pub instance_id: String,
+}
+
+/// Service Cloud Voice's username for a user's Connect user: "default form `alias@UserId@OrgId`"
+/// (../shared/reference/salesforce-rest.md).
+pub fn voice_username(alias: &str, user_id: &str, org_id: &str) -> String {
+    format!("{alias}@{user_id}@{org_id}")
+}
 
 /// Carries the fraction of a record the rate allowed but no tick has worked yet.
 #[derive(Debug, Default)]
@@ -19,8 +33,10 @@ pub struct Processor {
 }
 
 impl Processor {
-    /// Moves every job and record on by `elapsed` worth of work.
-    pub fn tick(&mut self, org: &mut Org, knobs: &BulkKnobs, elapsed: Duration) {
+    /// Moves every job, record and sync on by `elapsed` worth of work.
+    pub fn tick(&mut self, org: &mut Org, knobs: &SalesforceKnobs, voice: Option<&VoiceSync>, elapsed: Duration) {
+        sync_joins(org, voice, Duration::from_millis(knobs.voice_sync_delay_ms));
+        let knobs = &knobs.bulk;
         run_jobs(org, knobs);
         self.allowance += knobs.records_per_second * elapsed.as_secs_f64();
         let due = self.allowance.floor() as usize;
@@ -36,8 +52,70 @@ impl Processor {
         // An idle processor saves no allowance for a burst later.
         self.allowance = if pending.len() < due { 0.0 } else { self.allowance - due as f64 };
         for id in pending {
-            work(org, &id, knobs);
+            work(org, &id, knobs, voice);
         }
+    }
+}
+
+/// In a syncing org, Salesforce creates the Connect user of each user who joined an Amazon Connect contact center,
+/// `delay` after the join, with the instance's Basic Routing Profile and the security profile of the user's Voice
+/// permission set.
+fn sync_joins(org: &mut Org, voice: Option<&VoiceSync>, delay: Duration) {
+    let now = Instant::now();
+    let (due, waiting): (Vec<_>, Vec<_>) = org.joins.drain(..).partition(|(_, joined)| now >= *joined + delay);
+    org.joins = waiting;
+    for (user_id, _) in due {
+        let outcome = match (voice, org.get("User", &user_id).cloned()) {
+            (None, _) => Err("no Amazon Connect instance is linked to the org".to_owned()),
+            (_, None) => Err("the user is gone".to_owned()),
+            (Some(voice), Some(user)) => {
+                let security_profile = voice_profile(org, &user_id);
+                voice.link.provision(&connect_user(org, &user, &voice.instance_id, None, security_profile)).map(|_| ())
+            }
+        };
+        if let Err(message) = outcome {
+            org.sync_failures.insert(user_id, message);
+        }
+    }
+}
+
+/// The security profile that matches the user's Voice permission set.
+fn voice_profile(org: &Org, user_id: &str) -> &'static str {
+    let held: Vec<String> = org
+        .records("PermissionSetAssignment")
+        .filter(|a| text(a, "AssigneeId") == Some(user_id))
+        .filter_map(|a| org.get("PermissionSet", text(a, "PermissionSetId")?))
+        .filter_map(|set| text(set, "Name").map(str::to_owned))
+        .collect();
+    if held.iter().any(|name| name.starts_with("ContactCenterAdmin")) {
+        "Admin"
+    } else if held.iter().any(|name| name.starts_with("ContactCenterSupervisor")) {
+        "CallCenterManager"
+    } else {
+        "Agent"
+    }
+}
+
+fn connect_user(
+    org: &Org,
+    user: &Record,
+    instance_id: &str,
+    routing_profile_id: Option<String>,
+    security_profile: &str,
+) -> VoiceUser {
+    let field = |name: &str| text(user, name).map(str::to_owned);
+    VoiceUser {
+        instance_id: instance_id.to_owned(),
+        username: voice_username(
+            text(user, "Alias").unwrap_or_default(),
+            text(user, "Id").unwrap_or_default(),
+            &org.id,
+        ),
+        first_name: field("FirstName"),
+        last_name: field("LastName").unwrap_or_default(),
+        email: field("Email"),
+        routing_profile_id,
+        security_profile: security_profile.to_owned(),
     }
 }
 
@@ -114,12 +192,12 @@ fn load(
 }
 
 /// Works one ContactCenterBulkOp record and sets its Status and ErrorMessage.
-fn work(org: &mut Org, id: &str, knobs: &BulkKnobs) {
+fn work(org: &mut Org, id: &str, knobs: &BulkKnobs, voice: Option<&VoiceSync>) {
     let Some(record) = org.get("ContactCenterBulkOp", id).cloned() else { return };
     let outcome = if fastrand::f64() < knobs.record_failure_rate {
         Err("An unexpected error occurred while adding the user to the contact center (sandbox fault)".to_owned())
     } else {
-        add_user(org, &record)
+        add_user(org, &record, voice)
     };
     let (status, message) = match outcome {
         Ok(()) => (bulkop_status::COMPLETED, Value::Null),
@@ -131,7 +209,7 @@ fn work(org: &mut Org, id: &str, knobs: &BulkKnobs) {
 
 /// AddUsers: the seed's checks, then the permission set and the contact center, in the order Salesforce's own setup
 /// follows (the set first: a contact center takes only users who hold one).
-fn add_user(org: &mut Org, record: &Record) -> Result<(), String> {
+fn add_user(org: &mut Org, record: &Record, voice: Option<&VoiceSync>) -> Result<(), String> {
     let arg = |n: u8| text(record, &format!("Argument{n}"));
     // "The user ID must be 18 characters".
     let given = arg(2).ok_or("Argument2: the user ID is missing")?;
@@ -159,14 +237,19 @@ fn add_user(org: &mut Org, record: &Record) -> Result<(), String> {
         "ContactCenterAgentPartnerTelephony"
     } else {
         // "This is a case-sensitive field, and the only possible values are Admin, Agent, and CallCenterManager."
-        let set = match arg(3) {
-            Some("Admin") => "ContactCenterAdmin",
-            Some("Agent") => "ContactCenterAgent",
-            Some("CallCenterManager") => "ContactCenterSupervisor",
+        let (set, profile) = match arg(3) {
+            Some("Admin") => ("ContactCenterAdmin", "Admin"),
+            Some("Agent") => ("ContactCenterAgent", "Agent"),
+            Some("CallCenterManager") => ("ContactCenterSupervisor", "CallCenterManager"),
             _ => return Err("Argument3: the profile is Admin, Agent or CallCenterManager, in that case".into()),
         };
-        if !arg(4).is_some_and(routing_profile_arn) {
-            return Err("Argument4: not an Amazon Connect routing-profile ARN".into());
+        let (instance_id, routing_profile_id) =
+            arg(4).and_then(routing_profile_arn).ok_or("Argument4: not an Amazon Connect routing-profile ARN")?;
+        // Salesforce creates (or links) the Connect user with the row's routing profile and the security profile
+        // that matches its profile, in the instance the ARN names.
+        if let Some(voice) = voice {
+            let wanted = connect_user(org, &user, &instance_id, Some(routing_profile_id), profile);
+            voice.link.provision(&wanted).map_err(|reason| format!("Amazon Connect: {reason}"))?;
         }
         set
     };
@@ -180,7 +263,12 @@ fn add_user(org: &mut Org, record: &Record) -> Result<(), String> {
     let schema = schema("User").expect("a known object");
     let mut fields = Record::new();
     fields.insert("CallCenterId".into(), json!(center));
-    org.update(schema, &user_id, &fields).map_err(|errs| errs[0].message.clone())
+    org.update(schema, &user_id, &fields).map_err(|errs| errs[0].message.clone())?;
+    if voice.is_some() {
+        // This join's Connect user is made already.
+        org.joins.retain(|(joined, _)| *joined != user_id);
+    }
+    Ok(())
 }
 
 /// Assigns `set` (an assignment already there counts) and takes back any other contact-center set: a profile changed.
@@ -214,17 +302,23 @@ fn grant(org: &mut Org, user_id: &str, set: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// `arn:aws:connect:<region>:<account>:instance/<id>/routing-profile/<id>` (IAM's resource types for Amazon
-/// Connect: routing-profile).
-fn routing_profile_arn(text: &str) -> bool {
+/// The instance and routing-profile ids of `arn:aws:connect:<region>:<account>:instance/<id>/routing-profile/<id>`
+/// (IAM's resource types for Amazon Connect: routing-profile).
+fn routing_profile_arn(text: &str) -> Option<(String, String)> {
     let parts: Vec<&str> = text.split(':').collect();
-    let [arn, partition, service, region, account, resource] = parts[..] else { return false };
-    let path: Vec<&str> = resource.split('/').collect();
-    arn == "arn"
+    let [arn, partition, service, region, account, resource] = parts[..] else { return None };
+    let well_formed = arn == "arn"
         && partition.starts_with("aws")
         && service == "connect"
         && !region.is_empty()
         && account.len() == 12
-        && account.bytes().all(|b| b.is_ascii_digit())
-        && matches!(path[..], ["instance", instance, "routing-profile", profile] if !instance.is_empty() && !profile.is_empty())
+        && account.bytes().all(|b| b.is_ascii_digit());
+    match resource.split('/').collect::<Vec<_>>()[..] {
+        ["instance", instance, "routing-profile", profile]
+            if well_formed && !instance.is_empty() && !profile.is_empty() =>
+        {
+            Some((instance.to_owned(), profile.to_owned()))
+        }
+        _ => None,
+    }
 }

@@ -28,11 +28,20 @@ pub struct SalesforceKnobs {
     /// Access tokens expire this long after they are issued.
     pub token_ttl_secs: u64,
     pub bulk: BulkKnobs,
+    /// In a Service Cloud Voice org, how long after a user joins an Amazon Connect contact center Salesforce creates
+    /// the Connect user.
+    pub voice_sync_delay_ms: u64,
 }
 
 impl Default for SalesforceKnobs {
     fn default() -> Self {
-        Self { latency: Latency::default(), faults: BTreeMap::new(), token_ttl_secs: 7200, bulk: BulkKnobs::default() }
+        Self {
+            latency: Latency::default(),
+            faults: BTreeMap::new(),
+            token_ttl_secs: 7200,
+            bulk: BulkKnobs::default(),
+            voice_sync_delay_ms: 500,
+        }
     }
 }
 

@@ -61,6 +61,7 @@ struct App {
     seed: SalesforceSeed,
     knobs: Mutex<SalesforceKnobs>,
     world: Mutex<World>,
+    voice: Mutex<Option<bulkop::VoiceSync>>,
 }
 
 /// How often the background processor moves bulk jobs and records on.
@@ -88,9 +89,10 @@ fn spawn_processor(app: &Arc<App>) -> tokio::task::AbortHandle {
         loop {
             tokio::time::sleep(PROCESSOR_TICK).await;
             let Some(app) = app.upgrade() else { break };
-            let knobs = app.knobs.lock().unwrap().bulk.clone();
+            let knobs = app.knobs.lock().unwrap().clone();
+            let voice = app.voice.lock().unwrap().clone();
             let now = Instant::now();
-            processor.tick(&mut app.world.lock().unwrap().org, &knobs, now - last);
+            processor.tick(&mut app.world.lock().unwrap().org, &knobs, voice.as_ref(), now - last);
             last = now;
         }
     })
@@ -108,6 +110,7 @@ impl SalesforceSandbox {
             knobs: Mutex::new(seed.knobs.clone()),
             seed,
             world: Mutex::new(World { org, sessions: HashMap::new(), counters }),
+            voice: Mutex::new(None),
         });
         let server = bound.serve(router(app.clone()));
         let processor = spawn_processor(&app);
@@ -139,6 +142,13 @@ impl SalesforceSandbox {
         snapshot(&self.app)
     }
 
+    /// Links the org to a Connect sandbox's instance, as Service Cloud Voice with Amazon Connect is: the bulk
+    /// path's records, and in a syncing org every user who joins an Amazon Connect contact center, get a Connect
+    /// user that Salesforce creates there.
+    pub fn link_connect(&self, link: crate::connect::VoiceLink, instance_id: &str) {
+        *self.app.voice.lock().unwrap() = Some(bulkop::VoiceSync { link, instance_id: instance_id.to_owned() });
+    }
+
     /// The owner of `username`'s pending email address confirms it; false when none is pending.
     pub fn confirm_email(&self, username: &str) -> bool {
         let mut world = self.app.world.lock().unwrap();
@@ -153,6 +163,10 @@ pub struct SalesforceSnapshot {
     pub users: Vec<SalesforceUserSnapshot>,
     pub counters: SalesforceCounters,
     pub bulk_jobs: Vec<BulkJobSnapshot>,
+    /// In a Service Cloud Voice org: joins whose Connect user Salesforce has yet to create.
+    pub voice_syncs_waiting: usize,
+    /// What the Service Cloud Voice sync could not do, per user id.
+    pub voice_sync_failures: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -232,7 +246,14 @@ fn snapshot(app: &App) -> SalesforceSnapshot {
             records: job.records.len(),
         })
         .collect();
-    SalesforceSnapshot { org_id: org.id.clone(), users, counters: world.counters.clone(), bulk_jobs }
+    SalesforceSnapshot {
+        org_id: org.id.clone(),
+        users,
+        counters: world.counters.clone(),
+        bulk_jobs,
+        voice_syncs_waiting: org.joins.len(),
+        voice_sync_failures: org.sync_failures.clone(),
+    }
 }
 
 fn router(app: Arc<App>) -> Router {

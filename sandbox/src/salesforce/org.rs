@@ -4,6 +4,7 @@ use super::bulk::IngestJobs;
 use super::picklists;
 use ccbulk_shared::domain::bulkop_status;
 use std::collections::{BTreeMap, HashSet};
+use std::time::Instant;
 
 use ccbulk_shared::sfid::SalesforceId;
 use serde::Serialize;
@@ -163,6 +164,13 @@ pub struct Org {
     pub bulk: IngestJobs,
     /// Contact centers (canonical ids) under Partner Telephony; the others are Amazon Connect's.
     pub partner_centers: HashSet<String>,
+    /// "Service Cloud Voice with Amazon Connect": a user who joins an Amazon Connect contact center gets a Connect
+    /// user that Salesforce creates (../shared/reference/salesforce-rest.md).
+    pub voice_sync: bool,
+    /// Users who joined an Amazon Connect contact center in a syncing org, and when: Salesforce's sync is to come.
+    pub joins: Vec<(String, Instant)>,
+    /// What the sync could not do, per user id.
+    pub sync_failures: BTreeMap<String, String>,
     /// Users whose alias changed while they were in a contact center: "Updating the alias of the Salesforce user
     /// breaks AWS single sign-on" (../shared/seeds/salesforce-add-remove-contact-center-users.txt). Salesforce takes
     /// the change; the sandbox remembers the damage so that tests can see it.
@@ -217,6 +225,9 @@ impl Org {
         let id = self.new_id(schema);
         let mut record = record;
         record.insert("Id".into(), json!(id));
+        if schema.name == "User" && self.joins_amazon_connect_center(&Record::new(), &record) {
+            self.joins.push((id.clone(), Instant::now()));
+        }
         if schema.name == "User" && !record.contains_key("IsActive") {
             record.insert("IsActive".into(), json!(true));
         }
@@ -250,8 +261,12 @@ impl Org {
         {
             self.sso_broken.insert(canonical_id(id).unwrap_or_default());
         }
+        let joined = schema.name == "User" && self.joins_amazon_connect_center(&merged, &changes);
         merged.extend(changes);
         let id = merged["Id"].as_str().unwrap_or_default().to_owned();
+        if joined {
+            self.joins.push((id.clone(), Instant::now()));
+        }
         self.records.entry(schema.name).or_default().insert(id, with_name(schema, merged));
         Ok(())
     }
@@ -394,6 +409,15 @@ impl Org {
             self.reference(record, field, object)?;
         }
         self.check_membership(existing, record)
+    }
+
+    /// Whether a User write puts its user in an Amazon Connect contact center that syncs: one it was not in before.
+    fn joins_amazon_connect_center(&self, before: &Record, changes: &Record) -> bool {
+        let center = |record: &Record| {
+            record.get("CallCenterId").and_then(Value::as_str).filter(|c| !c.is_empty()).and_then(canonical_id)
+        };
+        self.voice_sync
+            && center(changes).is_some_and(|to| !self.partner_centers.contains(&to) && center(before) != Some(to))
     }
 
     /// Sets a field only Salesforce writes (a bulk operation's Status), past the rules a caller's write passes.

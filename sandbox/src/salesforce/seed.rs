@@ -25,6 +25,10 @@ pub struct SalesforceSeed {
     /// Call centers under Partner Telephony, by name; the others are Amazon Connect's.
     #[serde(default)]
     pub partner_telephony_centers: Vec<String>,
+    /// "Service Cloud Voice with Amazon Connect": Salesforce creates the Connect user of a user who joins an Amazon
+    /// Connect contact center, once the sandbox is linked to a Connect sandbox.
+    #[serde(default)]
+    pub service_cloud_voice_sync: bool,
     pub users: Vec<UserSeed>,
     /// Usernames already taken in other orgs.
     #[serde(default)]
@@ -124,6 +128,7 @@ impl Default for SalesforceSeed {
             call_centers: ["Northwind Support", "Support EMEA"].map(String::from).to_vec(),
             call_center_ids: Default::default(),
             partner_telephony_centers: Vec::new(),
+            service_cloud_voice_sync: false,
             users: vec![UserSeed {
                 id: None,
                 username: INTEGRATION_USER.into(),
@@ -209,6 +214,7 @@ impl SalesforceSeed {
         }
         org.taken_elsewhere = self.usernames_taken_elsewhere.iter().map(|u| u.to_lowercase()).collect();
         org.voice_seats = self.voice_seats;
+        org.voice_sync = self.service_cloud_voice_sync;
         Ok(org)
     }
 }
