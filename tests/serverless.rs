@@ -328,8 +328,8 @@ async fn partner_telephony_rows_have_no_connect_side() {
         let username = line.split(',').next().unwrap();
         let user = org.user(username).unwrap();
         assert_eq!(user.call_center.as_deref(), Some("Tailspin Partner Telephony"), "{user:?}");
-        // The Partner Telephony file names no role, so membership is all it asks for, as in Salesforce's own op:
-        // the permission set the admin gave the user beforehand is left as it was.
+        // The Partner Telephony file names no role; the Partner Telephony set comes with the membership, as
+        // Salesforce's own bulk op assigns it.
         assert_eq!(user.permission_sets, ["ContactCenterAgentPartnerTelephony"], "{user:?}");
     }
 }

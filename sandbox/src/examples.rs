@@ -82,12 +82,10 @@ pub fn salesforce_seed() -> SalesforceSeed {
         seed.call_center_ids.insert(name.into(), id.into());
     }
     seed.partner_telephony_centers.push(PARTNER_CONTACT_CENTER.0.into());
-    // Partner Telephony rows name no role (no Argument3): their users must already hold the contact-center
-    // permission set an admin gave them, as Salesforce asks ("Verify that each contact center user has the required
-    // permission set", ../shared/seeds/salesforce-add-remove-contact-center-users.txt).
-    for (file, permission_sets) in
-        [(BULKOP_CONNECT, vec![]), (BULKOP_PARTNER, vec!["ContactCenterAgentPartnerTelephony".to_owned()])]
-    {
+    // The users start with no contact-center permission set: Partner Telephony rows name no role (no Argument3), and
+    // their set is assigned with the membership, as Salesforce's own bulk op does
+    // (../shared/seeds/salesforce-voice-bulk-users.txt).
+    for file in [BULKOP_CONNECT, BULKOP_PARTNER] {
         for row in records(file) {
             let (Some(email), Some(id)) = (row.get("Argument1"), row.get("Argument2")) else { continue };
             let (first, last) = names_of(email);
@@ -104,7 +102,7 @@ pub fn salesforce_seed() -> SalesforceSeed {
                 last_name: last,
                 profile: "Standard User".into(),
                 call_center: None,
-                permission_sets: permission_sets.clone(),
+                permission_sets: Vec::new(),
                 active: true,
             });
         }

@@ -189,5 +189,14 @@ async fn partner_telephony_uses_its_own_sets_and_jwt_sessions_renew_when_they_ex
         sandbox.snapshot().user("pt@example.com").unwrap().permission_sets,
         vec!["ContactCenterAdminPartnerTelephony"]
     );
+    // A row that names no role (a Partner Telephony bulkop row) gets the Partner Telephony set Salesforce's own op
+    // assigns; a user who holds a set keeps it.
+    let roleless = SalesforceUser { role: None, ..new_user("pt2@example.com", "Support EMEA", VoiceRole::Agent) };
+    let kept = SalesforceUser { role: None, ..row.clone() };
+    let results = provisioner.apply(&[(Action::Add, &roleless), (Action::Update, &kept)]).await.unwrap();
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let snapshot = sandbox.snapshot();
+    assert_eq!(snapshot.user("pt2@example.com").unwrap().permission_sets, vec!["ContactCenterAgentPartnerTelephony"]);
+    assert_eq!(snapshot.user("pt@example.com").unwrap().permission_sets, vec!["ContactCenterAdminPartnerTelephony"]);
     assert!(sandbox.snapshot().counters.tokens_issued >= 3, "the client signed in again after the expired sessions");
 }

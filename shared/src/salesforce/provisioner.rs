@@ -557,7 +557,22 @@ impl SalesforceProvisioner<'_> {
                 );
                 continue;
             }
-            let Some(role) = item.row.role else { continue };
+            let holds_voice =
+                || held.iter().any(|a| text(a, "PermissionSetId").is_some_and(|p| voice_ids.contains(&p)));
+            let role = match item.row.role {
+                Some(role) => role,
+                // A Partner Telephony row names no role, and Salesforce's own bulk op assigns the Partner Telephony
+                // permission set itself ("In this case, the Partner Telephony Permission Set is also automatically
+                // assigned to the user", ../shared/seeds/salesforce-voice-bulk-users.txt): a joining user who holds
+                // no contact-center set gets the agent one, and one who holds a set keeps it.
+                None if self.telephony == TelephonyModel::PartnerTelephony
+                    && item.row.contact_center.is_some()
+                    && !holds_voice() =>
+                {
+                    VoiceRole::Agent
+                }
+                None => continue,
+            };
             let label = permission_set_label(role, self.telephony);
             let Some(set) = voice.get(&label) else {
                 item.failed = Some(refuse(format!("the org has no permission set labelled {label:?}")));
