@@ -13,6 +13,14 @@ use tokio::sync::RwLock;
 use super::allocation::{Allocation, Usage};
 
 pub const API_VERSION: &str = "v62.0";
+
+/// A request's body.
+#[derive(Debug, Clone, Copy)]
+pub enum Payload<'a> {
+    Json(&'a Value),
+    /// CSV data, as Bulk API 2.0's Upload Job Data takes it.
+    Csv(&'a str),
+}
 /// Records per sObject Collections call.
 pub const COLLECTION_LIMIT: usize = 200;
 /// Attempts a call gets against server errors (5xx) before the error is the caller's.
@@ -230,6 +238,18 @@ impl SalesforceClient {
         query: &[(&str, &str)],
         body: Option<&Value>,
     ) -> Result<Value, SalesforceError> {
+        self.send(method, path, query, body.map(Payload::Json)).await
+    }
+
+    /// Like [`call`](Self::call), with a body of any kind (CSV for Bulk API job data). An answer that is not JSON
+    /// (a CSV of results) comes back as a JSON string.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<Payload<'_>>,
+    ) -> Result<Value, SalesforceError> {
         let mut attempt = 1;
         loop {
             match self.call_once(method.clone(), path, query, body).await {
@@ -249,7 +269,7 @@ impl SalesforceClient {
         method: Method,
         path: &str,
         query: &[(&str, &str)],
-        body: Option<&Value>,
+        body: Option<Payload<'_>>,
     ) -> Result<Value, (SalesforceError, Option<StatusCode>)> {
         let mut renew = false;
         loop {
@@ -260,9 +280,11 @@ impl SalesforceClient {
                 format!("{}/services/data/{API_VERSION}{path}", session.instance_url)
             };
             let mut request = self.http.request(method.clone(), url).bearer_auth(&session.access_token).query(query);
-            if let Some(body) = body {
-                request = request.json(body);
-            }
+            request = match body {
+                Some(Payload::Json(body)) => request.json(body),
+                Some(Payload::Csv(text)) => request.header("content-type", "text/csv").body(text.to_owned()),
+                None => request,
+            };
             self.allocation.wait_turn().await;
             let response = request.send().await.map_err(|e| (SalesforceError::transport(e), None))?;
             self.allocation.record(response.headers().get("sforce-limit-info").and_then(|v| v.to_str().ok()));

@@ -1,11 +1,13 @@
 //! The Salesforce side of provisioning, over the REST API with reqwest (feature `salesforce`).
 
 mod allocation;
+mod bulk;
 mod client;
 mod provisioner;
 
 pub use self::allocation::{ALLOCATION_SPENT, Usage};
-pub use self::client::{CollectionResult, Credentials, SalesforceClient, SalesforceError, jwt_audience};
+pub use self::bulk::{BULKOP_MAX_ROWS, BulkOp, BulkOpStatus, JobProgress, Loaded, bulkop_csv};
+pub use self::client::{CollectionResult, Credentials, Payload, SalesforceClient, SalesforceError, jwt_audience};
 pub use self::provisioner::{
     AliasChange, EmailConfirmation, SalesforceDefaults, SalesforceOutcome, SalesforceProvisioner,
 };
