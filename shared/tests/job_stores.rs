@@ -213,6 +213,14 @@ async fn an_unusable_file_is_a_failed_job_with_its_reason(store: &impl JobStore)
     assert_eq!(failed.dialect, Some(Dialect::Ccbulk));
 }
 
+async fn a_chunks_bulk_job_is_remembered(store: &impl JobStore) {
+    let job = job("uploads/bulk.csv", 1);
+    assert_eq!(store.bulk_job(&job.id, 3).await.unwrap(), None);
+    store.record_bulk_job(&job.id, 3, "750Sb0000000001AAA").await.unwrap();
+    assert_eq!(store.bulk_job(&job.id, 3).await.unwrap().as_deref(), Some("750Sb0000000001AAA"));
+    assert_eq!(store.bulk_job(&job.id, 4).await.unwrap(), None);
+}
+
 async fn email_changes_are_remembered_the_latest_per_user(store: &impl JobStore) {
     let change = |user: &str, email: &str, requested_at| EmailChange {
         salesforce_user_id: user.into(),
@@ -233,6 +241,7 @@ async fn email_changes_are_remembered_the_latest_per_user(store: &impl JobStore)
 #[tokio::test]
 async fn sqlite_keeps_the_contract() {
     email_changes_are_remembered_the_latest_per_user(&SqliteJobStore::in_memory().unwrap()).await;
+    a_chunks_bulk_job_is_remembered(&SqliteJobStore::in_memory().unwrap()).await;
     a_job_moves_through_its_rows(&SqliteJobStore::in_memory().unwrap()).await;
     rows_and_jobs_page(&SqliteJobStore::in_memory().unwrap()).await;
     an_unusable_file_is_a_failed_job_with_its_reason(&SqliteJobStore::in_memory().unwrap()).await;
@@ -256,6 +265,7 @@ async fn sqlite_keeps_its_state_in_its_file() {
 async fn dynamodb_keeps_the_contract_on_the_template_table() {
     let moto = moto();
     email_changes_are_remembered_the_latest_per_user(&dynamo(&moto, "emails").await).await;
+    a_chunks_bulk_job_is_remembered(&dynamo(&moto, "bulkjobs").await).await;
     a_job_moves_through_its_rows(&dynamo(&moto, "lifecycle").await).await;
     rows_and_jobs_page(&dynamo(&moto, "paging").await).await;
     an_unusable_file_is_a_failed_job_with_its_reason(&dynamo(&moto, "unusable").await).await;

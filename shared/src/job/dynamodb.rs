@@ -929,6 +929,26 @@ impl JobStore for DynamoJobStore {
         Ok(Page { items, next })
     }
 
+    async fn bulk_job(&self, id: &JobId, chunk: u32) -> Result<Option<String>, StoreError> {
+        let answer = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(self.key(job_pk(id), bulk_job_sk(chunk))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(failed)?;
+        Ok(answer.item().and_then(|item| text(item, "bulk_job")))
+    }
+
+    async fn record_bulk_job(&self, id: &JobId, chunk: u32, bulk_job: &str) -> Result<(), StoreError> {
+        let mut item = self.key(job_pk(id), bulk_job_sk(chunk));
+        item.insert("bulk_job".into(), s(bulk_job));
+        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(failed)?;
+        Ok(())
+    }
+
     async fn email_changes(&self, since: u64) -> Result<Vec<EmailChange>, StoreError> {
         let mut latest: HashMap<String, EmailChange> = HashMap::new();
         let mut start: Option<Item> = None;
@@ -975,6 +995,11 @@ impl JobStore for DynamoJobStore {
         self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(failed)?;
         Ok(())
     }
+}
+
+/// A chunk's Bulk API job sits beside its job's rows: `sk = BULK#<chunk, 10 digits>`, outside the `ROW#` range.
+fn bulk_job_sk(chunk: u32) -> String {
+    format!("BULK#{chunk:010}")
 }
 
 /// Email changes share one partition, sorted by the time they were asked for: a run reads only the last 72 hours'.

@@ -45,6 +45,9 @@ CREATE TABLE IF NOT EXISTS rows (
     PRIMARY KEY (job_id, row)
 );
 CREATE INDEX IF NOT EXISTS rows_by_status ON rows (job_id, status, row);
+CREATE TABLE IF NOT EXISTS bulk_jobs (
+    job_id TEXT NOT NULL, chunk INTEGER NOT NULL, bulk_job TEXT NOT NULL, PRIMARY KEY (job_id, chunk)
+);
 CREATE TABLE IF NOT EXISTS email_changes (
     salesforce_user_id TEXT PRIMARY KEY, email TEXT NOT NULL, requested_at INTEGER NOT NULL
 );
@@ -528,6 +531,27 @@ impl JobStore for SqliteJobStore {
             let next = (items.len() > limit).then(|| items[limit - 1].row.to_string());
             items.truncate(limit);
             Ok(Page { items, next })
+        })
+    }
+
+    async fn bulk_job(&self, id: &JobId, chunk: u32) -> Result<Option<String>, StoreError> {
+        self.with_connection(|c| {
+            c.query_row(
+                "SELECT bulk_job FROM bulk_jobs WHERE job_id = ?1 AND chunk = ?2",
+                params![id.as_str(), chunk],
+                |r| r.get(0),
+            )
+            .optional()
+        })
+    }
+
+    async fn record_bulk_job(&self, id: &JobId, chunk: u32, bulk_job: &str) -> Result<(), StoreError> {
+        self.with_connection(|c| {
+            c.execute(
+                "INSERT OR REPLACE INTO bulk_jobs (job_id, chunk, bulk_job) VALUES (?1, ?2, ?3)",
+                params![id.as_str(), chunk, bulk_job],
+            )?;
+            Ok(())
         })
     }
 

@@ -136,6 +136,15 @@ pub trait JobStore: Send + Sync {
     /// failed row). Returns how many.
     fn reopen_failed(&self, id: &JobId) -> impl Future<Output = Result<u64, StoreError>> + Send;
     fn row(&self, id: &JobId, row: u64) -> impl Future<Output = Result<Option<RowRecord>, StoreError>> + Send;
+    /// The Salesforce Bulk API job a chunk's rows went into, so that a later delivery follows it instead of
+    /// submitting the rows again.
+    fn bulk_job(&self, id: &JobId, chunk: u32) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+    fn record_bulk_job(
+        &self,
+        id: &JobId,
+        chunk: u32,
+        bulk_job: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// The email changes requested at `since` or later, the latest per user.
     fn email_changes(&self, since: u64) -> impl Future<Output = Result<Vec<EmailChange>, StoreError>> + Send;
     fn record_email_change(&self, change: &EmailChange) -> impl Future<Output = Result<(), StoreError>> + Send;
