@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use ccbulk_shared::connect::RateBudget;
 use ccbulk_shared::domain::{IdentityManagement, TelephonyModel};
 use ccbulk_shared::pipeline::{ImpliedSalesforce, ImpliedSetting};
-use ccbulk_shared::salesforce::{AliasChange, Credentials, SalesforceDefaults};
+use ccbulk_shared::salesforce::{AliasChange, Credentials, SalesforceDefaults, SalesforceSync};
 use ccbulk_shared::validate::picklists::Picklist;
 use serde::Deserialize;
 
@@ -50,6 +50,7 @@ struct RawSalesforce {
     defaults: RawDefaults,
     connect_template: Option<RawImplied>,
     alias_change: Option<String>,
+    sync: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -97,6 +98,7 @@ pub struct SalesforceConfig {
     pub defaults: SalesforceDefaults,
     pub implied: Option<ImpliedSalesforce>,
     pub alias_change: AliasChange,
+    pub sync: SalesforceSync,
 }
 
 #[derive(Debug, Clone)]
@@ -293,7 +295,13 @@ fn salesforce_config(
         Some(text) => AliasChange::parse(text)
             .ok_or_else(|| format!("[salesforce] alias_change: {text:?} is not refuse or rejoin"))?,
     };
-    Ok(SalesforceConfig { credentials, defaults, implied, alias_change })
+    let sync = match raw.sync.as_deref() {
+        None => SalesforceSync::default(),
+        Some(text) => {
+            SalesforceSync::parse(text).ok_or_else(|| format!("[salesforce] sync: {text:?} is not direct or bulkop"))?
+        }
+    };
+    Ok(SalesforceConfig { credentials, defaults, implied, alias_change, sync })
 }
 
 fn implied_config(raw: RawImplied) -> Result<ImpliedSalesforce, String> {
@@ -354,6 +362,10 @@ mod tests {
             (
                 "[salesforce]\nlogin_url = \"https://x.my.salesforce.com\"\nclient_id = \"c\"\nclient_secret_env = \"CCBULK_SALESFORCE_CLIENT_SECRET\"\nalias_change = \"force\"\n",
                 "[salesforce] alias_change: \"force\" is not refuse or rejoin",
+            ),
+            (
+                "[salesforce]\nlogin_url = \"https://x.my.salesforce.com\"\nclient_id = \"c\"\nclient_secret_env = \"CCBULK_SALESFORCE_CLIENT_SECRET\"\nsync = \"bulk\"\n",
+                "[salesforce] sync: \"bulk\" is not direct or bulkop",
             ),
         ];
         for (text, expected) in cases {

@@ -224,6 +224,34 @@ fn the_bulkop_examples_provision_on_the_embedded_sandboxes() {
 }
 
 #[test]
+fn bulkop_mode_sends_the_bulkop_examples_through_salesforces_own_bulk_path() {
+    let scratch = Scratch::new();
+    for (name, telephony) in
+        [("bulkop-amazon-connect.csv", "amazon-connect"), ("bulkop-partner-telephony.csv", "partner-telephony")]
+    {
+        let input = scratch.copy_example(name);
+        let (code, out, err) = scratch.run(&[
+            "run",
+            "-q",
+            "--salesforce-sync",
+            "bulkop",
+            "--telephony-model",
+            telephony,
+            input.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "{name}: {out}\n{err}");
+        let report = scratch.report(&name.replace(".csv", ".report.csv"));
+        assert!(report.iter().all(|r| r["Status"] == "SUCCEEDED" && !r["SalesforceUserId"].is_empty()), "{report:?}");
+        // Under Amazon Connect the Connect user is Salesforce's to make; ccbulk says so and sends Connect nothing.
+        let noted = report.iter().filter(|r| r["Note"].contains("Salesforce makes this user's Connect user")).count();
+        assert_eq!(noted, if telephony == "amazon-connect" { report.len() } else { 0 }, "{name}");
+    }
+    let (code, _, err) = scratch.run(&["run", "--salesforce-sync", "bulk", "x.csv"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("\"bulk\" is not direct or bulkop"), "{err}");
+}
+
+#[test]
 fn the_connect_templates_provision_on_the_embedded_sandboxes() {
     let scratch = Scratch::new();
     for name in ["connect-template.csv", "connect-template-saml.csv"] {

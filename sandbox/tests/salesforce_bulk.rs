@@ -283,6 +283,10 @@ async fn service_cloud_voice_creates_the_connect_users_of_the_bulk_path_and_of_u
 
     // A user who joins through the REST API gets a Connect user once the sync's delay has passed.
     let ines = "005Hn0000d53x83IAA";
+    let agent_set = api.id_of("PermissionSet", "ContactCenterAgent").await;
+    let (status, _) =
+        api.post("/sobjects/PermissionSetAssignment", json!({"AssigneeId": ines, "PermissionSetId": agent_set})).await;
+    assert_eq!(status, StatusCode::CREATED, "a contact center takes users who hold a Voice set");
     let (status, _) = api.patch(&format!("/sobjects/User/{ines}"), json!({"CallCenterId": "04vHn000000Z4aBIAS"})).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let username = |alias: &str| format!("{alias}@{ines}@{org_id}");

@@ -23,7 +23,7 @@ use ccbulk_shared::job::{JobStore, SqliteJobStore};
 use ccbulk_shared::pipeline::{
     ConnectTarget, LocalFiles, MemoryQueue, Pool, RetryPolicy, SalesforceTarget, Targets, ingest,
 };
-use ccbulk_shared::salesforce::{AliasChange, Credentials, SalesforceClient, SalesforceDefaults};
+use ccbulk_shared::salesforce::{AliasChange, Credentials, SalesforceClient, SalesforceDefaults, SalesforceSync};
 use ccbulk_shared::validate::Options;
 
 const WORKERS: u32 = 4;
@@ -114,6 +114,7 @@ async fn run(scenario: &Scenario) {
             defaults: SalesforceDefaults::default(),
             implied: None,
             alias_change: AliasChange::Refuse,
+            sync: SalesforceSync::Direct,
         }),
     };
     let input = file(scenario.rows);

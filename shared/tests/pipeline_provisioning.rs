@@ -9,14 +9,16 @@ use std::time::Duration;
 use aws_sdk_connect::config::{BehaviorVersion, Credentials as AwsCredentials, Region};
 use ccbulk_sandbox::connect::{ConnectSandbox, FaultRates, Knobs, Op, QuotaSpec};
 use ccbulk_sandbox::examples;
-use ccbulk_sandbox::salesforce::{SANDBOX_CLIENT_SECRET, SANDBOX_CONSUMER_KEY, SalesforceSandbox};
+use ccbulk_sandbox::salesforce::{
+    BulkKnobs, SANDBOX_CLIENT_SECRET, SANDBOX_CONSUMER_KEY, SalesforceKnobs, SalesforceSandbox,
+};
 use ccbulk_shared::connect::{Pacer, RateBudget, Retries};
 use ccbulk_shared::domain::TelephonyModel;
 use ccbulk_shared::job::{Job, JobState, JobStore, RowStatus, SqliteJobStore};
 use ccbulk_shared::pipeline::{
     ConnectTarget, LocalFiles, MemoryQueue, RetryPolicy, SalesforceTarget, Targets, ingest, provision_chunk,
 };
-use ccbulk_shared::salesforce::{AliasChange, Credentials, SalesforceClient, SalesforceDefaults};
+use ccbulk_shared::salesforce::{AliasChange, Credentials, SalesforceClient, SalesforceDefaults, SalesforceSync};
 use ccbulk_shared::validate::Options;
 
 const FAST: RateBudget =
@@ -64,6 +66,7 @@ async fn world() -> World {
             defaults: SalesforceDefaults::default(),
             implied: None,
             alias_change: AliasChange::Refuse,
+            sync: SalesforceSync::Direct,
         }),
     };
     World { connect, salesforce, targets }
@@ -278,4 +281,119 @@ async fn an_email_change_waits_for_its_confirmation_and_a_rerun_does_not_send_an
     assert!(notes[0].as_deref().is_some_and(|n| n.contains("sent a confirmation")), "{notes:?}");
     assert!(notes[1].as_deref().is_some_and(|n| n.contains("was asked for 0 min ago")), "{notes:?}");
     assert_eq!(notes[2], None, "confirmed: nothing to say");
+}
+
+/// The world in bulkop mode: rows' Salesforce side goes through Salesforce's own bulk path, and the org is linked
+/// to the Connect sandbox as Service Cloud Voice is.
+async fn bulkop_world() -> World {
+    let mut world = world().await;
+    world.targets.salesforce.as_mut().unwrap().sync = SalesforceSync::Bulkop;
+    world.salesforce.link_connect(world.connect.voice_link(), examples::SAML_INSTANCE_ID);
+    world
+}
+
+async fn ingest_file(store: &SqliteJobStore, path: &Path, options: &Options) -> (MemoryQueue, Job) {
+    let queue = MemoryQueue::default();
+    let job = ingest(store, &queue, path, LocalFiles::object(path).unwrap(), options).await.unwrap().job;
+    (queue, job)
+}
+
+#[tokio::test]
+async fn bulkop_mode_sends_each_chunk_as_one_bulk_job_and_each_row_ends_as_salesforce_worked_it() {
+    let world = bulkop_world().await;
+    let store = SqliteJobStore::in_memory().unwrap();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/bulkop-amazon-connect.csv");
+    let (queue, job) = ingest_file(&store, &path, &Options { chunk_rows: 10, ..Options::default() }).await;
+    let mut messages = Vec::new();
+    while let Some(message) = queue.receive() {
+        messages.push(message);
+    }
+    let policy = RetryPolicy::default();
+    let mut succeeded = 0;
+    for message in &messages {
+        let report = provision_chunk(&store, &LocalFiles, &world.targets, message, policy, &never_stop).await.unwrap();
+        assert!(!report.needs_redelivery(), "{report:?}");
+        succeeded += report.succeeded;
+    }
+    assert_eq!(succeeded, 26);
+    assert_eq!(world.salesforce.snapshot().bulk_jobs.len(), messages.len(), "one bulk job per chunk");
+    // Delivered again: nothing is submitted twice.
+    for message in &messages {
+        let report = provision_chunk(&store, &LocalFiles, &world.targets, message, policy, &never_stop).await.unwrap();
+        assert_eq!(report.skipped, message.chunk.rows);
+    }
+    assert_eq!(world.salesforce.snapshot().bulk_jobs.len(), messages.len());
+
+    let connect = world.connect.snapshot();
+    assert_eq!(connect.created_by_salesforce.len(), 26, "Salesforce made every Connect user");
+    assert_eq!(connect.counters.calls.get("CreateUser"), None, "ccbulk made none");
+    let row = store.row(&job.id, 2).await.unwrap().unwrap();
+    assert!(row.outcome.salesforce_user_id.is_some());
+    assert!(row.outcome.note.as_deref().is_some_and(|n| n.contains("Salesforce makes this user's Connect user")));
+    let org = world.salesforce.snapshot();
+    let amara = org.user("amara.okafor@northwind-support.com").unwrap();
+    assert_eq!(amara.call_center.as_deref(), Some("Northwind Support"));
+    assert_eq!(amara.permission_sets, vec!["ContactCenterSupervisor"]);
+}
+
+#[tokio::test]
+async fn a_bulk_job_that_outlives_a_delivery_is_followed_by_the_next_and_bad_rows_fail_alone() {
+    let world = bulkop_world().await;
+    let store = SqliteJobStore::in_memory().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // Two users of the example org's Partner Telephony contact center, one user the org does not have, and one
+    // who belongs to another contact center by the time Salesforce works the row.
+    let csv = "Argument1,Argument2,Argument5,BulkAction\n\
+               ines.ferreira@tailspin.io,005Hn0000d53x83IAA,04vHn000000Z4aCIAS,AddUsers\n\
+               jamal.brooks@tailspin.io,005Hn0000rzjZZZIA2,04vHn000000Z4aCIAS,AddUsers\n\
+               nobody@tailspin.io,005Hn0000zzzzzzIAA,04vHn000000Z4aCIAS,AddUsers\n";
+    let path = dir.path().join("partner.csv");
+    std::fs::write(&path, csv).unwrap();
+    let options = Options { telephony_model: TelephonyModel::PartnerTelephony, ..Options::default() };
+    let (queue, job) = ingest_file(&store, &path, &options).await;
+    let message = queue.receive().unwrap();
+
+    // Salesforce works nothing while the first delivery looks: its time runs out waiting, and the rows go untried.
+    let stalled = BulkKnobs { records_per_second: 0.0, ..BulkKnobs::default() };
+    world.salesforce.set_knobs(SalesforceKnobs { bulk: stalled, ..SalesforceKnobs::default() });
+    let started = std::time::Instant::now();
+    let soon = move || started.elapsed() < Duration::from_millis(300);
+    let policy = RetryPolicy::default();
+    let first = provision_chunk(&store, &LocalFiles, &world.targets, &message, policy, &soon).await.unwrap();
+    assert!(first.waiting_on.as_deref().is_some_and(|w| w.contains("bulk job 750")), "{first:?}");
+    assert!(first.ran_out_of_time_after_progress(), "waiting on Salesforce is worth going on with: {first:?}");
+    assert_eq!(first.failed, 1, "the user the org lacks fails at once: {first:?}");
+    let rows = store.rows(&job.id, None, 10, None).await.unwrap().items;
+    assert!(rows.iter().all(|r| r.attempts <= 1), "{rows:?}");
+
+    world.salesforce.set_knobs(SalesforceKnobs::default());
+    let second = provision_chunk(&store, &LocalFiles, &world.targets, &message, policy, &never_stop).await.unwrap();
+    assert_eq!((second.succeeded, second.waiting_on.as_deref()), (2, None), "{second:?}");
+    assert_eq!(world.salesforce.snapshot().bulk_jobs.len(), 1, "the second delivery followed the first's job");
+    let nobody = store.row(&job.id, 4).await.unwrap().unwrap();
+    assert_eq!(nobody.status, RowStatus::Failed);
+    assert!(nobody.outcome.error_message.as_deref().unwrap().contains("no such user"), "{nobody:?}");
+    let org = world.salesforce.snapshot();
+    assert_eq!(
+        org.user("ines.ferreira@tailspin.io").unwrap().permission_sets,
+        vec!["ContactCenterAgentPartnerTelephony"]
+    );
+}
+
+#[tokio::test]
+async fn a_bulk_job_salesforce_fails_fails_its_rows_with_salesforces_reason() {
+    let world = bulkop_world().await;
+    let store = SqliteJobStore::in_memory().unwrap();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/bulkop-partner-telephony.csv");
+    let options = Options { telephony_model: TelephonyModel::PartnerTelephony, ..Options::default() };
+    let (queue, job) = ingest_file(&store, &path, &options).await;
+    let failing = BulkKnobs { job_failure: Some("InvalidBatch : the sandbox says no".into()), ..BulkKnobs::default() };
+    world.salesforce.set_knobs(SalesforceKnobs { bulk: failing, ..SalesforceKnobs::default() });
+    let message = queue.receive().unwrap();
+    let report = provision_chunk(&store, &LocalFiles, &world.targets, &message, RetryPolicy::default(), &never_stop)
+        .await
+        .unwrap();
+    assert_eq!((report.succeeded, report.failed), (0, message.chunk.rows), "{report:?}");
+    let row = store.row(&job.id, 2).await.unwrap().unwrap();
+    assert!(row.outcome.error_message.as_deref().unwrap().contains("InvalidBatch : the sandbox says no"), "{row:?}");
 }

@@ -14,6 +14,7 @@ use ccbulk_shared::domain::{IdentityManagement, TelephonyModel};
 use ccbulk_shared::format::{DialectChoice, Header, RecordReader};
 use ccbulk_shared::job::{Job, JobId, JobState, JobStore, RowStatus, SqliteJobStore};
 use ccbulk_shared::pipeline::{LocalFiles, MemoryQueue, Pool, RetryPolicy, Targets, ingest, job_report, requeue};
+use ccbulk_shared::salesforce::SalesforceSync;
 use ccbulk_shared::validate::{Options, Source};
 use tokio::sync::watch;
 
@@ -43,6 +44,10 @@ pub struct Args {
     /// amazon-connect].
     #[arg(long, value_name = "MODEL", value_parser = parse_telephony)]
     pub telephony_model: Option<TelephonyModel>,
+    /// How rows' Salesforce side is provisioned: direct (ccbulk writes it) or bulkop (Salesforce's own bulk path,
+    /// ContactCenterBulkOp through Bulk API 2.0) [default: the config's, or direct].
+    #[arg(long, value_name = "MODE", value_parser = parse_sync)]
+    pub salesforce_sync: Option<SalesforceSync>,
     /// The file's dialect: auto (from the header), bulkop, connect or ccbulk.
     #[arg(long, value_name = "DIALECT", value_parser = parse_dialect, default_value = "auto")]
     pub dialect: DialectChoice,
@@ -107,13 +112,19 @@ async fn execute(args: &Args) -> Result<u8, Stop> {
         if !telephony.has_connect_side() {
             targets.connect = None;
         }
+        if let (Some(salesforce), Some(sync)) = (targets.salesforce.as_mut(), args.salesforce_sync) {
+            salesforce.sync = sync;
+        }
         (targets, Some(embedded), Some(identity))
     } else {
         let connect = match (&config.connect, telephony.has_connect_side()) {
             (Some(connect), true) => Some(targets::connect_target(connect).await),
             _ => None,
         };
-        let salesforce = config.salesforce.as_ref().map(targets::salesforce_target);
+        let mut salesforce = config.salesforce.as_ref().map(targets::salesforce_target);
+        if let (Some(salesforce), Some(sync)) = (salesforce.as_mut(), args.salesforce_sync) {
+            salesforce.sync = sync;
+        }
         let targets = Targets { connect, salesforce };
         let identity = targets::preflight(&targets).await.map_err(unusable)?;
         (targets, None, identity)
@@ -288,4 +299,8 @@ async fn print_summary(store: &SqliteJobStore, job: &Job, report: &Path, took: D
     let done = (c.succeeded + c.failed) as f64;
     println!("report: {}", report.display());
     println!("took {:.1} s ({:.1} rows/s)", took.as_secs_f64(), done / took.as_secs_f64().max(1e-3));
+}
+
+fn parse_sync(text: &str) -> Result<SalesforceSync, String> {
+    SalesforceSync::parse(text).ok_or_else(|| format!("{text:?} is not direct or bulkop"))
 }

@@ -11,7 +11,7 @@ use ccbulk_sandbox::salesforce::{SANDBOX_CLIENT_SECRET, SANDBOX_CONSUMER_KEY, Sa
 use ccbulk_shared::connect::{Api, Pacer, RateBudget};
 use ccbulk_shared::domain::IdentityManagement;
 use ccbulk_shared::pipeline::{ConnectTarget, SalesforceTarget, Targets};
-use ccbulk_shared::salesforce::{AliasChange, Credentials, SalesforceClient, SalesforceDefaults};
+use ccbulk_shared::salesforce::{AliasChange, Credentials, SalesforceClient, SalesforceDefaults, SalesforceSync};
 
 use crate::config::{ConnectConfig, SalesforceConfig};
 
@@ -27,10 +27,13 @@ pub struct Embedded {
 impl Embedded {
     pub async fn start() -> std::io::Result<Self> {
         let loopback: SocketAddr = "127.0.0.1:0".parse().expect("a socket address");
-        Ok(Self {
+        let embedded = Self {
             connect: ConnectSandbox::start(examples::connect_seed(), loopback).await?,
             salesforce: SalesforceSandbox::start(examples::salesforce_seed(), loopback).await?,
-        })
+        };
+        // The org works as Service Cloud Voice does: its bulk operations get Connect users Salesforce makes.
+        embedded.salesforce.link_connect(embedded.connect.voice_link(), examples::SAML_INSTANCE_ID);
+        Ok(embedded)
     }
 
     /// Targets in the sandboxes: the instance that manages identities as the file expects.
@@ -64,6 +67,7 @@ impl Embedded {
                 defaults: SalesforceDefaults::default(),
                 implied: None,
                 alias_change: AliasChange::Refuse,
+                sync: SalesforceSync::Direct,
             }),
         })
     }
@@ -96,6 +100,7 @@ pub fn salesforce_target(config: &SalesforceConfig) -> SalesforceTarget {
         defaults: config.defaults.clone(),
         implied: config.implied.clone(),
         alias_change: config.alias_change,
+        sync: config.sync,
     }
 }
 

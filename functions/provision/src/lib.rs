@@ -17,7 +17,7 @@ use ccbulk_shared::pipeline::{
     ChunkReport, ConnectTarget, ImpliedSalesforce, ImpliedSetting, RetryPolicy, S3Objects, SalesforceTarget, Targets,
     provision_chunk,
 };
-use ccbulk_shared::salesforce::{AliasChange, SalesforceDefaults};
+use ccbulk_shared::salesforce::{AliasChange, SalesforceDefaults, SalesforceSync};
 use ccbulk_shared::validate::picklists::Picklist;
 use tokio::sync::Mutex;
 
@@ -79,6 +79,18 @@ fn alias_change(env: &Env) -> Result<AliasChange, ConfigError> {
     }
 }
 
+fn salesforce_sync(env: &Env) -> Result<SalesforceSync, ConfigError> {
+    const NAME: &str = "CCBULK_SALESFORCE_SYNC";
+    match env.optional(NAME) {
+        None => Ok(SalesforceSync::default()),
+        Some(value) => SalesforceSync::parse(&value).ok_or_else(|| ConfigError::Invalid {
+            name: NAME,
+            value,
+            reason: "direct or bulkop".into(),
+        }),
+    }
+}
+
 fn implied_salesforce(env: &Env) -> Result<Option<ImpliedSalesforce>, ConfigError> {
     const CENTER: &str = "CCBULK_CONNECT_TEMPLATE_CONTACT_CENTER";
     const ROLE: &str = "CCBULK_CONNECT_TEMPLATE_ROLE";
@@ -113,6 +125,7 @@ pub struct Provision {
     /// The Salesforce side of Connect-template rows, when the deployment gives one.
     implied: Option<ImpliedSalesforce>,
     alias_change: AliasChange,
+    sync: SalesforceSync,
     /// Connect's target is fixed; Salesforce's is (re)made from the secret when missing or stale. Lambda hands a
     /// container one event at a time, so the lock is never contended there.
     targets: Mutex<Held>,
@@ -221,6 +234,7 @@ impl Provision {
             salesforce_defaults: salesforce_defaults(env)?,
             implied: implied_salesforce(env)?,
             alias_change: alias_change(env)?,
+            sync: salesforce_sync(env)?,
             targets: Mutex::new(Held { targets: Targets { connect, salesforce: None }, salesforce_read_at: None }),
         })
     }
@@ -293,6 +307,7 @@ impl Provision {
                     defaults: self.salesforce_defaults.clone(),
                     implied: self.implied.clone(),
                     alias_change: self.alias_change,
+                    sync: self.sync,
                 });
                 held.salesforce_read_at = Some(Instant::now());
                 Ok(())
@@ -491,6 +506,14 @@ mod tests {
             SalesforceDefaults::default().profile,
             "unset keeps the default"
         );
+    }
+
+    #[test]
+    fn salesforce_goes_direct_unless_the_deployment_asks_for_its_bulk_path() {
+        assert_eq!(provision(&[]).unwrap().sync, SalesforceSync::Direct);
+        assert_eq!(provision(&[("CCBULK_SALESFORCE_SYNC", "bulkop")]).unwrap().sync, SalesforceSync::Bulkop);
+        let err = provision(&[("CCBULK_SALESFORCE_SYNC", "bulk")]).err().unwrap().to_string();
+        assert!(err.contains("CCBULK_SALESFORCE_SYNC") && err.contains("direct or bulkop"), "{err}");
     }
 
     #[test]

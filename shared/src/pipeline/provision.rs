@@ -13,7 +13,8 @@ use aws_sdk_connect::Client as ConnectClient;
 use super::objects::{ObjectError, ObjectStore};
 use crate::connect::{ConnectOutcome, ConnectProvisioner, Directory, Pacer, ProvisionError};
 use crate::domain::{
-    Action, ConnectUser, ContactCenterRef, SalesforceUser, SalesforceUserFields, SalesforceUserRef, UserRow, VoiceRole,
+    Action, ConnectUser, ContactCenterRef, ResourceRef, SalesforceUser, SalesforceUserFields, SalesforceUserRef,
+    UserRow, VoiceRole,
 };
 use crate::format::Dialect;
 use crate::job::{
@@ -21,8 +22,8 @@ use crate::job::{
     StoreError, now_epoch,
 };
 use crate::salesforce::{
-    AliasChange, EmailConfirmation, SalesforceClient, SalesforceDefaults, SalesforceError, SalesforceOutcome,
-    SalesforceProvisioner,
+    AliasChange, BulkopProvisioner, EmailConfirmation, SalesforceClient, SalesforceDefaults, SalesforceError,
+    SalesforceOutcome, SalesforceProvisioner, SalesforceSync,
 };
 use crate::sfid::{CALL_CENTER_PREFIX, SalesforceId};
 
@@ -42,6 +43,7 @@ pub struct SalesforceTarget {
     /// The Salesforce side of Connect-template rows, which carry none; `None`: such rows have no Salesforce side.
     pub implied: Option<ImpliedSalesforce>,
     pub alias_change: AliasChange,
+    pub sync: SalesforceSync,
 }
 
 /// What a Connect-template row gets in Salesforce when the deployment says so: the user whose username is the
@@ -143,6 +145,8 @@ pub struct ChunkReport {
     pub paused: Option<String>,
     /// Why the last deferred row was deferred.
     pub retry_reason: Option<String>,
+    /// The Salesforce bulk job the chunk's rows wait on, still being worked when the time ran out.
+    pub waiting_on: Option<String>,
     /// The job's state after the chunk's last finished row.
     pub job_state: Option<JobState>,
 }
@@ -157,7 +161,9 @@ impl ChunkReport {
     /// next delivery is progress, not another failed attempt (a dead-letter queue counts receives, and a chunk
     /// worked a few rows at a time would otherwise end there with nothing wrong).
     pub fn ran_out_of_time_after_progress(&self) -> bool {
-        self.out_of_time > 0 && self.deferred == self.out_of_time && self.succeeded + self.failed > 0
+        self.out_of_time > 0
+            && self.deferred == self.out_of_time
+            && (self.succeeded + self.failed > 0 || self.waiting_on.is_some())
     }
 }
 
@@ -292,10 +298,14 @@ async fn work_chunk<S: JobStore>(
         return Ok(report);
     }
 
-    let salesforce = salesforce_side(store, targets, message, &work).await?;
+    let Sides { rows: salesforce, waiting } = salesforce_side(store, targets, message, &work, keep_going).await?;
+    if let Some(reason) = waiting {
+        report.retry_reason = Some(reason.clone());
+        report.waiting_on = Some(reason);
+    }
     // The org's API allocation is spent: no row is at fault, and none is worked or charged an attempt; the job
     // says it is paused and why until a chunk gets through again.
-    if let Some(Err(spent)) = salesforce.iter().find(|side| matches!(side, Err(err) if err.pauses)) {
+    if let Some(Some(Err(spent))) = salesforce.iter().find(|side| matches!(side, Some(Err(err)) if err.pauses)) {
         let reason = format!(
             "{} (the org's API requests over the last 24 hours are used up: the rows wait and go on once \
              Salesforce gives calls back)",
@@ -311,22 +321,27 @@ async fn work_chunk<S: JobStore>(
         report.paused = Some(reason);
         return Ok(report);
     }
-    if salesforce.iter().any(|side| matches!(side, Ok(Some(_)))) {
+    if salesforce.iter().any(|side| matches!(side, Some(Ok(Some(_))))) {
         store.resume_job(&message.job_id).await?;
     }
     let mut connect = ConnectSide::new(targets, message);
+    let bulkop = targets.salesforce.as_ref().is_some_and(|t| t.sync == SalesforceSync::Bulkop);
     for ((row, record), salesforce) in work.iter().zip(salesforce) {
         // Stopping (Ctrl-C, a Lambda's deadline) leaves the rest IN_PROGRESS for the next delivery, which
-        // reconciles them like a crash's leftovers.
-        if !keep_going() {
+        // reconciles them like a crash's leftovers; so does a row whose Salesforce bulk job is still being worked,
+        // for the next delivery to follow the same job. A row that has already failed is finished: that takes no call.
+        let Some(salesforce) = salesforce.filter(|side| side.is_err() || keep_going()) else {
             store.release_row(&message.job_id, row.row, owner, Release::Untried).await?;
             let_go(held, row.row);
             report.deferred += 1;
             report.out_of_time += 1;
             continue;
-        }
+        };
+        // In bulkop mode a row's Connect user is Salesforce's to make (Service Cloud Voice), not ccbulk's.
+        let salesforce_makes_connect = bulkop && row.connect.is_some() && matches!(salesforce, Ok(Some(_)));
         let verdict = match salesforce {
             Err(err) => Err(err),
+            Ok(salesforce) if salesforce_makes_connect => Ok((salesforce, ConnectResult::none())),
             Ok(salesforce) => connect.apply(row, salesforce.as_ref()).await.map(|connect| (salesforce, connect)),
         };
         let verdict = match verdict {
@@ -337,7 +352,14 @@ async fn work_chunk<S: JobStore>(
                     note: salesforce
                         .as_ref()
                         .and_then(|s| s.email_confirmation.as_ref())
-                        .map(|confirmation| confirmation.note(now_epoch())),
+                        .map(|confirmation| confirmation.note(now_epoch()))
+                        .or_else(|| {
+                            salesforce_makes_connect.then(|| {
+                                "Amazon Connect: Salesforce makes this user's Connect user (ContactCenterBulkOp); \
+                                 ccbulk sent it nothing"
+                                    .to_owned()
+                            })
+                        }),
                     connect_user_id: connect.user.user_id,
                     connect_user_arn: connect.user.user_arn,
                     salesforce_user_id: salesforce.as_ref().map(|s| s.user_id.clone()),
@@ -376,14 +398,25 @@ async fn work_chunk<S: JobStore>(
     Ok(report)
 }
 
-/// The Salesforce side of every row of the chunk, in batched calls: per row, the outcome (`None` for a row with no
-/// Salesforce side) or why it failed.
+/// Per row of the chunk, its Salesforce outcome (`None` for a row with no Salesforce side) or why it failed; `None`
+/// while Salesforce is still working the row's bulk job.
+type SideResult = Option<Result<Option<SalesforceOutcome>, SideError>>;
+
+/// The Salesforce side of a chunk's rows: per row, its result, or `None` while Salesforce is still working the
+/// row's bulk job (`waiting` says which).
+struct Sides {
+    rows: Vec<SideResult>,
+    waiting: Option<String>,
+}
+
+/// The Salesforce side of every row of the chunk, in batched calls.
 async fn salesforce_side<S: JobStore>(
     store: &S,
     targets: &Targets,
     message: &ChunkMessage,
     work: &[(UserRow, RowRecord)],
-) -> Result<Vec<Result<Option<SalesforceOutcome>, SideError>>, StoreError> {
+    keep_going: &(dyn Fn() -> bool + Sync),
+) -> Result<Sides, StoreError> {
     let implied = targets
         .salesforce
         .as_ref()
@@ -399,52 +432,139 @@ async fn salesforce_side<S: JobStore>(
         .collect();
     let wanted: Vec<(Action, &SalesforceUser)> =
         work.iter().zip(&sides).filter_map(|((row, _), side)| side.as_deref().map(|s| (row.action, s))).collect();
-    let mut results = match (&targets.salesforce, wanted.is_empty()) {
-        (_, true) => Vec::new(),
-        (None, false) => wanted.iter().map(|_| Err(SideError::of_row("Salesforce: no org is configured"))).collect(),
-        (Some(target), false) => {
-            // Only the changes still inside their confirmation window matter; they are few.
-            let email_changes =
-                if wanted.iter().any(|(action, side)| *action != Action::Remove && side.fields.email.is_some()) {
+    let mut waiting = None;
+    let mut results: std::vec::IntoIter<Option<Result<Option<SalesforceOutcome>, SideError>>> =
+        match (&targets.salesforce, wanted.is_empty()) {
+            (_, true) => Vec::new(),
+            (None, false) => {
+                wanted.iter().map(|_| Some(Err(SideError::of_row("Salesforce: no org is configured")))).collect()
+            }
+            (Some(target), false) if target.sync == SalesforceSync::Bulkop => {
+                let arns: Vec<Option<&str>> = work
+                    .iter()
+                    .zip(&sides)
+                    .filter(|(_, side)| side.is_some())
+                    .map(|((row, _), _)| match row.connect.as_ref().and_then(|c| c.routing_profile.as_ref()) {
+                        Some(ResourceRef::Arn(arn)) => Some(arn.as_str()),
+                        _ => None,
+                    })
+                    .collect();
+                let bulk = bulkop_side(store, target, message, &wanted, &arns, keep_going).await?;
+                waiting = bulk.waiting;
+                bulk.rows
+            }
+            (Some(target), false) => {
+                // Only the changes still inside their confirmation window matter; they are few.
+                let email_changes = if wanted
+                    .iter()
+                    .any(|(action, side)| *action != Action::Remove && side.fields.email.is_some())
+                {
                     store.email_changes(now_epoch().saturating_sub(EmailChange::CONFIRMATION_WINDOW_SECONDS)).await?
                 } else {
                     Vec::new()
                 };
-            let provisioner = SalesforceProvisioner {
-                client: &target.client,
-                telephony: message.setup.telephony_model,
-                defaults: &target.defaults,
-                email_changes: &email_changes,
-                alias_change: target.alias_change,
-            };
-            match provisioner.apply(&wanted).await {
-                Ok(results) => {
-                    for outcome in results.iter().flatten() {
-                        if let Some(EmailConfirmation::Sent { email }) = &outcome.email_confirmation {
-                            let change = EmailChange {
-                                salesforce_user_id: outcome.user_id.clone(),
-                                email: email.clone(),
-                                requested_at: now_epoch(),
-                            };
-                            store.record_email_change(&change).await?;
+                let provisioner = SalesforceProvisioner {
+                    client: &target.client,
+                    telephony: message.setup.telephony_model,
+                    defaults: &target.defaults,
+                    email_changes: &email_changes,
+                    alias_change: target.alias_change,
+                };
+                match provisioner.apply(&wanted).await {
+                    Ok(results) => {
+                        for outcome in results.iter().flatten() {
+                            if let Some(EmailConfirmation::Sent { email }) = &outcome.email_confirmation {
+                                let change = EmailChange {
+                                    salesforce_user_id: outcome.user_id.clone(),
+                                    email: email.clone(),
+                                    requested_at: now_epoch(),
+                                };
+                                store.record_email_change(&change).await?;
+                            }
                         }
+                        results.into_iter().map(|r| Some(r.map(Some).map_err(SideError::from))).collect()
                     }
-                    results.into_iter().map(|r| r.map(Some).map_err(SideError::from)).collect()
-                }
-                Err(err) => {
-                    let shared = SideError::from(err);
-                    wanted.iter().map(|_| Err(shared.clone())).collect()
+                    Err(err) => {
+                        let shared = SideError::from(err);
+                        wanted.iter().map(|_| Some(Err(shared.clone()))).collect()
+                    }
                 }
             }
         }
+        .into_iter();
+    let rows =
+        sides.iter().map(|side| if side.is_some() { results.next().unwrap_or(Some(Ok(None))) } else { Some(Ok(None)) });
+    Ok(Sides { rows: rows.collect(), waiting })
+}
+
+/// Bulkop mode: the rows go to Salesforce as one Bulk API job of ContactCenterBulkOp records, recorded with the
+/// chunk before it is followed, so that a later delivery follows the same job rather than submitting the rows again.
+async fn bulkop_side<S: JobStore>(
+    store: &S,
+    target: &SalesforceTarget,
+    message: &ChunkMessage,
+    wanted: &[(Action, &SalesforceUser)],
+    arns: &[Option<&str>],
+    keep_going: &(dyn Fn() -> bool + Sync),
+) -> Result<Sides, StoreError> {
+    let provisioner = BulkopProvisioner { client: &target.client, telephony: message.setup.telephony_model };
+    let every_row = |err: SalesforceError| {
+        let shared = SideError::from(err);
+        Sides { rows: wanted.iter().map(|_| Some(Err(shared.clone()))).collect(), waiting: None }
+    };
+    let prepared = match provisioner.operations(wanted, arns).await {
+        Ok(prepared) => prepared,
+        Err(err) => return Ok(every_row(err)),
+    };
+    let ready: Vec<_> = prepared.iter().filter_map(|p| p.as_ref().ok()).collect();
+    let mut followed = Vec::new().into_iter();
+    let mut waiting = None;
+    if !ready.is_empty() {
+        let job = match store.bulk_job(&message.job_id, message.chunk.index).await? {
+            Some(job) => job,
+            None => {
+                let ops: Vec<_> = ready.iter().map(|p| p.op.clone()).collect();
+                match target.client.submit_bulkops(&ops).await {
+                    Ok(job) => {
+                        store.record_bulk_job(&message.job_id, message.chunk.index, &job).await?;
+                        job
+                    }
+                    Err(err) => return Ok(every_row(err)),
+                }
+            }
+        };
+        match provisioner.follow(&job, &ready, keep_going).await {
+            Ok(Some(outcomes)) => followed = outcomes.into_iter(),
+            Ok(None) => waiting = Some(format!("Salesforce is still working the bulk job {job}")),
+            Err(err) => return Ok(every_row(err)),
+        }
     }
-    .into_iter();
-    Ok(sides.iter().map(|side| if side.is_some() { results.next().unwrap_or(Ok(None)) } else { Ok(None) }).collect())
+    let missing = || SalesforceError {
+        code: "BULKOP_MISSING".into(),
+        message: "the bulk job gave no outcome for this row".into(),
+        retryable: false,
+    };
+    let rows = prepared
+        .into_iter()
+        .map(|p| match p {
+            // While the job is being worked its rows have no outcome yet.
+            Ok(_) if waiting.is_some() => None,
+            Ok(_) => Some(followed.next().unwrap_or_else(|| Err(missing())).map(Some).map_err(SideError::from)),
+            Err(err) => Some(Err(SideError::from(err))),
+        })
+        .collect();
+    Ok(Sides { rows, waiting })
 }
 
 struct ConnectResult {
     user: ConnectOutcome,
     quick_connect_id: Option<String>,
+}
+
+impl ConnectResult {
+    fn none() -> Self {
+        Self { user: ConnectOutcome::default(), quick_connect_id: None }
+    }
 }
 
 /// The Connect side of a chunk's rows, one row at a time under the pacer; names are resolved once per chunk.
@@ -464,9 +584,7 @@ impl<'t> ConnectSide<'t> {
         row: &UserRow,
         salesforce: Option<&SalesforceOutcome>,
     ) -> Result<ConnectResult, SideError> {
-        let Some(wanted) = &row.connect else {
-            return Ok(ConnectResult { user: ConnectOutcome::default(), quick_connect_id: None });
-        };
+        let Some(wanted) = &row.connect else { return Ok(ConnectResult::none()) };
         let target = self.target.ok_or_else(|| SideError::of_row("Amazon Connect: no instance is configured"))?;
         let (username, user) = connect_user(wanted, salesforce)?;
         let provisioner = ConnectProvisioner {

@@ -2,11 +2,13 @@
 
 mod allocation;
 mod bulk;
+mod bulkop_provisioner;
 mod client;
 mod provisioner;
 
 pub use self::allocation::{ALLOCATION_SPENT, Usage};
 pub use self::bulk::{BULKOP_MAX_ROWS, BulkOp, BulkOpStatus, JobProgress, Loaded, bulkop_csv};
+pub use self::bulkop_provisioner::{BulkopProvisioner, Prepared, SalesforceSync};
 pub use self::client::{CollectionResult, Credentials, Payload, SalesforceClient, SalesforceError, jwt_audience};
 pub use self::provisioner::{
     AliasChange, EmailConfirmation, SalesforceDefaults, SalesforceOutcome, SalesforceProvisioner,

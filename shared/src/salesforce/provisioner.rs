@@ -143,7 +143,7 @@ fn permission_set_label(role: VoiceRole, telephony: TelephonyModel) -> String {
     }
 }
 
-fn quoted(values: impl IntoIterator<Item = String>) -> String {
+pub(super) fn quoted(values: impl IntoIterator<Item = String>) -> String {
     values
         .into_iter()
         .map(|v| format!("'{}'", v.replace('\\', "\\\\").replace('\'', "\\'")))

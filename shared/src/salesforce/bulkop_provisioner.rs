@@ -1,0 +1,231 @@
+//! The Salesforce side of a chunk in bulkop mode: the rows go to Salesforce as ContactCenterBulkOp records in one
+//! Bulk API job, and Salesforce does the work ccbulk does itself in direct mode (membership, the Voice permission
+//! set, and under Service Cloud Voice the Connect user). ccbulk resolves each row to its bulk operation, then
+//! follows the job and every operation to the Status Salesforce gives it.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::bulk::{BulkOp, BulkOpStatus, JobProgress, Loaded};
+use super::client::{SalesforceClient, SalesforceError};
+use super::provisioner::{SalesforceOutcome, quoted};
+use crate::domain::{Action, ContactCenterRef, SalesforceUser, SalesforceUserRef, TelephonyModel, bulkop_status};
+
+/// The first wait between two looks at a job, doubled up to [`LONGEST_WAIT`].
+const FIRST_WAIT: Duration = Duration::from_millis(200);
+const LONGEST_WAIT: Duration = Duration::from_secs(5);
+/// Users or contact centers per SOQL `IN` list.
+const LOOKUP_BATCH: usize = 100;
+
+/// How the Salesforce side of rows is provisioned.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SalesforceSync {
+    /// ccbulk writes the User, its membership and its Voice permission set itself.
+    #[default]
+    Direct,
+    /// Salesforce's own bulk path: ContactCenterBulkOp through the Bulk API.
+    Bulkop,
+}
+
+impl SalesforceSync {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "direct" => Some(Self::Direct),
+            "bulkop" => Some(Self::Bulkop),
+            _ => None,
+        }
+    }
+}
+
+/// A row's bulk operation, with the user it names as Salesforce holds it.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub op: BulkOp,
+    user: Value,
+}
+
+pub struct BulkopProvisioner<'a> {
+    pub client: &'a SalesforceClient,
+    pub telephony: TelephonyModel,
+}
+
+fn refuse(message: impl Into<String>) -> SalesforceError {
+    SalesforceError { code: "CCBULK_REFUSED".into(), message: message.into(), retryable: false }
+}
+
+fn text(record: &Value, field: &str) -> Option<String> {
+    record[field].as_str().filter(|t| !t.is_empty()).map(str::to_owned)
+}
+
+impl BulkopProvisioner<'_> {
+    /// Each row's bulk operation, or why it has none: the user by Id or username (Argument1 is the email Salesforce
+    /// holds for that user), the contact center by Id or name, and under the Amazon Connect models the profile and
+    /// the routing profile's ARN (`routing_profile_arns`, one per row).
+    pub async fn operations(
+        &self,
+        rows: &[(Action, &SalesforceUser)],
+        routing_profile_arns: &[Option<&str>],
+    ) -> Result<Vec<Result<Prepared, SalesforceError>>, SalesforceError> {
+        let users = self.users(rows).await?;
+        let centers = self.client.query("SELECT Id, Name FROM CallCenter").await?;
+        let connect = self.telephony.has_connect_side();
+        Ok(rows
+            .iter()
+            .zip(routing_profile_arns)
+            .map(|((action, row), arn)| {
+                if *action != Action::Add && *action != Action::Update {
+                    return Err(refuse(
+                        "ContactCenterBulkOp only adds or updates contact-center users (AddUsers); remove rows need \
+                         [salesforce] sync = \"direct\"",
+                    ));
+                }
+                let user = match &row.user {
+                    SalesforceUserRef::Id(id) => users.iter().find(|u| text(u, "Id").as_deref() == Some(id.as_str())),
+                    SalesforceUserRef::Username(name) => {
+                        users.iter().find(|u| text(u, "Username").is_some_and(|n| n.eq_ignore_ascii_case(name)))
+                    }
+                }
+                .ok_or_else(|| refuse("the org has no such user; ContactCenterBulkOp adds existing users only"))?;
+                let contact_center_id = match &row.contact_center {
+                    Some(ContactCenterRef::Id(id)) => id.as_str().to_owned(),
+                    Some(ContactCenterRef::Name(name)) => centers
+                        .iter()
+                        .find(|c| text(c, "Name").is_some_and(|n| n.eq_ignore_ascii_case(name)))
+                        .and_then(|c| text(c, "Id"))
+                        .ok_or_else(|| refuse(format!("the org has no contact center {name:?}")))?,
+                    None => return Err(refuse("ContactCenterBulkOp needs the contact center (Argument5)")),
+                };
+                let (profile, routing_profile_arn) = if connect {
+                    let profile =
+                        row.role.ok_or_else(|| refuse("ContactCenterBulkOp needs the profile (Argument3)"))?;
+                    let arn = arn
+                        .ok_or_else(|| refuse("ContactCenterBulkOp needs the routing profile as an ARN (Argument4)"))?;
+                    (Some(profile), Some(arn.to_owned()))
+                } else {
+                    (None, None)
+                };
+                Ok(Prepared {
+                    op: BulkOp {
+                        email: text(user, "Email").unwrap_or_default(),
+                        user_id: text(user, "Id").unwrap_or_default(),
+                        profile,
+                        routing_profile_arn,
+                        contact_center_id,
+                    },
+                    user: user.clone(),
+                })
+            })
+            .collect())
+    }
+
+    async fn users(&self, rows: &[(Action, &SalesforceUser)]) -> Result<Vec<Value>, SalesforceError> {
+        let fields = "Id, Username, Email, FirstName, LastName, Alias";
+        let mut ids = Vec::new();
+        let mut names = Vec::new();
+        for (_, row) in rows {
+            match &row.user {
+                SalesforceUserRef::Id(id) => ids.push(id.as_str().to_owned()),
+                SalesforceUserRef::Username(name) => names.push(name.to_lowercase()),
+            }
+        }
+        let mut found = Vec::new();
+        for (field, values) in [("Id", &ids), ("Username", &names)] {
+            for batch in values.chunks(LOOKUP_BATCH) {
+                let list = quoted(batch.to_vec());
+                found.extend(self.client.query(&format!("SELECT {fields} FROM User WHERE {field} IN ({list})")).await?);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Follows `job` until every prepared row's operation has ended, one result per row; `None` when
+    /// `keep_going` says to stop first (the job goes on in Salesforce, and a later delivery follows it again).
+    pub async fn follow(
+        &self,
+        job: &str,
+        prepared: &[&Prepared],
+        keep_going: &(dyn Fn() -> bool + Sync),
+    ) -> Result<Option<Vec<Result<SalesforceOutcome, SalesforceError>>>, SalesforceError> {
+        let mut wait = FIRST_WAIT;
+        let ended = loop {
+            match self.client.ingest_job_progress(job).await? {
+                JobProgress::Running(_) => {}
+                progress => break progress,
+            }
+            if !keep_going() {
+                return Ok(None);
+            }
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(LONGEST_WAIT);
+        };
+        let loaded = self.client.ingest_job_results(job).await?;
+        let records: Vec<String> = prepared
+            .iter()
+            .filter_map(|p| match loaded.get(&p.op.user_id) {
+                Some(Loaded::Record(id)) => Some(id.clone()),
+                _ => None,
+            })
+            .collect();
+        let mut wait = FIRST_WAIT;
+        let statuses: HashMap<String, BulkOpStatus> = loop {
+            let statuses = self.client.bulkop_statuses(&records).await?;
+            if statuses.iter().all(BulkOpStatus::finished) && statuses.len() == records.len() {
+                break statuses.into_iter().map(|s| (s.record_id.clone(), s)).collect();
+            }
+            if !keep_going() {
+                return Ok(None);
+            }
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(LONGEST_WAIT);
+        };
+        Ok(Some(prepared.iter().map(|p| outcome(job, &ended, p, loaded.get(&p.op.user_id), &statuses)).collect()))
+    }
+}
+
+/// What a row came to: its load, then its operation's Status.
+fn outcome(
+    job: &str,
+    ended: &JobProgress,
+    prepared: &Prepared,
+    loaded: Option<&Loaded>,
+    statuses: &HashMap<String, BulkOpStatus>,
+) -> Result<SalesforceOutcome, SalesforceError> {
+    let failed = |code: &str, message: String| SalesforceError { code: code.into(), message, retryable: false };
+    let record = match loaded {
+        Some(Loaded::Record(id)) => id,
+        Some(Loaded::Refused(error)) => {
+            return Err(failed(
+                "BULKOP_REFUSED",
+                format!("Salesforce refused the bulk operation (job {job}): {error}"),
+            ));
+        }
+        Some(Loaded::Unprocessed) | None => {
+            let why = match ended {
+                JobProgress::Ended { state, reason } => format!("{state}: {reason}"),
+                _ => "its results do not name this row".into(),
+            };
+            return Err(failed("BULKOP_UNPROCESSED", format!("the bulk job {job} ended ({why}) before this row")));
+        }
+    };
+    let status = statuses.get(record).ok_or_else(|| failed("BULKOP_MISSING", format!("{record} is gone")))?;
+    if status.status != bulkop_status::COMPLETED {
+        let message = status.error_message.as_deref().unwrap_or("no ErrorMessage");
+        return Err(failed(
+            "BULKOP_FAILED",
+            format!("ContactCenterBulkOp {record} (job {job}) ended {}: {message}", status.status),
+        ));
+    }
+    let user = &prepared.user;
+    Ok(SalesforceOutcome {
+        user_id: text(user, "Id").unwrap_or_default(),
+        username: text(user, "Username").unwrap_or_default(),
+        first_name: text(user, "FirstName"),
+        last_name: text(user, "LastName"),
+        email: text(user, "Email"),
+        created: false,
+        permission_set_assignment_id: None,
+        email_confirmation: None,
+    })
+}
