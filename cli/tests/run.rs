@@ -242,9 +242,13 @@ fn bulkop_mode_sends_the_bulkop_examples_through_salesforces_own_bulk_path() {
         assert_eq!(code, 0, "{name}: {out}\n{err}");
         let report = scratch.report(&name.replace(".csv", ".report.csv"));
         assert!(report.iter().all(|r| r["Status"] == "SUCCEEDED" && !r["SalesforceUserId"].is_empty()), "{report:?}");
-        // Under Amazon Connect the Connect user is Salesforce's to make; ccbulk says so and sends Connect nothing.
-        let noted = report.iter().filter(|r| r["Note"].contains("Salesforce makes this user's Connect user")).count();
-        assert_eq!(noted, if telephony == "amazon-connect" { report.len() } else { 0 }, "{name}");
+        // Under Amazon Connect the Connect user is the one Salesforce made: ccbulk adopts it and says so.
+        let amazon_connect = telephony == "amazon-connect";
+        let adopted = report.iter().filter(|r| r["Note"].contains("ccbulk adopted it")).count();
+        assert_eq!(adopted, if amazon_connect { report.len() } else { 0 }, "{name}");
+        assert!(report.iter().all(|r| r["ConnectUserId"].is_empty() != amazon_connect), "{report:?}");
+        assert!(report.iter().all(|r| r["VoiceProvisioningJobID"].starts_with("750")), "{report:?}");
+        assert!(report.iter().all(|r| r["Note"].starts_with("Salesforce: ContactCenterBulkOp ")), "{report:?}");
     }
     let (code, _, err) = scratch.run(&["run", "--salesforce-sync", "bulk", "x.csv"]);
     assert_eq!(code, 2);

@@ -7,8 +7,8 @@ use crate::format::{Field, FileError, Header, RecordReader};
 use crate::job::RowRecord;
 
 /// The columns added after the input's own.
-pub const OUTCOME_COLUMNS: [&str; 6] =
-    ["Status", "ErrorMessage", "ConnectUserId", "ConnectUserArn", "SalesforceUserId", "Note"];
+pub const OUTCOME_COLUMNS: [&str; 7] =
+    ["Status", "ErrorMessage", "ConnectUserId", "ConnectUserArn", "SalesforceUserId", "Note", "VoiceProvisioningJobID"];
 
 /// A cell starting with `=`, `+`, `-` or `@` (or a tab or carriage return, which some spreadsheets skip before
 /// looking) is prefixed with `'`, so that opening the report runs nothing.
@@ -82,6 +82,7 @@ impl<R: Read, W: Write> ReportWriter<R, W> {
                 text(row.outcome.connect_user_arn.as_deref()),
                 text(row.outcome.salesforce_user_id.as_deref()),
                 text(row.outcome.note.as_deref()),
+                text(row.outcome.voice_provisioning_job_id.as_deref()),
             ]),
             None => {
                 cells.push("PENDING".to_owned());
@@ -143,9 +144,10 @@ mod tests {
         let lines: Vec<&str> = report.lines().collect();
         assert_eq!(
             lines[0],
-            "action,username,first_name,Status,ErrorMessage,ConnectUserId,ConnectUserArn,SalesforceUserId,Note"
+            "action,username,first_name,Status,ErrorMessage,ConnectUserId,ConnectUserArn,SalesforceUserId,Note,\
+             VoiceProvisioningJobID"
         );
         assert!(lines[1].starts_with("add,jdoe,'=cmd|' /C calc'!A0,FAILED,Amazon Connect: denied"), "{}", lines[1]);
-        assert_eq!(lines[2], "add,asmith,Ann,PENDING,,,,,");
+        assert_eq!(lines[2], "add,asmith,Ann,PENDING,,,,,,");
     }
 }

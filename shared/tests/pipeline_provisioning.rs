@@ -288,6 +288,8 @@ async fn an_email_change_waits_for_its_confirmation_and_a_rerun_does_not_send_an
 async fn bulkop_world() -> World {
     let mut world = world().await;
     world.targets.salesforce.as_mut().unwrap().sync = SalesforceSync::Bulkop;
+    // The instance the example's routing-profile ARNs name, in which Salesforce makes the users.
+    world.targets.connect.as_mut().unwrap().instance_id = examples::SAML_INSTANCE_ID.into();
     world.salesforce.link_connect(world.connect.voice_link(), examples::SAML_INSTANCE_ID);
     world
 }
@@ -327,9 +329,17 @@ async fn bulkop_mode_sends_each_chunk_as_one_bulk_job_and_each_row_ends_as_sales
     let connect = world.connect.snapshot();
     assert_eq!(connect.created_by_salesforce.len(), 26, "Salesforce made every Connect user");
     assert_eq!(connect.counters.calls.get("CreateUser"), None, "ccbulk made none");
-    let row = store.row(&job.id, 2).await.unwrap().unwrap();
-    assert!(row.outcome.salesforce_user_id.is_some());
-    assert!(row.outcome.note.as_deref().is_some_and(|n| n.contains("Salesforce makes this user's Connect user")));
+    let rows = store.rows(&job.id, None, 100, None).await.unwrap().items;
+    assert!(rows.iter().all(|r| r.outcome.salesforce_user_id.is_some() && r.outcome.connect_user_id.is_some()));
+    assert!(rows.iter().all(|r| r.outcome.note.as_deref().is_some_and(|n| n.contains("ccbulk adopted it"))));
+    let jobs: std::collections::HashSet<_> =
+        rows.iter().map(|r| r.outcome.voice_provisioning_job_id.clone().unwrap_or_default()).collect();
+    assert_eq!(jobs.len(), messages.len(), "each row names its chunk's job: {jobs:?}");
+    // Each row names the Connect user Salesforce made, under Service Cloud Voice's username.
+    let saml = connect.instance(examples::SAML_INSTANCE_ID).unwrap();
+    let made: std::collections::HashSet<&str> =
+        connect.created_by_salesforce.iter().filter_map(|name| saml.user(name)).map(|u| u.id.as_str()).collect();
+    assert!(rows.iter().all(|r| made.contains(r.outcome.connect_user_id.as_deref().unwrap())), "{rows:?}");
     let org = world.salesforce.snapshot();
     let amara = org.user("amara.okafor@northwind-support.com").unwrap();
     assert_eq!(amara.call_center.as_deref(), Some("Northwind Support"));
@@ -396,4 +406,22 @@ async fn a_bulk_job_salesforce_fails_fails_its_rows_with_salesforces_reason() {
     assert_eq!((report.succeeded, report.failed), (0, message.chunk.rows), "{report:?}");
     let row = store.row(&job.id, 2).await.unwrap().unwrap();
     assert!(row.outcome.error_message.as_deref().unwrap().contains("InvalidBatch : the sandbox says no"), "{row:?}");
+}
+
+#[tokio::test]
+async fn a_bulkop_row_whose_routing_profile_is_in_another_instance_fails_before_any_job() {
+    let mut world = bulkop_world().await;
+    let other = world.connect.instance_id("ccbulk-sandbox").unwrap().to_owned();
+    world.targets.connect.as_mut().unwrap().instance_id = other;
+    let store = SqliteJobStore::in_memory().unwrap();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/bulkop-amazon-connect.csv");
+    let (queue, job) = ingest_file(&store, &path, &Options { chunk_rows: 30, ..Options::default() }).await;
+    let message = queue.receive().unwrap();
+    let report = provision_chunk(&store, &LocalFiles, &world.targets, &message, RetryPolicy::default(), &never_stop)
+        .await
+        .unwrap();
+    assert_eq!(report.failed, 26, "{report:?}");
+    assert!(world.salesforce.snapshot().bulk_jobs.is_empty(), "nothing went to Salesforce");
+    let row = store.row(&job.id, 2).await.unwrap().unwrap();
+    assert!(row.outcome.error_message.as_deref().unwrap().contains("another Amazon Connect instance"), "{row:?}");
 }

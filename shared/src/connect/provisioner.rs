@@ -134,6 +134,22 @@ impl ConnectProvisioner<'_> {
         }
     }
 
+    /// Adopts the user someone else made under `username` (Service Cloud Voice, for a bulk operation), waiting out
+    /// Connect's eventual consistency, and brings it to the row's settings. Never creates one.
+    pub async fn adopt(
+        &self,
+        directory: &mut Directory,
+        username: &str,
+        user: &ConnectUser,
+    ) -> Result<ConnectOutcome, ProvisionError> {
+        let existing = match directory.user_id(username) {
+            Some(id) => id.to_owned(),
+            None => self.find_new(username).await?,
+        };
+        directory.remember_user(username, &existing);
+        self.bring_to(&existing, user, directory).await
+    }
+
     /// Brings an existing user to the row's settings: only what differs is sent, one Update* call per part.
     pub async fn bring_to(
         &self,

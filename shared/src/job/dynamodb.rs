@@ -224,6 +224,7 @@ fn row_from(item: &Item) -> Result<RowRecord, StoreError> {
             salesforce_user_id: text(item, "salesforce_user_id"),
             permission_set_assignment_id: text(item, "permission_set_assignment_id"),
             quick_connect_id: text(item, "quick_connect_id"),
+            voice_provisioning_job_id: text(item, "voice_provisioning_job_id"),
         },
         attempts: number(item, "attempts") as u32,
         updated_at: number(item, "updated_at"),
@@ -814,6 +815,7 @@ impl JobStore for DynamoJobStore {
             ("salesforce_user_id", &outcome.salesforce_user_id),
             ("permission_set_assignment_id", &outcome.permission_set_assignment_id),
             ("quick_connect_id", &outcome.quick_connect_id),
+            ("voice_provisioning_job_id", &outcome.voice_provisioning_job_id),
         ];
         let moved = self
             .move_row(

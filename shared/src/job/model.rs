@@ -250,6 +250,9 @@ pub struct RowOutcome {
     pub salesforce_user_id: Option<String>,
     pub permission_set_assignment_id: Option<String>,
     pub quick_connect_id: Option<String>,
+    /// In bulkop mode, the row's ContactCenterBulkOp's VoiceProvisioningJobID.
+    #[serde(default)]
+    pub voice_provisioning_job_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

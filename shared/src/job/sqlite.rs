@@ -110,6 +110,7 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("jobs", "paused_reason", "TEXT"),
     ("jobs", "paused_since", "INTEGER"),
     ("rows", "note", "TEXT"),
+    ("rows", "voice_provisioning_job_id", "TEXT"),
 ];
 
 /// State files written before a column existed get it, empty.
@@ -185,6 +186,7 @@ fn row_from(row: &Row) -> rusqlite::Result<RowRecord> {
             salesforce_user_id: row.get("salesforce_user_id")?,
             permission_set_assignment_id: row.get("permission_set_assignment_id")?,
             quick_connect_id: row.get("quick_connect_id")?,
+            voice_provisioning_job_id: row.get("voice_provisioning_job_id")?,
         },
         attempts: row.get("attempts")?,
         updated_at: count(row, "updated_at")?,
@@ -464,7 +466,8 @@ impl JobStore for SqliteJobStore {
                  connect_user_arn = COALESCE(?6, connect_user_arn), salesforce_user_id = COALESCE(?7, salesforce_user_id), \
                  permission_set_assignment_id = COALESCE(?8, permission_set_assignment_id), \
                  quick_connect_id = COALESCE(?9, quick_connect_id), updated_at = ?10, lease_owner = NULL, \
-                 lease_until = NULL, note = ?11 WHERE job_id = ?1 AND row = ?2",
+                 lease_until = NULL, note = ?11, \
+                 voice_provisioning_job_id = COALESCE(?12, voice_provisioning_job_id) WHERE job_id = ?1 AND row = ?2",
                 params![
                     id.as_str(),
                     row as i64,
@@ -477,6 +480,7 @@ impl JobStore for SqliteJobStore {
                     outcome.quick_connect_id,
                     now(),
                     outcome.note.as_deref().map(stored_message),
+                    outcome.voice_provisioning_job_id,
                 ],
             )?;
             let state = move_count(&tx, id.as_str(), previous, status)?;

@@ -337,11 +337,12 @@ async fn work_chunk<S: JobStore>(
             report.out_of_time += 1;
             continue;
         };
-        // In bulkop mode a row's Connect user is Salesforce's to make (Service Cloud Voice), not ccbulk's.
-        let salesforce_makes_connect = bulkop && row.connect.is_some() && matches!(salesforce, Ok(Some(_)));
+        // In bulkop mode a row's Connect user is Salesforce's to make (Service Cloud Voice): ccbulk adopts it.
+        let salesforce_makes_connect = bulkop
+            && row.connect.is_some()
+            && matches!(&salesforce, Ok(Some(outcome)) if outcome.voice_username.is_some());
         let verdict = match salesforce {
             Err(err) => Err(err),
-            Ok(salesforce) if salesforce_makes_connect => Ok((salesforce, ConnectResult::none())),
             Ok(salesforce) => connect.apply(row, salesforce.as_ref()).await.map(|connect| (salesforce, connect)),
         };
         let verdict = match verdict {
@@ -349,20 +350,14 @@ async fn work_chunk<S: JobStore>(
                 RowStatus::Succeeded,
                 RowOutcome {
                     error_message: None,
-                    note: salesforce
-                        .as_ref()
-                        .and_then(|s| s.email_confirmation.as_ref())
-                        .map(|confirmation| confirmation.note(now_epoch()))
-                        .or_else(|| {
-                            salesforce_makes_connect.then(|| {
-                                "Amazon Connect: Salesforce makes this user's Connect user (ContactCenterBulkOp); \
-                                 ccbulk sent it nothing"
-                                    .to_owned()
-                            })
-                        }),
+                    note: salesforce.as_ref().and_then(|s| row_note(s, salesforce_makes_connect)),
                     connect_user_id: connect.user.user_id,
                     connect_user_arn: connect.user.user_arn,
                     salesforce_user_id: salesforce.as_ref().map(|s| s.user_id.clone()),
+                    voice_provisioning_job_id: salesforce
+                        .as_ref()
+                        .and_then(|s| s.bulkop.as_ref())
+                        .and_then(|b| b.voice_provisioning_job_id.clone()),
                     permission_set_assignment_id: salesforce.and_then(|s| s.permission_set_assignment_id),
                     quick_connect_id: connect.quick_connect_id,
                 },
@@ -396,6 +391,23 @@ async fn work_chunk<S: JobStore>(
         let_go(held, row.row);
     }
     Ok(report)
+}
+
+/// What a succeeded row's admin should know: an email change that waits for its owner, or what Salesforce made of the
+/// row's bulk operation (and that the Connect user is the one Salesforce made).
+fn row_note(salesforce: &SalesforceOutcome, salesforce_made_connect: bool) -> Option<String> {
+    if let Some(confirmation) = &salesforce.email_confirmation {
+        return Some(confirmation.note(now_epoch()));
+    }
+    let bulkop = salesforce.bulkop.as_ref()?;
+    let mut note = format!("Salesforce: ContactCenterBulkOp {} {}", bulkop.record_id, bulkop.status);
+    if salesforce_made_connect {
+        note.push_str(
+            "; Amazon Connect: the user is the one Salesforce made for it (Service Cloud Voice): ccbulk adopted it and \
+             created none",
+        );
+    }
+    Some(note)
 }
 
 /// Per row of the chunk, its Salesforce outcome (`None` for a row with no Salesforce side) or why it failed; `None`
@@ -449,7 +461,8 @@ async fn salesforce_side<S: JobStore>(
                         _ => None,
                     })
                     .collect();
-                let bulk = bulkop_side(store, target, message, &wanted, &arns, keep_going).await?;
+                let instance = targets.connect.as_ref().map(|c| c.instance_id.as_str());
+                let bulk = bulkop_side(store, target, message, &wanted, &arns, instance, keep_going).await?;
                 waiting = bulk.waiting;
                 bulk.rows
             }
@@ -505,9 +518,16 @@ async fn bulkop_side<S: JobStore>(
     message: &ChunkMessage,
     wanted: &[(Action, &SalesforceUser)],
     arns: &[Option<&str>],
+    instance: Option<&str>,
     keep_going: &(dyn Fn() -> bool + Sync),
 ) -> Result<Sides, StoreError> {
     let provisioner = BulkopProvisioner { client: &target.client, telephony: message.setup.telephony_model };
+    // Salesforce makes the Connect user in the instance the routing profile's ARN names: ccbulk can adopt it only
+    // in the instance it works in.
+    let elsewhere = |arn: &Option<&str>| match (arn, instance) {
+        (Some(arn), Some(instance)) => !arn.contains(&format!(":instance/{instance}/")),
+        _ => false,
+    };
     let every_row = |err: SalesforceError| {
         let shared = SideError::from(err);
         Sides { rows: wanted.iter().map(|_| Some(Err(shared.clone()))).collect(), waiting: None }
@@ -516,6 +536,21 @@ async fn bulkop_side<S: JobStore>(
         Ok(prepared) => prepared,
         Err(err) => return Ok(every_row(err)),
     };
+    let prepared: Vec<_> = prepared
+        .into_iter()
+        .zip(arns)
+        .map(|(p, arn)| match p {
+            Ok(_) if elsewhere(arn) => Err(SalesforceError {
+                code: "CCBULK_REFUSED".into(),
+                message: format!(
+                    "the routing profile's ARN names another Amazon Connect instance than {}",
+                    instance.unwrap_or_default()
+                ),
+                retryable: false,
+            }),
+            other => other,
+        })
+        .collect();
     let ready: Vec<_> = prepared.iter().filter_map(|p| p.as_ref().ok()).collect();
     let mut followed = Vec::new().into_iter();
     let mut waiting = None;
@@ -572,11 +607,13 @@ struct ConnectSide<'t> {
     target: Option<&'t ConnectTarget>,
     message: &'t ChunkMessage,
     directory: Option<Directory>,
+    /// Whether the directory's users were listed again for users Salesforce made after it was loaded.
+    reloaded: bool,
 }
 
 impl<'t> ConnectSide<'t> {
     fn new(targets: &'t Targets, message: &'t ChunkMessage) -> Self {
-        Self { target: targets.connect.as_ref(), message, directory: None }
+        Self { target: targets.connect.as_ref(), message, directory: None, reloaded: false }
     }
 
     async fn apply(
@@ -597,7 +634,16 @@ impl<'t> ConnectSide<'t> {
             self.directory = Some(Directory::load(&target.client, &target.instance_id, &target.pacer).await?);
         }
         let directory = self.directory.as_mut().expect("loaded above");
+        // The user Salesforce made for a bulk operation goes by Service Cloud Voice's username; the chunk's users
+        // are listed again once (it is cheaper than a search per row) should the directory predate them.
+        let voice = salesforce.and_then(|s| s.voice_username.clone());
+        let username = voice.clone().unwrap_or(username);
+        if voice.is_some() && directory.user_id(&username).is_none() && !self.reloaded {
+            directory.reload_users(&target.client, &target.instance_id, &target.pacer).await?;
+            self.reloaded = true;
+        }
         let outcome = match row.action {
+            Action::Add | Action::Update if voice.is_some() => provisioner.adopt(directory, &username, &user).await?,
             Action::Add => provisioner.add(directory, &username, &user).await?,
             Action::Update => {
                 let existing = directory.user_id(&username).map(str::to_owned).ok_or_else(|| {

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::bulk::{BulkOp, BulkOpStatus, JobProgress, Loaded};
 use super::client::{SalesforceClient, SalesforceError};
-use super::provisioner::{SalesforceOutcome, quoted};
+use super::provisioner::{BulkopDone, SalesforceOutcome, quoted};
 use crate::domain::{Action, ContactCenterRef, SalesforceUser, SalesforceUserRef, TelephonyModel, bulkop_status};
 
 /// The first wait between two looks at a job, doubled up to [`LONGEST_WAIT`].
@@ -180,13 +180,17 @@ impl BulkopProvisioner<'_> {
             tokio::time::sleep(wait).await;
             wait = (wait * 2).min(LONGEST_WAIT);
         };
-        Ok(Some(prepared.iter().map(|p| outcome(job, &ended, p, loaded.get(&p.op.user_id), &statuses)).collect()))
+        let org_id = self.client.org_id().await?;
+        Ok(Some(
+            prepared.iter().map(|p| outcome(job, &org_id, &ended, p, loaded.get(&p.op.user_id), &statuses)).collect(),
+        ))
     }
 }
 
 /// What a row came to: its load, then its operation's Status.
 fn outcome(
     job: &str,
+    org_id: &str,
     ended: &JobProgress,
     prepared: &Prepared,
     loaded: Option<&Loaded>,
@@ -227,5 +231,21 @@ fn outcome(
         created: false,
         permission_set_assignment_id: None,
         email_confirmation: None,
+        voice_username: Some(voice_username(
+            &text(user, "Alias").unwrap_or_default(),
+            &text(user, "Id").unwrap_or_default(),
+            org_id,
+        )),
+        bulkop: Some(BulkopDone {
+            record_id: record.clone(),
+            status: status.status.clone(),
+            voice_provisioning_job_id: status.job_id.clone(),
+        }),
     })
+}
+
+/// The username Service Cloud Voice gives the Connect user it makes: "default form `alias@UserId@OrgId`"
+/// (../shared/reference/salesforce-rest.md).
+pub fn voice_username(alias: &str, user_id: &str, org_id: &str) -> String {
+    format!("{alias}@{user_id}@{org_id}")
 }

@@ -124,6 +124,8 @@ pub struct CollectionResult {
 struct Session {
     access_token: String,
     instance_url: String,
+    /// The org's id, from the token answer's identity URL (`…/id/<org id>/<user id>`).
+    org_id: Option<String>,
 }
 
 pub struct SalesforceClient {
@@ -137,6 +139,8 @@ pub struct SalesforceClient {
 struct TokenAnswer {
     access_token: String,
     instance_url: String,
+    #[serde(default)]
+    id: Option<String>,
 }
 
 impl SalesforceClient {
@@ -211,7 +215,17 @@ impl SalesforceClient {
             message: err.to_string(),
             retryable: false,
         })?;
-        Ok(Session { access_token: answer.access_token, instance_url: answer.instance_url })
+        let org_id = answer.id.as_deref().and_then(|id| id.rsplit('/').nth(1)).map(str::to_owned);
+        Ok(Session { access_token: answer.access_token, instance_url: answer.instance_url, org_id })
+    }
+
+    /// The org's id, as the sign-in names it.
+    pub async fn org_id(&self) -> Result<String, SalesforceError> {
+        self.session(false).await?.org_id.ok_or_else(|| SalesforceError {
+            code: "OAUTH_ANSWER".into(),
+            message: "the sign-in did not name the org".into(),
+            retryable: false,
+        })
     }
 
     /// Signs in now (not at the first call), so that wrong credentials are one clear error before any row.

@@ -11,5 +11,5 @@ pub use self::bulk::{BULKOP_MAX_ROWS, BulkOp, BulkOpStatus, JobProgress, Loaded,
 pub use self::bulkop_provisioner::{BulkopProvisioner, Prepared, SalesforceSync};
 pub use self::client::{CollectionResult, Credentials, Payload, SalesforceClient, SalesforceError, jwt_audience};
 pub use self::provisioner::{
-    AliasChange, EmailConfirmation, SalesforceDefaults, SalesforceOutcome, SalesforceProvisioner,
+    AliasChange, BulkopDone, EmailConfirmation, SalesforceDefaults, SalesforceOutcome, SalesforceProvisioner,
 };

@@ -67,6 +67,18 @@ pub struct SalesforceOutcome {
     pub permission_set_assignment_id: Option<String>,
     /// What became of a new email address for an existing user.
     pub email_confirmation: Option<EmailConfirmation>,
+    /// The username of the Connect user Salesforce makes for this user (Service Cloud Voice, in bulkop mode).
+    pub voice_username: Option<String>,
+    /// In bulkop mode, what Salesforce made of the row's bulk operation.
+    pub bulkop: Option<BulkopDone>,
+}
+
+/// A bulk operation Salesforce completed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BulkopDone {
+    pub record_id: String,
+    pub status: String,
+    pub voice_provisioning_job_id: Option<String>,
 }
 
 /// Salesforce changes an existing user's email only once the owner of the new address confirms it, and each
@@ -211,6 +223,8 @@ impl SalesforceProvisioner<'_> {
                     created: w.created,
                     permission_set_assignment_id: w.assignment,
                     email_confirmation: w.email_confirmation,
+                    voice_username: None,
+                    bulkop: None,
                 }),
                 (None, None) => Err(refuse("the user was not found".into())),
             })
