@@ -5,7 +5,7 @@
 use ccbulk_e2e::cases::{MIXED, seed_mixed};
 use ccbulk_e2e::{Delivery, LogCapture, OpenApi, Stack, StackOptions, repo_root};
 use ccbulk_sandbox::connect::{FaultRates, Knobs};
-use ccbulk_sandbox::salesforce::{SalesforceFaults, SalesforceKnobs};
+use ccbulk_sandbox::salesforce::{BulkKnobs, SalesforceFaults, SalesforceKnobs};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -631,4 +631,43 @@ async fn two_deliveries_of_a_chunk_at_once_make_each_user_once_and_count_each_at
     let org = stack.salesforce.snapshot();
     let created = adds.iter().filter(|r| !ids_before.iter().any(|id| r["salesforce_user_id"] == **id)).count();
     assert_eq!(org.users.len(), ids_before.len() + created, "no Salesforce user created twice");
+}
+
+/// Bulkop mode through the Lambdas: the chunk's rows go to Salesforce as one ContactCenterBulkOp job; Salesforce
+/// works it slower than an invocation lives, so each invocation follows the same job until its time runs out and
+/// the chunk goes on in a new message (no receive used up, no attempt charged); the job is submitted once, and
+/// every Connect user is the one Salesforce made, adopted.
+#[tokio::test]
+async fn bulkop_mode_follows_a_slow_bulk_job_across_invocations_and_submits_it_once() {
+    let slow = SalesforceKnobs {
+        bulk: BulkKnobs { records_per_second: 8.0, ..BulkKnobs::default() },
+        ..SalesforceKnobs::default()
+    };
+    let stack = Stack::start(StackOptions {
+        chunk_rows: 30,
+        identity_management: "SAML",
+        parameters: vec![("SalesforceSync", "bulkop".to_owned())],
+        salesforce_knobs: Some(slow),
+        ..StackOptions::default()
+    })
+    .await;
+    let api = OpenApi::load();
+    stack.notify(stack.upload("uploads/bulkop.csv", example("bulkop-amazon-connect.csv")).await).await;
+    // An invocation lives 1.5 s past the time it keeps back for a row; Salesforce needs over 3 s for the 26 rows.
+    let drained = stack.drain(Delivery::ShortDeadline(Duration::from_millis(1500))).await;
+    assert_eq!(drained.failures, 0, "{drained:?}");
+    assert!(drained.invocations > 1, "Salesforce outlived the first invocation: {drained:?}");
+    assert!(stack.dead_letters().await.is_empty());
+
+    let job = the_job(&stack).await;
+    assert_eq!(job["state"], "SUCCEEDED", "{job}");
+    let rows = all_rows(&stack, &api, job["id"].as_str().unwrap(), None, 100).await;
+    assert_eq!(rows.len(), 26);
+    assert!(rows.iter().all(|row| row["attempts"] == 1), "waiting charged no attempt: {rows:?}");
+    assert!(rows.iter().all(|row| row["voice_provisioning_job_id"].as_str().is_some_and(|j| j.starts_with("750"))));
+    assert_eq!(stack.salesforce.snapshot().bulk_jobs.len(), 1, "one job, followed by every invocation");
+    let connect = stack.connect.snapshot();
+    assert_eq!(connect.created_by_salesforce.len(), 26);
+    assert_eq!(connect.counters.calls.get("CreateUser"), None, "ccbulk created no Connect user");
+    assert!(rows.iter().all(|row| row["connect_user_id"].is_string()), "each adopted: {rows:?}");
 }

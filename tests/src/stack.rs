@@ -183,6 +183,8 @@ impl Stack {
         if let Some(knobs) = options.salesforce_knobs.clone() {
             salesforce.set_knobs(knobs);
         }
+        // The org works as Service Cloud Voice does: its bulk operations get Connect users Salesforce makes.
+        salesforce.link_connect(connect.voice_link(), examples::SAML_INSTANCE_ID);
         let alias = if options.identity_management == "SAML" { "ccbulk-sandbox-saml" } else { "ccbulk-sandbox" };
         let instance_id = connect.instance_id(alias).unwrap().to_owned();
 

@@ -22,7 +22,7 @@ use crate::job::{
     StoreError, now_epoch,
 };
 use crate::salesforce::{
-    AliasChange, BulkopProvisioner, EmailConfirmation, SalesforceClient, SalesforceDefaults, SalesforceError,
+    AliasChange, BulkopProvisioner, EmailConfirmation, Followed, SalesforceClient, SalesforceDefaults, SalesforceError,
     SalesforceOutcome, SalesforceProvisioner, SalesforceSync,
 };
 use crate::sfid::{CALL_CENTER_PREFIX, SalesforceId};
@@ -298,7 +298,8 @@ async fn work_chunk<S: JobStore>(
         return Ok(report);
     }
 
-    let Sides { rows: salesforce, waiting } = salesforce_side(store, targets, message, &work, keep_going).await?;
+    let Sides { rows: salesforce, waiting, watched } =
+        salesforce_side(store, targets, message, &work, keep_going).await?;
     if let Some(reason) = waiting {
         report.retry_reason = Some(reason.clone());
         report.waiting_on = Some(reason);
@@ -390,6 +391,10 @@ async fn work_chunk<S: JobStore>(
         }
         let_go(held, row.row);
     }
+    // Rows left for lack of time after watching Salesforce work their job: the delivery made progress all the same.
+    if report.out_of_time > 0 && report.waiting_on.is_none() {
+        report.waiting_on = watched;
+    }
     Ok(report)
 }
 
@@ -419,6 +424,8 @@ type SideResult = Option<Result<Option<SalesforceOutcome>, SideError>>;
 struct Sides {
     rows: Vec<SideResult>,
     waiting: Option<String>,
+    /// The bulk job Salesforce was seen working during this delivery.
+    watched: Option<String>,
 }
 
 /// The Salesforce side of every row of the chunk, in batched calls.
@@ -445,6 +452,7 @@ async fn salesforce_side<S: JobStore>(
     let wanted: Vec<(Action, &SalesforceUser)> =
         work.iter().zip(&sides).filter_map(|((row, _), side)| side.as_deref().map(|s| (row.action, s))).collect();
     let mut waiting = None;
+    let mut watched = None;
     let mut results: std::vec::IntoIter<Option<Result<Option<SalesforceOutcome>, SideError>>> =
         match (&targets.salesforce, wanted.is_empty()) {
             (_, true) => Vec::new(),
@@ -464,6 +472,7 @@ async fn salesforce_side<S: JobStore>(
                 let instance = targets.connect.as_ref().map(|c| c.instance_id.as_str());
                 let bulk = bulkop_side(store, target, message, &wanted, &arns, instance, keep_going).await?;
                 waiting = bulk.waiting;
+                watched = bulk.watched;
                 bulk.rows
             }
             (Some(target), false) => {
@@ -507,7 +516,7 @@ async fn salesforce_side<S: JobStore>(
         .into_iter();
     let rows =
         sides.iter().map(|side| if side.is_some() { results.next().unwrap_or(Some(Ok(None))) } else { Some(Ok(None)) });
-    Ok(Sides { rows: rows.collect(), waiting })
+    Ok(Sides { rows: rows.collect(), waiting, watched })
 }
 
 /// Bulkop mode: the rows go to Salesforce as one Bulk API job of ContactCenterBulkOp records, recorded with the
@@ -530,7 +539,7 @@ async fn bulkop_side<S: JobStore>(
     };
     let every_row = |err: SalesforceError| {
         let shared = SideError::from(err);
-        Sides { rows: wanted.iter().map(|_| Some(Err(shared.clone()))).collect(), waiting: None }
+        Sides { rows: wanted.iter().map(|_| Some(Err(shared.clone()))).collect(), waiting: None, watched: None }
     };
     let prepared = match provisioner.operations(wanted, arns).await {
         Ok(prepared) => prepared,
@@ -554,6 +563,7 @@ async fn bulkop_side<S: JobStore>(
     let ready: Vec<_> = prepared.iter().filter_map(|p| p.as_ref().ok()).collect();
     let mut followed = Vec::new().into_iter();
     let mut waiting = None;
+    let mut watched = None;
     if !ready.is_empty() {
         let job = match store.bulk_job(&message.job_id, message.chunk.index).await? {
             Some(job) => job,
@@ -569,8 +579,14 @@ async fn bulkop_side<S: JobStore>(
             }
         };
         match provisioner.follow(&job, &ready, keep_going).await {
-            Ok(Some(outcomes)) => followed = outcomes.into_iter(),
-            Ok(None) => waiting = Some(format!("Salesforce is still working the bulk job {job}")),
+            Ok(Followed { outcomes, waited }) => {
+                // Watching Salesforce work is this delivery's progress, whether or not the job ended in its time.
+                watched = waited.then(|| format!("Salesforce worked the bulk job {job}"));
+                match outcomes {
+                    Some(outcomes) => followed = outcomes.into_iter(),
+                    None => waiting = Some(format!("Salesforce is still working the bulk job {job}")),
+                }
+            }
             Err(err) => return Ok(every_row(err)),
         }
     }
@@ -588,7 +604,7 @@ async fn bulkop_side<S: JobStore>(
             Err(err) => Some(Err(SideError::from(err))),
         })
         .collect();
-    Ok(Sides { rows, waiting })
+    Ok(Sides { rows, waiting, watched })
 }
 
 struct ConnectResult {

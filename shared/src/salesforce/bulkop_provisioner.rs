@@ -39,6 +39,14 @@ impl SalesforceSync {
     }
 }
 
+/// What following a bulk job came to: each row's outcome, or `None` when the time ran out first; and whether
+/// Salesforce was still at work when the job was looked at (the delivery watched it make progress).
+#[derive(Debug)]
+pub struct Followed {
+    pub outcomes: Option<Vec<Result<SalesforceOutcome, SalesforceError>>>,
+    pub waited: bool,
+}
+
 /// A row's bulk operation, with the user it names as Salesforce holds it.
 #[derive(Debug, Clone)]
 pub struct Prepared {
@@ -147,15 +155,17 @@ impl BulkopProvisioner<'_> {
         job: &str,
         prepared: &[&Prepared],
         keep_going: &(dyn Fn() -> bool + Sync),
-    ) -> Result<Option<Vec<Result<SalesforceOutcome, SalesforceError>>>, SalesforceError> {
+    ) -> Result<Followed, SalesforceError> {
         let mut wait = FIRST_WAIT;
+        let mut waited = false;
         let ended = loop {
             match self.client.ingest_job_progress(job).await? {
                 JobProgress::Running(_) => {}
                 progress => break progress,
             }
+            waited = true;
             if !keep_going() {
-                return Ok(None);
+                return Ok(Followed { outcomes: None, waited });
             }
             tokio::time::sleep(wait).await;
             wait = (wait * 2).min(LONGEST_WAIT);
@@ -174,16 +184,17 @@ impl BulkopProvisioner<'_> {
             if statuses.iter().all(BulkOpStatus::finished) && statuses.len() == records.len() {
                 break statuses.into_iter().map(|s| (s.record_id.clone(), s)).collect();
             }
+            waited = true;
             if !keep_going() {
-                return Ok(None);
+                return Ok(Followed { outcomes: None, waited });
             }
             tokio::time::sleep(wait).await;
             wait = (wait * 2).min(LONGEST_WAIT);
         };
         let org_id = self.client.org_id().await?;
-        Ok(Some(
-            prepared.iter().map(|p| outcome(job, &org_id, &ended, p, loaded.get(&p.op.user_id), &statuses)).collect(),
-        ))
+        let outcomes =
+            prepared.iter().map(|p| outcome(job, &org_id, &ended, p, loaded.get(&p.op.user_id), &statuses)).collect();
+        Ok(Followed { outcomes: Some(outcomes), waited })
     }
 }
 

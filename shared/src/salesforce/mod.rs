@@ -8,7 +8,7 @@ mod provisioner;
 
 pub use self::allocation::{ALLOCATION_SPENT, Usage};
 pub use self::bulk::{BULKOP_MAX_ROWS, BulkOp, BulkOpStatus, JobProgress, Loaded, bulkop_csv};
-pub use self::bulkop_provisioner::{BulkopProvisioner, Prepared, SalesforceSync};
+pub use self::bulkop_provisioner::{BulkopProvisioner, Followed, Prepared, SalesforceSync};
 pub use self::client::{CollectionResult, Credentials, Payload, SalesforceClient, SalesforceError, jwt_audience};
 pub use self::provisioner::{
     AliasChange, BulkopDone, EmailConfirmation, SalesforceDefaults, SalesforceOutcome, SalesforceProvisioner,
