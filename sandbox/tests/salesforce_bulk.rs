@@ -17,16 +17,9 @@ const PARTNER_CENTER: &str = "Tailspin Partner Telephony";
 
 fn user(name: &str, call_center: Option<&str>, permission_sets: &[&str]) -> UserSeed {
     UserSeed {
-        id: None,
-        username: format!("{name}@example.com"),
-        email: format!("{name}@example.com"),
-        first_name: Some(name.into()),
-        last_name: "Agent".into(),
-        alias: name.into(),
-        profile: "Standard User".into(),
         call_center: call_center.map(str::to_owned),
         permission_sets: permission_sets.iter().map(|s| (*s).to_owned()).collect(),
-        active: true,
+        ..UserSeed::standard(name)
     }
 }
 

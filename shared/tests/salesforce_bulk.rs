@@ -18,16 +18,9 @@ const PARTNER_CENTER: &str = "Tailspin Partner Telephony";
 
 fn user(name: &str, call_center: Option<&str>) -> UserSeed {
     UserSeed {
-        id: None,
-        username: format!("{name}@example.com"),
-        email: format!("{name}@example.com"),
-        first_name: Some(name.into()),
-        last_name: "Agent".into(),
-        alias: name.into(),
-        profile: "Standard User".into(),
         call_center: call_center.map(str::to_owned),
         permission_sets: call_center.map(|_| vec!["ContactCenterAgent".to_owned()]).unwrap_or_default(),
-        active: true,
+        ..UserSeed::standard(name)
     }
 }
 

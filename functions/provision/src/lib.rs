@@ -67,27 +67,16 @@ fn salesforce_defaults(env: &Env) -> Result<SalesforceDefaults, ConfigError> {
     }
 }
 
-fn alias_change(env: &Env) -> Result<AliasChange, ConfigError> {
-    const NAME: &str = "CCBULK_SALESFORCE_ALIAS_CHANGE";
-    match env.optional(NAME) {
-        None => Ok(AliasChange::default()),
-        Some(value) => AliasChange::parse(&value).ok_or_else(|| ConfigError::Invalid {
-            name: NAME,
-            value,
-            reason: "refuse or rejoin".into(),
-        }),
-    }
-}
-
-fn salesforce_sync(env: &Env) -> Result<SalesforceSync, ConfigError> {
-    const NAME: &str = "CCBULK_SALESFORCE_SYNC";
-    match env.optional(NAME) {
-        None => Ok(SalesforceSync::default()),
-        Some(value) => SalesforceSync::parse(&value).ok_or_else(|| ConfigError::Invalid {
-            name: NAME,
-            value,
-            reason: "direct or bulkop".into(),
-        }),
+/// A setting that takes one of a few words (`values` says which, for the message); unset, its default.
+fn one_of<T: Default>(
+    env: &Env,
+    name: &'static str,
+    parse: fn(&str) -> Option<T>,
+    values: &str,
+) -> Result<T, ConfigError> {
+    match env.optional(name) {
+        None => Ok(T::default()),
+        Some(value) => parse(&value).ok_or_else(|| ConfigError::Invalid { name, value, reason: values.into() }),
     }
 }
 
@@ -233,8 +222,8 @@ impl Provision {
             salesforce,
             salesforce_defaults: salesforce_defaults(env)?,
             implied: implied_salesforce(env)?,
-            alias_change: alias_change(env)?,
-            sync: salesforce_sync(env)?,
+            alias_change: one_of(env, "CCBULK_SALESFORCE_ALIAS_CHANGE", AliasChange::parse, "refuse or rejoin")?,
+            sync: one_of(env, "CCBULK_SALESFORCE_SYNC", SalesforceSync::parse, "direct or bulkop")?,
             targets: Mutex::new(Held { targets: Targets { connect, salesforce: None }, salesforce_read_at: None }),
         })
     }

@@ -92,6 +92,25 @@ fn active() -> bool {
     true
 }
 
+impl UserSeed {
+    /// An active Standard User `name@example.com` (email alike), `name` also its first name and alias, in no
+    /// contact center and with no permission set.
+    pub fn standard(name: &str) -> Self {
+        Self {
+            id: None,
+            username: format!("{name}@example.com"),
+            email: format!("{name}@example.com"),
+            first_name: Some(name.into()),
+            last_name: "Agent".into(),
+            alias: name.into(),
+            profile: "Standard User".into(),
+            call_center: None,
+            permission_sets: Vec::new(),
+            active: true,
+        }
+    }
+}
+
 fn default_org_id() -> String {
     "00DSb0000000001".into()
 }
