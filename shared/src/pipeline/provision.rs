@@ -565,29 +565,34 @@ async fn bulkop_side<S: JobStore>(
     let mut waiting = None;
     let mut watched = None;
     if !ready.is_empty() {
+        // A failure of the job as a whole is each submitted row's; a row refused before keeps its own reason.
+        let each = |err: SalesforceError| ready.iter().map(|_| Err(err.clone())).collect::<Vec<_>>().into_iter();
         let job = match store.bulk_job(&message.job_id, message.chunk.index).await? {
-            Some(job) => job,
+            Some(job) => Ok(job),
             None => {
                 let ops: Vec<_> = ready.iter().map(|p| p.op.clone()).collect();
                 match target.client.submit_bulkops(&ops).await {
                     Ok(job) => {
                         store.record_bulk_job(&message.job_id, message.chunk.index, &job).await?;
-                        job
+                        Ok(job)
                     }
-                    Err(err) => return Ok(every_row(err)),
+                    Err(err) => Err(err),
                 }
             }
         };
-        match provisioner.follow(&job, &ready, keep_going).await {
-            Ok(Followed { outcomes, waited }) => {
-                // Watching Salesforce work is this delivery's progress, whether or not the job ended in its time.
-                watched = waited.then(|| format!("Salesforce worked the bulk job {job}"));
-                match outcomes {
-                    Some(outcomes) => followed = outcomes.into_iter(),
-                    None => waiting = Some(format!("Salesforce is still working the bulk job {job}")),
+        match job {
+            Ok(job) => match provisioner.follow(&job, &ready, keep_going).await {
+                Ok(Followed { outcomes, waited }) => {
+                    // Watching Salesforce work is this delivery's progress, whether or not the job ended in its time.
+                    watched = waited.then(|| format!("Salesforce worked the bulk job {job}"));
+                    match outcomes {
+                        Some(outcomes) => followed = outcomes.into_iter(),
+                        None => waiting = Some(format!("Salesforce is still working the bulk job {job}")),
+                    }
                 }
-            }
-            Err(err) => return Ok(every_row(err)),
+                Err(err) => followed = each(err),
+            },
+            Err(err) => followed = each(err),
         }
     }
     let missing = || SalesforceError {
