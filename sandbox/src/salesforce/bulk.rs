@@ -303,8 +303,7 @@ pub fn change_state(org: &mut Org, id: &str, body: &[u8]) -> Response {
         }
     }
     job.modified = now();
-    let info = job.clone().info(org);
-    axum::Json(info).into_response()
+    info(org, id)
 }
 
 pub fn info(org: &Org, id: &str) -> Response {

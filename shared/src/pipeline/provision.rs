@@ -326,7 +326,6 @@ async fn work_chunk<S: JobStore>(
         store.resume_job(&message.job_id).await?;
     }
     let mut connect = ConnectSide::new(targets, message);
-    let bulkop = targets.salesforce.as_ref().is_some_and(|t| t.sync == SalesforceSync::Bulkop);
     for ((row, record), salesforce) in work.iter().zip(salesforce) {
         // Stopping (Ctrl-C, a Lambda's deadline) leaves the rest IN_PROGRESS for the next delivery, which
         // reconciles them like a crash's leftovers; so does a row whose Salesforce bulk job is still being worked,
@@ -338,10 +337,10 @@ async fn work_chunk<S: JobStore>(
             report.out_of_time += 1;
             continue;
         };
-        // In bulkop mode a row's Connect user is Salesforce's to make (Service Cloud Voice): ccbulk adopts it.
-        let salesforce_makes_connect = bulkop
-            && row.connect.is_some()
-            && matches!(&salesforce, Ok(Some(outcome)) if outcome.voice_username.is_some());
+        // In bulkop mode a row's Connect user is Salesforce's to make (Service Cloud Voice): ccbulk adopts it, by
+        // the username only a bulk operation's outcome carries.
+        let salesforce_makes_connect =
+            row.connect.is_some() && matches!(&salesforce, Ok(Some(outcome)) if outcome.voice_username.is_some());
         let verdict = match salesforce {
             Err(err) => Err(err),
             Ok(salesforce) => connect.apply(row, salesforce.as_ref()).await.map(|connect| (salesforce, connect)),
@@ -571,13 +570,11 @@ async fn bulkop_side<S: JobStore>(
             Some(job) => Ok(job),
             None => {
                 let ops: Vec<_> = ready.iter().map(|p| p.op.clone()).collect();
-                match target.client.submit_bulkops(&ops).await {
-                    Ok(job) => {
-                        store.record_bulk_job(&message.job_id, message.chunk.index, &job).await?;
-                        Ok(job)
-                    }
-                    Err(err) => Err(err),
+                let submitted = target.client.submit_bulkops(&ops).await;
+                if let Ok(job) = &submitted {
+                    store.record_bulk_job(&message.job_id, message.chunk.index, job).await?;
                 }
+                submitted
             }
         };
         match job {
@@ -617,12 +614,6 @@ struct ConnectResult {
     quick_connect_id: Option<String>,
 }
 
-impl ConnectResult {
-    fn none() -> Self {
-        Self { user: ConnectOutcome::default(), quick_connect_id: None }
-    }
-}
-
 /// The Connect side of a chunk's rows, one row at a time under the pacer; names are resolved once per chunk.
 struct ConnectSide<'t> {
     target: Option<&'t ConnectTarget>,
@@ -642,7 +633,9 @@ impl<'t> ConnectSide<'t> {
         row: &UserRow,
         salesforce: Option<&SalesforceOutcome>,
     ) -> Result<ConnectResult, SideError> {
-        let Some(wanted) = &row.connect else { return Ok(ConnectResult::none()) };
+        let Some(wanted) = &row.connect else {
+            return Ok(ConnectResult { user: ConnectOutcome::default(), quick_connect_id: None });
+        };
         let target = self.target.ok_or_else(|| SideError::of_row("Amazon Connect: no instance is configured"))?;
         let (username, user) = connect_user(wanted, salesforce)?;
         let provisioner = ConnectProvisioner {
