@@ -282,7 +282,13 @@ async fn the_job(stack: &Stack) -> Value {
 
 #[tokio::test]
 async fn bulkop_rows_on_a_saml_instance_take_their_connect_identity_from_salesforce() {
-    let stack = Stack::start(StackOptions { identity_management: "SAML", ..StackOptions::default() }).await;
+    // Direct mode: ccbulk makes the Connect users itself, under the Salesforce usernames.
+    let stack = Stack::start(StackOptions {
+        identity_management: "SAML",
+        parameters: vec![("SalesforceSync", "direct".to_owned())],
+        ..StackOptions::default()
+    })
+    .await;
     let api = OpenApi::load();
     stack.notify(stack.upload("uploads/bulkop.csv", example("bulkop-amazon-connect.csv")).await).await;
     let drained = stack.drain(Delivery::Once).await;

@@ -51,6 +51,8 @@ struct RawSalesforce {
     connect_template: Option<RawImplied>,
     alias_change: Option<String>,
     sync: Option<String>,
+    #[serde(default)]
+    voice_sync: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -99,6 +101,8 @@ pub struct SalesforceConfig {
     pub implied: Option<ImpliedSalesforce>,
     pub alias_change: AliasChange,
     pub sync: SalesforceSync,
+    /// The org makes its members' Connect users itself (Service Cloud Voice with Amazon Connect).
+    pub voice_sync: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -297,11 +301,10 @@ fn salesforce_config(
     };
     let sync = match raw.sync.as_deref() {
         None => SalesforceSync::default(),
-        Some(text) => {
-            SalesforceSync::parse(text).ok_or_else(|| format!("[salesforce] sync: {text:?} is not direct or bulkop"))?
-        }
+        Some(text) => SalesforceSync::parse(text)
+            .ok_or_else(|| format!("[salesforce] sync: {text:?} is not auto, direct or bulkop"))?,
     };
-    Ok(SalesforceConfig { credentials, defaults, implied, alias_change, sync })
+    Ok(SalesforceConfig { credentials, defaults, implied, alias_change, sync, voice_sync: raw.voice_sync })
 }
 
 fn implied_config(raw: RawImplied) -> Result<ImpliedSalesforce, String> {
@@ -365,7 +368,7 @@ mod tests {
             ),
             (
                 "[salesforce]\nlogin_url = \"https://x.my.salesforce.com\"\nclient_id = \"c\"\nclient_secret_env = \"CCBULK_SALESFORCE_CLIENT_SECRET\"\nsync = \"bulk\"\n",
-                "[salesforce] sync: \"bulk\" is not direct or bulkop",
+                "[salesforce] sync: \"bulk\" is not auto, direct or bulkop",
             ),
         ];
         for (text, expected) in cases {

@@ -207,20 +207,33 @@ fn the_native_example_provisions_on_the_embedded_sandboxes() {
 #[test]
 fn the_bulkop_examples_provision_on_the_embedded_sandboxes() {
     let scratch = Scratch::new();
+    // By default a file of ContactCenterBulkOp rows goes down Salesforce's own path, and Salesforce makes the
+    // Connect users.
     let input = scratch.copy_example("bulkop-amazon-connect.csv");
     let (code, out, err) = scratch.run(&["run", "-q", input.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("(bulkop dialect, SAML, amazon-connect)"), "{out}");
     let report = scratch.report("bulkop-amazon-connect.report.csv");
     assert!(report.iter().all(|r| r["Status"] == "SUCCEEDED" && !r["ConnectUserId"].is_empty()), "{report:?}");
+    assert!(report.iter().all(|r| r["VoiceProvisioningJobID"].starts_with("750")), "{report:?}");
+    assert!(report.iter().all(|r| r["Note"].contains("ccbulk adopted it")), "{report:?}");
 
+    // Direct mode, chosen: ccbulk does the Salesforce side itself, and no bulk job is made.
     let input = scratch.copy_example("bulkop-partner-telephony.csv");
-    let (code, out, err) =
-        scratch.run(&["run", "-q", "--telephony-model", "partner-telephony", input.to_str().unwrap()]);
+    let (code, out, err) = scratch.run(&[
+        "run",
+        "-q",
+        "--telephony-model",
+        "partner-telephony",
+        "--salesforce-sync",
+        "direct",
+        input.to_str().unwrap(),
+    ]);
     assert_eq!(code, 0, "{out}\n{err}");
     let report = scratch.report("bulkop-partner-telephony.report.csv");
     assert!(report.iter().all(|r| r["Status"] == "SUCCEEDED"), "{report:?}");
     assert!(report.iter().all(|r| r["ConnectUserId"].is_empty()), "Partner Telephony has no Connect side");
+    assert!(report.iter().all(|r| r["VoiceProvisioningJobID"].is_empty() && r["Note"].is_empty()), "{report:?}");
 }
 
 #[test]
@@ -252,7 +265,7 @@ fn bulkop_mode_sends_the_bulkop_examples_through_salesforces_own_bulk_path() {
     }
     let (code, _, err) = scratch.run(&["run", "--salesforce-sync", "bulk", "x.csv"]);
     assert_eq!(code, 2);
-    assert!(err.contains("\"bulk\" is not direct or bulkop"), "{err}");
+    assert!(err.contains("'bulk'") && err.contains("expected auto, direct or bulkop"), "{err}");
 }
 
 #[test]
@@ -583,7 +596,9 @@ fn bulkop_rows_add_update_and_remove_on_a_saml_instance() {
     let lines: Vec<String> =
         std::fs::read_to_string(example("bulkop-amazon-connect.csv")).unwrap().lines().map(str::to_owned).collect();
     let adds = scratch.write("adds.csv", &format!("{}\n{}\n{}\n{}\n", lines[0], lines[1], lines[2], lines[3]));
-    let (code, out, err) = scratch.run(&["run", "--config", config.to_str().unwrap(), adds.to_str().unwrap()]);
+    // Direct mode: ccbulk makes the Connect users itself, under the Salesforce usernames.
+    let direct = ["run", "--salesforce-sync", "direct", "--config", config.to_str().unwrap()];
+    let (code, out, err) = scratch.run(&[&direct[..], &[adds.to_str().unwrap()]].concat());
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("(bulkop dialect, SAML, amazon-connect)"), "DescribeInstance said SAML: {out}");
     let users = stage.users_of("ccbulk-sandbox-saml");
@@ -599,7 +614,7 @@ fn bulkop_rows_add_update_and_remove_on_a_saml_instance() {
     update[5] = "UpdateUsers";
     let remove = lines[2].replace("AddUsers", "RemoveUsers");
     let changes = scratch.write("changes.csv", &format!("{}\n{}\n{}\n", lines[0], update.join(","), remove));
-    let (code, out, err) = scratch.run(&["run", "--config", config.to_str().unwrap(), changes.to_str().unwrap()]);
+    let (code, out, err) = scratch.run(&[&direct[..], &[changes.to_str().unwrap()]].concat());
     assert_eq!(code, 0, "{out}\n{err}");
     let users = stage.users_of("ccbulk-sandbox-saml");
     let amara = users.iter().find(|u| u.username == "amara.okafor@northwind-support.com").unwrap();

@@ -16,8 +16,8 @@ const BULKOP_PARTNER: &str = include_str!("../../examples/bulkop-partner-telepho
 /// The SAML instance's id and region, as the bulkop example's routing-profile ARNs spell them.
 pub const SAML_INSTANCE_ID: &str = "8c7b5d2e-3f4a-4b6c-9d8e-1a2b3c4d5e6f";
 pub const REGION: &str = "us-west-2";
-const CONNECT_CONTACT_CENTER: (&str, &str) = ("Northwind Support", "04vHn000000Z4aBIAS");
-const PARTNER_CONTACT_CENTER: (&str, &str) = ("Tailspin Partner Telephony", "04vHn000000Z4aCIAS");
+pub const CONNECT_CONTACT_CENTER: (&str, &str) = ("Northwind Support", "04vHn000000Z4aBIAS");
+pub const PARTNER_CONTACT_CENTER: (&str, &str) = ("Tailspin Partner Telephony", "04vHn000000Z4aCIAS");
 
 /// Rows of a comma-separated file without quoting (the example files), as maps from column to cell.
 fn records(text: &str) -> Vec<BTreeMap<&str, &str>> {

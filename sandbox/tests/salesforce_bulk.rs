@@ -5,13 +5,17 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use ccbulk_sandbox::connect::ConnectSandbox;
+use ccbulk_sandbox::examples;
 use ccbulk_sandbox::salesforce::seed::UserSeed;
 use ccbulk_sandbox::salesforce::{BulkKnobs, SalesforceKnobs, SalesforceSandbox, SalesforceSeed};
 use common::{Api, start};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-const ARN: &str = "arn:aws:connect:us-west-2:123456789012:instance/inst-1/routing-profile/rp-1";
+/// A routing profile of the example Connect sandbox's SAML instance, to which [`linked`] links the org.
+const ARN: &str = "arn:aws:connect:us-west-2:123456789012:instance/8c7b5d2e-3f4a-4b6c-9d8e-1a2b3c4d5e6f/\
+                   routing-profile/4b1d3c2a-9e8f-4a7b-8c6d-5e4f3a2b1c0d";
 const HEADER: &str = "Argument1,Argument2,Argument3,Argument4,Argument5,BulkAction";
 const PARTNER_CENTER: &str = "Tailspin Partner Telephony";
 
@@ -35,6 +39,15 @@ fn seed() -> SalesforceSeed {
         user("dana", None, &[]),
     ]);
     seed
+}
+
+/// The org of `seed` on Service Cloud Voice with Amazon Connect, linked to an example Connect sandbox (returned so
+/// that the caller keeps it running).
+async fn linked(seed: SalesforceSeed) -> (SalesforceSandbox, ConnectSandbox) {
+    let connect = ConnectSandbox::start(examples::connect_seed(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let sandbox = start(seed).await;
+    sandbox.link_connect(connect.voice_link(), examples::SAML_INSTANCE_ID);
+    (sandbox, connect)
 }
 
 /// Polls `read` until `done` holds, for at most 10 s.
@@ -82,7 +95,7 @@ fn csv_lines(text: &str) -> Vec<&str> {
 
 #[tokio::test]
 async fn an_ingest_job_loads_bulk_operations_that_salesforce_then_works_one_by_one() {
-    let sandbox = start(seed()).await;
+    let (sandbox, connect) = linked(seed()).await;
     let api = Api::new(&sandbox).await;
     let id_of_user = async |name: &str| {
         let (_, body) = api.query(&format!("SELECT Id FROM User WHERE Username = '{name}@example.com'")).await;
@@ -156,6 +169,8 @@ async fn an_ingest_job_loads_bulk_operations_that_salesforce_then_works_one_by_o
     assert_eq!(held("carl").call_center, None);
     assert_eq!(snapshot.bulk_jobs.len(), 1);
     assert_eq!((snapshot.bulk_jobs[0].state.as_str(), snapshot.bulk_jobs[0].records), ("JobComplete", 6));
+    let made = connect.snapshot().created_by_salesforce;
+    assert_eq!(made.len(), 1, "only Ada's record made a Connect user; the refused ones made none: {made:?}");
 }
 
 #[tokio::test]
@@ -223,18 +238,14 @@ async fn job_states_refuse_what_they_do_not_allow_and_the_knobs_fail_jobs_and_re
 /// of every user who joins an Amazon Connect contact center another way; never through the Connect API.
 #[tokio::test]
 async fn service_cloud_voice_creates_the_connect_users_of_the_bulk_path_and_of_users_who_join() {
-    use ccbulk_sandbox::connect::ConnectSandbox;
-    use ccbulk_sandbox::examples;
     use ccbulk_shared::sfid::SalesforceId;
 
-    let connect = ConnectSandbox::start(examples::connect_seed(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
     let seed = SalesforceSeed {
         service_cloud_voice_sync: true,
         knobs: SalesforceKnobs { voice_sync_delay_ms: 60_000, ..SalesforceKnobs::default() },
         ..examples::salesforce_seed()
     };
-    let sandbox = start(seed).await;
-    sandbox.link_connect(connect.voice_link(), examples::SAML_INSTANCE_ID);
+    let (sandbox, connect) = linked(seed).await;
     let api = Api::new(&sandbox).await;
     let org_id = sandbox.snapshot().org_id;
 

@@ -68,6 +68,7 @@ async fn main() {
             implied: None,
             alias_change: AliasChange::Refuse,
             sync: SalesforceSync::Bulkop,
+            voice_sync: false,
         }),
     };
     let store = Arc::new(SqliteJobStore::in_memory().expect("a store"));

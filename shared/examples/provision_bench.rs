@@ -115,6 +115,7 @@ async fn run(scenario: &Scenario) {
             implied: None,
             alias_change: AliasChange::Refuse,
             sync: SalesforceSync::Direct,
+            voice_sync: false,
         }),
     };
     let input = file(scenario.rows);

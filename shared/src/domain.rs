@@ -4,6 +4,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::format::Dialect;
 use crate::sfid::SalesforceId;
 
 /// What to do with one user.
@@ -92,6 +93,65 @@ impl TelephonyModel {
     /// Whether users of this model also live in Amazon Connect.
     pub fn has_connect_side(self) -> bool {
         self != Self::PartnerTelephony
+    }
+}
+
+/// How the Salesforce side of rows is provisioned.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SalesforceSync {
+    /// Each job by its file's dialect ([`SalesforceSync::for_job`]).
+    #[default]
+    Auto,
+    /// ccbulk writes the User, its membership and its Voice permission set itself.
+    Direct,
+    /// Salesforce's own bulk path: ContactCenterBulkOp through the Bulk API.
+    Bulkop,
+}
+
+impl SalesforceSync {
+    /// Salesforce's advice for one Bulk API request of ContactCenterBulkOp records: "keep the maximum number of users
+    /// per request at 5,000" (../shared/seeds/salesforce-voice-bulk-users.txt). A chunk in bulkop mode is one request.
+    pub const BULKOP_CHUNK_ROWS: u32 = 5_000;
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "auto" => Some(Self::Auto),
+            "direct" => Some(Self::Direct),
+            "bulkop" => Some(Self::Bulkop),
+            _ => None,
+        }
+    }
+
+    /// The mode a job of `dialect` runs in. `Auto` sends a file of ContactCenterBulkOp rows down the path those rows
+    /// were written for, Salesforce's own, under every telephony model: the seed's bulk article applies to all three,
+    /// and the model decides only what a record carries (Argument3 and Argument4 under the Amazon Connect models).
+    /// The other dialects go direct: their rows may create Salesforce users, remove users, or carry settings that
+    /// ContactCenterBulkOp cannot (it only adds existing users to a contact center).
+    pub fn for_job(self, dialect: Dialect) -> Self {
+        match (self, dialect) {
+            (Self::Auto, Dialect::Bulkop) => Self::Bulkop,
+            (Self::Auto, _) => Self::Direct,
+            (chosen, _) => chosen,
+        }
+    }
+
+    /// The rows a chunk of a `dialect` job holds: a whole Bulk API request in bulkop mode, where a chunk costs
+    /// Salesforce one job and ccbulk no Connect write but the extras, `direct_rows` otherwise.
+    pub fn chunk_rows(self, dialect: Dialect, direct_rows: u32) -> u32 {
+        match self.for_job(dialect) {
+            Self::Bulkop => Self::BULKOP_CHUNK_ROWS,
+            _ => direct_rows,
+        }
+    }
+}
+
+impl fmt::Display for SalesforceSync {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Auto => "auto",
+            Self::Direct => "direct",
+            Self::Bulkop => "bulkop",
+        })
     }
 }
 
@@ -333,6 +393,10 @@ pub struct SalesforceUser {
     pub fields: SalesforceUserFields,
     pub contact_center: Option<ContactCenterRef>,
     pub role: Option<VoiceRole>,
+    /// A ContactCenterBulkOp row's Argument1 as the file gives it. Salesforce checks it against the user's email,
+    /// which guards against an Argument2 that names the wrong user, so it goes to Salesforce unchanged. Never a
+    /// change to the user's email.
+    pub bulkop_email: Option<String>,
 }
 
 /// One valid row of an input file.

@@ -9,6 +9,7 @@ use std::time::Duration;
 use aws_sdk_connect::config::{BehaviorVersion, Credentials as AwsCredentials, Region};
 use ccbulk_sandbox::connect::{ConnectSandbox, FaultRates, Knobs, Op, QuotaSpec};
 use ccbulk_sandbox::examples;
+use ccbulk_sandbox::salesforce::seed::{SalesforceSeed, UserSeed};
 use ccbulk_sandbox::salesforce::{
     BulkKnobs, SANDBOX_CLIENT_SECRET, SANDBOX_CONSUMER_KEY, SalesforceKnobs, SalesforceSandbox,
 };
@@ -31,6 +32,10 @@ struct World {
 }
 
 async fn world() -> World {
+    world_with(examples::salesforce_seed()).await
+}
+
+async fn world_with(org: SalesforceSeed) -> World {
     let loopback: SocketAddr = "127.0.0.1:0".parse().unwrap();
     let mut seed = examples::connect_seed();
     seed.knobs = Knobs {
@@ -38,7 +43,7 @@ async fn world() -> World {
         ..Knobs::default()
     };
     let connect = ConnectSandbox::start(seed, loopback).await.unwrap();
-    let salesforce = SalesforceSandbox::start(examples::salesforce_seed(), loopback).await.unwrap();
+    let salesforce = SalesforceSandbox::start(org, loopback).await.unwrap();
     let client = ccbulk_shared::connect::client(
         aws_sdk_connect::Config::builder()
             .behavior_version(BehaviorVersion::latest())
@@ -67,6 +72,7 @@ async fn world() -> World {
             implied: None,
             alias_change: AliasChange::Refuse,
             sync: SalesforceSync::Direct,
+            voice_sync: false,
         }),
     };
     World { connect, salesforce, targets }
@@ -424,4 +430,66 @@ async fn a_bulkop_row_whose_routing_profile_is_in_another_instance_fails_before_
     assert!(world.salesforce.snapshot().bulk_jobs.is_empty(), "nothing went to Salesforce");
     let row = store.row(&job.id, 2).await.unwrap().unwrap();
     assert!(row.outcome.error_message.as_deref().unwrap().contains("another Amazon Connect instance"), "{row:?}");
+}
+
+#[tokio::test]
+async fn a_12000_row_bulkop_file_becomes_exactly_three_bulk_jobs_and_every_row_ends_as_salesforce_worked_it() {
+    const ROWS: usize = 12_000;
+    let mut org = examples::salesforce_seed();
+    // 15-character ids, as admins export them: ccbulk widens them to the 18 characters Argument2 takes.
+    let id = |i: usize| format!("005Sb{i:010}");
+    org.users.extend((0..ROWS).map(|i| UserSeed { id: Some(id(i)), ..UserSeed::standard(&format!("agent{i}")) }));
+    let mut world = world_with(org).await;
+    // The default mode: a file of ContactCenterBulkOp rows takes Salesforce's own path.
+    world.targets.salesforce.as_mut().unwrap().sync = SalesforceSync::Auto;
+    let fast = BulkKnobs { records_per_second: 1_000_000.0, ..BulkKnobs::default() };
+    world.salesforce.set_knobs(SalesforceKnobs { bulk: fast, ..SalesforceKnobs::default() });
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("partner.csv");
+    let mut csv = String::from("Argument1,Argument2,Argument5,BulkAction\n");
+    for i in 0..ROWS {
+        // One row in a thousand names an email the user does not have: Salesforce refuses that record alone.
+        let email =
+            if i % 1000 == 7 { format!("someone.else{i}@example.com") } else { format!("agent{i}@example.com") };
+        csv.push_str(&format!("{email},{},{},AddUsers\n", id(i), examples::PARTNER_CONTACT_CENTER.1));
+    }
+    std::fs::write(&path, csv).unwrap();
+    let store = SqliteJobStore::in_memory().unwrap();
+    // The direct chunk size does not apply: a bulkop job's chunk is one Bulk API request.
+    let options = Options { telephony_model: TelephonyModel::PartnerTelephony, chunk_rows: 10, ..Options::default() };
+    let (queue, job) = ingest_file(&store, &path, &options).await;
+    let messages: Vec<_> = std::iter::from_fn(|| queue.receive()).collect();
+    let sizes: Vec<u32> = messages.iter().map(|m| m.chunk.rows).collect();
+    assert_eq!(sizes, vec![5_000, 5_000, 2_000]);
+
+    let policy = RetryPolicy::default();
+    let mut settled = 0;
+    for message in &messages {
+        let report = provision_chunk(&store, &LocalFiles, &world.targets, message, policy, &never_stop).await.unwrap();
+        assert!(!report.needs_redelivery(), "{report:?}");
+        settled += report.succeeded + report.failed;
+    }
+    assert_eq!(settled as usize, ROWS);
+    let org = world.salesforce.snapshot();
+    let records: Vec<usize> = org.bulk_jobs.iter().map(|j| j.records).collect();
+    assert_eq!(records, vec![5_000, 5_000, 2_000], "exactly three ingest jobs: {:?}", org.bulk_jobs);
+
+    // Every row ends with the status the sandbox gave its record.
+    let job = store.job(&job.id).await.unwrap().unwrap();
+    assert_eq!((job.counts.succeeded, job.counts.failed), ((ROWS - 12) as u64, 12), "{job:?}");
+    let failed = store.rows(&job.id, Some(RowStatus::Failed), 100, None).await.unwrap().items;
+    assert_eq!(
+        failed.iter().map(|r| r.row).collect::<Vec<_>>(),
+        (0..12).map(|k| k as u64 * 1000 + 9).collect::<Vec<_>>()
+    );
+    assert!(
+        failed.iter().all(|r| r.outcome.error_message.as_deref().is_some_and(|m| m.contains("Argument1"))),
+        "{failed:?}"
+    );
+    let sample = store.row(&job.id, 2).await.unwrap().unwrap();
+    assert!(sample.outcome.note.as_deref().is_some_and(|n| n.contains(" Completed")), "{sample:?}");
+    assert_eq!(
+        org.user("agent0@example.com").unwrap().call_center.as_deref(),
+        Some(examples::PARTNER_CONTACT_CENTER.0)
+    );
 }

@@ -4,6 +4,8 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use ccbulk_sandbox::connect::ConnectSandbox;
+use ccbulk_sandbox::examples;
 use ccbulk_sandbox::salesforce::seed::UserSeed;
 use ccbulk_sandbox::salesforce::{
     BulkKnobs, SANDBOX_CLIENT_SECRET, SANDBOX_CONSUMER_KEY, SalesforceKnobs, SalesforceSandbox, SalesforceSeed,
@@ -13,7 +15,9 @@ use ccbulk_shared::salesforce::{
     BULKOP_MAX_ROWS, BulkOp, BulkOpStatus, Credentials, JobProgress, Loaded, SalesforceClient,
 };
 
-const ARN: &str = "arn:aws:connect:us-west-2:123456789012:instance/inst-1/routing-profile/rp-1";
+/// A routing profile of the example Connect sandbox's SAML instance, where Salesforce makes the Connect users.
+const ARN: &str = "arn:aws:connect:us-west-2:123456789012:instance/8c7b5d2e-3f4a-4b6c-9d8e-1a2b3c4d5e6f/\
+                   routing-profile/4b1d3c2a-9e8f-4a7b-8c6d-5e4f3a2b1c0d";
 const PARTNER_CENTER: &str = "Tailspin Partner Telephony";
 
 fn user(name: &str, call_center: Option<&str>) -> UserSeed {
@@ -24,12 +28,18 @@ fn user(name: &str, call_center: Option<&str>) -> UserSeed {
     }
 }
 
-async fn sandbox() -> SalesforceSandbox {
+/// The org, linked as Service Cloud Voice is to a Connect sandbox (kept alive by the caller) holding the instance
+/// [`ARN`] names.
+async fn sandbox() -> (SalesforceSandbox, ConnectSandbox) {
     let mut seed = SalesforceSeed::default();
     seed.call_centers.push(PARTNER_CENTER.into());
     seed.partner_telephony_centers.push(PARTNER_CENTER.into());
     seed.users.extend([user("ada", None), user("bob", Some("Support EMEA")), user("dana", None)]);
-    SalesforceSandbox::start(seed, "127.0.0.1:0".parse().unwrap()).await.unwrap()
+    let loopback = "127.0.0.1:0".parse().unwrap();
+    let salesforce = SalesforceSandbox::start(seed, loopback).await.unwrap();
+    let connect = ConnectSandbox::start(examples::connect_seed(), loopback).await.unwrap();
+    salesforce.link_connect(connect.voice_link(), examples::SAML_INSTANCE_ID);
+    (salesforce, connect)
 }
 
 fn client(sandbox: &SalesforceSandbox) -> SalesforceClient {
@@ -63,7 +73,7 @@ async fn id_of(client: &SalesforceClient, object: &str, field: &str, value: &str
 
 #[tokio::test]
 async fn a_job_of_bulk_operations_is_followed_to_its_end_and_each_row_to_the_status_salesforce_gives_it() {
-    let sandbox = sandbox().await;
+    let (sandbox, connect) = sandbox().await;
     let client = client(&sandbox);
     let ada = id_of(&client, "User", "Username", "ada@example.com").await;
     let bob = id_of(&client, "User", "Username", "bob@example.com").await;
@@ -108,6 +118,8 @@ async fn a_job_of_bulk_operations_is_followed_to_its_end_and_each_row_to_the_sta
     assert!(by_user[bob.as_str()].error_message.as_deref().unwrap().contains("another contact center"));
     assert!(by_user[nobody].error_message.as_deref().unwrap().contains("no user has the ID"));
     assert!(statuses.iter().all(|s| s.job_id.as_deref() == Some(job.as_str())), "each names its job");
+    let made = connect.snapshot().created_by_salesforce;
+    assert_eq!(made.len(), 1, "Salesforce made Ada's Connect user, and no other: {made:?}");
     let snapshot = sandbox.snapshot();
     assert_eq!(snapshot.user("ada@example.com").unwrap().call_center.as_deref(), Some("Northwind Support"));
     assert_eq!(snapshot.user("dana@example.com").unwrap().permission_sets, vec!["ContactCenterAgentPartnerTelephony"]);
@@ -115,7 +127,7 @@ async fn a_job_of_bulk_operations_is_followed_to_its_end_and_each_row_to_the_sta
 
 #[tokio::test]
 async fn a_job_salesforce_fails_leaves_every_row_unprocessed_and_a_request_holds_at_most_five_thousand() {
-    let sandbox = sandbox().await;
+    let (sandbox, _connect) = sandbox().await;
     let client = client(&sandbox);
     let too_many = vec![
         BulkOp {

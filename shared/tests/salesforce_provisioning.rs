@@ -29,7 +29,14 @@ fn provisioner<'a>(
     telephony: TelephonyModel,
     defaults: &'a SalesforceDefaults,
 ) -> SalesforceProvisioner<'a> {
-    SalesforceProvisioner { client, telephony, defaults, email_changes: &[], alias_change: AliasChange::Refuse }
+    SalesforceProvisioner {
+        client,
+        telephony,
+        defaults,
+        email_changes: &[],
+        alias_change: AliasChange::Refuse,
+        voice_sync: false,
+    }
 }
 
 fn new_user(username: &str, center: &str, role: VoiceRole) -> SalesforceUser {
@@ -43,6 +50,7 @@ fn new_user(username: &str, center: &str, role: VoiceRole) -> SalesforceUser {
         },
         contact_center: Some(ContactCenterRef::Name(center.into())),
         role: Some(role),
+        bulkop_email: None,
     }
 }
 

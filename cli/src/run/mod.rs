@@ -20,7 +20,7 @@ use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::exit;
-use crate::validate::{parse_dialect, parse_identity, parse_telephony};
+use crate::validate::{parse_dialect, parse_identity, parse_sync, parse_telephony};
 
 /// Failed rows printed in the summary; `ccbulk status JOB --failed` lists them all.
 const FAILED_SHOWN: usize = 10;
@@ -44,8 +44,9 @@ pub struct Args {
     /// amazon-connect].
     #[arg(long, value_name = "MODEL", value_parser = parse_telephony)]
     pub telephony_model: Option<TelephonyModel>,
-    /// How rows' Salesforce side is provisioned: direct (ccbulk writes it) or bulkop (Salesforce's own bulk path,
-    /// ContactCenterBulkOp through Bulk API 2.0) [default: the config's, or direct].
+    /// How rows' Salesforce side is provisioned: direct (ccbulk writes it), bulkop (Salesforce's own bulk path,
+    /// ContactCenterBulkOp through Bulk API 2.0) or auto (bulkop for a bulkop file, direct for the others)
+    /// [default: the config's, or auto].
     #[arg(long, value_name = "MODE", value_parser = parse_sync)]
     pub salesforce_sync: Option<SalesforceSync>,
     /// The file's dialect: auto (from the header), bulkop, connect or ccbulk.
@@ -136,6 +137,7 @@ async fn execute(args: &Args) -> Result<u8, Stop> {
         telephony_model: telephony,
         dialect: args.dialect,
         chunk_rows: config.run.chunk_rows,
+        sync: targets.salesforce.as_ref().map_or(SalesforceSync::Auto, |s| s.sync),
     };
 
     let state = args.state.clone().unwrap_or_else(|| config.run.state.clone());
@@ -299,8 +301,4 @@ async fn print_summary(store: &SqliteJobStore, job: &Job, report: &Path, took: D
     let done = (c.succeeded + c.failed) as f64;
     println!("report: {}", report.display());
     println!("took {:.1} s ({:.1} rows/s)", took.as_secs_f64(), done / took.as_secs_f64().max(1e-3));
-}
-
-fn parse_sync(text: &str) -> Result<SalesforceSync, String> {
-    SalesforceSync::parse(text).ok_or_else(|| format!("{text:?} is not direct or bulkop"))
 }

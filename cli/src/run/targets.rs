@@ -67,7 +67,8 @@ impl Embedded {
                 defaults: SalesforceDefaults::default(),
                 implied: None,
                 alias_change: AliasChange::Refuse,
-                sync: SalesforceSync::Direct,
+                sync: SalesforceSync::Auto,
+                voice_sync: false,
             }),
         })
     }
@@ -101,6 +102,7 @@ pub fn salesforce_target(config: &SalesforceConfig) -> SalesforceTarget {
         implied: config.implied.clone(),
         alias_change: config.alias_change,
         sync: config.sync,
+        voice_sync: config.voice_sync,
     }
 }
 

@@ -8,7 +8,7 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use ccbulk_shared::domain::{IdentityManagement, TelephonyModel};
+use ccbulk_shared::domain::{IdentityManagement, SalesforceSync, TelephonyModel};
 use ccbulk_shared::format::{Dialect, DialectChoice, FileError};
 use ccbulk_shared::validate::{Options, Rule, Summary, Visitor, validate};
 
@@ -31,9 +31,12 @@ pub struct Args {
     /// The file's dialect: auto (from the header), bulkop, connect or ccbulk.
     #[arg(long, value_name = "DIALECT", value_parser = parse_dialect, default_value = "auto")]
     pub dialect: DialectChoice,
-    /// The most rows one chunk of work holds.
+    /// The most rows one chunk of work holds in direct mode (a bulkop chunk is one Bulk API request of 5,000).
     #[arg(long, value_name = "N", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
     pub chunk_rows: u32,
+    /// How the Salesforce side is provisioned: auto (bulkop for bulkop files, direct otherwise), direct or bulkop.
+    #[arg(long, value_name = "MODE", value_parser = parse_sync, default_value = "auto")]
+    pub salesforce_sync: SalesforceSync,
     /// Print one JSON document instead of a report.
     #[arg(long)]
     pub json: bool,
@@ -46,6 +49,10 @@ pub(crate) fn parse_identity(text: &str) -> Result<IdentityManagement, String> {
 pub(crate) fn parse_telephony(text: &str) -> Result<TelephonyModel, String> {
     TelephonyModel::parse(text)
         .ok_or_else(|| "expected amazon-connect, partner-telephony-from-amazon-connect or partner-telephony".to_owned())
+}
+
+pub(crate) fn parse_sync(text: &str) -> Result<SalesforceSync, String> {
+    SalesforceSync::parse(text).ok_or_else(|| "expected auto, direct or bulkop".to_owned())
 }
 
 pub(crate) fn parse_dialect(text: &str) -> Result<DialectChoice, String> {
@@ -68,6 +75,7 @@ pub fn run(args: &Args) -> ExitCode {
         telephony_model: args.telephony_model,
         dialect: args.dialect,
         chunk_rows: args.chunk_rows,
+        sync: args.salesforce_sync,
     };
     let out = io::BufWriter::new(io::stdout().lock());
     if args.json {

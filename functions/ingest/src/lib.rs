@@ -7,7 +7,7 @@
 use aws_config::SdkConfig;
 use aws_lambda_events::event::s3::{S3Event, S3EventRecord};
 use ccbulk_lambda::{CHUNK_ROWS, ConfigError, Env, decode_s3_key, s3_client};
-use ccbulk_shared::domain::{IdentityManagement, TelephonyModel};
+use ccbulk_shared::domain::{IdentityManagement, SalesforceSync, TelephonyModel};
 use ccbulk_shared::format::FileError;
 use ccbulk_shared::job::{DynamoJobStore, JobId, JobState, JobStore, ObjectRef};
 use ccbulk_shared::pipeline::{IngestError, S3Objects, SqsQueue, ingest, record_unusable};
@@ -30,7 +30,7 @@ pub struct Ingest {
 
 impl Ingest {
     /// From `CCBULK_TABLE`, `CCBULK_QUEUE_URL`, `CCBULK_IDENTITY_MANAGEMENT`, `CCBULK_TELEPHONY_MODEL` and
-    /// `CCBULK_CHUNK_ROWS`.
+    /// `CCBULK_CHUNK_ROWS` and `CCBULK_SALESFORCE_SYNC`.
     pub fn new(config: &SdkConfig, env: &Env) -> Result<Self, ConfigError> {
         let identity = env.parsed("CCBULK_IDENTITY_MANAGEMENT", None, |v| {
             IdentityManagement::parse(v).ok_or("one of CONNECT_MANAGED, SAML, EXISTING_DIRECTORY")
@@ -40,6 +40,10 @@ impl Ingest {
                 .ok_or("one of amazon-connect, partner-telephony-from-amazon-connect, partner-telephony")
         })?;
         let chunk_rows = env.whole_number("CCBULK_CHUNK_ROWS", Some(Options::default().chunk_rows), CHUNK_ROWS)?;
+        // Bulkop jobs are cut into chunks of a whole Bulk API request, so ingest must know the mode provision runs in.
+        let sync = env.parsed("CCBULK_SALESFORCE_SYNC", Some(SalesforceSync::Auto), |v| {
+            SalesforceSync::parse(v).ok_or("one of auto, direct, bulkop")
+        })?;
         let (table, queue_url) = (env.required("CCBULK_TABLE")?, env.required("CCBULK_QUEUE_URL")?);
         let max_object_bytes = env.parsed("CCBULK_MAX_OBJECT_BYTES", Some(DEFAULT_MAX_OBJECT_BYTES), |v| {
             v.parse::<u64>().ok().filter(|n| *n >= 1).ok_or("a number of bytes from 1")
@@ -52,6 +56,7 @@ impl Ingest {
                 identity_management: Some(identity),
                 telephony_model: telephony,
                 chunk_rows,
+                sync,
                 ..Options::default()
             },
             max_object_bytes,

@@ -115,6 +115,7 @@ pub struct Provision {
     implied: Option<ImpliedSalesforce>,
     alias_change: AliasChange,
     sync: SalesforceSync,
+    voice_sync: bool,
     /// Connect's target is fixed; Salesforce's is (re)made from the secret when missing or stale. Lambda hands a
     /// container one event at a time, so the lock is never contended there.
     targets: Mutex<Held>,
@@ -223,7 +224,12 @@ impl Provision {
             salesforce_defaults: salesforce_defaults(env)?,
             implied: implied_salesforce(env)?,
             alias_change: one_of(env, "CCBULK_SALESFORCE_ALIAS_CHANGE", AliasChange::parse, "refuse or rejoin")?,
-            sync: one_of(env, "CCBULK_SALESFORCE_SYNC", SalesforceSync::parse, "direct or bulkop")?,
+            sync: one_of(env, "CCBULK_SALESFORCE_SYNC", SalesforceSync::parse, "auto, direct or bulkop")?,
+            voice_sync: env.parsed("CCBULK_SALESFORCE_VOICE_SYNC", Some(false), |v| match v {
+                "true" => Ok(true),
+                "false" => Ok(false),
+                _ => Err("true or false"),
+            })?,
             targets: Mutex::new(Held { targets: Targets { connect, salesforce: None }, salesforce_read_at: None }),
         })
     }
@@ -297,6 +303,7 @@ impl Provision {
                     implied: self.implied.clone(),
                     alias_change: self.alias_change,
                     sync: self.sync,
+                    voice_sync: self.voice_sync,
                 });
                 held.salesforce_read_at = Some(Instant::now());
                 Ok(())
@@ -499,7 +506,7 @@ mod tests {
 
     #[test]
     fn salesforce_goes_direct_unless_the_deployment_asks_for_its_bulk_path() {
-        assert_eq!(provision(&[]).unwrap().sync, SalesforceSync::Direct);
+        assert_eq!(provision(&[]).unwrap().sync, SalesforceSync::Auto);
         assert_eq!(provision(&[("CCBULK_SALESFORCE_SYNC", "bulkop")]).unwrap().sync, SalesforceSync::Bulkop);
         let err = provision(&[("CCBULK_SALESFORCE_SYNC", "bulk")]).err().unwrap().to_string();
         assert!(err.contains("CCBULK_SALESFORCE_SYNC") && err.contains("direct or bulkop"), "{err}");

@@ -82,8 +82,7 @@ fn sync_joins(org: &mut Org, voice: Option<&VoiceSync>, delay: Duration) {
 /// The security profile that matches the user's Voice permission set.
 fn voice_profile(org: &Org, user_id: &str) -> &'static str {
     let held: Vec<String> = org
-        .records("PermissionSetAssignment")
-        .filter(|a| text(a, "AssigneeId") == Some(user_id))
+        .assignments_of(user_id)
         .filter_map(|a| org.get("PermissionSet", text(a, "PermissionSetId")?))
         .filter_map(|set| text(set, "Name").map(str::to_owned))
         .collect();
@@ -229,6 +228,13 @@ fn add_user(org: &mut Org, record: &Record, voice: Option<&VoiceSync>) -> Result
     let center = canonical_id(center)
         .filter(|id| org.get("CallCenter", id).is_some())
         .ok_or_else(|| format!("Argument5: no contact center has the ID {center}"))?;
+    // Checked before anything is made: a refused record leaves no Connect user behind.
+    match text(&user, "CallCenterId") {
+        Some(current) if canonical_id(current).as_deref() != Some(center.as_str()) => {
+            return Err("the user belongs to another contact center; a user belongs to one contact center".into());
+        }
+        _ => {}
+    }
     let permission_set = if org.partner_centers.contains(&center) {
         if arg(3).is_some() || arg(4).is_some() {
             return Err("Argument3 and Argument4 are for Amazon Connect contact centers, not Partner Telephony".into());
@@ -247,18 +253,13 @@ fn add_user(org: &mut Org, record: &Record, voice: Option<&VoiceSync>) -> Result
             arg(4).and_then(routing_profile_arn).ok_or("Argument4: not an Amazon Connect routing-profile ARN")?;
         // Salesforce creates (or links) the Connect user with the row's routing profile and the security profile
         // that matches its profile, in the instance the ARN names.
-        if let Some(voice) = voice {
-            let wanted = connect_user(org, &user, &instance_id, Some(routing_profile_id), profile);
-            voice.link.provision(&wanted).map_err(|reason| format!("Amazon Connect: {reason}"))?;
-        }
+        // An org on Service Cloud Voice with Amazon Connect always has its instance; one with none cannot say it
+        // made a Connect user, so the record fails rather than claim what did not happen.
+        let voice = voice.ok_or("Amazon Connect: no instance is linked to the org")?;
+        let wanted = connect_user(org, &user, &instance_id, Some(routing_profile_id), profile);
+        voice.link.provision(&wanted).map_err(|reason| format!("Amazon Connect: {reason}"))?;
         set
     };
-    match text(&user, "CallCenterId") {
-        Some(current) if canonical_id(current).as_deref() != Some(center.as_str()) => {
-            return Err("the user belongs to another contact center; a user belongs to one contact center".into());
-        }
-        _ => {}
-    }
     grant(org, &user_id, permission_set)?;
     let schema = schema("User").expect("a known object");
     let mut fields = Record::new();
@@ -278,8 +279,7 @@ fn grant(org: &mut Org, user_id: &str, set: &str) -> Result<(), String> {
     };
     let wanted = set_id(org, set).ok_or_else(|| format!("the org has no permission set {set}"))?;
     let held: Vec<(String, String)> = org
-        .records("PermissionSetAssignment")
-        .filter(|a| text(a, "AssigneeId") == Some(user_id))
+        .assignments_of(user_id)
         .filter_map(|a| Some((text(a, "Id")?.to_owned(), text(a, "PermissionSetId")?.to_owned())))
         .collect();
     if !held.iter().any(|(_, set)| *set == wanted) {

@@ -10,7 +10,7 @@ mod picklists;
 pub mod seed;
 mod soql;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -215,8 +215,7 @@ fn snapshot(app: &App) -> SalesforceSnapshot {
         .map(|user| {
             let id = text(user, "Id").unwrap_or_default();
             let permission_sets = org
-                .records("PermissionSetAssignment")
-                .filter(|a| text(a, "AssigneeId").as_deref() == Some(&id))
+                .assignments_of(&id)
                 .filter_map(|a| org.get("PermissionSet", &text(a, "PermissionSetId")?).and_then(|ps| text(ps, "Name")))
                 .collect();
             SalesforceUserSnapshot {
@@ -436,8 +435,16 @@ fn run_query(org: &Org, soql: &str, offset: usize, version: &str) -> Response {
         Ok(query) => query,
         Err(err) => return errors(StatusCode::BAD_REQUEST, &[err]),
     };
+    // A query by Id reads its records straight away, in the order a scan would give them.
+    let candidates: Box<dyn Iterator<Item = &Record>> = match query.ids() {
+        Some(ids) => {
+            let ids: BTreeSet<String> = ids.iter().filter_map(|id| org::canonical_id(id)).collect();
+            Box::new(ids.into_iter().filter_map(|id| org.get(query.object, &id)).collect::<Vec<_>>().into_iter())
+        }
+        None => Box::new(org.records(query.object)),
+    };
     let matched: Vec<&Record> =
-        org.records(query.object).filter(|r| query.matches(r)).take(query.limit.unwrap_or(usize::MAX)).collect();
+        candidates.filter(|r| query.matches(r)).take(query.limit.unwrap_or(usize::MAX)).collect();
     let total = matched.len();
     let end = (offset + QUERY_PAGE).min(total);
     let records: Vec<Value> = matched[offset.min(total)..end].iter().map(|r| query.project(r, version)).collect();

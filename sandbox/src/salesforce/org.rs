@@ -3,7 +3,7 @@
 use super::bulk::IngestJobs;
 use super::picklists;
 use ccbulk_shared::domain::bulkop_status;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Instant;
 
 use ccbulk_shared::sfid::SalesforceId;
@@ -175,6 +175,9 @@ pub struct Org {
     /// breaks AWS single sign-on" (../shared/seeds/salesforce-add-remove-contact-center-users.txt). Salesforce takes
     /// the change; the sandbox remembers the damage so that tests can see it.
     pub sso_broken: HashSet<String>,
+    /// PermissionSetAssignment ids per assignee: a user's sets are looked up on every membership change and grant,
+    /// and a scan of every assignment there made an org of thousands of members crawl.
+    assignments: HashMap<String, BTreeSet<String>>,
 }
 
 /// A user's email change: Salesforce keeps the old address until the owner of the new one confirms it, even when
@@ -192,9 +195,35 @@ impl Org {
     }
 
     pub fn new_id(&mut self, schema: &Schema) -> String {
-        self.counter += 1;
-        let short = format!("{}Sb{:010}", schema.prefix, self.counter);
-        SalesforceId::parse(&short).map(|id| id.as_str().to_owned()).unwrap_or(short)
+        // A seed may hold ids of this very form: a new record never takes one of them over.
+        loop {
+            self.counter += 1;
+            let short = format!("{}Sb{:010}", schema.prefix, self.counter);
+            let id = SalesforceId::parse(&short).map(|id| id.as_str().to_owned()).unwrap_or(short);
+            if self.get(schema.name, &id).is_none() {
+                return id;
+            }
+        }
+    }
+
+    /// Stores a record under its id, keeping the indexes true.
+    fn put(&mut self, object: &'static str, id: String, record: Record) {
+        if object == "PermissionSetAssignment" {
+            if let Some(old) = self.get(object, &id).and_then(|r| r.get("AssigneeId")).and_then(Value::as_str) {
+                let old = old.to_owned();
+                self.assignments.entry(old).or_default().remove(&id);
+            }
+            if let Some(assignee) = record.get("AssigneeId").and_then(Value::as_str).and_then(canonical_id) {
+                self.assignments.entry(assignee).or_default().insert(id.clone());
+            }
+        }
+        self.records.entry(object).or_default().insert(id, record);
+    }
+
+    /// A user's permission set assignments.
+    pub fn assignments_of<'a>(&'a self, user_id: &str) -> impl Iterator<Item = &'a Record> + 'a {
+        let ids = canonical_id(user_id).and_then(|id| self.assignments.get(&id));
+        ids.into_iter().flatten().filter_map(|id| self.get("PermissionSetAssignment", id))
     }
 
     pub fn records(&self, object: &str) -> impl Iterator<Item = &Record> {
@@ -210,7 +239,7 @@ impl Org {
         let given = record.get("Id").and_then(Value::as_str).and_then(canonical_id);
         let id = given.unwrap_or_else(|| self.new_id(schema));
         record.insert("Id".into(), json!(id));
-        self.records.entry(schema.name).or_default().insert(id.clone(), with_name(schema, record));
+        self.put(schema.name, id.clone(), with_name(schema, record));
         id
     }
 
@@ -234,7 +263,7 @@ impl Org {
         if schema.name == "ContactCenterBulkOp" {
             record.insert("Status".into(), json!(bulkop_status::PENDING));
         }
-        self.records.entry(schema.name).or_default().insert(id.clone(), with_name(schema, record));
+        self.put(schema.name, id.clone(), with_name(schema, record));
         Ok(id)
     }
 
@@ -267,7 +296,7 @@ impl Org {
         if joined {
             self.joins.push((id.clone(), Instant::now()));
         }
-        self.records.entry(schema.name).or_default().insert(id, with_name(schema, merged));
+        self.put(schema.name, id, with_name(schema, merged));
         Ok(())
     }
 
@@ -295,11 +324,14 @@ impl Org {
             )]);
         }
         let key = canonical_id(id).ok_or_else(|| vec![malformed(id)])?;
-        self.records
-            .get_mut(schema.name)
-            .and_then(|records| records.remove(&key))
-            .map(|_| ())
-            .ok_or_else(|| vec![not_found(id)])
+        let removed = self.records.get_mut(schema.name).and_then(|records| records.remove(&key));
+        let removed = removed.ok_or_else(|| vec![not_found(id)])?;
+        if let Some(assignee) = removed.get("AssigneeId").and_then(Value::as_str)
+            && let Some(ids) = self.assignments.get_mut(assignee)
+        {
+            ids.remove(&key);
+        }
+        Ok(())
     }
 
     /// Validates `fields` for a create (`existing` is `None`) or an update; returns them with canonical names.
@@ -451,10 +483,9 @@ impl Org {
             return Ok(());
         }
         let user_id = existing.and_then(|e| e.get("Id")).and_then(Value::as_str).unwrap_or_default();
-        let holds_voice = self.records("PermissionSetAssignment").any(|a| {
-            a["AssigneeId"].as_str() == Some(user_id)
-                && a["PermissionSetId"].as_str().is_some_and(|set| self.voice_permission_sets.contains(set))
-        });
+        let holds_voice = self
+            .assignments_of(user_id)
+            .any(|a| a["PermissionSetId"].as_str().is_some_and(|set| self.voice_permission_sets.contains(set)));
         if holds_voice || self.voice_permission_sets.is_empty() {
             return Ok(());
         }
@@ -470,8 +501,8 @@ impl Org {
         self.reference(record, "PermissionSetId", "PermissionSet")?;
         let assignee = canonical_id(record["AssigneeId"].as_str().unwrap_or_default()).unwrap_or_default();
         let permission_set = canonical_id(record["PermissionSetId"].as_str().unwrap_or_default()).unwrap_or_default();
-        let same = |r: &&Record| r["AssigneeId"] == json!(assignee) && r["PermissionSetId"] == json!(permission_set);
-        if let Some(duplicate) = self.records("PermissionSetAssignment").find(same) {
+        let same = |r: &&Record| r["PermissionSetId"] == json!(permission_set);
+        if let Some(duplicate) = self.assignments_of(&assignee).find(same) {
             return Err(vec![SfError::new(
                 "DUPLICATE_VALUE",
                 format!(

@@ -204,7 +204,15 @@ impl SalesforceSeed {
             }
             center_ids.insert(name.clone(), id);
         }
-        for user in &self.users {
+        // Users with fixed ids first, so that no generated id takes one of theirs.
+        let fixed_first =
+            self.users.iter().filter(|u| u.id.is_some()).chain(self.users.iter().filter(|u| u.id.is_none()));
+        for user in fixed_first {
+            if let Some(id) = &user.id
+                && org.get("User", id).is_some()
+            {
+                return Err(format!("seed user {} has the id {id}, which another seed user has", user.username));
+            }
             let missing = |what: &str, name: &str| {
                 format!("seed user {} names the {what} {name:?}, which the seed lacks", user.username)
             };

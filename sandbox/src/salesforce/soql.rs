@@ -198,6 +198,12 @@ fn literal(token: Option<&Token>) -> Result<Value, SfError> {
 }
 
 impl Query {
+    /// The ids a query is limited to, when one of its conditions is `Id = ...` or `Id IN (...)`.
+    pub fn ids(&self) -> Option<Vec<&str>> {
+        let condition = self.conditions.iter().find(|c| c.field == "Id" && !c.negate)?;
+        condition.values.iter().map(Value::as_str).collect()
+    }
+
     pub fn matches(&self, record: &Record) -> bool {
         self.conditions.iter().all(|condition| {
             let actual = record.get(condition.field).unwrap_or(&Value::Null);

@@ -126,7 +126,7 @@ impl ConnectProvisioner<'_> {
             Err(err) if err.as_service_error().is_some_and(|e| e.is_duplicate_resource_exception()) => {
                 // Someone (another worker, a crashed attempt of this one) created it meanwhile: adopt it. It may be
                 // so new that the search cannot see it yet.
-                let existing = self.find_new(username).await?;
+                let existing = self.find_new(username, Instant::now() + self.pacer.retries().settling).await?;
                 directory.remember_user(username, &existing);
                 self.bring_to(&existing, user, directory).await
             }
@@ -135,16 +135,17 @@ impl ConnectProvisioner<'_> {
     }
 
     /// Adopts the user someone else made under `username` (Service Cloud Voice, for a bulk operation), waiting out
-    /// Connect's eventual consistency, and brings it to the row's settings. Never creates one.
+    /// Connect's eventual consistency until `give_up`, and brings it to the row's settings. Never creates one.
     pub async fn adopt(
         &self,
         directory: &mut Directory,
         username: &str,
         user: &ConnectUser,
+        give_up: Instant,
     ) -> Result<ConnectOutcome, ProvisionError> {
         let existing = match directory.user_id(username) {
             Some(id) => id.to_owned(),
-            None => self.find_new(username).await?,
+            None => self.find_new(username, give_up).await?,
         };
         directory.remember_user(username, &existing);
         self.bring_to(&existing, user, directory).await
@@ -438,11 +439,10 @@ impl ConnectProvisioner<'_> {
     }
 
     /// Looks up a user that CreateUser has just called a duplicate: someone created it moments ago, so the search
-    /// may not see it yet. It is searched for again, paced and backing off, for as long as a new user may stay
-    /// unseen ([`super::Retries::settling`]).
-    async fn find_new(&self, username: &str) -> Result<String, ProvisionError> {
+    /// may not see it yet. It is searched for again, paced and backing off, until `give_up` (for one user, as long
+    /// as a new user may stay unseen: [`super::Retries::settling`]).
+    async fn find_new(&self, username: &str, give_up: Instant) -> Result<String, ProvisionError> {
         let retries = self.pacer.retries();
-        let give_up = Instant::now() + retries.settling;
         for retry in 0.. {
             if let Some(id) = self.find(username).await? {
                 return Ok(id);

@@ -135,7 +135,7 @@ async fn pass<S: JobStore, Q: ChunkQueue>(
         setup,
         chunk,
     };
-    let mut planner = ChunkPlanner::new(options.chunk_rows);
+    let mut planner = ChunkPlanner::new(options.chunk_rows_for(header.dialect()));
     // An ingest run again after it died half way sends only the chunks not yet sent (the planner cuts the same
     // chunks from the same file); a requeue sends them all on purpose.
     let already_sent = if record_rows { store.chunks_sent(id).await? } else { 0 };

@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aws_sdk_connect::Client as ConnectClient;
 
@@ -44,6 +44,9 @@ pub struct SalesforceTarget {
     pub implied: Option<ImpliedSalesforce>,
     pub alias_change: AliasChange,
     pub sync: SalesforceSync,
+    /// The org makes its members' Connect users itself (Service Cloud Voice with Amazon Connect): in direct mode
+    /// ccbulk waits for each and adopts it, and never creates one.
+    pub voice_sync: bool,
 }
 
 /// What a Connect-template row gets in Salesforce when the deployment says so: the user whose username is the
@@ -91,6 +94,7 @@ impl ImpliedSalesforce {
         let salesforce_username =
             if username.contains('@') { username.clone() } else { connect.identity.email.clone()? };
         Some(SalesforceUser {
+            bulkop_email: None,
             // Salesforce requires an email; a SAML file often has none but a username that is the address.
             fields: SalesforceUserFields {
                 email: connect.identity.email.clone().or_else(|| Some(salesforce_username.clone())),
@@ -458,7 +462,7 @@ async fn salesforce_side<S: JobStore>(
             (None, false) => {
                 wanted.iter().map(|_| Some(Err(SideError::of_row("Salesforce: no org is configured")))).collect()
             }
-            (Some(target), false) if target.sync == SalesforceSync::Bulkop => {
+            (Some(target), false) if target.sync.for_job(message.header.dialect()) == SalesforceSync::Bulkop => {
                 let arns: Vec<Option<&str>> = work
                     .iter()
                     .zip(&sides)
@@ -490,6 +494,7 @@ async fn salesforce_side<S: JobStore>(
                     defaults: &target.defaults,
                     email_changes: &email_changes,
                     alias_change: target.alias_change,
+                    voice_sync: target.voice_sync,
                 };
                 match provisioner.apply(&wanted).await {
                     Ok(results) => {
@@ -621,11 +626,14 @@ struct ConnectSide<'t> {
     directory: Option<Directory>,
     /// Whether the directory's users were listed again for users Salesforce made after it was loaded.
     reloaded: bool,
+    /// When the chunk stops waiting for users Salesforce made: one settling time for them all, so that users that
+    /// never appear (Salesforce made them elsewhere) cost a chunk that long, not that long a row.
+    adopt_until: Option<Instant>,
 }
 
 impl<'t> ConnectSide<'t> {
     fn new(targets: &'t Targets, message: &'t ChunkMessage) -> Self {
-        Self { target: targets.connect.as_ref(), message, directory: None, reloaded: false }
+        Self { target: targets.connect.as_ref(), message, directory: None, reloaded: false, adopt_until: None }
     }
 
     async fn apply(
@@ -657,7 +665,10 @@ impl<'t> ConnectSide<'t> {
             self.reloaded = true;
         }
         let outcome = match row.action {
-            Action::Add | Action::Update if voice.is_some() => provisioner.adopt(directory, &username, &user).await?,
+            Action::Add | Action::Update if voice.is_some() => {
+                let until = *self.adopt_until.get_or_insert_with(|| Instant::now() + target.pacer.retries().settling);
+                provisioner.adopt(directory, &username, &user, until).await?
+            }
             Action::Add => provisioner.add(directory, &username, &user).await?,
             Action::Update => {
                 let existing = directory.user_id(&username).map(str::to_owned).ok_or_else(|| {

@@ -19,26 +19,6 @@ const LONGEST_WAIT: Duration = Duration::from_secs(5);
 /// Users or contact centers per SOQL `IN` list.
 const LOOKUP_BATCH: usize = 100;
 
-/// How the Salesforce side of rows is provisioned.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum SalesforceSync {
-    /// ccbulk writes the User, its membership and its Voice permission set itself.
-    #[default]
-    Direct,
-    /// Salesforce's own bulk path: ContactCenterBulkOp through the Bulk API.
-    Bulkop,
-}
-
-impl SalesforceSync {
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "direct" => Some(Self::Direct),
-            "bulkop" => Some(Self::Bulkop),
-            _ => None,
-        }
-    }
-}
-
 /// What following a bulk job came to: each row's outcome, or `None` when the time ran out first; and whether
 /// Salesforce was still at work when the job was looked at (the delivery watched it make progress).
 #[derive(Debug)]
@@ -68,8 +48,8 @@ fn text(record: &Value, field: &str) -> Option<String> {
 }
 
 impl BulkopProvisioner<'_> {
-    /// Each row's bulk operation, or why it has none: the user by Id or username (Argument1 is the email Salesforce
-    /// holds for that user), the contact center by Id or name, and under the Amazon Connect models the profile and
+    /// Each row's bulk operation, or why it has none: the user by Id or username (Argument1 is the row's own, or
+    /// else the email Salesforce holds for that user), the contact center by Id or name, and under the Amazon Connect models the profile and
     /// the routing profile's ARN (`routing_profile_arns`, one per row).
     pub async fn operations(
         &self,
@@ -116,7 +96,8 @@ impl BulkopProvisioner<'_> {
                 };
                 Ok(Prepared {
                     op: BulkOp {
-                        email: text(user, "Email").unwrap_or_default(),
+                        // A row of another dialect names its user otherwise: the org's email is the one to check.
+                        email: row.bulkop_email.clone().or_else(|| text(user, "Email")).unwrap_or_default(),
                         user_id: text(user, "Id").unwrap_or_default(),
                         profile,
                         routing_profile_arn,

@@ -8,8 +8,9 @@ mod provisioner;
 
 pub use self::allocation::{ALLOCATION_SPENT, Usage};
 pub use self::bulk::{BULKOP_MAX_ROWS, BulkOp, BulkOpStatus, JobProgress, Loaded, bulkop_csv};
-pub use self::bulkop_provisioner::{BulkopProvisioner, Followed, Prepared, SalesforceSync};
+pub use self::bulkop_provisioner::{BulkopProvisioner, Followed, Prepared};
 pub use self::client::{CollectionResult, Credentials, Payload, SalesforceClient, SalesforceError, jwt_audience};
 pub use self::provisioner::{
     AliasChange, BulkopDone, EmailConfirmation, SalesforceDefaults, SalesforceOutcome, SalesforceProvisioner,
 };
+pub use crate::domain::SalesforceSync;

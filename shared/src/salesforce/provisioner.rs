@@ -118,6 +118,9 @@ pub struct SalesforceProvisioner<'a> {
     /// Email changes asked for within the confirmation window: not asked for again.
     pub email_changes: &'a [EmailChange],
     pub alias_change: AliasChange,
+    /// The org is on Service Cloud Voice with Amazon Connect and makes the Connect user of each member of an Amazon
+    /// Connect contact center itself: the outcome names that user (`voice_username`) for ccbulk to adopt.
+    pub voice_sync: bool,
 }
 
 /// What ccbulk does with a row that changes the alias of a contact-center member. Changing it in place breaks Amazon
@@ -179,6 +182,17 @@ struct Work<'r> {
     rejoin: Option<String>,
 }
 
+/// The username of the Connect user Salesforce makes (or made) for a row's user who ends as a member of a contact
+/// center, in an org that syncs: its alias as the row leaves it, at its Id and the org's.
+fn synced_username(action: Action, row: &SalesforceUser, user: &Value, org_id: &str) -> Option<String> {
+    let member = row.contact_center.is_some() || text(user, "CallCenterId").is_some();
+    if action == Action::Remove || !member {
+        return None;
+    }
+    let alias = row.fields.alias.clone().or_else(|| text(user, "Alias"))?;
+    Some(super::bulkop_provisioner::voice_username(&alias, &text(user, "Id")?, org_id))
+}
+
 fn refuse(message: String) -> SalesforceError {
     SalesforceError { code: "CCBULK_REFUSED".into(), message, retryable: false }
 }
@@ -210,6 +224,10 @@ impl SalesforceProvisioner<'_> {
         self.permission_sets(&mut work, Phase::Grant).await?;
         self.update_users(&mut work).await?;
         self.permission_sets(&mut work, Phase::Withdraw).await?;
+        let synced_by = match self.voice_sync && self.telephony == TelephonyModel::AmazonConnect {
+            true => Some(self.client.org_id().await?),
+            false => None,
+        };
         Ok(work
             .into_iter()
             .map(|w| match (w.failed, w.user) {
@@ -223,7 +241,7 @@ impl SalesforceProvisioner<'_> {
                     created: w.created,
                     permission_set_assignment_id: w.assignment,
                     email_confirmation: w.email_confirmation,
-                    voice_username: None,
+                    voice_username: synced_by.as_deref().and_then(|org| synced_username(w.action, w.row, &user, org)),
                     bulkop: None,
                 }),
                 (None, None) => Err(refuse("the user was not found".into())),

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use self::cells::Cells;
 use self::duplicates::{DuplicateTracker, Key, keys};
 pub use self::rules::{RowError, Rule};
-use crate::domain::{IdentityManagement, TelephonyModel, UserRow};
+use crate::domain::{IdentityManagement, SalesforceSync, TelephonyModel, UserRow};
 use crate::format::{ByteRange, Chunk, ChunkPlanner, Dialect, DialectChoice, FileError, Header, Record, RecordReader};
 
 /// The deployment a file is validated for: the rules differ between them.
@@ -38,8 +38,17 @@ pub struct Options {
     pub identity_management: Option<IdentityManagement>,
     pub telephony_model: TelephonyModel,
     pub dialect: DialectChoice,
-    /// The most rows a chunk holds.
+    /// The most rows a chunk holds in direct mode.
     pub chunk_rows: u32,
+    /// Decides, with the file's dialect, how many rows a chunk holds ([`SalesforceSync::chunk_rows`]).
+    pub sync: SalesforceSync,
+}
+
+impl Options {
+    /// The most rows a chunk of a `dialect` file holds.
+    pub fn chunk_rows_for(&self, dialect: Dialect) -> u32 {
+        self.sync.chunk_rows(dialect, self.chunk_rows)
+    }
 }
 
 impl Default for Options {
@@ -49,6 +58,7 @@ impl Default for Options {
             telephony_model: TelephonyModel::AmazonConnect,
             dialect: DialectChoice::Auto,
             chunk_rows: 50,
+            sync: SalesforceSync::Auto,
         }
     }
 }
@@ -181,7 +191,7 @@ pub fn validate<S: Source + ?Sized>(
 ) -> Result<Summary, FileError> {
     let (mut validator, mut reader) = Validator::prepare(source, options)?;
     visitor.header(validator.header(), validator.setup());
-    let mut planner = ChunkPlanner::new(options.chunk_rows);
+    let mut planner = ChunkPlanner::new(options.chunk_rows_for(validator.header().dialect()));
     let mut summary = Summary {
         dialect: validator.header().dialect(),
         setup: validator.setup(),

@@ -117,7 +117,7 @@ fn bulkop_row(cells: &mut Cells, setup: Setup) -> Option<Halves> {
         );
         let security_profiles = role.map(|role| vec![ResourceRef::Name(role.as_str().to_owned())]).unwrap_or_default();
         // Argument1 is the email the Connect user gets; the Salesforce user keeps its own.
-        let identity = IdentityInfo { email, ..IdentityInfo::default() };
+        let identity = IdentityInfo { email: email.clone(), ..IdentityInfo::default() };
         (role, Some(ConnectUser { routing_profile, security_profiles, identity, ..ConnectUser::default() }))
     } else {
         for field in [Field::VoiceRole, Field::RoutingProfile] {
@@ -136,6 +136,7 @@ fn bulkop_row(cells: &mut Cells, setup: Setup) -> Option<Halves> {
         fields: SalesforceUserFields::default(),
         contact_center: contact_center.map(ContactCenterRef::Id),
         role,
+        bulkop_email: email,
     });
     Some((action, connect, salesforce))
 }

@@ -45,6 +45,7 @@ pub(crate) fn salesforce_user(cells: &mut Cells, setup: Setup, action: Action) -
             fields: SalesforceUserFields::default(),
             contact_center: None,
             role: None,
+            bulkop_email: None,
         });
     }
     if action == Action::Add && matches!(user, SalesforceUserRef::Username(_)) {
@@ -67,7 +68,7 @@ pub(crate) fn salesforce_user(cells: &mut Cells, setup: Setup, action: Action) -
         }
     });
     let role = cells.check(Field::VoiceRole, role);
-    Some(SalesforceUser { user, fields: user_fields(cells), contact_center, role })
+    Some(SalesforceUser { user, fields: user_fields(cells), contact_center, role, bulkop_email: None })
 }
 
 fn user_ref(cells: &mut Cells) -> Option<SalesforceUserRef> {
