@@ -677,3 +677,113 @@ async fn bulkop_mode_follows_a_slow_bulk_job_across_invocations_and_submits_it_o
     assert_eq!(connect.counters.calls.get("CreateUser"), None, "ccbulk created no Connect user");
     assert!(rows.iter().all(|row| row["connect_user_id"].is_string()), "each adopted: {rows:?}");
 }
+
+/// Partner Telephony through the Lambdas in the default mode, which sends a bulkop file down Salesforce's own path:
+/// rows Salesforce refuses (a member of another contact center) and rows the org cannot take (a user it lacks) fail
+/// alone with their reasons; then a job Salesforce fails as a whole fails each row it carried, with Salesforce's
+/// reason.
+#[tokio::test]
+async fn partner_telephony_bulkop_rows_end_as_salesforce_worked_them_and_a_failed_job_fails_its_rows() {
+    let stack = Stack::start(StackOptions {
+        telephony_model: "partner-telephony",
+        seed: |_, org| {
+            let keiko = org.users.iter_mut().find(|u| u.username == "keiko.sato@tailspin.io").unwrap();
+            keiko.call_center = Some("Northwind Support".into());
+            keiko.permission_sets = vec!["ContactCenterAgent".into()];
+        },
+        ..StackOptions::default()
+    })
+    .await;
+    let api = OpenApi::load();
+    let header = "Argument1,Argument2,Argument5,BulkAction";
+    let csv = format!(
+        "{header}\n\
+         ines.ferreira@tailspin.io,005Hn0000d53x83IAA,04vHn000000Z4aCIAS,AddUsers\n\
+         jamal.brooks@tailspin.io,005Hn0000rzjZZZIA2,04vHn000000Z4aCIAS,AddUsers\n\
+         keiko.sato@tailspin.io,005Hn0000ZGeoZDIQZ,04vHn000000Z4aCIAS,AddUsers\n\
+         nobody@tailspin.io,005Hn0000zzzzzzIAA,04vHn000000Z4aCIAS,AddUsers\n"
+    );
+    stack.notify(stack.upload("uploads/partner.csv", csv.into_bytes()).await).await;
+    let drained = stack.drain(Delivery::Once).await;
+    assert_eq!(drained.failures, 0, "{drained:?}");
+    let job = the_job(&stack).await;
+    assert_eq!(job["state"], "COMPLETED_WITH_ERRORS", "{job}");
+    let first = job["id"].as_str().unwrap().to_owned();
+    let rows = all_rows(&stack, &api, &first, None, 100).await;
+    let row = |n: u64| rows.iter().find(|r| r["row"] == n).unwrap_or_else(|| panic!("row {n}: {rows:?}"));
+    for n in [2, 3] {
+        assert_eq!(row(n)["status"], "SUCCEEDED", "{rows:?}");
+        assert!(row(n)["note"].as_str().unwrap().contains(" Completed"), "{rows:?}");
+    }
+    assert_eq!(row(4)["status"], "FAILED");
+    assert!(row(4)["error_message"].as_str().unwrap().contains("another contact center"), "{rows:?}");
+    assert!(row(4)["error_message"].as_str().unwrap().contains("ContactCenterBulkOp 0Xb"), "{rows:?}");
+    assert!(row(5)["error_message"].as_str().unwrap().contains("no such user"), "{rows:?}");
+    let org = stack.salesforce.snapshot();
+    assert_eq!(org.bulk_jobs.len(), 1, "the unknown user never went to Salesforce: {:?}", org.bulk_jobs);
+    assert_eq!(org.bulk_jobs[0].records, 3);
+    let ines = org.user("ines.ferreira@tailspin.io").unwrap();
+    assert_eq!(ines.permission_sets, vec!["ContactCenterAgentPartnerTelephony"], "assigned with the membership");
+    assert_eq!(org.user("keiko.sato@tailspin.io").unwrap().call_center.as_deref(), Some("Northwind Support"));
+
+    // Salesforce fails the next job as a whole.
+    let failing =
+        BulkKnobs { job_failure: Some("InvalidBatch : the org refused the batch".into()), ..BulkKnobs::default() };
+    stack.salesforce.set_knobs(SalesforceKnobs { bulk: failing, ..SalesforceKnobs::default() });
+    let again = format!("{header}\nines.ferreira@tailspin.io,005Hn0000d53x83IAA,04vHn000000Z4aCIAS,AddUsers\n");
+    stack.notify(stack.upload("uploads/again.csv", again.into_bytes()).await).await;
+    let drained = stack.drain(Delivery::Once).await;
+    assert_eq!(drained.failures, 0, "{drained:?}");
+    let (_, _, _, body) = stack.api("GET", "/jobs").await;
+    let jobs = json(&body)["jobs"].as_array().unwrap().clone();
+    let second = jobs.iter().find(|j| j["id"] != first.as_str()).unwrap_or_else(|| panic!("{body}"));
+    assert_eq!(second["state"], "COMPLETED_WITH_ERRORS", "{second}");
+    let rows = all_rows(&stack, &api, second["id"].as_str().unwrap(), None, 10).await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["status"], "FAILED");
+    assert!(rows[0]["error_message"].as_str().unwrap().contains("the org refused the batch"), "{rows:?}");
+    assert_eq!(stack.salesforce.snapshot().bulk_jobs.len(), 2);
+}
+
+/// Partner Telephony from Amazon Connect through the Lambdas in bulkop mode: a profile in the wrong case is refused
+/// before anything is sent (Salesforce would refuse it: Argument3 is case-sensitive), and every other row's Connect
+/// user is the one Salesforce made, adopted.
+#[tokio::test]
+async fn partner_telephony_from_amazon_connect_in_bulkop_mode_adopts_salesforces_users_and_refuses_a_miscased_profile()
+{
+    let stack = Stack::start(StackOptions {
+        chunk_rows: 30,
+        identity_management: "SAML",
+        telephony_model: "partner-telephony-from-amazon-connect",
+        // Each adopted user takes a write or two to bring to its row: a quota that lets the chunk finish within the
+        // driver's visibility timeout, so that no second delivery finds its rows held.
+        parameters: vec![("SalesforceSync", "bulkop".to_owned()), ("ConnectWriteRate", "40".to_owned())],
+        ..StackOptions::default()
+    })
+    .await;
+    let api = OpenApi::load();
+    let text = String::from_utf8(example("bulkop-amazon-connect.csv")).unwrap();
+    let miscased = text.replacen(",CallCenterManager,", ",callcentermanager,", 1);
+    assert_ne!(miscased, text);
+    stack.notify(stack.upload("uploads/bulkop.csv", miscased.into_bytes()).await).await;
+    let drained = stack.drain(Delivery::Once).await;
+    assert_eq!(drained.failures, 0, "{drained:?}");
+    let job = the_job(&stack).await;
+    assert_eq!(job["state"], "COMPLETED_WITH_ERRORS", "{job}");
+    let rows = all_rows(&stack, &api, job["id"].as_str().unwrap(), None, 100).await;
+    let invalid: Vec<&Value> = rows.iter().filter(|r| r["status"] == "INVALID").collect();
+    assert_eq!(invalid.len(), 1, "{rows:?}");
+    assert!(invalid[0]["error_message"].as_str().unwrap().contains("write CallCenterManager"), "{invalid:?}");
+    let succeeded: Vec<&Value> = rows.iter().filter(|r| r["status"] == "SUCCEEDED").collect();
+    assert_eq!(succeeded.len(), 25, "{rows:?}");
+    assert!(succeeded.iter().all(|r| r["connect_user_id"].is_string()), "{succeeded:?}");
+    let connect = stack.connect.snapshot();
+    assert_eq!(connect.created_by_salesforce.len(), 25);
+    assert_eq!(connect.counters.calls.get("CreateUser"), None, "ccbulk created no Connect user");
+    let org = stack.salesforce.snapshot();
+    let records: Vec<usize> = org.bulk_jobs.iter().map(|j| j.records).collect();
+    // The invalid row splits the file in two chunks, each one Bulk API job.
+    assert_eq!(records.iter().sum::<usize>(), 25, "{records:?}");
+    let amara = org.user("amara.okafor@northwind-support.com").unwrap();
+    assert!(amara.permission_sets.iter().all(|s| s.ends_with("PartnerTelephony")), "{amara:?}");
+}

@@ -493,3 +493,52 @@ async fn a_12000_row_bulkop_file_becomes_exactly_three_bulk_jobs_and_every_row_e
         Some(examples::PARTNER_CONTACT_CENTER.0)
     );
 }
+
+#[tokio::test]
+async fn direct_mode_in_a_self_syncing_org_adopts_the_connect_users_salesforce_makes_and_creates_none() {
+    // Service Cloud Voice with Amazon Connect: a user who joins the contact center gets a Connect user Salesforce
+    // makes, a moment later.
+    let org = SalesforceSeed {
+        service_cloud_voice_sync: true,
+        knobs: SalesforceKnobs { voice_sync_delay_ms: 200, ..SalesforceKnobs::default() },
+        ..examples::salesforce_seed()
+    };
+    let mut world = world_with(org).await;
+    let instance = world.targets.connect.as_ref().unwrap().instance_id.clone();
+    world.salesforce.link_connect(world.connect.voice_link(), &instance);
+    world.targets.salesforce.as_mut().unwrap().voice_sync = true;
+    let (store, queue, job) = ingest_example(10).await;
+    let messages: Vec<_> = std::iter::from_fn(|| queue.receive()).collect();
+    let policy = RetryPolicy::default();
+    for message in &messages {
+        let report = provision_chunk(&store, &LocalFiles, &world.targets, message, policy, &never_stop).await.unwrap();
+        assert!(!report.needs_redelivery(), "{report:?}");
+    }
+    let job = store.job(&job.id).await.unwrap().unwrap();
+    assert_eq!((job.state, job.counts.succeeded), (JobState::Succeeded, 28), "{job:?}");
+
+    let connect = world.connect.snapshot();
+    assert_eq!(connect.counters.calls.get("CreateUser"), None, "ccbulk made no Connect user");
+    assert_eq!(connect.created_by_salesforce.len(), 25, "Salesforce made one for each of the 25 who joined");
+    let rows = store.rows(&job.id, None, 100, None).await.unwrap().items;
+    let adopted: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.outcome.note.as_deref().is_some_and(|n| n.contains("ccbulk adopted it")))
+        .filter_map(|r| r.outcome.connect_user_id.as_deref())
+        .collect();
+    let distinct: std::collections::HashSet<&str> = adopted.iter().copied().collect();
+    assert_eq!((adopted.len(), distinct.len()), (25, 25), "each Connect user adopted once, by one row");
+    // What the row asks beyond the sync is applied to the user Salesforce made.
+    let made = connect.instance(&instance).unwrap();
+    let amara = made.users.iter().find(|u| u.username.starts_with("aokafor@005")).unwrap();
+    assert!(distinct.contains(amara.id.as_str()));
+    assert_eq!(amara.security_profiles.len(), 2, "{amara:?}");
+    assert_eq!(amara.tags.get("site").map(String::as_str), Some("Austin"), "{amara:?}");
+
+    // Delivered again: nothing is made or adopted twice.
+    for message in &messages {
+        let report = provision_chunk(&store, &LocalFiles, &world.targets, message, policy, &never_stop).await.unwrap();
+        assert_eq!(report.skipped, message.chunk.rows);
+    }
+    assert_eq!(world.connect.snapshot().created_by_salesforce.len(), 25);
+}

@@ -404,18 +404,19 @@ async fn work_chunk<S: JobStore>(
 /// What a succeeded row's admin should know: an email change that waits for its owner, or what Salesforce made of the
 /// row's bulk operation (and that the Connect user is the one Salesforce made).
 fn row_note(salesforce: &SalesforceOutcome, salesforce_made_connect: bool) -> Option<String> {
-    if let Some(confirmation) = &salesforce.email_confirmation {
-        return Some(confirmation.note(now_epoch()));
-    }
-    let bulkop = salesforce.bulkop.as_ref()?;
-    let mut note = format!("Salesforce: ContactCenterBulkOp {} {}", bulkop.record_id, bulkop.status);
-    if salesforce_made_connect {
-        note.push_str(
-            "; Amazon Connect: the user is the one Salesforce made for it (Service Cloud Voice): ccbulk adopted it and \
-             created none",
-        );
-    }
-    Some(note)
+    let parts: Vec<String> = [
+        salesforce.email_confirmation.as_ref().map(|confirmation| confirmation.note(now_epoch())),
+        salesforce.bulkop.as_ref().map(|b| format!("Salesforce: ContactCenterBulkOp {} {}", b.record_id, b.status)),
+        salesforce_made_connect.then(|| {
+            "Amazon Connect: the user is the one Salesforce made for it (Service Cloud Voice): ccbulk adopted it and \
+             created none"
+                .to_owned()
+        }),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    (!parts.is_empty()).then(|| parts.join("; "))
 }
 
 /// Per row of the chunk, its Salesforce outcome (`None` for a row with no Salesforce side) or why it failed; `None`
