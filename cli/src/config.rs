@@ -330,7 +330,15 @@ mod tests {
     #[test]
     fn the_template_parses_once_its_secret_is_in_the_environment() {
         let config = parse(TEMPLATE).unwrap();
-        assert_eq!(config.salesforce.as_ref().unwrap().alias_change, AliasChange::Refuse);
+        let salesforce = config.salesforce.as_ref().unwrap();
+        assert_eq!(
+            (salesforce.alias_change, salesforce.sync, salesforce.voice_sync),
+            (AliasChange::Refuse, SalesforceSync::Auto, false)
+        );
+        let with_sync =
+            TEMPLATE.replace("voice_sync = false", "voice_sync = true").replace("sync = \"auto\"", "sync = \"bulkop\"");
+        let salesforce = parse(&with_sync).unwrap().salesforce.unwrap();
+        assert_eq!((salesforce.sync, salesforce.voice_sync), (SalesforceSync::Bulkop, true));
         let connect = config.connect.unwrap();
         assert_eq!(connect.budget.write_per_second, 2.0);
         assert_eq!(config.run.state, Path::new("/cfg/.ccbulk/state.db"));

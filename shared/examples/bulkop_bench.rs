@@ -25,9 +25,6 @@ use ccbulk_shared::sfid::SalesforceId;
 use ccbulk_shared::validate::Options;
 
 const WORKERS: u32 = 4;
-const CHUNK_ROWS: u32 = 500;
-/// The example org's Partner Telephony contact center.
-const PARTNER_CENTER: (&str, &str) = ("Tailspin Partner Telephony", "04vHn000000Z4aCIAS");
 
 #[tokio::main]
 async fn main() {
@@ -51,7 +48,7 @@ async fn main() {
 
     let mut csv = String::from("Argument1,Argument2,Argument5,BulkAction\n");
     for (i, id) in ids.iter().enumerate() {
-        csv.push_str(&format!("bench{i}@example.com,{id},{},AddUsers\n", PARTNER_CENTER.1));
+        csv.push_str(&format!("bench{i}@example.com,{id},{},AddUsers\n", examples::PARTNER_CONTACT_CENTER.1));
     }
     let input = tempfile::Builder::new().suffix(".csv").tempfile().expect("a temporary file");
     std::fs::write(input.path(), csv).expect("written");
@@ -73,8 +70,8 @@ async fn main() {
     };
     let store = Arc::new(SqliteJobStore::in_memory().expect("a store"));
     let queue = Arc::new(MemoryQueue::default());
-    let options =
-        Options { chunk_rows: CHUNK_ROWS, telephony_model: TelephonyModel::PartnerTelephony, ..Options::default() };
+    // Bulkop chunks are whole Bulk API requests, 5,000 rows, whatever the direct chunk size.
+    let options = Options { telephony_model: TelephonyModel::PartnerTelephony, ..Options::default() };
     let object = LocalFiles::object(input.path()).expect("the file");
     let job = ingest(store.as_ref(), queue.as_ref(), input.path(), object, &options).await.expect("ingested").job;
 
@@ -94,8 +91,9 @@ async fn main() {
     let snapshot = salesforce.snapshot();
     let done = job.counts.succeeded as f64 / seconds;
     println!(
-        "bulkop mode, {rows} Partner Telephony rows in chunks of {CHUNK_ROWS}, {WORKERS} workers, the org working \
-         {rate} records/s:"
+        "bulkop mode, {rows} Partner Telephony rows in {} chunks, {WORKERS} workers, the org working {rate} \
+         records/s:",
+        job.chunks
     );
     println!(
         "  {} succeeded, {} failed in {seconds:.1} s = {done:.1} rows/s = {:.2} of the processor's rate; {} bulk \

@@ -510,6 +510,10 @@ mod tests {
         assert_eq!(provision(&[("CCBULK_SALESFORCE_SYNC", "bulkop")]).unwrap().sync, SalesforceSync::Bulkop);
         let err = provision(&[("CCBULK_SALESFORCE_SYNC", "bulk")]).err().unwrap().to_string();
         assert!(err.contains("CCBULK_SALESFORCE_SYNC") && err.contains("direct or bulkop"), "{err}");
+        assert!(!provision(&[]).unwrap().voice_sync);
+        assert!(provision(&[("CCBULK_SALESFORCE_VOICE_SYNC", "true")]).unwrap().voice_sync);
+        let err = provision(&[("CCBULK_SALESFORCE_VOICE_SYNC", "yes")]).err().unwrap().to_string();
+        assert!(err.contains("CCBULK_SALESFORCE_VOICE_SYNC") && err.contains("true or false"), "{err}");
     }
 
     #[test]
