@@ -160,10 +160,18 @@ impl BulkopProvisioner<'_> {
             })
             .collect();
         let mut wait = FIRST_WAIT;
-        let statuses: HashMap<String, BulkOpStatus> = loop {
-            let statuses = self.client.bulkop_statuses(&records).await?;
-            if statuses.iter().all(BulkOpStatus::finished) && statuses.len() == records.len() {
-                break statuses.into_iter().map(|s| (s.record_id.clone(), s)).collect();
+        // Each look asks only for the operations not yet finished: a status once final stays so, and a 5,000-row
+        // job would otherwise cost 25 queries a look to its last record.
+        let mut statuses: HashMap<String, BulkOpStatus> = HashMap::new();
+        let statuses = loop {
+            let open: Vec<String> = records.iter().filter(|r| !statuses.contains_key(*r)).cloned().collect();
+            if open.is_empty() {
+                break statuses;
+            }
+            let looked = self.client.bulkop_statuses(&open).await?;
+            statuses.extend(looked.into_iter().filter(BulkOpStatus::finished).map(|s| (s.record_id.clone(), s)));
+            if records.iter().all(|r| statuses.contains_key(r)) {
+                break statuses;
             }
             waited = true;
             if !keep_going() {
