@@ -542,3 +542,45 @@ async fn direct_mode_in_a_self_syncing_org_adopts_the_connect_users_salesforce_m
     }
     assert_eq!(world.connect.snapshot().created_by_salesforce.len(), 25);
 }
+
+#[tokio::test]
+async fn bulkop_mode_removes_a_user_the_direct_way_and_deletes_the_connect_user_salesforce_made() {
+    let world = bulkop_world().await;
+    let store = SqliteJobStore::in_memory().unwrap();
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/bulkop-amazon-connect.csv");
+    let policy = RetryPolicy::default();
+    let run = async |path: &Path| {
+        let (queue, job) = ingest_file(&store, path, &Options::default()).await;
+        while let Some(message) = queue.receive() {
+            let report =
+                provision_chunk(&store, &LocalFiles, &world.targets, &message, policy, &never_stop).await.unwrap();
+            assert!(!report.needs_redelivery(), "{report:?}");
+        }
+        store.rows(&job.id, None, 100, None).await.unwrap().items
+    };
+    let added = run(&example).await;
+    assert!(added.iter().all(|r| r.status == RowStatus::Succeeded), "{added:?}");
+    let amara_connect = added.iter().find(|r| r.row == 2).unwrap().outcome.connect_user_id.clone().unwrap();
+
+    // Amara is removed; Ben's row is added again, in the same file: the remove goes direct, the add in a job.
+    let lines: Vec<&str> = std::fs::read_to_string(&example).unwrap().leak().lines().collect();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("changes.csv");
+    std::fs::write(&path, format!("{}\n{}\n{}\n", lines[0], lines[1].replace("AddUsers", "RemoveUsers"), lines[2]))
+        .unwrap();
+    let changed = run(&path).await;
+    assert!(changed.iter().all(|r| r.status == RowStatus::Succeeded), "{changed:?}");
+    assert_eq!(changed[0].outcome.note, None, "a remove adopts nothing: {changed:?}");
+    assert!(changed[1].outcome.voice_provisioning_job_id.is_some(), "{changed:?}");
+
+    let org = world.salesforce.snapshot();
+    assert_eq!(org.bulk_jobs.len(), 2, "the remove went to no bulk job: {:?}", org.bulk_jobs);
+    let amara = org.user("amara.okafor@northwind-support.com").unwrap();
+    assert_eq!(amara.call_center, None);
+    assert!(amara.permission_sets.iter().all(|s| !s.starts_with("ContactCenter")), "{amara:?}");
+    let connect = world.connect.snapshot();
+    let saml = connect.instance(examples::SAML_INSTANCE_ID).unwrap();
+    assert!(saml.users.iter().all(|u| u.id != amara_connect), "the Connect user Salesforce made is gone");
+    assert_eq!(connect.counters.calls.get("DeleteUser"), Some(&1));
+    assert_eq!(connect.counters.calls.get("CreateUser"), None);
+}

@@ -343,8 +343,9 @@ async fn work_chunk<S: JobStore>(
         };
         // In bulkop mode a row's Connect user is Salesforce's to make (Service Cloud Voice): ccbulk adopts it, by
         // the username only a bulk operation's outcome carries.
-        let salesforce_makes_connect =
-            row.connect.is_some() && matches!(&salesforce, Ok(Some(outcome)) if outcome.voice_username.is_some());
+        let salesforce_makes_connect = row.connect.is_some()
+            && row.action != Action::Remove
+            && matches!(&salesforce, Ok(Some(outcome)) if outcome.voice_username.is_some());
         let verdict = match salesforce {
             Err(err) => Err(err),
             Ok(salesforce) => connect.apply(row, salesforce.as_ref()).await.map(|connect| (salesforce, connect)),
@@ -474,54 +475,79 @@ async fn salesforce_side<S: JobStore>(
                     })
                     .collect();
                 let instance = targets.connect.as_ref().map(|c| c.instance_id.as_str());
-                let bulk = bulkop_side(store, target, message, &wanted, &arns, instance, keep_going).await?;
+                // ContactCenterBulkOp only adds users: a remove row is worked as direct mode works it, and its
+                // Connect user is the one Salesforce made, by Service Cloud Voice's username.
+                let removes: Vec<bool> = wanted.iter().map(|(action, _)| *action == Action::Remove).collect();
+                let pick = |remove: bool| wanted.iter().zip(&removes).filter(move |(_, r)| **r == remove);
+                let adds: Vec<(Action, &SalesforceUser)> = pick(false).map(|(w, _)| *w).collect();
+                let add_arns: Vec<Option<&str>> =
+                    arns.iter().zip(&removes).filter(|(_, r)| !**r).map(|(arn, _)| *arn).collect();
+                let taken: Vec<(Action, &SalesforceUser)> = pick(true).map(|(w, _)| *w).collect();
+                let bulk = bulkop_side(store, target, message, &adds, &add_arns, instance, keep_going).await?;
+                let mut direct = direct_side(store, target, message, &taken, true).await?.into_iter();
                 waiting = bulk.waiting;
                 watched = bulk.watched;
-                bulk.rows
-            }
-            (Some(target), false) => {
-                // Only the changes still inside their confirmation window matter; they are few.
-                let email_changes = if wanted
+                let mut bulk = bulk.rows.into_iter();
+                removes
                     .iter()
-                    .any(|(action, side)| *action != Action::Remove && side.fields.email.is_some())
-                {
-                    store.email_changes(now_epoch().saturating_sub(EmailChange::CONFIRMATION_WINDOW_SECONDS)).await?
-                } else {
-                    Vec::new()
-                };
-                let provisioner = SalesforceProvisioner {
-                    client: &target.client,
-                    telephony: message.setup.telephony_model,
-                    defaults: &target.defaults,
-                    email_changes: &email_changes,
-                    alias_change: target.alias_change,
-                    voice_sync: target.voice_sync,
-                };
-                match provisioner.apply(&wanted).await {
-                    Ok(results) => {
-                        for outcome in results.iter().flatten() {
-                            if let Some(EmailConfirmation::Sent { email }) = &outcome.email_confirmation {
-                                let change = EmailChange {
-                                    salesforce_user_id: outcome.user_id.clone(),
-                                    email: email.clone(),
-                                    requested_at: now_epoch(),
-                                };
-                                store.record_email_change(&change).await?;
-                            }
-                        }
-                        results.into_iter().map(|r| Some(r.map(Some).map_err(SideError::from))).collect()
-                    }
-                    Err(err) => {
-                        let shared = SideError::from(err);
-                        wanted.iter().map(|_| Some(Err(shared.clone()))).collect()
-                    }
-                }
+                    .map(|remove| if *remove { direct.next() } else { bulk.next() })
+                    .map(|side| side.unwrap_or(Some(Ok(None))))
+                    .collect()
             }
+            (Some(target), false) => direct_side(store, target, message, &wanted, target.voice_sync).await?,
         }
         .into_iter();
     let rows =
         sides.iter().map(|side| if side.is_some() { results.next().unwrap_or(Some(Ok(None))) } else { Some(Ok(None)) });
     Ok(Sides { rows: rows.collect(), waiting, watched })
+}
+
+/// Direct mode: ccbulk writes the rows' Salesforce side itself, in batched calls. With `voice_sync` the outcome names
+/// the Connect user Salesforce makes (or made) for each member.
+async fn direct_side<S: JobStore>(
+    store: &S,
+    target: &SalesforceTarget,
+    message: &ChunkMessage,
+    wanted: &[(Action, &SalesforceUser)],
+    voice_sync: bool,
+) -> Result<Vec<SideResult>, StoreError> {
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Only the changes still inside their confirmation window matter; they are few.
+    let email_changes = if wanted.iter().any(|(action, side)| *action != Action::Remove && side.fields.email.is_some())
+    {
+        store.email_changes(now_epoch().saturating_sub(EmailChange::CONFIRMATION_WINDOW_SECONDS)).await?
+    } else {
+        Vec::new()
+    };
+    let provisioner = SalesforceProvisioner {
+        client: &target.client,
+        telephony: message.setup.telephony_model,
+        defaults: &target.defaults,
+        email_changes: &email_changes,
+        alias_change: target.alias_change,
+        voice_sync,
+    };
+    match provisioner.apply(wanted).await {
+        Ok(results) => {
+            for outcome in results.iter().flatten() {
+                if let Some(EmailConfirmation::Sent { email }) = &outcome.email_confirmation {
+                    let change = EmailChange {
+                        salesforce_user_id: outcome.user_id.clone(),
+                        email: email.clone(),
+                        requested_at: now_epoch(),
+                    };
+                    store.record_email_change(&change).await?;
+                }
+            }
+            Ok(results.into_iter().map(|r| Some(r.map(Some).map_err(SideError::from))).collect())
+        }
+        Err(err) => {
+            let shared = SideError::from(err);
+            Ok(wanted.iter().map(|_| Some(Err(shared.clone()))).collect())
+        }
+    }
 }
 
 /// Bulkop mode: the rows go to Salesforce as one Bulk API job of ContactCenterBulkOp records, recorded with the
@@ -535,6 +561,9 @@ async fn bulkop_side<S: JobStore>(
     instance: Option<&str>,
     keep_going: &(dyn Fn() -> bool + Sync),
 ) -> Result<Sides, StoreError> {
+    if wanted.is_empty() {
+        return Ok(Sides { rows: Vec::new(), waiting: None, watched: None });
+    }
     let provisioner = BulkopProvisioner { client: &target.client, telephony: message.setup.telephony_model };
     // Salesforce makes the Connect user in the instance the routing profile's ARN names: ccbulk can adopt it only
     // in the instance it works in.

@@ -63,11 +63,9 @@ impl BulkopProvisioner<'_> {
             .iter()
             .zip(routing_profile_arns)
             .map(|((action, row), arn)| {
-                if *action != Action::Add && *action != Action::Update {
-                    return Err(refuse(
-                        "ContactCenterBulkOp only adds or updates contact-center users (AddUsers); remove rows need \
-                         [salesforce] sync = \"direct\"",
-                    ));
+                // The pipeline works remove rows the direct way: ContactCenterBulkOp only adds users.
+                if *action == Action::Remove {
+                    return Err(refuse("ContactCenterBulkOp only adds or updates contact-center users (AddUsers)"));
                 }
                 let user = match &row.user {
                     SalesforceUserRef::Id(id) => users.iter().find(|u| text(u, "Id").as_deref() == Some(id.as_str())),

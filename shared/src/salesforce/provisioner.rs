@@ -118,8 +118,9 @@ pub struct SalesforceProvisioner<'a> {
     /// Email changes asked for within the confirmation window: not asked for again.
     pub email_changes: &'a [EmailChange],
     pub alias_change: AliasChange,
-    /// The org is on Service Cloud Voice with Amazon Connect and makes the Connect user of each member of an Amazon
-    /// Connect contact center itself: the outcome names that user (`voice_username`) for ccbulk to adopt.
+    /// The org makes the Connect user of each member of a contact center itself (Service Cloud Voice, under the
+    /// Amazon Connect models): the outcome names that user (`voice_username`) for ccbulk to adopt, or to delete
+    /// with a remove.
     pub voice_sync: bool,
 }
 
@@ -182,14 +183,19 @@ struct Work<'r> {
     rejoin: Option<String>,
 }
 
-/// The username of the Connect user Salesforce makes (or made) for a row's user who ends as a member of a contact
-/// center, in an org that syncs: its alias as the row leaves it, at its Id and the org's.
+/// The username of the Connect user Salesforce makes (or made) for a row's user, in an org that syncs: a user who
+/// ends as a member of a contact center goes by its alias as the row leaves it; one a remove takes out of its
+/// contact center, by the alias it had there (its Connect user goes with it).
 fn synced_username(action: Action, row: &SalesforceUser, user: &Value, org_id: &str) -> Option<String> {
-    let member = row.contact_center.is_some() || text(user, "CallCenterId").is_some();
-    if action == Action::Remove || !member {
+    let was_member = text(user, "CallCenterId").is_some();
+    let (member, alias) = match action {
+        Action::Remove => (was_member, text(user, "Alias")),
+        _ => (row.contact_center.is_some() || was_member, row.fields.alias.clone().or_else(|| text(user, "Alias"))),
+    };
+    if !member {
         return None;
     }
-    let alias = row.fields.alias.clone().or_else(|| text(user, "Alias"))?;
+    let alias = alias?;
     Some(super::bulkop_provisioner::voice_username(&alias, &text(user, "Id")?, org_id))
 }
 
@@ -224,7 +230,7 @@ impl SalesforceProvisioner<'_> {
         self.permission_sets(&mut work, Phase::Grant).await?;
         self.update_users(&mut work).await?;
         self.permission_sets(&mut work, Phase::Withdraw).await?;
-        let synced_by = match self.voice_sync && self.telephony == TelephonyModel::AmazonConnect {
+        let synced_by = match self.voice_sync && self.telephony.has_connect_side() {
             true => Some(self.client.org_id().await?),
             false => None,
         };
