@@ -14,7 +14,7 @@ use ccbulk_sandbox::salesforce::{
     BulkKnobs, SANDBOX_CLIENT_SECRET, SANDBOX_CONSUMER_KEY, SalesforceKnobs, SalesforceSandbox,
 };
 use ccbulk_shared::connect::{Pacer, RateBudget, Retries};
-use ccbulk_shared::domain::TelephonyModel;
+use ccbulk_shared::domain::{IdentityManagement, TelephonyModel};
 use ccbulk_shared::job::{Job, JobState, JobStore, RowStatus, SqliteJobStore};
 use ccbulk_shared::pipeline::{
     ConnectTarget, LocalFiles, MemoryQueue, RetryPolicy, SalesforceTarget, Targets, ingest, provision_chunk,
@@ -583,4 +583,37 @@ async fn bulkop_mode_removes_a_user_the_direct_way_and_deletes_the_connect_user_
     assert!(saml.users.iter().all(|u| u.id != amara_connect), "the Connect user Salesforce made is gone");
     assert_eq!(connect.counters.calls.get("DeleteUser"), Some(&1));
     assert_eq!(connect.counters.calls.get("CreateUser"), None);
+}
+
+#[tokio::test]
+async fn bulkop_mode_names_a_routing_profile_given_by_name_by_its_arn() {
+    let world = bulkop_world().await;
+    let store = SqliteJobStore::in_memory().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("native.csv");
+    // ccbulk rows for users the org has, their routing profiles by name; one names a profile the instance lacks.
+    std::fs::write(
+        &path,
+        "action,username,first_name,last_name,email,routing_profile,security_profiles,sf_username,contact_center,role\n\
+         add,amara.okafor@northwind-support.com,Amara,Okafor,amara.okafor@northwind-support.com,Sales Inbound,Agent,\
+         amara.okafor@northwind-support.com,Northwind Support,Agent\n\
+         add,ben.schmidt@northwind-support.com,Ben,Schmidt,ben.schmidt@northwind-support.com,Nowhere,Agent,\
+         ben.schmidt@northwind-support.com,Northwind Support,Agent\n",
+    )
+    .unwrap();
+    let options = Options { identity_management: Some(IdentityManagement::Saml), ..Options::default() };
+    let (queue, job) = ingest_file(&store, &path, &options).await;
+    let message = queue.receive().unwrap();
+    let report = provision_chunk(&store, &LocalFiles, &world.targets, &message, RetryPolicy::default(), &never_stop)
+        .await
+        .unwrap();
+    assert_eq!((report.succeeded, report.failed), (1, 1), "{report:?}");
+    let ben = store.row(&job.id, 3).await.unwrap().unwrap();
+    assert!(ben.outcome.error_message.as_deref().unwrap().contains("no routing profile named \"Nowhere\""), "{ben:?}");
+    let org = world.salesforce.snapshot();
+    assert_eq!(org.bulk_jobs.iter().map(|j| j.records).collect::<Vec<_>>(), vec![1], "Ben's row went to no job");
+    let connect = world.connect.snapshot();
+    let amara =
+        connect.instance(examples::SAML_INSTANCE_ID).unwrap().users.iter().find(|u| u.username.starts_with("aokafor@"));
+    assert_eq!(amara.map(|u| u.routing_profile.as_str()), Some("Sales Inbound"), "Salesforce took the ARN");
 }

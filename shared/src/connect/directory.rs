@@ -16,6 +16,8 @@ use crate::domain::ResourceRef;
 #[derive(Debug, Default, Clone)]
 pub struct Directory {
     routing_profiles: HashMap<String, String>,
+    /// Routing profile id → its ARN, which a ContactCenterBulkOp record carries (Argument4).
+    routing_profile_arns: HashMap<String, String>,
     security_profiles: HashMap<String, String>,
     hierarchy_groups: HashMap<String, String>,
     pub(crate) transfer_flow: Option<String>,
@@ -35,13 +37,17 @@ fn key(name: &str) -> String {
 impl Directory {
     pub async fn load(client: &Client, instance: &str, pacer: &Pacer) -> Result<Self, ProvisionError> {
         let mut directory = Directory { instance_id: instance.to_owned(), ..Directory::default() };
-        let map = &mut directory.routing_profiles;
+        let (map, arns) = (&mut directory.routing_profiles, &mut directory.routing_profile_arns);
         every_page(
             pacer,
             Api::ListRoutingProfiles,
             |token| client.list_routing_profiles().instance_id(instance).max_results(1000).set_next_token(token).send(),
             |page| page.next_token.clone(),
-            |page| named(map, page.routing_profile_summary_list().iter().map(|p| (p.name(), p.id()))),
+            |page| {
+                let summaries = page.routing_profile_summary_list();
+                named(map, summaries.iter().map(|p| (p.name(), p.id())));
+                arns.extend(summaries.iter().filter_map(|p| Some((p.id()?.to_owned(), p.arn()?.to_owned()))));
+            },
         )
         .await?;
         let map = &mut directory.security_profiles;
@@ -146,6 +152,18 @@ impl Directory {
 
     pub fn routing_profile(&self, reference: &ResourceRef) -> Result<String, ProvisionError> {
         self.resolve(&self.routing_profiles, reference, "routing profile")
+    }
+
+    /// A routing profile's ARN, however the row names it.
+    pub fn routing_profile_arn(&self, reference: &ResourceRef) -> Result<String, ProvisionError> {
+        if let ResourceRef::Arn(arn) = reference {
+            return Ok(arn.clone());
+        }
+        let id = self.routing_profile(reference)?;
+        self.routing_profile_arns
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| ProvisionError::permanent(format!("the instance did not give routing profile {id}'s ARN")))
     }
 
     pub fn security_profile(&self, reference: &ResourceRef) -> Result<String, ProvisionError> {

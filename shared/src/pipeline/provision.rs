@@ -302,8 +302,11 @@ async fn work_chunk<S: JobStore>(
         return Ok(report);
     }
 
+    // The Connect side's directory is loaded once, by whichever side needs it first (a bulk operation carries the
+    // routing profile's ARN).
+    let mut connect = ConnectSide::new(targets, message);
     let Sides { rows: salesforce, waiting, watched } =
-        salesforce_side(store, targets, message, &work, keep_going).await?;
+        salesforce_side(store, targets, message, &work, &mut connect, keep_going).await?;
     if let Some(reason) = waiting {
         report.retry_reason = Some(reason.clone());
         report.waiting_on = Some(reason);
@@ -329,7 +332,6 @@ async fn work_chunk<S: JobStore>(
     if salesforce.iter().any(|side| matches!(side, Some(Ok(Some(_))))) {
         store.resume_job(&message.job_id).await?;
     }
-    let mut connect = ConnectSide::new(targets, message);
     for ((row, record), salesforce) in work.iter().zip(salesforce) {
         // Stopping (Ctrl-C, a Lambda's deadline) leaves the rest IN_PROGRESS for the next delivery, which
         // reconciles them like a crash's leftovers; so does a row whose Salesforce bulk job is still being worked,
@@ -439,6 +441,7 @@ async fn salesforce_side<S: JobStore>(
     targets: &Targets,
     message: &ChunkMessage,
     work: &[(UserRow, RowRecord)],
+    connect: &mut ConnectSide<'_>,
     keep_going: &(dyn Fn() -> bool + Sync),
 ) -> Result<Sides, StoreError> {
     let implied = targets
@@ -465,23 +468,16 @@ async fn salesforce_side<S: JobStore>(
                 wanted.iter().map(|_| Some(Err(SideError::of_row("Salesforce: no org is configured")))).collect()
             }
             (Some(target), false) if target.sync.for_job(message.header.dialect()) == SalesforceSync::Bulkop => {
-                let arns: Vec<Option<&str>> = work
-                    .iter()
-                    .zip(&sides)
-                    .filter(|(_, side)| side.is_some())
-                    .map(|((row, _), _)| match row.connect.as_ref().and_then(|c| c.routing_profile.as_ref()) {
-                        Some(ResourceRef::Arn(arn)) => Some(arn.as_str()),
-                        _ => None,
-                    })
-                    .collect();
+                let with_side = work.iter().zip(&sides).filter(|(_, side)| side.is_some()).map(|((row, _), _)| row);
+                let arns = connect.routing_profile_arns(with_side).await;
                 let instance = targets.connect.as_ref().map(|c| c.instance_id.as_str());
                 // ContactCenterBulkOp only adds users: a remove row is worked as direct mode works it, and its
                 // Connect user is the one Salesforce made, by Service Cloud Voice's username.
                 let removes: Vec<bool> = wanted.iter().map(|(action, _)| *action == Action::Remove).collect();
                 let pick = |remove: bool| wanted.iter().zip(&removes).filter(move |(_, r)| **r == remove);
                 let adds: Vec<(Action, &SalesforceUser)> = pick(false).map(|(w, _)| *w).collect();
-                let add_arns: Vec<Option<&str>> =
-                    arns.iter().zip(&removes).filter(|(_, r)| !**r).map(|(arn, _)| *arn).collect();
+                let add_arns: Vec<Result<Option<String>, String>> =
+                    arns.into_iter().zip(&removes).filter(|(_, r)| !**r).map(|(arn, _)| arn).collect();
                 let taken: Vec<(Action, &SalesforceUser)> = pick(true).map(|(w, _)| *w).collect();
                 let bulk = bulkop_side(store, target, message, &adds, &add_arns, instance, keep_going).await?;
                 let mut direct = direct_side(store, target, message, &taken, true).await?.into_iter();
@@ -557,7 +553,7 @@ async fn bulkop_side<S: JobStore>(
     target: &SalesforceTarget,
     message: &ChunkMessage,
     wanted: &[(Action, &SalesforceUser)],
-    arns: &[Option<&str>],
+    arns: &[Result<Option<String>, String>],
     instance: Option<&str>,
     keep_going: &(dyn Fn() -> bool + Sync),
 ) -> Result<Sides, StoreError> {
@@ -575,14 +571,21 @@ async fn bulkop_side<S: JobStore>(
         let shared = SideError::from(err);
         Sides { rows: wanted.iter().map(|_| Some(Err(shared.clone()))).collect(), waiting: None, watched: None }
     };
-    let prepared = match provisioner.operations(wanted, arns).await {
+    let known: Vec<Option<&str>> = arns.iter().map(|arn| arn.as_ref().ok().and_then(Option::as_deref)).collect();
+    let prepared = match provisioner.operations(wanted, &known).await {
         Ok(prepared) => prepared,
         Err(err) => return Ok(every_row(err)),
     };
     let prepared: Vec<_> = prepared
         .into_iter()
-        .zip(arns)
-        .map(|(p, arn)| match p {
+        .zip(arns.iter().zip(&known))
+        .map(|(p, (named, arn))| match p {
+            // A routing profile the instance could not name to an ARN: the row's own reason.
+            _ if named.is_err() => Err(SalesforceError {
+                code: "CCBULK_REFUSED".into(),
+                message: named.clone().err().unwrap_or_default(),
+                retryable: false,
+            }),
             Ok(_) if elsewhere(arn) => Err(SalesforceError {
                 code: "CCBULK_REFUSED".into(),
                 message: format!(
@@ -661,7 +664,40 @@ struct ConnectSide<'t> {
     adopt_until: Option<Instant>,
 }
 
+/// The instance's names in `slot`, loaded on first need, once per chunk.
+async fn loaded<'d>(slot: &'d mut Option<Directory>, target: &ConnectTarget) -> Result<&'d mut Directory, SideError> {
+    if slot.is_none() {
+        *slot = Some(Directory::load(&target.client, &target.instance_id, &target.pacer).await?);
+    }
+    Ok(slot.as_mut().expect("loaded above"))
+}
+
 impl<'t> ConnectSide<'t> {
+    /// Each row's routing profile as the ARN a ContactCenterBulkOp record carries (`None`: the row names none), or
+    /// why it has none. A name or id is resolved in the instance's directory.
+    async fn routing_profile_arns<'r>(
+        &mut self,
+        rows: impl Iterator<Item = &'r UserRow>,
+    ) -> Vec<Result<Option<String>, String>> {
+        let mut arns = Vec::new();
+        for row in rows {
+            let arn = match (row.connect.as_ref().and_then(|c| c.routing_profile.as_ref()), self.target) {
+                (None, _) => Ok(None),
+                (Some(ResourceRef::Arn(arn)), _) => Ok(Some(arn.clone())),
+                (Some(_), None) => Err("Amazon Connect: no instance is configured to name the routing profile".into()),
+                (Some(reference), Some(target)) => match loaded(&mut self.directory, target).await {
+                    Ok(directory) => directory
+                        .routing_profile_arn(reference)
+                        .map(Some)
+                        .map_err(|e| format!("Amazon Connect: {}", e.message)),
+                    Err(err) => Err(err.message),
+                },
+            };
+            arns.push(arn);
+        }
+        arns
+    }
+
     fn new(targets: &'t Targets, message: &'t ChunkMessage) -> Self {
         Self { target: targets.connect.as_ref(), message, directory: None, reloaded: false, adopt_until: None }
     }
@@ -682,10 +718,7 @@ impl<'t> ConnectSide<'t> {
             identity: self.message.setup.identity_management,
             pacer: &target.pacer,
         };
-        if self.directory.is_none() {
-            self.directory = Some(Directory::load(&target.client, &target.instance_id, &target.pacer).await?);
-        }
-        let directory = self.directory.as_mut().expect("loaded above");
+        let directory = loaded(&mut self.directory, target).await?;
         // The user Salesforce made for a bulk operation goes by Service Cloud Voice's username; the chunk's users
         // are listed again once (it is cheaper than a search per row) should the directory predate them.
         let voice = salesforce.and_then(|s| s.voice_username.clone());

@@ -86,8 +86,9 @@ impl BulkopProvisioner<'_> {
                 let (profile, routing_profile_arn) = if connect {
                     let profile =
                         row.role.ok_or_else(|| refuse("ContactCenterBulkOp needs the profile (Argument3)"))?;
-                    let arn = arn
-                        .ok_or_else(|| refuse("ContactCenterBulkOp needs the routing profile as an ARN (Argument4)"))?;
+                    let arn = arn.ok_or_else(|| {
+                        refuse("ContactCenterBulkOp needs the routing profile (Argument4); the row names none")
+                    })?;
                     (Some(profile), Some(arn.to_owned()))
                 } else {
                     (None, None)
