@@ -4,7 +4,7 @@
 //! follows the job and every operation to the Status Salesforce gives it.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -162,12 +162,14 @@ impl BulkopProvisioner<'_> {
         // Each look asks only for the operations not yet finished: a status once final stays so, and a 5,000-row
         // job would otherwise cost 25 queries a look to its last record.
         let mut statuses: HashMap<String, BulkOpStatus> = HashMap::new();
+        let mut last_look: Option<Instant> = None;
         let statuses = loop {
             let open: Vec<String> = records.iter().filter(|r| !statuses.contains_key(*r)).cloned().collect();
             if open.is_empty() {
                 break statuses;
             }
             let looked = self.client.bulkop_statuses(&open).await?;
+            let finished_before = statuses.len();
             statuses.extend(looked.into_iter().filter(BulkOpStatus::finished).map(|s| (s.record_id.clone(), s)));
             if records.iter().all(|r| statuses.contains_key(r)) {
                 break statuses;
@@ -176,14 +178,29 @@ impl BulkopProvisioner<'_> {
             if !keep_going() {
                 return Ok(Followed { outcomes: None, waited });
             }
+            let progress = last_look.map(|at| (statuses.len() - finished_before, at.elapsed()));
+            wait = next_wait(wait, progress, records.len() - statuses.len());
+            last_look = Some(Instant::now());
             tokio::time::sleep(wait).await;
-            wait = (wait * 2).min(LONGEST_WAIT);
         };
         let org_id = self.client.org_id().await?;
         let outcomes =
             prepared.iter().map(|p| outcome(job, &org_id, &ended, p, loaded.get(&p.op.user_id), &statuses)).collect();
         Ok(Followed { outcomes: Some(outcomes), waited })
     }
+}
+
+/// The wait before the next look at a job's operations: as long as the `left` ones should take at the pace the last
+/// look showed (`progress`: operations finished since the look before, and the time between), so that a job is
+/// looked at about once more when it should be done; [`FIRST_WAIT`] after the first look, and doubling from
+/// `previous` while looks show no progress. Always within [`FIRST_WAIT`, `LONGEST_WAIT`].
+fn next_wait(previous: Duration, progress: Option<(usize, Duration)>, left: usize) -> Duration {
+    let paced = match progress {
+        None => FIRST_WAIT,
+        Some((0, _)) => previous * 2,
+        Some((finished, over)) => over.mul_f64(left as f64 / finished as f64),
+    };
+    paced.clamp(FIRST_WAIT, LONGEST_WAIT)
 }
 
 /// What a row came to: its load, then its operation's Status.
@@ -247,4 +264,24 @@ fn outcome(
 /// (../shared/reference/salesforce-rest.md).
 pub fn voice_username(alias: &str, user_id: &str, org_id: &str) -> String {
     format!("{alias}@{user_id}@{org_id}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn looks_are_paced_to_the_operations_left() {
+        assert_eq!(next_wait(LONGEST_WAIT, None, 2_000), FIRST_WAIT, "the first look comes soon");
+        // 100 finished in 0.2 s: 1,900 left take 3.8 s.
+        let paced = next_wait(FIRST_WAIT, Some((100, Duration::from_millis(200))), 1_900);
+        assert_eq!(paced, Duration::from_millis(3_800));
+        assert_eq!(next_wait(FIRST_WAIT, Some((1, Duration::from_secs(1))), 5_000), LONGEST_WAIT, "never past 5 s");
+        assert_eq!(next_wait(FIRST_WAIT, Some((1_000, Duration::from_millis(10))), 1), FIRST_WAIT, "nor under 0.2 s");
+        // No progress since the last look: back off.
+        assert_eq!(
+            next_wait(Duration::from_millis(400), Some((0, Duration::from_secs(1))), 10),
+            Duration::from_millis(800)
+        );
+    }
 }
