@@ -10,7 +10,10 @@ use std::time::{Duration, Instant};
 use ccbulk_e2e::cases::{MIXED, seed_mixed};
 use ccbulk_sandbox::connect::{ConnectSandbox, FaultRates, Knobs, Latency, Op, QuotaSpec};
 use ccbulk_sandbox::examples;
-use ccbulk_sandbox::salesforce::{SANDBOX_CLIENT_SECRET, SANDBOX_CONSUMER_KEY, SalesforceFaults, SalesforceSandbox};
+use ccbulk_sandbox::salesforce::seed::UserSeed;
+use ccbulk_sandbox::salesforce::{
+    BulkKnobs, SANDBOX_CLIENT_SECRET, SANDBOX_CONSUMER_KEY, SalesforceFaults, SalesforceKnobs, SalesforceSandbox,
+};
 use ccbulk_shared::job::JobStore;
 
 const SECRET_VARIABLE: &str = "CCBULK_TEST_SALESFORCE_SECRET";
@@ -107,6 +110,9 @@ impl Stage {
                 SalesforceSandbox::start(salesforce, loopback).await.unwrap(),
             )
         });
+        // Service Cloud Voice's link: in bulkop mode Salesforce makes the Connect users of Amazon Connect rows in the
+        // instance the bulkop example's routing-profile ARNs name.
+        salesforce.link_connect(connect.voice_link(), examples::SAML_INSTANCE_ID);
         Self { connect, salesforce, _runtime: runtime }
     }
 
@@ -768,4 +774,78 @@ fn two_runs_of_one_file_on_one_state_file_at_once_make_each_user_once() {
     assert_eq!(rows.len(), 28);
     let twice: Vec<_> = rows.iter().filter(|r| r.attempts != 1).map(|r| (r.row, r.attempts)).collect();
     assert!(twice.is_empty(), "each row attempted once, by one of the runs: {twice:?}");
+}
+
+/// Bulkop files through `ccbulk run` in the default mode, which sends them down Salesforce's own path: under
+/// Partner Telephony from Amazon Connect, a miscased profile is refused before anything is sent and a member of
+/// another contact center fails with Salesforce's reason; under Partner Telephony, a 12,000-row file is exactly
+/// three ingest jobs and every row ends as Salesforce worked it; then a job Salesforce fails fails its rows.
+#[test]
+fn bulkop_files_through_ccbulk_run_end_as_salesforce_works_them_in_jobs_of_5000() {
+    const ROWS: usize = 12_000;
+    let id = |i: usize| format!("005Xb{i:010}");
+    let stage = Stage::start(|_, org| {
+        let ben = org.users.iter_mut().find(|u| u.username == "ben.schmidt@northwind-support.com").unwrap();
+        ben.call_center = Some("Support EMEA".into());
+        ben.permission_sets = vec!["ContactCenterAgent".into()];
+        org.users.extend(
+            (0..ROWS)
+                .map(|i| UserSeed { id: Some(format!("005Xb{i:010}")), ..UserSeed::standard(&format!("agent{i}")) }),
+        );
+        org.knobs.bulk = BulkKnobs { records_per_second: 1_000_000.0, ..BulkKnobs::default() };
+    });
+    let scratch = Scratch::new();
+    let config = stage.config_with(&scratch, "ccbulk-sandbox-saml", "");
+    let config = config.to_str().unwrap();
+
+    let example = std::fs::read_to_string(example("bulkop-amazon-connect.csv")).unwrap();
+    let miscased = example.replacen(",CallCenterManager,", ",callcentermanager,", 1);
+    let input = scratch.write("pt-from-ac.csv", &miscased);
+    let model = ["--telephony-model", "partner-telephony-from-amazon-connect"];
+    let (code, out, err) =
+        scratch.run(&[&["run", "-q", "--config", config][..], &model, &[input.to_str().unwrap()]].concat());
+    assert_eq!(code, 1, "{out}\n{err}");
+    let report = scratch.report("pt-from-ac.report.csv");
+    // The report keeps the file's order: Amara's row first, then Ben's.
+    assert_eq!(report[0]["Status"], "INVALID", "{:?}", report[0]);
+    let ben = &report[1];
+    assert_eq!(ben["Status"], "FAILED", "{ben:?}");
+    assert!(ben["ErrorMessage"].contains("another contact center"), "{ben:?}");
+    let done: Vec<_> = report.iter().filter(|r| r["Status"] == "SUCCEEDED").collect();
+    assert_eq!(done.len(), 24, "{report:?}");
+    assert!(
+        done.iter().all(|r| r["Note"].contains("ccbulk adopted it") && r["VoiceProvisioningJobID"].starts_with("750"))
+    );
+    assert_eq!(stage.connect.snapshot().counters.calls.get("CreateUser"), None);
+
+    let mut csv = String::from("Argument1,Argument2,Argument5,BulkAction\n");
+    for i in 0..ROWS {
+        csv.push_str(&format!("agent{i}@example.com,{},{},AddUsers\n", id(i), examples::PARTNER_CONTACT_CENTER.1));
+    }
+    let input = scratch.write("partner.csv", &csv);
+    let model = ["--telephony-model", "partner-telephony"];
+    let (code, out, err) =
+        scratch.run(&[&["run", "-q", "--config", config][..], &model, &[input.to_str().unwrap()]].concat());
+    assert_eq!(code, 0, "{out}\n{err}");
+    let report = scratch.report("partner.report.csv");
+    assert_eq!(report.len(), ROWS);
+    assert!(report.iter().all(|r| r["Status"] == "SUCCEEDED" && r["VoiceProvisioningJobID"].starts_with("750")));
+    // The workers submit the chunks' jobs in any order.
+    let mut jobs: Vec<usize> = stage.salesforce.snapshot().bulk_jobs.iter().skip(1).map(|j| j.records).collect();
+    jobs.sort_unstable();
+    assert_eq!(jobs, vec![2_000, 5_000, 5_000], "exactly three ingest jobs");
+
+    let failing =
+        BulkKnobs { job_failure: Some("InvalidBatch : the org refused the batch".into()), ..BulkKnobs::default() };
+    stage.salesforce.set_knobs(SalesforceKnobs { bulk: failing, ..SalesforceKnobs::default() });
+    let input = scratch
+        .write("again.csv", &format!("Argument1,Argument2,Argument5,BulkAction\n{}", csv.lines().nth(1).unwrap()));
+    let (code, out, err) =
+        scratch.run(&[&["run", "-q", "--config", config][..], &model, &[input.to_str().unwrap()]].concat());
+    assert_eq!(code, 1, "{out}\n{err}");
+    let report = scratch.report("again.report.csv");
+    assert!(
+        report[0]["Status"] == "FAILED" && report[0]["ErrorMessage"].contains("the org refused the batch"),
+        "{report:?}"
+    );
 }
