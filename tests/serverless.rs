@@ -787,3 +787,51 @@ async fn partner_telephony_from_amazon_connect_in_bulkop_mode_adopts_salesforces
     let amara = org.user("amara.okafor@northwind-support.com").unwrap();
     assert!(amara.permission_sets.iter().all(|s| s.ends_with("PartnerTelephony")), "{amara:?}");
 }
+
+/// Direct mode through the Lambdas in an org on Service Cloud Voice with Amazon Connect (SalesforceVoiceSync): the
+/// users join their contact center, Salesforce makes their Connect users a moment later, and ccbulk adopts each
+/// once and creates none, redelivered or not.
+#[tokio::test]
+async fn direct_mode_in_a_self_syncing_org_adopts_each_connect_user_once_and_creates_none() {
+    let stack = Stack::start(StackOptions {
+        identity_management: "SAML",
+        parameters: vec![("SalesforceVoiceSync", "true".to_owned()), ("ConnectWriteRate", "40".to_owned())],
+        salesforce_knobs: Some(SalesforceKnobs { voice_sync_delay_ms: 300, ..SalesforceKnobs::default() }),
+        seed: |_, org| org.service_cloud_voice_sync = true,
+        ..StackOptions::default()
+    })
+    .await;
+    let api = OpenApi::load();
+    let header = "action,username,first_name,last_name,email,routing_profile,security_profiles,sf_username,\
+                  contact_center,role";
+    let row = |first: &str, last: &str, profile: &str| {
+        let email = format!("{}.{}@northwind-support.com", first.to_lowercase(), last.to_lowercase());
+        format!("add,{email},{first},{last},{email},{profile},Agent,{email},Northwind Support,Agent")
+    };
+    let csv = format!(
+        "{header}\n{}\n{}\n{}\n",
+        row("Amara", "Okafor", "Sales Inbound"),
+        row("Ben", "Schmidt", "Basic Routing Profile"),
+        row("Carlos", "Mendoza", "Support Tier 1")
+    );
+    stack.notify(stack.upload("uploads/agents.csv", csv.into_bytes()).await).await;
+    let drained = stack.drain(Delivery::Twice).await;
+    assert_eq!(drained.failures, 0, "{drained:?}");
+    let job = the_job(&stack).await;
+    assert_eq!(job["state"], "SUCCEEDED", "{job}");
+    let rows = all_rows(&stack, &api, job["id"].as_str().unwrap(), None, 10).await;
+    assert!(rows.iter().all(|r| r["note"].as_str().is_some_and(|n| n.contains("ccbulk adopted it"))), "{rows:?}");
+
+    let connect = stack.connect.snapshot();
+    assert_eq!(connect.counters.calls.get("CreateUser"), None, "ccbulk created no Connect user");
+    assert_eq!(connect.created_by_salesforce.len(), 3, "{:?}", connect.created_by_salesforce);
+    let instance = connect.instance(&stack.instance_id).unwrap();
+    let made: Vec<_> = instance.users.iter().filter(|u| connect.created_by_salesforce.contains(&u.username)).collect();
+    assert_eq!(made.len(), 3, "one Connect user each, adopted, not doubled: {made:?}");
+    for user in &made {
+        let adopted_by: Vec<_> = rows.iter().filter(|r| r["connect_user_id"] == user.id.as_str()).collect();
+        assert_eq!(adopted_by.len(), 1, "{} adopted once: {rows:?}", user.username);
+    }
+    let amara = made.iter().find(|u| u.username.starts_with("aokafor@")).unwrap();
+    assert_eq!(amara.routing_profile, "Sales Inbound", "the row's routing profile, applied to Salesforce's user");
+}
