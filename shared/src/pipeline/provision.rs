@@ -581,19 +581,11 @@ async fn bulkop_side<S: JobStore>(
         .zip(arns.iter().zip(&known))
         .map(|(p, (named, arn))| match p {
             // A routing profile the instance could not name to an ARN: the row's own reason.
-            _ if named.is_err() => Err(SalesforceError {
-                code: "CCBULK_REFUSED".into(),
-                message: named.clone().err().unwrap_or_default(),
-                retryable: false,
-            }),
-            Ok(_) if elsewhere(arn) => Err(SalesforceError {
-                code: "CCBULK_REFUSED".into(),
-                message: format!(
-                    "the routing profile's ARN names another Amazon Connect instance than {}",
-                    instance.unwrap_or_default()
-                ),
-                retryable: false,
-            }),
+            _ if named.is_err() => Err(SalesforceError::refused(named.clone().err().unwrap_or_default())),
+            Ok(_) if elsewhere(arn) => Err(SalesforceError::refused(format!(
+                "the routing profile's ARN names another Amazon Connect instance than {}",
+                instance.unwrap_or_default()
+            ))),
             other => other,
         })
         .collect();

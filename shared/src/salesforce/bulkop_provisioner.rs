@@ -39,10 +39,6 @@ pub struct BulkopProvisioner<'a> {
     pub telephony: TelephonyModel,
 }
 
-fn refuse(message: impl Into<String>) -> SalesforceError {
-    SalesforceError { code: "CCBULK_REFUSED".into(), message: message.into(), retryable: false }
-}
-
 fn text(record: &Value, field: &str) -> Option<String> {
     record[field].as_str().filter(|t| !t.is_empty()).map(str::to_owned)
 }
@@ -65,7 +61,9 @@ impl BulkopProvisioner<'_> {
             .map(|((action, row), arn)| {
                 // The pipeline works remove rows the direct way: ContactCenterBulkOp only adds users.
                 if *action == Action::Remove {
-                    return Err(refuse("ContactCenterBulkOp only adds or updates contact-center users (AddUsers)"));
+                    return Err(SalesforceError::refused(
+                        "ContactCenterBulkOp only adds or updates contact-center users (AddUsers)",
+                    ));
                 }
                 let user = match &row.user {
                     SalesforceUserRef::Id(id) => users.iter().find(|u| text(u, "Id").as_deref() == Some(id.as_str())),
@@ -73,21 +71,30 @@ impl BulkopProvisioner<'_> {
                         users.iter().find(|u| text(u, "Username").is_some_and(|n| n.eq_ignore_ascii_case(name)))
                     }
                 }
-                .ok_or_else(|| refuse("the org has no such user; ContactCenterBulkOp adds existing users only"))?;
+                .ok_or_else(|| {
+                    SalesforceError::refused("the org has no such user; ContactCenterBulkOp adds existing users only")
+                })?;
                 let contact_center_id = match &row.contact_center {
                     Some(ContactCenterRef::Id(id)) => id.as_str().to_owned(),
                     Some(ContactCenterRef::Name(name)) => centers
                         .iter()
                         .find(|c| text(c, "Name").is_some_and(|n| n.eq_ignore_ascii_case(name)))
                         .and_then(|c| text(c, "Id"))
-                        .ok_or_else(|| refuse(format!("the org has no contact center {name:?}")))?,
-                    None => return Err(refuse("ContactCenterBulkOp needs the contact center (Argument5)")),
+                        .ok_or_else(|| SalesforceError::refused(format!("the org has no contact center {name:?}")))?,
+                    None => {
+                        return Err(SalesforceError::refused(
+                            "ContactCenterBulkOp needs the contact center (Argument5)",
+                        ));
+                    }
                 };
                 let (profile, routing_profile_arn) = if connect {
-                    let profile =
-                        row.role.ok_or_else(|| refuse("ContactCenterBulkOp needs the profile (Argument3)"))?;
+                    let profile = row
+                        .role
+                        .ok_or_else(|| SalesforceError::refused("ContactCenterBulkOp needs the profile (Argument3)"))?;
                     let arn = arn.ok_or_else(|| {
-                        refuse("ContactCenterBulkOp needs the routing profile (Argument4); the row names none")
+                        SalesforceError::refused(
+                            "ContactCenterBulkOp needs the routing profile (Argument4); the row names none",
+                        )
                     })?;
                     (Some(profile), Some(arn.to_owned()))
                 } else {

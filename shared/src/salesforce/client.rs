@@ -102,6 +102,11 @@ impl fmt::Display for SalesforceError {
 }
 
 impl SalesforceError {
+    /// A row ccbulk itself will not send, for the reason given: not worth another attempt.
+    pub fn refused(message: impl Into<String>) -> Self {
+        Self { code: "CCBULK_REFUSED".into(), message: message.into(), retryable: false }
+    }
+
     /// Whether the org's API allocation is spent: nothing is wrong with the row, and the work waits until the
     /// rolling window gives calls back.
     pub fn allocation_spent(&self) -> bool {

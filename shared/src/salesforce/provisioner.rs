@@ -199,10 +199,6 @@ fn synced_username(action: Action, row: &SalesforceUser, user: &Value, org_id: &
     Some(super::bulkop_provisioner::voice_username(&alias, &text(user, "Id")?, org_id))
 }
 
-fn refuse(message: String) -> SalesforceError {
-    SalesforceError { code: "CCBULK_REFUSED".into(), message, retryable: false }
-}
-
 impl SalesforceProvisioner<'_> {
     /// Provisions the Salesforce side of `rows`; one result per row, in order.
     pub async fn apply(
@@ -250,7 +246,7 @@ impl SalesforceProvisioner<'_> {
                     voice_username: synced_by.as_deref().and_then(|org| synced_username(w.action, w.row, &user, org)),
                     bulkop: None,
                 }),
-                (None, None) => Err(refuse("the user was not found".into())),
+                (None, None) => Err(SalesforceError::refused("the user was not found")),
             })
             .collect())
     }
@@ -303,7 +299,7 @@ impl SalesforceProvisioner<'_> {
                             SalesforceUserRef::Id(id) => format!("Id {id}"),
                             SalesforceUserRef::Username(name) => format!("username {name}"),
                         };
-                        item.failed = Some(refuse(format!("no user with {named}")));
+                        item.failed = Some(SalesforceError::refused(format!("no user with {named}")));
                     }
                 }
             }
@@ -329,7 +325,8 @@ impl SalesforceProvisioner<'_> {
                 .find(|p| text(p, "Name").is_some_and(|n| n.eq_ignore_ascii_case(&profile_name)))
                 .and_then(|p| text(p, "Id"))
             else {
-                work[i].failed = Some(refuse(format!("the org has no profile named {profile_name:?}")));
+                work[i].failed =
+                    Some(SalesforceError::refused(format!("the org has no profile named {profile_name:?}")));
                 continue;
             };
             let alias = fields
@@ -363,7 +360,7 @@ impl SalesforceProvisioner<'_> {
                     work[i].user = Some(user);
                     work[i].created = true;
                 }
-                (None, None) => work[i].failed = Some(refuse("the create returned no id".into())),
+                (None, None) => work[i].failed = Some(SalesforceError::refused("the create returned no id")),
             }
         }
         self.adopt_duplicates(work).await
@@ -426,13 +423,14 @@ impl SalesforceProvisioner<'_> {
                             .and_then(|c| text(c, "Id")),
                     };
                     let Some(target) = target else {
-                        item.failed = Some(refuse(format!("the org has no contact center {center:?}")));
+                        item.failed =
+                            Some(SalesforceError::refused(format!("the org has no contact center {center:?}")));
                         continue;
                     };
                     match current_center.as_deref() {
                         Some(current) if current != target => {
                             let name = center_name(current).unwrap_or_else(|| current.to_owned());
-                            item.failed = Some(refuse(format!(
+                            item.failed = Some(SalesforceError::refused(format!(
                                 "the user belongs to the contact center {name:?}; a user belongs to one contact center, so remove them from it first"
                             )));
                             continue;
@@ -450,7 +448,7 @@ impl SalesforceProvisioner<'_> {
                     {
                         match self.alias_change {
                             AliasChange::Refuse => {
-                                item.failed = Some(refuse(ALIAS_IN_CONTACT_CENTER.to_owned()));
+                                item.failed = Some(SalesforceError::refused(ALIAS_IN_CONTACT_CENTER.to_owned()));
                                 continue;
                             }
                             AliasChange::Rejoin => item.rejoin = Some(center.clone()),
@@ -613,7 +611,8 @@ impl SalesforceProvisioner<'_> {
             };
             let label = permission_set_label(role, self.telephony);
             let Some(set) = voice.get(&label) else {
-                item.failed = Some(refuse(format!("the org has no permission set labelled {label:?}")));
+                item.failed =
+                    Some(SalesforceError::refused(format!("the org has no permission set labelled {label:?}")));
                 continue;
             };
             match held.iter().find(|a| text(a, "PermissionSetId").as_deref() == Some(set.as_str())) {
