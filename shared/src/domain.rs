@@ -145,16 +145,6 @@ impl SalesforceSync {
     }
 }
 
-impl fmt::Display for SalesforceSync {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Auto => "auto",
-            Self::Direct => "direct",
-            Self::Bulkop => "bulkop",
-        })
-    }
-}
-
 impl fmt::Display for TelephonyModel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

@@ -439,7 +439,8 @@ fn run_query(org: &Org, soql: &str, offset: usize, version: &str) -> Response {
     let candidates: Box<dyn Iterator<Item = &Record>> = match query.ids() {
         Some(ids) => {
             let ids: BTreeSet<String> = ids.iter().filter_map(|id| org::canonical_id(id)).collect();
-            Box::new(ids.into_iter().filter_map(|id| org.get(query.object, &id)).collect::<Vec<_>>().into_iter())
+            let object = query.object;
+            Box::new(ids.into_iter().filter_map(move |id| org.get(object, &id)))
         }
         None => Box::new(org.records(query.object)),
     };

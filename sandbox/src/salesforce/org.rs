@@ -189,6 +189,11 @@ pub struct EmailChange {
     pub confirmations_sent: u32,
 }
 
+/// The user a permission set assignment is indexed under.
+fn assignee(assignment: &Record) -> Option<String> {
+    assignment.get("AssigneeId").and_then(Value::as_str).and_then(canonical_id)
+}
+
 impl Org {
     pub fn new(id: String) -> Self {
         Self { id, ..Self::default() }
@@ -209,12 +214,11 @@ impl Org {
     /// Stores a record under its id, keeping the indexes true.
     fn put(&mut self, object: &'static str, id: String, record: Record) {
         if object == "PermissionSetAssignment" {
-            if let Some(old) = self.get(object, &id).and_then(|r| r.get("AssigneeId")).and_then(Value::as_str) {
-                let old = old.to_owned();
+            if let Some(old) = self.get(object, &id).and_then(assignee) {
                 self.assignments.entry(old).or_default().remove(&id);
             }
-            if let Some(assignee) = record.get("AssigneeId").and_then(Value::as_str).and_then(canonical_id) {
-                self.assignments.entry(assignee).or_default().insert(id.clone());
+            if let Some(new) = assignee(&record) {
+                self.assignments.entry(new).or_default().insert(id.clone());
             }
         }
         self.records.entry(object).or_default().insert(id, record);
@@ -326,9 +330,7 @@ impl Org {
         let key = canonical_id(id).ok_or_else(|| vec![malformed(id)])?;
         let removed = self.records.get_mut(schema.name).and_then(|records| records.remove(&key));
         let removed = removed.ok_or_else(|| vec![not_found(id)])?;
-        if let Some(assignee) = removed.get("AssigneeId").and_then(Value::as_str)
-            && let Some(ids) = self.assignments.get_mut(assignee)
-        {
+        if let Some(ids) = assignee(&removed).and_then(|user| self.assignments.get_mut(&user)) {
             ids.remove(&key);
         }
         Ok(())

@@ -473,20 +473,18 @@ async fn salesforce_side<S: JobStore>(
                 let instance = targets.connect.as_ref().map(|c| c.instance_id.as_str());
                 // ContactCenterBulkOp only adds users: a remove row is worked as direct mode works it, and its
                 // Connect user is the one Salesforce made, by Service Cloud Voice's username.
-                let removes: Vec<bool> = wanted.iter().map(|(action, _)| *action == Action::Remove).collect();
-                let pick = |remove: bool| wanted.iter().zip(&removes).filter(move |(_, r)| **r == remove);
-                let adds: Vec<(Action, &SalesforceUser)> = pick(false).map(|(w, _)| *w).collect();
-                let add_arns: Vec<Result<Option<String>, String>> =
-                    arns.into_iter().zip(&removes).filter(|(_, r)| !**r).map(|(arn, _)| arn).collect();
-                let taken: Vec<(Action, &SalesforceUser)> = pick(true).map(|(w, _)| *w).collect();
+                let is_remove = |(action, _): &(Action, &SalesforceUser)| *action == Action::Remove;
+                let (removes, adds): (Vec<_>, Vec<_>) = wanted.iter().zip(arns).partition(|(w, _)| is_remove(w));
+                let (adds, add_arns): (Vec<_>, Vec<_>) = adds.into_iter().map(|(w, arn)| (*w, arn)).unzip();
+                let removes: Vec<_> = removes.into_iter().map(|(w, _)| *w).collect();
                 let bulk = bulkop_side(store, target, message, &adds, &add_arns, instance, keep_going).await?;
-                let mut direct = direct_side(store, target, message, &taken, true).await?.into_iter();
+                let mut direct = direct_side(store, target, message, &removes, true).await?.into_iter();
                 waiting = bulk.waiting;
                 watched = bulk.watched;
                 let mut bulk = bulk.rows.into_iter();
-                removes
+                wanted
                     .iter()
-                    .map(|remove| if *remove { direct.next() } else { bulk.next() })
+                    .map(|w| if is_remove(w) { direct.next() } else { bulk.next() })
                     .map(|side| side.unwrap_or(Some(Ok(None))))
                     .collect()
             }

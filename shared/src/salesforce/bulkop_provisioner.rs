@@ -45,8 +45,8 @@ fn text(record: &Value, field: &str) -> Option<String> {
 
 impl BulkopProvisioner<'_> {
     /// Each row's bulk operation, or why it has none: the user by Id or username (Argument1 is the row's own, or
-    /// else the email Salesforce holds for that user), the contact center by Id or name, and under the Amazon Connect models the profile and
-    /// the routing profile's ARN (`routing_profile_arns`, one per row).
+    /// else the email Salesforce holds for that user), the contact center by Id or name, and under the Amazon
+    /// Connect models the profile and the routing profile's ARN (`routing_profile_arns`, one per row).
     pub async fn operations(
         &self,
         rows: &[(Action, &SalesforceUser)],

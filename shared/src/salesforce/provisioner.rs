@@ -226,10 +226,8 @@ impl SalesforceProvisioner<'_> {
         self.permission_sets(&mut work, Phase::Grant).await?;
         self.update_users(&mut work).await?;
         self.permission_sets(&mut work, Phase::Withdraw).await?;
-        let synced_by = match self.voice_sync && self.telephony.has_connect_side() {
-            true => Some(self.client.org_id().await?),
-            false => None,
-        };
+        let synced_by =
+            if self.voice_sync && self.telephony.has_connect_side() { Some(self.client.org_id().await?) } else { None };
         Ok(work
             .into_iter()
             .map(|w| match (w.failed, w.user) {
