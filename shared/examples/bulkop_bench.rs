@@ -7,20 +7,16 @@
 //! The figure is rows done a second as a ratio of the processor's rate: the goal is near 1.0, ccbulk adding
 //! little to the time Salesforce takes.
 
+mod common;
+
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
-use std::time::{Duration, Instant};
 
 use ccbulk_sandbox::examples;
 use ccbulk_sandbox::salesforce::seed::UserSeed;
-use ccbulk_sandbox::salesforce::{
-    BulkKnobs, SANDBOX_CLIENT_SECRET, SANDBOX_CONSUMER_KEY, SalesforceKnobs, SalesforceSandbox,
-};
+use ccbulk_sandbox::salesforce::{BulkKnobs, SalesforceKnobs, SalesforceSandbox};
 use ccbulk_shared::domain::TelephonyModel;
-use ccbulk_shared::job::{JobStore, SqliteJobStore};
-use ccbulk_shared::pipeline::{LocalFiles, MemoryQueue, Pool, RetryPolicy, SalesforceTarget, Targets, ingest};
-use ccbulk_shared::salesforce::{AliasChange, Credentials, SalesforceClient, SalesforceDefaults, SalesforceSync};
+use ccbulk_shared::pipeline::Targets;
+use ccbulk_shared::salesforce::SalesforceSync;
 use ccbulk_shared::sfid::SalesforceId;
 use ccbulk_shared::validate::Options;
 
@@ -53,41 +49,11 @@ async fn main() {
     let input = tempfile::Builder::new().suffix(".csv").tempfile().expect("a temporary file");
     std::fs::write(input.path(), csv).expect("written");
 
-    let targets = Targets {
-        connect: None,
-        salesforce: Some(SalesforceTarget {
-            client: SalesforceClient::new(Credentials::ClientCredentials {
-                login_url: salesforce.endpoint().to_owned(),
-                client_id: SANDBOX_CONSUMER_KEY.into(),
-                client_secret: SANDBOX_CLIENT_SECRET.into(),
-            }),
-            defaults: SalesforceDefaults::default(),
-            implied: None,
-            alias_change: AliasChange::Refuse,
-            sync: SalesforceSync::Bulkop,
-            voice_sync: false,
-        }),
-    };
-    let store = Arc::new(SqliteJobStore::in_memory().expect("a store"));
-    let queue = Arc::new(MemoryQueue::default());
+    let targets =
+        Targets { connect: None, salesforce: Some(common::salesforce_target(&salesforce, SalesforceSync::Bulkop)) };
     // Bulkop chunks are whole Bulk API requests, 5,000 rows, whatever the direct chunk size.
     let options = Options { telephony_model: TelephonyModel::PartnerTelephony, ..Options::default() };
-    let object = LocalFiles::object(input.path()).expect("the file");
-    let job = ingest(store.as_ref(), queue.as_ref(), input.path(), object, &options).await.expect("ingested").job;
-
-    let started = Instant::now();
-    let pool = Pool {
-        store: store.clone(),
-        objects: Arc::new(LocalFiles),
-        targets: Arc::new(targets),
-        queue,
-        policy: RetryPolicy::default(),
-        backoff: Duration::from_millis(200),
-        stop: Arc::new(AtomicBool::new(false)),
-    };
-    pool.run(WORKERS).await.expect("the pool drained the queue");
-    let seconds = started.elapsed().as_secs_f64();
-    let job = store.job(&job.id).await.expect("read").expect("the job");
+    let (job, seconds) = common::run(input.path(), &options, targets, WORKERS).await;
     let snapshot = salesforce.snapshot();
     let done = job.counts.succeeded as f64 / seconds;
     println!(

@@ -9,21 +9,17 @@
 //! 2. a raised quota (CreateUser 100 req/s) and a matching budget: whether ccbulk keeps up with a raised quota;
 //! 3. no quota to speak of: the engine's own ceiling, also as a multiple of the default quota.
 
+mod common;
+
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
-use std::time::{Duration, Instant};
 
 use aws_sdk_connect::config::{BehaviorVersion, Credentials as AwsCredentials, Region};
 use ccbulk_sandbox::connect::{ConnectSandbox, Knobs, Op, QuotaSpec};
 use ccbulk_sandbox::examples;
-use ccbulk_sandbox::salesforce::{SANDBOX_CLIENT_SECRET, SANDBOX_CONSUMER_KEY, SalesforceSandbox};
+use ccbulk_sandbox::salesforce::SalesforceSandbox;
 use ccbulk_shared::connect::{Pacer, RateBudget};
-use ccbulk_shared::job::{JobStore, SqliteJobStore};
-use ccbulk_shared::pipeline::{
-    ConnectTarget, LocalFiles, MemoryQueue, Pool, RetryPolicy, SalesforceTarget, Targets, ingest,
-};
-use ccbulk_shared::salesforce::{AliasChange, Credentials, SalesforceClient, SalesforceDefaults, SalesforceSync};
+use ccbulk_shared::pipeline::{ConnectTarget, Targets};
+use ccbulk_shared::salesforce::SalesforceSync;
 use ccbulk_shared::validate::Options;
 
 const WORKERS: u32 = 4;
@@ -105,39 +101,11 @@ async fn run(scenario: &Scenario) {
             instance_id: connect.instance_id("ccbulk-sandbox").expect("the instance").to_owned(),
             pacer: Pacer::new(scenario.budget),
         }),
-        salesforce: Some(SalesforceTarget {
-            client: SalesforceClient::new(Credentials::ClientCredentials {
-                login_url: salesforce.endpoint().to_owned(),
-                client_id: SANDBOX_CONSUMER_KEY.into(),
-                client_secret: SANDBOX_CLIENT_SECRET.into(),
-            }),
-            defaults: SalesforceDefaults::default(),
-            implied: None,
-            alias_change: AliasChange::Refuse,
-            sync: SalesforceSync::Direct,
-            voice_sync: false,
-        }),
+        salesforce: Some(common::salesforce_target(&salesforce, SalesforceSync::Direct)),
     };
     let input = file(scenario.rows);
-    let store = Arc::new(SqliteJobStore::in_memory().expect("a store"));
-    let queue = Arc::new(MemoryQueue::default());
     let options = Options { chunk_rows: CHUNK_ROWS, ..Options::default() };
-    let object = LocalFiles::object(input.path()).expect("the file");
-    let job = ingest(store.as_ref(), queue.as_ref(), input.path(), object, &options).await.expect("ingested").job;
-
-    let started = Instant::now();
-    let pool = Pool {
-        store: store.clone(),
-        objects: Arc::new(LocalFiles),
-        targets: Arc::new(targets),
-        queue,
-        policy: RetryPolicy::default(),
-        backoff: Duration::from_millis(200),
-        stop: Arc::new(AtomicBool::new(false)),
-    };
-    pool.run(WORKERS).await.expect("the pool drained the queue");
-    let seconds = started.elapsed().as_secs_f64();
-    let job = store.job(&job.id).await.expect("read").expect("the job");
+    let (job, seconds) = common::run(input.path(), &options, targets, WORKERS).await;
     let counters = connect.snapshot().counters;
     let creates = counters.calls.get("CreateUser").copied().unwrap_or(0);
     let throttled = counters.throttled.get("CreateUser").copied().unwrap_or(0);

@@ -1,0 +1,51 @@
+//! What the benchmarks share: ccbulk's Salesforce target on the sandbox org, and a file run through the pipeline
+//! `ccbulk run` drives (ingest → in-process queue → worker pool, SQLite job store).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use ccbulk_sandbox::salesforce::{SANDBOX_CLIENT_SECRET, SANDBOX_CONSUMER_KEY, SalesforceSandbox};
+use ccbulk_shared::job::{Job, JobStore, SqliteJobStore};
+use ccbulk_shared::pipeline::{LocalFiles, MemoryQueue, Pool, RetryPolicy, SalesforceTarget, Targets, ingest};
+use ccbulk_shared::salesforce::{AliasChange, Credentials, SalesforceClient, SalesforceDefaults, SalesforceSync};
+use ccbulk_shared::validate::Options;
+
+/// The sandbox org as ccbulk's target, signed in as its connected app, in `sync` mode.
+pub fn salesforce_target(salesforce: &SalesforceSandbox, sync: SalesforceSync) -> SalesforceTarget {
+    SalesforceTarget {
+        client: SalesforceClient::new(Credentials::ClientCredentials {
+            login_url: salesforce.endpoint().to_owned(),
+            client_id: SANDBOX_CONSUMER_KEY.into(),
+            client_secret: SANDBOX_CLIENT_SECRET.into(),
+        }),
+        defaults: SalesforceDefaults::default(),
+        implied: None,
+        alias_change: AliasChange::Refuse,
+        sync,
+        voice_sync: false,
+    }
+}
+
+/// Ingests `input` into a fresh store and drains its chunks with `workers` workers: the job as it ended, and the
+/// seconds the workers took (ingest left out).
+pub async fn run(input: &Path, options: &Options, targets: Targets, workers: u32) -> (Job, f64) {
+    let store = Arc::new(SqliteJobStore::in_memory().expect("a store"));
+    let queue = Arc::new(MemoryQueue::default());
+    let object = LocalFiles::object(input).expect("the file");
+    let job = ingest(store.as_ref(), queue.as_ref(), input, object, options).await.expect("ingested").job;
+    let started = Instant::now();
+    let pool = Pool {
+        store: store.clone(),
+        objects: Arc::new(LocalFiles),
+        targets: Arc::new(targets),
+        queue,
+        policy: RetryPolicy::default(),
+        backoff: Duration::from_millis(200),
+        stop: Arc::new(AtomicBool::new(false)),
+    };
+    pool.run(workers).await.expect("the pool drained the queue");
+    let seconds = started.elapsed().as_secs_f64();
+    (store.job(&job.id).await.expect("read").expect("the job"), seconds)
+}
