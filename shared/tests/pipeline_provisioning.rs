@@ -2,6 +2,9 @@
 //! redelivered chunks do nothing twice, a failure worth retrying waits for the next delivery until its attempts
 //! run out, and the last row settles the job.
 
+#[path = "../examples/common/mod.rs"]
+mod common;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
@@ -10,16 +13,12 @@ use aws_sdk_connect::config::{BehaviorVersion, Credentials as AwsCredentials, Re
 use ccbulk_sandbox::connect::{ConnectSandbox, FaultRates, Knobs, Op, QuotaSpec};
 use ccbulk_sandbox::examples;
 use ccbulk_sandbox::salesforce::seed::{SalesforceSeed, UserSeed};
-use ccbulk_sandbox::salesforce::{
-    BulkKnobs, SANDBOX_CLIENT_SECRET, SANDBOX_CONSUMER_KEY, SalesforceKnobs, SalesforceSandbox,
-};
+use ccbulk_sandbox::salesforce::{BulkKnobs, SalesforceKnobs, SalesforceSandbox};
 use ccbulk_shared::connect::{Pacer, RateBudget, Retries};
 use ccbulk_shared::domain::{IdentityManagement, TelephonyModel};
 use ccbulk_shared::job::{Job, JobState, JobStore, RowStatus, SqliteJobStore};
-use ccbulk_shared::pipeline::{
-    ConnectTarget, LocalFiles, MemoryQueue, RetryPolicy, SalesforceTarget, Targets, ingest, provision_chunk,
-};
-use ccbulk_shared::salesforce::{AliasChange, Credentials, SalesforceClient, SalesforceDefaults, SalesforceSync};
+use ccbulk_shared::pipeline::{ConnectTarget, LocalFiles, MemoryQueue, RetryPolicy, Targets, ingest, provision_chunk};
+use ccbulk_shared::salesforce::SalesforceSync;
 use ccbulk_shared::validate::Options;
 
 const FAST: RateBudget =
@@ -62,18 +61,7 @@ async fn world_with(org: SalesforceSeed) -> World {
                 ..Retries::default()
             }),
         }),
-        salesforce: Some(SalesforceTarget {
-            client: SalesforceClient::new(Credentials::ClientCredentials {
-                login_url: salesforce.endpoint().to_owned(),
-                client_id: SANDBOX_CONSUMER_KEY.into(),
-                client_secret: SANDBOX_CLIENT_SECRET.into(),
-            }),
-            defaults: SalesforceDefaults::default(),
-            implied: None,
-            alias_change: AliasChange::Refuse,
-            sync: SalesforceSync::Direct,
-            voice_sync: false,
-        }),
+        salesforce: Some(common::salesforce_target(&salesforce, SalesforceSync::Direct)),
     };
     World { connect, salesforce, targets }
 }
