@@ -788,10 +788,7 @@ fn bulkop_files_through_ccbulk_run_end_as_salesforce_works_them_in_jobs_of_5000(
         let ben = org.users.iter_mut().find(|u| u.username == "ben.schmidt@northwind-support.com").unwrap();
         ben.call_center = Some("Support EMEA".into());
         ben.permission_sets = vec!["ContactCenterAgent".into()];
-        org.users.extend(
-            (0..ROWS)
-                .map(|i| UserSeed { id: Some(format!("005Xb{i:010}")), ..UserSeed::standard(&format!("agent{i}")) }),
-        );
+        org.users.extend((0..ROWS).map(|i| UserSeed { id: Some(id(i)), ..UserSeed::standard(&format!("agent{i}")) }));
         org.knobs.bulk = BulkKnobs { records_per_second: 1_000_000.0, ..BulkKnobs::default() };
     });
     let scratch = Scratch::new();
@@ -801,9 +798,10 @@ fn bulkop_files_through_ccbulk_run_end_as_salesforce_works_them_in_jobs_of_5000(
     let example = std::fs::read_to_string(example("bulkop-amazon-connect.csv")).unwrap();
     let miscased = example.replacen(",CallCenterManager,", ",callcentermanager,", 1);
     let input = scratch.write("pt-from-ac.csv", &miscased);
-    let model = ["--telephony-model", "partner-telephony-from-amazon-connect"];
-    let (code, out, err) =
-        scratch.run(&[&["run", "-q", "--config", config][..], &model, &[input.to_str().unwrap()]].concat());
+    let run = |model: &str, input: &Path| {
+        scratch.run(&["run", "-q", "--config", config, "--telephony-model", model, input.to_str().unwrap()])
+    };
+    let (code, out, err) = run("partner-telephony-from-amazon-connect", &input);
     assert_eq!(code, 1, "{out}\n{err}");
     let report = scratch.report("pt-from-ac.report.csv");
     // The report keeps the file's order: Amara's row first, then Ben's.
@@ -823,9 +821,7 @@ fn bulkop_files_through_ccbulk_run_end_as_salesforce_works_them_in_jobs_of_5000(
         csv.push_str(&format!("agent{i}@example.com,{},{},AddUsers\n", id(i), examples::PARTNER_CONTACT_CENTER.1));
     }
     let input = scratch.write("partner.csv", &csv);
-    let model = ["--telephony-model", "partner-telephony"];
-    let (code, out, err) =
-        scratch.run(&[&["run", "-q", "--config", config][..], &model, &[input.to_str().unwrap()]].concat());
+    let (code, out, err) = run("partner-telephony", &input);
     assert_eq!(code, 0, "{out}\n{err}");
     let report = scratch.report("partner.report.csv");
     assert_eq!(report.len(), ROWS);
@@ -840,8 +836,7 @@ fn bulkop_files_through_ccbulk_run_end_as_salesforce_works_them_in_jobs_of_5000(
     stage.salesforce.set_knobs(SalesforceKnobs { bulk: failing, ..SalesforceKnobs::default() });
     let input = scratch
         .write("again.csv", &format!("Argument1,Argument2,Argument5,BulkAction\n{}", csv.lines().nth(1).unwrap()));
-    let (code, out, err) =
-        scratch.run(&[&["run", "-q", "--config", config][..], &model, &[input.to_str().unwrap()]].concat());
+    let (code, out, err) = run("partner-telephony", &input);
     assert_eq!(code, 1, "{out}\n{err}");
     let report = scratch.report("again.report.csv");
     assert!(
