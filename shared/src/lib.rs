@@ -1,6 +1,7 @@
 //! ccbulk's library: the domain of contact-center user provisioning, the CSV dialects admins already have,
 //! offline validation and chunk planning. It knows nothing of Lambda.
 
+pub mod budget;
 #[cfg(feature = "connect")]
 pub mod connect;
 pub mod domain;

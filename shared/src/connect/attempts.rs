@@ -65,6 +65,12 @@ pub(crate) fn passes<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
         )
 }
 
+/// Whether the service pushed back on the rate (API reference, Common errors: ThrottlingException; the REST
+/// layer's 429 TooManyRequestsException).
+fn throttle<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+    matches!(err.code(), Some("ThrottlingException" | "TooManyRequestsException"))
+}
+
 /// Whether an error may only mean that a user created moments ago is not known yet everywhere in the service.
 /// Connect is eventually consistent: DescribeUser right after CreateUser may answer ResourceNotFoundException for a
 /// while (reference/amazon-connect.md, "Eventual consistency"), and so may the writes that name the new user
@@ -93,11 +99,17 @@ impl Pacer {
         let settled_at = fresh_since.map(|created| created + retries.settling);
         let mut retry = 0;
         loop {
-            self.wait(api).await;
-            let err = match send().await {
+            let taken = self.wait(api).await;
+            let started = Instant::now();
+            let answer = send().await;
+            self.took(started.elapsed());
+            let err = match answer {
                 Ok(answer) => return Ok(answer),
                 Err(err) => err,
             };
+            if throttle(&err) {
+                self.throttled(api, taken).await;
+            }
             let unsettled = settled_at.is_some_and(|at| Instant::now() < at) && settles(&err);
             let again = unsettled || (passes(&err) && retry + 1 < retries.attempts);
             if !again {

@@ -4,16 +4,20 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
+use std::sync::Mutex;
 use std::time::Instant;
 
 use aws_sdk_connect::Client;
 use aws_sdk_connect::error::{ProvideErrorMetadata, SdkError};
+use tokio::sync::OnceCell;
 
 use super::pacing::{Api, Pacer};
 use super::provisioner::ProvisionError;
 use crate::domain::ResourceRef;
 
-#[derive(Debug, Default, Clone)]
+/// One instance's names, read once and shared by the rows worked at once: the resources' names are fixed for the
+/// directory's life, its users and quick connects change as rows create and remove them.
+#[derive(Debug, Default)]
 pub struct Directory {
     routing_profiles: HashMap<String, String>,
     /// Routing profile id → its ARN, which a ContactCenterBulkOp record carries (Argument4).
@@ -21,13 +25,38 @@ pub struct Directory {
     security_profiles: HashMap<String, String>,
     hierarchy_groups: HashMap<String, String>,
     pub(crate) transfer_flow: Option<String>,
+    users: Mutex<Users>,
+    /// User id → the quick connects (type USER) that point at that user; read on first need.
+    pub(crate) quick_connects: OnceCell<Mutex<HashMap<String, Vec<String>>>>,
+    instance_id: String,
+}
+
+#[derive(Debug, Default, Clone)]
+struct Users {
     /// Lower-cased username → user id.
-    users: HashMap<String, String>,
+    by_name: HashMap<String, String>,
     /// User id → when this process created or adopted that user.
     fresh: HashMap<String, Instant>,
-    /// User id → the quick connects (type USER) that point at that user; read on first need.
-    pub(crate) quick_connects: Option<HashMap<String, Vec<String>>>,
-    instance_id: String,
+}
+
+impl Clone for Directory {
+    /// A copy that goes its own way from here (tests play a second worker's stale directory with it).
+    fn clone(&self) -> Self {
+        let quick_connects = OnceCell::new();
+        if let Some(map) = self.quick_connects.get().and_then(|m| m.lock().ok()) {
+            let _ = quick_connects.set(Mutex::new(map.clone()));
+        }
+        Self {
+            routing_profiles: self.routing_profiles.clone(),
+            routing_profile_arns: self.routing_profile_arns.clone(),
+            security_profiles: self.security_profiles.clone(),
+            hierarchy_groups: self.hierarchy_groups.clone(),
+            transfer_flow: self.transfer_flow.clone(),
+            users: Mutex::new(self.users().clone()),
+            quick_connects,
+            instance_id: self.instance_id.clone(),
+        }
+    }
 }
 
 fn key(name: &str) -> String {
@@ -77,17 +106,33 @@ impl Directory {
         Ok(directory)
     }
 
-    pub async fn reload_users(&mut self, client: &Client, instance: &str, pacer: &Pacer) -> Result<(), ProvisionError> {
-        self.users.clear();
-        let map = &mut self.users;
+    /// Lists the instance's users again, for users someone else made since the directory was read.
+    pub async fn reload_users(&self, client: &Client, instance: &str, pacer: &Pacer) -> Result<(), ProvisionError> {
+        let mut map = HashMap::new();
         every_page(
             pacer,
             Api::ListUsers,
             |token| client.list_users().instance_id(instance).max_results(1000).set_next_token(token).send(),
             |page| page.next_token.clone(),
-            |page| named(map, page.user_summary_list().iter().map(|u| (u.username(), u.id()))),
+            |page| named(&mut map, page.user_summary_list().iter().map(|u| (u.username(), u.id()))),
         )
-        .await
+        .await?;
+        // Users this process made meanwhile stay known, listed or not (the list may be behind).
+        let mut users = self.users();
+        let fresh: Vec<(String, String)> = users
+            .by_name
+            .iter()
+            .filter(|(_, id)| users.fresh.contains_key(*id))
+            .map(|(name, id)| (name.clone(), id.clone()))
+            .collect();
+        users.by_name = map;
+        users.by_name.extend(fresh);
+        Ok(())
+    }
+
+    fn users(&self) -> std::sync::MutexGuard<'_, Users> {
+        // A panic while holding the lock leaves a map that is still whole: its entries are set one at a time.
+        self.users.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The agent-transfer flow user quick connects go through, if the instance has one to pick (see
@@ -96,26 +141,28 @@ impl Directory {
         self.transfer_flow.as_deref()
     }
 
-    pub fn user_id(&self, username: &str) -> Option<&str> {
-        self.users.get(&key(username)).map(String::as_str)
+    pub fn user_id(&self, username: &str) -> Option<String> {
+        self.users().by_name.get(&key(username)).cloned()
     }
 
     /// Records a user this process just created or adopted: for a while the service may not know it everywhere yet.
-    pub(crate) fn remember_user(&mut self, username: &str, id: &str) {
-        self.users.insert(key(username), id.to_owned());
-        self.fresh.insert(id.to_owned(), Instant::now());
+    pub(crate) fn remember_user(&self, username: &str, id: &str) {
+        let mut users = self.users();
+        users.by_name.insert(key(username), id.to_owned());
+        users.fresh.insert(id.to_owned(), Instant::now());
     }
 
-    pub(crate) fn forget_user(&mut self, username: &str) {
-        if let Some(id) = self.users.remove(&key(username)) {
-            self.fresh.remove(&id);
+    pub(crate) fn forget_user(&self, username: &str) {
+        let mut users = self.users();
+        if let Some(id) = users.by_name.remove(&key(username)) {
+            users.fresh.remove(&id);
         }
     }
 
     /// When this process created or adopted the user, if it did: calls that name the user may meet eventual
     /// consistency until a while after that.
     pub(crate) fn fresh_since(&self, user_id: &str) -> Option<Instant> {
-        self.fresh.get(user_id).copied()
+        self.users().fresh.get(user_id).copied()
     }
 
     fn resolve(

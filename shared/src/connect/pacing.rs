@@ -1,14 +1,17 @@
 //! Client-side pacing under Connect's per-API quotas, so that a run spends the account's buckets evenly instead of
-//! bouncing off them. One pacer is shared by every task of a process; the SDK's retry still absorbs the throttles
-//! other tools in the account cause.
+//! bouncing off them, and keeps enough calls in flight to spend them. One pacer serves every task of a process and
+//! draws from a budget all the processes share; a throttle (another tool spending the same quota) cuts that budget's
+//! rate for all of them until it recovers.
 
-use std::collections::HashMap;
-use std::num::NonZeroU32;
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use tokio::sync::Notify;
 
 use super::attempts::Retries;
+use crate::budget::{Budget, Limit, LocalBudget, Micros, now_micros};
 
 /// The Connect APIs ccbulk calls, grouped by nothing: each has its own bucket at the service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -61,6 +64,33 @@ impl Api {
         Api::DescribeInstance,
     ];
 
+    /// The operation's name, which names its bucket.
+    pub fn name(self) -> &'static str {
+        match self {
+            Api::CreateUser => "CreateUser",
+            Api::DescribeUser => "DescribeUser",
+            Api::ListUsers => "ListUsers",
+            Api::SearchUsers => "SearchUsers",
+            Api::UpdateUserIdentityInfo => "UpdateUserIdentityInfo",
+            Api::UpdateUserPhoneConfig => "UpdateUserPhoneConfig",
+            Api::UpdateUserRoutingProfile => "UpdateUserRoutingProfile",
+            Api::UpdateUserSecurityProfiles => "UpdateUserSecurityProfiles",
+            Api::UpdateUserHierarchy => "UpdateUserHierarchy",
+            Api::UpdateUserConfig => "UpdateUserConfig",
+            Api::DeleteUser => "DeleteUser",
+            Api::TagResource => "TagResource",
+            Api::ListRoutingProfiles => "ListRoutingProfiles",
+            Api::ListSecurityProfiles => "ListSecurityProfiles",
+            Api::ListUserHierarchyGroups => "ListUserHierarchyGroups",
+            Api::ListContactFlows => "ListContactFlows",
+            Api::CreateQuickConnect => "CreateQuickConnect",
+            Api::DescribeQuickConnect => "DescribeQuickConnect",
+            Api::ListQuickConnects => "ListQuickConnects",
+            Api::DeleteQuickConnect => "DeleteQuickConnect",
+            Api::DescribeInstance => "DescribeInstance",
+        }
+    }
+
     /// The 10 req/s family of the reference (reference/amazon-connect.md, "Quotas"; DescribeQuickConnect's 10 req/s
     /// from the admin guide's API throttling quotas, "Connect Customer service quotas"); every other call ccbulk
     /// makes is in the 2 req/s family.
@@ -108,26 +138,77 @@ impl Default for RateBudget {
     }
 }
 
-/// When a Connect call may be sent, and (see `attempts.rs`) whether to send it again.
+/// When a Connect call may be sent, and (see `attempts.rs`) whether to send it again. One pacer serves every task
+/// of a process; its buckets live in a [`Budget`] that other processes may share.
 pub struct Pacer {
-    limiters: HashMap<Api, DefaultDirectRateLimiter>,
+    budget: Arc<dyn Budget>,
+    /// The process's own buckets at its share of the rate, for when the shared budget cannot be reached: calls go on
+    /// at a rate that is safe without it.
+    fallback: LocalBudget,
+    fallback_share: u32,
+    limits: RateBudget,
+    lanes: HashMap<Api, Lane>,
     retries: Retries,
+    /// Seconds a call takes, smoothed.
+    latency: Mutex<Option<f64>>,
+    max_in_flight: usize,
+    in_flight: AtomicUsize,
+    freed: Notify,
+    throttles: AtomicU64,
 }
 
+/// The slots one API's bucket gave this process, and the calls waiting for one.
+#[derive(Default)]
+struct Lane {
+    /// Each slot's time, and when it was taken from the budget.
+    slots: Mutex<VecDeque<(Micros, Micros)>>,
+    waiting: AtomicU32,
+    /// When this process last saw a call of the API throttled: slots taken before then were given at a rate that
+    /// proved too high, and are given up rather than spent.
+    cut_at: AtomicU64,
+    /// Held by the task that takes slots from the budget for all the waiting calls.
+    refill: tokio::sync::Mutex<()>,
+}
+
+impl Lane {
+    /// The next slot that has not gone stale (its call would be late enough to crowd the slots after it).
+    fn next_slot(&self, period: Micros) -> Option<(Micros, Micros)> {
+        let mut slots = self.slots.lock().ok()?;
+        let now = now_micros();
+        while let Some((slot, taken)) = slots.pop_front() {
+            if slot + period >= now {
+                return Some((slot, taken));
+            }
+        }
+        None
+    }
+}
+
+/// Calls in flight a pacer allows at most, whatever the rate and latency (a Lambda container's sockets and memory).
+pub const MAX_IN_FLIGHT: usize = 64;
+
 impl Pacer {
-    pub fn new(budget: RateBudget) -> Self {
-        let limiters = Api::ALL
-            .into_iter()
-            .map(|api| {
-                let (rate, burst) = if api.is_read() {
-                    (budget.read_per_second, budget.read_burst)
-                } else {
-                    (budget.write_per_second, budget.write_burst)
-                };
-                (api, limiter(rate, burst))
-            })
-            .collect();
-        Self { limiters, retries: Retries::default() }
+    /// A pacer whose buckets are this process's alone.
+    pub fn new(limits: RateBudget) -> Self {
+        Self::shared(limits, Arc::new(LocalBudget::default()), 1)
+    }
+
+    /// A pacer that draws from `budget`, shared with up to `workers` processes in all (each falls back to its
+    /// share when the budget cannot be reached).
+    pub fn shared(limits: RateBudget, budget: Arc<dyn Budget>, workers: u32) -> Self {
+        Self {
+            budget,
+            fallback: LocalBudget::default(),
+            fallback_share: workers.max(1),
+            limits,
+            lanes: Api::ALL.into_iter().map(|api| (api, Lane::default())).collect(),
+            retries: Retries::default(),
+            latency: Mutex::new(None),
+            max_in_flight: MAX_IN_FLIGHT,
+            in_flight: AtomicUsize::new(0),
+            freed: Notify::new(),
+            throttles: AtomicU64::new(0),
+        }
     }
 
     /// The same pacer with other retries (tests shorten the waits).
@@ -135,26 +216,134 @@ impl Pacer {
         Self { retries, ..self }
     }
 
+    /// The same pacer with another ceiling on calls in flight.
+    pub fn with_max_in_flight(self, max_in_flight: usize) -> Self {
+        Self { max_in_flight: max_in_flight.max(1), ..self }
+    }
+
     pub fn retries(&self) -> Retries {
         self.retries
     }
 
-    /// Waits until `api` may be called.
-    pub async fn wait(&self, api: Api) {
-        if let Some(limiter) = self.limiters.get(&api) {
-            limiter.until_ready().await;
+    pub fn limits(&self) -> RateBudget {
+        self.limits
+    }
+
+    /// Calls the service throttled so far.
+    pub fn throttles(&self) -> u64 {
+        self.throttles.load(Ordering::Relaxed)
+    }
+
+    fn limit(&self, api: Api) -> Limit {
+        if api.is_read() {
+            Limit { per_second: self.limits.read_per_second, burst: self.limits.read_burst }
+        } else {
+            Limit { per_second: self.limits.write_per_second, burst: self.limits.write_burst }
+        }
+    }
+
+    /// Waits until `api` may be called; answers when its slot was taken from the budget (a throttle of the call
+    /// is judged by that: see [`crate::budget::BucketState::throttled`]).
+    pub async fn wait(&self, api: Api) -> Micros {
+        let lane = &self.lanes[&api];
+        let limit = self.limit(api);
+        let period = (1e6 / limit.per_second.max(1e-3)) as Micros;
+        lane.waiting.fetch_add(1, Ordering::SeqCst);
+        let (slot, taken) = loop {
+            if let Some(slot) = lane.next_slot(period) {
+                break slot;
+            }
+            let _refilling = lane.refill.lock().await;
+            if let Some(slot) = lane.next_slot(period) {
+                break slot;
+            }
+            // Slots for every call waiting now, up to a second's worth: one trip to the budget serves them all,
+            // and none is taken for calls that may never come.
+            let count = lane.waiting.load(Ordering::SeqCst).clamp(1, limit.per_second.ceil().max(1.0) as u32);
+            let taken = now_micros();
+            let slots = match self.budget.reserve(api.name(), limit, count).await {
+                Ok(slots) => slots,
+                Err(err) => {
+                    tracing::warn!(error = %err, "the shared rate budget is out of reach: this worker paces alone at its share");
+                    let share = Limit { per_second: limit.per_second / f64::from(self.fallback_share), ..limit };
+                    self.fallback.reserve(api.name(), share, count).await.unwrap_or_default()
+                }
+            };
+            if let Ok(mut lane_slots) = lane.slots.lock() {
+                lane_slots.extend(slots.into_iter().map(|slot| (slot, taken)));
+            }
+        };
+        lane.waiting.fetch_sub(1, Ordering::SeqCst);
+        let wait = slot.saturating_sub(now_micros());
+        if wait > 0 {
+            tokio::time::sleep(Duration::from_micros(wait)).await;
+        }
+        if lane.cut_at.load(Ordering::SeqCst) >= taken {
+            // A throttle came while this call waited for its slot: it waits for one at the cut rate instead.
+            return Box::pin(self.wait(api)).await;
+        }
+        taken
+    }
+
+    /// The service throttled a call of `api` whose slot was taken at `taken`: every worker's rate for it is cut,
+    /// then recovers. The slots this process holds were given at the old rate: they are given up.
+    pub(crate) async fn throttled(&self, api: Api, taken: Micros) {
+        self.throttles.fetch_add(1, Ordering::Relaxed);
+        let lane = &self.lanes[&api];
+        lane.cut_at.fetch_max(now_micros(), Ordering::SeqCst);
+        if let Ok(mut slots) = lane.slots.lock() {
+            slots.clear();
+        }
+        if let Err(err) = self.budget.throttled(api.name(), self.limit(api), taken).await {
+            tracing::warn!(error = %err, "could not share a throttle with the other workers");
+        }
+    }
+
+    /// Records how long a call took.
+    pub(crate) fn took(&self, elapsed: Duration) {
+        if let Ok(mut latency) = self.latency.lock() {
+            let seconds = elapsed.as_secs_f64();
+            *latency = Some(latency.map_or(seconds, |smoothed| smoothed * 0.8 + seconds * 0.2));
+        }
+    }
+
+    /// How many rows may be worked at once to spend the write rate: by Little's law, the rate times the time a call
+    /// takes, doubled for the row's other work (its store writes) and the latency's spread, within
+    /// [`Pacer::with_max_in_flight`]. Before the first answer, one.
+    pub fn in_flight_target(&self) -> usize {
+        let latency = self.latency.lock().ok().and_then(|l| *l);
+        let Some(latency) = latency else { return 1 };
+        let wanted = (self.limits.write_per_second * latency * 2.0).ceil() as usize + 1;
+        wanted.clamp(1, self.max_in_flight)
+    }
+
+    /// Waits for room to work one more row (see [`Pacer::in_flight_target`]); the room is given back when the
+    /// permit is dropped.
+    pub async fn row_permit(&self) -> RowPermit<'_> {
+        loop {
+            let freed = self.freed.notified();
+            let current = self.in_flight.load(Ordering::SeqCst);
+            if current < self.in_flight_target()
+                && self.in_flight.compare_exchange(current, current + 1, Ordering::SeqCst, Ordering::SeqCst).is_ok()
+            {
+                return RowPermit { pacer: self };
+            }
+            // The target moves with the latency: look again now and then even if no row ends.
+            let _ = tokio::time::timeout(Duration::from_millis(100), freed).await;
         }
     }
 }
 
-/// One token of the service's burst is left unspent: requests reach the service with varying delays, and two that
-/// leave half a period apart may arrive closer; the spare token absorbs that instead of a 429.
-fn limiter(rate: f64, burst: u32) -> DefaultDirectRateLimiter {
-    let period = Duration::from_secs_f64(1.0 / rate.max(1e-3));
-    let burst = NonZeroU32::new(burst.saturating_sub(1).max(1)).unwrap_or(NonZeroU32::MIN);
-    RateLimiter::direct(
-        Quota::with_period(period).unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN)).allow_burst(burst),
-    )
+/// Room for one row in flight.
+pub struct RowPermit<'a> {
+    pacer: &'a Pacer,
+}
+
+impl Drop for RowPermit<'_> {
+    fn drop(&mut self) {
+        self.pacer.in_flight.fetch_sub(1, Ordering::SeqCst);
+        self.pacer.freed.notify_waiters();
+    }
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
 use aws_sdk_connect::Client;
@@ -56,6 +57,11 @@ impl fmt::Display for ProvisionError {
     }
 }
 
+/// A map whose entries are set one at a time stays whole if a holder panicked.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 /// UpdateUserConfig's answer when the user changed under the call (API reference, UpdateUserConfig, Errors).
 const CONDITION_FAILED: &str = "ConditionalOperationFailedException";
 /// Tries of UpdateUserConfig against a user that keeps changing under it, each after reading it again.
@@ -81,11 +87,11 @@ impl ConnectProvisioner<'_> {
     /// Creates the user, or adopts an existing one with that username and brings it to the row's settings.
     pub async fn add(
         &self,
-        directory: &mut Directory,
+        directory: &Directory,
         username: &str,
         user: &ConnectUser,
     ) -> Result<ConnectOutcome, ProvisionError> {
-        if let Some(existing) = directory.user_id(username).map(str::to_owned) {
+        if let Some(existing) = directory.user_id(username) {
             return self.bring_to(&existing, user, directory).await;
         }
         let routing = directory.routing_profile(
@@ -138,13 +144,13 @@ impl ConnectProvisioner<'_> {
     /// Connect's eventual consistency until `give_up`, and brings it to the row's settings. Never creates one.
     pub async fn adopt(
         &self,
-        directory: &mut Directory,
+        directory: &Directory,
         username: &str,
         user: &ConnectUser,
         give_up: Instant,
     ) -> Result<ConnectOutcome, ProvisionError> {
         let existing = match directory.user_id(username) {
-            Some(id) => id.to_owned(),
+            Some(id) => id,
             None => self.find_new(username, give_up).await?,
         };
         directory.remember_user(username, &existing);
@@ -306,11 +312,11 @@ impl ConnectProvisioner<'_> {
 
     /// Removes the user, and first the quick connects that point at it, so that none is left dangling even if the
     /// process dies between the two steps. A user already gone is a success.
-    pub async fn remove(&self, directory: &mut Directory, username: &str) -> Result<ConnectOutcome, ProvisionError> {
-        let Some(user_id) = directory.user_id(username).map(str::to_owned) else {
+    pub async fn remove(&self, directory: &Directory, username: &str) -> Result<ConnectOutcome, ProvisionError> {
+        let Some(user_id) = directory.user_id(username) else {
             return Ok(ConnectOutcome::default());
         };
-        let pointing = self.quick_connects(directory).await?.remove(&user_id).unwrap_or_default();
+        let pointing = lock(self.quick_connects(directory).await?).remove(&user_id).unwrap_or_default();
         for quick_connect in pointing {
             let deleted = self
                 .pacer
@@ -346,11 +352,11 @@ impl ConnectProvisioner<'_> {
     /// Makes sure a quick connect (type USER, named after the user) points at the user; returns its id.
     pub async fn ensure_quick_connect(
         &self,
-        directory: &mut Directory,
+        directory: &Directory,
         user_id: &str,
         username: &str,
     ) -> Result<String, ProvisionError> {
-        if let Some(existing) = self.quick_connects(directory).await?.get(user_id).and_then(|q| q.first()) {
+        if let Some(existing) = lock(self.quick_connects(directory).await?).get(user_id).and_then(|q| q.first()) {
             return Ok(existing.clone());
         }
         let flow = directory.transfer_flow.clone().ok_or_else(|| {
@@ -383,8 +389,8 @@ impl ConnectProvisioner<'_> {
             .await
             .map_err(ProvisionError::from_sdk)?;
         let id = created.quick_connect_id().unwrap_or_default().to_owned();
-        if let Some(map) = directory.quick_connects.as_mut() {
-            map.entry(user_id.to_owned()).or_default().push(id.clone());
+        if let Some(map) = directory.quick_connects.get() {
+            lock(map).entry(user_id.to_owned()).or_default().push(id.clone());
         }
         Ok(id)
     }
@@ -392,12 +398,9 @@ impl ConnectProvisioner<'_> {
     /// The instance's user quick connects by the user they point at, read once per directory.
     async fn quick_connects<'d>(
         &self,
-        directory: &'d mut Directory,
-    ) -> Result<&'d mut HashMap<String, Vec<String>>, ProvisionError> {
-        if directory.quick_connects.is_none() {
-            directory.quick_connects = Some(self.read_quick_connects().await?);
-        }
-        Ok(directory.quick_connects.get_or_insert_default())
+        directory: &'d Directory,
+    ) -> Result<&'d Mutex<HashMap<String, Vec<String>>>, ProvisionError> {
+        directory.quick_connects.get_or_try_init(|| async { self.read_quick_connects().await.map(Mutex::new) }).await
     }
 
     async fn read_quick_connects(&self) -> Result<HashMap<String, Vec<String>>, ProvisionError> {

@@ -5,13 +5,16 @@
 //! of the chunk, until its attempts run out.
 
 use std::borrow::Cow;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use aws_sdk_connect::Client as ConnectClient;
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use tokio::sync::OnceCell;
 
 use super::objects::{ObjectError, ObjectStore};
-use crate::connect::{ConnectOutcome, ConnectProvisioner, Directory, Pacer, ProvisionError};
+use crate::connect::{ConnectOutcome, ConnectProvisioner, Directory, Pacer, ProvisionError, RowPermit};
 use crate::domain::{
     Action, ConnectUser, ContactCenterRef, ResourceRef, SalesforceUser, SalesforceUserFields, SalesforceUserRef,
     UserRow, VoiceRole,
@@ -304,9 +307,9 @@ async fn work_chunk<S: JobStore>(
 
     // The Connect side's directory is loaded once, by whichever side needs it first (a bulk operation carries the
     // routing profile's ARN).
-    let mut connect = ConnectSide::new(targets, message);
+    let connect = ConnectSide::new(targets, message);
     let Sides { rows: salesforce, waiting, watched } =
-        salesforce_side(store, targets, message, &work, &mut connect, keep_going).await?;
+        salesforce_side(store, targets, message, &work, &connect, keep_going).await?;
     if let Some(reason) = waiting {
         report.retry_reason = Some(reason.clone());
         report.waiting_on = Some(reason);
@@ -332,76 +335,147 @@ async fn work_chunk<S: JobStore>(
     if salesforce.iter().any(|side| matches!(side, Some(Ok(Some(_))))) {
         store.resume_job(&message.job_id).await?;
     }
-    for ((row, record), salesforce) in work.iter().zip(salesforce) {
-        // Stopping (Ctrl-C, a Lambda's deadline) leaves the rest IN_PROGRESS for the next delivery, which
-        // reconciles them like a crash's leftovers; so does a row whose Salesforce bulk job is still being worked,
-        // for the next delivery to follow the same job. A row that has already failed is finished: that takes no call.
-        let Some(salesforce) = salesforce.filter(|side| side.is_err() || keep_going()) else {
-            store.release_row(&message.job_id, row.row, owner, Release::Untried).await?;
-            let_go(held, row.row);
-            report.deferred += 1;
-            report.out_of_time += 1;
-            continue;
-        };
-        // In bulkop mode a row's Connect user is Salesforce's to make (Service Cloud Voice): ccbulk adopts it, by
-        // the username only a bulk operation's outcome carries.
-        let salesforce_makes_connect = row.connect.is_some()
-            && row.action != Action::Remove
-            && matches!(&salesforce, Ok(Some(outcome)) if outcome.voice_username.is_some());
-        let verdict = match salesforce {
-            Err(err) => Err(err),
-            Ok(salesforce) => connect.apply(row, salesforce.as_ref()).await.map(|connect| (salesforce, connect)),
-        };
-        let verdict = match verdict {
-            Ok((salesforce, connect)) => Verdict::Done(
-                RowStatus::Succeeded,
-                RowOutcome {
-                    error_message: None,
-                    note: salesforce.as_ref().and_then(|s| row_note(s, salesforce_makes_connect)),
-                    connect_user_id: connect.user.user_id,
-                    connect_user_arn: connect.user.user_arn,
-                    salesforce_user_id: salesforce.as_ref().map(|s| s.user_id.clone()),
-                    voice_provisioning_job_id: salesforce
-                        .as_ref()
-                        .and_then(|s| s.bulkop.as_ref())
-                        .and_then(|b| b.voice_provisioning_job_id.clone()),
-                    permission_set_assignment_id: salesforce.and_then(|s| s.permission_set_assignment_id),
-                    quick_connect_id: connect.quick_connect_id,
-                },
-            ),
-            Err(err) if err.retryable && record.attempts < policy.max_attempts => Verdict::Retry(err.message),
-            Err(err) => Verdict::Done(
-                RowStatus::Failed,
-                RowOutcome { error_message: Some(err.message), ..RowOutcome::default() },
-            ),
-        };
-        match verdict {
-            Verdict::Done(status, outcome) => {
-                match store.finish_row(&message.job_id, row.row, status, &outcome, owner).await? {
-                    Some(state) => {
-                        report.job_state = Some(state);
-                        match status {
-                            RowStatus::Succeeded => report.succeeded += 1,
-                            _ => report.failed += 1,
-                        }
+    // Rows are worked several at once, as many as the Connect pacer finds it takes to spend the rate (each row waits
+    // on its calls' answers); rows finish in any order.
+    let connect = &connect;
+    let pacer = targets.connect.as_ref().map(|c| &c.pacer);
+    let mut pending = work.iter().zip(salesforce);
+    let mut running = FuturesUnordered::new();
+    let mut next = pending.next();
+    loop {
+        let ended = match next.take() {
+            Some(item) => {
+                let room = async {
+                    match pacer {
+                        Some(pacer) => Some(pacer.row_permit().await),
+                        None => None,
                     }
-                    // The lease ran out and another delivery took the row over: that one finishes it.
-                    None => report.skipped += 1,
+                };
+                tokio::select! {
+                    biased;
+                    ended = running.next(), if !running.is_empty() => {
+                        next = Some(item);
+                        ended
+                    }
+                    permit = room, if running.len() < MAX_ROWS_AT_ONCE => {
+                        let ((row, record), salesforce) = item;
+                        let started = work_row(store, connect, message, policy, keep_going, row, record, salesforce, owner, permit);
+                        running.push(started);
+                        next = pending.next();
+                        continue;
+                    }
                 }
             }
-            Verdict::Retry(reason) => {
-                store.release_row(&message.job_id, row.row, owner, Release::AfterAttempt).await?;
+            None => running.next().await,
+        };
+        let Some(ended) = ended else { break };
+        let (row, ended) = ended?;
+        let_go(held, row);
+        match ended {
+            RowEnd::Finished(state, status) => {
+                report.job_state = Some(state);
+                match status {
+                    RowStatus::Succeeded => report.succeeded += 1,
+                    _ => report.failed += 1,
+                }
+            }
+            RowEnd::TakenOver => report.skipped += 1,
+            RowEnd::Retry(reason) => {
                 report.deferred += 1;
                 report.retry_reason = Some(reason);
             }
+            RowEnd::OutOfTime => {
+                report.deferred += 1;
+                report.out_of_time += 1;
+            }
         }
-        let_go(held, row.row);
     }
     // Rows left for lack of time after watching Salesforce work their job: the delivery made progress all the same.
     if report.out_of_time > 0 && report.waiting_on.is_none() {
         report.waiting_on = watched;
     }
     Ok(report)
+}
+
+/// Rows a chunk works at once when no Connect pacer sets the number (rows with a Salesforce side only).
+const MAX_ROWS_AT_ONCE: usize = crate::connect::MAX_IN_FLIGHT;
+
+/// How a row's turn in this delivery ended.
+enum RowEnd {
+    Finished(JobState, RowStatus),
+    /// The lease ran out and another delivery took the row over: that one finishes it.
+    TakenOver,
+    /// Worth another attempt, for this reason.
+    Retry(String),
+    /// Left untried for the next delivery (time ran out, or Salesforce is still working its bulk job).
+    OutOfTime,
+}
+
+/// Works one row's Connect side, now that its Salesforce side is known, and records how it ended.
+#[allow(clippy::too_many_arguments)]
+async fn work_row<S: JobStore>(
+    store: &S,
+    connect: &ConnectSide<'_>,
+    message: &ChunkMessage,
+    policy: RetryPolicy,
+    keep_going: &(dyn Fn() -> bool + Sync),
+    row: &UserRow,
+    record: &RowRecord,
+    salesforce: SideResult,
+    owner: &str,
+    _room: Option<RowPermit<'_>>,
+) -> Result<(u64, RowEnd), StoreError> {
+    // Stopping (Ctrl-C, a Lambda's deadline) leaves the rest IN_PROGRESS for the next delivery, which reconciles them
+    // like a crash's leftovers; so does a row whose Salesforce bulk job is still being worked, for the next delivery
+    // to follow the same job. A row that has already failed is finished: that takes no call.
+    let Some(salesforce) = salesforce.filter(|side| side.is_err() || keep_going()) else {
+        store.release_row(&message.job_id, row.row, owner, Release::Untried).await?;
+        return Ok((row.row, RowEnd::OutOfTime));
+    };
+    // In bulkop mode a row's Connect user is Salesforce's to make (Service Cloud Voice): ccbulk adopts it, by the
+    // username only a bulk operation's outcome carries.
+    let salesforce_makes_connect = row.connect.is_some()
+        && row.action != Action::Remove
+        && matches!(&salesforce, Ok(Some(outcome)) if outcome.voice_username.is_some());
+    let verdict = match salesforce {
+        Err(err) => Err(err),
+        Ok(salesforce) => connect.apply(row, salesforce.as_ref()).await.map(|connect| (salesforce, connect)),
+    };
+    let verdict = match verdict {
+        Ok((salesforce, connect)) => Verdict::Done(
+            RowStatus::Succeeded,
+            RowOutcome {
+                error_message: None,
+                note: salesforce.as_ref().and_then(|s| row_note(s, salesforce_makes_connect)),
+                connect_user_id: connect.user.user_id,
+                connect_user_arn: connect.user.user_arn,
+                salesforce_user_id: salesforce.as_ref().map(|s| s.user_id.clone()),
+                voice_provisioning_job_id: salesforce
+                    .as_ref()
+                    .and_then(|s| s.bulkop.as_ref())
+                    .and_then(|b| b.voice_provisioning_job_id.clone()),
+                permission_set_assignment_id: salesforce.and_then(|s| s.permission_set_assignment_id),
+                quick_connect_id: connect.quick_connect_id,
+            },
+        ),
+        Err(err) if err.retryable && record.attempts < policy.max_attempts => Verdict::Retry(err.message),
+        Err(err) => {
+            Verdict::Done(RowStatus::Failed, RowOutcome { error_message: Some(err.message), ..RowOutcome::default() })
+        }
+    };
+    let ended = match verdict {
+        Verdict::Done(status, outcome) => {
+            match store.finish_row(&message.job_id, row.row, status, &outcome, owner).await? {
+                Some(state) => RowEnd::Finished(state, status),
+                None => RowEnd::TakenOver,
+            }
+        }
+        Verdict::Retry(reason) => {
+            store.release_row(&message.job_id, row.row, owner, Release::AfterAttempt).await?;
+            RowEnd::Retry(reason)
+        }
+    };
+    Ok((row.row, ended))
 }
 
 /// What a succeeded row's admin should know: an email change that waits for its owner, or what Salesforce made of the
@@ -441,7 +515,7 @@ async fn salesforce_side<S: JobStore>(
     targets: &Targets,
     message: &ChunkMessage,
     work: &[(UserRow, RowRecord)],
-    connect: &mut ConnectSide<'_>,
+    connect: &ConnectSide<'_>,
     keep_going: &(dyn Fn() -> bool + Sync),
 ) -> Result<Sides, StoreError> {
     let implied = targets
@@ -642,31 +716,31 @@ struct ConnectResult {
     quick_connect_id: Option<String>,
 }
 
-/// The Connect side of a chunk's rows, one row at a time under the pacer; names are resolved once per chunk.
+/// The Connect side of a chunk's rows, several at a time under the pacer; names are resolved once per chunk.
 struct ConnectSide<'t> {
     target: Option<&'t ConnectTarget>,
     message: &'t ChunkMessage,
-    directory: Option<Directory>,
-    /// Whether the directory's users were listed again for users Salesforce made after it was loaded.
-    reloaded: bool,
+    directory: OnceCell<Directory>,
+    /// Set once the directory's users were listed again for users Salesforce made after it was loaded.
+    reloaded: OnceCell<()>,
     /// When the chunk stops waiting for users Salesforce made: one settling time for them all, so that users that
     /// never appear (Salesforce made them elsewhere) cost a chunk that long, not that long a row.
-    adopt_until: Option<Instant>,
-}
-
-/// The instance's names in `slot`, loaded on first need, once per chunk.
-async fn loaded<'d>(slot: &'d mut Option<Directory>, target: &ConnectTarget) -> Result<&'d mut Directory, SideError> {
-    if slot.is_none() {
-        *slot = Some(Directory::load(&target.client, &target.instance_id, &target.pacer).await?);
-    }
-    Ok(slot.as_mut().expect("loaded above"))
+    adopt_until: OnceLock<Instant>,
 }
 
 impl<'t> ConnectSide<'t> {
+    /// The instance's names, loaded on first need, once per chunk, however many rows ask at once.
+    async fn loaded(&self, target: &ConnectTarget) -> Result<&Directory, SideError> {
+        Ok(self
+            .directory
+            .get_or_try_init(|| Directory::load(&target.client, &target.instance_id, &target.pacer))
+            .await?)
+    }
+
     /// Each row's routing profile as the ARN a ContactCenterBulkOp record carries (`None`: the row names none), or
     /// why it has none. A name or id is resolved in the instance's directory.
     async fn routing_profile_arns<'r>(
-        &mut self,
+        &self,
         rows: impl Iterator<Item = &'r UserRow>,
     ) -> Vec<Result<Option<String>, String>> {
         let mut arns = Vec::new();
@@ -675,7 +749,7 @@ impl<'t> ConnectSide<'t> {
                 (None, _) => Ok(None),
                 (Some(ResourceRef::Arn(arn)), _) => Ok(Some(arn.clone())),
                 (Some(_), None) => Err("Amazon Connect: no instance is configured to name the routing profile".into()),
-                (Some(reference), Some(target)) => match loaded(&mut self.directory, target).await {
+                (Some(reference), Some(target)) => match self.loaded(target).await {
                     Ok(directory) => directory
                         .routing_profile_arn(reference)
                         .map(Some)
@@ -689,11 +763,17 @@ impl<'t> ConnectSide<'t> {
     }
 
     fn new(targets: &'t Targets, message: &'t ChunkMessage) -> Self {
-        Self { target: targets.connect.as_ref(), message, directory: None, reloaded: false, adopt_until: None }
+        Self {
+            target: targets.connect.as_ref(),
+            message,
+            directory: OnceCell::new(),
+            reloaded: OnceCell::new(),
+            adopt_until: OnceLock::new(),
+        }
     }
 
     async fn apply(
-        &mut self,
+        &self,
         row: &UserRow,
         salesforce: Option<&SalesforceOutcome>,
     ) -> Result<ConnectResult, SideError> {
@@ -708,23 +788,24 @@ impl<'t> ConnectSide<'t> {
             identity: self.message.setup.identity_management,
             pacer: &target.pacer,
         };
-        let directory = loaded(&mut self.directory, target).await?;
+        let directory = self.loaded(target).await?;
         // The user Salesforce made for a bulk operation goes by Service Cloud Voice's username; the chunk's users
         // are listed again once (it is cheaper than a search per row) should the directory predate them.
         let voice = salesforce.and_then(|s| s.voice_username.clone());
         let username = voice.clone().unwrap_or(username);
-        if voice.is_some() && directory.user_id(&username).is_none() && !self.reloaded {
-            directory.reload_users(&target.client, &target.instance_id, &target.pacer).await?;
-            self.reloaded = true;
+        if voice.is_some() && directory.user_id(&username).is_none() {
+            self.reloaded
+                .get_or_try_init(|| directory.reload_users(&target.client, &target.instance_id, &target.pacer))
+                .await?;
         }
         let outcome = match row.action {
             Action::Add | Action::Update if voice.is_some() => {
-                let until = *self.adopt_until.get_or_insert_with(|| Instant::now() + target.pacer.retries().settling);
+                let until = *self.adopt_until.get_or_init(|| Instant::now() + target.pacer.retries().settling);
                 provisioner.adopt(directory, &username, &user, until).await?
             }
             Action::Add => provisioner.add(directory, &username, &user).await?,
             Action::Update => {
-                let existing = directory.user_id(&username).map(str::to_owned).ok_or_else(|| {
+                let existing = directory.user_id(&username).ok_or_else(|| {
                     SideError::of_row(format!("Amazon Connect: the instance has no user named {username:?} to update"))
                 })?;
                 provisioner.bring_to(&existing, &user, directory).await?
