@@ -513,8 +513,9 @@ async fn the_transfer_flow_is_the_default_agent_transfer_not_the_first_listed() 
 }
 
 /// Another tool spends part of the account's quota: ccbulk's pacer is set to 20 CreateUser a second, the account
-/// gives 5. The throttles cut the pacer's rate until it fits, so that rows worked at once all succeed and far fewer
-/// calls are throttled than rows created. (Without the cut, three calls in four would be throttled.)
+/// gives 5. The throttles cut the pacer's rate until it fits, so that rows worked at once all succeed with few calls
+/// throttled: 3 for 24 rows when measured, 11 with the cut taken out (the slots given up after a throttle and the
+/// retries' backoff alone).
 #[tokio::test]
 async fn throttles_from_a_quota_spent_elsewhere_cut_the_rate_until_it_fits() {
     let mut knobs = roomy();
@@ -538,6 +539,6 @@ async fn throttles_from_a_quota_spent_elsewhere_cut_the_rate_until_it_fits() {
     let throttled = counters.throttled.get("CreateUser").copied().unwrap_or(0);
     assert!(throttled > 0, "the quota was never met: {counters:?}");
     assert_eq!(pacer.throttles(), throttled, "the pacer saw every throttle");
-    assert!(throttled < ROWS as u64 / 2, "{throttled} throttles for {ROWS} rows: the rate was not cut");
+    assert!(throttled < ROWS as u64 / 4, "{throttled} throttles for {ROWS} rows: the rate was not cut");
     assert_eq!(sandbox.snapshot().instance(&instance).unwrap().users.len(), ROWS + 1);
 }

@@ -97,7 +97,10 @@ mod tests {
     fn most_in_window(slots: &[Micros], window: Micros) -> usize {
         let mut sorted = slots.to_vec();
         sorted.sort_unstable();
-        (0..sorted.len()).map(|i| sorted[i..].iter().take_while(|&&t| t < sorted[i] + window).count()).max().unwrap_or(0)
+        (0..sorted.len())
+            .map(|i| sorted[i..].iter().take_while(|&&t| t < sorted[i] + window).count())
+            .max()
+            .unwrap_or(0)
     }
 
     #[test]

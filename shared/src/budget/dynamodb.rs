@@ -9,13 +9,14 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 
-use super::{Budget, BudgetError, BudgetFuture, BucketState, Limit, Micros, now_micros};
+use super::{BucketState, Budget, BudgetError, BudgetFuture, Limit, Micros, now_micros};
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -28,13 +29,34 @@ pub struct DynamoBudget {
     pk: String,
     /// The last state and version seen per bucket: the first try of a change needs no read when nobody else wrote.
     seen: Mutex<HashMap<String, (BucketState, u64)>>,
+    /// Microseconds a write to the table takes, smoothed.
+    round_trip: AtomicU64,
 }
 
 impl DynamoBudget {
     /// The buckets of `scope` (for Connect, the instance: its quotas are the account's, and one stack works one
     /// instance) in `table`.
     pub fn new(client: Client, table: impl Into<String>, scope: &str) -> Self {
-        Self { client, table: table.into(), pk: format!("BUDGET#{scope}"), seen: Mutex::default() }
+        Self {
+            client,
+            table: table.into(),
+            pk: format!("BUDGET#{scope}"),
+            seen: Mutex::default(),
+            round_trip: AtomicU64::new(0),
+        }
+    }
+
+    fn round_trip(&self) -> Micros {
+        self.round_trip.load(Ordering::Relaxed)
+    }
+
+    fn took(&self, elapsed: Duration) {
+        let sample = elapsed.as_micros() as Micros;
+        let smoothed = match self.round_trip() {
+            0 => sample,
+            before => (before * 4 + sample) / 5,
+        };
+        self.round_trip.store(smoothed, Ordering::Relaxed);
     }
 
     fn key(&self, bucket: &str) -> Item {
@@ -67,7 +89,10 @@ impl DynamoBudget {
             None => self.read(bucket).await?,
         };
         for attempt in 0..RACE_ATTEMPTS {
-            let (next, answer) = change(state, now_micros());
+            // Slots are given from when the answer is back with the caller, a round trip from now: a slot already
+            // past on arrival would be spent late, crowding the slots after it.
+            let started = Instant::now();
+            let (next, answer) = change(state, now_micros() + self.round_trip());
             let Some(next) = next else { return Ok(answer) };
             let mut item = self.key(bucket);
             item.insert("tat".into(), n(next.tat));
@@ -83,9 +108,13 @@ impl DynamoBudget {
             let put = if version == 0 {
                 put.condition_expression("attribute_not_exists(pk)")
             } else {
-                put.condition_expression("version = :v").expression_attribute_values(":v", n(version))
+                put.condition_expression("#version = :v")
+                    .expression_attribute_names("#version", "version")
+                    .expression_attribute_values(":v", n(version))
             };
-            match put.send().await {
+            let sent = put.send().await;
+            self.took(started.elapsed());
+            match sent {
                 Ok(_) => {
                     if let Ok(mut seen) = self.seen.lock() {
                         seen.insert(bucket.to_owned(), (next, version + 1));

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use super::{Budget, BudgetError, BudgetFuture, BucketState, Limit, Micros, now_micros};
+use super::{BucketState, Budget, BudgetError, BudgetFuture, Limit, Micros, now_micros};
 
 #[derive(Debug, Default)]
 pub struct LocalBudget {

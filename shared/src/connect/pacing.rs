@@ -261,7 +261,7 @@ impl Pacer {
             // and none is taken for calls that may never come.
             let count = lane.waiting.load(Ordering::SeqCst).clamp(1, limit.per_second.ceil().max(1.0) as u32);
             let taken = now_micros();
-            let slots = match self.budget.reserve(api.name(), limit, count).await {
+            let mut slots = match self.budget.reserve(api.name(), limit, count).await {
                 Ok(slots) => slots,
                 Err(err) => {
                     tracing::warn!(error = %err, "the shared rate budget is out of reach: this worker paces alone at its share");
@@ -269,8 +269,14 @@ impl Pacer {
                     self.fallback.reserve(api.name(), share, count).await.unwrap_or_default()
                 }
             };
+            // The first slot is this caller's own, however long the budget took to answer: every trip to the
+            // budget lets one call through.
+            let mine = (!slots.is_empty()).then(|| slots.remove(0));
             if let Ok(mut lane_slots) = lane.slots.lock() {
                 lane_slots.extend(slots.into_iter().map(|slot| (slot, taken)));
+            }
+            if let Some(mine) = mine {
+                break (mine, taken);
             }
         };
         lane.waiting.fetch_sub(1, Ordering::SeqCst);

@@ -772,11 +772,7 @@ impl<'t> ConnectSide<'t> {
         }
     }
 
-    async fn apply(
-        &self,
-        row: &UserRow,
-        salesforce: Option<&SalesforceOutcome>,
-    ) -> Result<ConnectResult, SideError> {
+    async fn apply(&self, row: &UserRow, salesforce: Option<&SalesforceOutcome>) -> Result<ConnectResult, SideError> {
         let Some(wanted) = &row.connect else {
             return Ok(ConnectResult { user: ConnectOutcome::default(), quick_connect_id: None });
         };
