@@ -6,11 +6,13 @@
 
 mod secret;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use aws_config::SdkConfig;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use ccbulk_lambda::{CHUNK_ROWS, ConfigError, Env, s3_client};
+use ccbulk_shared::budget::DynamoBudget;
 use ccbulk_shared::connect::{Pacer, RateBudget, SettingNames, Workload};
 use ccbulk_shared::job::{ChunkMessage, DynamoJobStore};
 use ccbulk_shared::pipeline::{
@@ -30,7 +32,6 @@ const SALESFORCE_ONLY_MARGIN: Duration = Duration::from_secs(30);
 /// How the settings behind an unworkable schedule are named in the template, and in the function's environment.
 const SETTING_NAMES: SettingNames = SettingNames {
     rate: "ConnectWriteRate (CCBULK_CONNECT_WRITE_RATE)",
-    burst: "ConnectWriteBurst (CCBULK_CONNECT_WRITE_BURST)",
     workers: "ProvisionConcurrency (CCBULK_PROVISION_CONCURRENCY)",
     chunk_rows: "ChunkRows (CCBULK_CHUNK_ROWS)",
     time_limit: "provision function's Timeout (CCBULK_TIMEOUT_SECONDS)",
@@ -144,8 +145,8 @@ enum Delivery {
 
 impl Provision {
     /// From `CCBULK_TABLE`, `CCBULK_QUEUE_URL`, `CCBULK_CONNECT_INSTANCE_ID` (and, for tests or private endpoints,
-    /// `CCBULK_CONNECT_ENDPOINT_URL`), `CCBULK_CONNECT_WRITE_RATE` shared by `CCBULK_PROVISION_CONCURRENCY`
-    /// workers, `CCBULK_SALESFORCE_{LOGIN_URL,CLIENT_ID,JWT_USERNAME,JWT_AUDIENCE,SECRET_ARN}`,
+    /// `CCBULK_CONNECT_ENDPOINT_URL`), `CCBULK_CONNECT_WRITE_RATE` and `CCBULK_CONNECT_WRITE_BURST` for all
+    /// `CCBULK_PROVISION_CONCURRENCY` workers together, `CCBULK_SALESFORCE_{LOGIN_URL,CLIENT_ID,JWT_USERNAME,JWT_AUDIENCE,SECRET_ARN}`,
     /// `CCBULK_SECRET_TTL_SECONDS`, `CCBULK_MAX_ATTEMPTS`, `CCBULK_RETRY_DELAY_SECONDS`, new users' defaults
     /// `CCBULK_SALESFORCE_DEFAULT_{PROFILE,TIME_ZONE,LOCALE,LANGUAGE,EMAIL_ENCODING}` and the Salesforce side of
     /// Connect-template rows, `CCBULK_CONNECT_TEMPLATE_{CONTACT_CENTER,ROLE}` (none when the contact center is unset).
@@ -170,8 +171,9 @@ impl Provision {
         let paused_look_again = Duration::from_secs(
             env.number::<u64>("CCBULK_PAUSED_RETRY_SECONDS", Some(PAUSED_LOOK_AGAIN.as_secs()))?.min(900),
         );
-        // The account's quota is per account and API: the workers split it, each with its share of the burst. Settings
-        // that cannot work together are refused here, at cold start, not found out from a dead-letter queue.
+        // The account's quota is per account and API: the workers draw from one budget in the table, so that a busy
+        // worker takes the whole rate while the others idle. Settings that cannot work even when every worker is
+        // busy (each then gets its share) are refused here, at cold start, not found out from a dead-letter queue.
         let workload = Workload {
             budget: RateBudget { write_per_second: rate, write_burst: burst, ..RateBudget::default() },
             workers,
@@ -182,16 +184,16 @@ impl Provision {
         let connect = match env.optional("CCBULK_CONNECT_INSTANCE_ID") {
             Some(instance_id) => {
                 let schedule = workload.check().map_err(|err| ConfigError::Unworkable(err.explain(&SETTING_NAMES)))?;
-                let budget = schedule.share;
                 deadline_margin = schedule.slowest_row;
+                let shared = DynamoBudget::new(aws_sdk_dynamodb::Client::new(config), &table, &instance_id);
                 let mut builder = aws_sdk_connect::config::Builder::from(config);
                 if let Some(url) = env.optional("CCBULK_CONNECT_ENDPOINT_URL") {
                     builder = builder.endpoint_url(url);
                 }
                 Some(ConnectTarget {
                     client: ccbulk_shared::connect::client(builder),
+                    pacer: Pacer::shared(workload.budget, Arc::new(shared), workers),
                     instance_id,
-                    pacer: Pacer::new(budget),
                 })
             }
             None => None,
@@ -456,12 +458,8 @@ mod tests {
     #[test]
     fn settings_that_cannot_work_together_are_refused_at_cold_start_and_named() {
         const INSTANCE: (&str, &str) = ("CCBULK_CONNECT_INSTANCE_ID", "8c7b5d2e-3f4a-4b6c-9d8e-1a2b3c4d5e6f");
-        let bursts = provision(&[INSTANCE, ("CCBULK_PROVISION_CONCURRENCY", "8")]).err().unwrap().to_string();
-        assert!(bursts.contains("ProvisionConcurrency (CCBULK_PROVISION_CONCURRENCY)"), "{bursts}");
-        assert!(bursts.contains("ConnectWriteBurst (CCBULK_CONNECT_WRITE_BURST)"), "{bursts}");
-        let raised =
-            provision(&[INSTANCE, ("CCBULK_PROVISION_CONCURRENCY", "8"), ("CCBULK_CONNECT_WRITE_BURST", "10")]);
-        assert!(raised.is_ok(), "a raised burst takes more workers");
+        // More workers than the burst: they share one bucket in the table, which holds the burst for all of them.
+        assert!(provision(&[INSTANCE, ("CCBULK_PROVISION_CONCURRENCY", "8")]).is_ok());
 
         let slow = provision(&[
             INSTANCE,

@@ -1,6 +1,6 @@
 //! Whether a deployment's settings can work at all, judged before the first message: workers that share the
-//! account's Connect quota must each finish a chunk well inside their time limit, keep back time enough for the
-//! slowest row, and never burst, all together, past the account's burst.
+//! account's Connect quota must each finish a chunk well inside their time limit and keep back time enough for the
+//! slowest row, even when all of them are busy and each gets only its share of the budget.
 
 use std::fmt;
 use std::time::Duration;
@@ -44,9 +44,6 @@ pub struct Schedule {
 /// Settings that cannot work, with the figures that show it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Unworkable {
-    /// Each worker keeps a burst of at least one request, so more workers than the account's burst could together
-    /// send more at once than the account takes.
-    Bursts { workers: u32, burst: u32 },
     /// A single row, at one worker's share, may take more than half the time limit.
     SlowRow { slowest_row: Duration, time_limit: Duration, share_per_second: f64 },
     /// A chunk, at one worker's share, does not finish well inside the time limit.
@@ -57,7 +54,6 @@ pub enum Unworkable {
 #[derive(Debug, Clone, Copy)]
 pub struct SettingNames {
     pub rate: &'static str,
-    pub burst: &'static str,
     pub workers: &'static str,
     pub chunk_rows: &'static str,
     pub time_limit: &'static str,
@@ -66,9 +62,6 @@ pub struct SettingNames {
 impl Workload {
     pub fn check(&self) -> Result<Schedule, Unworkable> {
         let workers = self.workers.max(1);
-        if workers > self.budget.write_burst {
-            return Err(Unworkable::Bursts { workers, burst: self.budget.write_burst });
-        }
         let share = self.budget.shared_by(workers);
         let write = Duration::from_secs_f64(1.0 / share.write_per_second);
         let read = Duration::from_secs_f64(1.0 / share.read_per_second);
@@ -109,11 +102,6 @@ impl Unworkable {
     /// The message for an admin, naming the settings to change.
     pub fn explain(&self, names: &SettingNames) -> String {
         match self {
-            Unworkable::Bursts { workers, burst } => format!(
-                "{workers} workers ({}) would each keep a burst of at least one Connect request, {workers} at once, \
-                 more than the account's burst of {burst} ({}): lower {} to at most {burst}",
-                names.workers, names.burst, names.workers
-            ),
             Unworkable::SlowRow { slowest_row, time_limit, share_per_second } => format!(
                 "at {} ({share_per_second:.3} Connect writes a second for each worker), one row may take {}, more \
                  than half the {} of {}: raise {} or lower {}",
@@ -162,7 +150,6 @@ mod tests {
 
     const NAMES: SettingNames = SettingNames {
         rate: "ConnectWriteRate",
-        burst: "ConnectWriteBurst",
         workers: "ProvisionConcurrency",
         chunk_rows: "ChunkRows",
         time_limit: "function timeout",
@@ -186,12 +173,10 @@ mod tests {
     }
 
     #[test]
-    fn more_workers_than_the_burst_are_refused() {
-        let err = workload(2.0, 6, 25).check().unwrap_err();
-        assert_eq!(err, Unworkable::Bursts { workers: 6, burst: 5 });
-        let message = err.explain(&NAMES);
-        assert!(message.contains("ProvisionConcurrency") && message.contains("at most 5"), "{message}");
-        assert!(workload(2.0, 5, 25).check().is_ok());
+    fn more_workers_than_the_burst_work_now_that_they_share_one_bucket() {
+        // The budget in the table holds the account's burst for all of them: no worker keeps one of its own.
+        let schedule = workload(10.0, 8, 25).check().unwrap();
+        assert_eq!(schedule.share.write_per_second, 10.0 / 8.0, "each one's part when all of them are busy");
     }
 
     #[test]
