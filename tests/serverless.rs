@@ -423,13 +423,13 @@ async fn invocations_killed_mid_chunk_are_completed_by_redelivery_without_duplic
 /// before the dead-letter queue, and still finishes, each row once.
 #[tokio::test]
 async fn a_chunk_worked_a_few_rows_per_invocation_finishes_without_using_up_its_receives() {
-    // At one Connect write a second an invocation with a second left gets through a row or two, however many rows
-    // it works at once.
-    let parameters = vec![("ConnectWriteRate", "1".to_owned())];
+    // At one Connect write a second, and no burst to speak of, an invocation with two seconds left gets through a row
+    // or two, however many rows it works at once.
+    let parameters = vec![("ConnectWriteRate", "1".to_owned()), ("ConnectWriteBurst", "1".to_owned())];
     let stack = Stack::start(StackOptions { chunk_rows: 20, parameters, ..StackOptions::default() }).await;
     let api = OpenApi::load();
     stack.notify(stack.upload("uploads/agents.csv", example("ccbulk-agents.csv")).await).await;
-    let drained = stack.drain(Delivery::ShortDeadline(Duration::from_secs(1))).await;
+    let drained = stack.drain(Delivery::ShortDeadline(Duration::from_secs(2))).await;
     assert_eq!(drained.failures, 0, "no delivery failed, so none used up a receive: {drained:?}");
     assert!(drained.invocations > 5 + 2, "the chunks took more invocations than their receives allow: {drained:?}");
     assert!(stack.dead_letters().await.is_empty());

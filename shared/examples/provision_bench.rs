@@ -14,7 +14,7 @@ mod common;
 use std::net::SocketAddr;
 
 use aws_sdk_connect::config::{BehaviorVersion, Credentials as AwsCredentials, Region};
-use ccbulk_sandbox::connect::{ConnectSandbox, Knobs, Op, QuotaSpec};
+use ccbulk_sandbox::connect::{ConnectSandbox, Knobs, Latency, Op, QuotaSpec};
 use ccbulk_sandbox::examples;
 use ccbulk_sandbox::salesforce::SalesforceSandbox;
 use ccbulk_shared::connect::{Pacer, RateBudget};
@@ -30,6 +30,7 @@ struct Scenario {
     rows: usize,
     quota: QuotaSpec,
     budget: RateBudget,
+    latency: Latency,
 }
 
 #[tokio::main]
@@ -44,12 +45,21 @@ async fn main() {
             rows: args.first().copied().unwrap_or(60),
             quota: default_quota,
             budget: RateBudget::default(),
+            latency: Latency::default(),
+        },
+        Scenario {
+            name: "raised quota (CreateUser 50/s, burst 5) with 80–300 ms a call",
+            rows: args.get(3).copied().unwrap_or(1000),
+            quota: QuotaSpec { rate: 50.0, burst: 5 },
+            budget: RateBudget { write_per_second: 50.0, write_burst: 5, read_per_second: 10.0, read_burst: 10 },
+            latency: Latency { fixed_ms: 80, jitter_ms: 220 },
         },
         Scenario {
             name: "raised quota (CreateUser 100/s)",
             rows: args.get(1).copied().unwrap_or(1000),
             quota: raised,
             budget: RateBudget { write_per_second: 100.0, write_burst: 100, read_per_second: 100.0, read_burst: 100 },
+            latency: Latency::default(),
         },
         Scenario {
             name: "no quota to speak of (10,000/s): the engine's own ceiling",
@@ -61,6 +71,7 @@ async fn main() {
                 read_per_second: 10_000.0,
                 read_burst: 10_000,
             },
+            latency: Latency::default(),
         },
     ];
     println!("{WORKERS} workers, {CHUNK_ROWS} rows per chunk, every row an add with both sides");
@@ -82,7 +93,7 @@ async fn run(scenario: &Scenario) {
     let mut quotas: std::collections::BTreeMap<String, QuotaSpec> =
         Op::ALL.iter().map(|op| (op.name().to_owned(), QuotaSpec { rate: 10_000.0, burst: 10_000 })).collect();
     quotas.insert(Op::CreateUser.name().to_owned(), scenario.quota);
-    seed.knobs = Knobs { quotas, ..Knobs::default() };
+    seed.knobs = Knobs { quotas, latency: scenario.latency, ..Knobs::default() };
     for instance in &mut seed.instances {
         instance.max_users = scenario.rows + 100;
     }
@@ -96,11 +107,11 @@ async fn run(scenario: &Scenario) {
             .endpoint_url(connect.endpoint()),
     );
     let targets = Targets {
-        connect: Some(ConnectTarget {
+        connect: Some(ConnectTarget::new(
             client,
-            instance_id: connect.instance_id("ccbulk-sandbox").expect("the instance").to_owned(),
-            pacer: Pacer::new(scenario.budget),
-        }),
+            connect.instance_id("ccbulk-sandbox").expect("the instance"),
+            Pacer::new(scenario.budget),
+        )),
         salesforce: Some(common::salesforce_target(&salesforce, SalesforceSync::Direct)),
     };
     let input = file(scenario.rows);
@@ -120,10 +131,11 @@ async fn run(scenario: &Scenario) {
     );
     println!(
         "  CreateUser: {reached:.2} req/s = {:.2} of the {} req/s quota (its burst of {} lifts short runs above 1.0), \
-         {:.0}x the default 2 req/s; {throttled} throttled",
+         {:.0}x the default 2 req/s; {throttled} throttled; {:.3} CreateUser calls per row",
         reached / scenario.quota.rate,
         scenario.quota.rate,
         scenario.quota.burst,
-        reached / 2.0
+        reached / 2.0,
+        creates as f64 / scenario.rows as f64
     );
 }

@@ -51,16 +51,16 @@ async fn world_with(org: SalesforceSeed) -> World {
             .endpoint_url(connect.endpoint()),
     );
     let targets = Targets {
-        connect: Some(ConnectTarget {
+        connect: Some(ConnectTarget::new(
             client,
-            instance_id: connect.instance_id("ccbulk-sandbox").unwrap().to_owned(),
+            connect.instance_id("ccbulk-sandbox").unwrap(),
             // Two tries a call, soon after each other: a fault that lasts is the next delivery's to retry.
-            pacer: Pacer::new(FAST).with_retries(Retries {
+            Pacer::new(FAST).with_retries(Retries {
                 attempts: 2,
                 first: Duration::from_millis(20),
                 ..Retries::default()
             }),
-        }),
+        )),
         salesforce: Some(common::salesforce_target(&salesforce, SalesforceSync::Direct)),
     };
     World { connect, salesforce, targets }

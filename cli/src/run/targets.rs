@@ -61,7 +61,7 @@ impl Embedded {
             client_secret: SANDBOX_CLIENT_SECRET.into(),
         };
         Ok(Targets {
-            connect: Some(ConnectTarget { client, instance_id, pacer: Pacer::new(RateBudget::default()) }),
+            connect: Some(ConnectTarget::new(client, instance_id, Pacer::new(RateBudget::default()))),
             salesforce: Some(SalesforceTarget {
                 client: SalesforceClient::new(credentials),
                 defaults: SalesforceDefaults::default(),
@@ -88,11 +88,7 @@ pub async fn connect_target(config: &ConnectConfig) -> ConnectTarget {
     if let Some(url) = &config.endpoint_url {
         builder = builder.endpoint_url(url);
     }
-    ConnectTarget {
-        client: ccbulk_shared::connect::client(builder),
-        instance_id: config.instance_id.clone(),
-        pacer: Pacer::new(config.budget),
-    }
+    ConnectTarget::new(ccbulk_shared::connect::client(builder), config.instance_id.clone(), Pacer::new(config.budget))
 }
 
 pub fn salesforce_target(config: &SalesforceConfig) -> SalesforceTarget {

@@ -190,11 +190,8 @@ impl Provision {
                 if let Some(url) = env.optional("CCBULK_CONNECT_ENDPOINT_URL") {
                     builder = builder.endpoint_url(url);
                 }
-                Some(ConnectTarget {
-                    client: ccbulk_shared::connect::client(builder),
-                    pacer: Pacer::shared(workload.budget, Arc::new(shared), workers),
-                    instance_id,
-                })
+                let pacer = Pacer::shared(workload.budget, Arc::new(shared), workers);
+                Some(ConnectTarget::new(ccbulk_shared::connect::client(builder), instance_id, pacer))
             }
             None => None,
         };

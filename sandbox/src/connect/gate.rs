@@ -1,5 +1,5 @@
-//! What every call passes before it reaches its operation: the signature check, the added latency, the account's
-//! quota for the API, and injected faults. Counted per operation for the inspection endpoint.
+//! What every call passes before it reaches its operation: the signature check, the account's quota for the API,
+//! the added latency, and injected faults. Counted per operation for the inspection endpoint.
 
 use std::collections::BTreeMap;
 use std::num::NonZeroU32;
@@ -207,12 +207,16 @@ impl Gate {
             let faults = knobs.faults.get(op.name()).or_else(|| knobs.faults.get("*")).copied().unwrap_or_default();
             (knobs.latency, faults)
         };
-        latency.wait().await;
+        // The quota is judged as the request arrives, before any work on it: AWS throttles the rate of request
+        // submissions with a token bucket per account and API (EC2 and ECS API references, "Request throttling",
+        // "How throttling is applied"), so a throttled call is answered at once and the latency is the time an
+        // admitted call takes to be worked. Latency before the check would bunch arrivals that left evenly spaced.
         let within_quota = self.limiters.lock().unwrap().get(&op).is_none_or(|limiter| limiter.check().is_ok());
         if !within_quota {
             *self.counters.lock().unwrap().throttled.entry(op.name()).or_default() += 1;
             return Err(ConnectError::new(ErrorKind::Throttling, "Rate exceeded"));
         }
+        latency.wait().await;
         let injected = if fastrand::f64() < faults.internal_error {
             Some(ConnectError::new(ErrorKind::InternalService, "We encountered an internal error. Please try again."))
         } else if fastrand::f64() < faults.throttle {

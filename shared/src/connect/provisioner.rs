@@ -313,7 +313,7 @@ impl ConnectProvisioner<'_> {
     /// Removes the user, and first the quick connects that point at it, so that none is left dangling even if the
     /// process dies between the two steps. A user already gone is a success.
     pub async fn remove(&self, directory: &Directory, username: &str) -> Result<ConnectOutcome, ProvisionError> {
-        let Some(user_id) = directory.user_id(username) else {
+        let Some(user_id) = self.existing(directory, username).await? else {
             return Ok(ConnectOutcome::default());
         };
         let pointing = lock(self.quick_connects(directory).await?).remove(&user_id).unwrap_or_default();
@@ -383,11 +383,27 @@ impl ConnectProvisioner<'_> {
             .instance_id(self.instance_id)
             .name(username.chars().take(127).collect::<String>())
             .quick_connect_config(config);
-        let created = self
+        let created = match self
             .pacer
             .send(Api::CreateQuickConnect, directory.fresh_since(user_id), || call.clone().send())
             .await
-            .map_err(ProvisionError::from_sdk)?;
+        {
+            Ok(created) => created,
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_duplicate_resource_exception()) => {
+                // Made since the index was read (an earlier attempt at this row, cut short): read the index again
+                // and take it, if it points at this user.
+                let fresh = self.read_quick_connects().await?;
+                let index = self.quick_connects(directory).await?;
+                let mut index = lock(index);
+                *index = fresh;
+                return index.get(user_id).and_then(|q| q.first()).cloned().ok_or_else(|| {
+                    ProvisionError::permanent(format!(
+                        "a quick connect named {username:?} exists and points elsewhere than this user"
+                    ))
+                });
+            }
+            Err(err) => return Err(ProvisionError::from_sdk(err)),
+        };
         let id = created.quick_connect_id().unwrap_or_default().to_owned();
         if let Some(map) = directory.quick_connects.get() {
             lock(map).entry(user_id.to_owned()).or_default().push(id.clone());
@@ -456,6 +472,19 @@ impl ConnectProvisioner<'_> {
             tokio::time::sleep(retries.ceiling(retry).min(give_up.saturating_duration_since(Instant::now()))).await;
         }
         Err(ProvisionError { message: format!("{username} exists but cannot be found yet"), retryable: true })
+    }
+
+    /// The id of the user named `username`: from the directory, or else looked up once (SearchUsers), for a user
+    /// someone made after the directory was read (the directory is read once per job).
+    pub async fn existing(&self, directory: &Directory, username: &str) -> Result<Option<String>, ProvisionError> {
+        if let Some(id) = directory.user_id(username) {
+            return Ok(Some(id));
+        }
+        let found = self.find(username).await?;
+        if let Some(id) = &found {
+            directory.learn_user(username, id);
+        }
+        Ok(found)
     }
 
     /// Looks a user up by exact username (SearchUsers), for when the directory's snapshot is behind.

@@ -5,7 +5,7 @@
 //! of the chunk, until its attempts run out.
 
 use std::borrow::Cow;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use aws_sdk_connect::Client as ConnectClient;
@@ -14,7 +14,7 @@ use futures_util::stream::FuturesUnordered;
 use tokio::sync::OnceCell;
 
 use super::objects::{ObjectError, ObjectStore};
-use crate::connect::{ConnectOutcome, ConnectProvisioner, Directory, Pacer, ProvisionError, RowPermit};
+use crate::connect::{ConnectOutcome, ConnectProvisioner, Directories, Directory, Pacer, ProvisionError, RowPermit};
 use crate::domain::{
     Action, ConnectUser, ContactCenterRef, ResourceRef, SalesforceUser, SalesforceUserFields, SalesforceUserRef,
     UserRow, VoiceRole,
@@ -37,6 +37,14 @@ pub struct ConnectTarget {
     pub client: ConnectClient,
     pub instance_id: String,
     pub pacer: Pacer,
+    /// The instance's names, read once per job.
+    directories: Directories,
+}
+
+impl ConnectTarget {
+    pub fn new(client: ConnectClient, instance_id: impl Into<String>, pacer: Pacer) -> Self {
+        Self { client, instance_id: instance_id.into(), pacer, directories: Directories::default() }
+    }
 }
 
 /// The Salesforce org rows go to.
@@ -716,11 +724,11 @@ struct ConnectResult {
     quick_connect_id: Option<String>,
 }
 
-/// The Connect side of a chunk's rows, several at a time under the pacer; names are resolved once per chunk.
+/// The Connect side of a chunk's rows, several at a time under the pacer; names are resolved once per job.
 struct ConnectSide<'t> {
     target: Option<&'t ConnectTarget>,
     message: &'t ChunkMessage,
-    directory: OnceCell<Directory>,
+    directory: OnceCell<Arc<Directory>>,
     /// Set once the directory's users were listed again for users Salesforce made after it was loaded.
     reloaded: OnceCell<()>,
     /// When the chunk stops waiting for users Salesforce made: one settling time for them all, so that users that
@@ -729,12 +737,16 @@ struct ConnectSide<'t> {
 }
 
 impl<'t> ConnectSide<'t> {
-    /// The instance's names, loaded on first need, once per chunk, however many rows ask at once.
+    /// The instance's names, read on first need, once per job however many chunks and rows ask.
     async fn loaded(&self, target: &ConnectTarget) -> Result<&Directory, SideError> {
-        Ok(self
+        let job = self.message.job_id.to_string();
+        let directory = self
             .directory
-            .get_or_try_init(|| Directory::load(&target.client, &target.instance_id, &target.pacer))
-            .await?)
+            .get_or_try_init(|| {
+                target.directories.for_job(&job, || Directory::load(&target.client, &target.instance_id, &target.pacer))
+            })
+            .await?;
+        Ok(directory)
     }
 
     /// Each row's routing profile as the ARN a ContactCenterBulkOp record carries (`None`: the row names none), or
@@ -801,7 +813,7 @@ impl<'t> ConnectSide<'t> {
             }
             Action::Add => provisioner.add(directory, &username, &user).await?,
             Action::Update => {
-                let existing = directory.user_id(&username).ok_or_else(|| {
+                let existing = provisioner.existing(directory, &username).await?.ok_or_else(|| {
                     SideError::of_row(format!("Amazon Connect: the instance has no user named {username:?} to update"))
                 })?;
                 provisioner.bring_to(&existing, &user, directory).await?
