@@ -368,7 +368,9 @@ async fn work_chunk<S: JobStore>(
                     permit = room, if running.len() < MAX_ROWS_AT_ONCE => {
                         let ((row, record), salesforce) = item;
                         let started = work_row(store, connect, message, policy, keep_going, row, record, salesforce, owner, permit);
-                        running.push(started);
+                        // Boxed: a row's future nests the whole Connect side, deeper than the compiler lays out
+                        // inline within the chunk's.
+                        running.push(Box::pin(started));
                         next = pending.next();
                         continue;
                     }
@@ -743,7 +745,9 @@ impl<'t> ConnectSide<'t> {
         let directory = self
             .directory
             .get_or_try_init(|| {
-                target.directories.for_job(&job, || Directory::load(&target.client, &target.instance_id, &target.pacer))
+                target
+                    .directories
+                    .for_job(&job, || Box::pin(Directory::load(&target.client, &target.instance_id, &target.pacer)))
             })
             .await?;
         Ok(directory)
