@@ -118,6 +118,8 @@ async fn run(scenario: &Scenario) {
     let options = Options { chunk_rows: CHUNK_ROWS, ..Options::default() };
     let (job, seconds) = common::run(input.path(), &options, targets, WORKERS).await;
     let counters = connect.snapshot().counters;
+    let salesforce_calls: u64 =
+        salesforce.snapshot().counters.calls.iter().filter(|(kind, _)| *kind != "token").map(|(_, n)| n).sum();
     let creates = counters.calls.get("CreateUser").copied().unwrap_or(0);
     let throttled = counters.throttled.get("CreateUser").copied().unwrap_or(0);
     let reached = (creates - throttled) as f64 / seconds;
@@ -138,4 +140,5 @@ async fn run(scenario: &Scenario) {
         reached / 2.0,
         creates as f64 / scenario.rows as f64
     );
+    println!("  Salesforce: {:.1} calls per 200 rows", salesforce_calls as f64 * 200.0 / scenario.rows as f64);
 }

@@ -1,6 +1,6 @@
 //! The sandbox's state and the JSON shapes of the wire (PascalCase, as restJson1 sends them).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
@@ -121,7 +121,11 @@ pub struct Instance {
     pub contact_flows: Vec<Named>,
     /// The instance's flows of the other types, with their type (the service model's ContactFlowType).
     pub other_flows: Vec<(Named, &'static str)>,
+    /// Read freely; written only through [`Instance::insert_user`] and [`Instance::remove_user`], which keep the
+    /// username index with it.
     pub users: BTreeMap<String, User>,
+    /// Lower-cased username → user id: lookups by username stay constant-time with 100,000 users and more.
+    pub usernames: HashMap<String, String>,
     pub quick_connects: BTreeMap<String, QuickConnect>,
     pub max_users: usize,
     pub max_quick_connects: usize,
@@ -132,7 +136,19 @@ impl Instance {
         format!("{}/{kind}/{id}", self.arn)
     }
 
+    /// Usernames are unique in an instance whatever their case (CreateUser answers DuplicateResourceException).
     pub fn user_by_username(&self, username: &str) -> Option<&User> {
-        self.users.values().find(|user| user.username.eq_ignore_ascii_case(username))
+        self.usernames.get(&username.to_lowercase()).and_then(|id| self.users.get(id))
+    }
+
+    pub fn insert_user(&mut self, user: User) {
+        self.usernames.insert(user.username.to_lowercase(), user.id.clone());
+        self.users.insert(user.id.clone(), user);
+    }
+
+    pub fn remove_user(&mut self, id: &str) -> Option<User> {
+        let user = self.users.remove(id)?;
+        self.usernames.remove(&user.username.to_lowercase());
+        Some(user)
     }
 }

@@ -159,6 +159,7 @@ impl ConnectSeed {
                 .map(|(name, kind)| (Named { id: new_id(), name: (*name).to_owned() }, *kind))
                 .collect(),
             users: BTreeMap::new(),
+            usernames: Default::default(),
             quick_connects: BTreeMap::new(),
             max_users: seed.max_users,
             max_quick_connects: seed.max_quick_connects,
@@ -179,29 +180,27 @@ impl ConnectSeed {
                 .map(|sp| find(&instance.security_profiles, sp))
                 .collect::<Result<_, _>>()?;
             let user_id = new_id();
-            instance.users.insert(
-                user_id.clone(),
-                User {
-                    arn: instance.resource_arn("agent", &user_id),
-                    id: user_id,
-                    username: user.username.clone(),
-                    identity_info: IdentityInfo {
-                        first_name: user.first_name.clone(),
-                        last_name: user.last_name.clone(),
-                        email: user.email.clone(),
-                        ..IdentityInfo::default()
-                    },
-                    phone_config: Some(PhoneConfig { phone_type: Some("SOFT_PHONE".into()), ..PhoneConfig::default() }),
-                    channel_configs: Default::default(),
-                    directory_user_id: None,
-                    security_profile_ids,
-                    routing_profile_id,
-                    hierarchy_group_id: None,
-                    tags: BTreeMap::new(),
-                    visible_at: Instant::now(),
-                    last_modified: now_epoch(),
+            let arn = instance.resource_arn("agent", &user_id);
+            instance.insert_user(User {
+                arn,
+                id: user_id,
+                username: user.username.clone(),
+                identity_info: IdentityInfo {
+                    first_name: user.first_name.clone(),
+                    last_name: user.last_name.clone(),
+                    email: user.email.clone(),
+                    ..IdentityInfo::default()
                 },
-            );
+                phone_config: Some(PhoneConfig { phone_type: Some("SOFT_PHONE".into()), ..PhoneConfig::default() }),
+                channel_configs: Default::default(),
+                directory_user_id: None,
+                security_profile_ids,
+                routing_profile_id,
+                hierarchy_group_id: None,
+                tags: BTreeMap::new(),
+                visible_at: Instant::now(),
+                last_modified: now_epoch(),
+            });
         }
         Ok(instance)
     }

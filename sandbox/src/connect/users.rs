@@ -99,7 +99,7 @@ pub fn create(instance: &mut Instance, request: CreateUserRequest, visibility_de
         visible_at: Instant::now() + visibility_delay,
         last_modified: now_epoch(),
     };
-    instance.users.insert(id.clone(), user);
+    instance.insert_user(user);
     Ok(json!({ "UserId": id, "UserArn": arn }))
 }
 
@@ -209,7 +209,12 @@ pub struct SearchUsersRequest {
 pub fn search(instance: &Instance, request: &SearchUsersRequest, region: &str) -> ConnectResult<Value> {
     let now = Instant::now();
     let mut matched = Vec::new();
-    for user in instance.users.values().filter(|user| user.visible_at <= now) {
+    // One exact username (how ccbulk looks a user up) is read from the index; any other criteria scan the users.
+    let candidates: Box<dyn Iterator<Item = &User>> = match request.search_criteria.as_ref().and_then(exact_username) {
+        Some(username) => Box::new(instance.user_by_username(username).into_iter()),
+        None => Box::new(instance.users.values()),
+    };
+    for user in candidates.filter(|user| user.visible_at <= now) {
         let keep = match &request.search_criteria {
             Some(criteria) => matches(criteria, user)?,
             None => true,
@@ -222,6 +227,15 @@ pub fn search(instance: &Instance, request: &SearchUsersRequest, region: &str) -
     let (users, next) = page(matched, request.next_token.as_deref(), request.max_results, 500, 100)?;
     let users: Vec<Value> = users.into_iter().map(|user| user_json(user, region, false)).collect();
     Ok(with_next(json!({ "Users": users, "ApproximateTotalCount": total }), next))
+}
+
+/// The username a criteria asks for alone and exactly, if that is all it asks.
+fn exact_username(criteria: &Value) -> Option<&str> {
+    let condition = criteria.as_object().filter(|c| c.len() == 1)?.get("StringCondition")?;
+    let field = condition.get("FieldName")?.as_str()?;
+    let comparison = condition.get("ComparisonType").and_then(Value::as_str).unwrap_or("EXACT");
+    (field.eq_ignore_ascii_case("username") && comparison == "EXACT").then_some(())?;
+    condition.get("Value")?.as_str()
 }
 
 /// The subset of UserSearchCriteria ccbulk needs: string conditions on username, names and id, combined with
@@ -375,5 +389,5 @@ pub fn update(instance: &mut Instance, id: &str, what: Update, request: UpdateRe
 
 /// Deletes the user. Quick connects that point at it stay, dangling, as the service leaves them.
 pub fn delete(instance: &mut Instance, id: &str) -> ConnectResult<Value> {
-    instance.users.remove(id).map(|_| json!({})).ok_or_else(|| ConnectError::not_found(format!("User {id} not found.")))
+    instance.remove_user(id).map(|_| json!({})).ok_or_else(|| ConnectError::not_found(format!("User {id} not found.")))
 }

@@ -65,6 +65,6 @@ pub fn provision(instance: &mut Instance, wanted: &VoiceUser) -> Result<(String,
         visible_at: Instant::now(),
         last_modified: now_epoch(),
     };
-    instance.users.insert(id.clone(), user);
+    instance.insert_user(user);
     Ok((id, true))
 }

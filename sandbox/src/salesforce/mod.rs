@@ -442,7 +442,18 @@ fn run_query(org: &Org, soql: &str, offset: usize, version: &str) -> Response {
             let object = query.object;
             Box::new(ids.into_iter().filter_map(move |id| org.get(object, &id)))
         }
-        None => Box::new(org.records(query.object)),
+        None => match query.object.eq_ignore_ascii_case("User").then(|| query.keyed(&org::INDEXED_USER_FIELDS)) {
+            // A query of users by an indexed field reads them from the index, in the order a scan would give them.
+            Some(Some((field, values))) => {
+                let ids: BTreeSet<String> = values
+                    .iter()
+                    .flat_map(|value| org.users_with(field, value))
+                    .filter_map(|user| user.get("Id").and_then(Value::as_str).map(str::to_owned))
+                    .collect();
+                Box::new(ids.into_iter().filter_map(move |id| org.get("User", &id)))
+            }
+            _ => Box::new(org.records(query.object)),
+        },
     };
     let matched: Vec<&Record> =
         candidates.filter(|r| query.matches(r)).take(query.limit.unwrap_or(usize::MAX)).collect();

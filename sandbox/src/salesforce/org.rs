@@ -178,7 +178,13 @@ pub struct Org {
     /// PermissionSetAssignment ids per assignee: a user's sets are looked up on every membership change and grant,
     /// and a scan of every assignment there made an org of thousands of members crawl.
     assignments: HashMap<String, BTreeSet<String>>,
+    /// User ids per (field, value, ASCII letter case aside as SOQL compares) for the fields users are looked up by:
+    /// an org of 100,000 users answers a lookup or a uniqueness check without reading them all.
+    users_by: HashMap<(&'static str, String), BTreeSet<String>>,
 }
+
+/// The User fields ccbulk looks users up by, and the ones Salesforce keeps unique.
+pub const INDEXED_USER_FIELDS: [&str; 2] = ["Username", "FederationIdentifier"];
 
 /// A user's email change: Salesforce keeps the old address until the owner of the new one confirms it, even when
 /// the API made the change, and each change sends another confirmation mail (Salesforce Help, knowledge article
@@ -187,6 +193,11 @@ pub struct Org {
 pub struct EmailChange {
     pub pending: Option<String>,
     pub confirmations_sent: u32,
+}
+
+/// A record's value of an indexed field, as the index keys it.
+fn indexed(record: &Record, field: &str) -> Option<String> {
+    record.get(field).and_then(Value::as_str).filter(|v| !v.is_empty()).map(str::to_ascii_lowercase)
 }
 
 /// The user a permission set assignment is indexed under.
@@ -213,6 +224,16 @@ impl Org {
 
     /// Stores a record under its id, keeping the indexes true.
     fn put(&mut self, object: &'static str, id: String, record: Record) {
+        if object == "User" {
+            for field in INDEXED_USER_FIELDS {
+                if let Some(old) = self.get(object, &id).and_then(|r| indexed(r, field)) {
+                    self.users_by.entry((field, old)).or_default().remove(&id);
+                }
+                if let Some(new) = indexed(&record, field) {
+                    self.users_by.entry((field, new)).or_default().insert(id.clone());
+                }
+            }
+        }
         if object == "PermissionSetAssignment" {
             if let Some(old) = self.get(object, &id).and_then(assignee) {
                 self.assignments.entry(old).or_default().remove(&id);
@@ -228,6 +249,13 @@ impl Org {
     pub fn assignments_of<'a>(&'a self, user_id: &str) -> impl Iterator<Item = &'a Record> + 'a {
         let ids = canonical_id(user_id).and_then(|id| self.assignments.get(&id));
         ids.into_iter().flatten().filter_map(|id| self.get("PermissionSetAssignment", id))
+    }
+
+    /// The users whose `field` (one of [`INDEXED_USER_FIELDS`]) holds `value`, ASCII letter case aside, in id order.
+    pub fn users_with<'a>(&'a self, field: &str, value: &str) -> impl Iterator<Item = &'a Record> + 'a {
+        let field = INDEXED_USER_FIELDS.into_iter().find(|f| *f == field);
+        let ids = field.and_then(|field| self.users_by.get(&(field, value.to_ascii_lowercase())));
+        ids.into_iter().flatten().filter_map(|id| self.get("User", id))
     }
 
     pub fn records(&self, object: &str) -> impl Iterator<Item = &Record> {
@@ -248,6 +276,9 @@ impl Org {
     }
 
     pub fn find_by(&self, object: &str, field: &str, value: &str) -> Option<&Record> {
+        if object == "User" && INDEXED_USER_FIELDS.contains(&field) {
+            return self.users_with(field, value).next();
+        }
         self.records(object)
             .find(|r| r.get(field).and_then(Value::as_str).is_some_and(|v| v.eq_ignore_ascii_case(value)))
     }
@@ -332,6 +363,13 @@ impl Org {
         let removed = removed.ok_or_else(|| vec![not_found(id)])?;
         if let Some(ids) = assignee(&removed).and_then(|user| self.assignments.get_mut(&user)) {
             ids.remove(&key);
+        }
+        if schema.name == "User" {
+            for field in INDEXED_USER_FIELDS {
+                if let Some(value) = indexed(&removed, field) {
+                    self.users_by.entry((field, value)).or_default().remove(&key);
+                }
+            }
         }
         Ok(())
     }
@@ -469,10 +507,7 @@ impl Org {
 
     /// Another user than `own_id` whose `field` holds `value`, letter case aside.
     fn other_user_with(&self, field: &str, value: &str, own_id: Option<&str>) -> Option<&Record> {
-        self.records("User").find(|u| {
-            u.get(field).and_then(Value::as_str).is_some_and(|held| held.eq_ignore_ascii_case(value))
-                && u.get("Id").and_then(Value::as_str) != own_id
-        })
+        self.users_with(field, value).find(|u| u.get("Id").and_then(Value::as_str) != own_id)
     }
 
     /// A contact center takes only users who hold a contact-center (Voice) permission set

@@ -204,6 +204,14 @@ impl Query {
         condition.values.iter().map(Value::as_str).collect()
     }
 
+    /// The first of `fields` the query asks for by value (`= v` or `IN (...)`), and the values it asks for.
+    pub fn keyed(&self, fields: &[&'static str]) -> Option<(&'static str, Vec<&str>)> {
+        fields.iter().find_map(|field| {
+            let condition = self.conditions.iter().find(|c| c.field.eq_ignore_ascii_case(field) && !c.negate)?;
+            Some((*field, condition.values.iter().map(Value::as_str).collect::<Option<Vec<_>>>()?))
+        })
+    }
+
     pub fn matches(&self, record: &Record) -> bool {
         self.conditions.iter().all(|condition| {
             let actual = record.get(condition.field).unwrap_or(&Value::Null);
