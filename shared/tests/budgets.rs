@@ -1,14 +1,17 @@
 //! One budget, many workers: the buckets in memory (`ccbulk run`'s tasks) and in the job table on moto (the
 //! Lambdas), held to one contract with the workers truly at once, then the shared table under real Connect calls.
 
+#[path = "common/connect_client.rs"]
+mod connect_client;
+
 use std::sync::Arc;
 
-use aws_sdk_connect::config::{BehaviorVersion, Credentials, Region};
 use ccbulk_sandbox::connect::{ConnectSandbox, ConnectSeed, Knobs, Op, QuotaSpec};
 use ccbulk_shared::budget::{Budget, DynamoBudget, Limit, LocalBudget, Micros, now_micros};
 use ccbulk_shared::connect::{ConnectProvisioner, Directory, Pacer, RateBudget};
 use ccbulk_shared::domain::{ConnectUser, IdentityInfo, IdentityManagement, Password, ResourceRef};
 use ccbulk_testkit::{Moto, aws_config_for, create_jobs_table, moto, unique};
+use connect_client::client;
 
 const LIMIT: Limit = Limit { per_second: 10.0, burst: 5 };
 const PERIOD: Micros = 100_000;
@@ -98,16 +101,6 @@ async fn a_throttle_one_worker_meets_cuts_the_rate_of_all() {
     assert_eq!(budgets[0].rate("DeleteUser", LIMIT).await.unwrap(), 10.0, "each API has its own bucket");
 }
 
-fn connect_client(sandbox: &ConnectSandbox) -> aws_sdk_connect::Client {
-    ccbulk_shared::connect::client(
-        aws_sdk_connect::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
-            .endpoint_url(sandbox.endpoint()),
-    )
-}
-
 /// Two containers, each set to the account's whole CreateUser rate, share it through the table: every user is
 /// created and the account never throttles one of their calls. (Each alone at the whole rate would be throttled;
 /// each at a fixed half would idle whenever the other has nothing to do.)
@@ -125,7 +118,7 @@ async fn containers_at_the_whole_rate_share_it_through_the_table_without_a_throt
     let limits = RateBudget { write_per_second: 5.0, write_burst: 3, read_per_second: 10_000.0, read_burst: 10_000 };
     let (_moto, budgets) = table_budgets(2).await;
     let pacers: Vec<Pacer> = budgets.into_iter().map(|budget| Pacer::shared(limits, budget, 2)).collect();
-    let client = connect_client(&sandbox);
+    let client = client(&sandbox);
     let user = ConnectUser {
         password: Some(Password::new("Sandbox-Pass-1".into())),
         identity: IdentityInfo {

@@ -1,16 +1,18 @@
 //! The Connect provisioner against the Connect sandbox, through aws-sdk-connect over a real socket.
 
-use std::path::Path;
+#[path = "common/connect_client.rs"]
+mod connect_client;
 
-use aws_sdk_connect::Client;
-use aws_sdk_connect::config::{BehaviorVersion, Credentials, Region};
+use std::path::Path;
 use std::time::Duration;
 
+use aws_sdk_connect::Client;
 use ccbulk_sandbox::connect::{ConnectSandbox, ConnectSeed, FaultRates, Knobs, Op, QuotaSpec};
 use ccbulk_shared::connect::{ConnectProvisioner, Directory, Pacer, RateBudget, Retries};
 use ccbulk_shared::domain::{Action, ConnectUser, IdentityManagement, ResourceRef, UserRow};
 use ccbulk_shared::format::ByteRange;
 use ccbulk_shared::validate::{Options, RowError, Visitor, validate};
+use connect_client::client;
 
 fn roomy() -> Knobs {
     let quotas = Op::ALL.iter().map(|op| (op.name().to_owned(), QuotaSpec { rate: 10_000.0, burst: 10_000 })).collect();
@@ -24,17 +26,6 @@ async fn sandbox(knobs: Knobs) -> ConnectSandbox {
     ConnectSandbox::start(ConnectSeed { knobs, ..ConnectSeed::default() }, "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap()
-}
-
-/// The client ccbulk builds: its calls are retried by the pacer, not by the SDK.
-fn client(sandbox: &ConnectSandbox) -> Client {
-    ccbulk_shared::connect::client(
-        aws_sdk_connect::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
-            .endpoint_url(sandbox.endpoint()),
-    )
 }
 
 /// Retries as ccbulk's, with waits short enough for a test.
