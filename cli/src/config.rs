@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use ccbulk_shared::connect::RateBudget;
+use ccbulk_shared::connect::{MAX_IN_FLIGHT, RateBudget};
 use ccbulk_shared::domain::{IdentityManagement, TelephonyModel};
 use ccbulk_shared::pipeline::{ImpliedSalesforce, ImpliedSetting};
 use ccbulk_shared::salesforce::{AliasChange, Credentials, SalesforceDefaults, SalesforceSync};
@@ -34,6 +34,7 @@ struct RawConnect {
     write_burst: Option<u32>,
     read_rate: Option<f64>,
     read_burst: Option<u32>,
+    max_in_flight: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -92,6 +93,8 @@ pub struct ConnectConfig {
     /// When absent, DescribeInstance says.
     pub identity_management: Option<IdentityManagement>,
     pub budget: RateBudget,
+    /// The most rows worked at once, whatever the rate and latency ask.
+    pub max_in_flight: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -119,7 +122,7 @@ impl Default for RunConfig {
     fn default() -> Self {
         Self {
             telephony_model: None,
-            chunk_rows: 25,
+            chunk_rows: ccbulk_shared::validate::Options::default().chunk_rows,
             workers: 4,
             state: PathBuf::from(".ccbulk/state.db"),
             max_attempts: 5,
@@ -218,6 +221,7 @@ fn connect_config(raw: RawConnect) -> Result<ConnectConfig, String> {
         endpoint_url: raw.endpoint_url,
         identity_management,
         budget,
+        max_in_flight: positive("[connect] max_in_flight", raw.max_in_flight.unwrap_or(MAX_IN_FLIGHT as u32))? as usize,
     })
 }
 

@@ -387,6 +387,10 @@ async fn queries_page_past_two_thousand_records_and_report_malformed_soql() {
     let (_, some) =
         api.query("SELECT Id FROM User WHERE Username IN ('bulk0-1@example.com', 'BULK0-2@example.com')").await;
     assert_eq!(some["totalSize"], 2);
+    // A URI past 16,384 bytes is refused before the query is read (Salesforce Help, article 000386264).
+    let many: Vec<String> = (0..600).map(|n| format!("'someone{n}@example.com'")).collect();
+    let (status, _) = api.query(&format!("SELECT Id FROM User WHERE Username IN ({})", many.join(","))).await;
+    assert_eq!(status, StatusCode::URI_TOO_LONG);
     let (status, body) = api.query("SELECT Id FROM User WHERE").await;
     assert_eq!((status, error_code(&body)), (StatusCode::BAD_REQUEST, "MALFORMED_QUERY"));
     assert_eq!(error_code(&api.query("SELECT Id FROM Opportunity").await.1), "INVALID_TYPE");

@@ -23,7 +23,6 @@ use ccbulk_shared::salesforce::SalesforceSync;
 use ccbulk_shared::validate::Options;
 
 const WORKERS: u32 = 4;
-const CHUNK_ROWS: u32 = 25;
 
 struct Scenario {
     name: &'static str,
@@ -74,7 +73,7 @@ async fn main() {
             latency: Latency::default(),
         },
     ];
-    println!("{WORKERS} workers, {CHUNK_ROWS} rows per chunk, every row an add with both sides");
+    println!("{WORKERS} workers, {} rows per chunk, every row an add with both sides", Options::default().chunk_rows);
     for scenario in scenarios {
         run(&scenario).await;
     }
@@ -115,7 +114,7 @@ async fn run(scenario: &Scenario) {
         salesforce: Some(common::salesforce_target(&salesforce, SalesforceSync::Direct)),
     };
     let input = file(scenario.rows);
-    let options = Options { chunk_rows: CHUNK_ROWS, ..Options::default() };
+    let options = Options::default();
     let (job, seconds) = common::run(input.path(), &options, targets, WORKERS).await;
     let counters = connect.snapshot().counters;
     let salesforce_calls: u64 =

@@ -36,6 +36,8 @@ fn provisioner<'a>(
         email_changes: &[],
         alias_change: AliasChange::Refuse,
         voice_sync: false,
+        // Each provisioner reads the org afresh, as each job does.
+        reference: Box::leak(Box::default()),
     }
 }
 

@@ -69,6 +69,7 @@ impl Embedded {
                 alias_change: AliasChange::Refuse,
                 sync: SalesforceSync::Auto,
                 voice_sync: false,
+                reference: Default::default(),
             }),
         })
     }
@@ -88,7 +89,8 @@ pub async fn connect_target(config: &ConnectConfig) -> ConnectTarget {
     if let Some(url) = &config.endpoint_url {
         builder = builder.endpoint_url(url);
     }
-    ConnectTarget::new(ccbulk_shared::connect::client(builder), config.instance_id.clone(), Pacer::new(config.budget))
+    let pacer = Pacer::new(config.budget).with_max_in_flight(config.max_in_flight);
+    ConnectTarget::new(ccbulk_shared::connect::client(builder), config.instance_id.clone(), pacer)
 }
 
 pub fn salesforce_target(config: &SalesforceConfig) -> SalesforceTarget {
@@ -99,6 +101,7 @@ pub fn salesforce_target(config: &SalesforceConfig) -> SalesforceTarget {
         alias_change: config.alias_change,
         sync: config.sync,
         voice_sync: config.voice_sync,
+        reference: Default::default(),
     }
 }
 

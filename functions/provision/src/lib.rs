@@ -20,6 +20,7 @@ use ccbulk_shared::pipeline::{
     provision_chunk,
 };
 use ccbulk_shared::salesforce::{AliasChange, SalesforceDefaults, SalesforceSync};
+use ccbulk_shared::validate::Options;
 use ccbulk_shared::validate::picklists::Picklist;
 use tokio::sync::Mutex;
 
@@ -159,7 +160,7 @@ impl Provision {
         let workers = env.number::<u32>("CCBULK_PROVISION_CONCURRENCY", Some(1))?;
         let burst =
             env.whole_number("CCBULK_CONNECT_WRITE_BURST", Some(RateBudget::default().write_burst), 1..=u32::MAX)?;
-        let chunk_rows = env.whole_number("CCBULK_CHUNK_ROWS", Some(25), CHUNK_ROWS)?;
+        let chunk_rows = env.whole_number("CCBULK_CHUNK_ROWS", Some(Options::default().chunk_rows), CHUNK_ROWS)?;
         let time_limit = Duration::from_secs(env.number::<u64>("CCBULK_TIMEOUT_SECONDS", Some(900))?);
         let max_attempts =
             env.whole_number("CCBULK_MAX_ATTEMPTS", Some(RetryPolicy::default().max_attempts), 1..=u32::MAX)?;
@@ -303,6 +304,7 @@ impl Provision {
                     alias_change: self.alias_change,
                     sync: self.sync,
                     voice_sync: self.voice_sync,
+                    reference: Default::default(),
                 });
                 held.salesforce_read_at = Some(Instant::now());
                 Ok(())
@@ -456,7 +458,7 @@ mod tests {
     fn settings_that_cannot_work_together_are_refused_at_cold_start_and_named() {
         const INSTANCE: (&str, &str) = ("CCBULK_CONNECT_INSTANCE_ID", "8c7b5d2e-3f4a-4b6c-9d8e-1a2b3c4d5e6f");
         // More workers than the burst: they share one bucket in the table, which holds the burst for all of them.
-        assert!(provision(&[INSTANCE, ("CCBULK_PROVISION_CONCURRENCY", "8")]).is_ok());
+        assert!(provision(&[INSTANCE, ("CCBULK_PROVISION_CONCURRENCY", "8"), ("CCBULK_CHUNK_ROWS", "25")]).is_ok());
 
         let slow = provision(&[
             INSTANCE,

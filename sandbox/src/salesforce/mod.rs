@@ -300,7 +300,26 @@ fn router(app: Arc<App>) -> Router {
         .route("/services/data/{version}/jobs/ingest/{id}/{results}/", get(ingest_job_results))
         .route("/_sandbox/state", get(inspect_state))
         .route("/_sandbox/knobs", get(inspect_knobs).put(replace_knobs))
+        .layer(axum::middleware::from_fn(request_size))
         .with_state(app)
+}
+
+/// The most a request's URI and headers together may take (Salesforce Help, knowledge article 000386264: "In each
+/// REST call, the maximum length for the combined URI and headers is 16,384 bytes").
+const URI_AND_HEADERS_MAX: usize = 16_384;
+
+/// A URI past the limit is answered 414 URI Too Long, and a URI and headers past it together 431 Request Header
+/// Fields Too Large, as the article says; the request goes no further.
+async fn request_size(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let uri = request.uri().to_string().len();
+    let headers: usize = request.headers().iter().map(|(name, value)| name.as_str().len() + value.len() + 4).sum();
+    if uri > URI_AND_HEADERS_MAX {
+        return StatusCode::URI_TOO_LONG.into_response();
+    }
+    if uri + headers > URI_AND_HEADERS_MAX {
+        return StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE.into_response();
+    }
+    next.run(request).await
 }
 
 fn now_secs() -> u64 {

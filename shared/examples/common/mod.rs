@@ -27,6 +27,7 @@ pub fn salesforce_target(salesforce: &SalesforceSandbox, sync: SalesforceSync) -
         alias_change: AliasChange::Refuse,
         sync,
         voice_sync: false,
+        reference: Default::default(),
     }
 }
 

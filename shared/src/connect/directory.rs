@@ -3,10 +3,10 @@
 //! per row; a user missing from the directory is looked up once before a row that needs it fails (see
 //! `ConnectProvisioner::existing`).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use aws_sdk_connect::Client;
@@ -299,43 +299,5 @@ fn named<'a>(map: &mut HashMap<String, String>, pairs: impl Iterator<Item = (Opt
         if let (Some(name), Some(id)) = (name, id) {
             map.insert(key(name), id.to_owned());
         }
-    }
-}
-
-/// The directories of the jobs a process works on, each read once however many chunks and rows of the job ask for it
-/// (a Lambda container keeps them between invocations). Only the latest few jobs are kept.
-#[derive(Debug, Default)]
-pub struct Directories {
-    jobs: Mutex<VecDeque<(String, Arc<JobDirectory>)>>,
-}
-
-/// One job's directory, once read.
-type JobDirectory = OnceCell<Arc<Directory>>;
-
-/// Jobs whose directories a process keeps.
-const JOBS_KEPT: usize = 4;
-
-impl Directories {
-    /// The job's directory, read by `load` the first time it is asked for; a failed read is tried again by the next
-    /// caller.
-    pub async fn for_job<F>(&self, job: &str, load: impl FnOnce() -> F) -> Result<Arc<Directory>, ProvisionError>
-    where
-        F: Future<Output = Result<Directory, ProvisionError>>,
-    {
-        let cell = {
-            let mut jobs = self.jobs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            match jobs.iter().find(|(id, _)| id == job) {
-                Some((_, cell)) => cell.clone(),
-                None => {
-                    let cell = Arc::new(OnceCell::new());
-                    jobs.push_back((job.to_owned(), cell.clone()));
-                    if jobs.len() > JOBS_KEPT {
-                        jobs.pop_front();
-                    }
-                    cell
-                }
-            }
-        };
-        cell.get_or_try_init(|| async { load().await.map(Arc::new) }).await.cloned()
     }
 }

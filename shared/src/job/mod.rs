@@ -2,6 +2,8 @@
 
 #[cfg(feature = "dynamodb")]
 mod dynamodb;
+#[cfg(any(feature = "connect", feature = "salesforce"))]
+mod memo;
 mod message;
 mod model;
 #[cfg(feature = "sqlite")]
@@ -10,6 +12,8 @@ mod store;
 
 #[cfg(feature = "dynamodb")]
 pub use self::dynamodb::{DynamoJobStore, JOBS_NEWEST_FIRST, ROWS_BY_STATUS};
+#[cfg(any(feature = "connect", feature = "salesforce"))]
+pub use self::memo::JobMemo;
 pub use self::message::ChunkMessage;
 pub use self::model::{
     Counts, EmailChange, Job, JobId, JobState, ObjectRef, Pause, RowOutcome, RowRecord, RowStatus, STORED_MESSAGE_MAX,

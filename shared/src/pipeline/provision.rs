@@ -14,19 +14,19 @@ use futures_util::stream::FuturesUnordered;
 use tokio::sync::OnceCell;
 
 use super::objects::{ObjectError, ObjectStore};
-use crate::connect::{ConnectOutcome, ConnectProvisioner, Directories, Directory, Pacer, ProvisionError, RowPermit};
+use crate::connect::{ConnectOutcome, ConnectProvisioner, Directory, Pacer, ProvisionError, RowPermit};
 use crate::domain::{
     Action, ConnectUser, ContactCenterRef, ResourceRef, SalesforceUser, SalesforceUserFields, SalesforceUserRef,
     UserRow, VoiceRole,
 };
 use crate::format::Dialect;
 use crate::job::{
-    ChunkMessage, EmailChange, JobState, JobStore, Lease, Release, RowOutcome, RowRecord, RowStart, RowStatus,
+    ChunkMessage, EmailChange, JobMemo, JobState, JobStore, Lease, Release, RowOutcome, RowRecord, RowStart, RowStatus,
     StoreError, now_epoch,
 };
 use crate::salesforce::{
-    AliasChange, BulkopProvisioner, EmailConfirmation, Followed, SalesforceClient, SalesforceDefaults, SalesforceError,
-    SalesforceOutcome, SalesforceProvisioner, SalesforceSync,
+    AliasChange, BulkopProvisioner, EmailConfirmation, Followed, OrgReference, SalesforceClient, SalesforceDefaults,
+    SalesforceError, SalesforceOutcome, SalesforceProvisioner, SalesforceSync,
 };
 use crate::sfid::{CALL_CENTER_PREFIX, SalesforceId};
 
@@ -38,12 +38,12 @@ pub struct ConnectTarget {
     pub instance_id: String,
     pub pacer: Pacer,
     /// The instance's names, read once per job.
-    directories: Directories,
+    directories: JobMemo<Directory>,
 }
 
 impl ConnectTarget {
     pub fn new(client: ConnectClient, instance_id: impl Into<String>, pacer: Pacer) -> Self {
-        Self { client, instance_id: instance_id.into(), pacer, directories: Directories::default() }
+        Self { client, instance_id: instance_id.into(), pacer, directories: JobMemo::default() }
     }
 }
 
@@ -58,6 +58,8 @@ pub struct SalesforceTarget {
     /// The org makes its members' Connect users itself (Service Cloud Voice with Amazon Connect): in direct mode
     /// ccbulk waits for each and adopts it, and never creates one.
     pub voice_sync: bool,
+    /// The org's reference records, read once per job (start with the default: nothing read).
+    pub reference: JobMemo<OrgReference>,
 }
 
 /// What a Connect-template row gets in Salesforce when the deployment says so: the user whose username is the
@@ -599,7 +601,12 @@ async fn direct_side<S: JobStore>(
     } else {
         Vec::new()
     };
+    let job = message.job_id.to_string();
+    let reference =
+        target.reference.for_job(&job, || async { Ok::<_, std::convert::Infallible>(OrgReference::default()) }).await;
+    let Ok(reference) = reference;
     let provisioner = SalesforceProvisioner {
+        reference: &reference,
         client: &target.client,
         telephony: message.setup.telephony_model,
         defaults: &target.defaults,

@@ -10,14 +10,12 @@ use serde_json::Value;
 
 use super::bulk::{BulkOp, BulkOpStatus, JobProgress, Loaded};
 use super::client::{SalesforceClient, SalesforceError};
-use super::provisioner::{BulkopDone, SalesforceOutcome, quoted};
+use super::provisioner::{BulkopDone, SalesforceOutcome};
 use crate::domain::{Action, ContactCenterRef, SalesforceUser, SalesforceUserRef, TelephonyModel, bulkop_status};
 
 /// The first wait between two looks at a job, doubled up to [`LONGEST_WAIT`].
 const FIRST_WAIT: Duration = Duration::from_millis(200);
 const LONGEST_WAIT: Duration = Duration::from_secs(5);
-/// Users or contact centers per SOQL `IN` list.
-const LOOKUP_BATCH: usize = 100;
 
 /// What following a bulk job came to: each row's outcome, or `None` when the time ran out first; and whether
 /// Salesforce was still at work when the job was looked at (the delivery watched it make progress).
@@ -125,13 +123,9 @@ impl BulkopProvisioner<'_> {
                 SalesforceUserRef::Username(name) => names.push(name.to_lowercase()),
             }
         }
-        let mut found = Vec::new();
-        for (field, values) in [("Id", &ids), ("Username", &names)] {
-            for batch in values.chunks(LOOKUP_BATCH) {
-                let list = quoted(batch.to_vec());
-                found.extend(self.client.query(&format!("SELECT {fields} FROM User WHERE {field} IN ({list})")).await?);
-            }
-        }
+        let select = format!("SELECT {fields} FROM User WHERE");
+        let mut found = self.client.query_in(&select, "Id", &ids).await?;
+        found.extend(self.client.query_in(&select, "Username", &names).await?);
         Ok(found)
     }
 

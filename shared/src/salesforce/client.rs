@@ -345,6 +345,16 @@ impl SalesforceClient {
         }
     }
 
+    /// The records `select` (a `SELECT ... WHERE` without its condition) finds with `field` among `values`, in as
+    /// few queries as the URI allows: each query names as many values as fit in [`QUERY_URI_BUDGET`].
+    pub async fn query_in(&self, select: &str, field: &str, values: &[String]) -> Result<Vec<Value>, SalesforceError> {
+        let mut records = Vec::new();
+        for list in packed(&format!("{select} {field} IN ()"), values) {
+            records.extend(self.query(&format!("{select} {field} IN ({list})")).await?);
+        }
+        Ok(records)
+    }
+
     /// Creates (`POST`) or updates (`PATCH`, records carrying `id`) up to 200 records, each succeeding or failing alone.
     pub async fn collection(
         &self,
@@ -400,5 +410,67 @@ mod tests {
         assert_eq!(jwt_audience("https://test.salesforce.com"), "https://test.salesforce.com");
         assert_eq!(jwt_audience("https://acme--uat.sandbox.my.salesforce.com"), "https://test.salesforce.com");
         assert_eq!(jwt_audience("http://127.0.0.1:4567"), "https://login.salesforce.com");
+    }
+}
+
+/// The most a query's own part of a URI may take, encoded. Salesforce refuses a request whose URI and headers pass
+/// 16,384 bytes (414 URI Too Long, 431 Request Header Fields Too Large: Salesforce Help, knowledge article 000386264);
+/// half of that leaves the path, the token and the other headers ample room.
+pub const QUERY_URI_BUDGET: usize = 8_000;
+
+/// A SOQL string literal.
+fn quoted(value: &str) -> String {
+    format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+/// `values` as comma-separated literals, in lists that each keep `query` (the query around the list) within
+/// [`QUERY_URI_BUDGET`] once encoded; no list is empty, and a value too long for any list goes alone.
+fn packed(query: &str, values: &[String]) -> Vec<String> {
+    let fixed = encoded_len(query);
+    let mut lists = Vec::new();
+    let mut list = String::new();
+    for value in values {
+        let literal = quoted(value);
+        if !list.is_empty() && fixed + encoded_len(&list) + encoded_len(",") + encoded_len(&literal) > QUERY_URI_BUDGET
+        {
+            lists.push(std::mem::take(&mut list));
+        }
+        if !list.is_empty() {
+            list.push(',');
+        }
+        list.push_str(&literal);
+    }
+    if !list.is_empty() {
+        lists.push(list);
+    }
+    lists
+}
+
+/// Bytes `text` takes in a URI's query, form-encoded as reqwest sends it (letters, digits and `*-._` as they are,
+/// a space as `+`, every other byte as `%XX`).
+fn encoded_len(text: &str) -> usize {
+    text.bytes().map(|b| if b.is_ascii_alphanumeric() || b" *-._".contains(&b) { 1 } else { 3 }).sum()
+}
+
+#[cfg(test)]
+mod query_tests {
+    use super::*;
+
+    #[test]
+    fn lists_fill_the_uri_budget_and_never_pass_it() {
+        let query = "SELECT Id FROM User WHERE Username IN ()";
+        let usernames: Vec<String> = (0..1_000).map(|i| format!("agent.{i:04}@example.com")).collect();
+        let lists = packed(query, &usernames);
+        let named: usize = lists.iter().map(|l| l.split(',').count()).sum();
+        assert_eq!(named, 1_000, "every value once");
+        for list in &lists {
+            assert!(encoded_len(query) + encoded_len(list) <= QUERY_URI_BUDGET, "{} bytes", encoded_len(list));
+        }
+        // 200 usernames of this length (a chunk's worth) go in one query: the budget, not a count, decides.
+        assert!(lists[0].split(',').count() >= 200, "{}", lists[0].split(',').count());
+        assert!(packed(query, &[]).is_empty());
+        let huge = vec!["x".repeat(QUERY_URI_BUDGET)];
+        assert_eq!(packed(query, &huge).len(), 1, "a value too long for any list still goes, alone");
+        assert_eq!(quoted("o'brien\\x"), "'o\\'brien\\\\x'");
     }
 }

@@ -5,6 +5,7 @@ mod bulk;
 mod bulkop_provisioner;
 mod client;
 mod provisioner;
+mod reference;
 
 pub use self::allocation::{ALLOCATION_SPENT, Usage};
 pub use self::bulk::{BULKOP_MAX_ROWS, BulkOp, BulkOpStatus, JobProgress, Loaded, bulkop_csv};
@@ -13,4 +14,5 @@ pub use self::client::{CollectionResult, Credentials, Payload, SalesforceClient,
 pub use self::provisioner::{
     AliasChange, BulkopDone, EmailConfirmation, SalesforceDefaults, SalesforceOutcome, SalesforceProvisioner,
 };
+pub use self::reference::OrgReference;
 pub use crate::domain::SalesforceSync;

@@ -11,6 +11,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::client::{SalesforceClient, SalesforceError};
+use super::reference::OrgReference;
 use crate::domain::{Action, ContactCenterRef, SalesforceUser, SalesforceUserRef, TelephonyModel, VoiceRole};
 use crate::job::EmailChange;
 use crate::validate::picklists::Picklist;
@@ -122,6 +123,8 @@ pub struct SalesforceProvisioner<'a> {
     /// Amazon Connect models): the outcome names that user (`voice_username`) for ccbulk to adopt, or to delete
     /// with a remove.
     pub voice_sync: bool,
+    /// The org's profiles, contact centers and permission sets, read once per job.
+    pub reference: &'a OrgReference,
 }
 
 /// What ccbulk does with a row that changes the alias of a contact-center member. Changing it in place breaks Amazon
@@ -159,12 +162,9 @@ fn permission_set_label(role: VoiceRole, telephony: TelephonyModel) -> String {
     }
 }
 
-pub(super) fn quoted(values: impl IntoIterator<Item = String>) -> String {
-    values
-        .into_iter()
-        .map(|v| format!("'{}'", v.replace('\\', "\\\\").replace('\'', "\\'")))
-        .collect::<Vec<_>>()
-        .join(",")
+/// Whether `records` name every one of `wanted` in `field`, letter case aside.
+fn names_all(records: &[Value], field: &str, wanted: &[String]) -> bool {
+    wanted.iter().all(|name| records.iter().any(|r| r[field].as_str().is_some_and(|n| n.eq_ignore_ascii_case(name))))
 }
 
 fn text(record: &Value, field: &str) -> Option<String> {
@@ -264,21 +264,9 @@ impl SalesforceProvisioner<'_> {
                 _ => None,
             })
             .collect();
-        let mut found = Vec::new();
-        for batch in ids.into_iter().collect::<Vec<_>>().chunks(100) {
-            found.extend(
-                self.client
-                    .query(&format!("SELECT {USER_FIELDS} FROM User WHERE Id IN ({})", quoted(batch.to_vec())))
-                    .await?,
-            );
-        }
-        for batch in names.into_iter().collect::<Vec<_>>().chunks(100) {
-            found.extend(
-                self.client
-                    .query(&format!("SELECT {USER_FIELDS} FROM User WHERE Username IN ({})", quoted(batch.to_vec())))
-                    .await?,
-            );
-        }
+        let select = format!("SELECT {USER_FIELDS} FROM User WHERE");
+        let mut found = self.client.query_in(&select, "Id", &ids.into_iter().collect::<Vec<_>>()).await?;
+        found.extend(self.client.query_in(&select, "Username", &names.into_iter().collect::<Vec<_>>()).await?);
         for item in work.iter_mut() {
             item.user = found
                 .iter()
@@ -311,7 +299,11 @@ impl SalesforceProvisioner<'_> {
         if pending.is_empty() {
             return Ok(());
         }
-        let profiles = self.client.query("SELECT Id, Name FROM Profile").await?;
+        let wanted: Vec<String> = pending
+            .iter()
+            .map(|&i| work[i].row.fields.profile.clone().unwrap_or_else(|| self.defaults.profile.clone()))
+            .collect();
+        let profiles = self.reference.profiles(self.client, &|records| names_all(records, "Name", &wanted)).await?;
         let mut records = Vec::new();
         let mut creating = Vec::new();
         for &i in &pending {
@@ -377,11 +369,9 @@ impl SalesforceProvisioner<'_> {
                 SalesforceUserRef::Id(_) => None,
             })
             .collect();
-        for batch in names.chunks(100) {
-            let found = self
-                .client
-                .query(&format!("SELECT {USER_FIELDS} FROM User WHERE Username IN ({})", quoted(batch.to_vec())))
-                .await?;
+        if !names.is_empty() {
+            let found =
+                self.client.query_in(&format!("SELECT {USER_FIELDS} FROM User WHERE"), "Username", &names).await?;
             for &i in &duplicates {
                 let SalesforceUserRef::Username(name) = &work[i].row.user else { continue };
                 if let Some(user) =
@@ -397,7 +387,16 @@ impl SalesforceProvisioner<'_> {
 
     /// Contact-center membership and the fields the row sets, one PATCH per user that needs one.
     async fn update_users(&self, work: &mut [Work<'_>]) -> Result<(), SalesforceError> {
-        let centers = self.client.query("SELECT Id, Name FROM CallCenter").await?;
+        let wanted: Vec<String> = work
+            .iter()
+            .filter(|w| w.failed.is_none() && w.action != Action::Remove)
+            .filter_map(|w| match &w.row.contact_center {
+                Some(ContactCenterRef::Name(name)) => Some(name.clone()),
+                _ => None,
+            })
+            .collect();
+        let centers =
+            self.reference.contact_centers(self.client, &|records| names_all(records, "Name", &wanted)).await?;
         let center_name =
             |id: &str| centers.iter().find(|c| text(c, "Id").as_deref() == Some(id)).and_then(|c| text(c, "Name"));
         let mut patches = Vec::new();
@@ -551,28 +550,30 @@ impl SalesforceProvisioner<'_> {
         if !work.iter().any(|w| w.failed.is_none() && w.user.is_some() && in_phase(w.action)) {
             return Ok(());
         }
-        let sets = self.client.query("SELECT Id, Name, Label FROM PermissionSet").await?;
+        let mut wanted: Vec<String> = work
+            .iter()
+            .filter(|w| w.failed.is_none() && in_phase(w.action))
+            .filter_map(|w| w.row.role.map(|role| permission_set_label(role, self.telephony)))
+            .collect();
+        if self.telephony == TelephonyModel::PartnerTelephony {
+            wanted.push(permission_set_label(VoiceRole::Agent, self.telephony));
+        }
+        let sets = self.reference.permission_sets(self.client, &|records| names_all(records, "Label", &wanted)).await?;
         let voice: HashMap<String, String> = sets
             .iter()
             .filter(|s| text(s, "Label").is_some_and(|l| l.starts_with("Contact Center ")))
             .filter_map(|s| Some((text(s, "Label")?, text(s, "Id")?)))
             .collect();
+        // A user this chunk just created holds no permission set yet: only the others' are read.
         let users: Vec<String> = work
             .iter()
-            .filter(|w| w.failed.is_none() && in_phase(w.action))
+            .filter(|w| w.failed.is_none() && in_phase(w.action) && !w.created)
             .filter_map(|w| w.user.as_ref().and_then(|u| text(u, "Id")))
             .collect();
-        let mut assignments = Vec::new();
-        for batch in users.chunks(100) {
-            assignments.extend(
-                self.client
-                    .query(&format!(
-                        "SELECT Id, AssigneeId, PermissionSetId FROM PermissionSetAssignment WHERE AssigneeId IN ({})",
-                        quoted(batch.to_vec())
-                    ))
-                    .await?,
-            );
-        }
+        let assignments = self
+            .client
+            .query_in("SELECT Id, AssigneeId, PermissionSetId FROM PermissionSetAssignment WHERE", "AssigneeId", &users)
+            .await?;
         let voice_ids: HashSet<&String> = voice.values().collect();
         let mut creates = Vec::new();
         let mut creating = Vec::new();
