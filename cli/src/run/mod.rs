@@ -14,7 +14,7 @@ use ccbulk_shared::domain::{IdentityManagement, TelephonyModel};
 use ccbulk_shared::format::{DialectChoice, Header, RecordReader};
 use ccbulk_shared::job::{Job, JobId, JobState, JobStore, RowStatus, SqliteJobStore};
 use ccbulk_shared::pipeline::{LocalFiles, MemoryQueue, Pool, RetryPolicy, Targets, ingest, job_report, requeue};
-use ccbulk_shared::salesforce::SalesforceSync;
+use ccbulk_shared::salesforce::{SalesforceSync, Usage};
 use ccbulk_shared::validate::{Options, Source};
 use tokio::sync::watch;
 
@@ -206,10 +206,13 @@ async fn execute(args: &Args) -> Result<u8, Stop> {
     });
     let (done_tx, done_rx) = watch::channel(false);
     let follower = tokio::spawn(progress::follow(store.clone(), job.id.clone(), args.quiet, done_rx));
+    // What the org's Sforce-Limit-Info said before the rows: the summary says what the run took of the allocation.
+    let salesforce_before = targets.salesforce.as_ref().and_then(|s| s.client.usage());
+    let targets = Arc::new(targets);
     let pool = Pool {
         store: store.clone(),
         objects: Arc::new(LocalFiles),
-        targets: Arc::new(targets),
+        targets: targets.clone(),
         queue,
         // Short, so that a run killed outright and started again takes its rows over soon.
         policy: RetryPolicy { max_attempts: config.run.max_attempts, lease: CLI_ROW_LEASE },
@@ -225,6 +228,7 @@ async fn execute(args: &Args) -> Result<u8, Stop> {
     let report = args.report.clone().unwrap_or_else(|| report_path(path));
     write_report(store.as_ref(), &job, path, &report).await?;
     print_summary(store.as_ref(), &job, &report, started.elapsed()).await;
+    print_quota_use(&targets, salesforce_before);
     if let Err(err) = worked {
         return Err(Stop { code: exit::SOME_FAILED, message: format!("{err}; run the same command again to resume") });
     }
@@ -238,6 +242,32 @@ async fn execute(args: &Args) -> Result<u8, Stop> {
         return Ok(exit::INTERRUPTED);
     }
     Ok(if job.state == JobState::Succeeded { exit::ALL_SUCCEEDED } else { exit::SOME_FAILED })
+}
+
+/// What the run spent of the quotas it shares with the account's and the org's other tools: Connect calls the
+/// service throttled, and the Salesforce API allocation as Sforce-Limit-Info reported it (its count is the whole
+/// org's, other integrations included).
+fn print_quota_use(targets: &Targets, salesforce_before: Option<Usage>) {
+    if let Some(connect) = &targets.connect {
+        println!("Amazon Connect: {} calls throttled", connect.pacer.throttles());
+    }
+    let Some(after) = targets.salesforce.as_ref().and_then(|s| s.client.usage()) else { return };
+    let share = |used: u64| if after.max > 0 { used as f64 * 100.0 / after.max as f64 } else { 0.0 };
+    match salesforce_before {
+        Some(before) => println!(
+            "Salesforce API allocation: {} calls during the run; {} of {} used in the last 24 hours ({:.1} %)",
+            after.used.saturating_sub(before.used),
+            after.used,
+            after.max,
+            share(after.used)
+        ),
+        None => println!(
+            "Salesforce API allocation: {} of {} used in the last 24 hours ({:.1} %)",
+            after.used,
+            after.max,
+            share(after.used)
+        ),
+    }
 }
 
 /// The identity management a file implies when nothing says otherwise: its dialect's usual one, or SAML for a
