@@ -20,9 +20,10 @@ pub struct Limit {
     pub burst: u32,
 }
 
-/// After a throttle the rate is cut to this part of what it was (multiplicative decrease, as TCP and the AWS SDKs'
-/// adaptive retry mode do: another caller is spending the same quota, and by how much is unknown).
-const CUT: f64 = 0.5;
+/// After a throttle the rate is cut to this part of what it was: multiplicative decrease, by the factor the AWS SDKs'
+/// adaptive retry mode uses (its client rate limiter's CUBIC beta, 0.7): another caller is spending the same quota,
+/// and by how much is unknown.
+const CUT: f64 = 0.7;
 /// The rate is never cut below this part of the limit, so that a bucket always recovers by its own calls.
 const FLOOR: f64 = 0.05;
 /// Seconds a cut rate takes to climb back to the whole limit, linearly (additive increase).
@@ -144,16 +145,16 @@ mod tests {
     }
 
     #[test]
-    fn a_throttle_halves_the_rate_once_per_crowd_and_the_rate_climbs_back() {
+    fn a_throttle_cuts_the_rate_once_per_crowd_and_the_rate_climbs_back() {
         let limit = limit(10.0, 5);
         let state = BucketState::default();
         let cut = state.throttled(limit, T0, T0 + 1_000).expect("first throttle cuts");
-        assert_eq!(cut.rate_at(limit, T0 + 1_000), 5.0);
+        assert_eq!(cut.rate_at(limit, T0 + 1_000), 7.0);
         assert_eq!(cut.throttled(limit, T0 + 500, T0 + 2_000), None, "a slot taken before the cut does not cut again");
         let again = cut.throttled(limit, T0 + 5_000, T0 + 6_000).expect("a slot taken after the cut does");
-        assert!((again.rate_at(limit, T0 + 6_000) - 2.5).abs() < 0.01);
+        assert!((again.rate_at(limit, T0 + 6_000) - 4.9).abs() < 0.01);
         let mid = again.rate_at(limit, T0 + 6_000 + 10 * SECOND);
-        assert!((mid - 7.5).abs() < 0.01, "half of the limit back in half the recovery: {mid}");
+        assert!((mid - 9.9).abs() < 0.01, "half of the limit back in half the recovery: {mid}");
         assert_eq!(again.rate_at(limit, T0 + 60 * SECOND), 10.0, "and never above the limit");
         let mut floor = again;
         for i in 0..20 {
@@ -168,6 +169,7 @@ mod tests {
         let limit = limit(10.0, 2);
         let cut = BucketState::default().throttled(limit, T0, T0).unwrap();
         let (_, slots) = cut.reserve(limit, 3, T0);
-        assert_eq!(slots, vec![T0, T0 + SECOND / 5, T0 + 2 * SECOND / 5]);
+        let period = (SECOND as f64 / 7.0).ceil() as Micros;
+        assert_eq!(slots, vec![T0, T0 + period, T0 + 2 * period]);
     }
 }
