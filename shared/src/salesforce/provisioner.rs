@@ -11,7 +11,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::client::{SalesforceClient, SalesforceError};
-use super::reference::OrgReference;
+use super::reference::{OrgReference, Reference};
 use crate::domain::{Action, ContactCenterRef, SalesforceUser, SalesforceUserRef, TelephonyModel, VoiceRole};
 use crate::job::EmailChange;
 use crate::validate::picklists::Picklist;
@@ -303,7 +303,10 @@ impl SalesforceProvisioner<'_> {
             .iter()
             .map(|&i| work[i].row.fields.profile.clone().unwrap_or_else(|| self.defaults.profile.clone()))
             .collect();
-        let profiles = self.reference.profiles(self.client, &|records| names_all(records, "Name", &wanted)).await?;
+        let profiles = self
+            .reference
+            .read(Reference::Profiles, self.client, &|records| names_all(records, "Name", &wanted))
+            .await?;
         let mut records = Vec::new();
         let mut creating = Vec::new();
         for &i in &pending {
@@ -395,8 +398,10 @@ impl SalesforceProvisioner<'_> {
                 _ => None,
             })
             .collect();
-        let centers =
-            self.reference.contact_centers(self.client, &|records| names_all(records, "Name", &wanted)).await?;
+        let centers = self
+            .reference
+            .read(Reference::ContactCenters, self.client, &|records| names_all(records, "Name", &wanted))
+            .await?;
         let center_name =
             |id: &str| centers.iter().find(|c| text(c, "Id").as_deref() == Some(id)).and_then(|c| text(c, "Name"));
         let mut patches = Vec::new();
@@ -558,7 +563,10 @@ impl SalesforceProvisioner<'_> {
         if self.telephony == TelephonyModel::PartnerTelephony {
             wanted.push(permission_set_label(VoiceRole::Agent, self.telephony));
         }
-        let sets = self.reference.permission_sets(self.client, &|records| names_all(records, "Label", &wanted)).await?;
+        let sets = self
+            .reference
+            .read(Reference::PermissionSets, self.client, &|records| names_all(records, "Label", &wanted))
+            .await?;
         let voice: HashMap<String, String> = sets
             .iter()
             .filter(|s| text(s, "Label").is_some_and(|l| l.starts_with("Contact Center ")))

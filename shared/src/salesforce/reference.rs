@@ -29,25 +29,28 @@ impl Default for OrgReference {
 /// Which records `has_all` of: `true` when they hold every name the caller needs.
 pub type Needs<'a> = &'a (dyn Fn(&[Value]) -> bool + Sync);
 
+/// Which of the org's reference records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reference {
+    Profiles,
+    ContactCenters,
+    PermissionSets,
+}
+
 impl OrgReference {
-    pub async fn profiles(&self, client: &SalesforceClient, needs: Needs<'_>) -> Result<Records, SalesforceError> {
-        self.profiles.get(client, needs).await
-    }
-
-    pub async fn contact_centers(
+    /// The records of `which`, as read before for this job, or read now (see [`Cached::get`]).
+    pub async fn read(
         &self,
+        which: Reference,
         client: &SalesforceClient,
         needs: Needs<'_>,
     ) -> Result<Records, SalesforceError> {
-        self.contact_centers.get(client, needs).await
-    }
-
-    pub async fn permission_sets(
-        &self,
-        client: &SalesforceClient,
-        needs: Needs<'_>,
-    ) -> Result<Records, SalesforceError> {
-        self.permission_sets.get(client, needs).await
+        let cached = match which {
+            Reference::Profiles => &self.profiles,
+            Reference::ContactCenters => &self.contact_centers,
+            Reference::PermissionSets => &self.permission_sets,
+        };
+        cached.get(client, needs).await
     }
 }
 
