@@ -20,6 +20,13 @@ pub struct Limit {
     pub burst: u32,
 }
 
+impl Limit {
+    /// The time between two calls at the whole rate.
+    pub fn period(self) -> Micros {
+        period_micros(self.per_second)
+    }
+}
+
 /// After a throttle the rate is cut to this part of what it was: multiplicative decrease, by the factor the AWS SDKs'
 /// adaptive retry mode uses (its client rate limiter's CUBIC beta, 0.7): another caller is spending the same quota,
 /// and by how much is unknown.
@@ -57,7 +64,7 @@ impl BucketState {
         // long periods would let the slots after a cut overlap the ones given before it). One call of the burst is
         // left unspent: calls reach the service with varying delays, and two that leave a period apart may arrive
         // closer; the spare call absorbs that instead of a 429.
-        let tolerance = period_micros(limit.per_second) * u64::from(limit.burst.saturating_sub(2));
+        let tolerance = limit.period() * u64::from(limit.burst.saturating_sub(2));
         let mut tat = self.tat.max(now);
         let mut slots = Vec::with_capacity(count as usize);
         for _ in 0..count {

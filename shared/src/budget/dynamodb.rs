@@ -14,9 +14,11 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 
 use super::{BucketState, Budget, BudgetError, BudgetFuture, Limit, Micros, now_micros};
+use crate::job::dynamodb::{described, n, s};
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -60,7 +62,7 @@ impl DynamoBudget {
     }
 
     fn key(&self, bucket: &str) -> Item {
-        HashMap::from([("pk".to_owned(), AttributeValue::S(self.pk.clone())), ("sk".into(), s(bucket))])
+        HashMap::from([("pk".to_owned(), s(self.pk.as_str())), ("sk".into(), s(bucket))])
     }
 
     async fn read(&self, bucket: &str) -> Result<(BucketState, u64), BudgetError> {
@@ -114,30 +116,24 @@ impl DynamoBudget {
             };
             let sent = put.send().await;
             self.took(started.elapsed());
-            match sent {
+            let err = match sent {
                 Ok(_) => {
                     if let Ok(mut seen) = self.seen.lock() {
                         seen.insert(bucket.to_owned(), (next, version + 1));
                     }
                     return Ok(answer);
                 }
-                Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
-                    let current = err.as_service_error().and_then(|e| match e {
-                        aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(c) => {
-                            c.item().map(state_of)
-                        }
-                        _ => None,
-                    });
-                    (state, version) = match current {
-                        Some(current) => current,
-                        None => self.read(bucket).await?,
-                    };
-                    // Workers that collided would collide again in step: a little jitter parts them.
-                    tokio::time::sleep(Duration::from_micros(fastrand::u64(0..=500 * u64::from(attempt.min(10)))))
-                        .await;
-                }
-                Err(err) => return Err(failed(err)),
-            }
+                Err(err) => err,
+            };
+            let Some(PutItemError::ConditionalCheckFailedException(lost)) = err.as_service_error() else {
+                return Err(failed(err));
+            };
+            (state, version) = match lost.item().map(state_of) {
+                Some(current) => current,
+                None => self.read(bucket).await?,
+            };
+            // Workers that collided would collide again in step: a little jitter parts them.
+            tokio::time::sleep(Duration::from_micros(fastrand::u64(0..=500 * u64::from(attempt.min(10))))).await;
         }
         Err(BudgetError(format!("the bucket {bucket} kept changing under {RACE_ATTEMPTS} tries")))
     }
@@ -170,17 +166,6 @@ fn state_of(item: &Item) -> (BucketState, u64) {
     (state, number("version").and_then(|v| v.parse().ok()).unwrap_or_default())
 }
 
-fn s(text: &str) -> AttributeValue {
-    AttributeValue::S(text.to_owned())
-}
-
-fn n(number: impl ToString) -> AttributeValue {
-    AttributeValue::N(number.to_string())
-}
-
 fn failed(err: impl ProvideErrorMetadata + std::fmt::Debug) -> BudgetError {
-    match (err.code(), err.message()) {
-        (Some(code), Some(message)) => BudgetError(format!("DynamoDB {code}: {message}")),
-        _ => BudgetError(format!("DynamoDB: {err:?}")),
-    }
+    BudgetError(described(err))
 }

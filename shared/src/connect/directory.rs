@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
 use aws_sdk_connect::Client;
@@ -45,8 +45,8 @@ impl Clone for Directory {
     /// A copy that goes its own way from here (tests play a second worker's stale directory with it).
     fn clone(&self) -> Self {
         let quick_connects = OnceCell::new();
-        if let Some(map) = self.quick_connects.get().and_then(|m| m.lock().ok()) {
-            let _ = quick_connects.set(Mutex::new(map.clone()));
+        if let Some(map) = self.quick_connects.get() {
+            let _ = quick_connects.set(Mutex::new(lock(map).clone()));
         }
         Self {
             routing_profiles: self.routing_profiles.clone(),
@@ -59,6 +59,12 @@ impl Clone for Directory {
             instance_id: self.instance_id.clone(),
         }
     }
+}
+
+/// The directory's maps behind a lock; their entries are set one at a time, so a map stays whole even if a holder
+/// panicked.
+pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn key(name: &str) -> String {
@@ -132,9 +138,8 @@ impl Directory {
         Ok(())
     }
 
-    fn users(&self) -> std::sync::MutexGuard<'_, Users> {
-        // A panic while holding the lock leaves a map that is still whole: its entries are set one at a time.
-        self.users.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    fn users(&self) -> MutexGuard<'_, Users> {
+        lock(&self.users)
     }
 
     /// The agent-transfer flow user quick connects go through, if the instance has one to pick (see

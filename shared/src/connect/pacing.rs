@@ -117,6 +117,15 @@ pub struct RateBudget {
 }
 
 impl RateBudget {
+    /// The bucket of `api`: its family's rate and burst.
+    fn of(self, api: Api) -> Limit {
+        if api.is_read() {
+            Limit { per_second: self.read_per_second, burst: self.read_burst }
+        } else {
+            Limit { per_second: self.write_per_second, burst: self.write_burst }
+        }
+    }
+
     /// Each one's part when `workers` processes share this budget without talking to each other (the Lambdas at
     /// their maximum concurrency): rates divided, bursts too, but never below one request.
     pub fn shared_by(self, workers: u32) -> Self {
@@ -145,7 +154,7 @@ pub struct Pacer {
     /// The process's own buckets at its share of the rate, for when the shared budget cannot be reached: calls go on
     /// at a rate that is safe without it.
     fallback: LocalBudget,
-    fallback_share: u32,
+    fallback_limits: RateBudget,
     limits: RateBudget,
     lanes: HashMap<Api, Lane>,
     retries: Retries,
@@ -199,7 +208,7 @@ impl Pacer {
         Self {
             budget,
             fallback: LocalBudget::default(),
-            fallback_share: workers.max(1),
+            fallback_limits: limits.shared_by(workers),
             limits,
             lanes: Api::ALL.into_iter().map(|api| (api, Lane::default())).collect(),
             retries: Retries::default(),
@@ -225,29 +234,17 @@ impl Pacer {
         self.retries
     }
 
-    pub fn limits(&self) -> RateBudget {
-        self.limits
-    }
-
     /// Calls the service throttled so far.
     pub fn throttles(&self) -> u64 {
         self.throttles.load(Ordering::Relaxed)
-    }
-
-    fn limit(&self, api: Api) -> Limit {
-        if api.is_read() {
-            Limit { per_second: self.limits.read_per_second, burst: self.limits.read_burst }
-        } else {
-            Limit { per_second: self.limits.write_per_second, burst: self.limits.write_burst }
-        }
     }
 
     /// Waits until `api` may be called; answers when its slot was taken from the budget (a throttle of the call
     /// is judged by that: see [`crate::budget::BucketState::throttled`]).
     pub async fn wait(&self, api: Api) -> Micros {
         let lane = &self.lanes[&api];
-        let limit = self.limit(api);
-        let period = (1e6 / limit.per_second.max(1e-3)) as Micros;
+        let limit = self.limits.of(api);
+        let period = limit.period();
         lane.waiting.fetch_add(1, Ordering::SeqCst);
         let (slot, taken) = loop {
             if let Some(slot) = lane.next_slot(period) {
@@ -265,8 +262,7 @@ impl Pacer {
                 Ok(slots) => slots,
                 Err(err) => {
                     tracing::warn!(error = %err, "the shared rate budget is out of reach: this worker paces alone at its share");
-                    let share = Limit { per_second: limit.per_second / f64::from(self.fallback_share), ..limit };
-                    self.fallback.reserve(api.name(), share, count).await.unwrap_or_default()
+                    self.fallback.reserve(api.name(), self.fallback_limits.of(api), count).await.unwrap_or_default()
                 }
             };
             // The first slot is this caller's own, however long the budget took to answer: every trip to the
@@ -300,7 +296,7 @@ impl Pacer {
         if let Ok(mut slots) = lane.slots.lock() {
             slots.clear();
         }
-        if let Err(err) = self.budget.throttled(api.name(), self.limit(api), taken).await {
+        if let Err(err) = self.budget.throttled(api.name(), self.limits.of(api), taken).await {
             tracing::warn!(error = %err, "could not share a throttle with the other workers");
         }
     }

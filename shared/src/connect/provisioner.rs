@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use aws_sdk_connect::Client;
@@ -15,7 +15,7 @@ use aws_sdk_connect::types::{
 
 use super::attempts::passes;
 use super::channels::{ChannelLists, given};
-use super::directory::{Directory, every_page};
+use super::directory::{Directory, every_page, lock};
 use super::pacing::{Api, Pacer};
 use crate::domain::{ConnectUser, IdentityManagement, PhoneSettings, PhoneType};
 
@@ -55,11 +55,6 @@ impl fmt::Display for ProvisionError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Amazon Connect: {}", self.message)
     }
-}
-
-/// A map whose entries are set one at a time stays whole if a holder panicked.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// UpdateUserConfig's answer when the user changed under the call (API reference, UpdateUserConfig, Errors).

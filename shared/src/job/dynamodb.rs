@@ -119,9 +119,14 @@ pub struct DynamoJobStore {
 }
 
 fn failed(err: impl ProvideErrorMetadata + std::fmt::Debug) -> StoreError {
+    StoreError(described(err))
+}
+
+/// A DynamoDB error as its code and message say it (also for the rate budget kept in the same table).
+pub(crate) fn described(err: impl ProvideErrorMetadata + std::fmt::Debug) -> String {
     match (err.code(), err.message()) {
-        (Some(code), Some(message)) => StoreError(format!("DynamoDB {code}: {message}")),
-        _ => StoreError(format!("DynamoDB: {err:?}")),
+        (Some(code), Some(message)) => format!("DynamoDB {code}: {message}"),
+        _ => format!("DynamoDB: {err:?}"),
     }
 }
 
@@ -136,11 +141,11 @@ fn update_unless_condition_failed<R: std::fmt::Debug>(
     }
 }
 
-fn s(text: impl Into<String>) -> AttributeValue {
+pub(crate) fn s(text: impl Into<String>) -> AttributeValue {
     AttributeValue::S(text.into())
 }
 
-fn n(number: impl ToString) -> AttributeValue {
+pub(crate) fn n(number: impl ToString) -> AttributeValue {
     AttributeValue::N(number.to_string())
 }
 

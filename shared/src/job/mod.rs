@@ -1,7 +1,7 @@
 //! Jobs and their rows: the state a run keeps (DESIGN §5), and the store it is kept in.
 
 #[cfg(feature = "dynamodb")]
-mod dynamodb;
+pub(crate) mod dynamodb;
 #[cfg(any(feature = "connect", feature = "salesforce"))]
 mod memo;
 mod message;
