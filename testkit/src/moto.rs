@@ -24,6 +24,13 @@ impl Drop for Moto {
     }
 }
 
+impl Moto {
+    /// The server's process, when this test started it (not when it was given by CCBULK_MOTO_ENDPOINT).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+}
+
 pub fn moto() -> Moto {
     if let Ok(endpoint) = std::env::var("CCBULK_MOTO_ENDPOINT") {
         return Moto { endpoint, child: None };
