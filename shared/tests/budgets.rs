@@ -84,7 +84,8 @@ async fn tasks_sharing_memory_keep_to_the_rate_and_get_all_of_it() {
     workers_at_once_share_the_rate_and_get_all_of_it(local_budgets(4)).await;
 }
 
-/// A throttle one container meets cuts the rate every container then takes, and only once per crowd.
+/// A throttle one container meets cuts the rate every container then takes, and only once per crowd: a lone
+/// throttle nudges the rate, one right after the nudge cuts it.
 #[tokio::test]
 async fn a_throttle_one_worker_meets_cuts_the_rate_of_all() {
     let (_moto, budgets) = table_budgets(2).await;
@@ -92,12 +93,17 @@ async fn a_throttle_one_worker_meets_cuts_the_rate_of_all() {
     budgets[0].reserve("CreateUser", LIMIT, 1).await.unwrap();
     assert_eq!(budgets[1].rate("CreateUser", LIMIT).await.unwrap(), 10.0);
     budgets[0].throttled("CreateUser", LIMIT, taken).await.unwrap();
-    let cut = budgets[1].rate("CreateUser", LIMIT).await.unwrap();
-    assert!((7.0..7.5).contains(&cut), "the other worker sees the cut rate: {cut}");
+    let nudged = budgets[1].rate("CreateUser", LIMIT).await.unwrap();
+    assert!((9.5..9.8).contains(&nudged), "the other worker sees the rate nudged down: {nudged}");
     // Another call of the same crowd (its slot taken before the cut) does not cut again.
     budgets[1].throttled("CreateUser", LIMIT, taken).await.unwrap();
     let still = budgets[0].rate("CreateUser", LIMIT).await.unwrap();
-    assert!((7.0..7.5).contains(&still), "{still}");
+    assert!((9.5..9.8).contains(&still), "{still}");
+    // A call sent after the nudge and throttled as well: the quota is shared, and the full cut follows.
+    let after = now_micros();
+    budgets[1].throttled("CreateUser", LIMIT, after).await.unwrap();
+    let cut = budgets[0].rate("CreateUser", LIMIT).await.unwrap();
+    assert!((6.6..7.3).contains(&cut), "{cut}");
     assert_eq!(budgets[0].rate("DeleteUser", LIMIT).await.unwrap(), 10.0, "each API has its own bucket");
 }
 
