@@ -98,7 +98,8 @@ impl Cancellation {
 
 /// What a row move came to.
 enum Moved {
-    From,
+    /// The row moved; the record as it was read just before.
+    From(Box<RowRecord>),
     Refused(RowStatus),
     /// Another worker's lease on the row is running.
     Held,
@@ -502,7 +503,7 @@ impl DynamoJobStore {
                 items.push(self.count_update(id, &[(from, -1), (to, 1)])?);
             }
             match self.transact(items).await? {
-                Transacted::Done => return Ok(Moved::From),
+                Transacted::Done => return Ok(Moved::From(Box::new(record))),
                 // The row moved since it was read (another worker): read it again.
                 Transacted::ConditionsFailed(failed) if failed == [0] => {}
                 Transacted::ConditionsFailed(_) => return Err(StoreError(format!("job {id} is not in the table"))),
@@ -758,10 +759,13 @@ impl JobStore for DynamoJobStore {
             Moved::Missing => Err(StoreError(format!("job {id} has no row {row}"))),
             Moved::Refused(status) => Ok(RowStart::Done(status)),
             Moved::Held | Moved::NotHolder => Ok(RowStart::Held),
-            Moved::From => {
+            Moved::From(mut record) => {
                 self.settle(id).await?;
-                let item = self.row_item(id, row).await?.ok_or_else(|| StoreError("the row vanished".into()))?;
-                Ok(RowStart::Go(Box::new(row_from(&item)?)))
+                // The row as the transaction left it, which held only if the row was as read: no read again.
+                record.status = RowStatus::InProgress;
+                record.attempts += 1;
+                record.updated_at = now;
+                Ok(RowStart::Go(record))
             }
         }
     }
@@ -860,7 +864,7 @@ impl JobStore for DynamoJobStore {
         match moved {
             Moved::Missing => Err(StoreError(format!("job {id} has no row {row}"))),
             Moved::NotHolder | Moved::Held | Moved::Refused(_) => Ok(None),
-            Moved::From => self.settle(id).await.map(Some),
+            Moved::From(_) => self.settle(id).await.map(Some),
         }
     }
 
@@ -882,7 +886,7 @@ impl JobStore for DynamoJobStore {
                         |_, _, _| {},
                     )
                     .await?;
-                if let Moved::From = moved {
+                if let Moved::From(_) = moved {
                     reopened += 1;
                 }
             }

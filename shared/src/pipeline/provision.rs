@@ -5,6 +5,8 @@
 //! of the chunk, until its attempts run out.
 
 use std::borrow::Cow;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -29,6 +31,7 @@ use crate::salesforce::{
     SalesforceError, SalesforceOutcome, SalesforceProvisioner, SalesforceSync,
 };
 use crate::sfid::{CALL_CENTER_PREFIX, SalesforceId};
+use crate::validate::RowError;
 
 use super::ingest::error_message;
 
@@ -280,9 +283,14 @@ async fn work_chunk<S: JobStore>(
     let owner = lease.owner.as_str();
     let mut report = ChunkReport::default();
     let mut work: Vec<(UserRow, RowRecord)> = Vec::new();
-    for parsed in message.rows(bytes)? {
+    // The rows' leases are taken several at once: one round trip each, and at 200 rows a chunk one after another
+    // they would hold the chunk's Connect side back by as many round trips.
+    let parsed = message.rows(bytes)?;
+    let starts: Vec<_> = parsed.iter().map(|parsed| start_row(store, message, parsed, lease)).collect();
+    let starts: Vec<_> = futures_util::stream::iter(starts).buffered(LEASES_AT_ONCE).collect().await;
+    for (parsed, start) in parsed.into_iter().zip(starts) {
         match parsed {
-            Ok(row) => match store.start_row(&message.job_id, row.row, lease).await? {
+            Ok(row) => match start.expect("a lease was asked for every parsed row")? {
                 RowStart::Go(record) => {
                     held.lock().map_err(|_| StoreError("a worker panicked".into()))?.push(row.row);
                     work.push((row, *record));
@@ -318,8 +326,12 @@ async fn work_chunk<S: JobStore>(
     // The Connect side's directory is loaded once, by whichever side needs it first (a bulk operation carries the
     // routing profile's ARN).
     let connect = ConnectSide::new(targets, message);
-    let Sides { rows: salesforce, waiting, watched } =
-        salesforce_side(store, targets, message, &work, &connect, keep_going).await?;
+    // The directory is read while Salesforce works the chunk's rows, not after.
+    let (sides, ()) = tokio::join!(
+        salesforce_side(store, targets, message, &work, &connect, keep_going),
+        connect.preload(work.iter().any(|(row, _)| row.connect.is_some()))
+    );
+    let Sides { rows: salesforce, waiting, watched } = sides?;
     if let Some(reason) = waiting {
         report.retry_reason = Some(reason.clone());
         report.waiting_on = Some(reason);
@@ -409,6 +421,28 @@ async fn work_chunk<S: JobStore>(
     Ok(report)
 }
 
+/// A row's lease being taken.
+type Starting<'a> = Pin<Box<dyn Future<Output = Option<Result<RowStart, StoreError>>> + Send + 'a>>;
+
+/// Takes a parsed row's lease (`None`: the row did not parse, and is not worked).
+fn start_row<'a, S: JobStore>(
+    store: &'a S,
+    message: &'a ChunkMessage,
+    parsed: &'a Result<UserRow, Vec<RowError>>,
+    lease: &'a Lease,
+) -> Starting<'a> {
+    // Boxed: a stream of unnamed futures that borrow would not be provably Send across the chunk's await points.
+    Box::pin(async move {
+        match parsed {
+            Ok(row) => Some(store.start_row(&message.job_id, row.row, lease).await),
+            Err(_) => None,
+        }
+    })
+}
+
+/// Row leases a chunk takes at once.
+const LEASES_AT_ONCE: usize = 16;
+
 /// Rows a chunk works at once when no Connect pacer sets the number (rows with a Salesforce side only).
 const MAX_ROWS_AT_ONCE: usize = crate::connect::MAX_IN_FLIGHT;
 
@@ -435,7 +469,7 @@ async fn work_row<S: JobStore>(
     record: &RowRecord,
     salesforce: SideResult,
     owner: &str,
-    _room: Option<RowPermit<'_>>,
+    room: Option<RowPermit<'_>>,
 ) -> Result<(u64, RowEnd), StoreError> {
     // Stopping (Ctrl-C, a Lambda's deadline) leaves the rest IN_PROGRESS for the next delivery, which reconciles them
     // like a crash's leftovers; so does a row whose Salesforce bulk job is still being worked, for the next delivery
@@ -453,6 +487,8 @@ async fn work_row<S: JobStore>(
         Err(err) => Err(err),
         Ok(salesforce) => connect.apply(row, salesforce.as_ref()).await.map(|connect| (salesforce, connect)),
     };
+    // The room is for Connect calls in flight: the row's outcome is written while another row's calls go.
+    drop(room);
     let verdict = match verdict {
         Ok((salesforce, connect)) => Verdict::Done(
             RowStatus::Succeeded,
@@ -746,6 +782,14 @@ struct ConnectSide<'t> {
 }
 
 impl<'t> ConnectSide<'t> {
+    /// Reads the directory ahead of the rows that will need it. A failure is left to those rows, which read again and
+    /// fail with its message.
+    async fn preload(&self, needed: bool) {
+        if let Some(target) = self.target.filter(|_| needed) {
+            let _ = self.loaded(target).await;
+        }
+    }
+
     /// The instance's names, read on first need, once per job however many chunks and rows ask.
     async fn loaded(&self, target: &ConnectTarget) -> Result<&Directory, SideError> {
         let job = self.message.job_id.to_string();
