@@ -34,6 +34,8 @@ pub struct StackOptions {
     pub parameters: Vec<(&'static str, String)>,
     /// Ingest's environment beyond the template's (a cap of a few megabytes, say, where the template's least is 100).
     pub ingest_env: Vec<(&'static str, String)>,
+    /// Provision's environment beyond the test's own (the template's row lease, say, where a test keeps it short).
+    pub provision_env: Vec<(&'static str, String)>,
     /// Provision containers working at once (ProvisionConcurrency).
     pub workers: usize,
     pub max_attempts: u32,
@@ -44,6 +46,11 @@ pub struct StackOptions {
     pub salesforce_secret: Option<&'static str>,
     /// Changes to the examples' seeds before the sandboxes start.
     pub seed: fn(&mut ConnectSeed, &mut SalesforceSeed),
+    /// The chunk queue's visibility timeout: short in tests, so that a message a killed invocation held comes back
+    /// soon; the template's in a benchmark, where a chunk may take minutes.
+    pub visibility_timeout_seconds: u32,
+    /// How long a drain may take before it is called stuck.
+    pub drain_within: Duration,
 }
 
 impl Default for StackOptions {
@@ -54,6 +61,7 @@ impl Default for StackOptions {
             telephony_model: "amazon-connect",
             parameters: Vec::new(),
             ingest_env: Vec::new(),
+            provision_env: Vec::new(),
             workers: 2,
             max_attempts: 5,
             inline_report_bytes: 4 * 1024 * 1024,
@@ -61,6 +69,8 @@ impl Default for StackOptions {
             salesforce_knobs: None,
             salesforce_secret: None,
             seed: |_, _| {},
+            visibility_timeout_seconds: 20,
+            drain_within: Duration::from_secs(240),
         }
     }
 }
@@ -125,6 +135,7 @@ pub struct Stack {
     pub status: Arc<Status>,
     /// Every chunk message body the queue delivered.
     pub bodies: Mutex<Vec<String>>,
+    drain_within: Duration,
 }
 
 impl Stack {
@@ -151,7 +162,7 @@ impl Stack {
         let queue_url = sqs
             .create_queue()
             .queue_name(unique("ccbulk-chunks"))
-            .attributes(QueueAttributeName::VisibilityTimeout, "20")
+            .attributes(QueueAttributeName::VisibilityTimeout, options.visibility_timeout_seconds.to_string())
             .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
             .send()
             .await
@@ -212,21 +223,20 @@ impl Stack {
             Env::from_pairs(pairs)
         };
         let ingest = Ingest::new(&config, &env("IngestFunction", &options.ingest_env)).unwrap();
-        let provision_env = env(
-            "ProvisionFunction",
-            &[
-                ("CCBULK_CONNECT_ENDPOINT_URL", connect.endpoint().to_owned()),
-                ("CCBULK_MAX_ATTEMPTS", options.max_attempts.to_string()),
-                // Retries at once: the test waits for nobody's backoff.
-                ("CCBULK_RETRY_DELAY_SECONDS", "0".to_owned()),
-                // A killed invocation's rows are taken over within seconds, and a chunk whose rows another
-                // invocation holds looks again as soon.
-                ("CCBULK_ROW_LEASE_SECONDS", "2".to_owned()),
-                ("CCBULK_HELD_RETRY_SECONDS", "2".to_owned()),
-                // A paused job's chunks look again within a second, not a quarter of an hour.
-                ("CCBULK_PAUSED_RETRY_SECONDS", "1".to_owned()),
-            ],
-        );
+        let mut provision_test_env = vec![
+            ("CCBULK_CONNECT_ENDPOINT_URL", connect.endpoint().to_owned()),
+            ("CCBULK_MAX_ATTEMPTS", options.max_attempts.to_string()),
+            // Retries at once: the test waits for nobody's backoff.
+            ("CCBULK_RETRY_DELAY_SECONDS", "0".to_owned()),
+            // A killed invocation's rows are taken over within seconds, and a chunk whose rows another
+            // invocation holds looks again as soon.
+            ("CCBULK_ROW_LEASE_SECONDS", "2".to_owned()),
+            ("CCBULK_HELD_RETRY_SECONDS", "2".to_owned()),
+            // A paused job's chunks look again within a second, not a quarter of an hour.
+            ("CCBULK_PAUSED_RETRY_SECONDS", "1".to_owned()),
+        ];
+        provision_test_env.extend(options.provision_env.iter().cloned());
+        let provision_env = env("ProvisionFunction", &provision_test_env);
         // Each container signs with its own access key, so the Connect sandbox tells their calls apart.
         let container = |index: usize| {
             let credentials = Credentials::new(container_key(index), "testing", None, None, "container");
@@ -258,6 +268,7 @@ impl Stack {
             twins,
             status,
             bodies: Mutex::new(Vec::new()),
+            drain_within: options.drain_within,
         }
     }
 
@@ -278,7 +289,7 @@ impl Stack {
     /// MaximumConcurrency = ProvisionConcurrency): each provision container takes the next message as soon as it is
     /// free, what succeeded is deleted, and failures are left to their visibility timeout and the queue's redrive.
     pub async fn drain(&self, delivery: Delivery) -> Drained {
-        let deadline = Instant::now() + Duration::from_secs(240);
+        let deadline = Instant::now() + self.drain_within;
         let seen = Mutex::new(HashSet::new());
         let busy = std::sync::atomic::AtomicUsize::new(0);
         let pollers =
