@@ -838,3 +838,26 @@ async fn direct_mode_in_a_self_syncing_org_adopts_each_connect_user_once_and_cre
     let amara = made.iter().find(|u| u.username.starts_with("aokafor@")).unwrap();
     assert_eq!(amara.routing_profile, "Sales Inbound", "the row's routing profile, applied to Salesforce's user");
 }
+
+/// Containers that start on a job together read the org's reference records (profiles, contact centers, permission
+/// sets) once between them: one claims the reading and shares what it read through the job table, the others wait
+/// for it. Each container read them on its own before.
+#[tokio::test]
+async fn containers_starting_together_read_the_orgs_reference_records_once_per_job() {
+    let stack = Stack::start(StackOptions { workers: 4, ..StackOptions::default() }).await;
+    let csv = ccbulk_testkit::agents_file(20).into_bytes();
+    stack.notify(stack.upload("uploads/reference.csv", csv).await).await;
+    let drained = stack.drain(Delivery::Once).await;
+    assert_eq!(drained.failures, 0, "{drained:?}");
+    let job = the_job(&stack).await;
+    assert_eq!(job["counts"]["succeeded"], 20, "{job}");
+    let queries = stack.salesforce.snapshot().counters.queries;
+    for object in ["Profile", "CallCenter", "PermissionSet"] {
+        assert_eq!(
+            queries.get(object).copied(),
+            Some(1),
+            "{object} read once for 4 chunks on 4 containers: {queries:?}"
+        );
+    }
+    assert_eq!(queries.get("User").copied(), Some(4), "the users, once per chunk: {queries:?}");
+}

@@ -221,6 +221,22 @@ async fn a_chunks_bulk_job_is_remembered(store: &impl JobStore) {
     assert_eq!(store.bulk_job(&job.id, 4).await.unwrap(), None);
 }
 
+async fn what_one_worker_read_is_shared_per_job_and_name(store: &impl JobStore) {
+    let (one, other) = (job("uploads/shared.csv", 1), job("uploads/other.csv", 1));
+    assert_eq!(store.shared(&one.id, "salesforce.reference").await.unwrap(), None);
+    // Workers that start together: one claims the reading, the others see it under way.
+    let claims = futures_util::future::join_all((0..4).map(|_| store.claim_share(&one.id, "salesforce.reference")));
+    let won = claims.await.into_iter().map(Result::unwrap).filter(|won| *won).count();
+    assert_eq!(won, 1, "one claim of four wins");
+    assert_eq!(store.shared(&one.id, "salesforce.reference").await.unwrap().as_deref(), Some(""), "being read");
+    store.share(&one.id, "salesforce.reference", r#"{"profiles":[]}"#).await.unwrap();
+    store.share(&one.id, "salesforce.reference", r#"{"profiles":[{"Id":"00e"}]}"#).await.unwrap();
+    let read = store.shared(&one.id, "salesforce.reference").await.unwrap();
+    assert_eq!(read.as_deref(), Some(r#"{"profiles":[{"Id":"00e"}]}"#), "the last value shared");
+    assert_eq!(store.shared(&one.id, "connect.directory").await.unwrap(), None, "another name");
+    assert_eq!(store.shared(&other.id, "salesforce.reference").await.unwrap(), None, "another job");
+}
+
 async fn email_changes_are_remembered_the_latest_per_user(store: &impl JobStore) {
     let change = |user: &str, email: &str, requested_at| EmailChange {
         salesforce_user_id: user.into(),
@@ -242,6 +258,7 @@ async fn email_changes_are_remembered_the_latest_per_user(store: &impl JobStore)
 async fn sqlite_keeps_the_contract() {
     email_changes_are_remembered_the_latest_per_user(&SqliteJobStore::in_memory().unwrap()).await;
     a_chunks_bulk_job_is_remembered(&SqliteJobStore::in_memory().unwrap()).await;
+    what_one_worker_read_is_shared_per_job_and_name(&SqliteJobStore::in_memory().unwrap()).await;
     a_job_moves_through_its_rows(&SqliteJobStore::in_memory().unwrap()).await;
     rows_and_jobs_page(&SqliteJobStore::in_memory().unwrap()).await;
     an_unusable_file_is_a_failed_job_with_its_reason(&SqliteJobStore::in_memory().unwrap()).await;
@@ -266,6 +283,7 @@ async fn dynamodb_keeps_the_contract_on_the_template_table() {
     let moto = moto();
     email_changes_are_remembered_the_latest_per_user(&dynamo(&moto, "emails").await).await;
     a_chunks_bulk_job_is_remembered(&dynamo(&moto, "bulkjobs").await).await;
+    what_one_worker_read_is_shared_per_job_and_name(&dynamo(&moto, "shared").await).await;
     a_job_moves_through_its_rows(&dynamo(&moto, "lifecycle").await).await;
     rows_and_jobs_page(&dynamo(&moto, "paging").await).await;
     an_unusable_file_is_a_failed_job_with_its_reason(&dynamo(&moto, "unusable").await).await;

@@ -46,6 +46,8 @@ pub struct SalesforceCounters {
     /// Calls per kind (`token`, `query`, `sobject`, `collections`).
     pub calls: BTreeMap<String, u64>,
     pub injected_errors: BTreeMap<String, u64>,
+    /// Queries per object queried (the SOQL's FROM), whether answered or not: which reads a client repeats.
+    pub queries: BTreeMap<String, u64>,
     pub expired_or_invalid_sessions: u64,
     pub tokens_issued: u64,
 }
@@ -494,6 +496,9 @@ async fn query(
     headers: HeaderMap,
 ) -> Response {
     let soql = params.get("q").cloned().unwrap_or_default();
+    if let Ok(parsed) = soql::parse(&soql) {
+        *app.world.lock().unwrap().counters.queries.entry(parsed.object.to_owned()).or_default() += 1;
+    }
     rest(&app, &headers, "query", |org| run_query(org, &soql, 0, &version)).await
 }
 

@@ -960,6 +960,44 @@ impl JobStore for DynamoJobStore {
         Ok(())
     }
 
+    async fn shared(&self, id: &JobId, name: &str) -> Result<Option<String>, StoreError> {
+        let answer = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(self.key(job_pk(id), shared_sk(name))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(failed)?;
+        Ok(answer.item().and_then(|item| text(item, "value")))
+    }
+
+    async fn share(&self, id: &JobId, name: &str, value: &str) -> Result<(), StoreError> {
+        let mut item = self.key(job_pk(id), shared_sk(name));
+        item.insert("value".into(), s(value));
+        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(failed)?;
+        Ok(())
+    }
+
+    async fn claim_share(&self, id: &JobId, name: &str) -> Result<bool, StoreError> {
+        let mut item = self.key(job_pk(id), shared_sk(name));
+        item.insert("value".into(), s(""));
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(true),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
+            Err(err) => Err(failed(err)),
+        }
+    }
+
     async fn email_changes(&self, since: u64) -> Result<Vec<EmailChange>, StoreError> {
         let mut latest: HashMap<String, EmailChange> = HashMap::new();
         let mut start: Option<Item> = None;
@@ -1009,6 +1047,10 @@ impl JobStore for DynamoJobStore {
 }
 
 /// A chunk's Bulk API job sits beside its job's rows: `sk = BULK#<chunk, 10 digits>`, outside the `ROW#` range.
+fn shared_sk(name: &str) -> String {
+    format!("SHARED#{name}")
+}
+
 fn bulk_job_sk(chunk: u32) -> String {
     format!("BULK#{chunk:010}")
 }

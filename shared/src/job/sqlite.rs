@@ -48,6 +48,9 @@ CREATE INDEX IF NOT EXISTS rows_by_status ON rows (job_id, status, row);
 CREATE TABLE IF NOT EXISTS bulk_jobs (
     job_id TEXT NOT NULL, chunk INTEGER NOT NULL, bulk_job TEXT NOT NULL, PRIMARY KEY (job_id, chunk)
 );
+CREATE TABLE IF NOT EXISTS shared (
+    job_id TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (job_id, name)
+);
 CREATE TABLE IF NOT EXISTS email_changes (
     salesforce_user_id TEXT PRIMARY KEY, email TEXT NOT NULL, requested_at INTEGER NOT NULL
 );
@@ -231,6 +234,7 @@ impl SqliteJobStore {
         self.with_connection(|c| {
             let tx = c.transaction()?;
             tx.execute("DELETE FROM rows WHERE job_id = ?1", params![id.as_str()])?;
+            tx.execute("DELETE FROM shared WHERE job_id = ?1", params![id.as_str()])?;
             tx.execute("DELETE FROM jobs WHERE id = ?1", params![id.as_str()])?;
             tx.commit()
         })
@@ -556,6 +560,35 @@ impl JobStore for SqliteJobStore {
                 params![id.as_str(), chunk, bulk_job],
             )?;
             Ok(())
+        })
+    }
+
+    async fn shared(&self, id: &JobId, name: &str) -> Result<Option<String>, StoreError> {
+        self.with_connection(|c| {
+            c.query_row("SELECT value FROM shared WHERE job_id = ?1 AND name = ?2", params![id.as_str(), name], |r| {
+                r.get(0)
+            })
+            .optional()
+        })
+    }
+
+    async fn share(&self, id: &JobId, name: &str, value: &str) -> Result<(), StoreError> {
+        self.with_connection(|c| {
+            c.execute(
+                "INSERT OR REPLACE INTO shared (job_id, name, value) VALUES (?1, ?2, ?3)",
+                params![id.as_str(), name, value],
+            )?;
+            Ok(())
+        })
+    }
+
+    async fn claim_share(&self, id: &JobId, name: &str) -> Result<bool, StoreError> {
+        self.with_connection(|c| {
+            let added = c.execute(
+                "INSERT OR IGNORE INTO shared (job_id, name, value) VALUES (?1, ?2, '')",
+                params![id.as_str(), name],
+            )?;
+            Ok(added == 1)
         })
     }
 

@@ -145,6 +145,16 @@ pub trait JobStore: Send + Sync {
         chunk: u32,
         bulk_job: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// What a worker read once for a job and shares with the job's other workers (the org's reference records, say),
+    /// under a name; never a secret.
+    fn shared(&self, id: &JobId, name: &str) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+    fn share(&self, id: &JobId, name: &str, value: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Claims the reading of a shared value: `true` for the first caller of a job and name, which then [`share`]s
+    /// it; until then, [`shared`] answers an empty value to the others.
+    ///
+    /// [`share`]: JobStore::share
+    /// [`shared`]: JobStore::shared
+    fn claim_share(&self, id: &JobId, name: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
     /// The email changes requested at `since` or later, the latest per user.
     fn email_changes(&self, since: u64) -> impl Future<Output = Result<Vec<EmailChange>, StoreError>> + Send;
     fn record_email_change(&self, change: &EmailChange) -> impl Future<Output = Result<(), StoreError>> + Send;

@@ -23,12 +23,12 @@ use crate::domain::{
 };
 use crate::format::Dialect;
 use crate::job::{
-    ChunkMessage, EmailChange, JobMemo, JobState, JobStore, Lease, Release, RowOutcome, RowRecord, RowStart, RowStatus,
-    StoreError, now_epoch,
+    ChunkMessage, EmailChange, JobId, JobMemo, JobState, JobStore, Lease, Release, RowOutcome, RowRecord, RowStart,
+    RowStatus, StoreError, now_epoch,
 };
 use crate::salesforce::{
-    AliasChange, BulkopProvisioner, EmailConfirmation, Followed, OrgReference, SalesforceClient, SalesforceDefaults,
-    SalesforceError, SalesforceOutcome, SalesforceProvisioner, SalesforceSync,
+    AliasChange, BulkopProvisioner, EmailConfirmation, Followed, OrgReference, SHARED_REFERENCE, SalesforceClient,
+    SalesforceDefaults, SalesforceError, SalesforceOutcome, SalesforceProvisioner, SalesforceSync,
 };
 use crate::sfid::{CALL_CENTER_PREFIX, SalesforceId};
 use crate::validate::RowError;
@@ -638,8 +638,10 @@ async fn direct_side<S: JobStore>(
         Vec::new()
     };
     let job = message.job_id.to_string();
-    let reference =
-        target.reference.for_job(&job, || async { Ok::<_, std::convert::Infallible>(OrgReference::default()) }).await;
+    let reference = target
+        .reference
+        .for_job(&job, || async { Ok::<_, std::convert::Infallible>(shared_reference(store, &message.job_id).await) })
+        .await;
     let Ok(reference) = reference;
     let provisioner = SalesforceProvisioner {
         reference: &reference,
@@ -650,7 +652,11 @@ async fn direct_side<S: JobStore>(
         alias_change: target.alias_change,
         voice_sync,
     };
-    match provisioner.apply(wanted).await {
+    let applied = provisioner.apply(wanted).await;
+    if let Some(fresh) = reference.fresh().await {
+        store.share(&message.job_id, SHARED_REFERENCE, &fresh).await?;
+    }
+    match applied {
         Ok(results) => {
             for outcome in results.iter().flatten() {
                 if let Some(EmailConfirmation::Sent { email }) = &outcome.email_confirmation {
@@ -667,6 +673,39 @@ async fn direct_side<S: JobStore>(
         Err(err) => {
             let shared = SideError::from(err);
             Ok(wanted.iter().map(|_| Some(Err(shared.clone()))).collect())
+        }
+    }
+}
+
+/// How long a worker waits for the org's reference records another worker of the job is reading, and how often it
+/// looks: the reading is three queries, about a second.
+const SHARED_READ_PATIENCE: Duration = Duration::from_secs(10);
+const SHARED_READ_POLL: Duration = Duration::from_millis(250);
+
+/// The org's reference records for a process new to the job: taken up from the job store when another worker shared
+/// them, waited for while another worker reads them, or else claimed and left to be read here (and shared after).
+/// A store that cannot say costs only the reads.
+async fn shared_reference<S: JobStore>(store: &S, job: &JobId) -> OrgReference {
+    let reference = OrgReference::default();
+    let patience = Instant::now() + SHARED_READ_PATIENCE;
+    loop {
+        match store.shared(job, SHARED_REFERENCE).await {
+            Ok(Some(shared)) if !shared.is_empty() => {
+                reference.adopt(&shared).await;
+                return reference;
+            }
+            Ok(Some(_)) if Instant::now() < patience => tokio::time::sleep(SHARED_READ_POLL).await,
+            Ok(None) => match store.claim_share(job, SHARED_REFERENCE).await {
+                Ok(true) => {
+                    reference.claimed();
+                    return reference;
+                }
+                // Claimed by another worker just now: wait for it like the others.
+                Ok(false) => {}
+                Err(_) => return reference,
+            },
+            // The reader took too long (or failed and shared nothing), or the store cannot say: read here.
+            _ => return reference,
         }
     }
 }

@@ -14,5 +14,5 @@ pub use self::client::{CollectionResult, Credentials, Payload, SalesforceClient,
 pub use self::provisioner::{
     AliasChange, BulkopDone, EmailConfirmation, SalesforceDefaults, SalesforceOutcome, SalesforceProvisioner,
 };
-pub use self::reference::OrgReference;
+pub use self::reference::{OrgReference, SHARED_AS as SHARED_REFERENCE};
 pub use crate::domain::SalesforceSync;
