@@ -512,6 +512,20 @@ impl DynamoJobStore {
         Err(StoreError(format!("job {id} row {row}: too many concurrent writers")))
     }
 
+    /// One text attribute of one of a job's items, read consistently.
+    async fn text_of(&self, id: &JobId, sk: String, attribute: &str) -> Result<Option<String>, StoreError> {
+        let answer = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(self.key(job_pk(id), sk)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(failed)?;
+        Ok(answer.item().and_then(|item| text(item, attribute)))
+    }
+
     /// One transaction: the rows that are new, and the counters they add. Fails whole if any row exists.
     async fn put_new_rows(&self, rows: &[RowRecord]) -> Result<bool, StoreError> {
         let Some(first) = rows.first() else { return Ok(true) };
@@ -941,16 +955,7 @@ impl JobStore for DynamoJobStore {
     }
 
     async fn bulk_job(&self, id: &JobId, chunk: u32) -> Result<Option<String>, StoreError> {
-        let answer = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(self.key(job_pk(id), bulk_job_sk(chunk))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(failed)?;
-        Ok(answer.item().and_then(|item| text(item, "bulk_job")))
+        self.text_of(id, bulk_job_sk(chunk), "bulk_job").await
     }
 
     async fn record_bulk_job(&self, id: &JobId, chunk: u32, bulk_job: &str) -> Result<(), StoreError> {
@@ -961,16 +966,7 @@ impl JobStore for DynamoJobStore {
     }
 
     async fn shared(&self, id: &JobId, name: &str) -> Result<Option<String>, StoreError> {
-        let answer = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(self.key(job_pk(id), shared_sk(name))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(failed)?;
-        Ok(answer.item().and_then(|item| text(item, "value")))
+        self.text_of(id, shared_sk(name), "value").await
     }
 
     async fn share(&self, id: &JobId, name: &str, value: &str) -> Result<(), StoreError> {

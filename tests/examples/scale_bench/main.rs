@@ -13,11 +13,14 @@
 //!    AWS blog's tool (a fixed 600 ms pause after each user) and the community scripts (no pause, the SDK's
 //!    standard retries alone). Each row makes the calls such a script makes: the Salesforce user, its Voice
 //!    permission set, its contact center, the Connect user.
+//!    Above the default quota the same job also goes through `ccbulk run`'s pipeline (SQLite, no moto): where the
+//!    grid falls short of that figure, moto is the limit, and the cells print how busy moto's process was.
 //! 3. **BIG_ROWS (100,000) adds through `ccbulk run`** (the release binary, in its own process) at a CreateUser quota
 //!    of 500 req/s, into an instance that already holds 10,000 users: time against the floor N / rate, and peak
 //!    RSS.
 //!
-//! For a quicker look: `CCBULK_BENCH_RATES=50` runs those rates of the grid only, `CCBULK_BENCH_BASELINES=0` leaves
+//! For a quicker look: `CCBULK_BENCH_RATES=50` runs those rates of the grid only (`CCBULK_BENCH_WORKERS=1,2` those
+//! container counts; empty, no cell but the pipeline's figure), `CCBULK_BENCH_BASELINES=0` leaves
 //! the baselines out, and BIG_ROWS 0 the `ccbulk run`; the last line then stands for what ran.
 //!
 //! Figures are ratios: CreateUser calls a second over the configured rate for the whole provisioning (its tail
@@ -26,6 +29,7 @@
 mod baselines;
 mod big_run;
 mod grid;
+mod local;
 mod setup;
 
 use std::time::Duration;
@@ -48,25 +52,31 @@ async fn main() {
     let with_baselines = std::env::var("CCBULK_BENCH_BASELINES").map_or(true, |v| v != "0");
     let baseline = |kind| with_baselines.then(|| tokio::spawn(baselines::run(kind, rows)));
     let (fixed_pause, sdk_retries) = (baseline(Baseline::FixedPause), baseline(Baseline::SdkRetries));
-    let rates: Vec<f64> = match std::env::var("CCBULK_BENCH_RATES") {
-        Ok(list) => list.split(',').map(|r| r.trim().parse().expect("CCBULK_BENCH_RATES: numbers")).collect(),
-        Err(_) => RATES.to_vec(),
-    };
+    let rates: Vec<f64> = numbers("CCBULK_BENCH_RATES").unwrap_or_else(|| RATES.to_vec());
+    let workers: Vec<usize> = numbers("CCBULK_BENCH_WORKERS").unwrap_or_else(|| WORKERS.to_vec());
 
-    let mut cells = Vec::new();
+    let (mut cells, mut locals) = (Vec::new(), Vec::new());
     for &rate in &rates {
         // At the default quota a cell is minutes of waiting for the quota: its four run at once, each on its own
         // moto and sandboxes. Above it, one at a time, so that no cell's figure is another's load.
         if rate <= 2.0 {
-            let runs = WORKERS.map(|workers| grid::run(rate, workers, rows));
+            let runs = workers.iter().map(|&workers| grid::run(rate, workers, rows));
             cells.extend(futures_util::future::join_all(runs).await);
         } else {
-            for workers in WORKERS {
+            for &workers in &workers {
                 cells.push(grid::run(rate, workers, rows).await);
             }
         }
         for cell in cells.iter().filter(|c| c.rate == rate) {
             cell.print();
+        }
+        // Above the default quota, the same job without moto: where the grid falls short of this, moto is the limit.
+        if rate > 2.0 {
+            let local = local::utilisation(rate, rows).await;
+            println!(
+                "{rate:>4} req/s through ccbulk run's pipeline (4 workers, SQLite, no moto): {local:.2} of the quota"
+            );
+            locals.push((rate, local));
         }
     }
     let mut speedups = Vec::new();
@@ -99,7 +109,7 @@ async fn main() {
         None
     };
 
-    let utilisation_min = cells.iter().map(Cell::utilisation).fold(f64::INFINITY, f64::min);
+    let utilisation_min = cells.iter().map(Cell::utilisation).reduce(f64::min).unwrap_or(0.0);
     let throttle_failed: u64 =
         cells.iter().map(|c| c.throttle_failed).sum::<u64>() + big.as_ref().map_or(0, |b| b.throttle_failed);
     let creates: u64 = cells.iter().map(|c| c.creates).sum();
@@ -108,6 +118,10 @@ async fn main() {
     // The quota sets the floor for every tool: at the default 2 req/s no tool can be 3× one that already runs at
     // 0.8 row/s, so the figure is taken at the lowest raised quota.
     let speedup = speedups.iter().find(|(rate, _)| *rate > 2.0).map_or(0.0, |(_, s)| *s);
+    let local_min = locals.iter().map(|(_, u)| *u).fold(f64::INFINITY, f64::min);
+    if local_min.is_finite() {
+        println!("quota utilisation without moto (ccbulk run's pipeline, raised quotas), least: {local_min:.2}");
+    }
     println!(
         "quota_utilisation_min={utilisation_min:.2} throttle_failed_rows={throttle_failed} \
          connect_calls_per_row={:.3} sf_calls_per_200={sf_per_200:.1} speedup_vs_fixed_pause={speedup:.1} \
@@ -115,6 +129,13 @@ async fn main() {
         creates as f64 / added.max(1) as f64,
         big.as_ref().map_or(0.0, |b| b.peak_rss_mib)
     );
+}
+
+/// A comma-separated list from the environment, to narrow the run (an empty list: none).
+fn numbers<T: std::str::FromStr>(name: &str) -> Option<Vec<T>> {
+    let list = std::env::var(name).ok()?;
+    let parsed = list.split(',').map(str::trim).filter(|n| !n.is_empty()).map(str::parse);
+    Some(parsed.collect::<Result<_, _>>().unwrap_or_else(|_| panic!("{name}: numbers separated by commas")))
 }
 
 /// Every call of the sandboxes takes this long, the spread of a Connect or Salesforce answer seen from a Lambda in
