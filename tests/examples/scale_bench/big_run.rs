@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use ccbulk_sandbox::connect::seed::UserSeed;
@@ -30,6 +31,8 @@ pub struct BigRun {
     pub throttled: u64,
     pub creates: u64,
     pub summary: String,
+    /// CreateUser calls a second over the rate, per 20 s window.
+    pub windows: Vec<f64>,
 }
 
 impl BigRun {
@@ -50,6 +53,8 @@ impl BigRun {
             self.creates,
             self.throttled
         );
+        let windows: Vec<String> = self.windows.iter().map(|w| format!("{w:.2}")).collect();
+        println!("  CreateUser per {} s window, as a part of the rate: {}", WINDOW.as_secs(), windows.join(" "));
         for line in self.summary.lines() {
             println!("  | {line}");
         }
@@ -80,7 +85,7 @@ pub async fn run(ccbulk: &Path, rows: usize) -> BigRun {
         routing_profile: "Basic Routing Profile".into(),
         security_profiles: vec!["Agent".into()],
     }));
-    let connect = ConnectSandbox::start(seed, loopback).await.expect("the Connect sandbox");
+    let connect = Arc::new(ConnectSandbox::start(seed, loopback).await.expect("the Connect sandbox"));
     let mut salesforce_seed = examples::salesforce_seed();
     salesforce_seed.daily_api_requests = 1_000_000;
     let salesforce = SalesforceSandbox::start(salesforce_seed, loopback).await.expect("the Salesforce sandbox");
@@ -125,8 +130,12 @@ pub async fn run(ccbulk: &Path, rows: usize) -> BigRun {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("ccbulk started");
-    let (code, peak_rss_kib) =
-        tokio::task::spawn_blocking(move || wait_with_peak_rss(child.id())).await.expect("waited for ccbulk");
+    let waited = tokio::task::spawn_blocking(move || wait_with_peak_rss(child.id()));
+    let windows = Arc::new(Mutex::new(Vec::new()));
+    let sampler = tokio::spawn(rate_by_window(connect.clone(), windows.clone()));
+    let (code, peak_rss_kib) = waited.await.expect("waited for ccbulk");
+    sampler.abort();
+    let windows = windows.lock().expect("the windows").clone();
     let seconds = started.elapsed().as_secs_f64();
     let summary = std::fs::read_to_string(folder.path().join("run.out")).unwrap_or_default();
     assert!(code == 0 || code == 1, "ccbulk run ended with {code}:\n{summary}");
@@ -144,6 +153,22 @@ pub async fn run(ccbulk: &Path, rows: usize) -> BigRun {
         throttled,
         creates: creates - throttled,
         summary,
+        windows,
+    }
+}
+
+/// CreateUser calls the service took in each window of the run, as a part of the rate: where a long run loses its
+/// time (a slow start, a slowing middle, a tail).
+const WINDOW: std::time::Duration = std::time::Duration::from_secs(20);
+
+async fn rate_by_window(connect: Arc<ConnectSandbox>, windows: Arc<Mutex<Vec<f64>>>) {
+    let mut before = 0;
+    loop {
+        tokio::time::sleep(WINDOW).await;
+        let (calls, throttled) = setup::create_user_calls(&connect);
+        let taken = calls - throttled;
+        windows.lock().expect("the windows").push((taken - before) as f64 / WINDOW.as_secs_f64() / RATE);
+        before = taken;
     }
 }
 
