@@ -7,7 +7,6 @@
 //! Per row, the calls such a script makes: the Salesforce user, its Voice permission set, its contact center (which
 //! Salesforce takes only once the permission set is there), then the Connect user. Names are resolved to ids once, before the rows.
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use aws_sdk_connect::config::retry::RetryConfig;
@@ -69,14 +68,7 @@ impl Finished {
 }
 
 pub async fn run(baseline: Baseline, rows: usize) -> Finished {
-    let loopback: SocketAddr = "127.0.0.1:0".parse().expect("an address");
-    let mut seed = examples::connect_seed();
-    seed.knobs = setup::connect_knobs(RATE);
-    seed.instances.iter_mut().for_each(|instance| instance.max_users = 200_000);
-    let connect = ConnectSandbox::start(seed, loopback).await.expect("the Connect sandbox");
-    let salesforce =
-        SalesforceSandbox::start(examples::salesforce_seed(), loopback).await.expect("the Salesforce sandbox");
-    salesforce.set_knobs(setup::salesforce_knobs());
+    let (connect, salesforce) = setup::sandboxes(RATE).await;
     let script = Script::sign_in(&connect, &salesforce).await;
 
     let started = Instant::now();

@@ -28,6 +28,9 @@
 
 mod baselines;
 mod big_run;
+// ccbulk run's pipeline and its Salesforce target, as the shared crate's benchmarks run them.
+#[path = "../../../shared/examples/common/mod.rs"]
+mod common;
 mod grid;
 mod local;
 mod setup;

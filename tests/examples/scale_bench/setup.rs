@@ -1,7 +1,23 @@
 //! What every part of the benchmark sets up alike: the sandboxes' knobs and what is read off their counters.
 
+use std::net::SocketAddr;
+
 use ccbulk_sandbox::connect::{ConnectSandbox, Knobs, QuotaSpec};
+use ccbulk_sandbox::examples;
 use ccbulk_sandbox::salesforce::{SalesforceKnobs, SalesforceSandbox};
+
+/// Sandboxes of a run's own: the examples' seeds, CreateUser throttled at `rate`, both answering with latency.
+pub async fn sandboxes(rate: f64) -> (ConnectSandbox, SalesforceSandbox) {
+    let loopback: SocketAddr = "127.0.0.1:0".parse().expect("an address");
+    let mut seed = examples::connect_seed();
+    seed.knobs = connect_knobs(rate);
+    seed.instances.iter_mut().for_each(|instance| instance.max_users = 200_000);
+    let connect = ConnectSandbox::start(seed, loopback).await.expect("the Connect sandbox");
+    let salesforce =
+        SalesforceSandbox::start(examples::salesforce_seed(), loopback).await.expect("the Salesforce sandbox");
+    salesforce.set_knobs(salesforce_knobs());
+    (connect, salesforce)
+}
 
 /// CreateUser throttled at `rate` with the account's burst of 5 (Service Quotas: "Rate of CreateUser API requests",
 /// burst 5), every call answered in 80–300 ms; the other operations at the sandbox's defaults.
