@@ -56,6 +56,7 @@ class _TablesUncopied:
         return getattr(copy, name)
 
 
+_tables_uncopied = _TablesUncopied()
 _transact = DynamoDBBackend.transact_write_items
 
 
@@ -66,7 +67,7 @@ def _transact_write_items(self, transact_items):
     except Exception:
         # A transaction moto will refuse as malformed: let moto answer it its own way, tables copied and all.
         return _transact(self, transact_items)
-    dynamodb_models.copy = _TablesUncopied()
+    dynamodb_models.copy = _tables_uncopied
     try:
         return _transact(self, transact_items)
     except Exception:

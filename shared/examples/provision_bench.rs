@@ -13,12 +13,11 @@ mod common;
 
 use std::net::SocketAddr;
 
-use aws_sdk_connect::config::{BehaviorVersion, Credentials as AwsCredentials, Region};
 use ccbulk_sandbox::connect::{ConnectSandbox, Knobs, Latency, Op, QuotaSpec};
 use ccbulk_sandbox::examples;
 use ccbulk_sandbox::salesforce::SalesforceSandbox;
 use ccbulk_shared::connect::{Pacer, RateBudget};
-use ccbulk_shared::pipeline::{ConnectTarget, Targets};
+use ccbulk_shared::pipeline::Targets;
 use ccbulk_shared::salesforce::SalesforceSync;
 use ccbulk_shared::validate::Options;
 
@@ -98,19 +97,8 @@ async fn run(scenario: &Scenario) {
     }
     let connect = ConnectSandbox::start(seed, loopback).await.expect("Connect sandbox");
     let salesforce = SalesforceSandbox::start(examples::salesforce_seed(), loopback).await.expect("Salesforce sandbox");
-    let client = ccbulk_shared::connect::client(
-        aws_sdk_connect::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(examples::REGION))
-            .credentials_provider(AwsCredentials::new("AKIDBENCH", "bench", None, None, "bench"))
-            .endpoint_url(connect.endpoint()),
-    );
     let targets = Targets {
-        connect: Some(ConnectTarget::new(
-            client,
-            connect.instance_id("ccbulk-sandbox").expect("the instance"),
-            Pacer::new(scenario.budget),
-        )),
+        connect: Some(common::connect_target(&connect, Pacer::new(scenario.budget))),
         salesforce: Some(common::salesforce_target(&salesforce, SalesforceSync::Direct)),
     };
     let input = file(scenario.rows);

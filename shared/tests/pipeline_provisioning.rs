@@ -9,7 +9,6 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use aws_sdk_connect::config::{BehaviorVersion, Credentials as AwsCredentials, Region};
 use ccbulk_sandbox::connect::{ConnectSandbox, FaultRates, Knobs, Op, QuotaSpec};
 use ccbulk_sandbox::examples;
 use ccbulk_sandbox::salesforce::seed::{SalesforceSeed, UserSeed};
@@ -17,7 +16,7 @@ use ccbulk_sandbox::salesforce::{BulkKnobs, SalesforceKnobs, SalesforceSandbox};
 use ccbulk_shared::connect::{Pacer, RateBudget, Retries};
 use ccbulk_shared::domain::{IdentityManagement, TelephonyModel};
 use ccbulk_shared::job::{Job, JobState, JobStore, RowStatus, SqliteJobStore};
-use ccbulk_shared::pipeline::{ConnectTarget, LocalFiles, MemoryQueue, RetryPolicy, Targets, ingest, provision_chunk};
+use ccbulk_shared::pipeline::{LocalFiles, MemoryQueue, RetryPolicy, Targets, ingest, provision_chunk};
 use ccbulk_shared::salesforce::SalesforceSync;
 use ccbulk_shared::validate::Options;
 
@@ -43,18 +42,10 @@ async fn world_with(org: SalesforceSeed) -> World {
     };
     let connect = ConnectSandbox::start(seed, loopback).await.unwrap();
     let salesforce = SalesforceSandbox::start(org, loopback).await.unwrap();
-    let client = ccbulk_shared::connect::client(
-        aws_sdk_connect::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(examples::REGION))
-            .credentials_provider(AwsCredentials::new("AKIDTEST", "secret", None, None, "test"))
-            .endpoint_url(connect.endpoint()),
-    );
     let targets = Targets {
-        connect: Some(ConnectTarget::new(
-            client,
-            connect.instance_id("ccbulk-sandbox").unwrap(),
-            // Two tries a call, soon after each other: a fault that lasts is the next delivery's to retry.
+        // Two tries a call, soon after each other: a fault that lasts is the next delivery's to retry.
+        connect: Some(common::connect_target(
+            &connect,
             Pacer::new(FAST).with_retries(Retries {
                 attempts: 2,
                 first: Duration::from_millis(20),

@@ -1042,11 +1042,12 @@ impl JobStore for DynamoJobStore {
     }
 }
 
-/// A chunk's Bulk API job sits beside its job's rows: `sk = BULK#<chunk, 10 digits>`, outside the `ROW#` range.
+/// What a job's workers share sits beside its rows: `sk = SHARED#<name>`, outside the `ROW#` range.
 fn shared_sk(name: &str) -> String {
     format!("SHARED#{name}")
 }
 
+/// A chunk's Bulk API job sits beside its job's rows: `sk = BULK#<chunk, 10 digits>`, outside the `ROW#` range.
 fn bulk_job_sk(chunk: u32) -> String {
     format!("BULK#{chunk:010}")
 }

@@ -2,10 +2,8 @@
 //! at the same quota and latency: the grid's figure with moto taken out. Where the two differ, moto (one Python
 //! process serving every DynamoDB request in turn) is what holds the serverless cell back, not ccbulk.
 
-use aws_sdk_connect::config::{BehaviorVersion, Credentials as AwsCredentials, Region};
-use ccbulk_sandbox::examples;
 use ccbulk_shared::connect::{Pacer, RateBudget};
-use ccbulk_shared::pipeline::{ConnectTarget, Targets};
+use ccbulk_shared::pipeline::Targets;
 use ccbulk_shared::salesforce::SalesforceSync;
 use ccbulk_shared::validate::Options;
 
@@ -17,20 +15,9 @@ const WORKERS: u32 = 4;
 /// CreateUser calls a second over the rate, from the first worker's start to the last row's end.
 pub async fn utilisation(rate: f64, rows: usize) -> f64 {
     let (connect, salesforce) = setup::sandboxes(rate).await;
-    let client = ccbulk_shared::connect::client(
-        aws_sdk_connect::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(examples::REGION))
-            .credentials_provider(AwsCredentials::new("AKIDLOCAL", "local", None, None, "local"))
-            .endpoint_url(connect.endpoint()),
-    );
     let budget = RateBudget { write_per_second: rate, ..RateBudget::default() };
     let targets = Targets {
-        connect: Some(ConnectTarget::new(
-            client,
-            connect.instance_id("ccbulk-sandbox").expect("the instance"),
-            Pacer::new(budget),
-        )),
+        connect: Some(common::connect_target(&connect, Pacer::new(budget))),
         salesforce: Some(common::salesforce_target(&salesforce, SalesforceSync::Direct)),
     };
     let input = tempfile::Builder::new().suffix(".csv").tempfile().expect("a file");
