@@ -688,3 +688,38 @@ async fn contact_flows_are_listed_by_type_and_a_user_quick_connect_needs_an_agen
         .unwrap_err();
     assert!(refused.as_service_error().is_some_and(|e| e.is_invalid_parameter_exception()), "{refused:?}");
 }
+
+/// SearchUserHierarchyGroups gives each group its path, level one first and the group itself last, a page of at most
+/// 100 (API reference, SearchUserHierarchyGroups), and the seed refuses a group listed before its parent.
+#[tokio::test]
+async fn hierarchy_groups_are_searched_with_their_paths() {
+    let sandbox = start(ConnectSeed { knobs: roomy(), ..ConnectSeed::default() }).await;
+    let client = client(&sandbox, 1);
+    let instance = sandbox.default_instance_id();
+    let found = client.search_user_hierarchy_groups().instance_id(instance).send().await.unwrap();
+    let paths: BTreeMap<String, (String, String)> = found
+        .user_hierarchy_groups()
+        .iter()
+        .map(|group| {
+            let path = group.hierarchy_path().unwrap();
+            let levels = [path.level_one(), path.level_two(), path.level_three()];
+            let names: Vec<&str> = levels.iter().flatten().map(|level| level.name().unwrap()).collect();
+            let last = levels.iter().flatten().last().unwrap().id().unwrap();
+            assert_eq!(last, group.id().unwrap(), "the path ends with the group itself");
+            (names.join("/"), (group.name().unwrap().to_owned(), group.level_id().unwrap().to_owned()))
+        })
+        .collect();
+    assert_eq!(paths["Sales/East"], ("East".to_owned(), "2".to_owned()));
+    assert_eq!(paths["Support"], ("Support".to_owned(), "1".to_owned()));
+    assert_eq!(paths.len(), 6);
+    assert_eq!(found.approximate_total_count(), Some(6));
+
+    let too_many = client.search_user_hierarchy_groups().instance_id(instance).max_results(101).send().await;
+    let err = too_many.unwrap_err().into_service_error();
+    assert!(err.is_invalid_parameter_exception(), "{err:?}");
+
+    let mut seed = ConnectSeed::default();
+    seed.instances[0].hierarchy_groups = vec!["Sales/East".into(), "Sales".into()];
+    let refused = ConnectSandbox::start(seed, "127.0.0.1:0".parse().unwrap()).await.err().expect("a seed error");
+    assert!(refused.to_string().contains("before its parent \"Sales\""), "{refused}");
+}

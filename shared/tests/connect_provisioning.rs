@@ -9,7 +9,7 @@ use std::time::Duration;
 use aws_sdk_connect::Client;
 use ccbulk_sandbox::connect::{ConnectSandbox, ConnectSeed, FaultRates, Knobs, Op, QuotaSpec};
 use ccbulk_shared::connect::{ConnectProvisioner, Directory, Pacer, RateBudget, Retries};
-use ccbulk_shared::domain::{Action, ConnectUser, IdentityManagement, ResourceRef, UserRow};
+use ccbulk_shared::domain::{Action, ConnectUser, IdentityInfo, IdentityManagement, Password, ResourceRef, UserRow};
 use ccbulk_shared::format::ByteRange;
 use ccbulk_shared::validate::{Options, RowError, Visitor, validate};
 use connect_client::client;
@@ -104,6 +104,11 @@ async fn the_example_adds_create_users_and_a_second_run_adopts_them() {
     assert_eq!(Some(&ResourceRef::Name(stored.routing_profile.clone())), wanted.routing_profile.as_ref());
     assert_eq!(stored.security_profiles.len(), wanted.security_profiles.len());
     assert_eq!(stored.identity_info.first_name, wanted.identity.first_name);
+    for row in &adds {
+        let Some(ResourceRef::Name(path)) = &row.connect.as_ref().unwrap().hierarchy_group else { continue };
+        let stored = snapshot.instance(instance).unwrap().user(username(row)).unwrap();
+        assert_eq!(stored.hierarchy_group.as_ref(), Some(path), "{}: the group at that path", username(row));
+    }
     let desk = adds.iter().find(|r| r.connect.as_ref().unwrap().phone.desk_phone_number.is_some()).unwrap();
     let stored_desk = snapshot.instance(instance).unwrap().user(username(desk)).unwrap();
     assert_eq!(stored_desk.phone_config.as_ref().unwrap().phone_type.as_deref(), Some("DESK_PHONE"));
@@ -123,6 +128,47 @@ async fn the_example_adds_create_users_and_a_second_run_adopts_them() {
     {
         assert_eq!(after.counters.calls.get(update), calls_before.get(update), "{update}: nothing differed");
     }
+}
+
+/// Two groups named "Tier 1", on two branches: a row names one by its full path, never by its last level alone.
+#[tokio::test]
+async fn hierarchy_groups_are_matched_by_their_full_path() {
+    let mut seed = ConnectSeed { knobs: roomy(), ..ConnectSeed::default() };
+    seed.instances[0].hierarchy_groups =
+        ["Support", "Sales", "Support/Tier 1", "Sales/Tier 1", "Sales/East"].map(String::from).to_vec();
+    let sandbox = ConnectSandbox::start(seed, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let client = client(&sandbox);
+    let instance = sandbox.default_instance_id().to_owned();
+    let pacer = Pacer::new(FAST).with_retries(QUICK);
+    let connect = provisioner(&client, &instance, &pacer);
+    let directory = Directory::load(&client, &instance, &pacer).await.unwrap();
+    let user = |group: &str| ConnectUser {
+        routing_profile: Some(ResourceRef::Name("Basic Routing Profile".into())),
+        security_profiles: vec![ResourceRef::Name("Agent".into())],
+        hierarchy_group: Some(ResourceRef::Name(group.into())),
+        password: Some(Password::new("Welcome123!Ab".into())),
+        identity: IdentityInfo {
+            first_name: Some("Tier".into()),
+            last_name: Some("Agent".into()),
+            ..Default::default()
+        },
+        ..ConnectUser::default()
+    };
+
+    connect.add(&directory, "sales.one", &user("sales / tier 1")).await.unwrap();
+    connect.add(&directory, "east.one", &user("East")).await.unwrap();
+    let ambiguous = connect.add(&directory, "tier.one", &user("Tier 1")).await.unwrap_err().to_string();
+    assert!(ambiguous.contains("Support/Tier 1") && ambiguous.contains("Sales/Tier 1"), "{ambiguous}");
+    // Its last level exists, on another branch: the path does not.
+    let wrong_branch = connect.add(&directory, "east.two", &user("Support/East")).await.unwrap_err().to_string();
+    assert!(wrong_branch.contains("no hierarchy group at \"Support/East\""), "{wrong_branch}");
+
+    let snapshot = sandbox.snapshot();
+    let stored = snapshot.instance(&instance).unwrap();
+    assert_eq!(stored.user("sales.one").unwrap().hierarchy_group.as_deref(), Some("Sales/Tier 1"));
+    assert_eq!(stored.user("east.one").unwrap().hierarchy_group.as_deref(), Some("Sales/East"));
+    assert!(stored.user("tier.one").is_none() && stored.user("east.two").is_none(), "failed rows create nobody");
+    assert_eq!(snapshot.counters.calls.get("SearchUserHierarchyGroups"), Some(&1), "one page holds five groups");
 }
 
 #[tokio::test]

@@ -30,6 +30,7 @@ pub enum Op {
     ListRoutingProfiles,
     ListSecurityProfiles,
     ListUserHierarchyGroups,
+    SearchUserHierarchyGroups,
     ListContactFlows,
     CreateQuickConnect,
     DescribeQuickConnect,
@@ -39,7 +40,7 @@ pub enum Op {
 }
 
 impl Op {
-    pub const ALL: [Op; 21] = [
+    pub const ALL: [Op; 22] = [
         Op::CreateUser,
         Op::DescribeUser,
         Op::ListUsers,
@@ -55,6 +56,7 @@ impl Op {
         Op::ListRoutingProfiles,
         Op::ListSecurityProfiles,
         Op::ListUserHierarchyGroups,
+        Op::SearchUserHierarchyGroups,
         Op::ListContactFlows,
         Op::CreateQuickConnect,
         Op::DescribeQuickConnect,
@@ -80,6 +82,7 @@ impl Op {
             Op::ListRoutingProfiles => "ListRoutingProfiles",
             Op::ListSecurityProfiles => "ListSecurityProfiles",
             Op::ListUserHierarchyGroups => "ListUserHierarchyGroups",
+            Op::SearchUserHierarchyGroups => "SearchUserHierarchyGroups",
             Op::ListContactFlows => "ListContactFlows",
             Op::CreateQuickConnect => "CreateQuickConnect",
             Op::DescribeQuickConnect => "DescribeQuickConnect",

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::error::{ConnectError, ConnectResult};
@@ -65,6 +66,59 @@ pub fn list(
         })
         .collect();
     Ok(with_next(json!({ listing.key(): summaries }), next))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SearchHierarchyGroupsRequest {
+    pub instance_id: Option<String>,
+    max_results: Option<i64>,
+    next_token: Option<String>,
+    search_criteria: Option<Value>,
+    search_filter: Option<Value>,
+}
+
+/// SearchUserHierarchyGroups without criteria: every group with its path (API reference,
+/// SearchUserHierarchyGroups: `MaxResults` 1 to 100; each `HierarchyGroup` carries `LevelId` and a `HierarchyPath`
+/// whose levels run from `LevelOne` down to the group itself).
+pub fn search_hierarchy_groups(
+    instance: &Instance,
+    request: &SearchHierarchyGroupsRequest,
+    region: &str,
+) -> ConnectResult<Value> {
+    if request.search_criteria.is_some() || request.search_filter.is_some() {
+        // Not served rather than ignored: a client relying on a filter would otherwise be told every group matched.
+        return Err(ConnectError::invalid_request(
+            "the sandbox serves SearchUserHierarchyGroups without criteria only.",
+        ));
+    }
+    let total = instance.hierarchy_groups.len();
+    let (groups, next) =
+        page(instance.hierarchy_groups.iter().collect(), request.next_token.as_deref(), request.max_results, 100, 100)?;
+    let summary = |group: &Named| {
+        json!({
+            "Id": group.id,
+            "Arn": instance.resource_arn("agent-group", &group.id),
+            "Name": group.name,
+            "LastModifiedTime": now_epoch(),
+            "LastModifiedRegion": region,
+        })
+    };
+    const LEVELS: [&str; 5] = ["LevelOne", "LevelTwo", "LevelThree", "LevelFour", "LevelFive"];
+    let groups: Vec<Value> = groups
+        .into_iter()
+        .map(|group| {
+            let path = instance.hierarchy_path(&group.id);
+            let levels: serde_json::Map<String, Value> =
+                LEVELS.iter().zip(&path).map(|(level, group)| ((*level).to_owned(), summary(group))).collect();
+            let mut body = summary(group);
+            body["LevelId"] = json!(path.len().to_string());
+            body["HierarchyPath"] = Value::Object(levels);
+            body["Tags"] = json!({});
+            body
+        })
+        .collect();
+    Ok(with_next(json!({ "UserHierarchyGroups": groups, "ApproximateTotalCount": total }), next))
 }
 
 /// The ContactFlowType values of the service model (botocore `connect` service-2.json, `ContactFlowType`).

@@ -169,6 +169,7 @@ pub struct UserSnapshot {
     pub phone_config: Option<PhoneConfig>,
     pub routing_profile: String,
     pub security_profiles: Vec<String>,
+    /// The group's path, `level1/level2/...`.
     pub hierarchy_group: Option<String>,
     pub tags: std::collections::BTreeMap<String, String>,
 }
@@ -221,10 +222,10 @@ fn snapshot(app: &App) -> Snapshot {
                         .iter()
                         .map(|id| name_of(&instance.security_profiles, id))
                         .collect(),
-                    hierarchy_group: user
-                        .hierarchy_group_id
-                        .as_deref()
-                        .map(|id| name_of(&instance.hierarchy_groups, id)),
+                    hierarchy_group: user.hierarchy_group_id.as_deref().map(|id| {
+                        let path: Vec<&str> = instance.hierarchy_path(id).iter().map(|g| g.name.as_str()).collect();
+                        if path.is_empty() { id.to_owned() } else { path.join("/") }
+                    }),
                     tags: user.tags.clone(),
                 })
                 .collect(),
@@ -264,6 +265,7 @@ fn router(app: Arc<App>) -> Router {
         .route("/routing-profiles-summary/{instance}", get(list_routing_profiles))
         .route("/security-profiles-summary/{instance}", get(list_security_profiles))
         .route("/user-hierarchy-groups-summary/{instance}", get(list_hierarchy_groups))
+        .route("/search-user-hierarchy-groups", post(search_hierarchy_groups))
         .route("/contact-flows-summary/{instance}", get(list_contact_flows))
         .route("/quick-connects/{instance}", put(create_quick_connect).get(list_quick_connects))
         .route("/quick-connects/{instance}/{quick_connect}", get(describe_quick_connect).delete(delete_quick_connect))
@@ -513,6 +515,17 @@ async fn list_hierarchy_groups(
     headers: HeaderMap,
 ) -> Response {
     list_named(&app, Op::ListUserHierarchyGroups, Listing::HierarchyGroups, &instance, query.as_deref(), &headers).await
+}
+
+async fn search_hierarchy_groups(State(app): AppState, headers: HeaderMap, body: Bytes) -> Response {
+    call(&app, Op::SearchUserHierarchyGroups, &headers, |world| {
+        let request: lookups::SearchHierarchyGroupsRequest = parse(&body)?;
+        let instance =
+            request.instance_id.clone().ok_or_else(|| ConnectError::invalid_parameter("InstanceId is required."))?;
+        let region = world.region.clone();
+        lookups::search_hierarchy_groups(world.instance(&instance)?, &request, &region)
+    })
+    .await
 }
 
 async fn list_contact_flows(

@@ -117,6 +117,8 @@ pub struct Instance {
     pub routing_profiles: Vec<Named>,
     pub security_profiles: Vec<Named>,
     pub hierarchy_groups: Vec<Named>,
+    /// Hierarchy group id → its parent's id; level-one groups have none.
+    pub hierarchy_parents: HashMap<String, String>,
     /// Flows of type AGENT_TRANSFER, the only type a USER quick connect takes.
     pub contact_flows: Vec<Named>,
     /// The instance's flows of the other types, with their type (the service model's ContactFlowType).
@@ -134,6 +136,19 @@ pub struct Instance {
 impl Instance {
     pub fn resource_arn(&self, kind: &str, id: &str) -> String {
         format!("{}/{kind}/{id}", self.arn)
+    }
+
+    /// A hierarchy group's path, level one first and the group itself last (empty for an unknown id).
+    pub fn hierarchy_path(&self, id: &str) -> Vec<&Named> {
+        let mut path = Vec::new();
+        let mut next = Some(id);
+        while let Some(id) = next {
+            let Some(group) = self.hierarchy_groups.iter().find(|group| group.id == id) else { break };
+            path.push(group);
+            next = self.hierarchy_parents.get(id).map(String::as_str);
+        }
+        path.reverse();
+        path
     }
 
     /// Usernames are unique in an instance whatever their case (CreateUser answers DuplicateResourceException).

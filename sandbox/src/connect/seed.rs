@@ -1,7 +1,7 @@
 //! What a Connect sandbox starts with: instances, their profiles, groups, flows and users. Read from JSON; the
 //! default mirrors a new account with a CONNECT_MANAGED instance and a SAML one.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
@@ -31,6 +31,7 @@ pub struct InstanceSeed {
     pub identity_management: IdentityManagementType,
     pub routing_profiles: Vec<String>,
     pub security_profiles: Vec<String>,
+    /// Hierarchy groups by their path, `level1/level2/...`; a group's parent is listed before it.
     #[serde(default)]
     pub hierarchy_groups: Vec<String>,
     /// Flows of type AGENT_TRANSFER, which USER quick connects need.
@@ -89,7 +90,14 @@ impl Default for ConnectSeed {
             identity_management: identity,
             routing_profiles: profiles(&["Basic Routing Profile", "Sales Inbound", "Support Tier 1", "Support Tier 2"]),
             security_profiles: profiles(&["Admin", "Agent", "CallCenterManager", "QualityAnalyst"]),
-            hierarchy_groups: profiles(&["Support", "Sales", "Tier 1", "Tier 2", "East", "West"]),
+            hierarchy_groups: profiles(&[
+                "Support",
+                "Sales",
+                "Support/Tier 1",
+                "Support/Tier 2",
+                "Sales/East",
+                "Sales/West",
+            ]),
             agent_transfer_flows: profiles(&["Default agent transfer"]),
             users: vec![UserSeed {
                 username: if identity == IdentityManagementType::Saml { "admin@example.com" } else { "admin" }.into(),
@@ -152,7 +160,8 @@ impl ConnectSeed {
             identity_management: seed.identity_management,
             routing_profiles: named(&seed.routing_profiles),
             security_profiles: named(&seed.security_profiles),
-            hierarchy_groups: named(&seed.hierarchy_groups),
+            hierarchy_groups: Vec::new(),
+            hierarchy_parents: HashMap::new(),
             contact_flows: named(&seed.agent_transfer_flows),
             other_flows: DEFAULT_OTHER_FLOWS
                 .iter()
@@ -164,6 +173,7 @@ impl ConnectSeed {
             max_users: seed.max_users,
             max_quick_connects: seed.max_quick_connects,
         };
+        hierarchy(&mut instance, seed)?;
         for user in &seed.users {
             let find = |list: &[Named], name: &str| {
                 list.iter().find(|n| n.name == name).map(|n| n.id.clone()).ok_or_else(|| {
@@ -204,4 +214,35 @@ impl ConnectSeed {
         }
         Ok(instance)
     }
+}
+
+/// Connect's agent hierarchies have at most five levels (admin guide, "Set up agent hierarchies").
+const HIERARCHY_LEVELS: usize = 5;
+
+/// The seed's hierarchy groups, each under the group its path names before its own name.
+fn hierarchy(instance: &mut Instance, seed: &InstanceSeed) -> Result<(), String> {
+    let mut ids: HashMap<Vec<&str>, String> = HashMap::new();
+    for path in &seed.hierarchy_groups {
+        let levels: Vec<&str> = path.split('/').map(str::trim).collect();
+        if levels.len() > HIERARCHY_LEVELS || levels.iter().any(|level| level.is_empty()) {
+            return Err(format!("seed hierarchy group {path:?} needs 1 to {HIERARCHY_LEVELS} non-empty levels"));
+        }
+        if ids.contains_key(&levels) {
+            return Err(format!("seed hierarchy group {path:?} is listed twice"));
+        }
+        let (name, parents) = levels.split_last().expect("one level at least");
+        let parent = match parents {
+            [] => None,
+            parents => Some(ids.get(parents).cloned().ok_or_else(|| {
+                format!("seed hierarchy group {path:?} comes before its parent {:?}", parents.join("/"))
+            })?),
+        };
+        let id = seed.ids.get(path).cloned().unwrap_or_else(new_id);
+        instance.hierarchy_groups.push(Named { id: id.clone(), name: (*name).to_owned() });
+        if let Some(parent) = parent {
+            instance.hierarchy_parents.insert(id.clone(), parent);
+        }
+        ids.insert(levels, id);
+    }
+    Ok(())
 }

@@ -13,6 +13,7 @@ use aws_sdk_connect::Client;
 use aws_sdk_connect::error::{ProvideErrorMetadata, SdkError};
 use tokio::sync::OnceCell;
 
+use super::hierarchy::Hierarchy;
 use super::pacing::{Api, Pacer};
 use super::provisioner::ProvisionError;
 use crate::domain::ResourceRef;
@@ -25,7 +26,7 @@ pub struct Directory {
     /// Routing profile id → its ARN, which a ContactCenterBulkOp record carries (Argument4).
     routing_profile_arns: HashMap<String, String>,
     security_profiles: HashMap<String, String>,
-    hierarchy_groups: HashMap<String, String>,
+    hierarchy: Hierarchy,
     pub(crate) transfer_flow: Option<String>,
     users: Mutex<Users>,
     /// User id → the quick connects (type USER) that point at that user; read on first need.
@@ -52,7 +53,7 @@ impl Clone for Directory {
             routing_profiles: self.routing_profiles.clone(),
             routing_profile_arns: self.routing_profile_arns.clone(),
             security_profiles: self.security_profiles.clone(),
-            hierarchy_groups: self.hierarchy_groups.clone(),
+            hierarchy: self.hierarchy.clone(),
             transfer_flow: self.transfer_flow.clone(),
             users: Mutex::new(self.users().clone()),
             quick_connects,
@@ -98,15 +99,22 @@ impl Directory {
             |page| named(map, page.security_profile_summary_list().iter().map(|p| (p.name(), p.id()))),
         )
         .await?;
-        let map = &mut directory.hierarchy_groups;
+        // SearchUserHierarchyGroups, not ListUserHierarchyGroups: only the search gives each group's path (API
+        // reference, HierarchyGroup.HierarchyPath), which tells apart groups of one name on different branches.
+        let hierarchy = &mut directory.hierarchy;
         every_page(
             pacer,
-            Api::ListUserHierarchyGroups,
+            Api::SearchUserHierarchyGroups,
             |token| {
-                client.list_user_hierarchy_groups().instance_id(instance).max_results(1000).set_next_token(token).send()
+                client
+                    .search_user_hierarchy_groups()
+                    .instance_id(instance)
+                    .max_results(100)
+                    .set_next_token(token)
+                    .send()
             },
             |page| page.next_token.clone(),
-            |page| named(map, page.user_hierarchy_group_summary_list().iter().map(|g| (g.name(), g.id()))),
+            |page| page.user_hierarchy_groups().iter().for_each(|group| take_group(hierarchy, group)),
         )
         .await?;
         directory.transfer_flow = transfer_flow(client, instance, pacer).await?;
@@ -179,9 +187,9 @@ impl Directory {
 
     fn resolve(
         &self,
-        map: &HashMap<String, String>,
         reference: &ResourceRef,
         what: &str,
+        by_name: impl FnOnce(&str) -> Result<String, ProvisionError>,
     ) -> Result<String, ProvisionError> {
         match reference {
             ResourceRef::Id(id) => Ok(id.clone()),
@@ -198,19 +206,20 @@ impl Directory {
                     _ => Err(ProvisionError::permanent(format!("the {what} ARN {arn:?} names no resource"))),
                 }
             }
-            ResourceRef::Name(name) => {
-                // A hierarchy path (level1/level2) names its last level's group.
-                let last = name.rsplit('/').next().unwrap_or(name);
-                map.get(&key(name))
-                    .or_else(|| map.get(&key(last)))
-                    .cloned()
-                    .ok_or_else(|| ProvisionError::permanent(format!("the instance has no {what} named {name:?}")))
-            }
+            ResourceRef::Name(name) => by_name(name),
         }
     }
 
+    fn by_name(map: &HashMap<String, String>, name: &str, what: &str) -> Result<String, ProvisionError> {
+        map.get(&key(name))
+            .cloned()
+            .ok_or_else(|| ProvisionError::permanent(format!("the instance has no {what} named {name:?}")))
+    }
+
     pub fn routing_profile(&self, reference: &ResourceRef) -> Result<String, ProvisionError> {
-        self.resolve(&self.routing_profiles, reference, "routing profile")
+        self.resolve(reference, "routing profile", |name| {
+            Self::by_name(&self.routing_profiles, name, "routing profile")
+        })
     }
 
     /// A routing profile's ARN, however the row names it.
@@ -226,11 +235,13 @@ impl Directory {
     }
 
     pub fn security_profile(&self, reference: &ResourceRef) -> Result<String, ProvisionError> {
-        self.resolve(&self.security_profiles, reference, "security profile")
+        self.resolve(reference, "security profile", |name| {
+            Self::by_name(&self.security_profiles, name, "security profile")
+        })
     }
 
     pub fn hierarchy_group(&self, reference: &ResourceRef) -> Result<String, ProvisionError> {
-        self.resolve(&self.hierarchy_groups, reference, "hierarchy group")
+        self.resolve(reference, "hierarchy group", |path| self.hierarchy.resolve(path))
     }
 }
 
@@ -296,6 +307,28 @@ where
             return Ok(());
         }
     }
+}
+
+/// Keeps a group under its path. The path's levels run from level one to the group itself; should the service leave
+/// the group out of its own path, it is put at the end.
+fn take_group(hierarchy: &mut Hierarchy, group: &aws_sdk_connect::types::HierarchyGroup) {
+    let (Some(id), Some(name)) = (group.id(), group.name()) else { return };
+    let mut path: Vec<&str> = Vec::new();
+    let mut last_id = None;
+    if let Some(levels) = group.hierarchy_path() {
+        let levels =
+            [levels.level_one(), levels.level_two(), levels.level_three(), levels.level_four(), levels.level_five()];
+        for level in levels.into_iter().flatten() {
+            if let Some(level_name) = level.name() {
+                path.push(level_name);
+                last_id = level.id();
+            }
+        }
+    }
+    if last_id != Some(id) {
+        path.push(name);
+    }
+    hierarchy.insert(&path, id);
 }
 
 /// Keeps each (name, id) pair under its name's key.

@@ -3,6 +3,7 @@
 mod attempts;
 mod channels;
 mod directory;
+mod hierarchy;
 mod pacing;
 mod provisioner;
 mod schedule;

@@ -30,7 +30,7 @@ pub enum Api {
     TagResource,
     ListRoutingProfiles,
     ListSecurityProfiles,
-    ListUserHierarchyGroups,
+    SearchUserHierarchyGroups,
     ListContactFlows,
     CreateQuickConnect,
     DescribeQuickConnect,
@@ -55,7 +55,7 @@ impl Api {
         Api::TagResource,
         Api::ListRoutingProfiles,
         Api::ListSecurityProfiles,
-        Api::ListUserHierarchyGroups,
+        Api::SearchUserHierarchyGroups,
         Api::ListContactFlows,
         Api::CreateQuickConnect,
         Api::DescribeQuickConnect,
@@ -81,7 +81,7 @@ impl Api {
             Api::TagResource => "TagResource",
             Api::ListRoutingProfiles => "ListRoutingProfiles",
             Api::ListSecurityProfiles => "ListSecurityProfiles",
-            Api::ListUserHierarchyGroups => "ListUserHierarchyGroups",
+            Api::SearchUserHierarchyGroups => "SearchUserHierarchyGroups",
             Api::ListContactFlows => "ListContactFlows",
             Api::CreateQuickConnect => "CreateQuickConnect",
             Api::DescribeQuickConnect => "DescribeQuickConnect",
@@ -100,7 +100,6 @@ impl Api {
             Api::DescribeUser
                 | Api::ListUsers
                 | Api::ListRoutingProfiles
-                | Api::ListUserHierarchyGroups
                 | Api::ListQuickConnects
                 | Api::DescribeQuickConnect
         )
