@@ -112,6 +112,14 @@ async fn a_dropped_file_is_provisioned_once_and_reported_through_the_api() {
             }
         }
     }
+    // The job's summary gives the org's API allocation as Sforce-Limit-Info last told the workers: some used, no more
+    // than the org counted, read while the job ran.
+    let allocation = &job["salesforce_allocation"];
+    assert_eq!(allocation["max"].as_u64(), Some(org.counters.api_max), "{body}");
+    let used = allocation["used"].as_u64().unwrap();
+    assert!(used > 0 && used <= org.counters.api_used, "{used} of {} counted by the org", org.counters.api_used);
+    assert!(allocation["seen_at"].as_u64() >= job["created_at"].as_u64(), "{body}");
+    assert!(jobs[0].get("salesforce_allocation").is_none(), "the job list goes without it");
     let create_calls = connect.counters.calls.get("CreateUser").copied().unwrap_or(0);
     assert!(create_calls <= adds, "no user created twice though every chunk came twice: {create_calls} > {adds}");
     assert_eq!(connect.counters.throttled.get("CreateUser").copied().unwrap_or(0), 0, "2 workers kept to 2 req/s");

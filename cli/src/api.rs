@@ -7,7 +7,7 @@ use aws_config::BehaviorVersion;
 use aws_sdk_s3::config::{ProvideCredentials, SharedCredentialsProvider};
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
 use aws_sigv4::sign::v4;
-use ccbulk_shared::job::{Job, JobId, Page, RowRecord, RowStatus};
+use ccbulk_shared::job::{Job, JobId, Page, RowRecord, RowStatus, SalesforceAllocation};
 use serde::Deserialize;
 
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -109,6 +109,17 @@ impl ApiClient {
 
     pub async fn job(&self, id: &str) -> Result<Option<Job>, String> {
         self.json(&format!("/jobs/{id}")).await
+    }
+
+    /// The job summary's `salesforce_allocation`.
+    pub async fn salesforce_allocation(&self, id: &str) -> Result<Option<SalesforceAllocation>, String> {
+        #[derive(serde::Deserialize)]
+        struct Summary {
+            #[serde(default)]
+            salesforce_allocation: Option<SalesforceAllocation>,
+        }
+        let summary: Option<Summary> = self.json(&format!("/jobs/{id}")).await?;
+        Ok(summary.and_then(|summary| summary.salesforce_allocation))
     }
 
     pub async fn jobs(&self, limit: usize, next: Option<&str>) -> Result<Page<Job>, String> {

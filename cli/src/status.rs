@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use ccbulk_shared::job::{Job, JobId, JobStore, Page, RowRecord, RowStatus, SqliteJobStore};
+use ccbulk_shared::job::{Job, JobId, JobStore, Page, RowRecord, RowStatus, SalesforceAllocation, SqliteJobStore};
 use ccbulk_shared::pipeline::{LOCAL_BUCKET, job_report};
 
 use crate::api::ApiClient;
@@ -73,6 +73,14 @@ impl Jobs {
         match self {
             Jobs::Local(store) => store.job(&JobId::from_string(id.to_owned())).await.map_err(|e| e.to_string()),
             Jobs::Api(api) => api.job(id).await,
+        }
+    }
+
+    /// The org's API allocation as the job's workers last saw it.
+    async fn salesforce_allocation(&self, job: &Job) -> Result<Option<SalesforceAllocation>, String> {
+        match self {
+            Jobs::Local(store) => SalesforceAllocation::of_job(store, &job.id).await.map_err(|e| e.to_string()),
+            Jobs::Api(api) => api.salesforce_allocation(job.id.as_str()).await,
         }
     }
 
@@ -146,6 +154,13 @@ async fn execute(args: &Args) -> Result<(), String> {
         job.counts.total(),
         job.chunks
     );
+    if let Some(allocation) = jobs.salesforce_allocation(&job).await? {
+        let share = if allocation.max > 0 { allocation.used as f64 * 100.0 / allocation.max as f64 } else { 0.0 };
+        println!(
+            "  Salesforce API allocation: {} of {} used in the 24 hours before {} ({share:.1} %, the whole org's)",
+            allocation.used, allocation.max, allocation.seen_at
+        );
+    }
     for (asked, status) in [(args.failed, RowStatus::Failed), (args.invalid, RowStatus::Invalid)] {
         if asked {
             list_rows(&jobs, &job, status).await?;

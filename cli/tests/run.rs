@@ -206,6 +206,10 @@ fn the_native_example_provisions_on_the_embedded_sandboxes() {
         status.contains("SUCCEEDED") && status.contains("28 succeeded, 0 failed, 0 invalid, 0 pending"),
         "{status}"
     );
+    assert!(
+        status.contains("Salesforce API allocation: ") && status.contains(" used in the 24 hours before "),
+        "{status}"
+    );
     let (code, listed, _) = scratch.run(&["status"]);
     assert_eq!(code, 0);
     assert!(listed.contains(&job), "{listed}");

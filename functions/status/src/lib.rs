@@ -12,7 +12,7 @@ use aws_config::SdkConfig;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use ccbulk_lambda::{ConfigError, Env, s3_client};
-use ccbulk_shared::job::{DynamoJobStore, Job, JobId, JobStore, RowRecord, RowStatus};
+use ccbulk_shared::job::{DynamoJobStore, Job, JobId, JobStore, RowRecord, RowStatus, SalesforceAllocation};
 use ccbulk_shared::pipeline::{S3Objects, job_report};
 use lambda_http::http::{Method, StatusCode, header};
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -34,6 +34,14 @@ const REPORT_LINK_LIFETIME: Duration = Duration::from_secs(900);
 struct JobsPage {
     jobs: Vec<Job>,
     next: Option<String>,
+}
+
+/// One job as `GET /jobs/{id}` gives it: the job, and the org's API allocation as its workers last saw it.
+#[derive(Serialize)]
+struct JobSummary {
+    #[serde(flatten)]
+    job: Job,
+    salesforce_allocation: Option<SalesforceAllocation>,
 }
 
 #[derive(Serialize)]
@@ -99,7 +107,13 @@ impl Status {
                     .map_err(|e| ApiError::internal("listing jobs", e))?;
                 Ok(answer::json(StatusCode::OK, &JobsPage { jobs: page.items, next: page.next }))
             }
-            Route::Job(id) => Ok(answer::json(StatusCode::OK, &self.job(&id).await?)),
+            Route::Job(id) => {
+                let job = self.job(&id).await?;
+                let salesforce_allocation = SalesforceAllocation::of_job(&self.store, &job.id)
+                    .await
+                    .map_err(|e| ApiError::internal("reading the job's Salesforce allocation", e))?;
+                Ok(answer::json(StatusCode::OK, &JobSummary { job, salesforce_allocation }))
+            }
             Route::Rows(id) => {
                 let status = match query.first("status") {
                     None => None,

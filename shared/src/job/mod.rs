@@ -1,5 +1,6 @@
 //! Jobs and their rows: the state a run keeps (DESIGN §5), and the store it is kept in.
 
+mod allocation;
 #[cfg(feature = "dynamodb")]
 pub(crate) mod dynamodb;
 #[cfg(any(feature = "connect", feature = "salesforce"))]
@@ -10,6 +11,7 @@ mod model;
 mod sqlite;
 mod store;
 
+pub use self::allocation::{SHARED_AS as SHARED_ALLOCATION, SalesforceAllocation};
 #[cfg(feature = "dynamodb")]
 pub use self::dynamodb::{DynamoJobStore, JOBS_NEWEST_FIRST, ROWS_BY_STATUS};
 #[cfg(any(feature = "connect", feature = "salesforce"))]

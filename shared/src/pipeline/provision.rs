@@ -24,7 +24,7 @@ use crate::domain::{
 use crate::format::Dialect;
 use crate::job::{
     ChunkMessage, EmailChange, JobId, JobMemo, JobState, JobStore, Lease, Release, RowOutcome, RowRecord, RowStart,
-    RowStatus, StoreError, now_epoch,
+    RowStatus, SalesforceAllocation, StoreError, now_epoch,
 };
 use crate::salesforce::{
     AliasChange, BulkopProvisioner, EmailConfirmation, Followed, OrgReference, SHARED_REFERENCE, SalesforceClient,
@@ -256,9 +256,27 @@ pub async fn provision_chunk<S: JobStore, O: ObjectStore>(
             }
         }
     };
-    tokio::select! {
+    let started = now_epoch();
+    let result = tokio::select! {
         result = work => result,
         never = renew => never,
+    };
+    note_allocation(store, targets, &message.job_id, started).await;
+    result
+}
+
+/// Keeps with the job what the chunk's Salesforce answers said of the org's API allocation, for the job's summary.
+/// A reading older than the chunk is another job's and is left out; a store that cannot keep it costs only the note.
+async fn note_allocation<S: JobStore>(store: &S, targets: &Targets, job: &JobId, started: u64) {
+    let Some((usage, seen_at)) = targets.salesforce.as_ref().and_then(|target| target.client.usage_seen()) else {
+        return;
+    };
+    if seen_at < started {
+        return;
+    }
+    let reading = SalesforceAllocation { used: usage.used, max: usage.max, seen_at };
+    if let Err(err) = reading.note(store, job).await {
+        tracing::warn!(error = %err, "could not keep the Salesforce allocation with the job");
     }
 }
 

@@ -40,7 +40,8 @@ impl Usage {
 /// What the answers so far said of the allocation, and the spacing once it runs low.
 #[derive(Default)]
 pub(crate) struct Allocation {
-    last: Mutex<Option<Usage>>,
+    /// The last reading, and when it came (epoch seconds).
+    last: Mutex<Option<(Usage, u64)>>,
     /// Made on first need, at the pace the org's allocation comes back.
     slow: Mutex<Option<(u64, std::sync::Arc<DefaultDirectRateLimiter>)>>,
     slowed: AtomicU64,
@@ -51,11 +52,16 @@ impl Allocation {
         if let Some(usage) = header.and_then(Usage::parse)
             && let Ok(mut last) = self.last.lock()
         {
-            *last = Some(usage);
+            *last = Some((usage, crate::job::now_epoch()));
         }
     }
 
     pub(crate) fn usage(&self) -> Option<Usage> {
+        self.seen().map(|(usage, _)| usage)
+    }
+
+    /// The last reading, and when it came (epoch seconds).
+    pub(crate) fn seen(&self) -> Option<(Usage, u64)> {
         self.last.lock().ok().and_then(|last| *last)
     }
 

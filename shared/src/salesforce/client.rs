@@ -163,6 +163,11 @@ impl SalesforceClient {
         self.allocation.usage()
     }
 
+    /// The org's API allocation as the last answer reported it, and when that answer came (epoch seconds).
+    pub fn usage_seen(&self) -> Option<(Usage, u64)> {
+        self.allocation.seen()
+    }
+
     /// Calls spaced out so far because the allocation was nearly spent.
     pub fn slowed_calls(&self) -> u64 {
         self.allocation.slowed()
