@@ -171,6 +171,62 @@ async fn hierarchy_groups_are_matched_by_their_full_path() {
     assert_eq!(snapshot.counters.calls.get("SearchUserHierarchyGroups"), Some(&1), "one page holds five groups");
 }
 
+/// An instance of 2,500 users (3 pages) and a job of 2 rows: searching costs less than listing, so nothing is listed;
+/// a new user is created without a lookup, an existing one is found by a search, as is the user a row updates.
+/// The same instance for a job of 100 rows is listed.
+#[tokio::test]
+async fn a_small_job_on_a_large_instance_searches_for_its_users_instead_of_listing_them() {
+    use ccbulk_sandbox::connect::seed::UserSeed;
+    let mut seed = ConnectSeed { knobs: roomy(), ..ConnectSeed::default() };
+    seed.instances[0].max_users = 5_000;
+    seed.instances[0].users.extend((0..2_499).map(|i| UserSeed {
+        username: format!("agent{i:04}"),
+        first_name: Some("Seeded".into()),
+        last_name: Some(format!("Agent {i}")),
+        email: None,
+        routing_profile: "Basic Routing Profile".into(),
+        security_profiles: vec!["Agent".into()],
+    }));
+    let sandbox = ConnectSandbox::start(seed, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let client = client(&sandbox);
+    let instance = sandbox.default_instance_id().to_owned();
+    // Listing 3 pages costs 0.03 s of reads; 2 searches 0.02 s, 100 searches 1 s.
+    let limits = RateBudget { write_per_second: 100.0, write_burst: 100, read_per_second: 100.0, read_burst: 100 };
+    let pacer = Pacer::new(limits).with_retries(QUICK);
+    let connect = provisioner(&client, &instance, &pacer);
+    let calls = |op: &str| sandbox.snapshot().counters.calls.get(op).copied().unwrap_or(0);
+
+    let directory = Directory::load_for(&client, &instance, &pacer, 2).await.unwrap();
+    assert!(!directory.users_listed());
+    assert_eq!((calls("ListUsers"), calls("SearchUsers")), (0, 1), "one search counts the users");
+    let user = ConnectUser {
+        routing_profile: Some(ResourceRef::Name("Basic Routing Profile".into())),
+        security_profiles: vec![ResourceRef::Name("Agent".into())],
+        password: Some(Password::new("Welcome123!Ab".into())),
+        identity: IdentityInfo {
+            first_name: Some("New".into()),
+            last_name: Some("Agent".into()),
+            ..Default::default()
+        },
+        ..ConnectUser::default()
+    };
+    assert!(connect.add(&directory, "brand.new", &user).await.unwrap().created);
+    assert_eq!(calls("SearchUsers"), 1, "a new user needs no lookup");
+    let adopted = connect.add(&directory, "agent0042", &user).await.unwrap();
+    assert!(!adopted.created, "an existing user is adopted, not made twice");
+    assert_eq!(calls("SearchUsers"), 2, "CreateUser's duplicate, then one search");
+    let existing = connect.existing(&directory, "agent1999").await.unwrap().expect("a seeded user");
+    assert_eq!(calls("SearchUsers"), 3);
+    let snapshot = sandbox.snapshot();
+    assert_eq!(snapshot.instance(&instance).unwrap().user("agent1999").unwrap().id, existing);
+    assert_eq!(snapshot.instance(&instance).unwrap().users.len(), 2_501);
+
+    let listed = Directory::load_for(&client, &instance, &pacer, 100).await.unwrap();
+    assert!(listed.users_listed());
+    assert_eq!(calls("ListUsers"), 3, "2,501 users in pages of 1,000");
+    assert!(listed.user_id("agent2498").is_some());
+}
+
 #[tokio::test]
 async fn an_update_sends_only_what_differs_and_adoption_survives_a_stale_directory() {
     let fixture = Fixture::start().await;

@@ -14,7 +14,7 @@ use aws_sdk_connect::error::{ProvideErrorMetadata, SdkError};
 use tokio::sync::OnceCell;
 
 use super::hierarchy::Hierarchy;
-use super::pacing::{Api, Pacer};
+use super::pacing::{Api, Pacer, RateBudget};
 use super::provisioner::ProvisionError;
 use crate::domain::ResourceRef;
 
@@ -29,6 +29,8 @@ pub struct Directory {
     hierarchy: Hierarchy,
     pub(crate) transfer_flow: Option<String>,
     users: Mutex<Users>,
+    /// Whether the instance's users were listed; if not, a user is searched for by username when a row needs it.
+    users_listed: bool,
     /// User id → the quick connects (type USER) that point at that user; read on first need.
     pub(crate) quick_connects: OnceCell<Mutex<HashMap<String, Vec<String>>>>,
     instance_id: String,
@@ -56,6 +58,7 @@ impl Clone for Directory {
             hierarchy: self.hierarchy.clone(),
             transfer_flow: self.transfer_flow.clone(),
             users: Mutex::new(self.users().clone()),
+            users_listed: self.users_listed,
             quick_connects,
             instance_id: self.instance_id.clone(),
         }
@@ -73,7 +76,26 @@ fn key(name: &str) -> String {
 }
 
 impl Directory {
+    /// The instance's names and every user.
     pub async fn load(client: &Client, instance: &str, pacer: &Pacer) -> Result<Self, ProvisionError> {
+        let mut directory = Self::names(client, instance, pacer).await?;
+        directory.reload_users(client, instance, pacer).await?;
+        directory.users_listed = true;
+        Ok(directory)
+    }
+
+    /// The instance's names, and its users by the cheaper path for a job of `rows` rows (see [`UsersPath`]).
+    pub async fn load_for(client: &Client, instance: &str, pacer: &Pacer, rows: u64) -> Result<Self, ProvisionError> {
+        let mut directory = Self::names(client, instance, pacer).await?;
+        let users = instance_users(client, instance, pacer).await?;
+        if UsersPath::for_job(users, rows, pacer.limits()) == UsersPath::List {
+            directory.reload_users(client, instance, pacer).await?;
+            directory.users_listed = true;
+        }
+        Ok(directory)
+    }
+
+    async fn names(client: &Client, instance: &str, pacer: &Pacer) -> Result<Self, ProvisionError> {
         let mut directory = Directory { instance_id: instance.to_owned(), ..Directory::default() };
         let (map, arns) = (&mut directory.routing_profiles, &mut directory.routing_profile_arns);
         every_page(
@@ -118,8 +140,12 @@ impl Directory {
         )
         .await?;
         directory.transfer_flow = transfer_flow(client, instance, pacer).await?;
-        directory.reload_users(client, instance, pacer).await?;
         Ok(directory)
+    }
+
+    /// Whether the instance's users were listed: if not, users are searched for one by one as rows need them.
+    pub fn users_listed(&self) -> bool {
+        self.users_listed
     }
 
     /// Lists the instance's users again, for users someone else made since the directory was read.
@@ -281,6 +307,40 @@ async fn transfer_flow(client: &Client, instance: &str, pacer: &Pacer) -> Result
     })
 }
 
+/// How a job finds the instance's existing users by username.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsersPath {
+    /// ListUsers, every page once per job: pages of 1,000 users (API reference, ListUsers `MaxResults`), from the read
+    /// family's budget.
+    List,
+    /// SearchUsers on an exact username, for a row that needs a user the job has not met: one call a row at most, from
+    /// SearchUsers' own bucket (the 2 req/s family). A new user costs nothing: CreateUser's
+    /// DuplicateResourceException tells an existing one apart, and that user is then searched for.
+    Search,
+}
+
+/// ListUsers' largest page (API reference, ListUsers: `MaxResults` 1 to 1,000).
+const USERS_PER_PAGE: u64 = 1_000;
+
+impl UsersPath {
+    /// The cheaper path in seconds of quota: listing takes `pages / read rate` before the job's first row;
+    /// searching takes at most `rows / write rate`, spread over the job, in a bucket that the writes do not use.
+    pub fn for_job(instance_users: u64, rows: u64, limits: RateBudget) -> Self {
+        let pages = instance_users.div_ceil(USERS_PER_PAGE).max(1) as f64;
+        let listing = pages / limits.read_per_second.max(f64::MIN_POSITIVE);
+        let searching = rows as f64 / limits.write_per_second.max(f64::MIN_POSITIVE);
+        if listing <= searching { UsersPath::List } else { UsersPath::Search }
+    }
+}
+
+/// How many users the instance holds: SearchUsers without criteria, one result (its `ApproximateTotalCount` counts
+/// every match).
+async fn instance_users(client: &Client, instance: &str, pacer: &Pacer) -> Result<u64, ProvisionError> {
+    let call = client.search_users().instance_id(instance).max_results(1);
+    let found = pacer.send(Api::SearchUsers, None, || call.clone().send()).await.map_err(ProvisionError::from_sdk)?;
+    Ok(found.approximate_total_count().map_or(0, |count| count.max(0) as u64))
+}
+
 /// The name of the agent-transfer flow every Connect instance is created with.
 pub(crate) const DEFAULT_TRANSFER_FLOW: &str = "Default agent transfer";
 
@@ -337,5 +397,28 @@ fn named<'a>(map: &mut HashMap<String, String>, pairs: impl Iterator<Item = (Opt
         if let (Some(name), Some(id)) = (name, id) {
             map.insert(key(name), id.to_owned());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEFAULT: RateBudget =
+        RateBudget { write_per_second: 2.0, write_burst: 5, read_per_second: 10.0, read_burst: 10 };
+
+    #[test]
+    fn a_job_lists_the_users_unless_searching_its_rows_one_by_one_costs_less() {
+        // 20,000 users: 20 pages, 2 s of reads; 4 rows cost 2 s of searches, 5 rows more.
+        assert_eq!(UsersPath::for_job(20_000, 3, DEFAULT), UsersPath::Search);
+        assert_eq!(UsersPath::for_job(20_000, 4, DEFAULT), UsersPath::List);
+        assert_eq!(UsersPath::for_job(20_000, 1_000, DEFAULT), UsersPath::List);
+        // A small instance is one page, whatever the job.
+        assert_eq!(UsersPath::for_job(300, 1, DEFAULT), UsersPath::List);
+        assert_eq!(UsersPath::for_job(0, 1, DEFAULT), UsersPath::List);
+        // At a raised write rate, searches come cheaper.
+        let raised = RateBudget { write_per_second: 50.0, ..DEFAULT };
+        assert_eq!(UsersPath::for_job(100_000, 400, raised), UsersPath::Search);
+        assert_eq!(UsersPath::for_job(100_000, 500, raised), UsersPath::List);
     }
 }

@@ -9,7 +9,7 @@ mod provisioner;
 mod schedule;
 
 pub use self::attempts::Retries;
-pub use self::directory::Directory;
+pub use self::directory::{Directory, UsersPath};
 pub use self::pacing::{Api, MAX_IN_FLIGHT, Pacer, RateBudget, RowPermit};
 pub use self::provisioner::{ConnectOutcome, ConnectProvisioner, ProvisionError};
 pub use self::schedule::{Schedule, SettingNames, Unworkable, Workload};

@@ -229,6 +229,11 @@ impl Pacer {
         Self { max_in_flight: max_in_flight.max(1), ..self }
     }
 
+    /// The rates and bursts this pacer keeps to.
+    pub fn limits(&self) -> RateBudget {
+        self.limits
+    }
+
     pub fn retries(&self) -> Retries {
         self.retries
     }
@@ -315,6 +320,16 @@ impl Pacer {
         let latency = self.latency.lock().ok().and_then(|l| *l);
         let Some(latency) = latency else { return 1 };
         let wanted = (self.limits.write_per_second * latency * 2.0).ceil() as usize + 1;
+        wanted.clamp(1, self.max_in_flight)
+    }
+
+    /// How many read calls (DescribeQuickConnect over a whole index, say) to have in flight to spend the read rate:
+    /// the rate times the time a call takes, doubled for the latency's spread, within [`Pacer::with_max_in_flight`].
+    /// Before the first answer, two.
+    pub fn reads_in_flight(&self) -> usize {
+        let latency = self.latency.lock().ok().and_then(|l| *l);
+        let Some(latency) = latency else { return 2 };
+        let wanted = (self.limits.read_per_second * latency * 2.0).ceil() as usize + 1;
         wanted.clamp(1, self.max_in_flight)
     }
 

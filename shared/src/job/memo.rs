@@ -27,6 +27,12 @@ impl<T> Default for JobMemo<T> {
 }
 
 impl<T> JobMemo<T> {
+    /// Whether the job's value is made.
+    pub fn has(&self, job: &str) -> bool {
+        let jobs = self.jobs.lock().unwrap_or_else(PoisonError::into_inner);
+        jobs.iter().any(|(id, cell)| id == job && cell.initialized())
+    }
+
     pub async fn for_job<E, F>(&self, job: &str, make: impl FnOnce() -> F) -> Result<Arc<T>, E>
     where
         F: Future<Output = Result<T, E>>,

@@ -343,7 +343,7 @@ async fn work_chunk<S: JobStore>(
 
     // The Connect side's directory is loaded once, by whichever side needs it first (a bulk operation carries the
     // routing profile's ARN).
-    let connect = ConnectSide::new(targets, message);
+    let connect = ConnectSide::new(targets, message, job_rows(store, targets, message).await);
     // The directory is read while Salesforce works the chunk's rows, not after.
     let (sides, ()) = tokio::join!(
         salesforce_side(store, targets, message, &work, &connect, keep_going),
@@ -821,6 +821,20 @@ async fn bulkop_side<S: JobStore>(
     Ok(Sides { rows, waiting, watched })
 }
 
+/// How many rows the job has, for a process about to read the instance's directory for it: the job's count (still
+/// growing while ingest runs), and at least about the rows up to this chunk's end. Not read once the directory is.
+async fn job_rows<S: JobStore>(store: &S, targets: &Targets, message: &ChunkMessage) -> u64 {
+    let Some(target) = &targets.connect else { return 0 };
+    let through_chunk = message.chunk.index as u64 * message.chunk.rows as u64 + message.chunk.rows as u64;
+    if target.directories.has(message.job_id.as_str()) {
+        return through_chunk;
+    }
+    match store.job(&message.job_id).await {
+        Ok(Some(job)) => job.counts.total().max(through_chunk),
+        _ => through_chunk,
+    }
+}
+
 struct ConnectResult {
     user: ConnectOutcome,
     quick_connect_id: Option<String>,
@@ -830,6 +844,8 @@ struct ConnectResult {
 struct ConnectSide<'t> {
     target: Option<&'t ConnectTarget>,
     message: &'t ChunkMessage,
+    /// The job's rows as far as known, which sets how the directory finds users (see `UsersPath`).
+    job_rows: u64,
     directory: OnceCell<Arc<Directory>>,
     /// Set once the directory's users were listed again for users Salesforce made after it was loaded.
     reloaded: OnceCell<()>,
@@ -853,9 +869,9 @@ impl<'t> ConnectSide<'t> {
         let directory = self
             .directory
             .get_or_try_init(|| {
-                target
-                    .directories
-                    .for_job(&job, || Box::pin(Directory::load(&target.client, &target.instance_id, &target.pacer)))
+                target.directories.for_job(&job, || {
+                    Box::pin(Directory::load_for(&target.client, &target.instance_id, &target.pacer, self.job_rows))
+                })
             })
             .await?;
         Ok(directory)
@@ -886,10 +902,11 @@ impl<'t> ConnectSide<'t> {
         arns
     }
 
-    fn new(targets: &'t Targets, message: &'t ChunkMessage) -> Self {
+    fn new(targets: &'t Targets, message: &'t ChunkMessage, job_rows: u64) -> Self {
         Self {
             target: targets.connect.as_ref(),
             message,
+            job_rows,
             directory: OnceCell::new(),
             reloaded: OnceCell::new(),
             adopt_until: OnceLock::new(),
@@ -913,7 +930,7 @@ impl<'t> ConnectSide<'t> {
         // are listed again once (it is cheaper than a search per row) should the directory predate them.
         let voice = salesforce.and_then(|s| s.voice_username.clone());
         let username = voice.clone().unwrap_or(username);
-        if voice.is_some() && directory.user_id(&username).is_none() {
+        if voice.is_some() && directory.users_listed() && directory.user_id(&username).is_none() {
             self.reloaded
                 .get_or_try_init(|| directory.reload_users(&target.client, &target.instance_id, &target.pacer))
                 .await?;

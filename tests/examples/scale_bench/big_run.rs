@@ -33,6 +33,9 @@ pub struct BigRun {
     pub summary: String,
     /// CreateUser calls a second over the rate, per 20 s window.
     pub windows: Vec<f64>,
+    /// CPU seconds: `ccbulk run`'s (user and system, from wait4), and this process's (the sandboxes) over the run.
+    pub ccbulk_cpu: f64,
+    pub sandboxes_cpu: f64,
 }
 
 impl BigRun {
@@ -52,6 +55,16 @@ impl BigRun {
             self.throttle_failed,
             self.creates,
             self.throttled
+        );
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+        println!(
+            "  CPU: ccbulk {:.0} s = {:.2} of a core, the sandboxes {:.0} s = {:.2} of a core; together {:.2} of the \
+             machine's {cores} cores",
+            self.ccbulk_cpu,
+            self.ccbulk_cpu / self.seconds,
+            self.sandboxes_cpu,
+            self.sandboxes_cpu / self.seconds,
+            (self.ccbulk_cpu + self.sandboxes_cpu) / self.seconds / cores
         );
         let windows: Vec<String> = self.windows.iter().map(|w| format!("{w:.2}")).collect();
         println!("  CreateUser per {} s window, as a part of the rate: {}", WINDOW.as_secs(), windows.join(" "));
@@ -110,6 +123,7 @@ pub async fn run(ccbulk: &Path, rows: usize) -> BigRun {
     let stdout = std::fs::File::create(folder.path().join("run.out")).expect("an output file");
     let report = folder.path().join("agents.report.csv");
     let started = Instant::now();
+    let sandboxes_before = setup::cpu_seconds(Some(std::process::id()));
     // Reaped by wait4 in `wait_with_peak_rss`, which std's own wait would race.
     #[allow(clippy::zombie_processes)]
     let child = Command::new(ccbulk)
@@ -133,8 +147,9 @@ pub async fn run(ccbulk: &Path, rows: usize) -> BigRun {
     let waited = tokio::task::spawn_blocking(move || wait_with_peak_rss(child.id()));
     let windows = Arc::new(Mutex::new(Vec::new()));
     let sampler = tokio::spawn(rate_by_window(connect.clone(), windows.clone()));
-    let (code, peak_rss_kib) = waited.await.expect("waited for ccbulk");
+    let (code, peak_rss_kib, ccbulk_cpu) = waited.await.expect("waited for ccbulk");
     sampler.abort();
+    let sandboxes_cpu = setup::cpu_seconds(Some(std::process::id())) - sandboxes_before;
     let windows = windows.lock().expect("the windows").clone();
     let seconds = started.elapsed().as_secs_f64();
     let summary = std::fs::read_to_string(folder.path().join("run.out")).unwrap_or_default();
@@ -154,6 +169,8 @@ pub async fn run(ccbulk: &Path, rows: usize) -> BigRun {
         creates: creates - throttled,
         summary,
         windows,
+        ccbulk_cpu,
+        sandboxes_cpu,
     }
 }
 
@@ -172,9 +189,9 @@ async fn rate_by_window(connect: Arc<ConnectSandbox>, windows: Arc<Mutex<Vec<f64
     }
 }
 
-/// Waits for the child and returns its exit code and peak resident set (KiB), as the kernel accounted them: wait4's
-/// rusage is the child's alone, unlike a poll of /proc that could miss the last moments.
-fn wait_with_peak_rss(pid: u32) -> (i32, i64) {
+/// Waits for the child and returns its exit code, peak resident set (KiB) and CPU seconds, as the kernel accounted
+/// them: wait4's rusage is the child's alone, unlike a poll of /proc that could miss the last moments.
+fn wait_with_peak_rss(pid: u32) -> (i32, i64, f64) {
     let mut status = 0;
     // SAFETY: an all-zero rusage is a valid value of that plain C struct, and wait4 only writes into the two
     // locals it is handed, for a child of this process that nothing else waits for.
@@ -182,5 +199,6 @@ fn wait_with_peak_rss(pid: u32) -> (i32, i64) {
     let waited = unsafe { libc::wait4(pid as libc::pid_t, &mut status, 0, &mut usage) };
     assert_eq!(waited, pid as libc::pid_t, "wait4: {}", std::io::Error::last_os_error());
     let code = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { -1 };
-    (code, usage.ru_maxrss)
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    (code, usage.ru_maxrss, seconds(usage.ru_utime) + seconds(usage.ru_stime))
 }
