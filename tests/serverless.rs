@@ -851,10 +851,13 @@ async fn direct_mode_in_a_self_syncing_org_adopts_each_connect_user_once_and_cre
 /// sets) once between them: one claims the reading and shares what it read through the job table, the others wait
 /// for it. Each container read them on its own before.
 #[tokio::test]
-async fn containers_starting_together_read_the_orgs_reference_records_once_per_job() {
+async fn containers_starting_together_read_the_orgs_reference_records_and_the_quick_connects_once_per_job() {
     let stack = Stack::start(StackOptions { workers: 4, ..StackOptions::default() }).await;
-    let csv = ccbulk_testkit::agents_file(20).into_bytes();
-    stack.notify(stack.upload("uploads/reference.csv", csv).await).await;
+    // Every row keeps a quick connect: the instance's quick-connect index is needed by every chunk.
+    let csv = ccbulk_testkit::agents_file(20)
+        .replacen(",role\n", ",role,quick_connect\n", 1)
+        .replace(",Agent\n", ",Agent,yes\n");
+    stack.notify(stack.upload("uploads/reference.csv", csv.into_bytes()).await).await;
     let drained = stack.drain(Delivery::Once).await;
     assert_eq!(drained.failures, 0, "{drained:?}");
     let job = the_job(&stack).await;
@@ -868,4 +871,10 @@ async fn containers_starting_together_read_the_orgs_reference_records_once_per_j
         );
     }
     assert_eq!(queries.get("User").copied(), Some(4), "the users, once per chunk: {queries:?}");
+    let connect = stack.connect.snapshot();
+    let calls = &connect.counters.calls;
+    assert_eq!(calls.get("ListQuickConnects").copied(), Some(1), "the quick-connect index read once: {calls:?}");
+    assert_eq!(calls.get("CreateQuickConnect").copied(), Some(20), "{calls:?}");
+    let instance = connect.instance(&stack.instance_id).unwrap();
+    assert_eq!(instance.quick_connects.iter().filter(|qc| qc.kind == "USER" && !qc.dangling).count(), 20);
 }

@@ -143,6 +143,27 @@ impl Directory {
         Ok(directory)
     }
 
+    /// The user quick-connect index as text another worker of the job can take up, once it is read here; `None`
+    /// when it is not read, or too large for one item of the job store.
+    pub fn quick_connects_text(&self) -> Option<String> {
+        let index = lock(self.quick_connects.get()?).clone();
+        let text = serde_json::to_string(&SharedQuickConnects { by_user: index }).ok()?;
+        (text.len() <= SHARED_QUICK_CONNECTS_MAX).then_some(text)
+    }
+
+    /// Takes up the index another worker read (see [`Directory::quick_connects_text`]); false when the text is not
+    /// one, and the index is then read here.
+    pub fn adopt_quick_connects(&self, text: &str) -> bool {
+        let Ok(shared) = serde_json::from_str::<SharedQuickConnects>(text) else { return false };
+        let _ = self.quick_connects.set(Mutex::new(shared.by_user));
+        true
+    }
+
+    /// Whether the quick-connect index is here, read or taken up.
+    pub fn has_quick_connects(&self) -> bool {
+        self.quick_connects.initialized()
+    }
+
     /// Whether the instance's users were listed: if not, users are searched for one by one as rows need them.
     pub fn users_listed(&self) -> bool {
         self.users_listed
@@ -306,6 +327,16 @@ async fn transfer_flow(client: &Client, instance: &str, pacer: &Pacer) -> Result
         _ => None,
     })
 }
+
+/// The quick-connect index as the job store keeps it: the user each quick connect points at.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SharedQuickConnects {
+    by_user: HashMap<String, Vec<String>>,
+}
+
+/// The largest index text shared through the job store: a DynamoDB item holds 400 KB (Developer Guide, "Service,
+/// account, and table quotas in Amazon DynamoDB"), about 4,000 quick connects.
+const SHARED_QUICK_CONNECTS_MAX: usize = 300_000;
 
 /// How a job finds the instance's existing users by username.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

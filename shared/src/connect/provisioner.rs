@@ -407,6 +407,11 @@ impl ConnectProvisioner<'_> {
         Ok(id)
     }
 
+    /// Reads the instance's user quick connects into the directory, unless they are there.
+    pub async fn index_quick_connects(&self, directory: &Directory) -> Result<(), ProvisionError> {
+        self.quick_connects(directory).await.map(|_| ())
+    }
+
     /// The instance's user quick connects by the user they point at, read once per directory.
     async fn quick_connects<'d>(
         &self,

@@ -7,6 +7,7 @@ pub(crate) mod dynamodb;
 mod memo;
 mod message;
 mod model;
+mod share;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod store;
@@ -21,6 +22,7 @@ pub use self::model::{
     Counts, EmailChange, Job, JobId, JobState, ObjectRef, Pause, RowOutcome, RowRecord, RowStatus, STORED_MESSAGE_MAX,
     now_epoch, stored_message,
 };
+pub use self::share::{Reading, take_or_claim};
 #[cfg(feature = "sqlite")]
 pub use self::sqlite::SqliteJobStore;
 pub use self::store::{Created, JobStore, Lease, Page, Release, RowStart, StoreError};

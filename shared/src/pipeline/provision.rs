@@ -23,8 +23,8 @@ use crate::domain::{
 };
 use crate::format::Dialect;
 use crate::job::{
-    ChunkMessage, EmailChange, JobId, JobMemo, JobState, JobStore, Lease, Release, RowOutcome, RowRecord, RowStart,
-    RowStatus, SalesforceAllocation, StoreError, now_epoch,
+    ChunkMessage, EmailChange, JobId, JobMemo, JobState, JobStore, Lease, Reading, Release, RowOutcome, RowRecord,
+    RowStart, RowStatus, SalesforceAllocation, StoreError, now_epoch, take_or_claim,
 };
 use crate::salesforce::{
     AliasChange, BulkopProvisioner, EmailConfirmation, Followed, OrgReference, SHARED_REFERENCE, SalesforceClient,
@@ -345,10 +345,13 @@ async fn work_chunk<S: JobStore>(
     // routing profile's ARN).
     let connect = ConnectSide::new(targets, message, job_rows(store, targets, message).await);
     // The directory is read while Salesforce works the chunk's rows, not after.
-    let (sides, ()) = tokio::join!(
-        salesforce_side(store, targets, message, &work, &connect, keep_going),
-        connect.preload(work.iter().any(|(row, _)| row.connect.is_some()))
-    );
+    let needs_quick_connects = work.iter().any(|(row, _)| {
+        row.connect.as_ref().is_some_and(|c| c.quick_connect == Some(true) || row.action == Action::Remove)
+    });
+    let (sides, ()) = tokio::join!(salesforce_side(store, targets, message, &work, &connect, keep_going), async {
+        connect.preload(work.iter().any(|(row, _)| row.connect.is_some())).await;
+        connect.preload_quick_connects(store, needs_quick_connects).await;
+    });
     let Sides { rows: salesforce, waiting, watched } = sides?;
     if let Some(reason) = waiting {
         report.retry_reason = Some(reason.clone());
@@ -695,37 +698,26 @@ async fn direct_side<S: JobStore>(
     }
 }
 
-/// How long a worker waits for the org's reference records another worker of the job is reading, and how often it
-/// looks: the reading is three queries, about a second.
-const SHARED_READ_PATIENCE: Duration = Duration::from_secs(10);
-const SHARED_READ_POLL: Duration = Duration::from_millis(250);
+/// How long a worker waits for the org's reference records another worker of the job is reading: the reading is
+/// three queries, about a second.
+const SHARED_REFERENCE_PATIENCE: Duration = Duration::from_secs(10);
+
+/// The job store's item for the instance's quick-connect index, and how long a worker waits for another that reads
+/// it: DescribeQuickConnect once per quick connect, 10 a second (100 s for 1,000).
+const SHARED_QUICK_CONNECTS: &str = "connect.quick_connects";
+const SHARED_QUICK_CONNECTS_PATIENCE: Duration = Duration::from_secs(120);
 
 /// The org's reference records for a process new to the job: taken up from the job store when another worker shared
 /// them, waited for while another worker reads them, or else claimed and left to be read here (and shared after).
 /// A store that cannot say costs only the reads.
 async fn shared_reference<S: JobStore>(store: &S, job: &JobId) -> OrgReference {
     let reference = OrgReference::default();
-    let patience = Instant::now() + SHARED_READ_PATIENCE;
-    loop {
-        match store.shared(job, SHARED_REFERENCE).await {
-            Ok(Some(shared)) if !shared.is_empty() => {
-                reference.adopt(&shared).await;
-                return reference;
-            }
-            Ok(Some(_)) if Instant::now() < patience => tokio::time::sleep(SHARED_READ_POLL).await,
-            Ok(None) => match store.claim_share(job, SHARED_REFERENCE).await {
-                Ok(true) => {
-                    reference.claimed();
-                    return reference;
-                }
-                // Claimed by another worker just now: wait for it like the others.
-                Ok(false) => {}
-                Err(_) => return reference,
-            },
-            // The reader took too long (or failed and shared nothing), or the store cannot say: read here.
-            _ => return reference,
-        }
+    match take_or_claim(store, job, SHARED_REFERENCE, SHARED_REFERENCE_PATIENCE).await {
+        Reading::Shared(shared) => reference.adopt(&shared).await,
+        Reading::Claimed => reference.claimed(),
+        Reading::Alone => {}
     }
+    reference
 }
 
 /// Bulkop mode: the rows go to Salesforce as one Bulk API job of ContactCenterBulkOp records, recorded with the
@@ -863,6 +855,42 @@ impl<'t> ConnectSide<'t> {
         }
     }
 
+    /// Reads the instance's quick-connect index ahead of the rows that need it, once for the job's workers: taken
+    /// up from the job store when another worker read it, or read here and shared. A failure is left to the rows,
+    /// which read again and fail with its message.
+    async fn preload_quick_connects<S: JobStore>(&self, store: &S, needed: bool) {
+        let Some(target) = self.target.filter(|_| needed) else { return };
+        let Ok(directory) = self.loaded(target).await else { return };
+        if directory.has_quick_connects() {
+            return;
+        }
+        let job = &self.message.job_id;
+        match take_or_claim(store, job, SHARED_QUICK_CONNECTS, SHARED_QUICK_CONNECTS_PATIENCE).await {
+            Reading::Shared(text) if directory.adopt_quick_connects(&text) => {}
+            Reading::Claimed => {
+                let read = self.provisioner(target).index_quick_connects(directory).await;
+                // Shared even when it cannot be (unread, or too large): the others then read alone at once rather
+                // than wait for it.
+                let text = read.ok().and_then(|()| directory.quick_connects_text()).unwrap_or_else(|| "-".into());
+                if let Err(err) = store.share(job, SHARED_QUICK_CONNECTS, &text).await {
+                    tracing::warn!(error = %err, "could not share the quick-connect index with the job");
+                }
+            }
+            Reading::Shared(_) | Reading::Alone => {
+                let _ = self.provisioner(target).index_quick_connects(directory).await;
+            }
+        }
+    }
+
+    fn provisioner(&self, target: &'t ConnectTarget) -> ConnectProvisioner<'t> {
+        ConnectProvisioner {
+            client: &target.client,
+            instance_id: &target.instance_id,
+            identity: self.message.setup.identity_management,
+            pacer: &target.pacer,
+        }
+    }
+
     /// The instance's names, read on first need, once per job however many chunks and rows ask.
     async fn loaded(&self, target: &ConnectTarget) -> Result<&Directory, SideError> {
         let job = self.message.job_id.to_string();
@@ -919,12 +947,7 @@ impl<'t> ConnectSide<'t> {
         };
         let target = self.target.ok_or_else(|| SideError::of_row("Amazon Connect: no instance is configured"))?;
         let (username, user) = connect_user(wanted, salesforce)?;
-        let provisioner = ConnectProvisioner {
-            client: &target.client,
-            instance_id: &target.instance_id,
-            identity: self.message.setup.identity_management,
-            pacer: &target.pacer,
-        };
+        let provisioner = self.provisioner(target);
         let directory = self.loaded(target).await?;
         // The user Salesforce made for a bulk operation goes by Service Cloud Voice's username; the chunk's users
         // are listed again once (it is cheaper than a search per row) should the directory predate them.
