@@ -86,8 +86,8 @@ impl Directory {
 
     /// The instance's names, and its users by the cheaper path for a job of `rows` rows (see [`UsersPath`]).
     pub async fn load_for(client: &Client, instance: &str, pacer: &Pacer, rows: u64) -> Result<Self, ProvisionError> {
-        let mut directory = Self::names(client, instance, pacer).await?;
-        let users = instance_users(client, instance, pacer).await?;
+        let (mut directory, users) =
+            tokio::try_join!(Self::names(client, instance, pacer), instance_users(client, instance, pacer))?;
         if UsersPath::for_job(users, rows, pacer.limits()) == UsersPath::List {
             directory.reload_users(client, instance, pacer).await?;
             directory.users_listed = true;
@@ -95,36 +95,38 @@ impl Directory {
         Ok(directory)
     }
 
+    /// The instance's names. The four lists do not depend on one another: read together, they take the longest
+    /// one's round trips rather than the sum of all.
     async fn names(client: &Client, instance: &str, pacer: &Pacer) -> Result<Self, ProvisionError> {
-        let mut directory = Directory { instance_id: instance.to_owned(), ..Directory::default() };
-        let (map, arns) = (&mut directory.routing_profiles, &mut directory.routing_profile_arns);
-        every_page(
+        let (mut routing_profiles, mut routing_profile_arns) = (HashMap::new(), HashMap::new());
+        let routing = every_page(
             pacer,
             Api::ListRoutingProfiles,
             |token| client.list_routing_profiles().instance_id(instance).max_results(1000).set_next_token(token).send(),
             |page| page.next_token.clone(),
             |page| {
                 let summaries = page.routing_profile_summary_list();
-                named(map, summaries.iter().map(|p| (p.name(), p.id())));
-                arns.extend(summaries.iter().filter_map(|p| Some((p.id()?.to_owned(), p.arn()?.to_owned()))));
+                named(&mut routing_profiles, summaries.iter().map(|p| (p.name(), p.id())));
+                routing_profile_arns
+                    .extend(summaries.iter().filter_map(|p| Some((p.id()?.to_owned(), p.arn()?.to_owned()))));
             },
-        )
-        .await?;
-        let map = &mut directory.security_profiles;
-        every_page(
+        );
+        let mut security_profiles = HashMap::new();
+        let security = every_page(
             pacer,
             Api::ListSecurityProfiles,
             |token| {
                 client.list_security_profiles().instance_id(instance).max_results(1000).set_next_token(token).send()
             },
             |page| page.next_token.clone(),
-            |page| named(map, page.security_profile_summary_list().iter().map(|p| (p.name(), p.id()))),
-        )
-        .await?;
+            |page| {
+                named(&mut security_profiles, page.security_profile_summary_list().iter().map(|p| (p.name(), p.id())))
+            },
+        );
         // SearchUserHierarchyGroups, not ListUserHierarchyGroups: only the search gives each group's path (API
         // reference, HierarchyGroup.HierarchyPath), which tells apart groups of one name on different branches.
-        let hierarchy = &mut directory.hierarchy;
-        every_page(
+        let mut hierarchy = Hierarchy::default();
+        let groups = every_page(
             pacer,
             Api::SearchUserHierarchyGroups,
             |token| {
@@ -136,11 +138,19 @@ impl Directory {
                     .send()
             },
             |page| page.next_token.clone(),
-            |page| page.user_hierarchy_groups().iter().for_each(|group| take_group(hierarchy, group)),
-        )
-        .await?;
-        directory.transfer_flow = transfer_flow(client, instance, pacer).await?;
-        Ok(directory)
+            |page| page.user_hierarchy_groups().iter().for_each(|group| take_group(&mut hierarchy, group)),
+        );
+        let ((), (), (), transfer_flow) =
+            tokio::try_join!(routing, security, groups, transfer_flow(client, instance, pacer))?;
+        Ok(Directory {
+            instance_id: instance.to_owned(),
+            routing_profiles,
+            routing_profile_arns,
+            security_profiles,
+            hierarchy,
+            transfer_flow,
+            ..Directory::default()
+        })
     }
 
     /// The user quick-connect index as text another worker of the job can take up, once it is read here; `None`
