@@ -218,7 +218,8 @@ impl SalesforceProvisioner<'_> {
                 rejoin: None,
             })
             .collect();
-        self.find_users(&mut work).await?;
+        let (found, ()) = tokio::join!(self.find_users(&mut work), self.read_reference_ahead(rows));
+        found?;
         self.create_users(&mut work).await?;
         // The Voice permission set comes before the contact center, and goes after it: a contact center takes
         // only users who hold one (../shared/seeds/salesforce-add-remove-contact-center-users.txt: "You can add
@@ -291,6 +292,42 @@ impl SalesforceProvisioner<'_> {
             }
         }
         Ok(())
+    }
+
+    /// Reads the org's reference records the rows will need, if they are not read yet, while their users are looked
+    /// up: each is read then in the same round trip as the users, not in one of its own between the steps. The
+    /// steps ask again for what they need and find it here. A failure is left to them, which read again and fail
+    /// with its message.
+    async fn read_reference_ahead(&self, rows: &[(Action, &SalesforceUser)]) {
+        let adding = rows.iter().filter(|(action, _)| *action == Action::Add);
+        let profiles: Vec<String> = adding
+            .map(|(_, row)| row.fields.profile.clone().unwrap_or_else(|| self.defaults.profile.clone()))
+            .collect();
+        let mut sets: Vec<String> = rows
+            .iter()
+            .filter_map(|(_, row)| row.role.map(|role| permission_set_label(role, self.telephony)))
+            .collect();
+        if self.telephony == TelephonyModel::PartnerTelephony {
+            sets.push(permission_set_label(VoiceRole::Agent, self.telephony));
+        }
+        let centers: Vec<String> = rows
+            .iter()
+            .filter(|(action, _)| *action != Action::Remove)
+            .filter_map(|(_, row)| match &row.contact_center {
+                Some(ContactCenterRef::Name(name)) => Some(name.clone()),
+                _ => None,
+            })
+            .collect();
+        let read = |which, field: &'static str, wanted: Vec<String>| async move {
+            if !wanted.is_empty() {
+                let _ = self.reference.read(which, self.client, &|records| names_all(records, field, &wanted)).await;
+            }
+        };
+        tokio::join!(
+            read(Reference::Profiles, "Name", profiles),
+            read(Reference::PermissionSets, "Label", sets),
+            read(Reference::ContactCenters, "Name", centers),
+        );
     }
 
     async fn create_users(&self, work: &mut [Work<'_>]) -> Result<(), SalesforceError> {
