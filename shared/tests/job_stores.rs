@@ -370,6 +370,76 @@ async fn workers_on_the_same_rows_keep_the_counters_exact(store: &(impl JobStore
     );
 }
 
+/// Rows started together say, row by row, what starting each alone would: done, held by another lease, or started.
+async fn a_batch_start_says_per_row_what_a_start_would(store: &impl JobStore) {
+    let job = ingested(store, "uploads/batch.csv", 5).await;
+    let (first, second, third) = (Lease::new(60), Lease::new(60), Lease::new(60));
+    assert!(matches!(store.start_row(&job.id, 3, &first).await.unwrap(), RowStart::Go(_)));
+    store.finish_row(&job.id, 3, RowStatus::Succeeded, &RowOutcome::default(), &first.owner).await.unwrap();
+    assert!(matches!(store.start_row(&job.id, 4, &second).await.unwrap(), RowStart::Go(_)));
+    let starts = store.start_rows(&job.id, &[2, 3, 4, 5, 6], &third).await.unwrap();
+    let kinds: Vec<String> = starts
+        .iter()
+        .map(|start| match start {
+            RowStart::Go(record) => format!("go:{}:{}", record.row, record.attempts),
+            RowStart::Done(status) => format!("done:{}", status.as_str()),
+            RowStart::Held => "held".into(),
+        })
+        .collect();
+    assert_eq!(kinds, ["go:2:1", "done:SUCCEEDED", "held", "go:5:1", "go:6:1"]);
+    let counts = store.job(&job.id).await.unwrap().unwrap().counts;
+    assert_eq!((counts.pending, counts.in_progress, counts.succeeded), (0, 4, 1), "{counts:?}");
+    assert_eq!(store.row(&job.id, 5).await.unwrap().unwrap().status, RowStatus::InProgress);
+}
+
+/// Workers handed the same 150 rows at the same moment each start them all together (more than one transaction's
+/// worth), then finish the rows they got: each row is got by one worker, once.
+async fn workers_starting_the_same_rows_together_get_each_once(store: &(impl JobStore + 'static)) {
+    const ROWS: u64 = 150;
+    const WORKERS: usize = 3;
+    let job = ingested(store, "uploads/together.csv", ROWS).await;
+    let rows: Vec<u64> = (2..2 + ROWS).collect();
+    let work = |_| {
+        let (id, rows) = (job.id.clone(), rows.clone());
+        async move {
+            let lease = Lease::new(60);
+            let mut got = 0;
+            for start in store.start_rows(&id, &rows, &lease).await.unwrap() {
+                if let RowStart::Go(record) = start {
+                    store
+                        .finish_row(&id, record.row, RowStatus::Succeeded, &RowOutcome::default(), &lease.owner)
+                        .await
+                        .unwrap();
+                    got += 1;
+                }
+            }
+            got
+        }
+    };
+    let got: u64 = futures_util::future::join_all((0..WORKERS).map(work)).await.into_iter().sum();
+    assert_eq!(got, ROWS, "each row got by one worker");
+    for row in rows {
+        assert_eq!(store.row(&job.id, row).await.unwrap().unwrap().attempts, 1, "row {row}: one attempt");
+    }
+    let finished = store.job(&job.id).await.unwrap().unwrap();
+    assert_eq!((finished.state, finished.counts.succeeded, finished.counts.total()), (JobState::Succeeded, ROWS, ROWS));
+}
+
+#[tokio::test]
+async fn dynamodb_starts_rows_together_as_one_by_one() {
+    let moto = moto();
+    a_batch_start_says_per_row_what_a_start_would(&dynamo(&moto, "batch").await).await;
+    let store = dynamo(&moto, "together").await;
+    workers_starting_the_same_rows_together_get_each_once(&store).await;
+    assert_eq!(store.recounts(), 0, "the transactions kept the counters exact by themselves");
+}
+
+#[tokio::test]
+async fn sqlite_starts_rows_together_as_one_by_one() {
+    a_batch_start_says_per_row_what_a_start_would(&SqliteJobStore::in_memory().unwrap()).await;
+    workers_starting_the_same_rows_together_get_each_once(&SqliteJobStore::in_memory().unwrap()).await;
+}
+
 #[tokio::test]
 async fn dynamodb_counters_stay_exact_under_concurrent_workers() {
     let moto = moto();

@@ -14,7 +14,7 @@ use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemOutput};
-use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, KeysAndAttributes, Put, TransactWriteItem, Update};
 
 use super::model::{
     Counts, EmailChange, Job, JobId, JobState, ObjectRef, Pause, RowOutcome, RowRecord, RowStatus, now_epoch,
@@ -106,6 +106,27 @@ enum Moved {
     /// The row is not (or no longer) the caller's to finish.
     NotHolder,
     Missing,
+}
+
+/// Rows started in one transaction, leaving room for the counters' update (100 actions a transaction).
+const STARTS_PER_TRANSACTION: usize = 99;
+
+/// A start's changes beyond the status: the attempt counted, the lease taken.
+fn start_changes(lease: &Lease, sets: &mut Vec<String>, values: &mut Item) {
+    sets.push("attempts = attempts + :one".into());
+    sets.push("lease_owner = :owner".into());
+    sets.push("lease_until = :until".into());
+    values.insert(":one".into(), n(1));
+    values.insert(":owner".into(), s(lease.owner.as_str()));
+    values.insert(":until".into(), n(lease.until));
+}
+
+/// The row as a start's transaction left it, which held only if the row was as read: no read again.
+fn started(mut record: RowRecord, now: u64) -> RowRecord {
+    record.status = RowStatus::InProgress;
+    record.attempts += 1;
+    record.updated_at = now;
+    record
 }
 
 fn lease_owner(item: &Item) -> Option<String> {
@@ -473,31 +494,7 @@ impl DynamoJobStore {
             if let Some(stop) = gate(&record, &item) {
                 return Ok(stop);
             }
-            let mut sets = vec!["#st = :to".to_owned(), "gsi1pk = :g".to_owned(), "updated_at = :now".to_owned()];
-            let mut removes = Vec::new();
-            let mut values = Item::from([
-                (":to".to_owned(), s(to.as_str())),
-                (":from".to_owned(), s(from.as_str())),
-                (":g".to_owned(), s(status_key(id, to))),
-                (":now".to_owned(), n(now_epoch())),
-                (":attempts".to_owned(), n(record.attempts)),
-            ]);
-            extra(&mut sets, &mut removes, &mut values);
-            let mut expression = format!("SET {}", sets.join(", "));
-            if !removes.is_empty() {
-                expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
-            }
-            let update = Update::builder()
-                .table_name(&self.table)
-                .set_key(Some(self.key(job_pk(id), row_sk(row))))
-                .update_expression(expression)
-                // The attempt count versions the row: every start raises it, so a row taken over by another
-                // worker since it was read fails this condition even though its status is the same.
-                .condition_expression("#st = :from AND attempts = :attempts")
-                .expression_attribute_names("#st", "status")
-                .set_expression_attribute_values(Some(values))
-                .build()
-                .map_err(|e| StoreError(e.to_string()))?;
+            let update = self.row_move(id, &record, to, &extra)?;
             let mut items = vec![TransactWriteItem::builder().update(update).build()];
             if from != to {
                 items.push(self.count_update(id, &[(from, -1), (to, 1)])?);
@@ -510,6 +507,168 @@ impl DynamoJobStore {
             }
         }
         Err(StoreError(format!("job {id} row {row}: too many concurrent writers")))
+    }
+
+    /// The update that moves a row, as read in `record`, to `to`, with the caller's `extra` changes; it holds only
+    /// if the row is still as read.
+    fn row_move(
+        &self,
+        id: &JobId,
+        record: &RowRecord,
+        to: RowStatus,
+        extra: &impl Fn(&mut Vec<String>, &mut Vec<&'static str>, &mut Item),
+    ) -> Result<Update, StoreError> {
+        let mut sets = vec!["#st = :to".to_owned(), "gsi1pk = :g".to_owned(), "updated_at = :now".to_owned()];
+        let mut removes = Vec::new();
+        let mut values = Item::from([
+            (":to".to_owned(), s(to.as_str())),
+            (":from".to_owned(), s(record.status.as_str())),
+            (":g".to_owned(), s(status_key(id, to))),
+            (":now".to_owned(), n(now_epoch())),
+            (":attempts".to_owned(), n(record.attempts)),
+        ]);
+        extra(&mut sets, &mut removes, &mut values);
+        let mut expression = format!("SET {}", sets.join(", "));
+        if !removes.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
+        }
+        Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(self.key(job_pk(id), row_sk(record.row))))
+            .update_expression(expression)
+            // The attempt count versions the row: every start raises it, so a row taken over by another worker
+            // since it was read fails this condition even though its status is the same.
+            .condition_expression("#st = :from AND attempts = :attempts")
+            .expression_attribute_names("#st", "status")
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .map_err(|e| StoreError(e.to_string()))
+    }
+
+    /// Rows' items, read consistently in as few requests as BatchGetItem allows (100 keys each, API reference),
+    /// by row number; a row without an item is left out.
+    async fn row_items(&self, id: &JobId, rows: &[u64]) -> Result<HashMap<u64, Item>, StoreError> {
+        let mut found = HashMap::with_capacity(rows.len());
+        for keys in rows.chunks(100) {
+            let mut keys: Vec<Item> = keys.iter().map(|row| self.key(job_pk(id), row_sk(*row))).collect();
+            // Keys the service did not get to (throttling, size) are asked for again.
+            for _ in 0..RACE_ATTEMPTS {
+                if keys.is_empty() {
+                    break;
+                }
+                let wanted = KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut keys)))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| StoreError(e.to_string()))?;
+                let answer =
+                    self.client.batch_get_item().request_items(&self.table, wanted).send().await.map_err(failed)?;
+                for item in answer.responses().and_then(|r| r.get(&self.table)).into_iter().flatten() {
+                    let record = row_from(item)?;
+                    found.insert(record.row, item.clone());
+                }
+                keys = answer
+                    .unprocessed_keys()
+                    .and_then(|unprocessed| unprocessed.get(&self.table))
+                    .map(|left| left.keys().to_vec())
+                    .unwrap_or_default();
+            }
+            if !keys.is_empty() {
+                return Err(StoreError(format!("job {id}: rows left unread after {RACE_ATTEMPTS} requests")));
+            }
+        }
+        Ok(found)
+    }
+
+    /// What starting the row as read (`item`) comes to without a write: done, held by another lease, or `None`
+    /// when it is to be started.
+    fn start_gate(record: &RowRecord, item: &Item, lease: &Lease, now: u64) -> Option<Moved> {
+        match record.status {
+            RowStatus::Succeeded | RowStatus::Failed | RowStatus::Invalid => Some(Moved::Refused(record.status)),
+            RowStatus::InProgress
+                if lease_owner(item).is_some_and(|holder| holder != lease.owner)
+                    && number(item, "lease_until") >= now =>
+            {
+                Some(Moved::Held)
+            }
+            _ => None,
+        }
+    }
+
+    /// Starts one row without settling the job.
+    async fn start_one(&self, id: &JobId, row: u64, lease: &Lease) -> Result<RowStart, StoreError> {
+        let now = now_epoch();
+        let moved = self
+            .move_row(
+                id,
+                row,
+                RowStatus::InProgress,
+                |record, item| Self::start_gate(record, item, lease, now),
+                |sets, _, values| start_changes(lease, sets, values),
+            )
+            .await?;
+        Ok(match moved {
+            Moved::Missing => return Err(StoreError(format!("job {id} has no row {row}"))),
+            Moved::Refused(status) => RowStart::Done(status),
+            Moved::Held | Moved::NotHolder => RowStart::Held,
+            Moved::From(record) => RowStart::Go(Box::new(started(*record, now))),
+        })
+    }
+
+    /// Starts up to 99 rows in one transaction, with the counters they move (a transaction holds 100 actions, API
+    /// reference, TransactWriteItems). Should any row have moved since it was read (another worker), the rows go
+    /// one by one instead.
+    async fn start_group(&self, id: &JobId, rows: &[u64], lease: &Lease) -> Result<Vec<RowStart>, StoreError> {
+        let now = now_epoch();
+        let items = self.row_items(id, rows).await?;
+        let mut starts: Vec<Option<RowStart>> = Vec::with_capacity(rows.len());
+        let mut moving = Vec::new();
+        let mut actions = Vec::new();
+        let mut moves: HashMap<RowStatus, i64> = HashMap::new();
+        for row in rows {
+            let item = items.get(row).ok_or_else(|| StoreError(format!("job {id} has no row {row}")))?;
+            let record = row_from(item)?;
+            if let Some(stop) = Self::start_gate(&record, item, lease, now) {
+                starts.push(Some(match stop {
+                    Moved::Refused(status) => RowStart::Done(status),
+                    _ => RowStart::Held,
+                }));
+                continue;
+            }
+            let extra = |sets: &mut Vec<String>, _: &mut Vec<&'static str>, values: &mut Item| {
+                start_changes(lease, sets, values)
+            };
+            actions.push(
+                TransactWriteItem::builder().update(self.row_move(id, &record, RowStatus::InProgress, &extra)?).build(),
+            );
+            if record.status != RowStatus::InProgress {
+                *moves.entry(record.status).or_default() -= 1;
+                *moves.entry(RowStatus::InProgress).or_default() += 1;
+            }
+            moving.push((starts.len(), record));
+            starts.push(None);
+        }
+        if !actions.is_empty() {
+            let counted = actions.len();
+            let moves: Vec<(RowStatus, i64)> = moves.into_iter().filter(|(_, change)| *change != 0).collect();
+            if !moves.is_empty() {
+                actions.push(self.count_update(id, &moves)?);
+            }
+            match self.transact(actions).await? {
+                Transacted::Done => {
+                    for (at, record) in moving {
+                        starts[at] = Some(RowStart::Go(Box::new(started(record, now))));
+                    }
+                }
+                Transacted::ConditionsFailed(failed) if failed.iter().all(|at| *at < counted) => {
+                    for (at, record) in moving {
+                        starts[at] = Some(self.start_one(id, record.row, lease).await?);
+                    }
+                }
+                Transacted::ConditionsFailed(_) => return Err(StoreError(format!("job {id} is not in the table"))),
+            }
+        }
+        Ok(starts.into_iter().map(|start| start.expect("every row has its start")).collect())
     }
 
     /// One text attribute of one of a job's items, read consistently.
@@ -741,47 +900,24 @@ impl JobStore for DynamoJobStore {
     }
 
     async fn start_row(&self, id: &JobId, row: u64, lease: &Lease) -> Result<RowStart, StoreError> {
-        let now = now_epoch();
-        let moved = self
-            .move_row(
-                id,
-                row,
-                RowStatus::InProgress,
-                |record, item| match record.status {
-                    RowStatus::Succeeded | RowStatus::Failed | RowStatus::Invalid => {
-                        Some(Moved::Refused(record.status))
-                    }
-                    RowStatus::InProgress
-                        if lease_owner(item).is_some_and(|holder| holder != lease.owner)
-                            && number(item, "lease_until") >= now =>
-                    {
-                        Some(Moved::Held)
-                    }
-                    _ => None,
-                },
-                |sets, _, values| {
-                    sets.push("attempts = attempts + :one".into());
-                    sets.push("lease_owner = :owner".into());
-                    sets.push("lease_until = :until".into());
-                    values.insert(":one".into(), n(1));
-                    values.insert(":owner".into(), s(lease.owner.as_str()));
-                    values.insert(":until".into(), n(lease.until));
-                },
-            )
-            .await?;
-        match moved {
-            Moved::Missing => Err(StoreError(format!("job {id} has no row {row}"))),
-            Moved::Refused(status) => Ok(RowStart::Done(status)),
-            Moved::Held | Moved::NotHolder => Ok(RowStart::Held),
-            Moved::From(mut record) => {
-                self.settle(id).await?;
-                // The row as the transaction left it, which held only if the row was as read: no read again.
-                record.status = RowStatus::InProgress;
-                record.attempts += 1;
-                record.updated_at = now;
-                Ok(RowStart::Go(record))
-            }
+        let start = self.start_one(id, row, lease).await?;
+        if matches!(start, RowStart::Go(_)) {
+            self.settle(id).await?;
         }
+        Ok(start)
+    }
+
+    /// A chunk's rows in a few requests rather than three each: read in batches, started 99 to a transaction, the
+    /// job settled once.
+    async fn start_rows(&self, id: &JobId, rows: &[u64], lease: &Lease) -> Result<Vec<RowStart>, StoreError> {
+        let mut starts = Vec::with_capacity(rows.len());
+        for group in rows.chunks(STARTS_PER_TRANSACTION) {
+            starts.extend(self.start_group(id, group, lease).await?);
+        }
+        if starts.iter().any(|start| matches!(start, RowStart::Go(_))) {
+            self.settle(id).await?;
+        }
+        Ok(starts)
     }
 
     async fn renew_rows(&self, id: &JobId, rows: &[u64], lease: &Lease) -> Result<(), StoreError> {

@@ -5,8 +5,6 @@
 //! of the chunk, until its attempts run out.
 
 use std::borrow::Cow;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -31,7 +29,6 @@ use crate::salesforce::{
     SalesforceDefaults, SalesforceError, SalesforceOutcome, SalesforceProvisioner, SalesforceSync,
 };
 use crate::sfid::{CALL_CENTER_PREFIX, SalesforceId};
-use crate::validate::RowError;
 
 use super::ingest::error_message;
 
@@ -301,14 +298,14 @@ async fn work_chunk<S: JobStore>(
     let owner = lease.owner.as_str();
     let mut report = ChunkReport::default();
     let mut work: Vec<(UserRow, RowRecord)> = Vec::new();
-    // The rows' leases are taken several at once: one round trip each, and at 200 rows a chunk one after another
-    // they would hold the chunk's Connect side back by as many round trips.
+    // The rows' leases are taken together: one round trip each, at 200 rows a chunk, would hold the chunk's Connect
+    // side back by as many round trips.
     let parsed = message.rows(bytes)?;
-    let starts: Vec<_> = parsed.iter().map(|parsed| start_row(store, message, parsed, lease)).collect();
-    let starts: Vec<_> = futures_util::stream::iter(starts).buffered(LEASES_AT_ONCE).collect().await;
-    for (parsed, start) in parsed.into_iter().zip(starts) {
+    let numbers: Vec<u64> = parsed.iter().filter_map(|parsed| parsed.as_ref().ok().map(|row| row.row)).collect();
+    let mut starts = store.start_rows(&message.job_id, &numbers, lease).await?.into_iter();
+    for parsed in parsed {
         match parsed {
-            Ok(row) => match start.expect("a lease was asked for every parsed row")? {
+            Ok(row) => match starts.next().ok_or_else(|| StoreError("a row's start went missing".into()))? {
                 RowStart::Go(record) => {
                     held.lock().map_err(|_| StoreError("a worker panicked".into()))?.push(row.row);
                     work.push((row, *record));
@@ -441,28 +438,6 @@ async fn work_chunk<S: JobStore>(
     }
     Ok(report)
 }
-
-/// A row's lease being taken.
-type Starting<'a> = Pin<Box<dyn Future<Output = Option<Result<RowStart, StoreError>>> + Send + 'a>>;
-
-/// Takes a parsed row's lease (`None`: the row did not parse, and is not worked).
-fn start_row<'a, S: JobStore>(
-    store: &'a S,
-    message: &'a ChunkMessage,
-    parsed: &'a Result<UserRow, Vec<RowError>>,
-    lease: &'a Lease,
-) -> Starting<'a> {
-    // Boxed: a stream of unnamed futures that borrow would not be provably Send across the chunk's await points.
-    Box::pin(async move {
-        match parsed {
-            Ok(row) => Some(store.start_row(&message.job_id, row.row, lease).await),
-            Err(_) => None,
-        }
-    })
-}
-
-/// Row leases a chunk takes at once.
-const LEASES_AT_ONCE: usize = 16;
 
 /// Rows a chunk works at once when no Connect pacer sets the number (rows with a Salesforce side only).
 const MAX_ROWS_AT_ONCE: usize = crate::connect::MAX_IN_FLIGHT;
