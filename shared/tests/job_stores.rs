@@ -390,10 +390,17 @@ async fn a_batch_start_says_per_row_what_a_start_would(store: &impl JobStore) {
     let counts = store.job(&job.id).await.unwrap().unwrap().counts;
     assert_eq!((counts.pending, counts.in_progress, counts.succeeded), (0, 4, 1), "{counts:?}");
     assert_eq!(store.row(&job.id, 5).await.unwrap().unwrap().status, RowStatus::InProgress);
+    // Row 4 is the second lease's: the third cannot finish it, and the job is not done while rows are in progress.
+    let outcome = RowOutcome::default();
+    assert!(!store.finish_row_unsettled(&job.id, 4, RowStatus::Succeeded, &outcome, &third.owner).await.unwrap());
+    assert!(store.finish_row_unsettled(&job.id, 4, RowStatus::Failed, &outcome, &second.owner).await.unwrap());
+    assert_eq!(store.settle_job(&job.id).await.unwrap(), JobState::Running);
+    assert!(store.finish_row_unsettled(&job.id, 99, RowStatus::Failed, &outcome, &second.owner).await.is_err());
 }
 
 /// Workers handed the same 150 rows at the same moment each start them all together (more than one transaction's
-/// worth), then finish the rows they got: each row is got by one worker, once.
+/// worth), then finish the rows they got and settle the job once: each row is got by one worker, once, and the last
+/// settle ends the job.
 async fn workers_starting_the_same_rows_together_get_each_once(store: &(impl JobStore + 'static)) {
     const ROWS: u64 = 150;
     const WORKERS: usize = 3;
@@ -406,13 +413,17 @@ async fn workers_starting_the_same_rows_together_get_each_once(store: &(impl Job
             let mut got = 0;
             for start in store.start_rows(&id, &rows, &lease).await.unwrap() {
                 if let RowStart::Go(record) = start {
-                    store
-                        .finish_row(&id, record.row, RowStatus::Succeeded, &RowOutcome::default(), &lease.owner)
+                    let outcome = RowOutcome::default();
+                    let finished = store
+                        .finish_row_unsettled(&id, record.row, RowStatus::Succeeded, &outcome, &lease.owner)
                         .await
                         .unwrap();
+                    assert!(finished, "row {}: the starter's to finish", record.row);
                     got += 1;
                 }
             }
+            // Settled once, after the worker's rows, as a chunk does.
+            store.settle_job(&id).await.unwrap();
             got
         }
     };

@@ -103,8 +103,6 @@ enum Moved {
     Refused(RowStatus),
     /// Another worker's lease on the row is running.
     Held,
-    /// The row is not (or no longer) the caller's to finish.
-    NotHolder,
     Missing,
 }
 
@@ -610,7 +608,7 @@ impl DynamoJobStore {
         Ok(match moved {
             Moved::Missing => return Err(StoreError(format!("job {id} has no row {row}"))),
             Moved::Refused(status) => RowStart::Done(status),
-            Moved::Held | Moved::NotHolder => RowStart::Held,
+            Moved::Held => RowStart::Held,
             Moved::From(record) => RowStart::Go(Box::new(started(*record, now))),
         })
     }
@@ -968,6 +966,22 @@ impl JobStore for DynamoJobStore {
         outcome: &RowOutcome,
         owner: &str,
     ) -> Result<Option<JobState>, StoreError> {
+        if !self.finish_row_unsettled(id, row, status, outcome, owner).await? {
+            return Ok(None);
+        }
+        self.settle(id).await.map(Some)
+    }
+
+    /// One transaction, and no read: the row's update holds only while the owner's lease is on it, and moves the
+    /// counters from IN_PROGRESS with it.
+    async fn finish_row_unsettled(
+        &self,
+        id: &JobId,
+        row: u64,
+        status: RowStatus,
+        outcome: &RowOutcome,
+        owner: &str,
+    ) -> Result<bool, StoreError> {
         let fields = [
             ("connect_user_id", &outcome.connect_user_id),
             ("connect_user_arn", &outcome.connect_user_arn),
@@ -976,46 +990,62 @@ impl JobStore for DynamoJobStore {
             ("quick_connect_id", &outcome.quick_connect_id),
             ("voice_provisioning_job_id", &outcome.voice_provisioning_job_id),
         ];
-        let moved = self
-            .move_row(
-                id,
-                row,
-                status,
-                |record, item| {
-                    let holds = record.status == RowStatus::InProgress && lease_owner(item).as_deref() == Some(owner);
-                    (!holds).then_some(Moved::NotHolder)
-                },
-                |sets, removes, values| {
-                    // Outcome ids are kept from an earlier attempt unless this one says otherwise.
-                    for (i, (name, value)) in fields.iter().enumerate() {
-                        if let Some(value) = value {
-                            sets.push(format!("{name} = :f{i}"));
-                            values.insert(format!(":f{i}"), s(value.as_str()));
-                        }
-                    }
-                    match &outcome.error_message {
-                        Some(message) => {
-                            sets.push("error_message = :e".into());
-                            values.insert(":e".into(), s(stored_message(message)));
-                        }
-                        None => removes.push("error_message"),
-                    }
-                    match &outcome.note {
-                        Some(note) => {
-                            sets.push("note = :n".into());
-                            values.insert(":n".into(), s(stored_message(note)));
-                        }
-                        None => removes.push("note"),
-                    }
-                    removes.extend(["lease_owner", "lease_until"]);
-                },
-            )
-            .await?;
-        match moved {
-            Moved::Missing => Err(StoreError(format!("job {id} has no row {row}"))),
-            Moved::NotHolder | Moved::Held | Moved::Refused(_) => Ok(None),
-            Moved::From(_) => self.settle(id).await.map(Some),
+        let mut sets = vec!["#st = :to".to_owned(), "gsi1pk = :g".to_owned(), "updated_at = :now".to_owned()];
+        let mut removes = vec!["lease_owner", "lease_until"];
+        let mut values = Item::from([
+            (":to".to_owned(), s(status.as_str())),
+            (":held".to_owned(), s(RowStatus::InProgress.as_str())),
+            (":owner".to_owned(), s(owner)),
+            (":g".to_owned(), s(status_key(id, status))),
+            (":now".to_owned(), n(now_epoch())),
+        ]);
+        // Outcome ids are kept from an earlier attempt unless this one says otherwise.
+        for (i, (name, value)) in fields.iter().enumerate() {
+            if let Some(value) = value {
+                sets.push(format!("{name} = :f{i}"));
+                values.insert(format!(":f{i}"), s(value.as_str()));
+            }
         }
+        match &outcome.error_message {
+            Some(message) => {
+                sets.push("error_message = :e".into());
+                values.insert(":e".into(), s(stored_message(message)));
+            }
+            None => removes.push("error_message"),
+        }
+        match &outcome.note {
+            Some(note) => {
+                sets.push("note = :n".into());
+                values.insert(":n".into(), s(stored_message(note)));
+            }
+            None => removes.push("note"),
+        }
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(self.key(job_pk(id), row_sk(row))))
+            .update_expression(format!("SET {} REMOVE {}", sets.join(", "), removes.join(", ")))
+            .condition_expression("#st = :held AND lease_owner = :owner")
+            .expression_attribute_names("#st", "status")
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .map_err(|e| StoreError(e.to_string()))?;
+        let items = vec![
+            TransactWriteItem::builder().update(update).build(),
+            self.count_update(id, &[(RowStatus::InProgress, -1), (status, 1)])?,
+        ];
+        match self.transact(items).await? {
+            Transacted::Done => Ok(true),
+            // Not the owner's (its lease ran out and another worker took the row over), or no such row.
+            Transacted::ConditionsFailed(failed) if failed == [0] => match self.row_item(id, row).await? {
+                Some(_) => Ok(false),
+                None => Err(StoreError(format!("job {id} has no row {row}"))),
+            },
+            Transacted::ConditionsFailed(_) => Err(StoreError(format!("job {id} is not in the table"))),
+        }
+    }
+
+    async fn settle_job(&self, id: &JobId) -> Result<JobState, StoreError> {
+        self.settle(id).await
     }
 
     async fn reopen_failed(&self, id: &JobId) -> Result<u64, StoreError> {

@@ -493,6 +493,12 @@ impl JobStore for SqliteJobStore {
         })
     }
 
+    /// Every move settles the job in its own transaction here: the state is read.
+    async fn settle_job(&self, id: &JobId) -> Result<JobState, StoreError> {
+        let job = self.job(id).await?.ok_or_else(|| StoreError(format!("no job {id}")))?;
+        Ok(job.state)
+    }
+
     async fn reopen_failed(&self, id: &JobId) -> Result<u64, StoreError> {
         self.with_connection(|c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;

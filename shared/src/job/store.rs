@@ -148,6 +148,20 @@ pub trait JobStore: Send + Sync {
         outcome: &RowOutcome,
         owner: &str,
     ) -> impl Future<Output = Result<Option<JobState>, StoreError>> + Send;
+    /// As [`JobStore::finish_row`], but leaves the job's state to [`JobStore::settle_job`]: a worker that finishes
+    /// many rows settles the job once after them. Whether the row was the owner's to finish.
+    fn finish_row_unsettled(
+        &self,
+        id: &JobId,
+        row: u64,
+        status: RowStatus,
+        outcome: &RowOutcome,
+        owner: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        async move { Ok(self.finish_row(id, row, status, outcome, owner).await?.is_some()) }
+    }
+    /// Moves the job to the state its counters call for (the last row done finishes it), and returns that state.
+    fn settle_job(&self, id: &JobId) -> impl Future<Output = Result<JobState, StoreError>> + Send;
     /// Puts a job's FAILED rows back to PENDING, for a deliberate rerun of the file (a redelivery never reopens a
     /// failed row). Returns how many.
     fn reopen_failed(&self, id: &JobId) -> impl Future<Output = Result<u64, StoreError>> + Send;

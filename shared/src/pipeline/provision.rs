@@ -335,6 +335,8 @@ async fn work_chunk<S: JobStore>(
         }
     }
     if work.is_empty() {
+        // Every row was done or held: an earlier delivery may have finished the last of them without settling.
+        report.job_state = Some(store.settle_job(&message.job_id).await?);
         return Ok(report);
     }
 
@@ -414,13 +416,10 @@ async fn work_chunk<S: JobStore>(
         let (row, ended) = ended?;
         let_go(held, row);
         match ended {
-            RowEnd::Finished(state, status) => {
-                report.job_state = Some(state);
-                match status {
-                    RowStatus::Succeeded => report.succeeded += 1,
-                    _ => report.failed += 1,
-                }
-            }
+            RowEnd::Finished(status) => match status {
+                RowStatus::Succeeded => report.succeeded += 1,
+                _ => report.failed += 1,
+            },
             RowEnd::TakenOver => report.skipped += 1,
             RowEnd::Retry(reason) => {
                 report.deferred += 1;
@@ -436,6 +435,8 @@ async fn work_chunk<S: JobStore>(
     if report.out_of_time > 0 && report.waiting_on.is_none() {
         report.waiting_on = watched;
     }
+    // Once for the chunk's rows, not once a row: the job's last chunk ends it.
+    report.job_state = Some(store.settle_job(&message.job_id).await?);
     Ok(report)
 }
 
@@ -444,7 +445,7 @@ const MAX_ROWS_AT_ONCE: usize = crate::connect::MAX_IN_FLIGHT;
 
 /// How a row's turn in this delivery ended.
 enum RowEnd {
-    Finished(JobState, RowStatus),
+    Finished(RowStatus),
     /// The lease ran out and another delivery took the row over: that one finishes it.
     TakenOver,
     /// Worth another attempt, for this reason.
@@ -509,9 +510,10 @@ async fn work_row<S: JobStore>(
     };
     let ended = match verdict {
         Verdict::Done(status, outcome) => {
-            match store.finish_row(&message.job_id, row.row, status, &outcome, owner).await? {
-                Some(state) => RowEnd::Finished(state, status),
-                None => RowEnd::TakenOver,
+            // The job is settled once, when the chunk's rows are done (`work_chunk`).
+            match store.finish_row_unsettled(&message.job_id, row.row, status, &outcome, owner).await? {
+                true => RowEnd::Finished(status),
+                false => RowEnd::TakenOver,
             }
         }
         Verdict::Retry(reason) => {
