@@ -7,6 +7,7 @@ pub(crate) mod dynamodb;
 mod memo;
 mod message;
 mod model;
+#[cfg(any(feature = "connect", feature = "salesforce"))]
 mod share;
 #[cfg(feature = "sqlite")]
 mod sqlite;
@@ -22,6 +23,7 @@ pub use self::model::{
     Counts, EmailChange, Job, JobId, JobState, ObjectRef, Pause, RowOutcome, RowRecord, RowStatus, STORED_MESSAGE_MAX,
     now_epoch, stored_message,
 };
+#[cfg(any(feature = "connect", feature = "salesforce"))]
 pub use self::share::{Reading, take_or_claim};
 #[cfg(feature = "sqlite")]
 pub use self::sqlite::SqliteJobStore;
