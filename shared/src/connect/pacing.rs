@@ -317,19 +317,21 @@ impl Pacer {
     /// takes, doubled for the row's other work (its store writes) and the latency's spread, within
     /// [`Pacer::with_max_in_flight`]. Before the first answer, one.
     pub fn in_flight_target(&self) -> usize {
-        let latency = self.latency.lock().ok().and_then(|l| *l);
-        let Some(latency) = latency else { return 1 };
-        let wanted = (self.limits.write_per_second * latency * 2.0).ceil() as usize + 1;
-        wanted.clamp(1, self.max_in_flight)
+        self.in_flight_at(self.limits.write_per_second, 1)
     }
 
     /// How many read calls (DescribeQuickConnect over a whole index, say) to have in flight to spend the read rate:
-    /// the rate times the time a call takes, doubled for the latency's spread, within [`Pacer::with_max_in_flight`].
-    /// Before the first answer, two.
+    /// the same rule at the read rate. Before the first answer, two.
     pub fn reads_in_flight(&self) -> usize {
+        self.in_flight_at(self.limits.read_per_second, 2)
+    }
+
+    /// Calls in flight that spend `rate`: the rate times the smoothed time a call takes, doubled, within
+    /// [`Pacer::with_max_in_flight`]; `unknown` before the first answer.
+    fn in_flight_at(&self, rate: f64, unknown: usize) -> usize {
         let latency = self.latency.lock().ok().and_then(|l| *l);
-        let Some(latency) = latency else { return 2 };
-        let wanted = (self.limits.read_per_second * latency * 2.0).ceil() as usize + 1;
+        let Some(latency) = latency else { return unknown };
+        let wanted = (rate * latency * 2.0).ceil() as usize + 1;
         wanted.clamp(1, self.max_in_flight)
     }
 

@@ -321,12 +321,13 @@ impl DynamoJobStore {
         HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
     }
 
-    async fn job_item(&self, id: &JobId) -> Result<Option<Item>, StoreError> {
+    /// One of a job's items (its `JOB` item, a row, a shared reading), read consistently.
+    async fn job_entry(&self, id: &JobId, sk: String) -> Result<Option<Item>, StoreError> {
         let got = self
             .client
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(self.key(job_pk(id), "JOB".into())))
+            .set_key(Some(self.key(job_pk(id), sk)))
             .consistent_read(true)
             .send()
             .await
@@ -334,17 +335,12 @@ impl DynamoJobStore {
         Ok(got.item)
     }
 
+    async fn job_item(&self, id: &JobId) -> Result<Option<Item>, StoreError> {
+        self.job_entry(id, "JOB".into()).await
+    }
+
     async fn row_item(&self, id: &JobId, row: u64) -> Result<Option<Item>, StoreError> {
-        let got = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(self.key(job_pk(id), row_sk(row))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(failed)?;
-        Ok(got.item)
+        self.job_entry(id, row_sk(row)).await
     }
 
     /// The counters' update of a transaction: `moves` are (status, change).
@@ -516,15 +512,29 @@ impl DynamoJobStore {
         to: RowStatus,
         extra: &impl Fn(&mut Vec<String>, &mut Vec<&'static str>, &mut Item),
     ) -> Result<Update, StoreError> {
+        let values =
+            Item::from([(":from".to_owned(), s(record.status.as_str())), (":attempts".to_owned(), n(record.attempts))]);
+        // The attempt count versions the row: every start raises it, so a row taken over by another worker since it
+        // was read fails this condition even though its status is the same.
+        self.row_update(id, record.row, to, "#st = :from AND attempts = :attempts", values, extra)
+    }
+
+    /// The update that moves a row to `to` (its status, its place in the status index, its time) with the caller's
+    /// `extra` changes, if `condition` holds on the row with `values`.
+    fn row_update(
+        &self,
+        id: &JobId,
+        row: u64,
+        to: RowStatus,
+        condition: &str,
+        mut values: Item,
+        extra: &impl Fn(&mut Vec<String>, &mut Vec<&'static str>, &mut Item),
+    ) -> Result<Update, StoreError> {
         let mut sets = vec!["#st = :to".to_owned(), "gsi1pk = :g".to_owned(), "updated_at = :now".to_owned()];
         let mut removes = Vec::new();
-        let mut values = Item::from([
-            (":to".to_owned(), s(to.as_str())),
-            (":from".to_owned(), s(record.status.as_str())),
-            (":g".to_owned(), s(status_key(id, to))),
-            (":now".to_owned(), n(now_epoch())),
-            (":attempts".to_owned(), n(record.attempts)),
-        ]);
+        values.insert(":to".to_owned(), s(to.as_str()));
+        values.insert(":g".to_owned(), s(status_key(id, to)));
+        values.insert(":now".to_owned(), n(now_epoch()));
         extra(&mut sets, &mut removes, &mut values);
         let mut expression = format!("SET {}", sets.join(", "));
         if !removes.is_empty() {
@@ -532,11 +542,9 @@ impl DynamoJobStore {
         }
         Update::builder()
             .table_name(&self.table)
-            .set_key(Some(self.key(job_pk(id), row_sk(record.row))))
+            .set_key(Some(self.key(job_pk(id), row_sk(row))))
             .update_expression(expression)
-            // The attempt count versions the row: every start raises it, so a row taken over by another worker
-            // since it was read fails this condition even though its status is the same.
-            .condition_expression("#st = :from AND attempts = :attempts")
+            .condition_expression(condition)
             .expression_attribute_names("#st", "status")
             .set_expression_attribute_values(Some(values))
             .build()
@@ -671,16 +679,7 @@ impl DynamoJobStore {
 
     /// One text attribute of one of a job's items, read consistently.
     async fn text_of(&self, id: &JobId, sk: String, attribute: &str) -> Result<Option<String>, StoreError> {
-        let answer = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(self.key(job_pk(id), sk)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(failed)?;
-        Ok(answer.item().and_then(|item| text(item, attribute)))
+        Ok(self.job_entry(id, sk).await?.and_then(|item| text(&item, attribute)))
     }
 
     /// One transaction: the rows that are new, and the counters they add. Fails whole if any row exists.
@@ -990,45 +989,33 @@ impl JobStore for DynamoJobStore {
             ("quick_connect_id", &outcome.quick_connect_id),
             ("voice_provisioning_job_id", &outcome.voice_provisioning_job_id),
         ];
-        let mut sets = vec!["#st = :to".to_owned(), "gsi1pk = :g".to_owned(), "updated_at = :now".to_owned()];
-        let mut removes = vec!["lease_owner", "lease_until"];
-        let mut values = Item::from([
-            (":to".to_owned(), s(status.as_str())),
-            (":held".to_owned(), s(RowStatus::InProgress.as_str())),
-            (":owner".to_owned(), s(owner)),
-            (":g".to_owned(), s(status_key(id, status))),
-            (":now".to_owned(), n(now_epoch())),
-        ]);
-        // Outcome ids are kept from an earlier attempt unless this one says otherwise.
-        for (i, (name, value)) in fields.iter().enumerate() {
-            if let Some(value) = value {
-                sets.push(format!("{name} = :f{i}"));
-                values.insert(format!(":f{i}"), s(value.as_str()));
+        let values =
+            Item::from([(":held".to_owned(), s(RowStatus::InProgress.as_str())), (":owner".to_owned(), s(owner))]);
+        let extra = |sets: &mut Vec<String>, removes: &mut Vec<&'static str>, values: &mut Item| {
+            removes.extend(["lease_owner", "lease_until"]);
+            // Outcome ids are kept from an earlier attempt unless this one says otherwise.
+            for (i, (name, value)) in fields.iter().enumerate() {
+                if let Some(value) = value {
+                    sets.push(format!("{name} = :f{i}"));
+                    values.insert(format!(":f{i}"), s(value.as_str()));
+                }
             }
-        }
-        match &outcome.error_message {
-            Some(message) => {
-                sets.push("error_message = :e".into());
-                values.insert(":e".into(), s(stored_message(message)));
+            match &outcome.error_message {
+                Some(message) => {
+                    sets.push("error_message = :e".into());
+                    values.insert(":e".into(), s(stored_message(message)));
+                }
+                None => removes.push("error_message"),
             }
-            None => removes.push("error_message"),
-        }
-        match &outcome.note {
-            Some(note) => {
-                sets.push("note = :n".into());
-                values.insert(":n".into(), s(stored_message(note)));
+            match &outcome.note {
+                Some(note) => {
+                    sets.push("note = :n".into());
+                    values.insert(":n".into(), s(stored_message(note)));
+                }
+                None => removes.push("note"),
             }
-            None => removes.push("note"),
-        }
-        let update = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(self.key(job_pk(id), row_sk(row))))
-            .update_expression(format!("SET {} REMOVE {}", sets.join(", "), removes.join(", ")))
-            .condition_expression("#st = :held AND lease_owner = :owner")
-            .expression_attribute_names("#st", "status")
-            .set_expression_attribute_values(Some(values))
-            .build()
-            .map_err(|e| StoreError(e.to_string()))?;
+        };
+        let update = self.row_update(id, row, status, "#st = :held AND lease_owner = :owner", values, &extra)?;
         let items = vec![
             TransactWriteItem::builder().update(update).build(),
             self.count_update(id, &[(RowStatus::InProgress, -1), (status, 1)])?,
