@@ -154,6 +154,9 @@ pub struct Counters {
     /// Signed calls per caller and operation, the caller known by the access key id in the signature's credential
     /// scope (as CloudTrail records a call's `userIdentity.accessKeyId`): which of several clients made which calls.
     pub calls_by_access_key: BTreeMap<String, BTreeMap<&'static str, u64>>,
+    /// When each operation was first and last admitted within its quota (milliseconds since the Unix epoch): a
+    /// benchmark tells the time before a run's first write and after its last from the time in between.
+    pub admitted_between: BTreeMap<&'static str, (u64, u64)>,
 }
 
 pub struct Gate {
@@ -219,6 +222,11 @@ impl Gate {
             *self.counters.lock().unwrap().throttled.entry(op.name()).or_default() += 1;
             return Err(ConnectError::new(ErrorKind::Throttling, "Rate exceeded"));
         }
+        {
+            let now = epoch_millis();
+            let mut counters = self.counters.lock().unwrap();
+            counters.admitted_between.entry(op.name()).or_insert((now, now)).1 = now;
+        }
         latency.wait().await;
         let injected = if fastrand::f64() < faults.internal_error {
             Some(ConnectError::new(ErrorKind::InternalService, "We encountered an internal error. Please try again."))
@@ -238,6 +246,11 @@ impl Gate {
         }
         Ok(())
     }
+}
+
+fn epoch_millis() -> u64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
 }
 
 fn limiter(spec: QuotaSpec) -> DefaultDirectRateLimiter {

@@ -31,12 +31,22 @@ pub struct Cell {
     pub moto_busy: f64,
     /// The same for this process: the provision containers, the driver and the sandboxes.
     pub driver_busy: f64,
+    /// Seconds from the first delivery to the first CreateUser the quota admitted, and from the last one to the
+    /// queue's end: where a cell's time outside the quota goes.
+    pub head_seconds: f64,
+    pub tail_seconds: f64,
 }
 
 impl Cell {
     /// CreateUser calls a second over the configured rate, from the first delivery to the last row's end.
     pub fn utilisation(&self) -> f64 {
         self.creates as f64 / self.provision_seconds / self.rate
+    }
+
+    /// CreateUser calls a second over the configured rate between the first one and the last.
+    pub fn utilisation_between(&self) -> f64 {
+        let between = self.provision_seconds - self.head_seconds - self.tail_seconds;
+        self.creates.saturating_sub(1) as f64 / between.max(1e-3) / self.rate
     }
 
     pub fn job_seconds(&self) -> f64 {
@@ -51,7 +61,8 @@ impl Cell {
         println!(
             "{:>4} req/s, {} container(s), chunks of {}: ingest {:.0} s, provision {:.1} s = {:.1} rows/s; CreateUser at {:.2} of \
              the quota, {} throttled, {:.3} a row; Salesforce {:.1} calls per 200 rows; {} succeeded, {} failed \
-             ({} on a throttle); CPU: moto {:.2} of a core, the containers with the sandboxes {:.2}",
+             ({} on a throttle); CPU: moto {:.2} of a core, the containers with the sandboxes {:.2}; first \
+             CreateUser after {:.1} s, last {:.1} s before the end, {:.2} of the quota in between",
             self.rate,
             self.workers,
             self.chunk_rows,
@@ -67,6 +78,9 @@ impl Cell {
             self.throttle_failed,
             self.moto_busy,
             self.driver_busy,
+            self.head_seconds,
+            self.tail_seconds,
+            self.utilisation_between(),
         );
     }
 }
@@ -111,8 +125,12 @@ pub async fn run(rate: f64, workers: usize, rows: usize) -> Cell {
     let ingest_seconds = started.elapsed().as_secs_f64();
     let (moto, driver) = (stack.moto.pid(), Some(std::process::id()));
     let (started, moto_before, driver_before) = (Instant::now(), setup::cpu_seconds(moto), setup::cpu_seconds(driver));
+    let drain_began = setup::epoch_seconds();
     stack.drain(Delivery::Once).await;
     let provision_seconds = started.elapsed().as_secs_f64();
+    let (first, last) = setup::create_user_span(&stack.connect).unwrap_or((drain_began, drain_began));
+    let head_seconds = (first - drain_began).max(0.0);
+    let tail_seconds = (drain_began + provision_seconds - last).max(0.0);
     let moto_busy = (setup::cpu_seconds(moto) - moto_before) / provision_seconds;
     let driver_busy = (setup::cpu_seconds(driver) - driver_before) / provision_seconds;
 
@@ -147,5 +165,7 @@ pub async fn run(rate: f64, workers: usize, rows: usize) -> Cell {
         salesforce_calls: setup::salesforce_calls(&stack.salesforce),
         moto_busy,
         driver_busy,
+        head_seconds,
+        tail_seconds,
     }
 }

@@ -37,6 +37,17 @@ pub fn create_user_calls(connect: &ConnectSandbox) -> (u64, u64) {
     (of(&counters.calls), of(&counters.throttled))
 }
 
+/// When the sandbox admitted its first and last CreateUser, in seconds since the Unix epoch.
+pub fn create_user_span(connect: &ConnectSandbox) -> Option<(f64, f64)> {
+    let counters = connect.counters();
+    let (first, last) = counters.admitted_between.get("CreateUser").copied()?;
+    Some((first as f64 / 1000.0, last as f64 / 1000.0))
+}
+
+pub fn epoch_seconds() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs_f64()
+}
+
 /// Salesforce API calls, sign-ins left out (they do not count against the org's allocation).
 pub fn salesforce_calls(salesforce: &SalesforceSandbox) -> u64 {
     salesforce.snapshot().counters.calls.iter().filter(|(kind, _)| *kind != "token").map(|(_, n)| n).sum()
