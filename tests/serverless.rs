@@ -197,6 +197,13 @@ async fn an_unusable_file_is_a_failed_job_whose_reason_the_api_gives() {
         stack.api("GET", &format!("/jobs/{}/report", job["id"].as_str().unwrap())).await;
     assert_eq!(code, 409, "{body}");
     api.check("/jobs/{id}/report", code, &content_type, &body);
+    let (code, content_type, _, body) =
+        stack.api("POST", &format!("/jobs/{}/retry", job["id"].as_str().unwrap())).await;
+    assert_eq!(code, 409, "nothing to retry: {body}");
+    api.check_method("post", "/jobs/{id}/retry", code, &content_type, &body);
+    assert!(body.contains("its file could not be read"), "{body}");
+    let (code, _, _, _) = stack.api("GET", &format!("/jobs/{}/retry", job["id"].as_str().unwrap())).await;
+    assert_eq!(code, 405, "a retry is a POST");
 }
 
 /// Uploads no row can come from end as FAILED jobs that say why, with no crash and nothing left INGESTING: one over

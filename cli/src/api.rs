@@ -8,6 +8,7 @@ use aws_sdk_s3::config::{ProvideCredentials, SharedCredentialsProvider};
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
 use aws_sigv4::sign::v4;
 use ccbulk_shared::job::{Job, JobId, Page, RowRecord, RowStatus, SalesforceAllocation};
+use ccbulk_shared::pipeline::Retried;
 use serde::Deserialize;
 
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -70,6 +71,11 @@ impl ApiClient {
     }
 
     async fn get(&self, path_and_query: &str) -> Result<reqwest::Response, String> {
+        self.send(reqwest::Method::GET, path_and_query).await
+    }
+
+    /// A signed request with no body.
+    async fn send(&self, method: reqwest::Method, path_and_query: &str) -> Result<reqwest::Response, String> {
         let url = format!("{}{}", self.base, path_and_query);
         let credentials =
             self.credentials.provide_credentials().await.map_err(|e| format!("cannot load AWS credentials: {e}"))?;
@@ -83,14 +89,29 @@ impl ApiClient {
             .build()
             .map_err(|e| e.to_string())?
             .into();
-        let signable = SignableRequest::new("GET", url.as_str(), std::iter::empty(), SignableBody::Bytes(&[]))
-            .map_err(|e| format!("cannot sign {url}: {e}"))?;
+        let signable =
+            SignableRequest::new(method.as_str(), url.as_str(), std::iter::empty(), SignableBody::Bytes(&[]))
+                .map_err(|e| format!("cannot sign {url}: {e}"))?;
         let (instructions, _) = sign(signable, &params).map_err(|e| format!("cannot sign {url}: {e}"))?.into_parts();
-        let mut request = self.http.get(&url);
+        let mut request = self.http.request(method.clone(), &url);
         for (name, value) in instructions.headers() {
             request = request.header(name, value);
         }
-        request.send().await.map_err(|e| format!("GET {url}: {e}"))
+        request.send().await.map_err(|e| format!("{method} {url}: {e}"))
+    }
+
+    /// Retries the job's failed rows (`POST /jobs/{id}/retry`); `None`: no such job.
+    pub async fn retry(&self, id: &str) -> Result<Option<Retried>, String> {
+        let response = self.send(reqwest::Method::POST, &format!("/jobs/{id}/retry")).await?;
+        let status = response.status();
+        if status == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let text = response.text().await.map_err(|e| e.to_string())?;
+        if !status.is_success() {
+            return Err(refusal(status, &text));
+        }
+        serde_json::from_str(&text).map(Some).map_err(|e| format!("the API answered what ccbulk cannot read ({e})"))
     }
 
     /// The answer's JSON; `None` on 404.

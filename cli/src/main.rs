@@ -6,6 +6,7 @@ mod exit;
 mod init;
 mod logging;
 mod progress;
+mod retry;
 mod run;
 mod status;
 mod submit;
@@ -38,6 +39,8 @@ enum Command {
     Status(status::Args),
     /// Upload a file to a deployed stack's bucket and follow its job through the status API.
     Submit(submit::Args),
+    /// Work a job's FAILED rows again, and no others: locally with the run's --config, or on a stack with --api.
+    Retry(retry::Args),
     /// Write a commented config template (ccbulk.toml).
     Init(init::Args),
 }
@@ -49,6 +52,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(&args),
         Command::Status(args) => status::run(&args),
         Command::Submit(args) => submit::run(&args),
+        Command::Retry(args) => retry::run(&args),
         Command::Init(args) => init::run(&args),
     }
 }

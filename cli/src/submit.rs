@@ -96,15 +96,31 @@ async fn execute(args: &Args) -> Result<u8, String> {
         return Ok(exit::ALL_SUCCEEDED);
     };
     let jobs = Jobs::Api(ApiClient::connect(url, args.profile.as_deref()).await?);
-    let Some(job) = follow(&jobs, &id, args).await? else {
+    let following = Following { quiet: args.quiet, interval: args.interval, timeout: args.timeout };
+    follow_to_the_end(&jobs, &id, url, following).await
+}
+
+/// How a job on a stack is followed.
+#[derive(Debug, Clone, Copy)]
+pub struct Following {
+    pub quiet: bool,
+    /// Seconds between two looks.
+    pub interval: f64,
+    /// Seconds after which following stops (the job goes on).
+    pub timeout: Option<u64>,
+}
+
+/// Follows the job until it ends and prints its summary, or says how to follow it on; the exit code says which.
+pub async fn follow_to_the_end(jobs: &Jobs, id: &JobId, url: &str, following: Following) -> Result<u8, String> {
+    let Some(job) = follow(jobs, id, following).await? else {
         println!("job {id} is still running; follow it with: ccbulk status --api {url} {id}");
         return Ok(exit::STILL_RUNNING);
     };
-    summary(&jobs, &job).await
+    summary(jobs, &job).await
 }
 
 /// Looks at the job until it ends (`Some`) or the timeout passes (`None`).
-async fn follow(jobs: &Jobs, id: &JobId, args: &Args) -> Result<Option<Job>, String> {
+async fn follow(jobs: &Jobs, id: &JobId, args: Following) -> Result<Option<Job>, String> {
     let bar = Bar::new(args.quiet);
     let started = Instant::now();
     let interval = Duration::from_secs_f64(args.interval.max(0.05));

@@ -850,3 +850,52 @@ fn bulkop_files_through_ccbulk_run_end_as_salesforce_works_them_in_jobs_of_5000(
         "{report:?}"
     );
 }
+
+/// Adds that failed on a Connect fault, retried with the run's config once the fault is gone: the failed rows are
+/// worked again and the one that succeeded is not; a job of the embedded sandboxes, or of a file changed since,
+/// is not retried.
+#[test]
+fn retry_works_a_local_jobs_failed_rows_again_against_its_config() {
+    let stage = Stage::start(|connect, _| {
+        let broken = FaultRates { condition_failed: 1.0, ..FaultRates::default() };
+        connect.knobs.faults.insert("CreateUser".into(), broken);
+    });
+    let scratch = Scratch::new();
+    let config = stage.config(&scratch);
+    let input = scratch.write(
+        "retry.csv",
+        "action,username,password,first_name,last_name,routing_profile,security_profiles\n\
+         update,uqureshi,,Umar,Qureshi,Support Tier 1,Agent\n\
+         add,retry.one,Welcome123!Ab,Rita,One,Basic Routing Profile,Agent\n\
+         add,retry.two,Welcome123!Ab,Rory,Two,Basic Routing Profile,Agent\n",
+    );
+    let (code, out, err) = scratch.run(&["run", "-q", "--config", config.to_str().unwrap(), input.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(out.contains("3 rows: 1 succeeded, 2 failed"), "{out}");
+    let job = out.split("job ").nth(1).unwrap().split(',').next().unwrap().to_owned();
+
+    let (code, _, err) = scratch.run(&["retry", &job]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--config") && err.contains("embedded sandboxes"), "{err}");
+
+    let mut knobs = stage.connect.knobs();
+    knobs.faults.clear();
+    stage.connect.set_knobs(knobs);
+    let creates_before = stage.connect.counters().calls.get("CreateUser").copied().unwrap_or(0);
+    let (code, out, err) = scratch.run(&["retry", "-q", &job, "--config", config.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains(&format!("retrying job {job}: failed rows back to PENDING: 2")), "{out}");
+    assert!(out.contains("SUCCEEDED: 3 rows: 3 succeeded, 0 failed"), "{out}");
+    assert_eq!(stage.connect.counters().calls.get("CreateUser").copied().unwrap_or(0) - creates_before, 2);
+    let report = scratch.report("retry.report.csv");
+    assert!(report.iter().all(|row| row["Status"] == "SUCCEEDED"), "{report:?}");
+    let store = ccbulk_shared::job::SqliteJobStore::open(&scratch.path(".ccbulk/state.db")).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let row = runtime.block_on(store.row(&ccbulk_shared::job::JobId::from_string(job.clone()), 2)).unwrap().unwrap();
+    assert_eq!(row.attempts, 1, "the row that succeeded was not started again");
+
+    std::fs::write(&input, "action,username\nremove,retry.one\n").unwrap();
+    let (code, _, err) = scratch.run(&["retry", &job, "--config", config.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("changed since job"), "{err}");
+}

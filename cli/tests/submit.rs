@@ -100,3 +100,59 @@ async fn submit_uploads_and_follows_the_job_and_status_reads_it_through_the_sign
     assert_eq!(code, 2);
     assert!(err.contains("the API refused (403") && err.contains("signature"), "{err}");
 }
+
+/// A job whose adds failed on a Connect fault, retried through the signed API once the fault is gone: only the
+/// failed rows' chunks go out again, the row that succeeded is not started again, and the job ends SUCCEEDED.
+#[tokio::test]
+async fn retry_works_a_stacks_failed_rows_again_through_the_signed_api() {
+    use ccbulk_sandbox::connect::FaultRates;
+    let stack = Stack::start(StackOptions { chunk_rows: 1, max_attempts: 1, ..StackOptions::default() }).await;
+    let gateway = ApiGateway::start(stack.status.clone()).await;
+    let mut knobs = stack.connect.knobs();
+    let broken = FaultRates { condition_failed: 1.0, ..FaultRates::default() };
+    knobs.faults.insert("CreateUser".into(), broken);
+    stack.connect.set_knobs(knobs.clone());
+    let file = "action,username,password,first_name,last_name,routing_profile,security_profiles\n\
+                update,uqureshi,,Umar,Qureshi,Support Tier 1,Agent\n\
+                add,retry.one,Welcome123!Ab,Rita,One,Basic Routing Profile,Agent\n\
+                add,retry.two,Welcome123!Ab,Rory,Two,Basic Routing Profile,Agent\n";
+    stack.notify(stack.upload("uploads/retry.csv", file.as_bytes().to_vec()).await).await;
+    stack.drain(Delivery::Once).await;
+    let (_, _, _, body) = stack.api("GET", "/jobs").await;
+    let job: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let (job, counts) = (job["jobs"][0]["id"].as_str().unwrap().to_owned(), job["jobs"][0]["counts"].clone());
+    assert_eq!((counts["succeeded"].as_u64(), counts["failed"].as_u64()), (Some(1), Some(2)), "{counts}");
+
+    knobs.faults.clear();
+    stack.connect.set_knobs(knobs);
+    let creates_before = stack.connect.counters().calls.get("CreateUser").copied().unwrap_or(0);
+    let home = tempfile::tempdir().unwrap();
+    let retry = ccbulk(&stack, home.path(), TEST_SECRET_KEY)
+        .args(["retry", &job, "--api", &gateway.url, "--interval", "0.2", "--timeout", "120", "--quiet"])
+        .output();
+    let aws = async {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while stack.queue_depth(&stack.queue_url).await == 0 {
+            assert!(Instant::now() < deadline, "the retry sent nothing");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        stack.drain(Delivery::Once).await
+    };
+    let (output, drained) = tokio::join!(retry, aws);
+    let (code, out, err) = text(&output.unwrap());
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("failed rows back to PENDING: 2; chunks sent again: 2") && out.contains("SUCCEEDED"), "{out}");
+    assert_eq!(drained.invocations, 2, "the two failed rows' chunks, not the first");
+    let creates = stack.connect.counters().calls.get("CreateUser").copied().unwrap_or(0) - creates_before;
+    assert_eq!(creates, 2);
+    let (_, _, _, row) = stack.api("GET", &format!("/jobs/{job}/rows/2")).await;
+    let row: serde_json::Value = serde_json::from_str(&row).unwrap();
+    assert_eq!((row["status"].as_str(), row["attempts"].as_u64()), (Some("SUCCEEDED"), Some(1)), "not started again");
+
+    // Nothing failed is left: a retry now queues nothing, and says so in the documented shape.
+    let (code, content_type, _, body) = stack.api("POST", &format!("/jobs/{job}/retry")).await;
+    assert_eq!(code, 202, "{body}");
+    ccbulk_e2e::OpenApi::load().check_method("post", "/jobs/{id}/retry", code, &content_type, &body);
+    assert!(body.contains("\"rows\":0") && body.contains("\"chunks\":0"), "{body}");
+    assert_eq!(stack.queue_depth(&stack.queue_url).await, 0);
+}

@@ -84,6 +84,7 @@ async fn chunk_messages_cross_sqs_in_batches_and_come_back_whole() {
             header: validator.header().clone(),
             setup: validator.setup(),
             chunk: *chunk,
+            round: 0,
         })
         .collect();
     assert_eq!(messages.len(), 28, "more than two batches of ten");

@@ -144,13 +144,14 @@ async fn a_job_moves_through_its_rows(store: &impl JobStore) {
     assert_eq!(store.job(&job.id).await.unwrap().unwrap().state, JobState::Running);
     let rerun = Lease::new(60);
     let RowStart::Go(retry) = store.start_row(&job.id, 3, &rerun).await.unwrap() else { panic!("reopened") };
-    assert_eq!(retry.attempts, 3);
+    assert_eq!(retry.attempts, 1, "a reopened row has its attempts afresh");
     assert_eq!(
         store.finish_row(&job.id, 3, RowStatus::Succeeded, &done, &rerun.owner).await.unwrap(),
         Some(JobState::CompletedWithErrors)
     );
     let row = store.row(&job.id, 3).await.unwrap().unwrap();
     assert_eq!((row.status, row.outcome.error_message), (RowStatus::Succeeded, None), "a success clears the error");
+    assert_eq!(store.reopen_rows(&job.id, &[2, 3, 4]).await.unwrap(), Vec::<u64>::new(), "only FAILED rows reopen");
 }
 
 async fn rows_and_jobs_page(store: &impl JobStore) {

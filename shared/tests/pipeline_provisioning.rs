@@ -16,7 +16,7 @@ use ccbulk_sandbox::salesforce::{BulkKnobs, SalesforceKnobs, SalesforceSandbox};
 use ccbulk_shared::connect::{Pacer, RateBudget, Retries};
 use ccbulk_shared::domain::{IdentityManagement, TelephonyModel};
 use ccbulk_shared::job::{Job, JobState, JobStore, RowStatus, SqliteJobStore};
-use ccbulk_shared::pipeline::{LocalFiles, MemoryQueue, RetryPolicy, Targets, ingest, provision_chunk};
+use ccbulk_shared::pipeline::{LocalFiles, MemoryQueue, RetryPolicy, Targets, ingest, provision_chunk, retry_failed};
 use ccbulk_shared::salesforce::SalesforceSync;
 use ccbulk_shared::validate::Options;
 
@@ -146,6 +146,63 @@ async fn a_retryable_failure_waits_for_the_next_delivery_until_its_attempts_run_
     assert_eq!(store.reopen_failed(&job.id).await.unwrap(), 1);
     let stopped = provision_chunk(&store, &LocalFiles, &world.targets, &message, policy, &|| false).await.unwrap();
     assert_eq!((stopped.deferred, stopped.failed, stopped.succeeded), (1, 0, 0));
+}
+
+/// A retry puts the failed rows back and sends only the chunks that hold them, in a round of their own; the row
+/// that succeeded is not worked again, and the counters stay true throughout.
+#[tokio::test]
+async fn a_retry_works_the_failed_rows_again_and_no_others() {
+    let world = world().await;
+    let broken = FaultRates { internal_error: 1.0, throttle: 0.0, ..FaultRates::default() };
+    let mut knobs = world.connect.knobs();
+    knobs.faults.insert("CreateUser".into(), broken);
+    world.connect.set_knobs(knobs.clone());
+    let (store, queue) = (SqliteJobStore::in_memory().unwrap(), MemoryQueue::default());
+    let file = tempfile::Builder::new().suffix(".csv").tempfile().unwrap();
+    std::fs::write(
+        file.path(),
+        "action,username,password,first_name,last_name,routing_profile,security_profiles\n\
+         update,uqureshi,,Umar,Qureshi,Support Tier 1,Agent\n\
+         add,retry.one,Welcome123!Ab,Rita,One,Basic Routing Profile,Agent\n\
+         add,retry.two,Welcome123!Ab,Rory,Two,Basic Routing Profile,Agent\n",
+    )
+    .unwrap();
+    let object = LocalFiles::object(file.path()).unwrap();
+    let options = Options { chunk_rows: 1, ..Options::default() };
+    let job = ingest(&store, &queue, file.path(), object, &options).await.unwrap().job;
+    let policy = RetryPolicy { max_attempts: 1, ..RetryPolicy::default() };
+    while let Some(message) = queue.receive() {
+        provision_chunk(&store, &LocalFiles, &world.targets, &message, policy, &never_stop).await.unwrap();
+    }
+    let failed = store.job(&job.id).await.unwrap().unwrap();
+    assert_eq!((failed.state, failed.counts.succeeded, failed.counts.failed), (JobState::CompletedWithErrors, 1, 2));
+
+    knobs.faults.clear();
+    world.connect.set_knobs(knobs);
+    let calls_before = world.connect.counters().calls;
+    let retried = retry_failed(&store, &queue, file.path(), &failed, &options).await.unwrap();
+    assert_eq!((retried.rows, retried.chunks), (2, 2), "the two chunks of the failed rows, not the first");
+    let running = store.job(&job.id).await.unwrap().unwrap();
+    assert_eq!(running.state, JobState::Running);
+    assert_eq!((running.counts.succeeded, running.counts.pending, running.counts.failed), (1, 2, 0));
+    let mut rows = Vec::new();
+    while let Some(message) = queue.receive() {
+        assert_ne!(message.round, 0, "a round of its own");
+        rows.push(message.chunk.first_row);
+        let report = provision_chunk(&store, &LocalFiles, &world.targets, &message, policy, &never_stop).await.unwrap();
+        assert_eq!((report.succeeded, report.skipped), (1, 0), "{report:?}");
+    }
+    assert_eq!(rows, [3, 4]);
+    let done = store.job(&job.id).await.unwrap().unwrap();
+    assert_eq!((done.state, done.counts.succeeded, done.counts.failed), (JobState::Succeeded, 3, 0));
+    let calls = world.connect.counters().calls;
+    let since = |op: &str| calls.get(op).copied().unwrap_or(0) - calls_before.get(op).copied().unwrap_or(0);
+    assert_eq!(since("CreateUser"), 2);
+    assert_eq!(store.row(&job.id, 2).await.unwrap().unwrap().attempts, 1, "row 2 was not started again");
+
+    // Nothing failed is left: another retry sends nothing.
+    let again = retry_failed(&store, &queue, file.path(), &done, &options).await.unwrap();
+    assert_eq!((again.rows, again.chunks, queue.len()), (0, 0, 0));
 }
 
 /// Salesforce refuses records it cannot lock (UNABLE_TO_LOCK_ROW) and writes nothing for them: those rows wait for

@@ -16,8 +16,13 @@ impl OpenApi {
 
     /// Panics, saying why, unless the document describes this answer of `template` (GET) exactly.
     pub fn check(&self, template: &str, status: u16, content_type: &str, body: &str) {
-        let operation = &self.document["paths"][template]["get"];
-        assert!(operation.is_object(), "{template} is not documented");
+        self.check_method("get", template, status, content_type, body);
+    }
+
+    /// As [`check`](Self::check), for the operation of another method (`post`).
+    pub fn check_method(&self, method: &str, template: &str, status: u16, content_type: &str, body: &str) {
+        let operation = &self.document["paths"][template][method];
+        assert!(operation.is_object(), "{method} {template} is not documented");
         let mut response = &operation["responses"][status.to_string()];
         assert!(response.is_object(), "{template}: status {status} is not documented ({body})");
         if let Some(reference) = response["$ref"].as_str() {

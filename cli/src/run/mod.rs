@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 use ccbulk_shared::domain::{IdentityManagement, TelephonyModel};
 use ccbulk_shared::format::{DialectChoice, Header, RecordReader};
 use ccbulk_shared::job::{Job, JobId, JobState, JobStore, RowStatus, SqliteJobStore};
-use ccbulk_shared::pipeline::{LocalFiles, MemoryQueue, Pool, RetryPolicy, Targets, ingest, job_report, requeue};
+use ccbulk_shared::pipeline::{
+    LocalFiles, MemoryQueue, Pool, RetryPolicy, Targets, ingest, job_report, requeue, retry_failed,
+};
 use ccbulk_shared::salesforce::{SalesforceSync, Usage};
 use ccbulk_shared::validate::{Options, Source};
 use tokio::sync::watch;
@@ -61,6 +63,9 @@ pub struct Args {
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Set by `ccbulk retry`: the job whose FAILED rows this run works again, and none of its other rows.
+    #[arg(skip)]
+    pub retry_of: Option<JobId>,
 }
 
 /// A run that could not start or go on, with the exit code it ends with.
@@ -169,9 +174,28 @@ async fn execute(args: &Args) -> Result<u8, Stop> {
             Ok::<_, Stop>(job)
         }
     };
-    let job = match store.job(&id).await.map_err(|e| unusable(e.to_string()))? {
-        Some(job) if job.state != JobState::Ingesting => resume(job).await?,
-        _ => {
+    let job = match (store.job(&id).await.map_err(|e| unusable(e.to_string()))?, &args.retry_of) {
+        (Some(job), Some(wanted)) if *wanted == id => {
+            let retried = retry_failed(store.as_ref(), queue.as_ref(), path, &job, &options)
+                .await
+                .map_err(|e| unusable(e.to_string()))?;
+            println!(
+                "{}: retrying job {}: failed rows back to PENDING: {}; chunks sent again: {}",
+                path.display(),
+                job.id,
+                retried.rows,
+                retried.chunks
+            );
+            store.job(&id).await.map_err(|e| unusable(e.to_string()))?.unwrap_or(job)
+        }
+        (_, Some(wanted)) => {
+            return Err(unusable(format!(
+                "{} changed since job {wanted} read it (it is job {id} now): run it with `ccbulk run` as a new job",
+                path.display()
+            )));
+        }
+        (Some(job), None) if job.state != JobState::Ingesting => resume(job).await?,
+        (_, None) => {
             let outcome = ingest(store.as_ref(), queue.as_ref(), path, object.clone(), &options)
                 .await
                 .map_err(|e| unusable(format!("{}: {e}", path.display())))?;

@@ -1,9 +1,11 @@
-//! What the three functions share beyond the `shared` crate: their configuration from the environment, S3 event
-//! keys, and SDK clients that work against AWS and against a local endpoint alike.
+//! What the three functions share beyond the `shared` crate: their configuration from the environment (how files
+//! are cut into chunks among it), S3 event keys, and SDK clients that work against AWS and against a local endpoint alike.
 
+mod chunking;
 mod env;
 mod s3_key;
 
+pub use chunking::chunking;
 pub use env::{ConfigError, Env};
 pub use s3_key::decode_s3_key;
 

@@ -6,8 +6,8 @@
 
 use aws_config::SdkConfig;
 use aws_lambda_events::event::s3::{S3Event, S3EventRecord};
-use ccbulk_lambda::{CHUNK_ROWS, ConfigError, Env, decode_s3_key, s3_client};
-use ccbulk_shared::domain::{IdentityManagement, SalesforceSync, TelephonyModel};
+use ccbulk_lambda::{ConfigError, Env, chunking, decode_s3_key, s3_client};
+use ccbulk_shared::domain::{IdentityManagement, TelephonyModel};
 use ccbulk_shared::format::FileError;
 use ccbulk_shared::job::{DynamoJobStore, JobId, JobState, JobStore, ObjectRef};
 use ccbulk_shared::pipeline::{IngestError, S3Objects, SqsQueue, ingest, record_unusable};
@@ -39,11 +39,7 @@ impl Ingest {
             TelephonyModel::parse(v)
                 .ok_or("one of amazon-connect, partner-telephony-from-amazon-connect, partner-telephony")
         })?;
-        let chunk_rows = env.whole_number("CCBULK_CHUNK_ROWS", Some(Options::default().chunk_rows), CHUNK_ROWS)?;
-        // Bulkop jobs are cut into chunks of a whole Bulk API request, so ingest must know the mode provision runs in.
-        let sync = env.parsed("CCBULK_SALESFORCE_SYNC", Some(SalesforceSync::Auto), |v| {
-            SalesforceSync::parse(v).ok_or("one of auto, direct, bulkop")
-        })?;
+        let chunking = chunking(env)?;
         let (table, queue_url) = (env.required("CCBULK_TABLE")?, env.required("CCBULK_QUEUE_URL")?);
         let max_object_bytes = env.parsed("CCBULK_MAX_OBJECT_BYTES", Some(DEFAULT_MAX_OBJECT_BYTES), |v| {
             v.parse::<u64>().ok().filter(|n| *n >= 1).ok_or("a number of bytes from 1")
@@ -52,13 +48,7 @@ impl Ingest {
             store: DynamoJobStore::new(aws_sdk_dynamodb::Client::new(config), table),
             queue: SqsQueue::new(aws_sdk_sqs::Client::new(config), queue_url),
             objects: S3Objects::new(s3_client(config)),
-            options: Options {
-                identity_management: Some(identity),
-                telephony_model: telephony,
-                chunk_rows,
-                sync,
-                ..Options::default()
-            },
+            options: Options { identity_management: Some(identity), telephony_model: telephony, ..chunking },
             max_object_bytes,
         })
     }

@@ -1,6 +1,7 @@
 //! The status API (DESIGN §4): jobs newest first, one job with its counts, a job's rows by status (the failed rows
-//! of a 100,000-row job without reading the others), one row, and the report CSV. Everything comes from the job
-//! table, but the report, which is the uploaded file joined with the rows' outcomes. The contract is
+//! of a 100,000-row job without reading the others), one row, and the report CSV; and the one change it makes, a
+//! retry of a job's failed rows. Everything comes from the job table, but the report, which is the uploaded file
+//! joined with the rows' outcomes, and the retry, which cuts the file into chunks again. The contract is
 //! `openapi.yaml` beside this crate.
 
 mod answer;
@@ -11,10 +12,11 @@ use std::time::Duration;
 use aws_config::SdkConfig;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
-use ccbulk_lambda::{ConfigError, Env, s3_client};
+use ccbulk_lambda::{ConfigError, Env, chunking, s3_client};
 use ccbulk_shared::job::{DynamoJobStore, Job, JobId, JobStore, RowRecord, RowStatus, SalesforceAllocation};
-use ccbulk_shared::pipeline::{S3Objects, job_report};
-use lambda_http::http::{Method, StatusCode, header};
+use ccbulk_shared::pipeline::{IngestError, Retried, RetryError, S3Objects, SqsQueue, job_report, retry_failed};
+use ccbulk_shared::validate::Options;
+use lambda_http::http::{StatusCode, header};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 
@@ -50,6 +52,14 @@ struct RowsPage {
     next: Option<String>,
 }
 
+/// What `POST /jobs/{id}/retry` did.
+#[derive(Serialize)]
+struct RetryAnswer {
+    job: JobId,
+    #[serde(flatten)]
+    retried: Retried,
+}
+
 #[derive(Serialize)]
 struct ReportLink {
     url: String,
@@ -61,19 +71,26 @@ pub struct Status {
     store: DynamoJobStore,
     s3: aws_sdk_s3::Client,
     objects: S3Objects,
+    queue: SqsQueue,
+    /// How a retry cuts the file into chunks: as ingest did.
+    chunking: Options,
     inline_report: usize,
 }
 
 impl Status {
-    /// From `CCBULK_TABLE` and, optionally, `CCBULK_REPORT_INLINE_BYTES` (reports larger than this go through S3).
+    /// From `CCBULK_TABLE`, `CCBULK_QUEUE_URL`, ingest's `CCBULK_CHUNK_ROWS` and `CCBULK_SALESFORCE_SYNC`, and,
+    /// optionally, `CCBULK_REPORT_INLINE_BYTES` (reports larger than this go through S3).
     pub fn new(config: &SdkConfig, env: &Env) -> Result<Self, ConfigError> {
         let table = env.required("CCBULK_TABLE")?;
+        let queue = SqsQueue::new(aws_sdk_sqs::Client::new(config), env.required("CCBULK_QUEUE_URL")?);
         let inline_report = env.number("CCBULK_REPORT_INLINE_BYTES", Some(DEFAULT_INLINE_REPORT))?;
         let s3 = s3_client(config);
         Ok(Self {
             store: DynamoJobStore::new(aws_sdk_dynamodb::Client::new(config), table),
             objects: S3Objects::new(s3.clone()),
             s3,
+            queue,
+            chunking: chunking(env)?,
             inline_report,
         })
     }
@@ -82,7 +99,7 @@ impl Status {
         let route = Route::parse(request.uri().path());
         let answer = match (request.method(), route) {
             (_, None) => Err(ApiError::not_found(format!("no such resource: {}", request.uri().path()))),
-            (&Method::GET, Some(route)) => self.answer(&request, route).await,
+            (method, Some(route)) if method.as_str() == route.method() => self.answer(&request, route).await,
             (_, Some(_)) => Err(ApiError::method_not_allowed()),
         };
         Ok(answer.unwrap_or_else(ApiError::into_response))
@@ -151,7 +168,30 @@ impl Status {
                 Ok(answer::json(StatusCode::OK, &record))
             }
             Route::Report(id) => self.report(&self.job(&id).await?).await,
+            Route::Retry(id) => self.retry(&self.job(&id).await?).await,
         }
+    }
+
+    /// Puts the job's failed rows back to PENDING and sends the chunks that hold them again; answers 202 with how
+    /// many, the work itself being the provision function's.
+    async fn retry(&self, job: &Job) -> Result<Response<Body>, ApiError> {
+        let mut copy = tempfile::NamedTempFile::new().map_err(|e| ApiError::internal("making room for the file", e))?;
+        if job.dialect.is_some() {
+            self.objects
+                .download(&job.source, copy.as_file_mut())
+                .await
+                .map_err(|e| ApiError::conflict(format!("job {}'s file can no longer be read: {e}", job.id)))?;
+        }
+        let retried = match retry_failed(&self.store, &self.queue, copy.path(), job, &self.chunking).await {
+            Ok(retried) => retried,
+            Err(RetryError::Refused(reason)) => return Err(ApiError::conflict(reason)),
+            Err(RetryError::Ingest(IngestError::File(err))) => {
+                return Err(ApiError::conflict(format!("job {}'s file can no longer be read: {err}", job.id)));
+            }
+            Err(err) => return Err(ApiError::internal("retrying the job", err)),
+        };
+        tracing::info!(job = %job.id, rows = retried.rows, chunks = retried.chunks, "failed rows retried");
+        Ok(answer::json(StatusCode::ACCEPTED, &RetryAnswer { job: job.id.clone(), retried }))
     }
 
     async fn job(&self, id: &str) -> Result<Job, ApiError> {
@@ -246,15 +286,22 @@ mod tests {
         assert_eq!(documented, TEMPLATES.into_iter().collect(), "the document and the handler serve the same paths");
         for (path, operations) in paths {
             let methods: Vec<&str> = operations.as_mapping().unwrap().keys().map(|k| k.as_str().unwrap()).collect();
-            assert_eq!(methods, ["get"], "{path:?}: GET only");
             let concrete = path.as_str().unwrap().replace("{id}", "b53ca2a8787286638b99b46b").replace("{row}", "7");
-            assert_eq!(Route::parse(&concrete).map(|r| r.template()), Some(path.as_str().unwrap()));
+            let route = Route::parse(&concrete).unwrap();
+            assert_eq!(route.template(), path.as_str().unwrap());
+            assert_eq!(methods, [route.method().to_lowercase()], "{path:?}: the one method the handler answers");
         }
         let template = yaml("../../template.yaml");
         let events = template["Resources"]["StatusFunction"]["Properties"]["Events"].as_mapping().unwrap();
-        let routed: BTreeSet<&str> = events.values().map(|e| e["Properties"]["Path"].as_str().unwrap()).collect();
-        assert_eq!(routed, documented, "API Gateway routes every documented path to the function");
-        assert!(events.values().all(|e| e["Properties"]["Method"].as_str() == Some("GET")));
+        let routed: BTreeSet<(&str, &str)> = events
+            .values()
+            .map(|e| (e["Properties"]["Path"].as_str().unwrap(), e["Properties"]["Method"].as_str().unwrap()))
+            .collect();
+        let answered: BTreeSet<(&str, &str)> = TEMPLATES
+            .iter()
+            .map(|t| (*t, Route::parse(&t.replace("{id}", "x").replace("{row}", "7")).unwrap().method()))
+            .collect();
+        assert_eq!(routed, answered, "API Gateway routes every documented path, by its method, to the function");
     }
 }
 

@@ -8,11 +8,12 @@ pub enum Route {
     Rows(String),
     Row(String, String),
     Report(String),
+    Retry(String),
 }
 
 /// Every route as the OpenAPI document writes it.
-pub const TEMPLATES: [&str; 5] =
-    ["/jobs", "/jobs/{id}", "/jobs/{id}/rows", "/jobs/{id}/rows/{row}", "/jobs/{id}/report"];
+pub const TEMPLATES: [&str; 6] =
+    ["/jobs", "/jobs/{id}", "/jobs/{id}/rows", "/jobs/{id}/rows/{row}", "/jobs/{id}/report", "/jobs/{id}/retry"];
 
 impl Route {
     pub fn parse(path: &str) -> Option<Self> {
@@ -24,6 +25,7 @@ impl Route {
             ["jobs", job, "rows"] => Some(Route::Rows(id(job)?)),
             ["jobs", job, "rows", row] => Some(Route::Row(id(job)?, id(row)?)),
             ["jobs", job, "report"] => Some(Route::Report(id(job)?)),
+            ["jobs", job, "retry"] => Some(Route::Retry(id(job)?)),
             _ => None,
         }
     }
@@ -36,6 +38,15 @@ impl Route {
             Route::Rows(_) => TEMPLATES[2],
             Route::Row(..) => TEMPLATES[3],
             Route::Report(_) => TEMPLATES[4],
+            Route::Retry(_) => TEMPLATES[5],
+        }
+    }
+
+    /// The one method the route answers: the reads are GETs; a retry changes the job.
+    pub fn method(&self) -> &'static str {
+        match self {
+            Route::Retry(_) => "POST",
+            _ => "GET",
         }
     }
 }
@@ -52,6 +63,7 @@ mod tests {
         assert_eq!(Route::parse("/jobs/abc/rows"), Some(Route::Rows("abc".into())));
         assert_eq!(Route::parse("/jobs/abc/rows/17"), Some(Route::Row("abc".into(), "17".into())));
         assert_eq!(Route::parse("/jobs/abc/report"), Some(Route::Report("abc".into())));
+        assert_eq!(Route::parse("/jobs/abc/retry"), Some(Route::Retry("abc".into())));
         assert_eq!(Route::parse("/jobs//rows"), None);
         assert_eq!(Route::parse("/jobz"), None);
         assert_eq!(Route::parse("/jobs/abc/rows/17/x"), None);

@@ -1035,33 +1035,27 @@ impl JobStore for DynamoJobStore {
         self.settle(id).await
     }
 
-    async fn reopen_failed(&self, id: &JobId) -> Result<u64, StoreError> {
-        let mut reopened = 0;
-        let mut after = None;
-        loop {
-            // The status index is read page by page, never from the start again: it may lag behind the moves.
-            let page = self.rows(id, Some(RowStatus::Failed), 100, after).await?;
-            after = page.items.last().map(|r| r.row);
-            let last_page = page.next.is_none();
-            for record in page.items {
-                let moved = self
-                    .move_row(
-                        id,
-                        record.row,
-                        RowStatus::Pending,
-                        |record, _| (record.status != RowStatus::Failed).then_some(Moved::Refused(record.status)),
-                        |_, _, _| {},
-                    )
-                    .await?;
-                if let Moved::From(_) = moved {
-                    reopened += 1;
-                }
-            }
-            if last_page {
-                self.settle(id).await?;
-                return Ok(reopened);
+    async fn reopen_rows(&self, id: &JobId, rows: &[u64]) -> Result<Vec<u64>, StoreError> {
+        let mut reopened = Vec::new();
+        for &row in rows {
+            let moved = self
+                .move_row(
+                    id,
+                    row,
+                    RowStatus::Pending,
+                    |record, _| (record.status != RowStatus::Failed).then_some(Moved::Refused(record.status)),
+                    |sets, removes, values| {
+                        sets.push("attempts = :fresh".into());
+                        values.insert(":fresh".into(), n(0));
+                        removes.extend(["lease_owner", "lease_until"]);
+                    },
+                )
+                .await?;
+            if let Moved::From(_) = moved {
+                reopened.push(row);
             }
         }
+        Ok(reopened)
     }
 
     async fn row(&self, id: &JobId, row: u64) -> Result<Option<RowRecord>, StoreError> {
@@ -1107,11 +1101,11 @@ impl JobStore for DynamoJobStore {
         Ok(Page { items, next })
     }
 
-    async fn bulk_job(&self, id: &JobId, chunk: u32) -> Result<Option<String>, StoreError> {
+    async fn bulk_job(&self, id: &JobId, chunk: u64) -> Result<Option<String>, StoreError> {
         self.text_of(id, bulk_job_sk(chunk), "bulk_job").await
     }
 
-    async fn record_bulk_job(&self, id: &JobId, chunk: u32, bulk_job: &str) -> Result<(), StoreError> {
+    async fn record_bulk_job(&self, id: &JobId, chunk: u64, bulk_job: &str) -> Result<(), StoreError> {
         let mut item = self.key(job_pk(id), bulk_job_sk(chunk));
         item.insert("bulk_job".into(), s(bulk_job));
         self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(failed)?;
@@ -1201,7 +1195,7 @@ fn shared_sk(name: &str) -> String {
 }
 
 /// A chunk's Bulk API job sits beside its job's rows: `sk = BULK#<chunk, 10 digits>`, outside the `ROW#` range.
-fn bulk_job_sk(chunk: u32) -> String {
+fn bulk_job_sk(chunk: u64) -> String {
     format!("BULK#{chunk:010}")
 }
 

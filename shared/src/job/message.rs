@@ -17,9 +17,23 @@ pub struct ChunkMessage {
     pub header: Header,
     pub setup: Setup,
     pub chunk: Chunk,
+    /// 0 as ingest sends the chunk; a retry of the job's failed rows sends it again with a round of its own (the
+    /// retry's time), so that its rows go into a Salesforce bulk job of their own and do not follow the one whose
+    /// outcome failed them.
+    #[serde(default, skip_serializing_if = "is_first_round")]
+    pub round: u32,
+}
+
+fn is_first_round(round: &u32) -> bool {
+    *round == 0
 }
 
 impl ChunkMessage {
+    /// The key of the chunk's Salesforce bulk job in the job store: the chunk, in its round.
+    pub fn bulk_key(&self) -> u64 {
+        (u64::from(self.round) << 32) | u64::from(self.chunk.index)
+    }
+
     /// The chunk's rows, from `bytes`: the object's bytes from `chunk.range.start` (at least to `chunk.range.end`).
     /// Each row is checked again, as ingest did, so a worker never provisions a row it should not.
     pub fn rows(&self, bytes: impl Read) -> Result<Vec<Result<UserRow, Vec<RowError>>>, FileError> {
@@ -80,6 +94,7 @@ mod tests {
                 header: header.clone(),
                 setup,
                 chunk: *chunk,
+                round: 0,
             };
             let json = serde_json::to_string(&message).unwrap();
             assert!(

@@ -499,20 +499,27 @@ impl JobStore for SqliteJobStore {
         Ok(job.state)
     }
 
-    async fn reopen_failed(&self, id: &JobId) -> Result<u64, StoreError> {
+    async fn reopen_rows(&self, id: &JobId, rows: &[u64]) -> Result<Vec<u64>, StoreError> {
         self.with_connection(|c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let reopened = tx.execute(
-                "UPDATE rows SET status = 'PENDING', updated_at = ?2 WHERE job_id = ?1 AND status = 'FAILED'",
-                params![id.as_str(), now()],
-            )? as i64;
+            let mut reopened = Vec::new();
+            for &row in rows {
+                let moved = tx.execute(
+                    "UPDATE rows SET status = 'PENDING', attempts = 0, lease_owner = NULL, lease_until = NULL, \
+                     updated_at = ?3 WHERE job_id = ?1 AND row = ?2 AND status = 'FAILED'",
+                    params![id.as_str(), row as i64, now()],
+                )?;
+                if moved > 0 {
+                    reopened.push(row);
+                }
+            }
             tx.execute(
                 "UPDATE jobs SET failed = failed - ?2, pending = pending + ?2, updated_at = ?3 WHERE id = ?1",
-                params![id.as_str(), reopened, now()],
+                params![id.as_str(), reopened.len() as i64, now()],
             )?;
             settle(&tx, id.as_str())?;
             tx.commit()?;
-            Ok(reopened as u64)
+            Ok(reopened)
         })
     }
 
@@ -548,22 +555,22 @@ impl JobStore for SqliteJobStore {
         })
     }
 
-    async fn bulk_job(&self, id: &JobId, chunk: u32) -> Result<Option<String>, StoreError> {
+    async fn bulk_job(&self, id: &JobId, chunk: u64) -> Result<Option<String>, StoreError> {
         self.with_connection(|c| {
             c.query_row(
                 "SELECT bulk_job FROM bulk_jobs WHERE job_id = ?1 AND chunk = ?2",
-                params![id.as_str(), chunk],
+                params![id.as_str(), chunk as i64],
                 |r| r.get(0),
             )
             .optional()
         })
     }
 
-    async fn record_bulk_job(&self, id: &JobId, chunk: u32, bulk_job: &str) -> Result<(), StoreError> {
+    async fn record_bulk_job(&self, id: &JobId, chunk: u64, bulk_job: &str) -> Result<(), StoreError> {
         self.with_connection(|c| {
             c.execute(
                 "INSERT OR REPLACE INTO bulk_jobs (job_id, chunk, bulk_job) VALUES (?1, ?2, ?3)",
-                params![id.as_str(), chunk, bulk_job],
+                params![id.as_str(), chunk as i64, bulk_job],
             )?;
             Ok(())
         })

@@ -162,17 +162,36 @@ pub trait JobStore: Send + Sync {
     }
     /// Moves the job to the state its counters call for (the last row done finishes it), and returns that state.
     fn settle_job(&self, id: &JobId) -> impl Future<Output = Result<JobState, StoreError>> + Send;
-    /// Puts a job's FAILED rows back to PENDING, for a deliberate rerun of the file (a redelivery never reopens a
-    /// failed row). Returns how many.
-    fn reopen_failed(&self, id: &JobId) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    /// Puts those of `rows` that FAILED back to PENDING, with their attempts afresh, for a deliberate retry (a
+    /// redelivery never reopens a failed row); the counters move with them. Leaves the job's state to
+    /// [`JobStore::settle_job`]. Returns the rows reopened.
+    fn reopen_rows(&self, id: &JobId, rows: &[u64]) -> impl Future<Output = Result<Vec<u64>, StoreError>> + Send;
+    /// Puts every FAILED row of the job back to PENDING (see [`JobStore::reopen_rows`]) and settles the job.
+    /// Returns how many.
+    fn reopen_failed(&self, id: &JobId) -> impl Future<Output = Result<u64, StoreError>> + Send {
+        async move {
+            let (mut reopened, mut after) = (0, None);
+            loop {
+                // The status index is read page by page, never from the start again: it may lag behind the moves.
+                let page = self.rows(id, Some(RowStatus::Failed), 100, after).await?;
+                after = page.items.last().map(|r| r.row).or(after);
+                let numbers: Vec<u64> = page.items.iter().map(|r| r.row).collect();
+                reopened += self.reopen_rows(id, &numbers).await?.len() as u64;
+                if page.next.is_none() {
+                    self.settle_job(id).await?;
+                    return Ok(reopened);
+                }
+            }
+        }
+    }
     fn row(&self, id: &JobId, row: u64) -> impl Future<Output = Result<Option<RowRecord>, StoreError>> + Send;
     /// The Salesforce Bulk API job a chunk's rows went into, so that a later delivery follows it instead of
-    /// submitting the rows again.
-    fn bulk_job(&self, id: &JobId, chunk: u32) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+    /// submitting the rows again; `chunk` is the message's [`bulk_key`](super::ChunkMessage::bulk_key).
+    fn bulk_job(&self, id: &JobId, chunk: u64) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
     fn record_bulk_job(
         &self,
         id: &JobId,
-        chunk: u32,
+        chunk: u64,
         bulk_job: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// What a worker read once for a job and shares with the job's other workers (the org's reference records, say),

@@ -2,6 +2,8 @@
 //! PENDING), and enqueue the chunks. A repeated event finds the job and does nothing twice; an ingest that died half
 //! way is completed by the next event.
 
+use std::collections::BTreeSet;
+
 use super::queue::{ChunkQueue, QueueError};
 use crate::domain::IdentityManagement;
 use crate::format::{Chunk, ChunkPlanner, Field, FileError, RecordReader};
@@ -64,7 +66,7 @@ pub async fn ingest<S: JobStore, Q: ChunkQueue>(
     {
         return Ok(IngestOutcome { job: *existing, ingested: false });
     }
-    let (chunks, seen) = pass(store, queue, validator, reader, &id, &object, options, true).await?;
+    let (chunks, seen) = pass(store, queue, validator, reader, &id, &object, options, Pass::Ingest).await?;
     if seen == 0 {
         store.fail_job(&id, &FileError::NoRows.to_string()).await?;
         return Err(FileError::NoRows.into());
@@ -108,11 +110,38 @@ pub async fn requeue<S: JobStore, Q: ChunkQueue>(
     options: &Options,
 ) -> Result<u32, IngestError> {
     let (validator, reader) = Validator::prepare(source, options)?;
-    let (chunks, _) = pass(store, queue, validator, reader, &job.id, &job.source, options, false).await?;
+    let (chunks, _) = pass(store, queue, validator, reader, &job.id, &job.source, options, Pass::Requeue).await?;
     Ok(chunks)
 }
 
-/// One pass over the rows: records them (when `record`) and sends the chunk messages, each after its rows.
+/// Sends again, in `round`, those of a recorded job's chunks that hold any of `rows`. Returns the number sent.
+pub(super) async fn requeue_holding<S: JobStore, Q: ChunkQueue>(
+    store: &S,
+    queue: &Q,
+    source: &(impl Source + ?Sized),
+    job: &Job,
+    options: &Options,
+    rows: &BTreeSet<u64>,
+    round: u32,
+) -> Result<u32, IngestError> {
+    let (validator, reader) = Validator::prepare(source, options)?;
+    let what = Pass::Retry { rows, round };
+    let (chunks, _) = pass(store, queue, validator, reader, &job.id, &job.source, options, what).await?;
+    Ok(chunks)
+}
+
+/// What a pass over a file is for.
+#[derive(Clone, Copy)]
+enum Pass<'a> {
+    /// Record every row, and send the chunks not sent before.
+    Ingest,
+    /// Send every chunk again.
+    Requeue,
+    /// Send again, in a round of their own, the chunks that hold any of these rows.
+    Retry { rows: &'a BTreeSet<u64>, round: u32 },
+}
+
+/// One pass over the rows: records them (at ingest) and sends the chunk messages, each after its rows.
 #[allow(clippy::too_many_arguments)]
 async fn pass<S: JobStore, Q: ChunkQueue>(
     store: &S,
@@ -122,18 +151,28 @@ async fn pass<S: JobStore, Q: ChunkQueue>(
     id: &JobId,
     object: &ObjectRef,
     options: &Options,
-    record_rows: bool,
+    what: Pass<'_>,
 ) -> Result<(u32, u64), IngestError> {
     let now = now_epoch();
     let header = validator.header().clone();
     let setup = validator.setup();
     let username_at = header.position(Field::Username);
+    let record_rows = matches!(what, Pass::Ingest);
+    let round = match what {
+        Pass::Retry { round, .. } => round,
+        _ => 0,
+    };
     let message = |chunk: Chunk| ChunkMessage {
         job_id: id.clone(),
         object: object.clone(),
         header: header.clone(),
         setup,
         chunk,
+        round,
+    };
+    let wanted = |message: &ChunkMessage| match what {
+        Pass::Retry { rows, .. } => rows.range(message.chunk.first_row..=message.chunk.last_row).next().is_some(),
+        _ => true,
     };
     let mut planner = ChunkPlanner::new(options.chunk_rows_for(header.dialect()));
     // An ingest run again after it died half way sends only the chunks not yet sent (the planner cuts the same
@@ -167,7 +206,7 @@ async fn pass<S: JobStore, Q: ChunkQueue>(
                 updated_at: now,
             });
         }
-        messages.extend(closed.map(&message));
+        messages.extend(closed.map(&message).filter(|m| wanted(m)));
         if rows.len() >= ROW_BATCH {
             store.put_rows(&rows).await?;
             rows.clear();
@@ -179,7 +218,7 @@ async fn pass<S: JobStore, Q: ChunkQueue>(
             chunks += send_unsent(store, queue, id, &mut messages, already_sent, record_rows).await?;
         }
     }
-    messages.extend(planner.finish().map(&message));
+    messages.extend(planner.finish().map(&message).filter(|m| wanted(m)));
     store.put_rows(&rows).await?;
     chunks += send_unsent(store, queue, id, &mut messages, already_sent, record_rows).await?;
     Ok((chunks, seen))

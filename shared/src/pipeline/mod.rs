@@ -1,4 +1,5 @@
-//! The pipeline written once over ports (DESIGN §2): ingest a file; provision a chunk; answer status queries.
+//! The pipeline written once over ports (DESIGN §2): ingest a file; provision a chunk; answer status queries; retry
+//! a job's failed rows.
 
 #[cfg(all(feature = "connect", feature = "salesforce"))]
 mod drain;
@@ -7,6 +8,7 @@ mod objects;
 #[cfg(all(feature = "connect", feature = "salesforce"))]
 mod provision;
 mod queue;
+mod retry;
 #[cfg(feature = "s3")]
 mod s3;
 #[cfg(feature = "sqs")]
@@ -23,6 +25,7 @@ pub use self::provision::{
     provision_chunk,
 };
 pub use self::queue::{ChunkQueue, MemoryQueue, QueueError};
+pub use self::retry::{Retried, RetryError, retry_failed};
 #[cfg(feature = "s3")]
 pub use self::s3::S3Objects;
 #[cfg(feature = "sqs")]

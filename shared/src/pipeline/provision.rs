@@ -747,13 +747,13 @@ async fn bulkop_side<S: JobStore>(
     if !ready.is_empty() {
         // A failure of the job as a whole is each submitted row's; a row refused before keeps its own reason.
         let each = |err: SalesforceError| ready.iter().map(|_| Err(err.clone())).collect::<Vec<_>>().into_iter();
-        let job = match store.bulk_job(&message.job_id, message.chunk.index).await? {
+        let job = match store.bulk_job(&message.job_id, message.bulk_key()).await? {
             Some(job) => Ok(job),
             None => {
                 let ops: Vec<_> = ready.iter().map(|p| p.op.clone()).collect();
                 let submitted = target.client.submit_bulkops(&ops).await;
                 if let Ok(job) = &submitted {
-                    store.record_bulk_job(&message.job_id, message.chunk.index, job).await?;
+                    store.record_bulk_job(&message.job_id, message.bulk_key(), job).await?;
                 }
                 submitted
             }

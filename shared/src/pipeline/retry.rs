@@ -1,0 +1,87 @@
+//! Retrying a job's failed rows: they go back to PENDING with their attempts afresh, and only the chunks that hold
+//! them are sent again. Provisioning skips every other row of those chunks, as on any redelivery, so the rows that
+//! succeeded are not worked twice and the job's counters stay true.
+
+use std::collections::BTreeSet;
+
+use super::ingest::{IngestError, requeue_holding};
+use super::queue::ChunkQueue;
+use crate::format::DialectChoice;
+use crate::job::{Job, JobState, JobStore, RowStatus, StoreError, now_epoch};
+use crate::validate::{Options, Source};
+
+/// Rows read from the status index per call.
+const PAGE: usize = 1000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Retried {
+    /// Rows put back from FAILED to PENDING.
+    pub rows: u64,
+    /// Chunks sent again.
+    pub chunks: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RetryError {
+    /// The job cannot be retried as it stands (its file was never usable, or it is still being ingested).
+    #[error("{0}")]
+    Refused(String),
+    #[error(transparent)]
+    Ingest(#[from] IngestError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Retries `job`'s FAILED rows from its file, `source`, with the chunk size and Salesforce path of `options` (the
+/// file is read as the job recorded it: its dialect and setup). Rows still PENDING are sent again too: a retry that
+/// died after reopening rows and before sending their chunks is finished by the next one, and a duplicate chunk of
+/// a running job costs only its rows' reads.
+pub async fn retry_failed<S: JobStore, Q: ChunkQueue>(
+    store: &S,
+    queue: &Q,
+    source: &(impl Source + ?Sized),
+    job: &Job,
+    options: &Options,
+) -> Result<Retried, RetryError> {
+    let Some(dialect) = job.dialect else {
+        let reason = job.error.as_deref().unwrap_or("unknown");
+        return Err(RetryError::Refused(format!(
+            "job {} has no rows to retry: its file could not be read ({reason})",
+            job.id
+        )));
+    };
+    if job.state == JobState::Ingesting {
+        return Err(RetryError::Refused(format!("job {} is still being ingested: retry it once it runs", job.id)));
+    }
+    let failed = rows_of(store, job, RowStatus::Failed).await?;
+    let mut selected = rows_of(store, job, RowStatus::Pending).await?;
+    let reopened = store.reopen_rows(&job.id, &failed.iter().copied().collect::<Vec<_>>()).await?;
+    store.settle_job(&job.id).await?;
+    selected.extend(reopened.iter().copied());
+    if selected.is_empty() {
+        return Ok(Retried { rows: 0, chunks: 0 });
+    }
+    let options = Options {
+        identity_management: Some(job.identity_management),
+        telephony_model: job.telephony_model,
+        dialect: DialectChoice::Fixed(dialect),
+        ..*options
+    };
+    // Each retry is a round of its own, told apart by its time.
+    let round = u32::try_from(now_epoch()).unwrap_or(u32::MAX);
+    let chunks = requeue_holding(store, queue, source, job, &options, &selected, round).await?;
+    Ok(Retried { rows: reopened.len() as u64, chunks })
+}
+
+/// The numbers of the job's rows of one status, read from the status index (never the other rows).
+async fn rows_of<S: JobStore>(store: &S, job: &Job, status: RowStatus) -> Result<BTreeSet<u64>, StoreError> {
+    let (mut rows, mut after) = (BTreeSet::new(), None);
+    loop {
+        let page = store.rows(&job.id, Some(status), PAGE, after).await?;
+        after = page.items.last().map(|r| r.row).or(after);
+        rows.extend(page.items.iter().map(|r| r.row));
+        if page.next.is_none() {
+            return Ok(rows);
+        }
+    }
+}
