@@ -885,3 +885,66 @@ async fn containers_starting_together_read_the_orgs_reference_records_and_the_qu
     let instance = connect.instance(&stack.instance_id).unwrap();
     assert_eq!(instance.quick_connects.iter().filter(|qc| qc.kind == "USER" && !qc.dangling).count(), 20);
 }
+
+/// A job's ending goes on EventBridge's default bus once (a rule of the admin's routes it), an unusable file's as
+/// `Job Failed`; every chunk and file leaves a metric document (CloudWatch's embedded metric format) whose figures
+/// add up to the job's counts. Neither names a user or holds a password.
+#[tokio::test]
+async fn jobs_are_announced_on_the_default_bus_and_chunks_leave_metric_documents() {
+    let stack = Stack::start(StackOptions { chunk_rows: 4, ..StackOptions::default() }).await;
+    let watching = stack.watch_events().await;
+    let csv = example("ccbulk-agents.csv");
+    let text = String::from_utf8(csv.clone()).unwrap();
+    stack.notify(stack.upload("uploads/agents.csv", csv).await).await;
+    stack.drain(Delivery::Once).await;
+    stack.notify(stack.upload("uploads/minutes.csv", b"Meeting minutes\nnothing here\n".to_vec()).await).await;
+    let (_, _, _, body) = stack.api("GET", "/jobs").await;
+    let jobs = json(&body)["jobs"].as_array().unwrap().clone();
+    let agents = jobs.iter().find(|j| j["source"]["key"] == "uploads/agents.csv").unwrap().clone();
+    let id = agents["id"].as_str().unwrap();
+
+    let mut events = stack.events_seen(&watching, 2).await;
+    events.sort_by_key(|e| e["detail-type"].as_str().unwrap().to_owned());
+    let (failed, finished) = (&events[0], &events[1]);
+    assert_eq!((finished["source"].as_str(), finished["detail-type"].as_str()), (Some("ccbulk"), Some("Job Finished")));
+    let detail = &finished["detail"];
+    assert_eq!(detail["job_id"].as_str(), Some(id));
+    assert_eq!(detail["state"], agents["state"]);
+    assert_eq!(detail["counts"], agents["counts"]);
+    assert_eq!(detail["report"].as_str(), Some(format!("/jobs/{id}/report").as_str()));
+    assert_eq!(detail["file"].as_str(), Some("uploads/agents.csv"));
+    assert!(detail["duration_seconds"].is_u64(), "{detail}");
+    assert_eq!(failed["detail-type"].as_str(), Some("Job Failed"));
+    assert!(failed["detail"]["error"].as_str().unwrap().contains("the header matches none"), "{failed}");
+    assert_eq!(failed["detail"]["report"], serde_json::Value::Null);
+    // Once per ending: the bus delivers as it is put to, and nothing more came.
+    let received = stack.sqs.receive_message().queue_url(&watching).send().await.unwrap();
+    assert!(received.messages().is_empty(), "announced twice: {:?}", received.messages());
+
+    let documents: Vec<Value> = stack.metrics.lock().unwrap().iter().map(|line| json(line)).collect();
+    let of = |function: &str, name: &str| -> f64 {
+        documents
+            .iter()
+            .filter(|d| d["Function"] == function && d["job"].as_str() == Some(id))
+            .map(|d| d[name].as_f64().unwrap_or(0.0))
+            .sum()
+    };
+    let counts = &agents["counts"];
+    assert_eq!(of("provision", "RowsSucceeded"), counts["succeeded"].as_f64().unwrap());
+    assert_eq!(of("provision", "RowsFailed"), counts["failed"].as_f64().unwrap());
+    assert_eq!(of("ingest", "RowsInvalid"), counts["invalid"].as_f64().unwrap());
+    assert!(of("provision", "ConnectCalls") >= counts["succeeded"].as_f64().unwrap(), "at least a call a row");
+    for document in &documents {
+        let directive = &document["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], "ccbulk");
+        for metric in directive["Metrics"].as_array().unwrap() {
+            assert!(document[metric["Name"].as_str().unwrap()].is_number(), "{document}");
+        }
+    }
+    let said = format!("{events:?}{documents:?}");
+    for row in text.lines().skip(1) {
+        let username = row.split(',').nth(1).unwrap();
+        assert!(!said.contains(username), "{username} in an event or a metric");
+    }
+    assert!(!said.contains("Welcome"), "a password in an event or a metric");
+}

@@ -5,8 +5,10 @@ pub mod budget;
 #[cfg(feature = "connect")]
 pub mod connect;
 pub mod domain;
+pub mod events;
 pub mod format;
 pub mod job;
+pub mod metrics;
 pub mod pipeline;
 pub mod report;
 #[cfg(feature = "salesforce")]

@@ -135,6 +135,8 @@ pub struct Stack {
     pub status: Arc<Status>,
     /// Every chunk message body the queue delivered.
     pub bodies: Mutex<Vec<String>>,
+    /// Every metric document the functions wrote (to standard output in Lambda).
+    pub metrics: Arc<Mutex<Vec<String>>>,
     drain_within: Duration,
 }
 
@@ -222,7 +224,13 @@ impl Stack {
             pairs.extend(extra.iter().map(|(name, value)| ((*name).to_owned(), value.clone())));
             Env::from_pairs(pairs)
         };
-        let ingest = Ingest::new(&config, &env("IngestFunction", &options.ingest_env)).unwrap();
+        let metrics: Arc<Mutex<Vec<String>>> = Arc::default();
+        let keep = {
+            let metrics = metrics.clone();
+            Arc::new(move |line: &str| metrics.lock().unwrap().push(line.to_owned())) as ccbulk_lambda::MetricsOut
+        };
+        let ingest =
+            Ingest::new(&config, &env("IngestFunction", &options.ingest_env)).unwrap().with_metrics_out(keep.clone());
         let mut provision_test_env = vec![
             ("CCBULK_CONNECT_ENDPOINT_URL", connect.endpoint().to_owned()),
             ("CCBULK_MAX_ATTEMPTS", options.max_attempts.to_string()),
@@ -241,7 +249,7 @@ impl Stack {
         let container = |index: usize| {
             let credentials = Credentials::new(container_key(index), "testing", None, None, "container");
             let config = config.to_builder().credentials_provider(SharedCredentialsProvider::new(credentials)).build();
-            Arc::new(Provision::new(&config, &provision_env).unwrap())
+            Arc::new(Provision::new(&config, &provision_env).unwrap().with_metrics_out(keep.clone()))
         };
         let provisions = (0..options.workers).map(container).collect();
         let twins = (options.workers..2 * options.workers).map(container).collect();
@@ -268,6 +276,7 @@ impl Stack {
             twins,
             status,
             bodies: Mutex::new(Vec::new()),
+            metrics,
             drain_within: options.drain_within,
         }
     }
@@ -497,6 +506,54 @@ impl Stack {
             _ => String::new(),
         };
         (response.status().as_u16(), content_type, location, body)
+    }
+
+    /// A queue of the test's own that receives every event ccbulk puts on the default bus (a rule on `source`
+    /// `ccbulk`, as an admin would write one); returns its URL for [`events_seen`](Self::events_seen).
+    pub async fn watch_events(&self) -> String {
+        let events = aws_sdk_eventbridge::Client::new(&aws_config_for(&self.moto.endpoint));
+        let queue = self.sqs.create_queue().queue_name("ccbulk-events").send().await.unwrap();
+        let url = queue.queue_url().unwrap().to_owned();
+        let attributes = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .unwrap();
+        let arn = attributes.attributes().unwrap()[&QueueAttributeName::QueueArn].clone();
+        let pattern = serde_json::json!({"source": [ccbulk_shared::events::SOURCE]}).to_string();
+        events.put_rule().name("ccbulk-jobs").event_pattern(pattern).send().await.unwrap();
+        let target = aws_sdk_eventbridge::types::Target::builder().id("queue").arn(arn).build().unwrap();
+        events.put_targets().rule("ccbulk-jobs").targets(target).send().await.unwrap();
+        url
+    }
+
+    /// The events the watching queue received, as EventBridge delivers them (the whole event, detail inside), once
+    /// there are at least `count`.
+    pub async fn events_seen(&self, queue_url: &str, count: usize) -> Vec<serde_json::Value> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut seen = Vec::new();
+        while seen.len() < count {
+            assert!(Instant::now() < deadline, "{} events of {count}: {seen:?}", seen.len());
+            let received =
+                self.sqs.receive_message().queue_url(queue_url).max_number_of_messages(10).send().await.unwrap();
+            for message in received.messages() {
+                seen.push(serde_json::from_str(message.body().unwrap()).unwrap());
+                self.sqs
+                    .delete_message()
+                    .queue_url(queue_url)
+                    .receipt_handle(message.receipt_handle().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            if received.messages().is_empty() {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        seen
     }
 
     /// Every item of the job table, as text to search.

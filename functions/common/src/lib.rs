@@ -4,10 +4,12 @@
 mod chunking;
 mod env;
 mod s3_key;
+mod telemetry;
 
 pub use chunking::chunking;
 pub use env::{ConfigError, Env};
 pub use s3_key::decode_s3_key;
+pub use telemetry::{MetricsOut, Telemetry};
 
 /// Rows a chunk may have, as the template's ChunkRows parameter allows; ingest cuts chunks of it, provision plans
 /// its time by it.

@@ -6,10 +6,11 @@
 
 use aws_config::SdkConfig;
 use aws_lambda_events::event::s3::{S3Event, S3EventRecord};
-use ccbulk_lambda::{ConfigError, Env, chunking, decode_s3_key, s3_client};
+use ccbulk_lambda::{ConfigError, Env, MetricsOut, Telemetry, chunking, decode_s3_key, s3_client};
 use ccbulk_shared::domain::{IdentityManagement, TelephonyModel};
 use ccbulk_shared::format::FileError;
 use ccbulk_shared::job::{DynamoJobStore, JobId, JobState, JobStore, ObjectRef};
+use ccbulk_shared::metrics::MetricSet;
 use ccbulk_shared::pipeline::{IngestError, S3Objects, SqsQueue, ingest, record_unusable};
 use ccbulk_shared::validate::Options;
 
@@ -26,6 +27,7 @@ pub struct Ingest {
     options: Options,
     /// The largest object taken (the stack's MaxUploadSize); /tmp is sized to hold it.
     max_object_bytes: u64,
+    telemetry: Telemetry,
 }
 
 impl Ingest {
@@ -50,7 +52,14 @@ impl Ingest {
             objects: S3Objects::new(s3_client(config)),
             options: Options { identity_management: Some(identity), telephony_model: telephony, ..chunking },
             max_object_bytes,
+            telemetry: Telemetry::new(config, env),
         })
+    }
+
+    /// The same function, writing its metric documents to `out` instead of standard output.
+    pub fn with_metrics_out(mut self, out: MetricsOut) -> Self {
+        self.telemetry = self.telemetry.with_metrics_out(out);
+        self
     }
 
     pub async fn handle(&self, event: S3Event) -> Result<(), Error> {
@@ -96,6 +105,13 @@ impl Ingest {
         match ingest(&self.store, &self.queue, copy.path(), object.clone(), &self.options).await {
             Ok(outcome) => {
                 let counts = outcome.job.counts;
+                let figures = MetricSet::new("ingest")
+                    .count("RowsIngested", counts.total())
+                    .count("RowsInvalid", counts.invalid)
+                    .property("job", id.as_str());
+                self.telemetry.metrics(&figures);
+                // A file whose rows are all invalid ends here, with no chunk to end it.
+                self.telemetry.announce(&self.store, &id).await;
                 tracing::info!(
                     job = %id,
                     rows = counts.total(),
@@ -115,6 +131,8 @@ impl Ingest {
     async fn refuse(&self, object: ObjectRef, unusable: FileError) -> Result<(), Error> {
         let job = record_unusable(&self.store, object, &self.options, &unusable).await?;
         tracing::warn!(job = %job.id, code = unusable.code(), reason = %unusable, "the file cannot be provisioned from: job FAILED");
+        self.telemetry.metrics(&MetricSet::new("ingest").count("FilesRefused", 1).property("job", job.id.as_str()));
+        self.telemetry.announce(&self.store, &job.id).await;
         Ok(())
     }
 }

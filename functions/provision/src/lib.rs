@@ -11,10 +11,12 @@ use std::time::{Duration, Instant, SystemTime};
 
 use aws_config::SdkConfig;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use ccbulk_lambda::{CHUNK_ROWS, ConfigError, Env, s3_client};
+use ccbulk_lambda::{CHUNK_ROWS, ConfigError, Env, MetricsOut, Telemetry, s3_client};
 use ccbulk_shared::budget::DynamoBudget;
 use ccbulk_shared::connect::{Pacer, RateBudget, SettingNames, Workload};
+use ccbulk_shared::events::JobEvent;
 use ccbulk_shared::job::{ChunkMessage, DynamoJobStore};
+use ccbulk_shared::metrics::MetricSet;
 use ccbulk_shared::pipeline::{
     ChunkReport, ConnectTarget, ImpliedSalesforce, ImpliedSetting, RetryPolicy, S3Objects, SalesforceTarget, Targets,
     provision_chunk,
@@ -96,6 +98,47 @@ fn implied_salesforce(env: &Env) -> Result<Option<ImpliedSalesforce>, ConfigErro
     })
 }
 
+/// Calls the function's clients have sent so far: a chunk's are the difference across it.
+#[derive(Debug, Clone, Copy, Default)]
+struct Calls {
+    connect: u64,
+    connect_throttled: u64,
+    salesforce: u64,
+}
+
+impl Calls {
+    fn of(targets: &Targets) -> Self {
+        let connect = targets.connect.as_ref().map(|c| &c.pacer);
+        Self {
+            connect: connect.map_or(0, |p| p.calls()),
+            connect_throttled: connect.map_or(0, |p| p.throttles()),
+            salesforce: targets.salesforce.as_ref().map_or(0, |s| s.client.calls()),
+        }
+    }
+
+    fn since(self, before: Self) -> Self {
+        Self {
+            connect: self.connect.saturating_sub(before.connect),
+            connect_throttled: self.connect_throttled.saturating_sub(before.connect_throttled),
+            salesforce: self.salesforce.saturating_sub(before.salesforce),
+        }
+    }
+}
+
+/// One delivery's figures: the rows it ended, the calls it made, and how long it took.
+fn chunk_metrics(chunk: &ChunkMessage, report: &ChunkReport, calls: Calls, took: Duration) -> MetricSet {
+    MetricSet::new("provision")
+        .count("RowsSucceeded", report.succeeded.into())
+        .count("RowsFailed", report.failed.into())
+        .count("RowsDeferred", report.deferred.into())
+        .count("ConnectCalls", calls.connect)
+        .count("ConnectThrottles", calls.connect_throttled)
+        .count("SalesforceCalls", calls.salesforce)
+        .millis("ChunkDuration", took.as_secs_f64() * 1000.0)
+        .property("job", chunk.job_id.as_str())
+        .property("chunk", chunk.chunk.index)
+}
+
 /// What the function holds between invocations.
 pub struct Provision {
     store: DynamoJobStore,
@@ -121,6 +164,7 @@ pub struct Provision {
     /// Connect's target is fixed; Salesforce's is (re)made from the secret when missing or stale. Lambda hands a
     /// container one event at a time, so the lock is never contended there.
     targets: Mutex<Held>,
+    telemetry: Telemetry,
 }
 
 struct Held {
@@ -231,7 +275,14 @@ impl Provision {
                 _ => Err("true or false"),
             })?,
             targets: Mutex::new(Held { targets: Targets { connect, salesforce: None }, salesforce_read_at: None }),
+            telemetry: Telemetry::new(config, env),
         })
+    }
+
+    /// The same function, writing its metric documents to `out` instead of standard output.
+    pub fn with_metrics_out(mut self, out: MetricsOut) -> Self {
+        self.telemetry = self.telemetry.with_metrics_out(out);
+        self
     }
 
     /// The time each invocation keeps back from its deadline for the row under way.
@@ -332,7 +383,16 @@ impl Provision {
                 return Delivery::Again { delay, reason: format!("not a chunk message: {err}") };
             }
         };
-        match provision_chunk(&self.store, &self.objects, targets, &chunk, self.policy, keep_going).await {
+        let (started, calls_before) = (Instant::now(), Calls::of(targets));
+        let provisioned = provision_chunk(&self.store, &self.objects, targets, &chunk, self.policy, keep_going).await;
+        if let Ok(report) = &provisioned {
+            let calls = Calls::of(targets).since(calls_before);
+            self.telemetry.metrics(&chunk_metrics(&chunk, report, calls, started.elapsed()));
+            if report.job_state.and_then(JobEvent::of).is_some() {
+                self.telemetry.announce(&self.store, &chunk.job_id).await;
+            }
+        }
+        match provisioned {
             Ok(ChunkReport { paused: Some(reason), .. }) => Delivery::Paused(reason),
             Ok(report) if report.ran_out_of_time_after_progress() => Delivery::GoOn(report),
             Ok(report) if report.needs_redelivery() => Delivery::Again {

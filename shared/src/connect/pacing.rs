@@ -163,6 +163,7 @@ pub struct Pacer {
     in_flight: AtomicUsize,
     freed: Notify,
     throttles: AtomicU64,
+    calls: AtomicU64,
 }
 
 /// The slots one API's bucket gave this process, and the calls waiting for one.
@@ -216,6 +217,7 @@ impl Pacer {
             in_flight: AtomicUsize::new(0),
             freed: Notify::new(),
             throttles: AtomicU64::new(0),
+            calls: AtomicU64::new(0),
         }
     }
 
@@ -243,9 +245,15 @@ impl Pacer {
         self.throttles.load(Ordering::Relaxed)
     }
 
+    /// Calls sent so far (each attempt counts, every API's).
+    pub fn calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
+    }
+
     /// Waits until `api` may be called; answers when its slot was taken from the budget (a throttle of the call
     /// is judged by that: see [`crate::budget::BucketState::throttled`]).
     pub async fn wait(&self, api: Api) -> Micros {
+        self.calls.fetch_add(1, Ordering::Relaxed);
         let lane = &self.lanes[&api];
         let limit = self.limits.of(api);
         let period = limit.period();

@@ -138,6 +138,8 @@ pub struct SalesforceClient {
     credentials: Credentials,
     session: RwLock<Option<Session>>,
     allocation: Allocation,
+    /// API calls sent so far (sign-ins left out: they count against no allocation).
+    calls: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Deserialize)]
@@ -155,7 +157,13 @@ impl SalesforceClient {
             credentials,
             session: RwLock::new(None),
             allocation: Allocation::default(),
+            calls: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// API calls sent so far.
+    pub fn calls(&self) -> u64 {
+        self.calls.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The org's API allocation as the last answer reported it.
@@ -310,6 +318,7 @@ impl SalesforceClient {
                 None => request,
             };
             self.allocation.wait_turn().await;
+            self.calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let response = request.send().await.map_err(|e| (SalesforceError::transport(e), None))?;
             self.allocation.record(response.headers().get("sforce-limit-info").and_then(|v| v.to_str().ok()));
             let status = response.status();
