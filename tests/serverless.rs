@@ -891,6 +891,8 @@ async fn containers_starting_together_read_the_orgs_reference_records_and_the_qu
 /// add up to the job's counts. Neither names a user or holds a password.
 #[tokio::test]
 async fn jobs_are_announced_on_the_default_bus_and_chunks_leave_metric_documents() {
+    let logs = LogCapture::default();
+    let _capture = logs.start();
     let stack = Stack::start(StackOptions { chunk_rows: 4, ..StackOptions::default() }).await;
     let watching = stack.watch_events().await;
     let csv = example("ccbulk-agents.csv");
@@ -942,9 +944,18 @@ async fn jobs_are_announced_on_the_default_bus_and_chunks_leave_metric_documents
         }
     }
     let said = format!("{events:?}{documents:?}");
+    // Each row left one line at INFO with its job, number and action, and no line at INFO names a user.
+    let info: Vec<String> = logs.text().lines().filter(|l| l.contains(" INFO ")).map(str::to_owned).collect();
+    let row_lines: Vec<&String> =
+        info.iter().filter(|l| l.contains(&format!("job={id}")) && l.contains(" row=")).collect();
+    let worked = counts["succeeded"].as_u64().unwrap() + counts["failed"].as_u64().unwrap();
+    assert!(row_lines.len() as u64 >= worked, "{} row lines for {worked} rows", row_lines.len());
+    assert!(row_lines.iter().all(|l| l.contains("action=") && l.contains("outcome=")), "{row_lines:?}");
+    let info = info.join("\n");
     for row in text.lines().skip(1) {
         let username = row.split(',').nth(1).unwrap();
         assert!(!said.contains(username), "{username} in an event or a metric");
+        assert!(!info.contains(username), "{username} at INFO");
     }
-    assert!(!said.contains("Welcome"), "a password in an event or a metric");
+    assert!(!said.contains("Welcome") && !logs.text().contains("Welcome"), "a password in an event, a metric or a log");
 }

@@ -508,6 +508,14 @@ async fn work_row<S: JobStore>(
             Verdict::Done(RowStatus::Failed, RowOutcome { error_message: Some(err.message), ..RowOutcome::default() })
         }
     };
+    // One line a row: its job, number and action, and how it ended. The user's name is for the status API and the
+    // report, which the admin's IAM guards; at INFO the log names no one (at DEBUG, the reason may).
+    let (ended_as, reason) = match &verdict {
+        Verdict::Done(status, outcome) => (status.as_str(), outcome.error_message.as_deref()),
+        Verdict::Retry(reason) => ("RETRY", Some(reason.as_str())),
+    };
+    tracing::info!(job = %message.job_id, row = row.row, action = row.action.as_str(), outcome = ended_as, "row");
+    tracing::debug!(job = %message.job_id, row = row.row, reason, "row's reason");
     let ended = match verdict {
         Verdict::Done(status, outcome) => {
             // The job is settled once, when the chunk's rows are done (`work_chunk`).
