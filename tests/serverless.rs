@@ -943,6 +943,20 @@ async fn jobs_are_announced_on_the_default_bus_and_chunks_leave_metric_documents
             assert!(document[metric["Name"].as_str().unwrap()].is_number(), "{document}");
         }
     }
+    // No passwords left behind: the upload's version is gone, and the copy that replaced it, which the report reads,
+    // has none.
+    let versions = stack.s3.list_object_versions().bucket(&stack.bucket).prefix("uploads/").send().await.unwrap();
+    assert!(versions.versions().is_empty(), "an upload's version remains: {:?}", versions.versions());
+    let (_, _, _, job) = stack.api("GET", &format!("/jobs/{id}")).await;
+    let copy = json(&job)["scrubbed"].clone();
+    assert!(copy["key"].as_str().unwrap().starts_with("scrubbed/"), "{job}");
+    let kept = stack.s3.get_object().bucket(&stack.bucket).key(copy["key"].as_str().unwrap()).send().await.unwrap();
+    let kept = String::from_utf8(kept.body.collect().await.unwrap().to_vec()).unwrap();
+    assert_eq!(kept.lines().count(), text.lines().count(), "every row kept");
+    assert!(!kept.contains("Welcome"), "a password in the copy");
+    let (code, _, _, report) = stack.api("GET", &format!("/jobs/{id}/report")).await;
+    assert_eq!(code, 200, "{report}");
+    assert_eq!(report.lines().count(), text.lines().count(), "the report reads the copy");
     let said = format!("{events:?}{documents:?}");
     // Each row left one line at INFO with its job, number and action, and no line at INFO names a user.
     let info: Vec<String> = logs.text().lines().filter(|l| l.contains(" INFO ")).map(str::to_owned).collect();

@@ -64,6 +64,14 @@ pub fn run(args: &Args) -> ExitCode {
     }
 }
 
+/// What a retry says of the failed rows it left FAILED.
+pub fn left_failed(left: u64) -> String {
+    format!(
+        "left FAILED: {left} rows the job's file no longer gives whole (their passwords went with the upload once the \
+         job ended): put them in a new file"
+    )
+}
+
 fn fail(message: String) -> ExitCode {
     eprintln!("error: {message}");
     ExitCode::from(exit::UNUSABLE)
@@ -118,6 +126,9 @@ async fn on_stack(args: &Args) -> Result<u8, String> {
     let api = ApiClient::connect(url, args.profile.as_deref()).await?;
     let retried = api.retry(&args.job).await?.ok_or_else(|| format!("no job {} on {url}", args.job))?;
     println!("job {}: failed rows back to PENDING: {}; chunks sent again: {}", args.job, retried.rows, retried.chunks);
+    if retried.left > 0 {
+        println!("  {}", left_failed(retried.left));
+    }
     let following = Following { quiet: args.quiet, interval: args.interval, timeout: args.timeout };
     follow_to_the_end(&Jobs::Api(api), &JobId::from_string(args.job.clone()), url, following).await
 }

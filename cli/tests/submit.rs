@@ -102,24 +102,47 @@ async fn submit_uploads_and_follows_the_job_and_status_reads_it_through_the_sign
 }
 
 /// A job whose adds failed on a Connect fault, retried through the signed API once the fault is gone: only the
-/// failed rows' chunks go out again, the row that succeeded is not started again, and the job ends SUCCEEDED.
+/// failed rows' chunks go out again (from the copy of the file that replaced the upload when the job ended), the
+/// row that succeeded is not started again, and the job ends SUCCEEDED. SAML: the rows need no password, which the
+/// copy no longer has.
 #[tokio::test]
 async fn retry_works_a_stacks_failed_rows_again_through_the_signed_api() {
     use ccbulk_sandbox::connect::FaultRates;
-    let stack = Stack::start(StackOptions { chunk_rows: 1, max_attempts: 1, ..StackOptions::default() }).await;
+    let options = StackOptions {
+        chunk_rows: 1,
+        max_attempts: 1,
+        identity_management: "SAML",
+        seed: |connect, _| {
+            use ccbulk_sandbox::connect::IdentityManagementType;
+            use ccbulk_sandbox::connect::seed::UserSeed as ConnectUserSeed;
+            let saml = connect.instances.iter_mut().find(|i| i.identity_management == IdentityManagementType::Saml);
+            saml.unwrap().users.push(ConnectUserSeed {
+                username: "umar.qureshi@example.com".into(),
+                first_name: None,
+                last_name: Some("Qureshi".into()),
+                email: None,
+                routing_profile: "Basic Routing Profile".into(),
+                security_profiles: vec!["Agent".into()],
+            });
+        },
+        ..StackOptions::default()
+    };
+    let stack = Stack::start(options).await;
     let gateway = ApiGateway::start(stack.status.clone()).await;
     let mut knobs = stack.connect.knobs();
     let broken = FaultRates { condition_failed: 1.0, ..FaultRates::default() };
     knobs.faults.insert("CreateUser".into(), broken);
     stack.connect.set_knobs(knobs.clone());
-    let file = "action,username,password,first_name,last_name,routing_profile,security_profiles\n\
-                update,uqureshi,,Umar,Qureshi,Support Tier 1,Agent\n\
-                add,retry.one,Welcome123!Ab,Rita,One,Basic Routing Profile,Agent\n\
-                add,retry.two,Welcome123!Ab,Rory,Two,Basic Routing Profile,Agent\n";
+    let file = "action,username,first_name,last_name,routing_profile,security_profiles\n\
+                update,umar.qureshi@example.com,Umar,Qureshi,Basic Routing Profile,Agent\n\
+                add,retry.one@example.com,Rita,One,Basic Routing Profile,Agent\n\
+                add,retry.two@example.com,Rory,Two,Basic Routing Profile,Agent\n";
     stack.notify(stack.upload("uploads/retry.csv", file.as_bytes().to_vec()).await).await;
     stack.drain(Delivery::Once).await;
     let (_, _, _, body) = stack.api("GET", "/jobs").await;
     let job: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let scrubbed = job["jobs"][0]["scrubbed"]["key"].as_str().unwrap_or_default().to_owned();
+    assert!(scrubbed.starts_with("scrubbed/"), "the ended job reads its copy now: {job}");
     let (job, counts) = (job["jobs"][0]["id"].as_str().unwrap().to_owned(), job["jobs"][0]["counts"].clone());
     assert_eq!((counts["succeeded"].as_u64(), counts["failed"].as_u64()), (Some(1), Some(2)), "{counts}");
 

@@ -41,6 +41,7 @@ fn job(key: &str, created_at: u64) -> Job {
         chunks: 0,
         error: None,
         paused: None,
+        scrubbed: None,
         created_at,
         updated_at: created_at,
     }
@@ -152,6 +153,13 @@ async fn a_job_moves_through_its_rows(store: &impl JobStore) {
     let row = store.row(&job.id, 3).await.unwrap().unwrap();
     assert_eq!((row.status, row.outcome.error_message), (RowStatus::Succeeded, None), "a success clears the error");
     assert_eq!(store.reopen_rows(&job.id, &[2, 3, 4]).await.unwrap(), Vec::<u64>::new(), "only FAILED rows reopen");
+
+    // The copy without passwords that replaces the upload is kept beside the upload's reference, which stays.
+    let copy =
+        ObjectRef { bucket: "uploads-bucket".into(), key: format!("scrubbed/{}.csv", job.id), version: "v9".into() };
+    store.set_scrubbed(&job.id, &copy).await.unwrap();
+    let scrubbed = store.job(&job.id).await.unwrap().unwrap();
+    assert_eq!((scrubbed.file(), &scrubbed.source), (&copy, &job.source));
 }
 
 async fn rows_and_jobs_page(store: &impl JobStore) {

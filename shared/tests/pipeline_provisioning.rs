@@ -177,6 +177,14 @@ async fn a_retry_works_the_failed_rows_again_and_no_others() {
     let failed = store.job(&job.id).await.unwrap().unwrap();
     assert_eq!((failed.state, failed.counts.succeeded, failed.counts.failed), (JobState::CompletedWithErrors, 1, 2));
 
+    // The file as a stack keeps it once the job ended, without passwords, no longer gives the adds whole: they stay
+    // FAILED, counted, and nothing is sent.
+    let copy = tempfile::Builder::new().suffix(".csv").tempfile().unwrap();
+    std::fs::write(copy.path(), std::fs::read_to_string(file.path()).unwrap().replace("Welcome123!Ab", "")).unwrap();
+    let left = retry_failed(&store, &queue, copy.path(), &failed, &options).await.unwrap();
+    assert_eq!((left.rows, left.chunks, left.left, queue.len()), (0, 0, 2, 0));
+    assert_eq!(store.job(&job.id).await.unwrap().unwrap().counts.failed, 2, "still FAILED");
+
     knobs.faults.clear();
     world.connect.set_knobs(knobs);
     let calls_before = world.connect.counters().calls;

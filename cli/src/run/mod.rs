@@ -186,6 +186,9 @@ async fn execute(args: &Args) -> Result<u8, Stop> {
                 retried.rows,
                 retried.chunks
             );
+            if retried.left > 0 {
+                println!("  {}", crate::retry::left_failed(retried.left));
+            }
             store.job(&id).await.map_err(|e| unusable(e.to_string()))?.unwrap_or(job)
         }
         (_, Some(wanted)) => {

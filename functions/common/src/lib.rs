@@ -2,11 +2,13 @@
 //! are cut into chunks among it), S3 event keys, and SDK clients that work against AWS and against a local endpoint alike.
 
 mod chunking;
+mod ending;
 mod env;
 mod s3_key;
 mod telemetry;
 
 pub use chunking::chunking;
+pub use ending::after_ending;
 pub use env::{ConfigError, Env};
 pub use s3_key::decode_s3_key;
 pub use telemetry::{MetricsOut, Telemetry};

@@ -6,7 +6,7 @@
 
 use aws_config::SdkConfig;
 use aws_lambda_events::event::s3::{S3Event, S3EventRecord};
-use ccbulk_lambda::{ConfigError, Env, MetricsOut, Telemetry, chunking, decode_s3_key, s3_client};
+use ccbulk_lambda::{ConfigError, Env, MetricsOut, Telemetry, after_ending, chunking, decode_s3_key, s3_client};
 use ccbulk_shared::domain::{IdentityManagement, TelephonyModel};
 use ccbulk_shared::format::FileError;
 use ccbulk_shared::job::{DynamoJobStore, JobId, JobState, JobStore, ObjectRef};
@@ -111,7 +111,9 @@ impl Ingest {
                     .property("job", id.as_str());
                 self.telemetry.metrics(&figures);
                 // A file whose rows are all invalid ends here, with no chunk to end it.
-                self.telemetry.announce(&self.store, &id).await;
+                if outcome.job.chunks == 0 {
+                    after_ending(&self.store, &self.objects, &self.telemetry, &id).await;
+                }
                 tracing::info!(
                     job = %id,
                     rows = counts.total(),
@@ -132,7 +134,7 @@ impl Ingest {
         let job = record_unusable(&self.store, object, &self.options, &unusable).await?;
         tracing::warn!(job = %job.id, code = unusable.code(), reason = %unusable, "the file cannot be provisioned from: job FAILED");
         self.telemetry.metrics(&MetricSet::new("ingest").count("FilesRefused", 1).property("job", job.id.as_str()));
-        self.telemetry.announce(&self.store, &job.id).await;
+        after_ending(&self.store, &self.objects, &self.telemetry, &job.id).await;
         Ok(())
     }
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use aws_config::SdkConfig;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use ccbulk_lambda::{CHUNK_ROWS, ConfigError, Env, MetricsOut, Telemetry, s3_client};
+use ccbulk_lambda::{CHUNK_ROWS, ConfigError, Env, MetricsOut, Telemetry, after_ending, s3_client};
 use ccbulk_shared::budget::DynamoBudget;
 use ccbulk_shared::connect::{Pacer, RateBudget, SettingNames, Workload};
 use ccbulk_shared::events::JobEvent;
@@ -389,7 +389,7 @@ impl Provision {
             let calls = Calls::of(targets).since(calls_before);
             self.telemetry.metrics(&chunk_metrics(&chunk, report, calls, started.elapsed()));
             if report.job_state.and_then(JobEvent::of).is_some() {
-                self.telemetry.announce(&self.store, &chunk.job_id).await;
+                after_ending(&self.store, &self.objects, &self.telemetry, &chunk.job_id).await;
             }
         }
         match provisioned {

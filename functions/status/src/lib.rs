@@ -178,7 +178,7 @@ impl Status {
         let mut copy = tempfile::NamedTempFile::new().map_err(|e| ApiError::internal("making room for the file", e))?;
         if job.dialect.is_some() {
             self.objects
-                .download(&job.source, copy.as_file_mut())
+                .download(job.file(), copy.as_file_mut())
                 .await
                 .map_err(|e| ApiError::conflict(format!("job {}'s file can no longer be read: {e}", job.id)))?;
         }
@@ -214,7 +214,7 @@ impl Status {
         }
         let mut copy = tempfile::NamedTempFile::new().map_err(|e| ApiError::internal("making room for the file", e))?;
         self.objects
-            .download(&job.source, copy.as_file_mut())
+            .download(job.file(), copy.as_file_mut())
             .await
             .map_err(|e| ApiError::conflict(format!("job {}'s file can no longer be read: {e}", job.id)))?;
         // The report goes to a file, not to memory: a 100,000-row job's is tens of megabytes.

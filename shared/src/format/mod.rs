@@ -6,6 +6,7 @@ pub mod dialect;
 pub mod error;
 pub mod header;
 pub mod reader;
+pub mod scrub;
 mod shown;
 
 pub use bounded::RECORD_MAX_BYTES;

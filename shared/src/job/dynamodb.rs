@@ -228,6 +228,10 @@ fn job_from(item: &Item) -> Result<Job, StoreError> {
         chunks: number(item, "chunks") as u32,
         error: text(item, "error"),
         paused: text(item, "paused_reason").map(|reason| Pause { reason, since: number(item, "paused_since") }),
+        scrubbed: match (text(item, "scrubbed_bucket"), text(item, "scrubbed_key"), text(item, "scrubbed_version")) {
+            (Some(bucket), Some(key), Some(version)) => Some(ObjectRef { bucket, key, version }),
+            _ => None,
+        },
         created_at: number(item, "created_at"),
         updated_at: number(item, "updated_at"),
     })
@@ -857,6 +861,22 @@ impl JobStore for DynamoJobStore {
             .update_expression("SET paused_reason = :r, paused_since = if_not_exists(paused_since, :now)")
             .expression_attribute_values(":r", s(stored_message(reason)))
             .expression_attribute_values(":now", n(now_epoch()))
+            .condition_expression("attribute_exists(pk)")
+            .send()
+            .await
+            .map(drop)
+            .map_err(failed)
+    }
+
+    async fn set_scrubbed(&self, id: &JobId, copy: &ObjectRef) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(self.key(job_pk(id), "JOB".into())))
+            .update_expression("SET scrubbed_bucket = :b, scrubbed_key = :k, scrubbed_version = :v")
+            .expression_attribute_values(":b", s(&copy.bucket))
+            .expression_attribute_values(":k", s(&copy.key))
+            .expression_attribute_values(":v", s(&copy.version))
             .condition_expression("attribute_exists(pk)")
             .send()
             .await

@@ -176,12 +176,21 @@ pub struct Job {
     /// Set while the job's chunks wait for a limit that lifts by itself (the Salesforce org's API allocation).
     #[serde(default)]
     pub paused: Option<Pause>,
+    /// The copy of the file without passwords that replaced the upload once the job ended (`source` is then gone);
+    /// the report and a retry read it.
+    #[serde(default)]
+    pub scrubbed: Option<ObjectRef>,
     /// Epoch seconds.
     pub created_at: u64,
     pub updated_at: u64,
 }
 
 impl Job {
+    /// The file the job's rows are read from now: the copy without passwords once there is one, else the upload.
+    pub fn file(&self) -> &ObjectRef {
+        self.scrubbed.as_ref().unwrap_or(&self.source)
+    }
+
     /// A job that starts ingesting `source` at `now`, for a file of this dialect and setup.
     pub fn ingesting(source: ObjectRef, dialect: Dialect, setup: crate::validate::Setup, now: u64) -> Self {
         Self {
@@ -195,6 +204,7 @@ impl Job {
             chunks: 0,
             error: None,
             paused: None,
+            scrubbed: None,
             created_at: now,
             updated_at: now,
         }
@@ -216,6 +226,7 @@ impl Job {
             chunks: 0,
             error: Some(error),
             paused: None,
+            scrubbed: None,
             created_at: now,
             updated_at: now,
         }

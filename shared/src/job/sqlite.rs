@@ -114,6 +114,9 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("jobs", "paused_since", "INTEGER"),
     ("rows", "note", "TEXT"),
     ("rows", "voice_provisioning_job_id", "TEXT"),
+    ("jobs", "scrubbed_bucket", "TEXT"),
+    ("jobs", "scrubbed_key", "TEXT"),
+    ("jobs", "scrubbed_version", "TEXT"),
 ];
 
 /// State files written before a column existed get it, empty.
@@ -165,6 +168,14 @@ fn job_from(row: &Row) -> rusqlite::Result<Job> {
         error: row.get("error")?,
         paused: match (row.get::<_, Option<String>>("paused_reason")?, row.get::<_, Option<i64>>("paused_since")?) {
             (Some(reason), Some(since)) => Some(Pause { reason, since: since.max(0) as u64 }),
+            _ => None,
+        },
+        scrubbed: match (
+            row.get::<_, Option<String>>("scrubbed_bucket")?,
+            row.get::<_, Option<String>>("scrubbed_key")?,
+            row.get::<_, Option<String>>("scrubbed_version")?,
+        ) {
+            (Some(bucket), Some(key), Some(version)) => Some(ObjectRef { bucket, key, version }),
             _ => None,
         },
         created_at: count(row, "created_at")?,
@@ -353,6 +364,16 @@ impl JobStore for SqliteJobStore {
             c.execute(
                 "UPDATE jobs SET paused_reason = ?2, paused_since = COALESCE(paused_since, ?3) WHERE id = ?1",
                 params![id.as_str(), stored_message(reason), now()],
+            )
+            .map(drop)
+        })
+    }
+
+    async fn set_scrubbed(&self, id: &JobId, copy: &ObjectRef) -> Result<(), StoreError> {
+        self.with_connection(|c| {
+            c.execute(
+                "UPDATE jobs SET scrubbed_bucket = ?2, scrubbed_key = ?3, scrubbed_version = ?4 WHERE id = ?1",
+                params![id.as_str(), copy.bucket, copy.key, copy.version],
             )
             .map(drop)
         })

@@ -3,7 +3,7 @@
 
 use std::future::Future;
 
-use super::model::{EmailChange, Job, JobId, JobState, RowOutcome, RowRecord, RowStatus};
+use super::model::{EmailChange, Job, JobId, JobState, ObjectRef, RowOutcome, RowRecord, RowStatus};
 
 #[derive(Debug, thiserror::Error)]
 #[error("job store: {0}")]
@@ -95,6 +95,8 @@ pub trait JobStore: Send + Sync {
     /// Marks a job paused for `reason` (a limit that lifts by itself); a job already paused keeps the time it
     /// paused at.
     fn pause_job(&self, id: &JobId, reason: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Records the copy of the job's file without passwords that replaces its upload ([`Job::scrubbed`]).
+    fn set_scrubbed(&self, id: &JobId, copy: &ObjectRef) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Clears a job's pause, if it has one.
     fn resume_job(&self, id: &JobId) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Marks a row IN_PROGRESS under `lease` and counts the attempt, unless it needs no work or another worker's

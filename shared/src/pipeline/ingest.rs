@@ -110,7 +110,7 @@ pub async fn requeue<S: JobStore, Q: ChunkQueue>(
     options: &Options,
 ) -> Result<u32, IngestError> {
     let (validator, reader) = Validator::prepare(source, options)?;
-    let (chunks, _) = pass(store, queue, validator, reader, &job.id, &job.source, options, Pass::Requeue).await?;
+    let (chunks, _) = pass(store, queue, validator, reader, &job.id, job.file(), options, Pass::Requeue).await?;
     Ok(chunks)
 }
 
@@ -126,8 +126,20 @@ pub(super) async fn requeue_holding<S: JobStore, Q: ChunkQueue>(
 ) -> Result<u32, IngestError> {
     let (validator, reader) = Validator::prepare(source, options)?;
     let what = Pass::Retry { rows, round };
-    let (chunks, _) = pass(store, queue, validator, reader, &job.id, &job.source, options, what).await?;
+    let (chunks, _) = pass(store, queue, validator, reader, &job.id, job.file(), options, what).await?;
     Ok(chunks)
+}
+
+/// The rows of the file that validate (with `options`, as a job's worker would check them).
+pub(super) fn valid_rows(source: &(impl Source + ?Sized), options: &Options) -> Result<BTreeSet<u64>, IngestError> {
+    let (mut validator, mut reader) = Validator::prepare(source, options)?;
+    let mut valid = BTreeSet::new();
+    while let Some(record) = reader.next_record()? {
+        if validator.check(&record).is_ok() {
+            valid.insert(record.row);
+        }
+    }
+    Ok(valid)
 }
 
 /// What a pass over a file is for.

@@ -11,6 +11,8 @@ mod queue;
 mod retry;
 #[cfg(feature = "s3")]
 mod s3;
+#[cfg(feature = "s3")]
+mod scrub;
 #[cfg(feature = "sqs")]
 mod sqs;
 mod status;
@@ -28,6 +30,8 @@ pub use self::queue::{ChunkQueue, MemoryQueue, QueueError};
 pub use self::retry::{Retried, RetryError, retry_failed};
 #[cfg(feature = "s3")]
 pub use self::s3::S3Objects;
+#[cfg(feature = "s3")]
+pub use self::scrub::{SCRUBBED_PREFIX, Scrub, ScrubError, scrub_upload};
 #[cfg(feature = "sqs")]
 pub use self::sqs::SqsQueue;
 pub use self::status::{StatusError, job_report};

@@ -236,7 +236,10 @@ pub async fn provision_chunk<S: JobStore, O: ObjectStore>(
     policy: RetryPolicy,
     keep_going: &(dyn Fn() -> bool + Sync),
 ) -> Result<ChunkReport, ChunkError> {
-    let bytes = objects.read_range(&message.object, message.chunk.range).await?;
+    let bytes = match objects.read_range(&message.object, message.chunk.range).await {
+        Ok(bytes) => bytes,
+        Err(err) => return moved_away(store, message).await?.ok_or(ChunkError::Object(err)),
+    };
     let lease_seconds = policy.lease.as_secs().max(1);
     let lease = Lease::new(lease_seconds);
     let held = Mutex::new(Vec::new());
@@ -260,6 +263,18 @@ pub async fn provision_chunk<S: JobStore, O: ObjectStore>(
     };
     note_allocation(store, targets, &message.job_id, started).await;
     result
+}
+
+/// A delivery of a chunk whose file the job no longer reads: once a job ends, its upload is replaced by a copy
+/// without passwords and deleted, and a retry sends its chunks anew from the copy. The rows of this message are
+/// done, or in those chunks: nothing is left for it.
+async fn moved_away<S: JobStore>(store: &S, message: &ChunkMessage) -> Result<Option<ChunkReport>, StoreError> {
+    match store.job(&message.job_id).await? {
+        Some(job) if *job.file() != message.object => {
+            Ok(Some(ChunkReport { skipped: message.chunk.rows, job_state: Some(job.state), ..ChunkReport::default() }))
+        }
+        _ => Ok(None),
+    }
 }
 
 /// Keeps with the job what the chunk's Salesforce answers said of the org's API allocation, for the job's summary.

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use super::ingest::{IngestError, requeue_holding};
+use super::ingest::{IngestError, requeue_holding, valid_rows};
 use super::queue::ChunkQueue;
 use crate::format::DialectChoice;
 use crate::job::{Job, JobState, JobStore, RowStatus, StoreError, now_epoch};
@@ -19,6 +19,10 @@ pub struct Retried {
     pub rows: u64,
     /// Chunks sent again.
     pub chunks: u32,
+    /// Failed rows left FAILED: the file no longer gives them whole (the copy kept once the job ended has no
+    /// passwords, and an add under CONNECT_MANAGED needs one). They go in a new file.
+    #[serde(default)]
+    pub left: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -53,24 +57,28 @@ pub async fn retry_failed<S: JobStore, Q: ChunkQueue>(
     if job.state == JobState::Ingesting {
         return Err(RetryError::Refused(format!("job {} is still being ingested: retry it once it runs", job.id)));
     }
-    let failed = rows_of(store, job, RowStatus::Failed).await?;
-    let mut selected = rows_of(store, job, RowStatus::Pending).await?;
-    let reopened = store.reopen_rows(&job.id, &failed.iter().copied().collect::<Vec<_>>()).await?;
-    store.settle_job(&job.id).await?;
-    selected.extend(reopened.iter().copied());
-    if selected.is_empty() {
-        return Ok(Retried { rows: 0, chunks: 0 });
-    }
     let options = Options {
         identity_management: Some(job.identity_management),
         telephony_model: job.telephony_model,
         dialect: DialectChoice::Fixed(dialect),
         ..*options
     };
+    let failed = rows_of(store, job, RowStatus::Failed).await?;
+    // A row the file no longer gives whole would be reopened into no chunk: it stays FAILED, and is counted.
+    let valid = if failed.is_empty() { BTreeSet::new() } else { valid_rows(source, &options)? };
+    let (workable, left): (Vec<u64>, Vec<u64>) = failed.iter().partition(|row| valid.contains(row));
+    let mut selected = rows_of(store, job, RowStatus::Pending).await?;
+    let reopened = store.reopen_rows(&job.id, &workable).await?;
+    store.settle_job(&job.id).await?;
+    selected.extend(reopened.iter().copied());
+    let left = left.len() as u64;
+    if selected.is_empty() {
+        return Ok(Retried { rows: 0, chunks: 0, left });
+    }
     // Each retry is a round of its own, told apart by its time.
     let round = u32::try_from(now_epoch()).unwrap_or(u32::MAX);
     let chunks = requeue_holding(store, queue, source, job, &options, &selected, round).await?;
-    Ok(Retried { rows: reopened.len() as u64, chunks })
+    Ok(Retried { rows: reopened.len() as u64, chunks, left })
 }
 
 /// The numbers of the job's rows of one status, read from the status index (never the other rows).

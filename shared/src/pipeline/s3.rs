@@ -65,6 +65,36 @@ impl S3Objects {
     }
 }
 
+impl S3Objects {
+    /// Puts the file at `path` as `key` in `bucket`, and answers the reference of the version made.
+    pub async fn put_file(&self, bucket: &str, key: &str, path: &std::path::Path) -> Result<ObjectRef, ObjectError> {
+        let broken = |e: &dyn std::fmt::Display| ObjectError(format!("s3://{bucket}/{key}: {e}"));
+        let body = aws_sdk_s3::primitives::ByteStream::from_path(path).await.map_err(|e| broken(&e))?;
+        let put = self
+            .client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .content_type("text/csv; charset=utf-8")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| broken(&e.into_service_error()))?;
+        Ok(Self::object(bucket, key, put.version_id(), put.e_tag()))
+    }
+
+    /// Deletes the object's version the reference names, for good: on a versioned bucket a DeleteObject with a
+    /// versionId removes that version and leaves no delete marker (S3 User Guide, "Deleting object versions").
+    /// A version already gone is no error.
+    pub async fn delete_version(&self, object: &ObjectRef) -> Result<(), ObjectError> {
+        let mut request = self.client.delete_object().bucket(&object.bucket).key(&object.key);
+        if !object.version.is_empty() && !object.version.starts_with(ETAG) {
+            request = request.version_id(&object.version);
+        }
+        request.send().await.map(drop).map_err(|e| failed(object, e.into_service_error()))
+    }
+}
+
 /// The object as the job read it: at its versionId, or while its ETag still matches.
 fn at_version(request: GetObjectFluentBuilder, object: &ObjectRef) -> GetObjectFluentBuilder {
     match object.version.strip_prefix(ETAG) {
