@@ -102,21 +102,21 @@ impl ApiClient {
 
     /// Retries the job's failed rows (`POST /jobs/{id}/retry`); `None`: no such job.
     pub async fn retry(&self, id: &str) -> Result<Option<Retried>, String> {
-        let response = self.send(reqwest::Method::POST, &format!("/jobs/{id}/retry")).await?;
-        let status = response.status();
-        if status == reqwest::StatusCode::NOT_FOUND {
-            return Ok(None);
-        }
-        let text = response.text().await.map_err(|e| e.to_string())?;
-        if !status.is_success() {
-            return Err(refusal(status, &text));
-        }
-        serde_json::from_str(&text).map(Some).map_err(|e| format!("the API answered what ccbulk cannot read ({e})"))
+        self.answer(reqwest::Method::POST, &format!("/jobs/{id}/retry")).await
+    }
+
+    /// The answer's JSON to a GET; `None` on 404.
+    async fn json<T: for<'de> Deserialize<'de>>(&self, path_and_query: &str) -> Result<Option<T>, String> {
+        self.answer(reqwest::Method::GET, path_and_query).await
     }
 
     /// The answer's JSON; `None` on 404.
-    async fn json<T: for<'de> Deserialize<'de>>(&self, path_and_query: &str) -> Result<Option<T>, String> {
-        let response = self.get(path_and_query).await?;
+    async fn answer<T: for<'de> Deserialize<'de>>(
+        &self,
+        method: reqwest::Method,
+        path_and_query: &str,
+    ) -> Result<Option<T>, String> {
+        let response = self.send(method, path_and_query).await?;
         let status = response.status();
         if status == reqwest::StatusCode::NOT_FOUND {
             return Ok(None);

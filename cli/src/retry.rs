@@ -35,15 +35,8 @@ pub struct Args {
     /// The AWS profile for --api (default: the default credential chain).
     #[arg(long, value_name = "NAME", requires = "api")]
     pub profile: Option<String>,
-    /// Seconds between two looks at a stack's job.
-    #[arg(long, value_name = "SECONDS", default_value_t = 2.0)]
-    pub interval: f64,
-    /// Stop following a stack's job after this many seconds (the job goes on).
-    #[arg(long, value_name = "SECONDS")]
-    pub timeout: Option<u64>,
-    /// No progress bar.
-    #[arg(long, short)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub following: Following,
 }
 
 pub fn run(args: &Args) -> ExitCode {
@@ -116,7 +109,7 @@ fn local_run(args: &Args) -> Result<crate::run::Args, String> {
         dialect: DialectChoice::Fixed(dialect),
         state: Some(state),
         report: args.report.clone(),
-        quiet: args.quiet,
+        quiet: args.following.quiet,
         retry_of: Some(job.id),
     })
 }
@@ -129,6 +122,5 @@ async fn on_stack(args: &Args) -> Result<u8, String> {
     if retried.left > 0 {
         println!("  {}", left_failed(retried.left));
     }
-    let following = Following { quiet: args.quiet, interval: args.interval, timeout: args.timeout };
-    follow_to_the_end(&Jobs::Api(api), &JobId::from_string(args.job.clone()), url, following).await
+    follow_to_the_end(&Jobs::Api(api), &JobId::from_string(args.job.clone()), url, args.following).await
 }

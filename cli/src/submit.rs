@@ -36,15 +36,8 @@ pub struct Args {
     /// The AWS profile (default: the default credential chain).
     #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
-    /// Seconds between two looks at the job.
-    #[arg(long, value_name = "SECONDS", default_value_t = 2.0)]
-    pub interval: f64,
-    /// Stop following after this many seconds (the job goes on).
-    #[arg(long, value_name = "SECONDS")]
-    pub timeout: Option<u64>,
-    /// No progress bar.
-    #[arg(long, short)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub following: Following,
 }
 
 pub fn run(args: &Args) -> ExitCode {
@@ -96,18 +89,21 @@ async fn execute(args: &Args) -> Result<u8, String> {
         return Ok(exit::ALL_SUCCEEDED);
     };
     let jobs = Jobs::Api(ApiClient::connect(url, args.profile.as_deref()).await?);
-    let following = Following { quiet: args.quiet, interval: args.interval, timeout: args.timeout };
-    follow_to_the_end(&jobs, &id, url, following).await
+    follow_to_the_end(&jobs, &id, url, args.following).await
 }
 
 /// How a job on a stack is followed.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, clap::Args)]
 pub struct Following {
-    pub quiet: bool,
-    /// Seconds between two looks.
+    /// Seconds between two looks at the job.
+    #[arg(long, value_name = "SECONDS", default_value_t = 2.0)]
     pub interval: f64,
-    /// Seconds after which following stops (the job goes on).
+    /// Stop following after this many seconds (the job goes on).
+    #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<u64>,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// Follows the job until it ends and prints its summary, or says how to follow it on; the exit code says which.
