@@ -101,3 +101,46 @@ async fn chunk_messages_cross_sqs_in_batches_and_come_back_whole() {
     received.sort_by_key(|m| m.chunk.index);
     assert_eq!(received, messages);
 }
+
+/// An object read as a stream gives its bytes whole, in many pieces, as often as it is opened; a reader that stops
+/// early (the header only) lets go of the GET; a version deleted for good is gone, and said to be.
+#[tokio::test]
+async fn an_object_streams_to_a_blocking_reader_and_a_deleted_version_is_gone() {
+    use std::io::Read;
+
+    use ccbulk_shared::validate::Source;
+    let moto = moto();
+    let client = s3(&moto.endpoint);
+    let bucket = unique("uploads");
+    create_versioned_bucket(&client, &bucket).await;
+    let body: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+    let put = client
+        .put_object()
+        .bucket(&bucket)
+        .key("uploads/big.csv")
+        .body(ByteStream::from(body.clone()))
+        .send()
+        .await
+        .unwrap();
+    let objects = S3Objects::new(client.clone());
+    let object = S3Objects::object(&bucket, "uploads/big.csv", put.version_id(), put.e_tag());
+    assert!(objects.exists(&object).await.unwrap());
+    let stream = objects.stream(object.clone(), tokio::runtime::Handle::current());
+    let (whole, head) = tokio::task::spawn_blocking(move || {
+        let mut first = [0u8; 16];
+        stream.open().unwrap().read_exact(&mut first).unwrap();
+        let mut whole = Vec::new();
+        stream.open().unwrap().read_to_end(&mut whole).unwrap();
+        (whole, first)
+    })
+    .await
+    .unwrap();
+    assert_eq!(&head[..], &body[..16]);
+    assert!(whole == body, "{} bytes of {}", whole.len(), body.len());
+
+    objects.delete_version(&object).await.unwrap();
+    assert!(!objects.exists(&object).await.unwrap());
+    let versions = client.list_object_versions().bucket(&bucket).send().await.unwrap();
+    assert!(versions.versions().is_empty() && versions.delete_markers().is_empty(), "gone for good: {versions:?}");
+    objects.delete_version(&object).await.expect("a version already gone is no error");
+}

@@ -7,6 +7,7 @@
 mod answer;
 mod routes;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_config::SdkConfig;
@@ -19,6 +20,7 @@ use ccbulk_shared::validate::Options;
 use lambda_http::http::{StatusCode, header};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
+use tokio::runtime::Handle;
 
 pub use self::answer::ApiError;
 pub use self::routes::{Route, TEMPLATES};
@@ -68,10 +70,11 @@ struct ReportLink {
 
 /// What the function holds between invocations.
 pub struct Status {
-    store: DynamoJobStore,
+    /// Shared with the blocking threads that read the file as a stream (a report, a retry).
+    store: Arc<DynamoJobStore>,
     s3: aws_sdk_s3::Client,
     objects: S3Objects,
-    queue: SqsQueue,
+    queue: Arc<SqsQueue>,
     /// How a retry cuts the file into chunks: as ingest did.
     chunking: Options,
     inline_report: usize,
@@ -82,11 +85,11 @@ impl Status {
     /// optionally, `CCBULK_REPORT_INLINE_BYTES` (reports larger than this go through S3).
     pub fn new(config: &SdkConfig, env: &Env) -> Result<Self, ConfigError> {
         let table = env.required("CCBULK_TABLE")?;
-        let queue = SqsQueue::new(aws_sdk_sqs::Client::new(config), env.required("CCBULK_QUEUE_URL")?);
+        let queue = Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(config), env.required("CCBULK_QUEUE_URL")?));
         let inline_report = env.number("CCBULK_REPORT_INLINE_BYTES", Some(DEFAULT_INLINE_REPORT))?;
         let s3 = s3_client(config);
         Ok(Self {
-            store: DynamoJobStore::new(aws_sdk_dynamodb::Client::new(config), table),
+            store: Arc::new(DynamoJobStore::new(aws_sdk_dynamodb::Client::new(config), table)),
             objects: S3Objects::new(s3.clone()),
             s3,
             queue,
@@ -126,7 +129,7 @@ impl Status {
             }
             Route::Job(id) => {
                 let job = self.job(&id).await?;
-                let salesforce_allocation = SalesforceAllocation::of_job(&self.store, &job.id)
+                let salesforce_allocation = SalesforceAllocation::of_job(self.store.as_ref(), &job.id)
                     .await
                     .map_err(|e| ApiError::internal("reading the job's Salesforce allocation", e))?;
                 Ok(answer::json(StatusCode::OK, &JobSummary { job, salesforce_allocation }))
@@ -175,14 +178,16 @@ impl Status {
     /// Puts the job's failed rows back to PENDING and sends the chunks that hold them again; answers 202 with how
     /// many, the work itself being the provision function's.
     async fn retry(&self, job: &Job) -> Result<Response<Body>, ApiError> {
-        let mut copy = tempfile::NamedTempFile::new().map_err(|e| ApiError::internal("making room for the file", e))?;
         if job.dialect.is_some() {
-            self.objects
-                .download(job.file(), copy.as_file_mut())
-                .await
-                .map_err(|e| ApiError::conflict(format!("job {}'s file can no longer be read: {e}", job.id)))?;
+            self.readable(job).await?;
         }
-        let retried = match retry_failed(&self.store, &self.queue, copy.path(), job, &self.chunking).await {
+        let (store, queue, chunking, copy) = (self.store.clone(), self.queue.clone(), self.chunking, job.clone());
+        let source = self.objects.stream(job.file().clone(), Handle::current());
+        let retried = off_the_runtime(move |runtime| {
+            runtime.block_on(retry_failed(store.as_ref(), queue.as_ref(), &source, &copy, &chunking))
+        })
+        .await?;
+        let retried = match retried {
             Ok(retried) => retried,
             Err(RetryError::Refused(reason)) => return Err(ApiError::conflict(reason)),
             Err(RetryError::Ingest(IngestError::File(err))) => {
@@ -192,6 +197,15 @@ impl Status {
         };
         tracing::info!(job = %job.id, rows = retried.rows, chunks = retried.chunks, "failed rows retried");
         Ok(answer::json(StatusCode::ACCEPTED, &RetryAnswer { job: job.id.clone(), retried }))
+    }
+
+    /// 409 unless the job's file is there to read.
+    async fn readable(&self, job: &Job) -> Result<(), ApiError> {
+        match self.objects.exists(job.file()).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(ApiError::conflict(format!("job {}'s file can no longer be read: it is gone", job.id))),
+            Err(e) => Err(ApiError::conflict(format!("job {}'s file can no longer be read: {e}", job.id))),
+        }
     }
 
     async fn job(&self, id: &str) -> Result<Job, ApiError> {
@@ -212,16 +226,18 @@ impl Status {
                 job.id
             )));
         }
-        let mut copy = tempfile::NamedTempFile::new().map_err(|e| ApiError::internal("making room for the file", e))?;
-        self.objects
-            .download(job.file(), copy.as_file_mut())
-            .await
-            .map_err(|e| ApiError::conflict(format!("job {}'s file can no longer be read: {e}", job.id)))?;
-        // The report goes to a file, not to memory: a 100,000-row job's is tens of megabytes.
+        self.readable(job).await?;
+        // The file is read as a stream, never copied; the report goes to a file, not to memory: a 100,000-row
+        // job's is tens of megabytes.
         let report = tempfile::NamedTempFile::new().map_err(|e| ApiError::internal("making room for the report", e))?;
-        job_report(&self.store, job, copy.path(), std::io::BufWriter::new(report.as_file()))
-            .await
-            .map_err(|e| ApiError::internal("the report", e))?;
+        let out = report.reopen().map_err(|e| ApiError::internal("the report", e))?;
+        let (store, copy) = (self.store.clone(), job.clone());
+        let source = self.objects.stream(job.file().clone(), Handle::current());
+        off_the_runtime(move |runtime| {
+            runtime.block_on(job_report(store.as_ref(), &copy, &source, std::io::BufWriter::new(out)))
+        })
+        .await?
+        .map_err(|e| ApiError::internal("the report", e))?;
         let size = report.as_file().metadata().map_err(|e| ApiError::internal("the report", e))?.len();
         if size <= self.inline_report as u64 {
             let csv = std::fs::read(report.path()).map_err(|e| ApiError::internal("the report", e))?;
@@ -263,6 +279,13 @@ impl Status {
         }
         Ok(response)
     }
+}
+
+/// Runs `work` on a blocking thread, handing it the runtime to wait on: a file read as a stream (`S3Stream`) blocks
+/// its reader between pieces, which no task of the runtime may do.
+async fn off_the_runtime<T: Send + 'static>(work: impl FnOnce(Handle) -> T + Send + 'static) -> Result<T, ApiError> {
+    let runtime = Handle::current();
+    tokio::task::spawn_blocking(move || work(runtime)).await.map_err(|e| ApiError::internal("reading the file", e))
 }
 
 #[cfg(test)]

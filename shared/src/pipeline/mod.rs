@@ -29,7 +29,7 @@ pub use self::provision::{
 pub use self::queue::{ChunkQueue, MemoryQueue, QueueError};
 pub use self::retry::{Retried, RetryError, retry_failed};
 #[cfg(feature = "s3")]
-pub use self::s3::S3Objects;
+pub use self::s3::{S3Objects, S3Stream};
 #[cfg(feature = "s3")]
 pub use self::scrub::{SCRUBBED_PREFIX, Scrub, ScrubError, scrub_upload};
 #[cfg(feature = "sqs")]

@@ -9,6 +9,7 @@ use aws_sdk_s3::operation::get_object::builders::GetObjectFluentBuilder;
 use super::objects::{ObjectError, ObjectStore};
 use crate::format::ByteRange;
 use crate::job::ObjectRef;
+use crate::validate::Source;
 
 const ETAG: &str = "etag:";
 
@@ -112,6 +113,106 @@ fn failed(object: &ObjectRef, err: impl ProvideErrorMetadata + std::fmt::Debug) 
         _ => format!("{err:?}"),
     };
     ObjectError(format!("s3://{}/{}: {reason}", object.bucket, object.key))
+}
+
+impl S3Objects {
+    /// Whether the object is there at the version the reference names.
+    pub async fn exists(&self, object: &ObjectRef) -> Result<bool, ObjectError> {
+        let request = self.client.head_object().bucket(&object.bucket).key(&object.key);
+        let request = match object.version.strip_prefix(ETAG) {
+            Some(etag) => request.if_match(format!("\"{etag}\"")),
+            None if object.version.is_empty() => request,
+            None => request.version_id(&object.version),
+        };
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(err) => match err.into_service_error() {
+                err if err.is_not_found() || err.code() == Some("PreconditionFailed") => Ok(false),
+                err => Err(failed(object, err)),
+            },
+        }
+    }
+
+    /// The object as a [`Source`] for the synchronous CSV reader, streamed rather than copied to disk. Each `open`
+    /// starts a GET on `runtime`, and its body comes through a small channel; the reading must happen off the
+    /// runtime's own threads (under `spawn_blocking`), where waiting for the next piece blocks no task.
+    pub fn stream(&self, object: ObjectRef, runtime: tokio::runtime::Handle) -> S3Stream {
+        S3Stream { client: self.client.clone(), object, runtime }
+    }
+}
+
+/// See [`S3Objects::stream`].
+pub struct S3Stream {
+    client: Client,
+    object: ObjectRef,
+    runtime: tokio::runtime::Handle,
+}
+
+/// Pieces of a body in flight between the GET and the reader.
+const PIECES_IN_FLIGHT: usize = 8;
+
+impl Source for S3Stream {
+    fn open(&self) -> std::io::Result<impl std::io::Read + '_> {
+        let (pieces, received) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(PIECES_IN_FLIGHT);
+        let request =
+            at_version(self.client.get_object().bucket(&self.object.bucket).key(&self.object.key), &self.object);
+        let object = self.object.clone();
+        self.runtime.spawn(async move {
+            let broken = |e: &dyn std::fmt::Display| {
+                std::io::Error::other(format!("s3://{}/{}: {e}", object.bucket, object.key))
+            };
+            let mut answer = match request.send().await {
+                Ok(answer) => answer,
+                Err(err) => {
+                    let _ = pieces.try_send(Err(std::io::Error::other(failed(&object, err.into_service_error()).0)));
+                    return;
+                }
+            };
+            loop {
+                let mut piece = match answer.body.try_next().await {
+                    Ok(Some(bytes)) => Ok(bytes.to_vec()),
+                    Ok(None) => return,
+                    Err(err) => Err(broken(&err)),
+                };
+                // Never a blocking send on the runtime: a full channel waits here, asynchronously, for the reader.
+                loop {
+                    match pieces.try_send(piece) {
+                        Ok(()) => break,
+                        Err(std::sync::mpsc::TrySendError::Full(back)) => {
+                            piece = back;
+                            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+                        }
+                        // The reader is done with the object (it read the header only, say).
+                        Err(std::sync::mpsc::TrySendError::Disconnected(_)) => return,
+                    }
+                }
+            }
+        });
+        Ok(PieceReader { received, piece: Vec::new(), at: 0 })
+    }
+}
+
+struct PieceReader {
+    received: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
+    piece: Vec<u8>,
+    /// How much of `piece` was read.
+    at: usize,
+}
+
+impl std::io::Read for PieceReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.at == self.piece.len() {
+            match self.received.recv() {
+                Ok(piece) => (self.piece, self.at) = (piece?, 0),
+                // The body ended.
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.piece.len() - self.at);
+        buf[..n].copy_from_slice(&self.piece[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
 }
 
 impl ObjectStore for S3Objects {
