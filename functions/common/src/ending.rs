@@ -9,15 +9,16 @@ use ccbulk_shared::pipeline::{S3Objects, Scrub, scrub_upload};
 use super::Telemetry;
 
 pub async fn after_ending<S: JobStore>(store: &S, objects: &S3Objects, telemetry: &Telemetry, id: &JobId) {
-    telemetry.announce(store, id).await;
+    // Read once, for both: the announcement's detail and the upload's removal.
     let job = match store.job(id).await {
-        Ok(Some(job)) => job,
-        Ok(None) => return,
+        Ok(Some(job)) if job.state.has_ended() => job,
+        Ok(_) => return,
         Err(err) => {
-            tracing::error!(job = %id, error = %err, "could not read the job to remove its upload");
+            tracing::error!(job = %id, error = %err, "could not read the job to announce its end and remove its upload");
             return;
         }
     };
+    telemetry.announce(store, &job).await;
     match scrub_upload(store, objects, &job).await {
         Ok(Scrub::NotYet) => {}
         Ok(Scrub::Copied { scrubbed, .. }) => tracing::info!(

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use aws_config::SdkConfig;
 use ccbulk_shared::events::{EventBridge, announce_end};
-use ccbulk_shared::job::{JobId, JobStore};
+use ccbulk_shared::job::{Job, JobStore};
 use ccbulk_shared::metrics::MetricSet;
 
 use super::Env;
@@ -39,12 +39,12 @@ impl Telemetry {
 
     /// Announces the job's ending if it has ended (once per ending, whichever worker sees it first). A failure is
     /// logged, not raised: the job's rows are done either way.
-    pub async fn announce<S: JobStore>(&self, store: &S, job: &JobId) {
+    pub async fn announce<S: JobStore>(&self, store: &S, job: &Job) {
         let Some(events) = &self.events else { return };
         match announce_end(store, events, job).await {
-            Ok(Some(event)) => tracing::info!(job = %job, event = event.detail_type(), "job event published"),
+            Ok(Some(event)) => tracing::info!(job = %job.id, event = event.detail_type(), "job event published"),
             Ok(None) => {}
-            Err(err) => tracing::error!(job = %job, error = %err, "the job's event was not published"),
+            Err(err) => tracing::error!(job = %job.id, error = %err, "the job's event was not published"),
         }
     }
 }

@@ -11,18 +11,16 @@ use std::time::{Duration, Instant, SystemTime};
 
 use aws_config::SdkConfig;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use ccbulk_lambda::{CHUNK_ROWS, ConfigError, Env, MetricsOut, Telemetry, after_ending, s3_client};
+use ccbulk_lambda::{ConfigError, Env, MetricsOut, Telemetry, after_ending, chunking, s3_client};
 use ccbulk_shared::budget::DynamoBudget;
 use ccbulk_shared::connect::{Pacer, RateBudget, SettingNames, Workload};
-use ccbulk_shared::events::JobEvent;
-use ccbulk_shared::job::{ChunkMessage, DynamoJobStore};
+use ccbulk_shared::job::{ChunkMessage, DynamoJobStore, JobState};
 use ccbulk_shared::metrics::MetricSet;
 use ccbulk_shared::pipeline::{
     ChunkReport, ConnectTarget, ImpliedSalesforce, ImpliedSetting, RetryPolicy, S3Objects, SalesforceTarget, Targets,
     provision_chunk,
 };
 use ccbulk_shared::salesforce::{AliasChange, SalesforceDefaults, SalesforceSync};
-use ccbulk_shared::validate::Options;
 use ccbulk_shared::validate::picklists::Picklist;
 use tokio::sync::Mutex;
 
@@ -204,7 +202,9 @@ impl Provision {
         let workers = env.number::<u32>("CCBULK_PROVISION_CONCURRENCY", Some(1))?;
         let burst =
             env.whole_number("CCBULK_CONNECT_WRITE_BURST", Some(RateBudget::default().write_burst), 1..=u32::MAX)?;
-        let chunk_rows = env.whole_number("CCBULK_CHUNK_ROWS", Some(Options::default().chunk_rows), CHUNK_ROWS)?;
+        // How ingest cut the chunks: the size plans the invocation's time, the Salesforce path is the rows'.
+        let chunking = chunking(env)?;
+        let chunk_rows = chunking.chunk_rows;
         let time_limit = Duration::from_secs(env.number::<u64>("CCBULK_TIMEOUT_SECONDS", Some(900))?);
         let max_attempts =
             env.whole_number("CCBULK_MAX_ATTEMPTS", Some(RetryPolicy::default().max_attempts), 1..=u32::MAX)?;
@@ -268,7 +268,7 @@ impl Provision {
             salesforce_defaults: salesforce_defaults(env)?,
             implied: implied_salesforce(env)?,
             alias_change: one_of(env, "CCBULK_SALESFORCE_ALIAS_CHANGE", AliasChange::parse, "refuse or rejoin")?,
-            sync: one_of(env, "CCBULK_SALESFORCE_SYNC", SalesforceSync::parse, "auto, direct or bulkop")?,
+            sync: chunking.sync,
             voice_sync: env.parsed("CCBULK_SALESFORCE_VOICE_SYNC", Some(false), |v| match v {
                 "true" => Ok(true),
                 "false" => Ok(false),
@@ -388,7 +388,7 @@ impl Provision {
         if let Ok(report) = &provisioned {
             let calls = Calls::of(targets).since(calls_before);
             self.telemetry.metrics(&chunk_metrics(&chunk, report, calls, started.elapsed()));
-            if report.job_state.and_then(JobEvent::of).is_some() {
+            if report.job_state.is_some_and(JobState::has_ended) {
                 after_ending(&self.store, &self.objects, &self.telemetry, &chunk.job_id).await;
             }
         }

@@ -92,21 +92,22 @@ pub enum AnnounceError {
     Event(#[from] EventError),
 }
 
-/// Announces the job's ending if it has ended and no worker announced this ending yet. Returns the event sent.
+/// Announces the job's ending (`job` as just read) if it has ended and no worker announced this ending yet.
+/// Returns the event sent.
 pub async fn announce_end<S: JobStore, E: EventSink>(
     store: &S,
     sink: &E,
-    id: &JobId,
+    job: &Job,
 ) -> Result<Option<JobEvent>, AnnounceError> {
-    let Some(job) = store.job(id).await? else { return Ok(None) };
     let Some(event) = JobEvent::of(job.state) else { return Ok(None) };
+    let id = &job.id;
     let c = job.counts;
     // One announcement per ending: a retry that ends the job again has other counts.
     let ending = format!("event.{}.{}.{}.{}", job.state.as_str(), c.succeeded, c.failed, c.invalid);
     if !store.claim_share(id, &ending).await? {
         return Ok(None);
     }
-    sink.publish(event, &JobDetail::of(&job, now_epoch())).await?;
+    sink.publish(event, &JobDetail::of(job, now_epoch())).await?;
     store.share(id, &ending, "sent").await?;
     Ok(Some(event))
 }
@@ -138,7 +139,11 @@ mod tests {
         let object = ObjectRef { bucket: "b".into(), key: "uploads/leavers.csv".into(), version: "v1".into() };
         let job = ingest(&store, &MemoryQueue::default(), file.path(), object, &Options::default()).await.unwrap().job;
         let sink = Kept::default();
-        assert_eq!(announce_end(&store, &sink, &job.id).await.unwrap(), None, "still running");
+        assert_eq!(
+            announce_end(&store, &sink, &store.job(&job.id).await.unwrap().unwrap()).await.unwrap(),
+            None,
+            "still running"
+        );
 
         let lease = crate::job::Lease::new(60);
         let failed = crate::job::RowOutcome { error_message: Some("no such user".into()), ..Default::default() };
@@ -147,8 +152,15 @@ mod tests {
             let outcome = if row == 3 { failed.clone() } else { Default::default() };
             store.finish_row(&job.id, row, status, &outcome, &lease.owner).await.unwrap();
         }
-        assert_eq!(announce_end(&store, &sink, &job.id).await.unwrap(), Some(JobEvent::Finished));
-        assert_eq!(announce_end(&store, &sink, &job.id).await.unwrap(), None, "once per ending");
+        assert_eq!(
+            announce_end(&store, &sink, &store.job(&job.id).await.unwrap().unwrap()).await.unwrap(),
+            Some(JobEvent::Finished)
+        );
+        assert_eq!(
+            announce_end(&store, &sink, &store.job(&job.id).await.unwrap().unwrap()).await.unwrap(),
+            None,
+            "once per ending"
+        );
         let (event, detail) = sink.0.lock().unwrap()[0].clone();
         assert_eq!((event.detail_type(), detail.state), ("Job Finished", "COMPLETED_WITH_ERRORS"));
         assert_eq!((detail.counts.succeeded, detail.counts.failed), (1, 1));
@@ -161,7 +173,11 @@ mod tests {
             .finish_row(&job.id, 3, crate::job::RowStatus::Succeeded, &Default::default(), &again.owner)
             .await
             .unwrap();
-        assert_eq!(announce_end(&store, &sink, &job.id).await.unwrap(), Some(JobEvent::Finished), "the retry's ending");
+        assert_eq!(
+            announce_end(&store, &sink, &store.job(&job.id).await.unwrap().unwrap()).await.unwrap(),
+            Some(JobEvent::Finished),
+            "the retry's ending"
+        );
         assert_eq!(sink.0.lock().unwrap()[1].1.state, "SUCCEEDED");
     }
 }

@@ -13,6 +13,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemOutput};
 use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, KeysAndAttributes, Put, TransactWriteItem, Update};
 
@@ -325,6 +326,11 @@ impl DynamoJobStore {
         HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
     }
 
+    /// An UpdateItem on the job's `JOB` item, for the caller to give its expressions and condition.
+    fn update_job(&self, id: &JobId) -> UpdateItemFluentBuilder {
+        self.client.update_item().table_name(&self.table).set_key(Some(self.key(job_pk(id), "JOB".into())))
+    }
+
     /// One of a job's items (its `JOB` item, a row, a shared reading), read consistently.
     async fn job_entry(&self, id: &JobId, sk: String) -> Result<Option<Item>, StoreError> {
         let got = self
@@ -402,12 +408,7 @@ impl DynamoJobStore {
             }
         }
         tracing::warn!(job = %id, ?seen, ?counted, "the job's counters did not add up to its rows: counted again");
-        let mut update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(self.key(job_pk(id), "JOB".into())))
-            .expression_attribute_values(":now", n(now_epoch()));
+        let mut update = self.update_job(id).expression_attribute_values(":now", n(now_epoch()));
         let (mut sets, mut conditions) = (vec!["updated_at = :now".to_owned()], Vec::new());
         for status in RowStatus::ALL {
             let name = counter(status);
@@ -451,10 +452,7 @@ impl DynamoJobStore {
                 return Ok(settled);
             }
             let result = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(self.key(job_pk(id), "JOB".into())))
+                .update_job(id)
                 .update_expression("SET #s = :new")
                 .condition_expression("#s = :old AND #p = :p AND #ip = :ip")
                 .expression_attribute_names("#s", "state")
@@ -813,10 +811,7 @@ impl JobStore for DynamoJobStore {
     }
 
     async fn finish_ingest(&self, id: &JobId, chunks: u32, rows: u64) -> Result<(), StoreError> {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(self.key(job_pk(id), "JOB".into())))
+        self.update_job(id)
             .update_expression("SET #s = :s, updated_at = :now, chunks = :c, #r = :r")
             .expression_attribute_names("#s", "state")
             .expression_attribute_names("#r", ROWS)
@@ -839,10 +834,7 @@ impl JobStore for DynamoJobStore {
 
     async fn record_chunks_sent(&self, id: &JobId, sent: u32) -> Result<(), StoreError> {
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(self.key(job_pk(id), "JOB".into())))
+            .update_job(id)
             .update_expression("SET #c = :n")
             .condition_expression("attribute_exists(pk) AND (attribute_not_exists(#c) OR #c < :n)")
             .expression_attribute_names("#c", CHUNKS_SENT)
@@ -854,10 +846,7 @@ impl JobStore for DynamoJobStore {
     }
 
     async fn pause_job(&self, id: &JobId, reason: &str) -> Result<(), StoreError> {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(self.key(job_pk(id), "JOB".into())))
+        self.update_job(id)
             .update_expression("SET paused_reason = :r, paused_since = if_not_exists(paused_since, :now)")
             .expression_attribute_values(":r", s(stored_message(reason)))
             .expression_attribute_values(":now", n(now_epoch()))
@@ -869,10 +858,7 @@ impl JobStore for DynamoJobStore {
     }
 
     async fn set_scrubbed(&self, id: &JobId, copy: &ObjectRef) -> Result<(), StoreError> {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(self.key(job_pk(id), "JOB".into())))
+        self.update_job(id)
             .update_expression("SET scrubbed_bucket = :b, scrubbed_key = :k, scrubbed_version = :v")
             .expression_attribute_values(":b", s(&copy.bucket))
             .expression_attribute_values(":k", s(&copy.key))
@@ -886,10 +872,7 @@ impl JobStore for DynamoJobStore {
 
     async fn resume_job(&self, id: &JobId) -> Result<(), StoreError> {
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(self.key(job_pk(id), "JOB".into())))
+            .update_job(id)
             .update_expression("REMOVE paused_reason, paused_since")
             .condition_expression("attribute_exists(paused_reason)")
             .send()
@@ -899,10 +882,7 @@ impl JobStore for DynamoJobStore {
     }
 
     async fn fail_job(&self, id: &JobId, reason: &str) -> Result<(), StoreError> {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(self.key(job_pk(id), "JOB".into())))
+        self.update_job(id)
             .update_expression("SET #s = :s, #e = :e, updated_at = :now")
             .expression_attribute_names("#s", "state")
             .expression_attribute_names("#e", "error")

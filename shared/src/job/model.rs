@@ -70,6 +70,11 @@ impl JobState {
         }
     }
 
+    /// Whether the job is over: every row done, or its file unusable.
+    pub fn has_ended(self) -> bool {
+        matches!(self, JobState::Succeeded | JobState::CompletedWithErrors | JobState::Failed)
+    }
+
     pub fn parse(text: &str) -> Option<Self> {
         [Self::Ingesting, Self::Running, Self::Succeeded, Self::CompletedWithErrors, Self::Failed]
             .into_iter()

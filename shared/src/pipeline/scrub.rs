@@ -7,7 +7,7 @@
 use super::S3Objects;
 use crate::format::scrub::{Scrubbed, scrub};
 use crate::format::{DialectChoice, FileError, Header, RecordReader};
-use crate::job::{Job, JobState, JobStore, ObjectRef, StoreError};
+use crate::job::{Job, JobStore, ObjectRef, StoreError};
 use crate::pipeline::ObjectError;
 
 /// Where the copies without passwords go, beside `uploads/` (which triggers ingest) in the same bucket.
@@ -37,8 +37,7 @@ pub enum Scrub {
 }
 
 pub async fn scrub_upload<S: JobStore>(store: &S, objects: &S3Objects, job: &Job) -> Result<Scrub, ScrubError> {
-    let ended = matches!(job.state, JobState::Succeeded | JobState::CompletedWithErrors | JobState::Failed);
-    if !ended || job.scrubbed.is_some() {
+    if !job.state.has_ended() || job.scrubbed.is_some() {
         return Ok(Scrub::NotYet);
     }
     let Some(dialect) = job.dialect else {
