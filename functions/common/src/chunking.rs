@@ -11,7 +11,7 @@ use super::{CHUNK_ROWS, ConfigError, Env};
 pub fn chunking(env: &Env) -> Result<Options, ConfigError> {
     let chunk_rows = env.whole_number("CCBULK_CHUNK_ROWS", Some(Options::default().chunk_rows), CHUNK_ROWS)?;
     let sync = env.parsed("CCBULK_SALESFORCE_SYNC", Some(SalesforceSync::Auto), |v| {
-        SalesforceSync::parse(v).ok_or("one of auto, direct, bulkop")
+        SalesforceSync::parse(v).ok_or("one of auto, direct or bulkop")
     })?;
     Ok(Options { chunk_rows, sync, ..Options::default() })
 }
