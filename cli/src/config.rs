@@ -35,6 +35,7 @@ struct RawConnect {
     read_rate: Option<f64>,
     read_burst: Option<u32>,
     max_in_flight: Option<u32>,
+    users_quota: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -95,6 +96,8 @@ pub struct ConnectConfig {
     pub budget: RateBudget,
     /// The most rows worked at once, whatever the rate and latency ask.
     pub max_in_flight: usize,
+    /// The instance's "Users per instance" quota, which `ccbulk plan` holds creates against.
+    pub users_quota: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -222,6 +225,7 @@ fn connect_config(raw: RawConnect) -> Result<ConnectConfig, String> {
         identity_management,
         budget,
         max_in_flight: positive("[connect] max_in_flight", raw.max_in_flight.unwrap_or(MAX_IN_FLIGHT as u32))? as usize,
+        users_quota: raw.users_quota.unwrap_or(ccbulk_shared::pipeline::DEFAULT_USERS_QUOTA),
     })
 }
 

@@ -5,6 +5,7 @@ mod config;
 mod exit;
 mod init;
 mod logging;
+mod plan;
 mod progress;
 mod retry;
 mod run;
@@ -35,6 +36,9 @@ enum Command {
     Rules,
     /// Provision a file's users: into sandboxes started for the run, or with --config into a real instance and org.
     Run(run::Args),
+    /// What a run of a file would do to each row (create, update, no change, remove, fail), read from the instance
+    /// and org with nothing written.
+    Plan(plan::Args),
     /// The jobs in the local store (or a deployed stack's, with --api), one job's rows and its report.
     Status(status::Args),
     /// Upload a file to a deployed stack's bucket and follow its job through the status API.
@@ -50,6 +54,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => validate::run(&args),
         Command::Rules => validate::list_rules(),
         Command::Run(args) => run::run(&args),
+        Command::Plan(args) => plan::run(&args),
         Command::Status(args) => status::run(&args),
         Command::Submit(args) => submit::run(&args),
         Command::Retry(args) => retry::run(&args),

@@ -899,3 +899,115 @@ fn retry_works_a_local_jobs_failed_rows_again_against_its_config() {
     assert_eq!(code, 2);
     assert!(err.contains("changed since job"), "{err}");
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Plan
+
+#[test]
+fn plan_names_every_verdict_against_a_seeded_org_and_writes_nothing() {
+    let stage = Stage::start(|connect, salesforce| {
+        // Room for one more user in the instance, as its quota says.
+        for instance in &mut connect.instances {
+            instance.max_users = instance.users.len() + 1;
+        }
+        salesforce.users.push(UserSeed {
+            id: None,
+            username: "member.elsewhere@plan.example.com".into(),
+            email: "member.elsewhere@plan.example.com".into(),
+            first_name: Some("Mel".into()),
+            last_name: "Elsewhere".into(),
+            alias: "melse".into(),
+            profile: "Standard User".into(),
+            call_center: Some("Support EMEA".into()),
+            permission_sets: Vec::new(),
+            active: true,
+        });
+        // One Voice seat: the first new member takes it.
+        salesforce.voice_seats = Some(1);
+    });
+    let scratch = Scratch::new();
+    let quota = stage.connect_users().len() + 1;
+    let config = stage.config(&scratch);
+    let text = std::fs::read_to_string(&config).unwrap();
+    // One chunk, one row at a time: the run then hands out the last seat and the last room in the file's order, as
+    // the plan counts them (chunks and rows worked at once may hand them to later rows).
+    let text = text.replace("chunk_rows = 5", "chunk_rows = 20");
+    std::fs::write(
+        &config,
+        text.replace("max_in_flight = 3\n", &format!("max_in_flight = 1\nusers_quota = {quota}\n")),
+    )
+    .unwrap();
+    let input = scratch.write(
+        "plan.csv",
+        "action,username,password,first_name,last_name,email,routing_profile,security_profiles,sf_username,contact_center,role\n\
+         add,plan.new,Welcome123!Ab,Nia,New,nia.new@plan.example.com,Basic Routing Profile,Agent,nia.new@plan.example.com,Northwind Support,Agent\n\
+         update,uqureshi,,,,,Basic Routing Profile,Agent,,,\n\
+         update,vrossi,,,,,Support Tier 2,Agent,,,\n\
+         add,plan.ghost,Welcome123!Ab,Gus,Ghost,,No Such Profile,Agent,,,\n\
+         add,plan.member,Welcome123!Ab,Mel,Elsewhere,member.elsewhere@plan.example.com,Basic Routing Profile,Agent,member.elsewhere@plan.example.com,Northwind Support,Agent\n\
+         add,plan.seatless,Welcome123!Ab,Sam,Seatless,sam.seatless@plan.example.com,Basic Routing Profile,Agent,sam.seatless@plan.example.com,Northwind Support,Agent\n\
+         add,plan.over,Welcome123!Ab,Ola,Over,,Basic Routing Profile,Agent,,,\n\
+         add,plan.weak,weakpass,Wes,Weak,,Basic Routing Profile,Agent,,,\n\
+         remove,bcosta,,,,,,,,,\n\
+         add,plan.after,Welcome123!Ab,Abe,After,,Basic Routing Profile,Agent,,,\n",
+    );
+    let connect_before = stage.connect.snapshot();
+    let salesforce_users_before = stage.salesforce.snapshot().users;
+
+    let (code, out, err) = scratch.run(&["plan", "--config", config.to_str().unwrap(), input.to_str().unwrap()]);
+    assert_eq!(code, 1, "rows would fail: {out}\n{err}");
+    assert!(out.contains("plan: 2 to create, 1 to update, 1 unchanged, 1 to remove, 5 would fail"), "{out}");
+    assert_eq!(stage.connect.writes(), 0, "no Connect write: {:?}", stage.connect.counters().calls);
+    assert_eq!(stage.salesforce.writes(), 0, "no Salesforce write");
+    let unchanged = |now: serde_json::Value, before: serde_json::Value| assert_eq!(now, before, "nothing changed");
+    unchanged(serde_json::json!(stage.connect.snapshot().instances), serde_json::json!(connect_before.instances));
+    unchanged(serde_json::json!(stage.salesforce.snapshot().users), serde_json::json!(salesforce_users_before));
+
+    let plan = scratch.report("plan.plan.csv");
+    let line = |row: &str| plan.iter().find(|l| l["Row"] == row).unwrap_or_else(|| panic!("no row {row}: {plan:?}"));
+    let expect = |row: &str, verdict: &str, reason: &str| {
+        let line = line(row);
+        assert_eq!(line["Plan"], verdict, "row {row}: {line:?}");
+        assert!(line["Reason"].contains(reason), "row {row}: {line:?}");
+    };
+    expect("2", "create", "");
+    assert_eq!((line("2")["AmazonConnect"].as_str(), line("2")["Salesforce"].as_str()), ("create", "create"));
+    expect("3", "no change", "");
+    expect("4", "update", "");
+    assert_eq!(line("4")["AmazonConnect"], "update (routing profile)");
+    expect("5", "fail", "Amazon Connect: the instance has no routing profile named \"No Such Profile\"");
+    expect("6", "fail", "Salesforce: the user belongs to the contact center \"Support EMEA\"");
+    expect("7", "fail", "Salesforce: no Salesforce Voice User permission set license is left");
+    expect("8", "fail", &format!("Amazon Connect: the instance would hold more users than its quota of {quota}"));
+    expect("9", "fail", "invalid: column \"password\"");
+    expect("10", "remove", "");
+    // The remove above makes room for one more.
+    expect("11", "create", "");
+    let everything = format!("{out}{err}{}", std::fs::read_to_string(scratch.path("plan.plan.csv")).unwrap());
+    for password in passwords_of(&input) {
+        assert!(!everything.contains(&password), "a password reached the plan's output");
+    }
+
+    // The run does what the plan said: the rows it said would fail fail, the others succeed.
+    let (_, out, err) = scratch.run(&["run", "-q", "--config", config.to_str().unwrap(), input.to_str().unwrap()]);
+    assert!(stage.connect.writes() > 0 && stage.salesforce.writes() > 0, "the counters see a run's writes");
+    let report = scratch.report("plan.report.csv");
+    for (line, outcome) in plan.iter().zip(&report) {
+        let expected: &[&str] = if line["Plan"] == "fail" { &["FAILED", "INVALID"] } else { &["SUCCEEDED"] };
+        assert!(expected.contains(&outcome["Status"].as_str()), "plan {line:?}, run {outcome:?}\n{out}\n{err}");
+    }
+}
+
+#[test]
+fn the_native_example_plans_on_the_embedded_sandboxes() {
+    let scratch = Scratch::new();
+    let input = scratch.copy_example("ccbulk-agents.csv");
+    let (code, out, err) = scratch.run(&["plan", input.to_str().unwrap()]);
+    // The binary fails a plan that made any write on its embedded sandboxes (exit 2).
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("plan: 25 to create, 2 to update, 0 unchanged, 1 to remove, 0 would fail"), "{out}");
+    assert!(out.contains("nothing was written"), "{out}");
+    let plan = scratch.report("ccbulk-agents.plan.csv");
+    assert_eq!(plan.len(), 28);
+    assert!(plan.iter().all(|line| !line["Plan"].is_empty()), "{plan:?}");
+}

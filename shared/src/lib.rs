@@ -10,6 +10,7 @@ pub mod format;
 pub mod job;
 pub mod metrics;
 pub mod pipeline;
+pub mod plan;
 pub mod report;
 #[cfg(feature = "salesforce")]
 pub mod salesforce;

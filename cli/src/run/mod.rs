@@ -69,12 +69,12 @@ pub struct Args {
 }
 
 /// A run that could not start or go on, with the exit code it ends with.
-struct Stop {
-    code: u8,
-    message: String,
+pub(crate) struct Stop {
+    pub code: u8,
+    pub message: String,
 }
 
-fn unusable(message: impl Into<String>) -> Stop {
+pub(crate) fn unusable(message: impl Into<String>) -> Stop {
     Stop { code: exit::UNUSABLE, message: message.into() }
 }
 
@@ -96,7 +96,18 @@ pub fn run(args: &Args) -> ExitCode {
     }
 }
 
-async fn execute(args: &Args) -> Result<u8, Stop> {
+/// Where a run (or a plan) of a file goes, and how its file is read.
+pub(crate) struct Prepared {
+    pub config: Config,
+    pub targets: Targets,
+    /// The sandboxes started for this process, when no config names a real instance and org.
+    pub embedded: Option<targets::Embedded>,
+    pub options: Options,
+}
+
+/// The targets `args` name (the config's instance and org, or sandboxes started in process), checked, and the
+/// options the file is read with.
+pub(crate) async fn prepare(args: &Args) -> Result<Prepared, Stop> {
     let config = match &args.config {
         Some(path) => Config::load(path).map_err(|e| unusable(e.to_string()))?,
         None => Config::default(),
@@ -104,7 +115,6 @@ async fn execute(args: &Args) -> Result<u8, Stop> {
     let embedded_run = args.config.is_none();
     let telephony = args.telephony_model.or(config.run.telephony_model).unwrap_or(TelephonyModel::AmazonConnect);
     let path = args.file.as_path();
-    let object = LocalFiles::object(path).map_err(|e| unusable(e.to_string()))?;
 
     // Targets first: a config's instance says how it manages identities, which validation needs.
     let (targets, embedded, instance_identity) = if embedded_run {
@@ -144,6 +154,13 @@ async fn execute(args: &Args) -> Result<u8, Stop> {
         chunk_rows: config.run.chunk_rows,
         sync: targets.salesforce.as_ref().map_or(SalesforceSync::Auto, |s| s.sync),
     };
+    Ok(Prepared { config, targets, embedded, options })
+}
+
+async fn execute(args: &Args) -> Result<u8, Stop> {
+    let path = args.file.as_path();
+    let object = LocalFiles::object(path).map_err(|e| unusable(e.to_string()))?;
+    let Prepared { config, targets, embedded, options } = prepare(args).await?;
 
     let state = args.state.clone().unwrap_or_else(|| config.run.state.clone());
     if let Some(folder) = state.parent().filter(|p| !p.as_os_str().is_empty()) {

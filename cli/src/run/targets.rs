@@ -36,6 +36,11 @@ impl Embedded {
         Ok(embedded)
     }
 
+    /// Writes either sandbox has been asked for.
+    pub fn writes(&self) -> u64 {
+        self.connect.writes() + self.salesforce.writes()
+    }
+
     /// Targets in the sandboxes: the instance that manages identities as the file expects.
     pub fn targets(&self, identity: IdentityManagement) -> Result<Targets, String> {
         let alias = match identity {

@@ -105,6 +105,12 @@ impl ConnectSandbox {
         self.app.gate.counters()
     }
 
+    /// Calls that change an instance (creates, updates, deletes, tags), whether admitted or not: a plan makes none.
+    pub fn writes(&self) -> u64 {
+        let reads = ["Describe", "List", "Search"];
+        self.counters().calls.iter().filter(|(op, _)| !reads.iter().any(|r| op.starts_with(r))).map(|(_, n)| n).sum()
+    }
+
     /// What the sandbox holds and has seen.
     pub fn snapshot(&self) -> Snapshot {
         snapshot(&self.app)

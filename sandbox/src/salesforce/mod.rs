@@ -64,6 +64,8 @@ struct App {
     knobs: Mutex<SalesforceKnobs>,
     world: Mutex<World>,
     voice: Mutex<Option<bulkop::VoiceSync>>,
+    /// Requests that may change the org: every one but GETs and the token endpoint's sign-ins.
+    writes: std::sync::atomic::AtomicU64,
 }
 
 /// How often the background processor moves bulk jobs and records on.
@@ -113,10 +115,16 @@ impl SalesforceSandbox {
             seed,
             world: Mutex::new(World { org, sessions: HashMap::new(), counters }),
             voice: Mutex::new(None),
+            writes: Default::default(),
         });
         let server = bound.serve(router(app.clone()));
         let processor = spawn_processor(&app);
         Ok(Self { server, app, processor })
+    }
+
+    /// Requests that may change the org (all but GETs and sign-ins), answered or refused: a plan makes none.
+    pub fn writes(&self) -> u64 {
+        self.app.writes.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Both the login host (token endpoint) and the instance URL.
@@ -303,6 +311,7 @@ fn router(app: Arc<App>) -> Router {
         .route("/_sandbox/state", get(inspect_state))
         .route("/_sandbox/knobs", get(inspect_knobs).put(replace_knobs))
         .layer(axum::middleware::from_fn(request_size))
+        .layer(axum::middleware::from_fn_with_state(app.clone(), count_writes))
         .with_state(app)
 }
 
@@ -312,6 +321,19 @@ const URI_AND_HEADERS_MAX: usize = 16_384;
 
 /// A URI past the limit is answered 414 URI Too Long, and a URI and headers past it together 431 Request Header
 /// Fields Too Large, as the article says; the request goes no further.
+async fn count_writes(
+    State(app): State<Arc<App>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let path = request.uri().path();
+    if request.method() != axum::http::Method::GET && path != "/services/oauth2/token" && !path.starts_with("/_sandbox")
+    {
+        app.writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    next.run(request).await
+}
+
 async fn request_size(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let uri = request.uri().to_string().len();
     let headers: usize = request.headers().iter().map(|(name, value)| name.as_str().len() + value.len() + 4).sum();
@@ -456,8 +478,11 @@ fn run_query(org: &Org, soql: &str, offset: usize, version: &str) -> Response {
         Ok(query) => query,
         Err(err) => return errors(StatusCode::BAD_REQUEST, &[err]),
     };
+    // Licenses are counted as they are read.
+    let licenses = if query.object == "PermissionSetLicense" { org.permission_set_licenses() } else { Vec::new() };
     // A query by Id reads its records straight away, in the order a scan would give them.
     let candidates: Box<dyn Iterator<Item = &Record>> = match query.ids() {
+        _ if query.object == "PermissionSetLicense" => Box::new(licenses.iter()),
         Some(ids) => {
             let ids: BTreeSet<String> = ids.iter().filter_map(|id| org::canonical_id(id)).collect();
             let object = query.object;

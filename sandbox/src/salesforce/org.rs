@@ -119,6 +119,16 @@ pub const SCHEMAS: &[Schema] = &[
         deletable: true,
         lengths: &[("Argument1", 255), ("Argument2", 255), ("Argument3", 255), ("Argument4", 255), ("Argument5", 255)],
     },
+    // Read-only: the org's permission set licenses, of which the sandbox knows one, "Salesforce Voice User", when the
+    // seed counts its seats (Object Reference, PermissionSetLicense: TotalLicenses, UsedLicenses; query only).
+    Schema {
+        name: "PermissionSetLicense",
+        prefix: "0PL",
+        fields: &["Id", "DeveloperName", "MasterLabel", "TotalLicenses", "UsedLicenses", "Status"],
+        required: &[],
+        deletable: false,
+        lengths: &[],
+    },
     Schema {
         name: "CallCenter",
         prefix: "04v",
@@ -552,11 +562,7 @@ impl Org {
         if let Some(seats) = self.voice_seats
             && self.voice_permission_sets.contains(&permission_set)
         {
-            let voice_users: HashSet<&str> = self
-                .records("PermissionSetAssignment")
-                .filter(|r| r["PermissionSetId"].as_str().is_some_and(|ps| self.voice_permission_sets.contains(ps)))
-                .filter_map(|r| r["AssigneeId"].as_str())
-                .collect();
+            let voice_users = self.voice_users();
             if !voice_users.contains(assignee.as_str()) && voice_users.len() >= seats {
                 return Err(vec![SfError::new(
                     "LICENSE_LIMIT_EXCEEDED",
@@ -566,6 +572,24 @@ impl Org {
             }
         }
         Ok(())
+    }
+
+    /// The users who hold a Voice permission set: each takes one seat of the license, whatever sets they hold.
+    fn voice_users(&self) -> HashSet<&str> {
+        self.records("PermissionSetAssignment")
+            .filter(|r| r["PermissionSetId"].as_str().is_some_and(|ps| self.voice_permission_sets.contains(ps)))
+            .filter_map(|r| r["AssigneeId"].as_str())
+            .collect()
+    }
+
+    /// The org's permission set licenses as a query reads them: the Voice one, its seats used counted now.
+    pub fn permission_set_licenses(&self) -> Vec<Record> {
+        let Some(seats) = self.voice_seats else { return Vec::new() };
+        let record = json!({
+            "Id": "0PL000000000001AAA", "DeveloperName": "SalesforceVoiceUser", "MasterLabel": "Salesforce Voice User",
+            "TotalLicenses": seats, "UsedLicenses": self.voice_users().len(), "Status": "Active",
+        });
+        record.as_object().cloned().into_iter().collect()
     }
 
     /// A lookup field must hold a well-formed id of an existing record of `object`.

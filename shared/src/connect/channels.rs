@@ -129,6 +129,21 @@ impl ChannelLists {
         *self == Self::default()
     }
 
+    /// The names of the lists that hold something, for a plan's "fields that differ".
+    pub fn fields(&self) -> Vec<&'static str> {
+        [
+            ("auto accept per channel", self.auto_accept.is_empty()),
+            ("after-contact work per channel", self.after_contact_work.is_empty()),
+            ("phone numbers per channel", self.phone_numbers.is_empty()),
+            ("persistent connection per channel", self.persistent_connection.is_empty()),
+            ("voice enhancement", self.voice_enhancement.is_empty()),
+        ]
+        .into_iter()
+        .filter(|(_, empty)| !empty)
+        .map(|(name, _)| name)
+        .collect()
+    }
+
     /// The lists that differ from the user's (a list the row leaves empty is left alone).
     pub fn changes_from(&self, user: &User) -> Self {
         Self {

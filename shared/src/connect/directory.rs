@@ -376,7 +376,7 @@ impl UsersPath {
 
 /// How many users the instance holds: SearchUsers without criteria, one result (its `ApproximateTotalCount` counts
 /// every match).
-async fn instance_users(client: &Client, instance: &str, pacer: &Pacer) -> Result<u64, ProvisionError> {
+pub(super) async fn instance_users(client: &Client, instance: &str, pacer: &Pacer) -> Result<u64, ProvisionError> {
     let call = client.search_users().instance_id(instance).max_results(1);
     let found = pacer.send(Api::SearchUsers, None, || call.clone().send()).await.map_err(ProvisionError::from_sdk)?;
     Ok(found.approximate_total_count().map_or(0, |count| count.max(0) as u64))

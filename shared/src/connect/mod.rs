@@ -1,10 +1,12 @@
 //! The Amazon Connect side of provisioning, over aws-sdk-connect (feature `connect`).
 
 mod attempts;
+mod changes;
 mod channels;
 mod directory;
 mod hierarchy;
 mod pacing;
+mod planner;
 mod provisioner;
 mod schedule;
 

@@ -1,24 +1,22 @@
 //! Create, adopt, update and remove one user in Amazon Connect, idempotently: a user who already exists is adopted
 //! and brought to the row's settings; a user already gone is removed.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::Mutex;
 use std::time::Instant;
 
 use aws_sdk_connect::Client;
 use aws_sdk_connect::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_connect::types::{
-    PhoneType as SdkPhoneType, QuickConnectConfig, QuickConnectType, User, UserIdentityInfo, UserPhoneConfig,
-    UserQuickConnectConfig,
-};
+use aws_sdk_connect::types::{QuickConnectConfig, QuickConnectType, User, UserQuickConnectConfig};
 use futures_util::StreamExt;
 
 use super::attempts::passes;
+use super::changes::{NewUser, UserChanges, identity_info, phone_config};
 use super::channels::{ChannelLists, given};
 use super::directory::{Directory, every_page, lock};
 use super::pacing::{Api, Pacer};
-use crate::domain::{ConnectUser, IdentityManagement, PhoneSettings, PhoneType};
+use crate::domain::{ConnectUser, IdentityManagement};
 
 /// Why a row's Connect side failed; `retryable` failures (throttles past the SDK's retries, 5xx, network) may succeed
 /// on a later attempt, the others need the file or the instance fixed.
@@ -90,22 +88,14 @@ impl ConnectProvisioner<'_> {
         if let Some(existing) = directory.user_id(username) {
             return self.bring_to(&existing, user, directory).await;
         }
-        let routing = directory.routing_profile(
-            user.routing_profile
-                .as_ref()
-                .ok_or_else(|| ProvisionError::permanent("a new user needs a routing profile"))?,
-        )?;
-        let security =
-            user.security_profiles.iter().map(|p| directory.security_profile(p)).collect::<Result<Vec<_>, _>>()?;
-        let hierarchy = user.hierarchy_group.as_ref().map(|g| directory.hierarchy_group(g)).transpose()?;
-        let (channels, whole_phone_config) = ChannelLists::of(&user.phone)?;
+        let NewUser { routing, security, hierarchy, channels, whole_phone_config } = NewUser::of(user, directory)?;
         let mut call = self
             .client
             .create_user()
             .instance_id(self.instance_id)
             .username(username)
             .set_password(user.password.as_ref().map(|p| p.expose().to_owned()))
-            .identity_info(self.identity_info(user, None))
+            .identity_info(identity_info(self.identity, user, None))
             .set_phone_config(whole_phone_config.then(|| phone_config(&user.phone, None)))
             .set_auto_accept_configs(given(channels.auto_accept))
             .set_after_contact_work_configs(given(channels.after_contact_work))
@@ -162,90 +152,71 @@ impl ConnectProvisioner<'_> {
     ) -> Result<ConnectOutcome, ProvisionError> {
         let fresh = directory.fresh_since(user_id);
         let current = &self.describe(user_id, fresh).await?;
-
-        let wanted_identity = self.identity_info(user, current.identity_info());
-        let identity_changes =
-            self.identity != IdentityManagement::ExistingDirectory && Some(&wanted_identity) != current.identity_info();
-        if identity_changes {
+        let changes = UserChanges::between(self.identity, current, user, directory)?;
+        if let Some(identity) = changes.identity {
             let call = self
                 .client
                 .update_user_identity_info()
                 .instance_id(self.instance_id)
                 .user_id(user_id)
-                .identity_info(wanted_identity);
+                .identity_info(identity);
             self.pacer
                 .send(Api::UpdateUserIdentityInfo, fresh, || call.clone().send())
                 .await
                 .map_err(ProvisionError::from_sdk)?;
         }
-        let (channels, whole_phone_config) = ChannelLists::of(&user.phone)?;
-        let wanted_phone = phone_config(&user.phone, current.phone_config());
-        if whole_phone_config && Some(&wanted_phone) != current.phone_config() {
+        if let Some(phone) = changes.phone {
             let call = self
                 .client
                 .update_user_phone_config()
                 .instance_id(self.instance_id)
                 .user_id(user_id)
-                .phone_config(wanted_phone);
+                .phone_config(phone);
             self.pacer
                 .send(Api::UpdateUserPhoneConfig, fresh, || call.clone().send())
                 .await
                 .map_err(ProvisionError::from_sdk)?;
         }
-        self.update_channels(user_id, &channels, current, fresh).await?;
-        if let Some(profile) = &user.routing_profile {
-            let wanted = directory.routing_profile(profile)?;
-            if current.routing_profile_id() != Some(wanted.as_str()) {
-                let call = self
-                    .client
-                    .update_user_routing_profile()
-                    .instance_id(self.instance_id)
-                    .user_id(user_id)
-                    .routing_profile_id(wanted);
-                self.pacer
-                    .send(Api::UpdateUserRoutingProfile, fresh, || call.clone().send())
-                    .await
-                    .map_err(ProvisionError::from_sdk)?;
-            }
+        self.update_channels(user_id, &changes.channels, current, fresh).await?;
+        if let Some(profile) = changes.routing_profile {
+            let call = self
+                .client
+                .update_user_routing_profile()
+                .instance_id(self.instance_id)
+                .user_id(user_id)
+                .routing_profile_id(profile);
+            self.pacer
+                .send(Api::UpdateUserRoutingProfile, fresh, || call.clone().send())
+                .await
+                .map_err(ProvisionError::from_sdk)?;
         }
-        if !user.security_profiles.is_empty() {
-            let wanted: BTreeSet<String> =
-                user.security_profiles.iter().map(|p| directory.security_profile(p)).collect::<Result<_, _>>()?;
-            let present: BTreeSet<String> = current.security_profile_ids().iter().cloned().collect();
-            if wanted != present {
-                let call = self
-                    .client
-                    .update_user_security_profiles()
-                    .instance_id(self.instance_id)
-                    .user_id(user_id)
-                    .set_security_profile_ids(Some(wanted.into_iter().collect()));
-                self.pacer
-                    .send(Api::UpdateUserSecurityProfiles, fresh, || call.clone().send())
-                    .await
-                    .map_err(ProvisionError::from_sdk)?;
-            }
+        if let Some(profiles) = changes.security_profiles {
+            let call = self
+                .client
+                .update_user_security_profiles()
+                .instance_id(self.instance_id)
+                .user_id(user_id)
+                .set_security_profile_ids(Some(profiles));
+            self.pacer
+                .send(Api::UpdateUserSecurityProfiles, fresh, || call.clone().send())
+                .await
+                .map_err(ProvisionError::from_sdk)?;
         }
-        if let Some(group) = &user.hierarchy_group {
-            let wanted = directory.hierarchy_group(group)?;
-            if current.hierarchy_group_id() != Some(wanted.as_str()) {
-                let call = self
-                    .client
-                    .update_user_hierarchy()
-                    .instance_id(self.instance_id)
-                    .user_id(user_id)
-                    .hierarchy_group_id(wanted);
-                self.pacer
-                    .send(Api::UpdateUserHierarchy, fresh, || call.clone().send())
-                    .await
-                    .map_err(ProvisionError::from_sdk)?;
-            }
+        if let Some(group) = changes.hierarchy_group {
+            let call = self
+                .client
+                .update_user_hierarchy()
+                .instance_id(self.instance_id)
+                .user_id(user_id)
+                .hierarchy_group_id(group);
+            self.pacer
+                .send(Api::UpdateUserHierarchy, fresh, || call.clone().send())
+                .await
+                .map_err(ProvisionError::from_sdk)?;
         }
-        let present_tags = current.tags();
-        let missing_tags: Vec<&(String, String)> =
-            user.tags.iter().filter(|(k, v)| present_tags.and_then(|t| t.get(k)) != Some(v)).collect();
-        if let (false, Some(arn)) = (missing_tags.is_empty(), current.arn()) {
+        if let (false, Some(arn)) = (changes.tags.is_empty(), current.arn()) {
             let mut call = self.client.tag_resource().resource_arn(arn);
-            for (key, value) in missing_tags {
+            for (key, value) in &changes.tags {
                 call = call.tags(key, value);
             }
             self.pacer.send(Api::TagResource, fresh, || call.clone().send()).await.map_err(ProvisionError::from_sdk)?;
@@ -257,7 +228,7 @@ impl ConnectProvisioner<'_> {
         })
     }
 
-    async fn describe(&self, user_id: &str, fresh: Option<Instant>) -> Result<User, ProvisionError> {
+    pub(super) async fn describe(&self, user_id: &str, fresh: Option<Instant>) -> Result<User, ProvisionError> {
         let described = self
             .pacer
             .send(Api::DescribeUser, fresh, || {
@@ -517,50 +488,4 @@ impl ConnectProvisioner<'_> {
             .and_then(|u| u.id())
             .map(str::to_owned))
     }
-
-    /// The identity info to send: the row's values over the current ones. SAML instances take no primary email.
-    fn identity_info(&self, user: &ConnectUser, current: Option<&UserIdentityInfo>) -> UserIdentityInfo {
-        let pick = |row: &Option<String>, now: Option<&str>| row.clone().or_else(|| now.map(str::to_owned));
-        let email = if self.identity == IdentityManagement::Saml {
-            None
-        } else {
-            pick(&user.identity.email, current.and_then(|c| c.email()))
-        };
-        UserIdentityInfo::builder()
-            .set_first_name(pick(&user.identity.first_name, current.and_then(|c| c.first_name())))
-            .set_last_name(pick(&user.identity.last_name, current.and_then(|c| c.last_name())))
-            .set_email(email)
-            .set_secondary_email(pick(&user.identity.secondary_email, current.and_then(|c| c.secondary_email())))
-            .set_mobile(pick(&user.identity.mobile, current.and_then(|c| c.mobile())))
-            .build()
-    }
-}
-
-/// The phone config to send: the row's values over the current ones; a soft phone when neither says.
-fn phone_config(phone: &PhoneSettings, current: Option<&UserPhoneConfig>) -> UserPhoneConfig {
-    let phone_type = match phone.phone_type {
-        Some(PhoneType::DeskPhone) => SdkPhoneType::DeskPhone,
-        Some(PhoneType::SoftPhone) => SdkPhoneType::SoftPhone,
-        None => current.map(|c| c.phone_type().clone()).unwrap_or(SdkPhoneType::SoftPhone),
-    };
-    let desk_number = match phone_type {
-        SdkPhoneType::DeskPhone => {
-            phone.desk_phone_number.clone().or_else(|| current.and_then(|c| c.desk_phone_number()).map(str::to_owned))
-        }
-        _ => None,
-    };
-    UserPhoneConfig::builder()
-        .phone_type(phone_type)
-        .auto_accept(phone.auto_accept.unwrap_or_else(|| current.is_some_and(|c| c.auto_accept())))
-        .after_contact_work_time_limit(
-            phone
-                .after_contact_work_seconds
-                .map(|s| s as i32)
-                .unwrap_or_else(|| current.map_or(0, |c| c.after_contact_work_time_limit())),
-        )
-        .set_desk_phone_number(desk_number)
-        .set_persistent_connection(
-            phone.persistent_connection.or_else(|| current.and_then(|c| c.persistent_connection())),
-        )
-        .build()
 }

@@ -6,6 +6,8 @@ mod drain;
 mod ingest;
 mod objects;
 #[cfg(all(feature = "connect", feature = "salesforce"))]
+mod plan;
+#[cfg(all(feature = "connect", feature = "salesforce"))]
 mod provision;
 mod queue;
 mod retry;
@@ -21,6 +23,8 @@ mod status;
 pub use self::drain::Pool;
 pub use self::ingest::{IngestError, IngestOutcome, error_message, ingest, record_unusable, requeue};
 pub use self::objects::{LOCAL_BUCKET, LocalFiles, ObjectError, ObjectStore};
+#[cfg(all(feature = "connect", feature = "salesforce"))]
+pub use self::plan::{DEFAULT_USERS_QUOTA, PlanError, PlanSummary, RowPlanner, plan_file};
 #[cfg(all(feature = "connect", feature = "salesforce"))]
 pub use self::provision::{
     ChunkError, ChunkReport, ConnectTarget, ImpliedSalesforce, ImpliedSetting, RetryPolicy, SalesforceTarget, Targets,

@@ -38,7 +38,7 @@ pub struct ConnectTarget {
     pub instance_id: String,
     pub pacer: Pacer,
     /// The instance's names, read once per job.
-    directories: JobMemo<Directory>,
+    pub(super) directories: JobMemo<Directory>,
 }
 
 impl ConnectTarget {
@@ -587,19 +587,7 @@ async fn salesforce_side<S: JobStore>(
     connect: &ConnectSide<'_>,
     keep_going: &(dyn Fn() -> bool + Sync),
 ) -> Result<Sides, StoreError> {
-    let implied = targets
-        .salesforce
-        .as_ref()
-        .and_then(|t| t.implied.as_ref())
-        .filter(|_| message.header.dialect() == Dialect::Connect);
-    let sides: Vec<Option<Cow<SalesforceUser>>> = work
-        .iter()
-        .map(|(row, _)| match (&row.salesforce, implied) {
-            (Some(side), _) => Some(Cow::Borrowed(side)),
-            (None, Some(implied)) => implied.user_for(row).map(Cow::Owned),
-            (None, None) => None,
-        })
-        .collect();
+    let sides = salesforce_users(targets, message.header.dialect(), work.iter().map(|(row, _)| row));
     let wanted: Vec<(Action, &SalesforceUser)> =
         work.iter().zip(&sides).filter_map(|((row, _), side)| side.as_deref().map(|s| (row.action, s))).collect();
     let mut waiting = None;
@@ -637,6 +625,22 @@ async fn salesforce_side<S: JobStore>(
     let rows =
         sides.iter().map(|side| if side.is_some() { results.next().unwrap_or(Some(Ok(None))) } else { Some(Ok(None)) });
     Ok(Sides { rows: rows.collect(), waiting, watched })
+}
+
+/// Each row's Salesforce side: the row's own, or else the one the deployment implies for a Connect-template row
+/// ([`ImpliedSalesforce`]); `None` for a row with none.
+pub(super) fn salesforce_users<'r>(
+    targets: &Targets,
+    dialect: Dialect,
+    rows: impl Iterator<Item = &'r UserRow>,
+) -> Vec<Option<Cow<'r, SalesforceUser>>> {
+    let implied = targets.salesforce.as_ref().and_then(|t| t.implied.as_ref()).filter(|_| dialect == Dialect::Connect);
+    rows.map(|row| match (&row.salesforce, implied) {
+        (Some(side), _) => Some(Cow::Borrowed(side)),
+        (None, Some(implied)) => implied.user_for(row).map(Cow::Owned),
+        (None, None) => None,
+    })
+    .collect()
 }
 
 /// Direct mode: ccbulk writes the rows' Salesforce side itself, in batched calls. With `voice_sync` the outcome names

@@ -150,7 +150,7 @@ impl AliasChange {
 }
 
 /// The Voice permission set a role gets, by label (the labels are the documented ones).
-fn permission_set_label(role: VoiceRole, telephony: TelephonyModel) -> String {
+pub(super) fn permission_set_label(role: VoiceRole, telephony: TelephonyModel) -> String {
     let base = match role {
         VoiceRole::Admin => "Contact Center Admin",
         VoiceRole::Agent => "Contact Center Agent",
@@ -163,24 +163,52 @@ fn permission_set_label(role: VoiceRole, telephony: TelephonyModel) -> String {
 }
 
 /// Whether `records` name every one of `wanted` in `field`, letter case aside.
-fn names_all(records: &[Value], field: &str, wanted: &[String]) -> bool {
+pub(super) fn names_all(records: &[Value], field: &str, wanted: &[String]) -> bool {
     wanted.iter().all(|name| records.iter().any(|r| r[field].as_str().is_some_and(|n| n.eq_ignore_ascii_case(name))))
 }
 
-fn text(record: &Value, field: &str) -> Option<String> {
+pub(super) fn text(record: &Value, field: &str) -> Option<String> {
     record[field].as_str().map(str::to_owned)
 }
 
-struct Work<'r> {
-    action: Action,
-    row: &'r SalesforceUser,
-    user: Option<Value>,
+pub(super) struct Work<'r> {
+    pub(super) action: Action,
+    pub(super) row: &'r SalesforceUser,
+    pub(super) user: Option<Value>,
     created: bool,
-    failed: Option<SalesforceError>,
+    pub(super) failed: Option<SalesforceError>,
     assignment: Option<String>,
     email_confirmation: Option<EmailConfirmation>,
     /// The contact center a member leaves for an alias change, and joins again after it.
     rejoin: Option<String>,
+}
+
+impl<'r> Work<'r> {
+    pub(super) fn new(action: Action, row: &'r SalesforceUser) -> Self {
+        Self {
+            action,
+            row,
+            user: None,
+            created: false,
+            failed: None,
+            assignment: None,
+            email_confirmation: None,
+            rejoin: None,
+        }
+    }
+}
+
+/// Why a row names a contact center the org does not have.
+pub(super) fn no_contact_center(center: &ContactCenterRef) -> String {
+    format!("the org has no contact center {center:?}")
+}
+
+/// Why a row cannot join its contact center: its user is a member of `name`.
+pub(super) fn member_elsewhere(name: &str) -> String {
+    format!(
+        "the user belongs to the contact center {name:?}; a user belongs to one contact center, so remove them from it \
+         first"
+    )
 }
 
 /// The username of the Connect user Salesforce makes (or made) for a row's user, in an org that syncs: a user who
@@ -205,19 +233,7 @@ impl SalesforceProvisioner<'_> {
         &self,
         rows: &[(Action, &SalesforceUser)],
     ) -> Result<Vec<Result<SalesforceOutcome, SalesforceError>>, SalesforceError> {
-        let mut work: Vec<Work> = rows
-            .iter()
-            .map(|(action, row)| Work {
-                action: *action,
-                row,
-                user: None,
-                created: false,
-                failed: None,
-                assignment: None,
-                email_confirmation: None,
-                rejoin: None,
-            })
-            .collect();
+        let mut work: Vec<Work> = rows.iter().map(|(action, row)| Work::new(*action, row)).collect();
         let (found, ()) = tokio::join!(self.find_users(&mut work), self.read_reference_ahead(rows));
         found?;
         self.create_users(&mut work).await?;
@@ -250,7 +266,7 @@ impl SalesforceProvisioner<'_> {
             .collect())
     }
 
-    async fn find_users(&self, work: &mut [Work<'_>]) -> Result<(), SalesforceError> {
+    pub(super) async fn find_users(&self, work: &mut [Work<'_>]) -> Result<(), SalesforceError> {
         let ids: HashSet<String> = work
             .iter()
             .filter_map(|w| match &w.row.user {
@@ -298,7 +314,7 @@ impl SalesforceProvisioner<'_> {
     /// up: each is read then in the same round trip as the users, not in one of its own between the steps. The
     /// steps ask again for what they need and find it here. A failure is left to them, which read again and fail
     /// with its message.
-    async fn read_reference_ahead(&self, rows: &[(Action, &SalesforceUser)]) {
+    pub(super) async fn read_reference_ahead(&self, rows: &[(Action, &SalesforceUser)]) {
         let adding = rows.iter().filter(|(action, _)| *action == Action::Add);
         let profiles: Vec<String> = adding
             .map(|(_, row)| row.fields.profile.clone().unwrap_or_else(|| self.defaults.profile.clone()))
@@ -462,16 +478,13 @@ impl SalesforceProvisioner<'_> {
                             .and_then(|c| text(c, "Id")),
                     };
                     let Some(target) = target else {
-                        item.failed =
-                            Some(SalesforceError::refused(format!("the org has no contact center {center:?}")));
+                        item.failed = Some(SalesforceError::refused(no_contact_center(center)));
                         continue;
                     };
                     match current_center.as_deref() {
                         Some(current) if current != target => {
                             let name = center_name(current).unwrap_or_else(|| current.to_owned());
-                            item.failed = Some(SalesforceError::refused(format!(
-                                "the user belongs to the contact center {name:?}; a user belongs to one contact center, so remove them from it first"
-                            )));
+                            item.failed = Some(SalesforceError::refused(member_elsewhere(&name)));
                             continue;
                         }
                         Some(_) => {}
@@ -695,7 +708,7 @@ impl SalesforceProvisioner<'_> {
 /// Why a row that changes a contact-center user's alias is refused, with the procedure
 /// (../shared/seeds/salesforce-add-remove-contact-center-users.txt: "Updating the alias of the Salesforce user breaks
 /// AWS single sign-on").
-const ALIAS_IN_CONTACT_CENTER: &str = "changing the alias of a contact-center user breaks Amazon Connect single \
+pub(super) const ALIAS_IN_CONTACT_CENTER: &str = "changing the alias of a contact-center user breaks Amazon Connect single \
      sign-on: remove the user from the contact center (Setup > Contact Centers, the center, Remove), change the alias, \
      then add the user back to the contact center; or let ccbulk do so with alias_change = \"rejoin\" ([salesforce] in the \
      config, the stack's SalesforceAliasChange)";

@@ -1,0 +1,121 @@
+//! `ccbulk plan FILE`: what a run of the file would do to each row, read from the instance and org (or from sandboxes
+//! started for the plan) with nothing written; a summary on the terminal and the plan CSV beside the file.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use ccbulk_shared::domain::{IdentityManagement, TelephonyModel};
+use ccbulk_shared::format::DialectChoice;
+use ccbulk_shared::pipeline::{DEFAULT_USERS_QUOTA, PlanSummary, plan_file};
+use ccbulk_shared::salesforce::SalesforceSync;
+
+use crate::exit;
+use crate::run::{Prepared, Stop, prepare, unusable};
+use crate::validate::{parse_dialect, parse_identity, parse_sync, parse_telephony};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The CSV file (bulkop, connect or ccbulk dialect).
+    pub file: PathBuf,
+    /// Read the Connect instance and Salesforce org this file names (see `ccbulk init`); without it, sandboxes
+    /// started for this plan.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// How the Connect instance manages identities [default: the instance's own].
+    #[arg(long, value_name = "TYPE", value_parser = parse_identity)]
+    pub identity_management: Option<IdentityManagement>,
+    /// amazon-connect, partner-telephony-from-amazon-connect or partner-telephony [default: the config's, or
+    /// amazon-connect].
+    #[arg(long, value_name = "MODEL", value_parser = parse_telephony)]
+    pub telephony_model: Option<TelephonyModel>,
+    /// direct, bulkop or auto, as for `ccbulk run` [default: the config's, or auto].
+    #[arg(long, value_name = "MODE", value_parser = parse_sync)]
+    pub salesforce_sync: Option<SalesforceSync>,
+    /// The file's dialect: auto (from the header), bulkop, connect or ccbulk.
+    #[arg(long, value_name = "DIALECT", value_parser = parse_dialect, default_value = "auto")]
+    pub dialect: DialectChoice,
+    /// Where to write the plan CSV [default: beside the input, as NAME.plan.csv].
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+pub fn run(args: &Args) -> ExitCode {
+    crate::logging::init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::from(exit::UNUSABLE);
+        }
+    };
+    match runtime.block_on(execute(args)) {
+        Ok(code) => ExitCode::from(code),
+        Err(stop) => {
+            eprintln!("error: {}", stop.message);
+            ExitCode::from(stop.code)
+        }
+    }
+}
+
+async fn execute(args: &Args) -> Result<u8, Stop> {
+    let run_args = crate::run::Args {
+        file: args.file.clone(),
+        config: args.config.clone(),
+        identity_management: args.identity_management,
+        telephony_model: args.telephony_model,
+        salesforce_sync: args.salesforce_sync,
+        dialect: args.dialect,
+        state: None,
+        report: None,
+        quiet: true,
+        retry_of: None,
+    };
+    let Prepared { config, targets, embedded, options } = prepare(&run_args).await?;
+    let users_quota = config.connect.as_ref().map_or(DEFAULT_USERS_QUOTA, |c| c.users_quota);
+    let path = args.file.as_path();
+    let out_path = args.out.clone().unwrap_or_else(|| plan_path(path));
+    let out =
+        std::fs::File::create(&out_path).map_err(|e| unusable(format!("cannot write {}: {e}", out_path.display())))?;
+    let writes_before = embedded.as_ref().map(|e| e.writes());
+    let (summary, _) = plan_file(path, &options, &targets, users_quota, std::io::BufWriter::new(out))
+        .await
+        .map_err(|e| unusable(format!("{}: {e}", path.display())))?;
+    print_summary(path, &summary, &out_path, embedded.is_some());
+    if let (Some(before), Some(embedded)) = (writes_before, &embedded) {
+        // The embedded sandboxes count every write: a plan that made one is a defect, said out loud.
+        let made = embedded.writes().saturating_sub(before);
+        if made > 0 {
+            return Err(Stop { code: exit::UNUSABLE, message: format!("the plan made {made} writes: a defect") });
+        }
+    }
+    Ok(if summary.counts.fail == 0 { exit::ALL_SUCCEEDED } else { exit::SOME_FAILED })
+}
+
+fn print_summary(path: &Path, summary: &PlanSummary, out: &Path, embedded: bool) {
+    let target = if embedded { "the embedded sandboxes" } else { "the configured instance and org" };
+    println!(
+        "{}: {} rows ({} dialect, {}, {}) against {target}",
+        path.display(),
+        summary.counts.total(),
+        summary.dialect.as_str(),
+        summary.setup.identity_management.as_str(),
+        summary.setup.telephony_model.as_str(),
+    );
+    println!("plan: {}", summary.counts);
+    if !summary.failures.is_empty() {
+        println!("rows that would fail:");
+        for (row, reason) in &summary.failures {
+            println!("  row {row}: {reason}");
+        }
+        if summary.counts.fail as usize > summary.failures.len() {
+            println!("  … and {} more, in the plan", summary.counts.fail as usize - summary.failures.len());
+        }
+    }
+    println!("nothing was written; the plan per row: {}", out.display());
+}
+
+/// `dir/name.csv` → `dir/name.plan.csv`.
+pub fn plan_path(input: &Path) -> PathBuf {
+    let stem = input.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "ccbulk".into());
+    input.with_file_name(format!("{stem}.plan.csv"))
+}
