@@ -973,3 +973,47 @@ async fn jobs_are_announced_on_the_default_bus_and_chunks_leave_metric_documents
     }
     assert!(!said.contains("Welcome") && !logs.text().contains("Welcome"), "a password in an event, a metric or a log");
 }
+
+#[tokio::test]
+async fn a_file_under_plans_is_planned_by_the_lambdas_and_nothing_is_written() {
+    let stack = Stack::start(StackOptions::default()).await;
+    let api = OpenApi::load();
+    let csv = example("ccbulk-agents.csv");
+    let event = stack.upload("plans/northwind.csv", csv.clone()).await;
+    stack.notify(event).await;
+    let drained = stack.drain(Delivery::Once).await;
+    assert_eq!(drained.failures, 0, "{drained:?}");
+    assert_eq!(stack.connect.writes(), 0, "no Connect write: {:?}", stack.connect.counters().calls);
+    assert_eq!(stack.salesforce.writes(), 0, "no Salesforce write");
+
+    let job = the_job(&stack).await;
+    let job_id = job["id"].as_str().unwrap().to_owned();
+    let (code, content_type, _, body) = stack.api("GET", &format!("/jobs/{job_id}")).await;
+    api.check("/jobs/{id}", code, &content_type, &body);
+    let summary = json(&body);
+    assert_eq!((summary["kind"].as_str(), summary["state"].as_str()), (Some("plan"), Some("SUCCEEDED")), "{body}");
+    let rows = all_rows(&stack, &api, &job_id, None, 50).await;
+    assert_eq!(rows.len(), 28);
+    let note = |row: u64| rows.iter().find(|r| r["row"] == row).unwrap()["note"].as_str().unwrap().to_owned();
+    assert_eq!(
+        note(2),
+        "plan: create; Amazon Connect: create; Salesforce: update (contact center, permission set)",
+        "a new agent whose Salesforce user exists"
+    );
+    let verdicts = |verdict: &str| rows.iter().filter(|r| r["note"].as_str().unwrap().starts_with(verdict)).count();
+    assert_eq!(
+        (verdicts("plan: create;"), verdicts("plan: update;"), verdicts("plan: remove;")),
+        (25, 2, 1),
+        "as `ccbulk plan` says of the same file on the same seeds"
+    );
+
+    let (code, _, _, report) = stack.api("GET", &format!("/jobs/{job_id}/report")).await;
+    assert_eq!(code, 200, "{report}");
+    assert!(report.lines().skip(1).all(|l| l.contains("plan: ")), "{report}");
+    for password in passwords(&csv) {
+        assert!(!report.contains(&password), "a password in the plan's report");
+    }
+    let (code, _, _, body) = stack.api("POST", &format!("/jobs/{job_id}/retry")).await;
+    assert_eq!(code, 409, "a plan is not retried: {body}");
+    assert!(body.contains("is a plan and wrote nothing"), "{body}");
+}

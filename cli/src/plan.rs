@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use ccbulk_shared::domain::{IdentityManagement, TelephonyModel};
 use ccbulk_shared::format::DialectChoice;
-use ccbulk_shared::pipeline::{DEFAULT_USERS_QUOTA, PlanSummary, plan_file};
+use ccbulk_shared::pipeline::{PlanSummary, plan_file};
 use ccbulk_shared::salesforce::SalesforceSync;
 
 use crate::exit;
@@ -70,14 +70,13 @@ async fn execute(args: &Args) -> Result<u8, Stop> {
         quiet: true,
         retry_of: None,
     };
-    let Prepared { config, targets, embedded, options } = prepare(&run_args).await?;
-    let users_quota = config.connect.as_ref().map_or(DEFAULT_USERS_QUOTA, |c| c.users_quota);
+    let Prepared { targets, embedded, options, .. } = prepare(&run_args).await?;
     let path = args.file.as_path();
     let out_path = args.out.clone().unwrap_or_else(|| plan_path(path));
     let out =
         std::fs::File::create(&out_path).map_err(|e| unusable(format!("cannot write {}: {e}", out_path.display())))?;
     let writes_before = embedded.as_ref().map(|e| e.writes());
-    let (summary, _) = plan_file(path, &options, &targets, users_quota, std::io::BufWriter::new(out))
+    let (summary, _) = plan_file(path, &options, &targets, std::io::BufWriter::new(out))
         .await
         .map_err(|e| unusable(format!("{}: {e}", path.display())))?;
     print_summary(path, &summary, &out_path, embedded.is_some());

@@ -96,6 +96,7 @@ pub async fn connect_target(config: &ConnectConfig) -> ConnectTarget {
     }
     let pacer = Pacer::new(config.budget).with_max_in_flight(config.max_in_flight);
     ConnectTarget::new(ccbulk_shared::connect::client(builder), config.instance_id.clone(), pacer)
+        .with_users_quota(config.users_quota)
 }
 
 pub fn salesforce_target(config: &SalesforceConfig) -> SalesforceTarget {

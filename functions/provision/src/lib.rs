@@ -17,8 +17,8 @@ use ccbulk_shared::connect::{Pacer, RateBudget, SettingNames, Workload};
 use ccbulk_shared::job::{ChunkMessage, DynamoJobStore, JobState};
 use ccbulk_shared::metrics::MetricSet;
 use ccbulk_shared::pipeline::{
-    ChunkReport, ConnectTarget, ImpliedSalesforce, ImpliedSetting, RetryPolicy, S3Objects, SalesforceTarget, Targets,
-    provision_chunk,
+    ChunkReport, ConnectTarget, DEFAULT_USERS_QUOTA, ImpliedSalesforce, ImpliedSetting, RetryPolicy, S3Objects,
+    SalesforceTarget, Targets, provision_chunk,
 };
 use ccbulk_shared::salesforce::{AliasChange, SalesforceDefaults, SalesforceSync};
 use ccbulk_shared::validate::picklists::Picklist;
@@ -236,7 +236,11 @@ impl Provision {
                     builder = builder.endpoint_url(url);
                 }
                 let pacer = Pacer::shared(workload.budget, Arc::new(shared), workers);
-                Some(ConnectTarget::new(ccbulk_shared::connect::client(builder), instance_id, pacer))
+                let users_quota = env.number::<u64>("CCBULK_USERS_QUOTA", Some(DEFAULT_USERS_QUOTA))?;
+                Some(
+                    ConnectTarget::new(ccbulk_shared::connect::client(builder), instance_id, pacer)
+                        .with_users_quota(users_quota),
+                )
             }
             None => None,
         };

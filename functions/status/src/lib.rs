@@ -14,7 +14,7 @@ use aws_config::SdkConfig;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use ccbulk_lambda::{ConfigError, Env, chunking, s3_client};
-use ccbulk_shared::job::{DynamoJobStore, Job, JobId, JobStore, RowRecord, RowStatus, SalesforceAllocation};
+use ccbulk_shared::job::{DynamoJobStore, Job, JobId, JobKind, JobStore, RowRecord, RowStatus, SalesforceAllocation};
 use ccbulk_shared::pipeline::{IngestError, Retried, RetryError, S3Objects, SqsQueue, job_report, retry_failed};
 use ccbulk_shared::validate::Options;
 use lambda_http::http::{StatusCode, header};
@@ -45,6 +45,7 @@ struct JobsPage {
 struct JobSummary {
     #[serde(flatten)]
     job: Job,
+    kind: JobKind,
     salesforce_allocation: Option<SalesforceAllocation>,
 }
 
@@ -132,7 +133,7 @@ impl Status {
                 let salesforce_allocation = SalesforceAllocation::of_job(self.store.as_ref(), &job.id)
                     .await
                     .map_err(|e| ApiError::internal("reading the job's Salesforce allocation", e))?;
-                Ok(answer::json(StatusCode::OK, &JobSummary { job, salesforce_allocation }))
+                Ok(answer::json(StatusCode::OK, &JobSummary { kind: job.kind(), job, salesforce_allocation }))
             }
             Route::Rows(id) => {
                 let status = match query.first("status") {

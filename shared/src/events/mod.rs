@@ -13,7 +13,7 @@ use std::future::Future;
 
 use serde::Serialize;
 
-use crate::job::{Counts, Job, JobId, JobState, JobStore, StoreError, now_epoch};
+use crate::job::{Counts, Job, JobId, JobKind, JobState, JobStore, StoreError, now_epoch};
 
 #[cfg(feature = "events")]
 pub use self::eventbridge::EventBridge;
@@ -49,6 +49,8 @@ impl JobEvent {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct JobDetail {
     pub job_id: JobId,
+    /// `provision`, or `plan` for a file dropped under plans/ (its job wrote nothing).
+    pub kind: JobKind,
     pub state: &'static str,
     pub counts: Counts,
     /// From the job's creation (the upload picked up) to now.
@@ -65,6 +67,7 @@ impl JobDetail {
     pub fn of(job: &Job, now: u64) -> Self {
         Self {
             job_id: job.id.clone(),
+            kind: job.kind(),
             state: job.state.as_str(),
             counts: job.counts,
             duration_seconds: now.saturating_sub(job.created_at),

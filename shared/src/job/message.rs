@@ -5,7 +5,7 @@ use std::io::Read;
 
 use serde::{Deserialize, Serialize};
 
-use super::model::{JobId, ObjectRef};
+use super::model::{JobId, JobKind, ObjectRef};
 use crate::domain::UserRow;
 use crate::format::{Chunk, FileError, Header, RecordReader};
 use crate::validate::{RowError, Setup, Validator};
@@ -29,6 +29,11 @@ fn is_first_round(round: &u32) -> bool {
 }
 
 impl ChunkMessage {
+    /// What the chunk's rows are for: a plan's chunk writes nothing.
+    pub fn kind(&self) -> JobKind {
+        JobKind::of(&self.object)
+    }
+
     /// The key of the chunk's Salesforce bulk job in the job store: the chunk, in its round.
     pub fn bulk_key(&self) -> u64 {
         (u64::from(self.round) << 32) | u64::from(self.chunk.index)

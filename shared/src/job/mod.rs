@@ -20,8 +20,8 @@ pub use self::dynamodb::{DynamoJobStore, JOBS_NEWEST_FIRST, ROWS_BY_STATUS};
 pub use self::memo::JobMemo;
 pub use self::message::ChunkMessage;
 pub use self::model::{
-    Counts, EmailChange, Job, JobId, JobState, ObjectRef, Pause, RowOutcome, RowRecord, RowStatus, STORED_MESSAGE_MAX,
-    now_epoch, stored_message,
+    Counts, EmailChange, Job, JobId, JobKind, JobState, ObjectRef, PLANS_PREFIX, Pause, RowOutcome, RowRecord,
+    RowStatus, STORED_MESSAGE_MAX, now_epoch, stored_message,
 };
 #[cfg(any(feature = "connect", feature = "salesforce"))]
 pub use self::share::{Reading, take_or_claim};

@@ -17,6 +17,33 @@ pub struct ObjectRef {
     pub version: String,
 }
 
+/// Where files go to be planned (`ccbulk plan` on a stack) rather than provisioned: their jobs write nothing.
+pub const PLANS_PREFIX: &str = "plans/";
+
+/// What a job does with its rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobKind {
+    /// Each row's users are created, updated or removed.
+    Provision,
+    /// Each row gets the verdict a run would reach, read from the targets with nothing written.
+    Plan,
+}
+
+impl JobKind {
+    /// A file's kind follows from where it was dropped.
+    pub fn of(object: &ObjectRef) -> Self {
+        if object.key.starts_with(PLANS_PREFIX) { JobKind::Plan } else { JobKind::Provision }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::Provision => "provision",
+            JobKind::Plan => "plan",
+        }
+    }
+}
+
 /// A job's id is derived from what it reads, so that a repeated event finds the job instead of starting another.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -191,6 +218,10 @@ pub struct Job {
 }
 
 impl Job {
+    pub fn kind(&self) -> JobKind {
+        JobKind::of(&self.source)
+    }
+
     /// The file the job's rows are read from now: the copy without passwords once there is one, else the upload.
     pub fn file(&self) -> &ObjectRef {
         self.scrubbed.as_ref().unwrap_or(&self.source)

@@ -3,16 +3,21 @@
 //! run makes before its writes, each paced as the run paces them.
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::io::Write;
+use std::pin::Pin;
 
 use futures_util::StreamExt;
 
+use std::sync::Mutex;
+
 use super::ingest::error_message;
-use super::provision::{Targets, salesforce_users};
+use super::provision::{ChunkReport, Targets, let_go, salesforce_users};
 use crate::connect::{ConnectProvisioner, Directory};
 use crate::domain::{Action, SalesforceUser, UserRow};
 use crate::format::{Dialect, FileError};
-use crate::plan::{Allowance, Change, PlanCounts, PlanWriter, RowPlan};
+use crate::job::{ChunkMessage, JobStore, RowOutcome, RowRecord, RowStatus, StoreError};
+use crate::plan::{Allowance, Change, PlanCounts, PlanWriter, RowPlan, Verdict};
 use crate::salesforce::{OrgReference, SalesforceProvisioner, SalesforceSync, user_named};
 use crate::validate::{Options, Setup, Source, Validator};
 
@@ -51,14 +56,13 @@ pub struct RowPlanner<'t> {
     dialect: Dialect,
     /// The key the targets' per-job memos (directory, org reference) keep this plan's reads under.
     key: String,
-    users_quota: u64,
     room: Allowance,
     seats: Allowance,
 }
 
 impl<'t> RowPlanner<'t> {
-    pub fn new(targets: &'t Targets, setup: Setup, dialect: Dialect, key: String, users_quota: u64) -> Self {
-        Self { targets, setup, dialect, key, users_quota, room: Allowance::default(), seats: Allowance::default() }
+    pub fn new(targets: &'t Targets, setup: Setup, dialect: Dialect, key: String) -> Self {
+        Self { targets, setup, dialect, key, room: Allowance::default(), seats: Allowance::default() }
     }
 
     /// One plan per row, in order.
@@ -140,16 +144,21 @@ impl<'t> RowPlanner<'t> {
                 return;
             }
         };
-        let plan_one = |i: usize| {
-            let (row, provisioner, directory) = (&rows[i], &provisioner, &directory);
-            async move {
-                let user = row.connect.as_ref()?;
-                let username = user.username.as_deref()?;
-                Some(provisioner.plan(directory, row.action, username, user).await)
-            }
-        };
-        let mut planned =
-            futures_util::stream::iter(wanted.iter().map(|&i| plan_one(i))).buffered(target.pacer.reads_in_flight());
+        // Boxed as Send: the rows' futures borrow the planner, and a chunk's future must stay Send for the workers
+        // that spawn it.
+        let planned: Vec<Pin<Box<dyn Future<Output = Option<Change>> + Send + '_>>> = wanted
+            .iter()
+            .map(|&i| {
+                let row = &rows[i];
+                let (provisioner, directory) = (&provisioner, &*directory);
+                Box::pin(async move {
+                    let user = row.connect.as_ref()?;
+                    let username = user.username.as_deref()?;
+                    Some(provisioner.plan(directory, row.action, username, user).await)
+                }) as Pin<Box<dyn Future<Output = Option<Change>> + Send + '_>>
+            })
+            .collect();
+        let mut planned = futures_util::stream::iter(planned).buffered(target.pacer.reads_in_flight());
         let mut changes = Vec::with_capacity(wanted.len());
         while let Some(change) = planned.next().await {
             changes.push(change);
@@ -157,7 +166,7 @@ impl<'t> RowPlanner<'t> {
         drop(planned);
         if changes.iter().any(|c| matches!(c, Some(Change::Create | Change::Remove))) && !self.room.is_read() {
             let count = provisioner.user_count().await;
-            self.room.set(count.ok().map(|users| self.users_quota.saturating_sub(users)));
+            self.room.set(count.ok().map(|users| target.users_quota.saturating_sub(users)));
         }
         for (i, change) in wanted.into_iter().zip(changes) {
             plans[i].connect = match change {
@@ -173,7 +182,7 @@ impl<'t> RowPlanner<'t> {
                 // A run works a row's Connect side only once its Salesforce side went through: a row failing there
                 // takes no room.
                 Some(Change::Create) if matches!(plans[i].salesforce, Some(Change::Fail(_))) => Some(Change::Create),
-                Some(Change::Create) if !self.room.take() => Some(Change::Fail(quota_full(self.users_quota))),
+                Some(Change::Create) if !self.room.take() => Some(Change::Fail(quota_full(target.users_quota))),
                 Some(Change::Remove) if !matches!(plans[i].salesforce, Some(Change::Fail(_))) => {
                     self.room.give();
                     Some(Change::Remove)
@@ -213,14 +222,13 @@ pub async fn plan_file<W: Write>(
     source: &(impl Source + ?Sized),
     options: &Options,
     targets: &Targets,
-    users_quota: u64,
     out: W,
 ) -> Result<(PlanSummary, W), PlanError> {
     let (mut validator, mut reader) = Validator::prepare(source, options)?;
     let dialect = validator.header().dialect();
     let setup = validator.setup();
     let batch_rows = options.chunk_rows_for(dialect).clamp(1, 200) as usize;
-    let planner = RowPlanner::new(targets, setup, dialect, format!("plan-{}", std::process::id()), users_quota);
+    let planner = RowPlanner::new(targets, setup, dialect, format!("plan-{}", std::process::id()));
     let mut writer = PlanWriter::new(out)?;
     let mut summary = PlanSummary { dialect, setup, counts: PlanCounts::default(), invalid: 0, failures: Vec::new() };
     let mut waiting: VecDeque<Result<UserRow, (u64, String)>> = VecDeque::new();
@@ -270,7 +278,7 @@ async fn flush<W: Write>(
                 writer.row(username(&row), &plan)?;
             }
             Err((row, reasons)) => {
-                summary.counts.add(crate::plan::Verdict::Fail);
+                summary.counts.add(Verdict::Fail);
                 summary.invalid += 1;
                 if summary.failures.len() < FAILURES_KEPT {
                     summary.failures.push((row, format!("invalid: {reasons}")));
@@ -288,4 +296,50 @@ fn username(row: &UserRow) -> Option<&str> {
         .as_ref()
         .and_then(|c| c.username.as_deref())
         .or_else(|| row.salesforce.as_ref().map(|s| user_named(&s.user)))
+}
+
+/// A plan job's chunk: each started row gets its verdict, recorded as its outcome. A row that would go through ends
+/// SUCCEEDED, one that would fail FAILED with the reason; the verdict per side is the row's note, which the report
+/// shows. Nothing is written to either target.
+pub(super) async fn finish_planned<S: JobStore>(
+    store: &S,
+    targets: &Targets,
+    message: &ChunkMessage,
+    work: &[(UserRow, RowRecord)],
+    owner: &str,
+    held: &Mutex<Vec<u64>>,
+    report: &mut ChunkReport,
+) -> Result<(), StoreError> {
+    // Seats and room are counted within the chunk: chunks are planned apart, each against the targets as they are.
+    let planner = RowPlanner::new(targets, message.setup, message.header.dialect(), message.job_id.to_string());
+    let rows: Vec<UserRow> = work.iter().map(|(row, _)| row.clone()).collect();
+    for plan in planner.plan(&rows).await {
+        let verdict = plan.verdict();
+        let status = if verdict == Verdict::Fail { RowStatus::Failed } else { RowStatus::Succeeded };
+        let outcome =
+            RowOutcome { error_message: plan.reason(), note: Some(plan_note(&plan)), ..RowOutcome::default() };
+        tracing::info!(job = %message.job_id, row = plan.row, action = plan.action.as_str(), plan = verdict.as_str(), "row");
+        let finished = store.finish_row_unsettled(&message.job_id, plan.row, status, &outcome, owner).await?;
+        let_go(held, plan.row);
+        match (finished, status) {
+            (false, _) => report.skipped += 1,
+            (true, RowStatus::Succeeded) => report.succeeded += 1,
+            (true, _) => report.failed += 1,
+        }
+    }
+    Ok(())
+}
+
+/// A planned row's note: its verdict, each side's change, and what the admin should know.
+pub fn plan_note(plan: &RowPlan) -> String {
+    let side = |change: &Option<Change>| match change {
+        Some(Change::Fail(_)) => Some(Verdict::Fail.as_str().to_owned()),
+        Some(change) => Some(change.to_string()),
+        None => None,
+    };
+    let mut parts = vec![format!("plan: {}", plan.verdict().as_str())];
+    parts.extend(side(&plan.connect).map(|c| format!("Amazon Connect: {c}")));
+    parts.extend(side(&plan.salesforce).map(|c| format!("Salesforce: {c}")));
+    parts.extend(plan.notes.iter().cloned());
+    parts.join("; ")
 }

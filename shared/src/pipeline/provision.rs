@@ -21,8 +21,8 @@ use crate::domain::{
 };
 use crate::format::Dialect;
 use crate::job::{
-    ChunkMessage, EmailChange, JobId, JobMemo, JobState, JobStore, Lease, Reading, Release, RowOutcome, RowRecord,
-    RowStart, RowStatus, SalesforceAllocation, StoreError, now_epoch, take_or_claim,
+    ChunkMessage, EmailChange, JobId, JobKind, JobMemo, JobState, JobStore, Lease, Reading, Release, RowOutcome,
+    RowRecord, RowStart, RowStatus, SalesforceAllocation, StoreError, now_epoch, take_or_claim,
 };
 use crate::salesforce::{
     AliasChange, BulkopProvisioner, EmailConfirmation, Followed, OrgReference, SHARED_REFERENCE, SalesforceClient,
@@ -37,13 +37,26 @@ pub struct ConnectTarget {
     pub client: ConnectClient,
     pub instance_id: String,
     pub pacer: Pacer,
+    /// The instance's "Users per instance" quota, which a plan holds its creates against.
+    pub users_quota: u64,
     /// The instance's names, read once per job.
     pub(super) directories: JobMemo<Directory>,
 }
 
 impl ConnectTarget {
     pub fn new(client: ConnectClient, instance_id: impl Into<String>, pacer: Pacer) -> Self {
-        Self { client, instance_id: instance_id.into(), pacer, directories: JobMemo::default() }
+        Self {
+            client,
+            instance_id: instance_id.into(),
+            pacer,
+            users_quota: super::plan::DEFAULT_USERS_QUOTA,
+            directories: JobMemo::default(),
+        }
+    }
+
+    pub fn with_users_quota(mut self, quota: u64) -> Self {
+        self.users_quota = quota;
+        self
     }
 }
 
@@ -293,7 +306,7 @@ async fn note_allocation<S: JobStore>(store: &S, targets: &Targets, job: &JobId,
 }
 
 /// Marks a row done in `held` (finished or released).
-fn let_go(held: &Mutex<Vec<u64>>, row: u64) {
+pub(super) fn let_go(held: &Mutex<Vec<u64>>, row: u64) {
     if let Ok(mut rows) = held.lock() {
         rows.retain(|r| *r != row);
     }
@@ -351,6 +364,11 @@ async fn work_chunk<S: JobStore>(
     }
     if work.is_empty() {
         // Every row was done or held: an earlier delivery may have finished the last of them without settling.
+        report.job_state = Some(store.settle_job(&message.job_id).await?);
+        return Ok(report);
+    }
+    if message.kind() == JobKind::Plan {
+        super::plan::finish_planned(store, targets, message, &work, owner, held, &mut report).await?;
         report.job_state = Some(store.settle_job(&message.job_id).await?);
         return Ok(report);
     }

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use super::ingest::{IngestError, requeue_holding, valid_rows};
 use super::queue::ChunkQueue;
 use crate::format::DialectChoice;
-use crate::job::{Job, JobState, JobStore, RowStatus, StoreError, now_epoch};
+use crate::job::{Job, JobKind, JobState, JobStore, RowStatus, StoreError, now_epoch};
 use crate::validate::{Options, Source};
 
 /// Rows read from the status index per call.
@@ -54,6 +54,13 @@ pub async fn retry_failed<S: JobStore, Q: ChunkQueue>(
             job.id
         )));
     };
+    if job.kind() == JobKind::Plan {
+        return Err(RetryError::Refused(format!(
+            "job {} is a plan and wrote nothing: upload the file again under plans/ to plan it afresh, or under \
+             uploads/ to run it",
+            job.id
+        )));
+    }
     if job.state == JobState::Ingesting {
         return Err(RetryError::Refused(format!("job {} is still being ingested: retry it once it runs", job.id)));
     }
