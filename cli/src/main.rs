@@ -3,6 +3,7 @@
 mod api;
 mod config;
 mod exit;
+mod export;
 mod init;
 mod logging;
 mod plan;
@@ -45,6 +46,8 @@ enum Command {
     Submit(submit::Args),
     /// Work a job's FAILED rows again, and no others: locally with the run's --config, or on a stack with --api.
     Retry(retry::Args),
+    /// The instance's users, and their Salesforce side, as a ccbulk file of update rows: the start of a bulk change.
+    Export(export::Args),
     /// Write a commented config template (ccbulk.toml).
     Init(init::Args),
 }
@@ -58,6 +61,7 @@ fn main() -> ExitCode {
         Command::Status(args) => status::run(&args),
         Command::Submit(args) => submit::run(&args),
         Command::Retry(args) => retry::run(&args),
+        Command::Export(args) => export::run(&args),
         Command::Init(args) => init::run(&args),
     }
 }

@@ -1011,3 +1011,66 @@ fn the_native_example_plans_on_the_embedded_sandboxes() {
     assert_eq!(plan.len(), 28);
     assert!(plan.iter().all(|line| !line["Plan"].is_empty()), "{plan:?}");
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Export
+
+#[test]
+fn an_export_run_unchanged_writes_nothing_and_carries_both_sides() {
+    let stage = Stage::start(|_, _| {});
+    let scratch = Scratch::new();
+    let config = stage.config(&scratch);
+    let config = config.to_str().unwrap();
+    let seed = scratch.write(
+        "seed.csv",
+        "action,username,password,first_name,last_name,email,mobile,routing_profile,security_profiles,hierarchy_group,phone_type,desk_phone_number,auto_accept,acw_timeout,tags,contact_center,role\n\
+         add,ana.lima@ex.io,Welcome123!Ab,Ana,Lima,ana.lima@ex.io,+14155550101,Support Tier 1,Agent|CallCenterManager,Support/Tier 1,desk,+14155550123,yes,30,team=blue|site=Austin,Northwind Support,Supervisor\n\
+         add,bo.chen@ex.io,Welcome123!Ab,Bo,Chen,bo.chen@ex.io,,Sales Inbound,Agent,Sales/East,soft,,no,45,team=green,Northwind Support,Agent\n\
+         add,cy.dube,Welcome123!Ab,Cy,Dube,,,Basic Routing Profile,Agent,,soft,,no,0,,,\n",
+    );
+    let (code, out, err) = scratch.run(&["run", "-q", "--config", config, seed.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}\n{err}");
+
+    let export = scratch.path("export.csv");
+    let (code, out, err) = scratch.run(&["export", "--config", config, "--out", export.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let users = stage.connect_users().len();
+    assert!(err.contains(&format!("exported {users} users (2 with their Salesforce user)")), "{err}");
+    let rows = scratch.report("export.csv");
+    assert_eq!(rows.len(), users);
+    let row = |name: &str| rows.iter().find(|r| r["username"] == name).unwrap_or_else(|| panic!("{name}: {rows:?}"));
+    let ana = row("ana.lima@ex.io");
+    let expected = [
+        ("action", "update"),
+        ("first_name", "Ana"),
+        ("email", "ana.lima@ex.io"),
+        ("mobile", "+14155550101"),
+        ("routing_profile", "Support Tier 1"),
+        ("hierarchy_group", "Support/Tier 1"),
+        ("phone_type", "desk"),
+        ("desk_phone_number", "+14155550123"),
+        ("auto_accept", "yes"),
+        ("acw_timeout", "30"),
+        ("tags", "site=Austin|team=blue"),
+        ("sf_username", "ana.lima@ex.io"),
+        ("contact_center", "Northwind Support"),
+        ("role", "CallCenterManager"),
+    ];
+    for (column, value) in expected {
+        assert_eq!(ana[column], value, "{column}: {ana:?}");
+    }
+    let mut profiles: Vec<&str> = ana["security_profiles"].split('|').collect();
+    profiles.sort_unstable();
+    assert_eq!(profiles, ["Agent", "CallCenterManager"]);
+    assert_eq!((row("cy.dube")["sf_username"].as_str(), row("cy.dube")["role"].as_str()), ("", ""));
+
+    // The export, planned and run as it is: nothing to change, nothing written.
+    let (code, out, err) = scratch.run(&["plan", "--config", config, export.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains(&format!("plan: 0 to create, 0 to update, {users} unchanged")), "{out}");
+    let writes = (stage.connect.writes(), stage.salesforce.writes());
+    let (code, out, err) = scratch.run(&["run", "-q", "--config", config, export.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains(&format!("SUCCEEDED: {users} rows: {users} succeeded")), "{out}");
+    assert_eq!((stage.connect.writes(), stage.salesforce.writes()), writes, "a run of the export wrote something");
+}

@@ -2,7 +2,7 @@
 //! the report beside the file and print a summary. Without `--config` the targets are sandboxes started in process.
 
 mod progress;
-mod targets;
+pub(crate) mod targets;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -225,8 +225,28 @@ pub fn search(instance: &Instance, request: &SearchUsersRequest, region: &str) -
     }
     let total = matched.len();
     let (users, next) = page(matched, request.next_token.as_deref(), request.max_results, 500, 100)?;
-    let users: Vec<Value> = users.into_iter().map(|user| user_json(user, region, false)).collect();
+    let users: Vec<Value> = users.into_iter().map(|user| search_summary(user, region)).collect();
     Ok(with_next(json!({ "Users": users, "ApproximateTotalCount": total }), next))
+}
+
+/// A user as SearchUsers gives it (UserSearchSummary, service model 2025-04): its identity is UserIdentityInfoLite,
+/// first and last name only, and the per-channel configs are left out. Email and the rest take a DescribeUser.
+fn search_summary(user: &User, region: &str) -> Value {
+    let mut body = user_json(user, region, false);
+    let lite = json!({
+        "FirstName": user.identity_info.first_name,
+        "LastName": user.identity_info.last_name,
+    });
+    body["IdentityInfo"] = lite;
+    if let Some(body) = body.as_object_mut() {
+        body.retain(|key, _| {
+            ["Arn", "DirectoryUserId", "HierarchyGroupId", "Id", "IdentityInfo", "PhoneConfig", "RoutingProfileId"]
+                .into_iter()
+                .chain(["SecurityProfileIds", "Tags", "Username"])
+                .any(|kept| kept == key)
+        });
+    }
+    body
 }
 
 /// The username a criteria asks for alone and exactly, if that is all it asks.

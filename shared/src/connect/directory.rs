@@ -26,6 +26,8 @@ pub struct Directory {
     /// Routing profile id → its ARN, which a ContactCenterBulkOp record carries (Argument4).
     routing_profile_arns: HashMap<String, String>,
     security_profiles: HashMap<String, String>,
+    /// Routing and security profile id → its name as the instance spells it (ids are unique across kinds).
+    names_by_id: HashMap<String, String>,
     hierarchy: Hierarchy,
     pub(crate) transfer_flow: Option<String>,
     users: Mutex<Users>,
@@ -55,6 +57,7 @@ impl Clone for Directory {
             routing_profiles: self.routing_profiles.clone(),
             routing_profile_arns: self.routing_profile_arns.clone(),
             security_profiles: self.security_profiles.clone(),
+            names_by_id: self.names_by_id.clone(),
             hierarchy: self.hierarchy.clone(),
             transfer_flow: self.transfer_flow.clone(),
             users: Mutex::new(self.users().clone()),
@@ -99,6 +102,7 @@ impl Directory {
     /// one's round trips rather than the sum of all.
     async fn names(client: &Client, instance: &str, pacer: &Pacer) -> Result<Self, ProvisionError> {
         let (mut routing_profiles, mut routing_profile_arns) = (HashMap::new(), HashMap::new());
+        let (mut routing_names, mut security_names) = (HashMap::new(), HashMap::new());
         let routing = every_page(
             pacer,
             Api::ListRoutingProfiles,
@@ -107,6 +111,7 @@ impl Directory {
             |page| {
                 let summaries = page.routing_profile_summary_list();
                 named(&mut routing_profiles, summaries.iter().map(|p| (p.name(), p.id())));
+                spelled(&mut routing_names, summaries.iter().map(|p| (p.name(), p.id())));
                 routing_profile_arns
                     .extend(summaries.iter().filter_map(|p| Some((p.id()?.to_owned(), p.arn()?.to_owned()))));
             },
@@ -120,7 +125,9 @@ impl Directory {
             },
             |page| page.next_token.clone(),
             |page| {
-                named(&mut security_profiles, page.security_profile_summary_list().iter().map(|p| (p.name(), p.id())))
+                let summaries = page.security_profile_summary_list();
+                named(&mut security_profiles, summaries.iter().map(|p| (p.name(), p.id())));
+                spelled(&mut security_names, summaries.iter().map(|p| (p.name(), p.id())));
             },
         );
         // SearchUserHierarchyGroups, not ListUserHierarchyGroups: only the search gives each group's path (API
@@ -142,11 +149,13 @@ impl Directory {
         );
         let ((), (), (), transfer_flow) =
             tokio::try_join!(routing, security, groups, transfer_flow(client, instance, pacer))?;
+        routing_names.extend(security_names);
         Ok(Directory {
             instance_id: instance.to_owned(),
             routing_profiles,
             routing_profile_arns,
             security_profiles,
+            names_by_id: routing_names,
             hierarchy,
             transfer_flow,
             ..Directory::default()
@@ -271,6 +280,16 @@ impl Directory {
         map.get(&key(name))
             .cloned()
             .ok_or_else(|| ProvisionError::permanent(format!("the instance has no {what} named {name:?}")))
+    }
+
+    /// A routing or security profile's name as the instance spells it, from its id.
+    pub fn profile_name(&self, id: &str) -> Option<&str> {
+        self.names_by_id.get(id).map(String::as_str)
+    }
+
+    /// A hierarchy group's path as the instance spells it (`Support/Tier 1`), from its id.
+    pub fn hierarchy_path(&self, id: &str) -> Option<&str> {
+        self.hierarchy.path_of(id)
     }
 
     pub fn routing_profile(&self, reference: &ResourceRef) -> Result<String, ProvisionError> {
@@ -433,6 +452,11 @@ fn take_group(hierarchy: &mut Hierarchy, group: &aws_sdk_connect::types::Hierarc
 }
 
 /// Keeps each (name, id) pair under its name's key.
+/// Keeps id → name, as the instance spells the name.
+fn spelled<'a>(map: &mut HashMap<String, String>, pairs: impl Iterator<Item = (Option<&'a str>, Option<&'a str>)>) {
+    map.extend(pairs.filter_map(|(name, id)| Some((id?.to_owned(), name?.to_owned()))));
+}
+
 fn named<'a>(map: &mut HashMap<String, String>, pairs: impl Iterator<Item = (Option<&'a str>, Option<&'a str>)>) {
     for (name, id) in pairs {
         if let (Some(name), Some(id)) = (name, id) {

@@ -12,6 +12,8 @@ pub struct Hierarchy {
     by_path: HashMap<String, String>,
     /// Lower-cased group name → the paths (as the instance spells them) of every group of that name.
     by_name: HashMap<String, Vec<(String, String)>>,
+    /// Group id → its path as the instance spells it.
+    by_id: HashMap<String, String>,
 }
 
 /// The levels of a path as a row or the instance spells them: `/`-separated, each level trimmed.
@@ -29,7 +31,13 @@ impl Hierarchy {
         let Some(name) = path.last() else { return };
         self.by_path.insert(path_key(path.iter().copied()), id.to_owned());
         let spelled = path.join("/");
+        self.by_id.insert(id.to_owned(), spelled.clone());
         self.by_name.entry(name.trim().to_lowercase()).or_default().push((spelled, id.to_owned()));
+    }
+
+    /// A group's full path, as a row names it unambiguously.
+    pub fn path_of(&self, id: &str) -> Option<&str> {
+        self.by_id.get(id).map(String::as_str)
     }
 
     /// The id of the group `name` names: a full path (`Sales/Tier 1`), or a bare name that one group alone bears.

@@ -4,6 +4,7 @@ mod attempts;
 mod changes;
 mod channels;
 mod directory;
+mod export;
 mod hierarchy;
 mod pacing;
 mod planner;
@@ -12,6 +13,7 @@ mod schedule;
 
 pub use self::attempts::Retries;
 pub use self::directory::{Directory, UsersPath};
+pub use self::export::ExportedUser;
 pub use self::pacing::{Api, MAX_IN_FLIGHT, Pacer, RateBudget, RowPermit};
 pub use self::provisioner::{ConnectOutcome, ConnectProvisioner, ProvisionError};
 pub use self::schedule::{Schedule, SettingNames, Unworkable, Workload};

@@ -3,6 +3,8 @@
 
 #[cfg(all(feature = "connect", feature = "salesforce"))]
 mod drain;
+#[cfg(all(feature = "connect", feature = "salesforce"))]
+mod export;
 mod ingest;
 mod objects;
 #[cfg(all(feature = "connect", feature = "salesforce"))]
@@ -21,6 +23,8 @@ mod status;
 
 #[cfg(all(feature = "connect", feature = "salesforce"))]
 pub use self::drain::Pool;
+#[cfg(all(feature = "connect", feature = "salesforce"))]
+pub use self::export::{EXPORT_COLUMNS, ExportError, Exported, export_users};
 pub use self::ingest::{IngestError, IngestOutcome, error_message, ingest, record_unusable, requeue};
 pub use self::objects::{LOCAL_BUCKET, LocalFiles, ObjectError, ObjectStore};
 #[cfg(all(feature = "connect", feature = "salesforce"))]

@@ -4,6 +4,7 @@ mod allocation;
 mod bulk;
 mod bulkop_provisioner;
 mod client;
+mod export;
 mod planner;
 mod provisioner;
 mod reference;
@@ -12,6 +13,7 @@ pub use self::allocation::{ALLOCATION_SPENT, Usage};
 pub use self::bulk::{BULKOP_MAX_ROWS, BulkOp, BulkOpStatus, JobProgress, Loaded, bulkop_csv};
 pub use self::bulkop_provisioner::{BulkopProvisioner, Followed, Prepared};
 pub use self::client::{CollectionResult, Credentials, Payload, SalesforceClient, SalesforceError, jwt_audience};
+pub use self::export::{ExportedSalesforce, salesforce_users_of};
 pub use self::planner::{VOICE_LICENSE, free_voice_seats, named as user_named};
 pub use self::provisioner::{
     AliasChange, BulkopDone, EmailConfirmation, SalesforceDefaults, SalesforceOutcome, SalesforceProvisioner,

@@ -1,0 +1,89 @@
+//! Reading every user of an instance, whole, for `ccbulk export`: ids turned back into the names a file gives.
+
+use aws_sdk_connect::types::{PhoneType, User};
+use futures_util::StreamExt;
+
+use super::directory::{Directory, every_page};
+use super::pacing::Api;
+use super::provisioner::{ConnectProvisioner, ProvisionError};
+
+/// One Connect user as a ccbulk file gives it: resources by name (by id when the instance has no name for it).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExportedUser {
+    pub username: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+    pub secondary_email: Option<String>,
+    pub mobile: Option<String>,
+    pub routing_profile: Option<String>,
+    pub security_profiles: Vec<String>,
+    /// The group's full path, which names it whatever other groups share its name.
+    pub hierarchy_group: Option<String>,
+    pub desk_phone: Option<bool>,
+    pub desk_phone_number: Option<String>,
+    pub auto_accept: Option<bool>,
+    pub acw_timeout: Option<i32>,
+    pub persistent_connection: Option<bool>,
+    /// Without the `aws:` tags, which AWS keeps and a file may not set (TagResource: "Tag keys must not start
+    /// with aws:").
+    pub tags: Vec<(String, String)>,
+}
+
+impl ConnectProvisioner<'_> {
+    /// Every user of the instance, whole (ListUsers, then DescribeUser for each, several at once within the read
+    /// rate), by username.
+    pub async fn export(&self, directory: &Directory) -> Result<Vec<ExportedUser>, ProvisionError> {
+        let mut ids = Vec::new();
+        every_page(
+            self.pacer,
+            Api::ListUsers,
+            |token| {
+                self.client.list_users().instance_id(self.instance_id).max_results(1000).set_next_token(token).send()
+            },
+            |page| page.next_token.clone(),
+            |page| ids.extend(page.user_summary_list().iter().filter_map(|u| u.id().map(str::to_owned))),
+        )
+        .await?;
+        let mut described = futures_util::stream::iter(ids.iter().map(|id| self.describe(id, None)))
+            .buffer_unordered(self.pacer.reads_in_flight());
+        let mut users = Vec::with_capacity(ids.len());
+        while let Some(user) = described.next().await {
+            users.push(exported(&user?, directory));
+        }
+        users.sort_by_key(|user| user.username.to_lowercase());
+        Ok(users)
+    }
+}
+
+fn exported(user: &User, directory: &Directory) -> ExportedUser {
+    let name = |id: &str| directory.profile_name(id).unwrap_or(id).to_owned();
+    let identity = user.identity_info();
+    let text = |value: Option<&str>| value.filter(|v| !v.is_empty()).map(str::to_owned);
+    let phone = user.phone_config();
+    let mut tags: Vec<(String, String)> = user
+        .tags()
+        .into_iter()
+        .flatten()
+        .filter(|(key, _)| !key.starts_with("aws:"))
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect();
+    tags.sort();
+    ExportedUser {
+        username: user.username().unwrap_or_default().to_owned(),
+        first_name: text(identity.and_then(|i| i.first_name())),
+        last_name: text(identity.and_then(|i| i.last_name())),
+        email: text(identity.and_then(|i| i.email())),
+        secondary_email: text(identity.and_then(|i| i.secondary_email())),
+        mobile: text(identity.and_then(|i| i.mobile())),
+        routing_profile: user.routing_profile_id().map(name),
+        security_profiles: user.security_profile_ids().iter().map(|id| name(id)).collect(),
+        hierarchy_group: user.hierarchy_group_id().map(|id| directory.hierarchy_path(id).unwrap_or(id).to_owned()),
+        desk_phone: phone.map(|p| *p.phone_type() == PhoneType::DeskPhone),
+        desk_phone_number: text(phone.and_then(|p| p.desk_phone_number())),
+        auto_accept: phone.map(|p| p.auto_accept()),
+        acw_timeout: phone.map(|p| p.after_contact_work_time_limit()),
+        persistent_connection: phone.and_then(|p| p.persistent_connection()),
+        tags,
+    }
+}
