@@ -12,6 +12,7 @@ mod retry;
 mod run;
 mod status;
 mod submit;
+mod undo;
 mod validate;
 
 use std::process::ExitCode;
@@ -48,6 +49,8 @@ enum Command {
     Retry(retry::Args),
     /// The instance's users, and their Salesforce side, as a ccbulk file of update rows: the start of a bulk change.
     Export(export::Args),
+    /// Put back what a local job did: users it created removed, users it changed restored, unless changed since.
+    Undo(undo::Args),
     /// Write a commented config template (ccbulk.toml).
     Init(init::Args),
 }
@@ -62,6 +65,7 @@ fn main() -> ExitCode {
         Command::Submit(args) => submit::run(&args),
         Command::Retry(args) => retry::run(&args),
         Command::Export(args) => export::run(&args),
+        Command::Undo(args) => undo::run(&args),
         Command::Init(args) => init::run(&args),
     }
 }

@@ -1074,3 +1074,75 @@ fn an_export_run_unchanged_writes_nothing_and_carries_both_sides() {
     assert!(out.contains(&format!("SUCCEEDED: {users} rows: {users} succeeded")), "{out}");
     assert_eq!((stage.connect.writes(), stage.salesforce.writes()), writes, "a run of the export wrote something");
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Undo
+
+#[test]
+fn undo_puts_both_sides_back_and_leaves_a_user_changed_since_alone() {
+    let stage = Stage::start(|_, _| {});
+    let scratch = Scratch::new();
+    let config = stage.config(&scratch);
+    let config = config.to_str().unwrap();
+    let member = "amara.okafor@northwind-support.com";
+    let connect_before = stage.connect_users();
+    let salesforce_before = stage.salesforce.snapshot().users;
+    let job_file = scratch.write(
+        "job.csv",
+        &format!(
+            "action,username,password,first_name,last_name,email,routing_profile,security_profiles,hierarchy_group,acw_timeout,tags,sf_username,contact_center,role\n\
+             add,undo.new,Welcome123!Ab,Una,New,,Basic Routing Profile,Agent,,,team=blue,,,\n\
+             update,uqureshi,,Umar,,,Support Tier 2,Agent|CallCenterManager,Support/Tier 1,45,,,,\n\
+             update,vrossi,,,,,Support Tier 2,,,,,,,\n\
+             update,bcosta,,,,,,,,,,{member},Northwind Support,Agent\n\
+             add,undo.sf,Welcome123!Ab,Sol,Force,undo.sf@undo.example.com,Basic Routing Profile,Agent,,,,undo.sf@undo.example.com,Northwind Support,Agent\n"
+        ),
+    );
+    let (code, out, err) = scratch.run(&["run", "-q", "--config", config, job_file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let job = out.split("job ").nth(1).unwrap().split(',').next().unwrap().to_owned();
+    let joined = stage.salesforce.snapshot().users.into_iter().find(|u| u.username == member).unwrap();
+    assert_eq!(joined.call_center.as_deref(), Some("Northwind Support"), "the job put the member in");
+
+    // Someone changes vrossi again after the job.
+    let later = scratch.write("later.csv", "action,username,routing_profile\nupdate,vrossi,Sales Inbound\n");
+    let (code, out, err) = scratch.run(&["run", "-q", "--config", config, later.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}\n{err}");
+
+    let (code, out, err) = scratch.run(&["undo", &job, "--config", config]);
+    assert_eq!(code, 1, "one user was left alone: {out}\n{err}");
+    assert!(out.contains("4 rows undone, 1 left alone (changed since the job)"), "{out}");
+    let report = scratch.report("job.undo.csv");
+    let line =
+        |user: &str| report.iter().find(|l| l["Username"] == user).unwrap_or_else(|| panic!("{user}: {report:?}"));
+    assert_eq!(line("vrossi")["Undo"], "left alone", "{report:?}");
+    assert!(line("vrossi")["AmazonConnect"].contains("changed since the job (routing profile)"), "{report:?}");
+    assert_eq!(line("undo.new")["AmazonConnect"], "removed the user the job created");
+
+    // Both sides stand as before the job, but for vrossi (the later job's) and the Salesforce user the job created,
+    // which Salesforce cannot delete: it is out of the contact center, without a Voice set, and inactive.
+    let comparable = |users: Vec<ccbulk_sandbox::connect::UserSnapshot>| {
+        let mut users: Vec<_> = users.into_iter().filter(|u| u.username != "vrossi").collect();
+        users.sort_by(|a, b| a.username.cmp(&b.username));
+        serde_json::json!(users)
+    };
+    assert_eq!(comparable(stage.connect_users()), comparable(connect_before.clone()));
+    let vrossi = stage.connect_users().into_iter().find(|u| u.username == "vrossi").unwrap();
+    assert_eq!(vrossi.routing_profile, "Sales Inbound", "newer work is kept");
+    let salesforce_after = stage.salesforce.snapshot().users;
+    let created = salesforce_after.iter().find(|u| u.username == "undo.sf@undo.example.com").unwrap();
+    assert!(!created.active && created.call_center.is_none(), "{created:?}");
+    assert!(created.permission_sets.iter().all(|set| !set.contains("Contact Center")), "{created:?}");
+    let others = |users: Vec<ccbulk_sandbox::salesforce::SalesforceUserSnapshot>| {
+        let mut users: Vec<_> = users.into_iter().filter(|u| u.username != "undo.sf@undo.example.com").collect();
+        users.sort_by(|a, b| a.username.cmp(&b.username));
+        serde_json::json!(users)
+    };
+    assert_eq!(others(salesforce_after), others(salesforce_before));
+
+    // Undone twice, nothing more happens: every user stands as undo left it.
+    let writes = (stage.connect.writes(), stage.salesforce.writes());
+    let (_, out, _) = scratch.run(&["undo", &job, "--config", config]);
+    assert!(out.contains("0 rows undone"), "{out}");
+    assert_eq!((stage.connect.writes(), stage.salesforce.writes()), writes);
+}

@@ -15,4 +15,5 @@ pub mod report;
 #[cfg(feature = "salesforce")]
 pub mod salesforce;
 pub mod sfid;
+pub mod undo;
 pub mod validate;

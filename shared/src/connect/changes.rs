@@ -84,6 +84,7 @@ impl UserChanges {
 }
 
 /// What a new user's CreateUser names, resolved: a name that does not resolve fails the row before the call.
+#[derive(Clone)]
 pub(crate) struct NewUser {
     pub routing: String,
     pub security: Vec<String>,

@@ -10,6 +10,7 @@ mod pacing;
 mod planner;
 mod provisioner;
 mod schedule;
+mod undo;
 
 pub use self::attempts::Retries;
 pub use self::directory::{Directory, UsersPath};

@@ -16,6 +16,7 @@ use super::changes::{NewUser, UserChanges, identity_info, phone_config};
 use super::channels::{ChannelLists, given};
 use super::directory::{Directory, every_page, lock};
 use super::pacing::{Api, Pacer};
+use super::undo::{changed_image, created_image};
 use crate::domain::{ConnectUser, IdentityManagement};
 
 /// Why a row's Connect side failed; `retryable` failures (throttles past the SDK's retries, 5xx, network) may succeed
@@ -68,6 +69,8 @@ pub struct ConnectOutcome {
     pub user_arn: Option<String>,
     /// Whether this call created the user (rather than adopting or removing one).
     pub created: bool,
+    /// What the call did to the user, for undo: the user it created, or the parts it changed and their values before.
+    pub image: Option<crate::undo::ConnectImage>,
 }
 
 pub struct ConnectProvisioner<'a> {
@@ -88,7 +91,8 @@ impl ConnectProvisioner<'_> {
         if let Some(existing) = directory.user_id(username) {
             return self.bring_to(&existing, user, directory).await;
         }
-        let NewUser { routing, security, hierarchy, channels, whole_phone_config } = NewUser::of(user, directory)?;
+        let new = NewUser::of(user, directory)?;
+        let NewUser { routing, security, hierarchy, channels, whole_phone_config } = new.clone();
         let mut call = self
             .client
             .create_user()
@@ -113,7 +117,12 @@ impl ConnectProvisioner<'_> {
             Ok(created) => {
                 let id = created.user_id().unwrap_or_default().to_owned();
                 directory.remember_user(username, &id);
-                Ok(ConnectOutcome { user_id: Some(id), user_arn: created.user_arn().map(str::to_owned), created: true })
+                Ok(ConnectOutcome {
+                    image: Some(created_image(&id, user, &new)),
+                    user_id: Some(id),
+                    user_arn: created.user_arn().map(str::to_owned),
+                    created: true,
+                })
             }
             Err(err) if err.as_service_error().is_some_and(|e| e.is_duplicate_resource_exception()) => {
                 // Someone (another worker, a crashed attempt of this one) created it meanwhile: adopt it. It may be
@@ -153,6 +162,7 @@ impl ConnectProvisioner<'_> {
         let fresh = directory.fresh_since(user_id);
         let current = &self.describe(user_id, fresh).await?;
         let changes = UserChanges::between(self.identity, current, user, directory)?;
+        let image = changed_image(user_id, current, &changes);
         if let Some(identity) = changes.identity {
             let call = self
                 .client
@@ -225,6 +235,7 @@ impl ConnectProvisioner<'_> {
             user_id: Some(user_id.to_owned()),
             user_arn: current.arn().map(str::to_owned),
             created: false,
+            image,
         })
     }
 
@@ -283,6 +294,14 @@ impl ConnectProvisioner<'_> {
         let Some(user_id) = self.existing(directory, username).await? else {
             return Ok(ConnectOutcome::default());
         };
+        self.remove_user(directory, &user_id).await?;
+        directory.forget_user(username);
+        Ok(ConnectOutcome { user_id: Some(user_id), ..ConnectOutcome::default() })
+    }
+
+    /// Removes the user `user_id`, quick connects first; a user already gone is a success.
+    pub(super) async fn remove_user(&self, directory: &Directory, user_id: &str) -> Result<(), ProvisionError> {
+        let user_id = user_id.to_owned();
         let pointing = lock(self.quick_connects(directory).await?).remove(&user_id).unwrap_or_default();
         for quick_connect in pointing {
             let deleted = self
@@ -312,8 +331,7 @@ impl ConnectProvisioner<'_> {
             Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => {}
             Err(err) => return Err(ProvisionError::from_sdk(err)),
         }
-        directory.forget_user(username);
-        Ok(ConnectOutcome { user_id: Some(user_id), ..ConnectOutcome::default() })
+        Ok(())
     }
 
     /// Makes sure a quick connect (type USER, named after the user) points at the user; returns its id.

@@ -255,6 +255,7 @@ fn row_from(item: &Item) -> Result<RowRecord, StoreError> {
             permission_set_assignment_id: text(item, "permission_set_assignment_id"),
             quick_connect_id: text(item, "quick_connect_id"),
             voice_provisioning_job_id: text(item, "voice_provisioning_job_id"),
+            undo: text(item, "undo_image"),
         },
         attempts: number(item, "attempts") as u32,
         updated_at: number(item, "updated_at"),
@@ -988,6 +989,7 @@ impl JobStore for DynamoJobStore {
             ("permission_set_assignment_id", &outcome.permission_set_assignment_id),
             ("quick_connect_id", &outcome.quick_connect_id),
             ("voice_provisioning_job_id", &outcome.voice_provisioning_job_id),
+            ("undo_image", &outcome.undo),
         ];
         let values =
             Item::from([(":held".to_owned(), s(RowStatus::InProgress.as_str())), (":owner".to_owned(), s(owner))]);

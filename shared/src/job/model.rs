@@ -300,6 +300,10 @@ pub struct RowOutcome {
     /// In bulkop mode, the row's ContactCenterBulkOp's VoiceProvisioningJobID.
     #[serde(default)]
     pub voice_provisioning_job_id: Option<String>,
+    /// What the row did to existing users, or the users it created, for `ccbulk undo` (an [`crate::undo::UndoImage`]
+    /// as JSON; ids and settings, never a password).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub undo: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

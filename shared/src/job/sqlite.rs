@@ -117,6 +117,7 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("jobs", "scrubbed_bucket", "TEXT"),
     ("jobs", "scrubbed_key", "TEXT"),
     ("jobs", "scrubbed_version", "TEXT"),
+    ("rows", "undo_image", "TEXT"),
 ];
 
 /// State files written before a column existed get it, empty.
@@ -201,6 +202,7 @@ fn row_from(row: &Row) -> rusqlite::Result<RowRecord> {
             permission_set_assignment_id: row.get("permission_set_assignment_id")?,
             quick_connect_id: row.get("quick_connect_id")?,
             voice_provisioning_job_id: row.get("voice_provisioning_job_id")?,
+            undo: row.get("undo_image")?,
         },
         attempts: row.get("attempts")?,
         updated_at: count(row, "updated_at")?,
@@ -492,7 +494,8 @@ impl JobStore for SqliteJobStore {
                  permission_set_assignment_id = COALESCE(?8, permission_set_assignment_id), \
                  quick_connect_id = COALESCE(?9, quick_connect_id), updated_at = ?10, lease_owner = NULL, \
                  lease_until = NULL, note = ?11, \
-                 voice_provisioning_job_id = COALESCE(?12, voice_provisioning_job_id) WHERE job_id = ?1 AND row = ?2",
+                 voice_provisioning_job_id = COALESCE(?12, voice_provisioning_job_id), undo_image = COALESCE(?13, undo_image) \
+                 WHERE job_id = ?1 AND row = ?2",
                 params![
                     id.as_str(),
                     row as i64,
@@ -506,6 +509,7 @@ impl JobStore for SqliteJobStore {
                     now(),
                     outcome.note.as_deref().map(stored_message),
                     outcome.voice_provisioning_job_id,
+                    outcome.undo,
                 ],
             )?;
             let state = move_count(&tx, id.as_str(), previous, status)?;

@@ -20,6 +20,8 @@ mod scrub;
 #[cfg(feature = "sqs")]
 mod sqs;
 mod status;
+#[cfg(all(feature = "connect", feature = "salesforce"))]
+mod undo;
 
 #[cfg(all(feature = "connect", feature = "salesforce"))]
 pub use self::drain::Pool;
@@ -43,3 +45,5 @@ pub use self::scrub::{SCRUBBED_PREFIX, Scrub, ScrubError, scrub_upload};
 #[cfg(feature = "sqs")]
 pub use self::sqs::SqsQueue;
 pub use self::status::{StatusError, job_report};
+#[cfg(all(feature = "connect", feature = "salesforce"))]
+pub use self::undo::{UNDO_COLUMNS, UndoCounts, UndoError, undo_job};

@@ -29,6 +29,7 @@ use crate::salesforce::{
     SalesforceDefaults, SalesforceError, SalesforceOutcome, SalesforceProvisioner, SalesforceSync,
 };
 use crate::sfid::{CALL_CENTER_PREFIX, SalesforceId};
+use crate::undo::UndoImage;
 
 use super::ingest::error_message;
 
@@ -256,7 +257,7 @@ pub async fn provision_chunk<S: JobStore, O: ObjectStore>(
     let lease_seconds = policy.lease.as_secs().max(1);
     let lease = Lease::new(lease_seconds);
     let held = Mutex::new(Vec::new());
-    let work = work_chunk(store, targets, message, policy, keep_going, bytes.as_slice(), &lease, &held);
+    let work = Box::pin(work_chunk(store, targets, message, policy, keep_going, bytes.as_slice(), &lease, &held));
     // The rows this delivery holds stay its own while it works them, however long the pacer makes that.
     let renew = async {
         loop {
@@ -380,10 +381,11 @@ async fn work_chunk<S: JobStore>(
     let needs_quick_connects = work.iter().any(|(row, _)| {
         row.connect.as_ref().is_some_and(|c| c.quick_connect == Some(true) || row.action == Action::Remove)
     });
-    let (sides, ()) = tokio::join!(salesforce_side(store, targets, message, &work, &connect, keep_going), async {
-        connect.preload(work.iter().any(|(row, _)| row.connect.is_some())).await;
-        connect.preload_quick_connects(store, needs_quick_connects).await;
-    });
+    let (sides, ()) =
+        tokio::join!(Box::pin(salesforce_side(store, targets, message, &work, &connect, keep_going)), async {
+            connect.preload(work.iter().any(|(row, _)| row.connect.is_some())).await;
+            connect.preload_quick_connects(store, needs_quick_connects).await;
+        });
     let Sides { rows: salesforce, waiting, watched } = sides?;
     if let Some(reason) = waiting {
         report.retry_reason = Some(reason.clone());
@@ -515,7 +517,7 @@ async fn work_row<S: JobStore>(
         && matches!(&salesforce, Ok(Some(outcome)) if outcome.voice_username.is_some());
     let verdict = match salesforce {
         Err(err) => Err(err),
-        Ok(salesforce) => connect.apply(row, salesforce.as_ref()).await.map(|connect| (salesforce, connect)),
+        Ok(salesforce) => Box::pin(connect.apply(row, salesforce.as_ref())).await.map(|connect| (salesforce, connect)),
     };
     // The room is for Connect calls in flight: the row's outcome is written while another row's calls go.
     drop(room);
@@ -532,6 +534,11 @@ async fn work_row<S: JobStore>(
                     .as_ref()
                     .and_then(|s| s.bulkop.as_ref())
                     .and_then(|b| b.voice_provisioning_job_id.clone()),
+                undo: UndoImage {
+                    connect: connect.user.image,
+                    salesforce: salesforce.as_ref().and_then(|s| s.image.clone()),
+                }
+                .stored(),
                 permission_set_assignment_id: salesforce.and_then(|s| s.permission_set_assignment_id),
                 quick_connect_id: connect.quick_connect_id,
             },
@@ -695,7 +702,9 @@ async fn direct_side<S: JobStore>(
         alias_change: target.alias_change,
         voice_sync,
     };
-    let applied = provisioner.apply(wanted).await;
+    // Boxed, as the Connect calls below are: a chunk's future nests every step, and on a 2 MiB thread stack (the
+    // Lambda runtime's workers, a test's thread) the steps' frames must not all sit inline.
+    let applied = Box::pin(provisioner.apply(wanted)).await;
     if let Some(fresh) = reference.fresh().await {
         store.share(&message.job_id, SHARED_REFERENCE, &fresh).await?;
     }
@@ -983,16 +992,16 @@ impl<'t> ConnectSide<'t> {
         let outcome = match row.action {
             Action::Add | Action::Update if voice.is_some() => {
                 let until = *self.adopt_until.get_or_init(|| Instant::now() + target.pacer.retries().settling);
-                provisioner.adopt(directory, &username, &user, until).await?
+                Box::pin(provisioner.adopt(directory, &username, &user, until)).await?
             }
-            Action::Add => provisioner.add(directory, &username, &user).await?,
+            Action::Add => Box::pin(provisioner.add(directory, &username, &user)).await?,
             Action::Update => {
                 let existing = provisioner.existing(directory, &username).await?.ok_or_else(|| {
                     SideError::of_row(format!("Amazon Connect: the instance has no user named {username:?} to update"))
                 })?;
-                provisioner.bring_to(&existing, &user, directory).await?
+                Box::pin(provisioner.bring_to(&existing, &user, directory)).await?
             }
-            Action::Remove => provisioner.remove(directory, &username).await?,
+            Action::Remove => Box::pin(provisioner.remove(directory, &username)).await?,
         };
         let quick_connect_id = match (row.action, user.quick_connect, &outcome.user_id) {
             (Action::Add | Action::Update, Some(true), Some(user_id)) => {

@@ -248,6 +248,8 @@ fn outcome(
         created: false,
         permission_set_assignment_id: None,
         email_confirmation: None,
+        // Salesforce's bulk path does what it does; undo in bulkop mode is not offered.
+        image: None,
         voice_username: Some(voice_username(
             &text(user, "Alias").unwrap_or_default(),
             &text(user, "Id").unwrap_or_default(),

@@ -8,6 +8,7 @@ mod export;
 mod planner;
 mod provisioner;
 mod reference;
+mod undo;
 
 pub use self::allocation::{ALLOCATION_SPENT, Usage};
 pub use self::bulk::{BULKOP_MAX_ROWS, BulkOp, BulkOpStatus, JobProgress, Loaded, bulkop_csv};
@@ -19,4 +20,5 @@ pub use self::provisioner::{
     AliasChange, BulkopDone, EmailConfirmation, SalesforceDefaults, SalesforceOutcome, SalesforceProvisioner,
 };
 pub use self::reference::{OrgReference, SHARED_AS as SHARED_REFERENCE};
+pub use self::undo::undo_salesforce;
 pub use crate::domain::SalesforceSync;

@@ -5,7 +5,7 @@
 //! to another one); assign the Voice permission set for its role. `remove` clears the contact center and deletes the
 //! Voice permission set assignments; Salesforce users are never deleted.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -14,6 +14,7 @@ use super::client::{SalesforceClient, SalesforceError};
 use super::reference::{OrgReference, Reference};
 use crate::domain::{Action, ContactCenterRef, SalesforceUser, SalesforceUserRef, TelephonyModel, VoiceRole};
 use crate::job::EmailChange;
+use crate::undo::{SalesforceImage, SalesforceSettings};
 use crate::validate::picklists::Picklist;
 
 const USER_FIELDS: &str =
@@ -72,6 +73,8 @@ pub struct SalesforceOutcome {
     pub voice_username: Option<String>,
     /// In bulkop mode, what Salesforce made of the row's bulk operation.
     pub bulkop: Option<BulkopDone>,
+    /// What the row did to the user, for undo (direct mode).
+    pub image: Option<SalesforceImage>,
 }
 
 /// A bulk operation Salesforce completed.
@@ -181,6 +184,41 @@ pub(super) struct Work<'r> {
     email_confirmation: Option<EmailConfirmation>,
     /// The contact center a member leaves for an alias change, and joins again after it.
     rejoin: Option<String>,
+    /// What the row changed, for undo: fields and contact center before and after, Voice sets held, added, taken.
+    undo: UndoTrail,
+}
+
+#[derive(Default)]
+struct UndoTrail {
+    before: SalesforceSettings,
+    after: SalesforceSettings,
+    voice_held: Option<BTreeSet<String>>,
+    voice_added: Option<String>,
+    voice_taken: BTreeSet<String>,
+}
+
+impl Work<'_> {
+    /// What the row did to its user, for undo; `None` when it changed nothing of an existing user.
+    fn image(&self, user: &Value) -> Option<SalesforceImage> {
+        let user_id = text(user, "Id")?;
+        let trail = &self.undo;
+        let voice_after = trail.voice_held.as_ref().map(|held| {
+            let mut after: BTreeSet<String> = held.difference(&trail.voice_taken).cloned().collect();
+            after.extend(trail.voice_added.clone());
+            after
+        });
+        let voice_changed = voice_after.is_some() && voice_after != trail.voice_held;
+        let mut after = trail.after.clone();
+        let mut before = trail.before.clone();
+        if voice_changed || self.created {
+            after.voice_sets = voice_after.or_else(|| Some(trail.voice_added.iter().cloned().collect()));
+            before.voice_sets = trail.voice_held.clone().or_else(|| Some(BTreeSet::new()));
+        }
+        if self.created {
+            return Some(SalesforceImage::Created { user_id, after });
+        }
+        (after != SalesforceSettings::default()).then_some(SalesforceImage::Changed { user_id, before, after })
+    }
 }
 
 impl<'r> Work<'r> {
@@ -194,6 +232,7 @@ impl<'r> Work<'r> {
             assignment: None,
             email_confirmation: None,
             rejoin: None,
+            undo: UndoTrail::default(),
         }
     }
 }
@@ -247,18 +286,19 @@ impl SalesforceProvisioner<'_> {
             if self.voice_sync && self.telephony.has_connect_side() { Some(self.client.org_id().await?) } else { None };
         Ok(work
             .into_iter()
-            .map(|w| match (w.failed, w.user) {
-                (Some(err), _) => Err(err),
+            .map(|w| match (&w.failed, &w.user) {
+                (Some(err), _) => Err(err.clone()),
                 (None, Some(user)) => Ok(SalesforceOutcome {
-                    user_id: text(&user, "Id").unwrap_or_default(),
-                    username: text(&user, "Username").unwrap_or_default(),
-                    first_name: text(&user, "FirstName"),
-                    last_name: text(&user, "LastName"),
-                    email: text(&user, "Email"),
+                    image: w.image(user),
+                    user_id: text(user, "Id").unwrap_or_default(),
+                    username: text(user, "Username").unwrap_or_default(),
+                    first_name: text(user, "FirstName"),
+                    last_name: text(user, "LastName"),
+                    email: text(user, "Email"),
                     created: w.created,
-                    permission_set_assignment_id: w.assignment,
-                    email_confirmation: w.email_confirmation,
-                    voice_username: synced_by.as_deref().and_then(|org| synced_username(w.action, w.row, &user, org)),
+                    permission_set_assignment_id: w.assignment.clone(),
+                    email_confirmation: w.email_confirmation.clone(),
+                    voice_username: synced_by.as_deref().and_then(|org| synced_username(w.action, w.row, user, org)),
                     bulkop: None,
                 }),
                 (None, None) => Err(SalesforceError::refused("the user was not found")),
@@ -532,6 +572,19 @@ impl SalesforceProvisioner<'_> {
                     }
                 }
             }
+            for (field, value) in &patch {
+                if field == "Email" {
+                    continue;
+                }
+                let (before, after) = (text(user, field), value.as_str().map(str::to_owned));
+                if field == "CallCenterId" {
+                    item.undo.before.call_center_id = Some(before);
+                    item.undo.after.call_center_id = Some(after);
+                } else {
+                    item.undo.before.fields.insert(field.clone(), before);
+                    item.undo.after.fields.insert(field.clone(), after);
+                }
+            }
             if !patch.is_empty() {
                 patch.insert("attributes".into(), json!({"type": "User"}));
                 patch.insert("id".into(), json!(user_id));
@@ -641,7 +694,11 @@ impl SalesforceProvisioner<'_> {
             let user_id = text(user, "Id").unwrap_or_default();
             let held: Vec<&Value> =
                 assignments.iter().filter(|a| text(a, "AssigneeId").as_deref() == Some(user_id.as_str())).collect();
+            let voice_held: BTreeSet<String> =
+                held.iter().filter_map(|a| text(a, "PermissionSetId")).filter(|p| voice_ids.contains(p)).collect();
+            item.undo.voice_held = Some(voice_held.clone());
             if item.action == Action::Remove {
+                item.undo.voice_taken = voice_held;
                 deletes.extend(
                     held.iter()
                         .filter(|a| text(a, "PermissionSetId").is_some_and(|p| voice_ids.contains(&p)))
@@ -672,9 +729,11 @@ impl SalesforceProvisioner<'_> {
                     Some(SalesforceError::refused(format!("the org has no permission set labelled {label:?}")));
                 continue;
             };
+            item.undo.voice_taken = voice_held.iter().filter(|p| *p != set).cloned().collect();
             match held.iter().find(|a| text(a, "PermissionSetId").as_deref() == Some(set.as_str())) {
                 Some(existing) => item.assignment = text(existing, "Id"),
                 None => {
+                    item.undo.voice_added = Some(set.clone());
                     creates.push(json!({"attributes": {"type": "PermissionSetAssignment"}, "AssigneeId": user_id, "PermissionSetId": set}));
                     creating.push(i);
                 }

@@ -1,0 +1,95 @@
+//! `ccbulk undo JOB --config F`: what a local job did, put back from its rows' undo images, against the instance and
+//! org it ran against; a user changed again since is left alone and reported. The undo report goes beside the job's
+//! file as NAME.undo.csv.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use ccbulk_shared::job::{JobId, JobStore, SqliteJobStore};
+use ccbulk_shared::pipeline::{LOCAL_BUCKET, Targets, undo_job};
+
+use crate::config::Config;
+use crate::exit;
+use crate::run::targets::{connect_target, preflight, salesforce_target};
+use crate::run::{Stop, unusable};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The job (its id, as `ccbulk run` and `ccbulk status` print it).
+    pub job: String,
+    /// The instance and org the job ran against (the run's --config). A job run on the embedded sandboxes cannot be
+    /// undone: they ended with its run.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The job store [default: the config's, or .ccbulk/state.db].
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// Where to write the undo report [default: beside the job's file, as NAME.undo.csv].
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+pub fn run(args: &Args) -> ExitCode {
+    crate::logging::init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::from(exit::UNUSABLE);
+        }
+    };
+    match runtime.block_on(execute(args)) {
+        Ok(code) => ExitCode::from(code),
+        Err(stop) => {
+            eprintln!("error: {}", stop.message);
+            ExitCode::from(stop.code)
+        }
+    }
+}
+
+async fn execute(args: &Args) -> Result<u8, Stop> {
+    let Some(config_path) = &args.config else {
+        return Err(unusable(format!(
+            "undoing job {} needs the instance and org it ran against: pass the run's --config (a job run on the \
+             embedded sandboxes cannot be undone, they ended with its run)",
+            args.job
+        )));
+    };
+    let config = Config::load(config_path).map_err(|e| unusable(e.to_string()))?;
+    let state = args.state.clone().unwrap_or_else(|| config.run.state.clone());
+    if !state.is_file() {
+        return Err(unusable(format!("no job store at {}: pass the run's --state", state.display())));
+    }
+    let store = SqliteJobStore::open(&state).map_err(|e| unusable(e.to_string()))?;
+    let job = store
+        .job(&JobId::from_string(args.job.clone()))
+        .await
+        .map_err(|e| unusable(e.to_string()))?
+        .ok_or_else(|| unusable(format!("no job {} in {}", args.job, state.display())))?;
+    if job.source.bucket != LOCAL_BUCKET {
+        return Err(unusable(format!("job {} is a stack's job: undo it through the stack", job.id)));
+    }
+    let connect = match (&config.connect, job.telephony_model.has_connect_side()) {
+        (Some(connect), true) => Some(connect_target(connect).await),
+        _ => None,
+    };
+    let targets = Targets { connect, salesforce: config.salesforce.as_ref().map(salesforce_target) };
+    preflight(&targets).await.map_err(unusable)?;
+    let out_path = args.out.clone().unwrap_or_else(|| undo_path(Path::new(&job.source.key)));
+    let out =
+        std::fs::File::create(&out_path).map_err(|e| unusable(format!("cannot write {}: {e}", out_path.display())))?;
+    let (counts, _) =
+        undo_job(&store, &targets, &job, std::io::BufWriter::new(out)).await.map_err(|e| unusable(e.to_string()))?;
+    println!(
+        "undo of job {}: {} rows undone, {} left alone (changed since the job), {} with nothing to put back, {} failed",
+        job.id, counts.undone, counts.left_alone, counts.nothing, counts.failed
+    );
+    println!("undo report: {}", out_path.display());
+    Ok(if counts.failed + counts.left_alone == 0 { exit::ALL_SUCCEEDED } else { exit::SOME_FAILED })
+}
+
+/// `dir/name.csv` → `dir/name.undo.csv`.
+fn undo_path(input: &Path) -> PathBuf {
+    let stem = input.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "ccbulk".into());
+    input.with_file_name(format!("{stem}.undo.csv"))
+}

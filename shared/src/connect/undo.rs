@@ -1,0 +1,243 @@
+//! Undo on the Connect side: the image of what a job did to a user, taken as it does it, and putting it back.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use aws_sdk_connect::types::{PhoneType as SdkPhoneType, User, UserIdentityInfo, UserPhoneConfig};
+
+use super::changes::{NewUser, UserChanges};
+use super::directory::Directory;
+use super::pacing::Api;
+use super::provisioner::{ConnectProvisioner, ProvisionError};
+use crate::domain::{ConnectUser, IdentityManagement};
+use crate::undo::{ConnectImage, ConnectSettings, Identity, Phone, Undone};
+
+fn identity(info: &UserIdentityInfo) -> Identity {
+    let text = |value: Option<&str>| value.filter(|v| !v.is_empty()).map(str::to_owned);
+    Identity {
+        first_name: text(info.first_name()),
+        last_name: text(info.last_name()),
+        email: text(info.email()),
+        secondary_email: text(info.secondary_email()),
+        mobile: text(info.mobile()),
+    }
+}
+
+fn phone(config: &UserPhoneConfig) -> Phone {
+    Phone {
+        phone_type: config.phone_type().as_str().to_owned(),
+        auto_accept: config.auto_accept(),
+        after_contact_work_seconds: config.after_contact_work_time_limit(),
+        desk_phone_number: config.desk_phone_number().filter(|n| !n.is_empty()).map(str::to_owned),
+        persistent_connection: config.persistent_connection(),
+    }
+}
+
+/// Every recorded part of a user as it stands.
+pub(crate) fn settings_of(user: &User) -> ConnectSettings {
+    ConnectSettings {
+        identity: Some(user.identity_info().map(identity).unwrap_or_default()),
+        phone: user.phone_config().map(phone),
+        routing_profile_id: user.routing_profile_id().map(str::to_owned),
+        security_profile_ids: Some(user.security_profile_ids().iter().cloned().collect()),
+        hierarchy_group_id: Some(user.hierarchy_group_id().map(str::to_owned)),
+        tags: Some(user.tags().into_iter().flatten().map(|(k, v)| (k.clone(), Some(v.clone()))).collect()),
+    }
+}
+
+/// The image of an existing user's `changes`: the parts they touch as `current` has them, and as they will be.
+pub(crate) fn changed_image(user_id: &str, current: &User, changes: &UserChanges) -> Option<ConnectImage> {
+    let after = ConnectSettings {
+        identity: changes.identity.as_ref().map(identity),
+        phone: changes.phone.as_ref().map(phone),
+        routing_profile_id: changes.routing_profile.clone(),
+        security_profile_ids: changes.security_profiles.as_ref().map(|ids| ids.iter().cloned().collect()),
+        hierarchy_group_id: changes.hierarchy_group.clone().map(Some),
+        tags: (!changes.tags.is_empty())
+            .then(|| changes.tags.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect()),
+    };
+    let channels = !changes.channels.changes_from(current).is_empty();
+    if after == ConnectSettings::default() && !channels {
+        return None;
+    }
+    let before = Box::new(settings_of(current).like(&after));
+    Some(ConnectImage::Changed { user_id: user_id.to_owned(), before, after, channels })
+}
+
+/// The image of a user a job created with `new`'s settings.
+pub(crate) fn created_image(user_id: &str, user: &ConnectUser, new: &NewUser) -> ConnectImage {
+    ConnectImage::Created {
+        user_id: user_id.to_owned(),
+        after: ConnectSettings {
+            routing_profile_id: Some(new.routing.clone()),
+            security_profile_ids: Some(new.security.iter().cloned().collect::<BTreeSet<_>>()),
+            hierarchy_group_id: Some(new.hierarchy.clone()),
+            tags: (!user.tags.is_empty())
+                .then(|| user.tags.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect::<BTreeMap<_, _>>()),
+            ..ConnectSettings::default()
+        },
+    }
+}
+
+impl ConnectProvisioner<'_> {
+    /// Puts back what a job did to a user, unless the user changed again since: a user it created is removed (its
+    /// quick connects first), a user it changed gets the parts it changed back.
+    pub async fn undo(&self, directory: &Directory, image: &ConnectImage) -> Result<Undone, ProvisionError> {
+        let (user_id, after) = match image {
+            ConnectImage::Created { user_id, after } | ConnectImage::Changed { user_id, after, .. } => (user_id, after),
+        };
+        let current = match self.describe(user_id, None).await {
+            Ok(user) => user,
+            Err(err) if err.message.starts_with("ResourceNotFoundException") => {
+                return Ok(Undone::Nothing("the user is gone already".into()));
+            }
+            Err(err) => return Err(err),
+        };
+        let now = settings_of(&current).like(after);
+        if now != *after {
+            return Ok(Undone::LeftAlone(format!(
+                "changed since the job ({}): left as it is",
+                differing(&now, after).join(", ")
+            )));
+        }
+        match image {
+            ConnectImage::Created { .. } => {
+                self.remove_user(directory, user_id).await?;
+                Ok(Undone::Done("removed the user the job created".into()))
+            }
+            ConnectImage::Changed { before, channels, .. } => {
+                let put_back = self.put_back(user_id, current.arn(), before).await?;
+                let mut done = format!("put back {}", put_back.join(", "));
+                if *channels {
+                    done.push_str("; per-channel settings the job changed are not put back");
+                }
+                Ok(Undone::Done(done))
+            }
+        }
+    }
+
+    async fn put_back(
+        &self,
+        user_id: &str,
+        arn: Option<&str>,
+        before: &ConnectSettings,
+    ) -> Result<Vec<&'static str>, ProvisionError> {
+        let mut parts = Vec::new();
+        if let Some(identity) = &before.identity
+            && self.identity != IdentityManagement::ExistingDirectory
+        {
+            let info = UserIdentityInfo::builder()
+                .set_first_name(identity.first_name.clone())
+                .set_last_name(identity.last_name.clone())
+                .set_email(identity.email.clone())
+                .set_secondary_email(identity.secondary_email.clone())
+                .set_mobile(identity.mobile.clone())
+                .build();
+            let call = self
+                .client
+                .update_user_identity_info()
+                .instance_id(self.instance_id)
+                .user_id(user_id)
+                .identity_info(info);
+            self.pacer
+                .send(Api::UpdateUserIdentityInfo, None, || call.clone().send())
+                .await
+                .map_err(ProvisionError::from_sdk)?;
+            parts.push("identity");
+        }
+        if let Some(phone) = &before.phone {
+            let config = UserPhoneConfig::builder()
+                .phone_type(SdkPhoneType::from(phone.phone_type.as_str()))
+                .auto_accept(phone.auto_accept)
+                .after_contact_work_time_limit(phone.after_contact_work_seconds)
+                .set_desk_phone_number(phone.desk_phone_number.clone())
+                .set_persistent_connection(phone.persistent_connection)
+                .build();
+            let call = self
+                .client
+                .update_user_phone_config()
+                .instance_id(self.instance_id)
+                .user_id(user_id)
+                .phone_config(config);
+            self.pacer
+                .send(Api::UpdateUserPhoneConfig, None, || call.clone().send())
+                .await
+                .map_err(ProvisionError::from_sdk)?;
+            parts.push("phone settings");
+        }
+        if let Some(profile) = &before.routing_profile_id {
+            let call = self
+                .client
+                .update_user_routing_profile()
+                .instance_id(self.instance_id)
+                .user_id(user_id)
+                .routing_profile_id(profile);
+            self.pacer
+                .send(Api::UpdateUserRoutingProfile, None, || call.clone().send())
+                .await
+                .map_err(ProvisionError::from_sdk)?;
+            parts.push("routing profile");
+        }
+        if let Some(profiles) = &before.security_profile_ids {
+            let call = self
+                .client
+                .update_user_security_profiles()
+                .instance_id(self.instance_id)
+                .user_id(user_id)
+                .set_security_profile_ids(Some(profiles.iter().cloned().collect()));
+            self.pacer
+                .send(Api::UpdateUserSecurityProfiles, None, || call.clone().send())
+                .await
+                .map_err(ProvisionError::from_sdk)?;
+            parts.push("security profiles");
+        }
+        if let Some(group) = &before.hierarchy_group_id {
+            // No group given takes the user out of its group (API reference, UpdateUserHierarchy: HierarchyGroupId
+            // is optional).
+            let call = self
+                .client
+                .update_user_hierarchy()
+                .instance_id(self.instance_id)
+                .user_id(user_id)
+                .set_hierarchy_group_id(group.clone());
+            self.pacer
+                .send(Api::UpdateUserHierarchy, None, || call.clone().send())
+                .await
+                .map_err(ProvisionError::from_sdk)?;
+            parts.push("hierarchy group");
+        }
+        if let (Some(tags), Some(arn)) = (&before.tags, arn) {
+            // Tags the job added are not taken off (ccbulk does not call UntagResource); the values it overwrote
+            // are put back.
+            let overwritten: Vec<(&String, &String)> =
+                tags.iter().filter_map(|(key, value)| Some((key, value.as_ref()?))).collect();
+            if !overwritten.is_empty() {
+                let mut call = self.client.tag_resource().resource_arn(arn);
+                for (key, value) in overwritten {
+                    call = call.tags(key, value);
+                }
+                self.pacer
+                    .send(Api::TagResource, None, || call.clone().send())
+                    .await
+                    .map_err(ProvisionError::from_sdk)?;
+                parts.push("tags");
+            }
+        }
+        Ok(parts)
+    }
+}
+
+/// The parts that differ, by name.
+fn differing(now: &ConnectSettings, after: &ConnectSettings) -> Vec<&'static str> {
+    [
+        ("identity", now.identity != after.identity),
+        ("phone settings", now.phone != after.phone),
+        ("routing profile", now.routing_profile_id != after.routing_profile_id),
+        ("security profiles", now.security_profile_ids != after.security_profile_ids),
+        ("hierarchy group", now.hierarchy_group_id != after.hierarchy_group_id),
+        ("tags", now.tags != after.tags),
+    ]
+    .into_iter()
+    .filter(|(_, differs)| *differs)
+    .map(|(name, _)| name)
+    .collect()
+}
