@@ -1017,3 +1017,49 @@ async fn a_file_under_plans_is_planned_by_the_lambdas_and_nothing_is_written() {
     assert_eq!(code, 409, "a plan is not retried: {body}");
     assert!(body.contains("is a plan and wrote nothing"), "{body}");
 }
+
+#[tokio::test]
+async fn a_job_is_undone_through_the_api_as_a_job_of_its_own() {
+    let stack = Stack::start(StackOptions::default()).await;
+    let api = OpenApi::load();
+    let users = |stack: &Stack| {
+        let snapshot = stack.connect.snapshot();
+        let mut users = snapshot.instance(&stack.instance_id).unwrap().users.clone();
+        users.sort_by(|a, b| a.username.cmp(&b.username));
+        json!(users)
+    };
+    let (connect_before, salesforce_before) = (users(&stack), json!(stack.salesforce.snapshot().users));
+    let csv = "action,username,password,first_name,last_name,routing_profile,security_profiles,hierarchy_group,sf_username,contact_center,role\n\
+               add,undo.lambda,Welcome123!Ab,Ula,Lambda,Basic Routing Profile,Agent,,,,\n\
+               update,uqureshi,,Umar,,Support Tier 2,Agent,Support/Tier 1,,,\n\
+               update,bcosta,,,,,,,amara.okafor@northwind-support.com,Northwind Support,Agent\n";
+    stack.notify(stack.upload("uploads/to-undo.csv", csv.as_bytes().to_vec()).await).await;
+    assert_eq!(stack.drain(Delivery::Once).await.failures, 0);
+    let job = the_job(&stack).await;
+    assert_eq!(job["state"], "SUCCEEDED", "{job}");
+    let job_id = job["id"].as_str().unwrap().to_owned();
+    assert_ne!(users(&stack), connect_before, "the job changed the instance");
+
+    let (code, content_type, _, body) = stack.api("POST", &format!("/jobs/{job_id}/undo")).await;
+    api.check_method("post", "/jobs/{id}/undo", code, &content_type, &body);
+    assert_eq!(code, 202, "{body}");
+    let started = json(&body);
+    assert_eq!(started["rows"], 3, "{body}");
+    let undo_id = started["undo"].as_str().unwrap().to_owned();
+    let drained = stack.drain(Delivery::Twice).await;
+    assert_eq!(drained.failures, 0, "{drained:?}");
+
+    let (code, _, _, body) = stack.api("GET", &format!("/jobs/{undo_id}")).await;
+    assert_eq!(code, 200, "{body}");
+    let undo = json(&body);
+    assert_eq!((undo["kind"].as_str(), undo["state"].as_str()), (Some("undo"), Some("SUCCEEDED")), "{body}");
+    let (code, _, _, report) = stack.api("GET", &format!("/jobs/{undo_id}/report")).await;
+    assert_eq!(code, 200, "{report}");
+    assert_eq!(report.lines().next(), Some("Row,Username,Action,Undo,Detail"));
+    assert_eq!(report.lines().filter(|l| l.contains(",undone,")).count(), 3, "{report}");
+    assert_eq!(users(&stack), connect_before, "the instance is as before the job");
+    assert_eq!(json!(stack.salesforce.snapshot().users), salesforce_before, "the org is as before the job");
+
+    let (code, _, _, body) = stack.api("POST", &format!("/jobs/{undo_id}/undo")).await;
+    assert_eq!(code, 409, "an undo is not undone: {body}");
+}

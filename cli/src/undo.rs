@@ -5,13 +5,16 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use ccbulk_shared::job::{JobId, JobStore, SqliteJobStore};
-use ccbulk_shared::pipeline::{LOCAL_BUCKET, Targets, undo_job};
+use ccbulk_shared::job::{JobId, JobStore, Lease, SqliteJobStore};
+use ccbulk_shared::pipeline::{LOCAL_BUCKET, Targets, start_undo, undo_report, undo_rows};
 
 use crate::config::Config;
 use crate::exit;
 use crate::run::targets::{connect_target, preflight, salesforce_target};
 use crate::run::{Stop, unusable};
+
+/// How long the undo holds a row unless it finishes it: an undo killed and started again takes the rows over after.
+const UNDO_ROW_LEASE_SECONDS: u64 = 60;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -78,11 +81,22 @@ async fn execute(args: &Args) -> Result<u8, Stop> {
     let out_path = args.out.clone().unwrap_or_else(|| undo_path(Path::new(&job.source.key)));
     let out =
         std::fs::File::create(&out_path).map_err(|e| unusable(format!("cannot write {}: {e}", out_path.display())))?;
+    let (undo, messages) = start_undo(&store, &job).await.map_err(|e| unusable(e.to_string()))?;
+    println!("undo of job {}: job {}, {} rows", job.id, undo.id, undo.counts.total());
+    let lease = Lease::new(UNDO_ROW_LEASE_SECONDS);
+    for message in &messages {
+        undo_rows(&store, &targets, message, &lease).await.map_err(|e| unusable(e.to_string()))?;
+    }
+    let undo = store.job(&undo.id).await.map_err(|e| unusable(e.to_string()))?.unwrap_or(undo);
     let (counts, _) =
-        undo_job(&store, &targets, &job, std::io::BufWriter::new(out)).await.map_err(|e| unusable(e.to_string()))?;
+        undo_report(&store, &undo, std::io::BufWriter::new(out)).await.map_err(|e| unusable(e.to_string()))?;
     println!(
-        "undo of job {}: {} rows undone, {} left alone (changed since the job), {} with nothing to put back, {} failed",
-        job.id, counts.undone, counts.left_alone, counts.nothing, counts.failed
+        "{}: {} rows undone, {} left alone (changed since the job), {} with nothing to put back, {} failed",
+        undo.state.as_str(),
+        counts.undone,
+        counts.left_alone,
+        counts.nothing,
+        counts.failed
     );
     println!("undo report: {}", out_path.display());
     Ok(if counts.failed + counts.left_alone == 0 { exit::ALL_SUCCEEDED } else { exit::SOME_FAILED })

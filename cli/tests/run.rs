@@ -1116,8 +1116,8 @@ fn undo_puts_both_sides_back_and_leaves_a_user_changed_since_alone() {
     let line =
         |user: &str| report.iter().find(|l| l["Username"] == user).unwrap_or_else(|| panic!("{user}: {report:?}"));
     assert_eq!(line("vrossi")["Undo"], "left alone", "{report:?}");
-    assert!(line("vrossi")["AmazonConnect"].contains("changed since the job (routing profile)"), "{report:?}");
-    assert_eq!(line("undo.new")["AmazonConnect"], "removed the user the job created");
+    assert!(line("vrossi")["Detail"].contains("Amazon Connect: changed since the job (routing profile)"), "{report:?}");
+    assert_eq!(line("undo.new")["Detail"], "Amazon Connect: removed the user the job created");
 
     // Both sides stand as before the job, but for vrossi (the later job's) and the Salesforce user the job created,
     // which Salesforce cannot delete: it is out of the contact center, without a Voice set, and inactive.
@@ -1143,6 +1143,8 @@ fn undo_puts_both_sides_back_and_leaves_a_user_changed_since_alone() {
     // Undone twice, nothing more happens: every user stands as undo left it.
     let writes = (stage.connect.writes(), stage.salesforce.writes());
     let (_, out, _) = scratch.run(&["undo", &job, "--config", config]);
-    assert!(out.contains("0 rows undone"), "{out}");
+    assert!(out.contains("0 rows undone, 4 left alone"), "the first undo's users differ from what the job left: {out}");
+    let (_, jobs, _) = scratch.run(&["status"]);
+    assert_eq!(jobs.matches("undo/").count(), 2, "each undo is a job of its own: {jobs}");
     assert_eq!((stage.connect.writes(), stage.salesforce.writes()), writes);
 }

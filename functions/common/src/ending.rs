@@ -3,7 +3,7 @@
 //! passwords. Neither undoes the rows' work should it fail: a failure is logged, and the next worker to see the job
 //! ended (a redelivery, a retry's last chunk) does it again.
 
-use ccbulk_shared::job::{JobId, JobStore};
+use ccbulk_shared::job::{JobId, JobKind, JobStore};
 use ccbulk_shared::pipeline::{S3Objects, Scrub, scrub_upload};
 
 use super::Telemetry;
@@ -19,6 +19,10 @@ pub async fn after_ending<S: JobStore>(store: &S, objects: &S3Objects, telemetry
         }
     };
     telemetry.announce(store, &job).await;
+    // An undo job reads no upload: its rows are the undone job's.
+    if job.kind() == JobKind::Undo {
+        return;
+    }
     match scrub_upload(store, objects, &job).await {
         Ok(Scrub::NotYet) => {}
         Ok(Scrub::Copied { scrubbed, .. }) => tracing::info!(

@@ -14,11 +14,11 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use ccbulk_lambda::{ConfigError, Env, MetricsOut, Telemetry, after_ending, chunking, s3_client};
 use ccbulk_shared::budget::DynamoBudget;
 use ccbulk_shared::connect::{Pacer, RateBudget, SettingNames, Workload};
-use ccbulk_shared::job::{ChunkMessage, DynamoJobStore, JobState};
+use ccbulk_shared::job::{ChunkMessage, DynamoJobStore, JobState, Lease};
 use ccbulk_shared::metrics::MetricSet;
 use ccbulk_shared::pipeline::{
     ChunkReport, ConnectTarget, DEFAULT_USERS_QUOTA, ImpliedSalesforce, ImpliedSetting, RetryPolicy, S3Objects,
-    SalesforceTarget, Targets, provision_chunk,
+    SalesforceTarget, Targets, UndoMessage, provision_chunk, undo_rows,
 };
 use ccbulk_shared::salesforce::{AliasChange, SalesforceDefaults, SalesforceSync};
 use ccbulk_shared::validate::picklists::Picklist;
@@ -39,6 +39,8 @@ const SETTING_NAMES: SettingNames = SettingNames {
 };
 /// The longest a chunk waits before its next delivery.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(900);
+/// How long an undo message's rows stay held: the function's longest run (its Timeout in template.yaml).
+const UNDO_ROW_LEASE: Duration = Duration::from_secs(900);
 /// How soon a paused chunk looks again, unless `CCBULK_PAUSED_RETRY_SECONDS` says: SQS's longest message delay.
 /// Salesforce's allocation comes back over a rolling 24 hours, so a look every quarter of an hour costs one refused
 /// call a chunk and loses little time.
@@ -380,15 +382,19 @@ impl Provision {
         keep_going: &(dyn Fn() -> bool + Sync),
     ) -> Delivery {
         let delay = self.delay_for(message);
-        let chunk: ChunkMessage = match serde_json::from_str(message.body.as_deref().unwrap_or_default()) {
+        let body = message.body.as_deref().unwrap_or_default();
+        let chunk: ChunkMessage = match serde_json::from_str(body) {
             Ok(chunk) => chunk,
-            // Redelivery will not mend it; it goes to the dead-letter queue after the queue's receive limit.
-            Err(err) => {
-                return Delivery::Again { delay, reason: format!("not a chunk message: {err}") };
-            }
+            Err(err) => match serde_json::from_str::<UndoMessage>(body) {
+                Ok(undo) => return Box::pin(self.undo(targets, &undo, delay)).await,
+                // Redelivery will not mend it; it goes to the dead-letter queue after the queue's receive limit.
+                Err(_) => return Delivery::Again { delay, reason: format!("not a chunk message: {err}") },
+            },
         };
         let (started, calls_before) = (Instant::now(), Calls::of(targets));
-        let provisioned = provision_chunk(&self.store, &self.objects, targets, &chunk, self.policy, keep_going).await;
+        // Boxed: the chunk's work nests every step of both sides, too deep for a thread's stack inline.
+        let provisioned =
+            Box::pin(provision_chunk(&self.store, &self.objects, targets, &chunk, self.policy, keep_going)).await;
         if let Ok(report) = &provisioned {
             let calls = Calls::of(targets).since(calls_before);
             self.telemetry.metrics(&chunk_metrics(&chunk, report, calls, started.elapsed()));
@@ -410,6 +416,31 @@ impl Provision {
             },
             Ok(report) => Delivery::Done(report),
             Err(err) => Delivery::Again { delay, reason: format!("job {}: {err}", chunk.job_id) },
+        }
+    }
+
+    /// Some rows of an undo job. Their hold lasts the function's longest run, not renewed: a container lost mid-way
+    /// lets them go after that.
+    async fn undo(&self, targets: &Targets, message: &UndoMessage, delay: Duration) -> Delivery {
+        let lease = Lease::new(UNDO_ROW_LEASE.as_secs());
+        match undo_rows(&self.store, targets, message, &lease).await {
+            Ok(report) => {
+                if report.job_state.is_some_and(JobState::has_ended) {
+                    after_ending(&self.store, &self.objects, &self.telemetry, &message.undo).await;
+                }
+                if report.needs_redelivery() {
+                    Delivery::Again {
+                        delay: delay.max(self.held_retry),
+                        reason: format!(
+                            "{} rows of undo job {} are held by another delivery",
+                            report.deferred, message.undo
+                        ),
+                    }
+                } else {
+                    Delivery::Done(report)
+                }
+            }
+            Err(err) => Delivery::Again { delay, reason: format!("undo job {}: {err}", message.undo) },
         }
     }
 

@@ -15,7 +15,9 @@ use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use ccbulk_lambda::{ConfigError, Env, chunking, s3_client};
 use ccbulk_shared::job::{DynamoJobStore, Job, JobId, JobKind, JobStore, RowRecord, RowStatus, SalesforceAllocation};
-use ccbulk_shared::pipeline::{IngestError, Retried, RetryError, S3Objects, SqsQueue, job_report, retry_failed};
+use ccbulk_shared::pipeline::{
+    IngestError, Retried, RetryError, S3Objects, SqsQueue, UndoError, job_report, retry_failed, start_undo, undo_report,
+};
 use ccbulk_shared::validate::Options;
 use lambda_http::http::{StatusCode, header};
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -38,6 +40,14 @@ const REPORT_LINK_LIFETIME: Duration = Duration::from_secs(900);
 struct JobsPage {
     jobs: Vec<Job>,
     next: Option<String>,
+}
+
+/// `POST /jobs/{id}/undo`'s answer: the job undone, the undo job, and its rows.
+#[derive(Serialize)]
+struct UndoAnswer {
+    job: JobId,
+    undo: JobId,
+    rows: u64,
 }
 
 /// One job as `GET /jobs/{id}` gives it: the job, and the org's API allocation as its workers last saw it.
@@ -173,6 +183,7 @@ impl Status {
             }
             Route::Report(id) => self.report(&self.job(&id).await?).await,
             Route::Retry(id) => self.retry(&self.job(&id).await?).await,
+            Route::Undo(id) => self.undo(&self.job(&id).await?).await,
         }
     }
 
@@ -200,6 +211,19 @@ impl Status {
         Ok(answer::json(StatusCode::ACCEPTED, &RetryAnswer { job: job.id.clone(), retried }))
     }
 
+    /// Starts an undo of the job, a job of its own whose rows the provision function works; answers 202 with it.
+    async fn undo(&self, job: &Job) -> Result<Response<Body>, ApiError> {
+        let (undo, messages) = match start_undo(self.store.as_ref(), job).await {
+            Ok(started) => started,
+            Err(UndoError::Refused(reason)) => return Err(ApiError::conflict(reason)),
+            Err(err) => return Err(ApiError::internal("starting the undo", err)),
+        };
+        self.queue.send_json(&messages).await.map_err(|e| ApiError::internal("sending the undo's rows", e))?;
+        let rows = undo.counts.total();
+        tracing::info!(job = %job.id, undo = %undo.id, rows, "undo started");
+        Ok(answer::json(StatusCode::ACCEPTED, &UndoAnswer { job: job.id.clone(), undo: undo.id, rows }))
+    }
+
     /// 409 unless the job's file is there to read.
     async fn readable(&self, job: &Job) -> Result<(), ApiError> {
         match self.objects.exists(job.file()).await {
@@ -220,25 +244,32 @@ impl Status {
     /// The report: inline when it fits in a Lambda answer, else put beside the upload under `reports/` and
     /// answered with a 303 to a short-lived link.
     async fn report(&self, job: &Job) -> Result<Response<Body>, ApiError> {
-        if job.dialect.is_none() {
-            let reason = job.error.as_deref().unwrap_or("unknown");
-            return Err(ApiError::conflict(format!(
-                "job {} has no report: its file could not be read ({reason})",
-                job.id
-            )));
-        }
-        self.readable(job).await?;
-        // The file is read as a stream, never copied; the report goes to a file, not to memory: a 100,000-row
-        // job's is tens of megabytes.
+        // The report goes to a file, not to memory: a 100,000-row job's is tens of megabytes.
         let report = tempfile::NamedTempFile::new().map_err(|e| ApiError::internal("making room for the report", e))?;
         let out = report.reopen().map_err(|e| ApiError::internal("the report", e))?;
-        let (store, copy) = (self.store.clone(), job.clone());
-        let source = self.objects.stream(job.file().clone(), Handle::current());
-        off_the_runtime(move |runtime| {
-            runtime.block_on(job_report(store.as_ref(), &copy, &source, std::io::BufWriter::new(out)))
-        })
-        .await?
-        .map_err(|e| ApiError::internal("the report", e))?;
+        if job.kind() == JobKind::Undo {
+            // An undo job's report is its rows': it read no file.
+            undo_report(self.store.as_ref(), job, std::io::BufWriter::new(out))
+                .await
+                .map_err(|e| ApiError::internal("the undo report", e))?;
+        } else {
+            if job.dialect.is_none() {
+                let reason = job.error.as_deref().unwrap_or("unknown");
+                return Err(ApiError::conflict(format!(
+                    "job {} has no report: its file could not be read ({reason})",
+                    job.id
+                )));
+            }
+            self.readable(job).await?;
+            // The file is read as a stream, never copied.
+            let (store, copy) = (self.store.clone(), job.clone());
+            let source = self.objects.stream(job.file().clone(), Handle::current());
+            off_the_runtime(move |runtime| {
+                runtime.block_on(job_report(store.as_ref(), &copy, &source, std::io::BufWriter::new(out)))
+            })
+            .await?
+            .map_err(|e| ApiError::internal("the report", e))?;
+        }
         let size = report.as_file().metadata().map_err(|e| ApiError::internal("the report", e))?.len();
         if size <= self.inline_report as u64 {
             let csv = std::fs::read(report.path()).map_err(|e| ApiError::internal("the report", e))?;

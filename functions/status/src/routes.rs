@@ -9,11 +9,19 @@ pub enum Route {
     Row(String, String),
     Report(String),
     Retry(String),
+    Undo(String),
 }
 
 /// Every route as the OpenAPI document writes it.
-pub const TEMPLATES: [&str; 6] =
-    ["/jobs", "/jobs/{id}", "/jobs/{id}/rows", "/jobs/{id}/rows/{row}", "/jobs/{id}/report", "/jobs/{id}/retry"];
+pub const TEMPLATES: [&str; 7] = [
+    "/jobs",
+    "/jobs/{id}",
+    "/jobs/{id}/rows",
+    "/jobs/{id}/rows/{row}",
+    "/jobs/{id}/report",
+    "/jobs/{id}/retry",
+    "/jobs/{id}/undo",
+];
 
 impl Route {
     pub fn parse(path: &str) -> Option<Self> {
@@ -26,6 +34,7 @@ impl Route {
             ["jobs", job, "rows", row] => Some(Route::Row(id(job)?, id(row)?)),
             ["jobs", job, "report"] => Some(Route::Report(id(job)?)),
             ["jobs", job, "retry"] => Some(Route::Retry(id(job)?)),
+            ["jobs", job, "undo"] => Some(Route::Undo(id(job)?)),
             _ => None,
         }
     }
@@ -39,13 +48,14 @@ impl Route {
             Route::Row(..) => TEMPLATES[3],
             Route::Report(_) => TEMPLATES[4],
             Route::Retry(_) => TEMPLATES[5],
+            Route::Undo(_) => TEMPLATES[6],
         }
     }
 
-    /// The one method the route answers: the reads are GETs; a retry changes the job.
+    /// The one method the route answers: the reads are GETs; a retry or an undo changes things.
     pub fn method(&self) -> &'static str {
         match self {
-            Route::Retry(_) => "POST",
+            Route::Retry(_) | Route::Undo(_) => "POST",
             _ => "GET",
         }
     }
@@ -64,6 +74,7 @@ mod tests {
         assert_eq!(Route::parse("/jobs/abc/rows/17"), Some(Route::Row("abc".into(), "17".into())));
         assert_eq!(Route::parse("/jobs/abc/report"), Some(Route::Report("abc".into())));
         assert_eq!(Route::parse("/jobs/abc/retry"), Some(Route::Retry("abc".into())));
+        assert_eq!(Route::parse("/jobs/abc/undo"), Some(Route::Undo("abc".into())));
         assert_eq!(Route::parse("/jobs//rows"), None);
         assert_eq!(Route::parse("/jobz"), None);
         assert_eq!(Route::parse("/jobs/abc/rows/17/x"), None);

@@ -21,7 +21,7 @@ pub use self::memo::JobMemo;
 pub use self::message::ChunkMessage;
 pub use self::model::{
     Counts, EmailChange, Job, JobId, JobKind, JobState, ObjectRef, PLANS_PREFIX, Pause, RowOutcome, RowRecord,
-    RowStatus, STORED_MESSAGE_MAX, now_epoch, stored_message,
+    RowStatus, STORED_MESSAGE_MAX, UNDO_PREFIX, now_epoch, stored_message,
 };
 #[cfg(any(feature = "connect", feature = "salesforce"))]
 pub use self::share::{Reading, take_or_claim};

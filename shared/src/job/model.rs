@@ -20,6 +20,10 @@ pub struct ObjectRef {
 /// Where files go to be planned (`ccbulk plan` on a stack) rather than provisioned: their jobs write nothing.
 pub const PLANS_PREFIX: &str = "plans/";
 
+/// Where an undo job's source key points: `undo/<the job undone>`. No object is there: an undo job's rows are the
+/// undone job's, read from the job store.
+pub const UNDO_PREFIX: &str = "undo/";
+
 /// What a job does with its rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -28,18 +32,27 @@ pub enum JobKind {
     Provision,
     /// Each row gets the verdict a run would reach, read from the targets with nothing written.
     Plan,
+    /// Each row puts back what another job did to its users.
+    Undo,
 }
 
 impl JobKind {
     /// A file's kind follows from where it was dropped.
     pub fn of(object: &ObjectRef) -> Self {
-        if object.key.starts_with(PLANS_PREFIX) { JobKind::Plan } else { JobKind::Provision }
+        if object.key.starts_with(PLANS_PREFIX) {
+            JobKind::Plan
+        } else if object.key.starts_with(UNDO_PREFIX) {
+            JobKind::Undo
+        } else {
+            JobKind::Provision
+        }
     }
 
     pub fn as_str(self) -> &'static str {
         match self {
             JobKind::Provision => "provision",
             JobKind::Plan => "plan",
+            JobKind::Undo => "undo",
         }
     }
 }

@@ -20,8 +20,9 @@ mod scrub;
 #[cfg(feature = "sqs")]
 mod sqs;
 mod status;
-#[cfg(all(feature = "connect", feature = "salesforce"))]
 mod undo;
+#[cfg(all(feature = "connect", feature = "salesforce"))]
+mod undo_rows;
 
 #[cfg(all(feature = "connect", feature = "salesforce"))]
 pub use self::drain::Pool;
@@ -45,5 +46,6 @@ pub use self::scrub::{SCRUBBED_PREFIX, Scrub, ScrubError, scrub_upload};
 #[cfg(feature = "sqs")]
 pub use self::sqs::SqsQueue;
 pub use self::status::{StatusError, job_report};
+pub use self::undo::{UNDO_COLUMNS, UndoCounts, UndoError, UndoMessage, start_undo, undo_report};
 #[cfg(all(feature = "connect", feature = "salesforce"))]
-pub use self::undo::{UNDO_COLUMNS, UndoCounts, UndoError, undo_job};
+pub use self::undo_rows::undo_rows;

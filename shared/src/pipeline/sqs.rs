@@ -22,8 +22,9 @@ impl SqsQueue {
     }
 }
 
-impl ChunkQueue for SqsQueue {
-    async fn send(&self, messages: &[ChunkMessage]) -> Result<(), QueueError> {
+impl SqsQueue {
+    /// Sends messages of any kind the workers take (chunks, undo rows), each as its JSON.
+    pub async fn send_json<T: serde::Serialize>(&self, messages: &[T]) -> Result<(), QueueError> {
         for batch in messages.chunks(BATCH) {
             let entries = batch
                 .iter()
@@ -59,5 +60,11 @@ impl ChunkQueue for SqsQueue {
             }
         }
         Ok(())
+    }
+}
+
+impl ChunkQueue for SqsQueue {
+    async fn send(&self, messages: &[ChunkMessage]) -> Result<(), QueueError> {
+        self.send_json(messages).await
     }
 }
