@@ -30,21 +30,7 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> ExitCode {
-    crate::logging::init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("error: cannot start the async runtime: {err}");
-            return ExitCode::from(exit::UNUSABLE);
-        }
-    };
-    match runtime.block_on(execute(args)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(stop) => {
-            eprintln!("error: {}", stop.message);
-            ExitCode::from(stop.code)
-        }
-    }
+    crate::run::command(async { execute(args).await.map(|()| exit::ALL_SUCCEEDED) })
 }
 
 async fn execute(args: &Args) -> Result<(), Stop> {

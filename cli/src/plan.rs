@@ -4,74 +4,27 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use ccbulk_shared::domain::{IdentityManagement, TelephonyModel};
-use ccbulk_shared::format::DialectChoice;
 use ccbulk_shared::pipeline::{PlanSummary, plan_file};
-use ccbulk_shared::salesforce::SalesforceSync;
 
 use crate::exit;
-use crate::run::{Prepared, Stop, prepare, unusable};
-use crate::validate::{parse_dialect, parse_identity, parse_sync, parse_telephony};
+use crate::run::{Prepared, Stop, Targeting, prepare, unusable};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The CSV file (bulkop, connect or ccbulk dialect).
-    pub file: PathBuf,
-    /// Read the Connect instance and Salesforce org this file names (see `ccbulk init`); without it, sandboxes
-    /// started for this plan.
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// How the Connect instance manages identities [default: the instance's own].
-    #[arg(long, value_name = "TYPE", value_parser = parse_identity)]
-    pub identity_management: Option<IdentityManagement>,
-    /// amazon-connect, partner-telephony-from-amazon-connect or partner-telephony [default: the config's, or
-    /// amazon-connect].
-    #[arg(long, value_name = "MODEL", value_parser = parse_telephony)]
-    pub telephony_model: Option<TelephonyModel>,
-    /// direct, bulkop or auto, as for `ccbulk run` [default: the config's, or auto].
-    #[arg(long, value_name = "MODE", value_parser = parse_sync)]
-    pub salesforce_sync: Option<SalesforceSync>,
-    /// The file's dialect: auto (from the header), bulkop, connect or ccbulk.
-    #[arg(long, value_name = "DIALECT", value_parser = parse_dialect, default_value = "auto")]
-    pub dialect: DialectChoice,
+    #[command(flatten)]
+    pub target: Targeting,
     /// Where to write the plan CSV [default: beside the input, as NAME.plan.csv].
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
 }
 
 pub fn run(args: &Args) -> ExitCode {
-    crate::logging::init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("error: cannot start the async runtime: {err}");
-            return ExitCode::from(exit::UNUSABLE);
-        }
-    };
-    match runtime.block_on(execute(args)) {
-        Ok(code) => ExitCode::from(code),
-        Err(stop) => {
-            eprintln!("error: {}", stop.message);
-            ExitCode::from(stop.code)
-        }
-    }
+    crate::run::command(execute(args))
 }
 
 async fn execute(args: &Args) -> Result<u8, Stop> {
-    let run_args = crate::run::Args {
-        file: args.file.clone(),
-        config: args.config.clone(),
-        identity_management: args.identity_management,
-        telephony_model: args.telephony_model,
-        salesforce_sync: args.salesforce_sync,
-        dialect: args.dialect,
-        state: None,
-        report: None,
-        quiet: true,
-        retry_of: None,
-    };
-    let Prepared { targets, embedded, options, .. } = prepare(&run_args).await?;
-    let path = args.file.as_path();
+    let Prepared { targets, embedded, options, .. } = prepare(&args.target).await?;
+    let path = args.target.file.as_path();
     let out_path = args.out.clone().unwrap_or_else(|| plan_path(path));
     let out =
         std::fs::File::create(&out_path).map_err(|e| unusable(format!("cannot write {}: {e}", out_path.display())))?;

@@ -101,12 +101,14 @@ fn local_run(args: &Args) -> Result<crate::run::Args, String> {
         )
     })?;
     Ok(crate::run::Args {
-        file: PathBuf::from(&job.source.key),
-        config: Some(config_path.clone()),
-        identity_management: Some(job.identity_management),
-        telephony_model: Some(job.telephony_model),
-        salesforce_sync: None,
-        dialect: DialectChoice::Fixed(dialect),
+        target: crate::run::Targeting {
+            file: PathBuf::from(&job.source.key),
+            config: Some(config_path.clone()),
+            identity_management: Some(job.identity_management),
+            telephony_model: Some(job.telephony_model),
+            salesforce_sync: None,
+            dialect: DialectChoice::Fixed(dialect),
+        },
         state: Some(state),
         report: args.report.clone(),
         quiet: args.following.quiet,

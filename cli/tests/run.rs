@@ -1092,7 +1092,7 @@ fn undo_puts_both_sides_back_and_leaves_a_user_changed_since_alone() {
         &format!(
             "action,username,password,first_name,last_name,email,routing_profile,security_profiles,hierarchy_group,acw_timeout,tags,sf_username,contact_center,role\n\
              add,undo.new,Welcome123!Ab,Una,New,,Basic Routing Profile,Agent,,,team=blue,,,\n\
-             update,uqureshi,,Umar,,,Support Tier 2,Agent|CallCenterManager,Support/Tier 1,45,,,,\n\
+             update,uqureshi,,Umar,,,Support Tier 2,Agent|CallCenterManager,Support/Tier 1,45,team=red|site=Oslo,,,\n\
              update,vrossi,,,,,Support Tier 2,,,,,,,\n\
              update,bcosta,,,,,,,,,,{member},Northwind Support,Agent\n\
              add,undo.sf,Welcome123!Ab,Sol,Force,undo.sf@undo.example.com,Basic Routing Profile,Agent,,,,undo.sf@undo.example.com,Northwind Support,Agent\n"

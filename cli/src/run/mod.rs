@@ -30,12 +30,13 @@ const FAILED_SHOWN: usize = 10;
 /// held over after this long (a live run renews its hold every third of it).
 const CLI_ROW_LEASE: Duration = Duration::from_secs(15);
 
-#[derive(Debug, clap::Args)]
-pub struct Args {
+/// A file and where its rows go: what `run` and `plan` take alike.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Targeting {
     /// The CSV file (bulkop, connect or ccbulk dialect).
     pub file: PathBuf,
-    /// Provision into the Connect instance and Salesforce org this file names (see `ccbulk init`);
-    /// without it, into sandboxes started for this run.
+    /// The Connect instance and Salesforce org this file names (see `ccbulk init`); without it, sandboxes started
+    /// for this command.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// How the Connect instance manages identities [default: the instance's own; SAML for bulkop files on the
@@ -54,6 +55,12 @@ pub struct Args {
     /// The file's dialect: auto (from the header), bulkop, connect or ccbulk.
     #[arg(long, value_name = "DIALECT", value_parser = parse_dialect, default_value = "auto")]
     pub dialect: DialectChoice,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub target: Targeting,
     /// The job store [default: the config's, or .ccbulk/state.db].
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,
@@ -79,6 +86,12 @@ pub(crate) fn unusable(message: impl Into<String>) -> Stop {
 }
 
 pub fn run(args: &Args) -> ExitCode {
+    command(execute(args))
+}
+
+/// Runs a command's `work` on a runtime of its own, logging set up, and turns its outcome into the exit status; a
+/// stop's message goes to standard error.
+pub(crate) fn command(work: impl std::future::Future<Output = Result<u8, Stop>>) -> ExitCode {
     crate::logging::init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
@@ -87,7 +100,7 @@ pub fn run(args: &Args) -> ExitCode {
             return ExitCode::from(exit::UNUSABLE);
         }
     };
-    match runtime.block_on(execute(args)) {
+    match runtime.block_on(work) {
         Ok(code) => ExitCode::from(code),
         Err(stop) => {
             eprintln!("error: {}", stop.message);
@@ -107,7 +120,7 @@ pub(crate) struct Prepared {
 
 /// The targets `args` name (the config's instance and org, or sandboxes started in process), checked, and the
 /// options the file is read with.
-pub(crate) async fn prepare(args: &Args) -> Result<Prepared, Stop> {
+pub(crate) async fn prepare(args: &Targeting) -> Result<Prepared, Stop> {
     let config = match &args.config {
         Some(path) => Config::load(path).map_err(|e| unusable(e.to_string()))?,
         None => Config::default(),
@@ -158,9 +171,9 @@ pub(crate) async fn prepare(args: &Args) -> Result<Prepared, Stop> {
 }
 
 async fn execute(args: &Args) -> Result<u8, Stop> {
-    let path = args.file.as_path();
+    let path = args.target.file.as_path();
     let object = LocalFiles::object(path).map_err(|e| unusable(e.to_string()))?;
-    let Prepared { config, targets, embedded, options } = prepare(args).await?;
+    let Prepared { config, targets, embedded, options } = prepare(&args.target).await?;
 
     let state = args.state.clone().unwrap_or_else(|| config.run.state.clone());
     if let Some(folder) = state.parent().filter(|p| !p.as_os_str().is_empty()) {

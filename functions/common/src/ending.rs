@@ -8,20 +8,27 @@ use ccbulk_shared::pipeline::{S3Objects, Scrub, scrub_upload};
 
 use super::Telemetry;
 
-pub async fn after_ending<S: JobStore>(store: &S, objects: &S3Objects, telemetry: &Telemetry, id: &JobId) {
+/// Returns why the job's event could not be published, if it could not: a provision worker then has its message
+/// delivered again, and that delivery, finding the job ended, publishes it.
+pub async fn after_ending<S: JobStore>(
+    store: &S,
+    objects: &S3Objects,
+    telemetry: &Telemetry,
+    id: &JobId,
+) -> Result<(), String> {
     // Read once, for both: the announcement's detail and the upload's removal.
     let job = match store.job(id).await {
         Ok(Some(job)) if job.state.has_ended() => job,
-        Ok(_) => return,
+        Ok(_) => return Ok(()),
         Err(err) => {
             tracing::error!(job = %id, error = %err, "could not read the job to announce its end and remove its upload");
-            return;
+            return Ok(());
         }
     };
-    telemetry.announce(store, &job).await;
+    let announced = telemetry.announce(store, &job).await;
     // An undo job reads no upload: its rows are the undone job's.
     if job.kind() == JobKind::Undo {
-        return;
+        return announced;
     }
     match scrub_upload(store, objects, &job).await {
         Ok(Scrub::NotYet) => {}
@@ -34,4 +41,5 @@ pub async fn after_ending<S: JobStore>(store: &S, objects: &S3Objects, telemetry
         Ok(Scrub::Deleted) => tracing::info!(job = %id, "the unreadable upload was deleted"),
         Err(err) => tracing::error!(job = %id, error = %err, "the upload still holds its passwords: not removed"),
     }
+    announced
 }

@@ -38,13 +38,20 @@ impl Telemetry {
     }
 
     /// Announces the job's ending if it has ended (once per ending, whichever worker sees it first). A failure is
-    /// logged, not raised: the job's rows are done either way.
-    pub async fn announce<S: JobStore>(&self, store: &S, job: &Job) {
-        let Some(events) = &self.events else { return };
+    /// logged and returned: the job's rows are done either way, and the next worker to see the job ended publishes
+    /// the event again.
+    pub async fn announce<S: JobStore>(&self, store: &S, job: &Job) -> Result<(), String> {
+        let Some(events) = &self.events else { return Ok(()) };
         match announce_end(store, events, job).await {
-            Ok(Some(event)) => tracing::info!(job = %job.id, event = event.detail_type(), "job event published"),
-            Ok(None) => {}
-            Err(err) => tracing::error!(job = %job.id, error = %err, "the job's event was not published"),
+            Ok(Some(event)) => {
+                tracing::info!(job = %job.id, event = event.detail_type(), "job event published");
+                Ok(())
+            }
+            Ok(None) => Ok(()),
+            Err(err) => {
+                tracing::error!(job = %job.id, error = %err, "the job's event was not published");
+                Err(err.to_string())
+            }
         }
     }
 }

@@ -112,7 +112,8 @@ impl Ingest {
                 self.telemetry.metrics(&figures);
                 // A file whose rows are all invalid ends here, with no chunk to end it.
                 if outcome.job.chunks == 0 {
-                    after_ending(&self.store, &self.objects, &self.telemetry, &id).await;
+                    // A failed announcement is logged; the job's rows are recorded either way.
+                    let _ = after_ending(&self.store, &self.objects, &self.telemetry, &id).await;
                 }
                 tracing::info!(
                     job = %id,
@@ -134,7 +135,7 @@ impl Ingest {
         let job = record_unusable(&self.store, object, &self.options, &unusable).await?;
         tracing::warn!(job = %job.id, code = unusable.code(), reason = %unusable, "the file cannot be provisioned from: job FAILED");
         self.telemetry.metrics(&MetricSet::new("ingest").count("FilesRefused", 1).property("job", job.id.as_str()));
-        after_ending(&self.store, &self.objects, &self.telemetry, &job.id).await;
+        let _ = after_ending(&self.store, &self.objects, &self.telemetry, &job.id).await;
         Ok(())
     }
 }

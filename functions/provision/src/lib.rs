@@ -188,6 +188,15 @@ enum Delivery {
     Paused(String),
 }
 
+/// A delivery done with a job whose ending could not be announced is delivered again instead: the next delivery finds
+/// the job ended, its rows done, and publishes the event.
+fn announced_or_again(delivery: Delivery, unannounced: Option<String>, delay: Duration) -> Delivery {
+    match (delivery, unannounced) {
+        (Delivery::Done(_), Some(reason)) => Delivery::Again { delay, reason },
+        (delivery, _) => delivery,
+    }
+}
+
 impl Provision {
     /// From `CCBULK_TABLE`, `CCBULK_QUEUE_URL`, `CCBULK_CONNECT_INSTANCE_ID` (and, for tests or private endpoints,
     /// `CCBULK_CONNECT_ENDPOINT_URL`), `CCBULK_CONNECT_WRITE_RATE` and `CCBULK_CONNECT_WRITE_BURST` for all
@@ -395,14 +404,15 @@ impl Provision {
         // Boxed: the chunk's work nests every step of both sides, too deep for a thread's stack inline.
         let provisioned =
             Box::pin(provision_chunk(&self.store, &self.objects, targets, &chunk, self.policy, keep_going)).await;
+        let mut unannounced = None;
         if let Ok(report) = &provisioned {
             let calls = Calls::of(targets).since(calls_before);
             self.telemetry.metrics(&chunk_metrics(&chunk, report, calls, started.elapsed()));
             if report.job_state.is_some_and(JobState::has_ended) {
-                after_ending(&self.store, &self.objects, &self.telemetry, &chunk.job_id).await;
+                unannounced = after_ending(&self.store, &self.objects, &self.telemetry, &chunk.job_id).await.err();
             }
         }
-        match provisioned {
+        let delivery = match provisioned {
             Ok(ChunkReport { paused: Some(reason), .. }) => Delivery::Paused(reason),
             Ok(report) if report.ran_out_of_time_after_progress() => Delivery::GoOn(report),
             Ok(report) if report.needs_redelivery() => Delivery::Again {
@@ -416,7 +426,8 @@ impl Provision {
             },
             Ok(report) => Delivery::Done(report),
             Err(err) => Delivery::Again { delay, reason: format!("job {}: {err}", chunk.job_id) },
-        }
+        };
+        announced_or_again(delivery, unannounced, delay)
     }
 
     /// Some rows of an undo job. Their hold lasts the function's longest run, not renewed: a container lost mid-way
@@ -425,10 +436,11 @@ impl Provision {
         let lease = Lease::new(UNDO_ROW_LEASE.as_secs());
         match undo_rows(&self.store, targets, message, &lease).await {
             Ok(report) => {
+                let mut unannounced = None;
                 if report.job_state.is_some_and(JobState::has_ended) {
-                    after_ending(&self.store, &self.objects, &self.telemetry, &message.undo).await;
+                    unannounced = after_ending(&self.store, &self.objects, &self.telemetry, &message.undo).await.err();
                 }
-                if report.needs_redelivery() {
+                let delivery = if report.needs_redelivery() {
                     Delivery::Again {
                         delay: delay.max(self.held_retry),
                         reason: format!(
@@ -438,7 +450,8 @@ impl Provision {
                     }
                 } else {
                     Delivery::Done(report)
-                }
+                };
+                announced_or_again(delivery, unannounced, delay)
             }
             Err(err) => Delivery::Again { delay, reason: format!("undo job {}: {err}", message.undo) },
         }

@@ -27,6 +27,7 @@ pub enum Op {
     UpdateUserConfig,
     DeleteUser,
     TagResource,
+    UntagResource,
     ListRoutingProfiles,
     ListSecurityProfiles,
     ListUserHierarchyGroups,
@@ -40,7 +41,7 @@ pub enum Op {
 }
 
 impl Op {
-    pub const ALL: [Op; 22] = [
+    pub const ALL: [Op; 23] = [
         Op::CreateUser,
         Op::DescribeUser,
         Op::ListUsers,
@@ -53,6 +54,7 @@ impl Op {
         Op::UpdateUserConfig,
         Op::DeleteUser,
         Op::TagResource,
+        Op::UntagResource,
         Op::ListRoutingProfiles,
         Op::ListSecurityProfiles,
         Op::ListUserHierarchyGroups,
@@ -79,6 +81,7 @@ impl Op {
             Op::UpdateUserConfig => "UpdateUserConfig",
             Op::DeleteUser => "DeleteUser",
             Op::TagResource => "TagResource",
+            Op::UntagResource => "UntagResource",
             Op::ListRoutingProfiles => "ListRoutingProfiles",
             Op::ListSecurityProfiles => "ListSecurityProfiles",
             Op::ListUserHierarchyGroups => "ListUserHierarchyGroups",

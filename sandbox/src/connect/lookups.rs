@@ -1,4 +1,4 @@
-//! The List* lookups, DescribeInstance and TagResource.
+//! The List* lookups, DescribeInstance, TagResource and UntagResource.
 
 use std::collections::BTreeMap;
 
@@ -208,6 +208,32 @@ pub fn tag_resource(instances: &mut [Instance], arn: &str, body: &Value) -> Conn
         }
         if let Some(quick_connect) = instance.quick_connects.values_mut().find(|qc| qc.arn == arn) {
             quick_connect.tags.extend(tags);
+            return Ok(json!({}));
+        }
+    }
+    Err(ConnectError::not_found(format!("Resource {arn} not found.")))
+}
+
+/// UntagResource (`DELETE /tags/{resourceArn}?tagKeys=...`): `tagKeys` is required, 1 to 50 keys (service model,
+/// UntagResourceRequest, TagKeyList); keys the resource does not carry are no error.
+pub fn untag_resource(instances: &mut [Instance], arn: &str, keys: &[String]) -> ConnectResult<Value> {
+    if keys.is_empty() || keys.len() > 50 {
+        return Err(ConnectError::invalid_parameter("tagKeys takes 1 to 50 keys."));
+    }
+    for instance in instances {
+        if let Some(user) = instance.users.values_mut().find(|user| user.arn == arn) {
+            if user.visible_at > std::time::Instant::now() {
+                break;
+            }
+            for key in keys {
+                user.tags.remove(key);
+            }
+            return Ok(json!({}));
+        }
+        if let Some(quick_connect) = instance.quick_connects.values_mut().find(|qc| qc.arn == arn) {
+            for key in keys {
+                quick_connect.tags.remove(key);
+            }
             return Ok(json!({}));
         }
     }

@@ -267,7 +267,7 @@ fn router(app: Arc<App>) -> Router {
         .route("/users/{instance}/{user}/hierarchy", post(update_hierarchy))
         .route("/users-summary/{instance}", get(list_users))
         .route("/search-users", post(search_users))
-        .route("/tags/{arn}", post(tag_resource))
+        .route("/tags/{arn}", post(tag_resource).delete(untag_resource))
         .route("/routing-profiles-summary/{instance}", get(list_routing_profiles))
         .route("/security-profiles-summary/{instance}", get(list_security_profiles))
         .route("/user-hierarchy-groups-summary/{instance}", get(list_hierarchy_groups))
@@ -478,6 +478,20 @@ async fn search_users(State(app): AppState, headers: HeaderMap, body: Bytes) -> 
 async fn tag_resource(State(app): AppState, Path(arn): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
     call(&app, Op::TagResource, &headers, |world| lookups::tag_resource(&mut world.instances, &arn, &parse(&body)?))
         .await
+}
+
+async fn untag_resource(
+    State(app): AppState,
+    Path(arn): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    call(&app, Op::UntagResource, &headers, |world| {
+        let keys: Vec<String> =
+            query_pairs(query.as_deref()).into_iter().filter(|(k, _)| k == "tagKeys").map(|(_, v)| v).collect();
+        lookups::untag_resource(&mut world.instances, &arn, &keys)
+    })
+    .await
 }
 
 async fn list_named(

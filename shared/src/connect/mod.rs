@@ -11,6 +11,7 @@ mod planner;
 mod provisioner;
 mod schedule;
 mod undo;
+mod updates;
 
 pub use self::attempts::Retries;
 pub use self::directory::{Directory, UsersPath};

@@ -28,6 +28,7 @@ pub enum Api {
     UpdateUserConfig,
     DeleteUser,
     TagResource,
+    UntagResource,
     ListRoutingProfiles,
     ListSecurityProfiles,
     SearchUserHierarchyGroups,
@@ -40,7 +41,7 @@ pub enum Api {
 }
 
 impl Api {
-    pub const ALL: [Api; 21] = [
+    pub const ALL: [Api; 22] = [
         Api::CreateUser,
         Api::DescribeUser,
         Api::ListUsers,
@@ -53,6 +54,7 @@ impl Api {
         Api::UpdateUserConfig,
         Api::DeleteUser,
         Api::TagResource,
+        Api::UntagResource,
         Api::ListRoutingProfiles,
         Api::ListSecurityProfiles,
         Api::SearchUserHierarchyGroups,
@@ -79,6 +81,7 @@ impl Api {
             Api::UpdateUserConfig => "UpdateUserConfig",
             Api::DeleteUser => "DeleteUser",
             Api::TagResource => "TagResource",
+            Api::UntagResource => "UntagResource",
             Api::ListRoutingProfiles => "ListRoutingProfiles",
             Api::ListSecurityProfiles => "ListSecurityProfiles",
             Api::SearchUserHierarchyGroups => "SearchUserHierarchyGroups",

@@ -164,72 +164,23 @@ impl ConnectProvisioner<'_> {
         let changes = UserChanges::between(self.identity, current, user, directory)?;
         let image = changed_image(user_id, current, &changes);
         if let Some(identity) = changes.identity {
-            let call = self
-                .client
-                .update_user_identity_info()
-                .instance_id(self.instance_id)
-                .user_id(user_id)
-                .identity_info(identity);
-            self.pacer
-                .send(Api::UpdateUserIdentityInfo, fresh, || call.clone().send())
-                .await
-                .map_err(ProvisionError::from_sdk)?;
+            self.set_identity(user_id, identity, fresh).await?;
         }
         if let Some(phone) = changes.phone {
-            let call = self
-                .client
-                .update_user_phone_config()
-                .instance_id(self.instance_id)
-                .user_id(user_id)
-                .phone_config(phone);
-            self.pacer
-                .send(Api::UpdateUserPhoneConfig, fresh, || call.clone().send())
-                .await
-                .map_err(ProvisionError::from_sdk)?;
+            self.set_phone(user_id, phone, fresh).await?;
         }
         self.update_channels(user_id, &changes.channels, current, fresh).await?;
-        if let Some(profile) = changes.routing_profile {
-            let call = self
-                .client
-                .update_user_routing_profile()
-                .instance_id(self.instance_id)
-                .user_id(user_id)
-                .routing_profile_id(profile);
-            self.pacer
-                .send(Api::UpdateUserRoutingProfile, fresh, || call.clone().send())
-                .await
-                .map_err(ProvisionError::from_sdk)?;
+        if let Some(profile) = &changes.routing_profile {
+            self.set_routing_profile(user_id, profile, fresh).await?;
         }
         if let Some(profiles) = changes.security_profiles {
-            let call = self
-                .client
-                .update_user_security_profiles()
-                .instance_id(self.instance_id)
-                .user_id(user_id)
-                .set_security_profile_ids(Some(profiles));
-            self.pacer
-                .send(Api::UpdateUserSecurityProfiles, fresh, || call.clone().send())
-                .await
-                .map_err(ProvisionError::from_sdk)?;
+            self.set_security_profiles(user_id, profiles, fresh).await?;
         }
         if let Some(group) = changes.hierarchy_group {
-            let call = self
-                .client
-                .update_user_hierarchy()
-                .instance_id(self.instance_id)
-                .user_id(user_id)
-                .hierarchy_group_id(group);
-            self.pacer
-                .send(Api::UpdateUserHierarchy, fresh, || call.clone().send())
-                .await
-                .map_err(ProvisionError::from_sdk)?;
+            self.set_hierarchy(user_id, Some(group), fresh).await?;
         }
         if let (false, Some(arn)) = (changes.tags.is_empty(), current.arn()) {
-            let mut call = self.client.tag_resource().resource_arn(arn);
-            for (key, value) in &changes.tags {
-                call = call.tags(key, value);
-            }
-            self.pacer.send(Api::TagResource, fresh, || call.clone().send()).await.map_err(ProvisionError::from_sdk)?;
+            self.tag(arn, changes.tags.iter().map(|(k, v)| (k, v)), fresh).await?;
         }
         Ok(ConnectOutcome {
             user_id: Some(user_id.to_owned()),

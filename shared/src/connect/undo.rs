@@ -6,7 +6,6 @@ use aws_sdk_connect::types::{PhoneType as SdkPhoneType, User, UserIdentityInfo, 
 
 use super::changes::{NewUser, UserChanges};
 use super::directory::Directory;
-use super::pacing::Api;
 use super::provisioner::{ConnectProvisioner, ProvisionError};
 use crate::domain::{ConnectUser, IdentityManagement};
 use crate::undo::{ConnectImage, ConnectSettings, Identity, Phone, Undone};
@@ -132,16 +131,7 @@ impl ConnectProvisioner<'_> {
                 .set_secondary_email(identity.secondary_email.clone())
                 .set_mobile(identity.mobile.clone())
                 .build();
-            let call = self
-                .client
-                .update_user_identity_info()
-                .instance_id(self.instance_id)
-                .user_id(user_id)
-                .identity_info(info);
-            self.pacer
-                .send(Api::UpdateUserIdentityInfo, None, || call.clone().send())
-                .await
-                .map_err(ProvisionError::from_sdk)?;
+            self.set_identity(user_id, info, None).await?;
             parts.push("identity");
         }
         if let Some(phone) = &before.phone {
@@ -152,75 +142,34 @@ impl ConnectProvisioner<'_> {
                 .set_desk_phone_number(phone.desk_phone_number.clone())
                 .set_persistent_connection(phone.persistent_connection)
                 .build();
-            let call = self
-                .client
-                .update_user_phone_config()
-                .instance_id(self.instance_id)
-                .user_id(user_id)
-                .phone_config(config);
-            self.pacer
-                .send(Api::UpdateUserPhoneConfig, None, || call.clone().send())
-                .await
-                .map_err(ProvisionError::from_sdk)?;
+            self.set_phone(user_id, config, None).await?;
             parts.push("phone settings");
         }
         if let Some(profile) = &before.routing_profile_id {
-            let call = self
-                .client
-                .update_user_routing_profile()
-                .instance_id(self.instance_id)
-                .user_id(user_id)
-                .routing_profile_id(profile);
-            self.pacer
-                .send(Api::UpdateUserRoutingProfile, None, || call.clone().send())
-                .await
-                .map_err(ProvisionError::from_sdk)?;
+            self.set_routing_profile(user_id, profile, None).await?;
             parts.push("routing profile");
         }
         if let Some(profiles) = &before.security_profile_ids {
-            let call = self
-                .client
-                .update_user_security_profiles()
-                .instance_id(self.instance_id)
-                .user_id(user_id)
-                .set_security_profile_ids(Some(profiles.iter().cloned().collect()));
-            self.pacer
-                .send(Api::UpdateUserSecurityProfiles, None, || call.clone().send())
-                .await
-                .map_err(ProvisionError::from_sdk)?;
+            self.set_security_profiles(user_id, profiles.iter().cloned().collect(), None).await?;
             parts.push("security profiles");
         }
         if let Some(group) = &before.hierarchy_group_id {
-            // No group given takes the user out of its group (API reference, UpdateUserHierarchy: HierarchyGroupId
-            // is optional).
-            let call = self
-                .client
-                .update_user_hierarchy()
-                .instance_id(self.instance_id)
-                .user_id(user_id)
-                .set_hierarchy_group_id(group.clone());
-            self.pacer
-                .send(Api::UpdateUserHierarchy, None, || call.clone().send())
-                .await
-                .map_err(ProvisionError::from_sdk)?;
+            self.set_hierarchy(user_id, group.clone(), None).await?;
             parts.push("hierarchy group");
         }
         if let (Some(tags), Some(arn)) = (&before.tags, arn) {
-            // Tags the job added are not taken off (ccbulk does not call UntagResource); the values it overwrote
-            // are put back.
+            // The values the job overwrote go back; the tags it added come off.
             let overwritten: Vec<(&String, &String)> =
                 tags.iter().filter_map(|(key, value)| Some((key, value.as_ref()?))).collect();
+            let added: Vec<String> =
+                tags.iter().filter(|(_, value)| value.is_none()).map(|(key, _)| key.clone()).collect();
             if !overwritten.is_empty() {
-                let mut call = self.client.tag_resource().resource_arn(arn);
-                for (key, value) in overwritten {
-                    call = call.tags(key, value);
-                }
-                self.pacer
-                    .send(Api::TagResource, None, || call.clone().send())
-                    .await
-                    .map_err(ProvisionError::from_sdk)?;
-                parts.push("tags");
+                self.tag(arn, overwritten, None).await?;
             }
+            if !added.is_empty() {
+                self.untag(arn, added, None).await?;
+            }
+            parts.push("tags");
         }
         Ok(parts)
     }

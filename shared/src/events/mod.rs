@@ -107,13 +107,21 @@ pub async fn announce_end<S: JobStore, E: EventSink>(
     let c = job.counts;
     // One announcement per ending: a retry that ends the job again has other counts.
     let ending = format!("event.{}.{}.{}.{}", job.state.as_str(), c.succeeded, c.failed, c.invalid);
-    if !store.claim_share(id, &ending).await? {
+    if !store.claim_share(id, &ending).await? && store.shared(id, &ending).await?.as_deref() != Some(PUBLISH_FAILED) {
         return Ok(None);
     }
-    sink.publish(event, &JobDetail::of(job, now_epoch())).await?;
+    // A failed publication is marked so, and the next worker to see the job ended publishes it again (events are
+    // at least once: two such workers at once may both send it).
+    if let Err(err) = sink.publish(event, &JobDetail::of(job, now_epoch())).await {
+        store.share(id, &ending, PUBLISH_FAILED).await?;
+        return Err(err.into());
+    }
     store.share(id, &ending, "sent").await?;
     Ok(Some(event))
 }
+
+/// The mark of an ending whose event could not be published.
+const PUBLISH_FAILED: &str = "failed";
 
 #[cfg(all(test, feature = "sqlite"))]
 mod tests {
@@ -182,5 +190,49 @@ mod tests {
             "the retry's ending"
         );
         assert_eq!(sink.0.lock().unwrap()[1].1.state, "SUCCEEDED");
+    }
+
+    /// Fails its first publication, as EventBridge out of reach would.
+    #[derive(Default)]
+    struct Flaky {
+        kept: Kept,
+        failed_once: Mutex<bool>,
+    }
+
+    impl EventSink for Flaky {
+        async fn publish(&self, event: JobEvent, detail: &JobDetail) -> Result<(), EventError> {
+            let first = !std::mem::replace(&mut *self.failed_once.lock().unwrap(), true);
+            if first {
+                return Err(EventError("EventBridge is out of reach".into()));
+            }
+            self.kept.publish(event, detail).await
+        }
+    }
+
+    #[tokio::test]
+    async fn an_ending_whose_event_failed_is_published_by_the_next_worker_to_see_it() {
+        let store = SqliteJobStore::in_memory().unwrap();
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(
+            file.path(),
+            "action,username
+remove,ann
+",
+        )
+        .unwrap();
+        let object = ObjectRef { bucket: "b".into(), key: "uploads/one.csv".into(), version: "v1".into() };
+        let job = ingest(&store, &MemoryQueue::default(), file.path(), object, &Options::default()).await.unwrap().job;
+        let lease = crate::job::Lease::new(60);
+        store.start_row(&job.id, 2, &lease).await.unwrap();
+        store
+            .finish_row(&job.id, 2, crate::job::RowStatus::Succeeded, &Default::default(), &lease.owner)
+            .await
+            .unwrap();
+        let ended = store.job(&job.id).await.unwrap().unwrap();
+        let sink = Flaky::default();
+        assert!(announce_end(&store, &sink, &ended).await.is_err(), "the first publication fails");
+        assert_eq!(announce_end(&store, &sink, &ended).await.unwrap(), Some(JobEvent::Finished), "published again");
+        assert_eq!(announce_end(&store, &sink, &ended).await.unwrap(), None, "and then once only");
+        assert_eq!(sink.kept.0.lock().unwrap().len(), 1);
     }
 }

@@ -18,7 +18,7 @@ use crate::domain::{Action, SalesforceUser, UserRow};
 use crate::format::{Dialect, FileError};
 use crate::job::{ChunkMessage, JobStore, RowOutcome, RowRecord, RowStatus, StoreError};
 use crate::plan::{Allowance, Change, PlanCounts, PlanWriter, RowPlan, Verdict};
-use crate::salesforce::{OrgReference, SalesforceProvisioner, SalesforceSync, user_named};
+use crate::salesforce::{OrgReference, SalesforceSync, user_named};
 use crate::validate::{Options, Setup, Source, Validator};
 
 /// Amazon Connect's users per instance unless the account raised it (../shared/reference/amazon-connect.md,
@@ -72,6 +72,7 @@ impl<'t> RowPlanner<'t> {
         for (plan, side) in plans.iter_mut().zip(salesforce) {
             plan.salesforce = side;
         }
+        Self::note_creates(&mut plans);
         self.connect(rows, &mut plans).await;
         plans
     }
@@ -89,15 +90,7 @@ impl<'t> RowPlanner<'t> {
                     .for_job(&self.key, || async { Ok::<_, std::convert::Infallible>(OrgReference::default()) })
                     .await;
                 let Ok(reference) = reference;
-                let provisioner = SalesforceProvisioner {
-                    reference: &reference,
-                    client: &target.client,
-                    telephony: self.setup.telephony_model,
-                    defaults: &target.defaults,
-                    email_changes: &[],
-                    alias_change: target.alias_change,
-                    voice_sync: target.voice_sync,
-                };
+                let provisioner = target.provisioner(&reference, self.setup.telephony_model, &[], target.voice_sync);
                 match provisioner.plan(&wanted, &self.seats).await {
                     Ok(planned) => planned,
                     Err(err) => wanted.iter().map(|_| Change::Fail(err.message.clone())).collect(),
@@ -106,6 +99,13 @@ impl<'t> RowPlanner<'t> {
         };
         let mut planned = planned.into_iter();
         sides.iter().map(|side| side.as_ref().and_then(|_| planned.next())).collect()
+    }
+
+    /// What the admin should know of a Salesforce create: no API tells a username taken in another org.
+    fn note_creates(plans: &mut [RowPlan]) {
+        for plan in plans.iter_mut().filter(|p| p.salesforce == Some(Change::Create)) {
+            plan.notes.push(USERNAME_ACROSS_ORGS.to_owned());
+        }
     }
 
     /// The Connect side of each row, read several rows at once as the run reads them, then held against the
@@ -209,6 +209,11 @@ fn connect_made_by_salesforce(salesforce_makes: bool) -> String {
         "Amazon Connect: the username is the Salesforce user's, known once Salesforce has the user".into()
     }
 }
+
+/// Salesforce usernames are unique across every org (../shared/reference/salesforce-rest.md, "Records"), and no read
+/// tells whether another org holds one: only the create finds out (DUPLICATE_USERNAME).
+const USERNAME_ACROSS_ORGS: &str =
+    "Salesforce: the username is free in this org; whether another org holds it shows only when the user is created";
 
 fn quota_full(quota: u64) -> String {
     format!(

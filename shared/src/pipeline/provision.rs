@@ -17,7 +17,7 @@ use super::objects::{ObjectError, ObjectStore};
 use crate::connect::{ConnectOutcome, ConnectProvisioner, Directory, Pacer, ProvisionError, RowPermit};
 use crate::domain::{
     Action, ConnectUser, ContactCenterRef, ResourceRef, SalesforceUser, SalesforceUserFields, SalesforceUserRef,
-    UserRow, VoiceRole,
+    TelephonyModel, UserRow, VoiceRole,
 };
 use crate::format::Dialect;
 use crate::job::{
@@ -74,6 +74,27 @@ pub struct SalesforceTarget {
     pub voice_sync: bool,
     /// The org's reference records, read once per job (start with the default: nothing read).
     pub reference: JobMemo<OrgReference>,
+}
+
+impl SalesforceTarget {
+    /// This org's provisioner for a job's rows: its reference records, its telephony, the email changes that wait.
+    pub(super) fn provisioner<'a>(
+        &'a self,
+        reference: &'a OrgReference,
+        telephony: TelephonyModel,
+        email_changes: &'a [EmailChange],
+        voice_sync: bool,
+    ) -> SalesforceProvisioner<'a> {
+        SalesforceProvisioner {
+            reference,
+            client: &self.client,
+            telephony,
+            defaults: &self.defaults,
+            email_changes,
+            alias_change: self.alias_change,
+            voice_sync,
+        }
+    }
 }
 
 /// What a Connect-template row gets in Salesforce when the deployment says so: the user whose username is the
@@ -693,15 +714,7 @@ async fn direct_side<S: JobStore>(
         .for_job(&job, || async { Ok::<_, std::convert::Infallible>(shared_reference(store, &message.job_id).await) })
         .await;
     let Ok(reference) = reference;
-    let provisioner = SalesforceProvisioner {
-        reference: &reference,
-        client: &target.client,
-        telephony: message.setup.telephony_model,
-        defaults: &target.defaults,
-        email_changes: &email_changes,
-        alias_change: target.alias_change,
-        voice_sync,
-    };
+    let provisioner = target.provisioner(&reference, message.setup.telephony_model, &email_changes, voice_sync);
     // Boxed, as the Connect calls below are: a chunk's future nests every step, and on a 2 MiB thread stack (the
     // Lambda runtime's workers, a test's thread) the steps' frames must not all sit inline.
     let applied = Box::pin(provisioner.apply(wanted)).await;
