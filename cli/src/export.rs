@@ -6,11 +6,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use ccbulk_shared::domain::IdentityManagement;
-use ccbulk_shared::pipeline::{Targets, export_users};
+use ccbulk_shared::pipeline::export_users;
 
 use crate::config::Config;
 use crate::exit;
-use crate::run::targets::{Embedded, connect_target, preflight, salesforce_target};
+use crate::run::targets::{Embedded, configured, preflight};
 use crate::run::{Stop, unusable};
 use crate::validate::parse_identity;
 
@@ -37,11 +37,7 @@ async fn execute(args: &Args) -> Result<(), Stop> {
     let (targets, identity, _embedded) = match &args.config {
         Some(path) => {
             let config = Config::load(path).map_err(|e| unusable(e.to_string()))?;
-            let connect = match &config.connect {
-                Some(connect) => Some(connect_target(connect).await),
-                None => None,
-            };
-            let targets = Targets { connect, salesforce: config.salesforce.as_ref().map(salesforce_target) };
+            let targets = configured(&config, true).await;
             let instance_identity = preflight(&targets).await.map_err(unusable)?;
             let identity = args
                 .identity_management

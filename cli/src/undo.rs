@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use ccbulk_shared::job::{JobId, JobStore, Lease, SqliteJobStore};
-use ccbulk_shared::pipeline::{LOCAL_BUCKET, Targets, start_undo, undo_report, undo_rows};
+use ccbulk_shared::pipeline::{LOCAL_BUCKET, start_undo, undo_report, undo_rows};
 
 use crate::config::Config;
 use crate::exit;
-use crate::run::targets::{connect_target, preflight, salesforce_target};
+use crate::run::targets::{configured, preflight};
 use crate::run::{Stop, unusable};
 
 /// How long the undo holds a row unless it finishes it: an undo killed and started again takes the rows over after.
@@ -58,11 +58,7 @@ async fn execute(args: &Args) -> Result<u8, Stop> {
     if job.source.bucket != LOCAL_BUCKET {
         return Err(unusable(format!("job {} is a stack's job: undo it through the stack", job.id)));
     }
-    let connect = match (&config.connect, job.telephony_model.has_connect_side()) {
-        (Some(connect), true) => Some(connect_target(connect).await),
-        _ => None,
-    };
-    let targets = Targets { connect, salesforce: config.salesforce.as_ref().map(salesforce_target) };
+    let targets = configured(&config, job.telephony_model.has_connect_side()).await;
     preflight(&targets).await.map_err(unusable)?;
     let out_path = args.out.clone().unwrap_or_else(|| undo_path(Path::new(&job.source.key)));
     let out =

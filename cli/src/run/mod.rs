@@ -146,15 +146,10 @@ pub(crate) async fn prepare(args: &Targeting) -> Result<Prepared, Stop> {
         }
         (targets, Some(embedded), Some(identity))
     } else {
-        let connect = match (&config.connect, telephony.has_connect_side()) {
-            (Some(connect), true) => Some(targets::connect_target(connect).await),
-            _ => None,
-        };
-        let mut salesforce = config.salesforce.as_ref().map(targets::salesforce_target);
-        if let (Some(salesforce), Some(sync)) = (salesforce.as_mut(), args.salesforce_sync) {
+        let mut targets = targets::configured(&config, telephony.has_connect_side()).await;
+        if let (Some(salesforce), Some(sync)) = (targets.salesforce.as_mut(), args.salesforce_sync) {
             salesforce.sync = sync;
         }
-        let targets = Targets { connect, salesforce };
         let identity = targets::preflight(&targets).await.map_err(unusable)?;
         (targets, None, identity)
     };

@@ -13,7 +13,7 @@ use ccbulk_shared::domain::IdentityManagement;
 use ccbulk_shared::pipeline::{ConnectTarget, SalesforceTarget, Targets};
 use ccbulk_shared::salesforce::{AliasChange, Credentials, SalesforceClient, SalesforceDefaults, SalesforceSync};
 
-use crate::config::{ConnectConfig, SalesforceConfig};
+use crate::config::{Config, ConnectConfig, SalesforceConfig};
 
 /// Attempts the Salesforce sign-in check gets against passing server errors.
 const PREFLIGHT_ATTEMPTS: u32 = 4;
@@ -78,6 +78,15 @@ impl Embedded {
             }),
         })
     }
+}
+
+/// The targets a config names: its instance only where the telephony model has a Connect side.
+pub async fn configured(config: &Config, connect_side: bool) -> Targets {
+    let connect = match (&config.connect, connect_side) {
+        (Some(connect), true) => Some(connect_target(connect).await),
+        _ => None,
+    };
+    Targets { connect, salesforce: config.salesforce.as_ref().map(salesforce_target) }
 }
 
 /// The Connect target a config names, with the default AWS credential chain (or the named profile).

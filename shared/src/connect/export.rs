@@ -6,6 +6,7 @@ use futures_util::StreamExt;
 use super::directory::{Directory, every_page};
 use super::pacing::Api;
 use super::provisioner::{ConnectProvisioner, ProvisionError};
+use super::undo::{identity, phone};
 
 /// One Connect user as a ccbulk file gives it: resources by name (by id when the instance has no name for it).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -58,9 +59,9 @@ impl ConnectProvisioner<'_> {
 
 fn exported(user: &User, directory: &Directory) -> ExportedUser {
     let name = |id: &str| directory.profile_name(id).unwrap_or(id).to_owned();
-    let identity = user.identity_info();
-    let text = |value: Option<&str>| value.filter(|v| !v.is_empty()).map(str::to_owned);
-    let phone = user.phone_config();
+    // Read as an undo image reads them: the same fields, blanks as absent.
+    let identity = user.identity_info().map(identity).unwrap_or_default();
+    let phone = user.phone_config().map(phone);
     let mut tags: Vec<(String, String)> = user
         .tags()
         .into_iter()
@@ -71,19 +72,19 @@ fn exported(user: &User, directory: &Directory) -> ExportedUser {
     tags.sort();
     ExportedUser {
         username: user.username().unwrap_or_default().to_owned(),
-        first_name: text(identity.and_then(|i| i.first_name())),
-        last_name: text(identity.and_then(|i| i.last_name())),
-        email: text(identity.and_then(|i| i.email())),
-        secondary_email: text(identity.and_then(|i| i.secondary_email())),
-        mobile: text(identity.and_then(|i| i.mobile())),
+        first_name: identity.first_name,
+        last_name: identity.last_name,
+        email: identity.email,
+        secondary_email: identity.secondary_email,
+        mobile: identity.mobile,
         routing_profile: user.routing_profile_id().map(name),
         security_profiles: user.security_profile_ids().iter().map(|id| name(id)).collect(),
         hierarchy_group: user.hierarchy_group_id().map(|id| directory.hierarchy_path(id).unwrap_or(id).to_owned()),
-        desk_phone: phone.map(|p| *p.phone_type() == PhoneType::DeskPhone),
-        desk_phone_number: text(phone.and_then(|p| p.desk_phone_number())),
-        auto_accept: phone.map(|p| p.auto_accept()),
-        acw_timeout: phone.map(|p| p.after_contact_work_time_limit()),
-        persistent_connection: phone.and_then(|p| p.persistent_connection()),
+        desk_phone: phone.as_ref().map(|p| p.phone_type == PhoneType::DeskPhone.as_str()),
+        desk_phone_number: phone.as_ref().and_then(|p| p.desk_phone_number.clone()),
+        auto_accept: phone.as_ref().map(|p| p.auto_accept),
+        acw_timeout: phone.as_ref().map(|p| p.after_contact_work_seconds),
+        persistent_connection: phone.and_then(|p| p.persistent_connection),
         tags,
     }
 }

@@ -10,7 +10,7 @@ use super::provisioner::{ConnectProvisioner, ProvisionError};
 use crate::domain::{ConnectUser, IdentityManagement};
 use crate::undo::{ConnectImage, ConnectSettings, Identity, Phone, Undone};
 
-fn identity(info: &UserIdentityInfo) -> Identity {
+pub(super) fn identity(info: &UserIdentityInfo) -> Identity {
     let text = |value: Option<&str>| value.filter(|v| !v.is_empty()).map(str::to_owned);
     Identity {
         first_name: text(info.first_name()),
@@ -21,7 +21,7 @@ fn identity(info: &UserIdentityInfo) -> Identity {
     }
 }
 
-fn phone(config: &UserPhoneConfig) -> Phone {
+pub(super) fn phone(config: &UserPhoneConfig) -> Phone {
     Phone {
         phone_type: config.phone_type().as_str().to_owned(),
         auto_accept: config.auto_accept(),

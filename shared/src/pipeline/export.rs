@@ -4,7 +4,7 @@
 use std::io::Write;
 
 use super::provision::Targets;
-use crate::connect::{ConnectProvisioner, Directory, ExportedUser, ProvisionError};
+use crate::connect::{Directory, ExportedUser, ProvisionError};
 use crate::domain::IdentityManagement;
 use crate::salesforce::{ExportedSalesforce, SalesforceError, salesforce_users_of};
 
@@ -76,8 +76,7 @@ pub async fn export_users<W: Write>(
     out: W,
 ) -> Result<(Exported, W), ExportError> {
     let target = targets.connect.as_ref().ok_or(ExportError::NoInstance)?;
-    let provisioner =
-        ConnectProvisioner { client: &target.client, instance_id: &target.instance_id, identity, pacer: &target.pacer };
+    let provisioner = target.provisioner(identity);
     // The names only: the users are listed by the export itself.
     let directory = Directory::load_for(&target.client, &target.instance_id, &target.pacer, 0).await?;
     let users = provisioner.export(&directory).await?;

@@ -7,13 +7,12 @@ use std::future::Future;
 use std::io::Write;
 use std::pin::Pin;
 
-use futures_util::StreamExt;
-
 use std::sync::Mutex;
+
+use futures_util::StreamExt;
 
 use super::ingest::error_message;
 use super::provision::{ChunkReport, Targets, let_go, salesforce_users};
-use crate::connect::{ConnectProvisioner, Directory};
 use crate::domain::{Action, SalesforceUser, UserRow};
 use crate::format::{Dialect, FileError};
 use crate::job::{ChunkMessage, JobStore, RowOutcome, RowRecord, RowStatus, StoreError};
@@ -122,20 +121,8 @@ impl<'t> RowPlanner<'t> {
             }
             return;
         };
-        let provisioner = ConnectProvisioner {
-            client: &target.client,
-            instance_id: &target.instance_id,
-            identity: self.setup.identity_management,
-            pacer: &target.pacer,
-        };
-        let rows_hint = rows.len() as u64;
-        let directory = target
-            .directories
-            .for_job(&self.key, || {
-                Box::pin(Directory::load_for(&target.client, &target.instance_id, &target.pacer, rows_hint))
-            })
-            .await;
-        let directory = match directory {
+        let provisioner = target.provisioner(self.setup.identity_management);
+        let directory = match target.directory(&self.key, rows.len() as u64).await {
             Ok(directory) => directory,
             Err(err) => {
                 for i in wanted {

@@ -16,8 +16,8 @@ use tokio::sync::OnceCell;
 use super::objects::{ObjectError, ObjectStore};
 use crate::connect::{ConnectOutcome, ConnectProvisioner, Directory, Pacer, ProvisionError, RowPermit};
 use crate::domain::{
-    Action, ConnectUser, ContactCenterRef, ResourceRef, SalesforceUser, SalesforceUserFields, SalesforceUserRef,
-    TelephonyModel, UserRow, VoiceRole,
+    Action, ConnectUser, ContactCenterRef, IdentityManagement, ResourceRef, SalesforceUser, SalesforceUserFields,
+    SalesforceUserRef, TelephonyModel, UserRow, VoiceRole,
 };
 use crate::format::Dialect;
 use crate::job::{
@@ -58,6 +58,19 @@ impl ConnectTarget {
     pub fn with_users_quota(mut self, quota: u64) -> Self {
         self.users_quota = quota;
         self
+    }
+
+    /// This instance's provisioner, for rows of an instance that manages identities as `identity`.
+    pub(super) fn provisioner(&self, identity: IdentityManagement) -> ConnectProvisioner<'_> {
+        ConnectProvisioner { client: &self.client, instance_id: &self.instance_id, identity, pacer: &self.pacer }
+    }
+
+    /// The instance's names for the job (or plan, or undo) `key`, read once however many chunks and rows ask; `rows`
+    /// is the job's size, which picks how its users are found.
+    pub(super) async fn directory(&self, key: &str, rows: u64) -> Result<Arc<Directory>, ProvisionError> {
+        self.directories
+            .for_job(key, || Box::pin(Directory::load_for(&self.client, &self.instance_id, &self.pacer, rows)))
+            .await
     }
 }
 
@@ -927,25 +940,13 @@ impl<'t> ConnectSide<'t> {
     }
 
     fn provisioner(&self, target: &'t ConnectTarget) -> ConnectProvisioner<'t> {
-        ConnectProvisioner {
-            client: &target.client,
-            instance_id: &target.instance_id,
-            identity: self.message.setup.identity_management,
-            pacer: &target.pacer,
-        }
+        target.provisioner(self.message.setup.identity_management)
     }
 
     /// The instance's names, read on first need, once per job however many chunks and rows ask.
     async fn loaded(&self, target: &ConnectTarget) -> Result<&Directory, SideError> {
         let job = self.message.job_id.to_string();
-        let directory = self
-            .directory
-            .get_or_try_init(|| {
-                target.directories.for_job(&job, || {
-                    Box::pin(Directory::load_for(&target.client, &target.instance_id, &target.pacer, self.job_rows))
-                })
-            })
-            .await?;
+        let directory = self.directory.get_or_try_init(|| target.directory(&job, self.job_rows)).await?;
         Ok(directory)
     }
 

@@ -135,7 +135,9 @@ impl S3Objects {
 
     /// The object as a [`Source`] for the synchronous CSV reader, streamed rather than copied to disk. Each `open`
     /// starts a GET on `runtime`, and its body comes through a small channel; the reading must happen off the
-    /// runtime's own threads (under `spawn_blocking`), where waiting for the next piece blocks no task.
+    /// runtime's own threads (under `spawn_blocking`), where waiting for the next piece blocks no task. The channel
+    /// is std's, not tokio's: the reader may run inside `Handle::block_on` (a report built by an async function that
+    /// reads the file synchronously), where tokio's blocking receive refuses to run.
     pub fn stream(&self, object: ObjectRef, runtime: tokio::runtime::Handle) -> S3Stream {
         S3Stream { client: self.client.clone(), object, runtime }
     }

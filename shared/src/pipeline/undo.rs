@@ -135,7 +135,7 @@ pub async fn undo_report<S: JobStore, W: Write>(store: &S, undo: &Job, out: W) -
             match verdict {
                 "undone" => counts.undone += 1,
                 "left alone" => counts.left_alone += 1,
-                "nothing" | "nothing: a removed user is not made again (add it from a file)" => counts.nothing += 1,
+                "nothing" => counts.nothing += 1,
                 _ => counts.failed += 1,
             }
             let cells = [

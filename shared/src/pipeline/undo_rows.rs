@@ -2,7 +2,7 @@
 
 use super::provision::{ChunkReport, Targets};
 use super::undo::UndoMessage;
-use crate::connect::{ConnectProvisioner, Directory};
+use crate::connect::Directory;
 use crate::job::{Job, JobStore, Lease, RowOutcome, RowRecord, RowStart, RowStatus, StoreError};
 use crate::salesforce::undo_salesforce;
 use crate::undo::{UndoImage, Undone};
@@ -20,10 +20,9 @@ pub async fn undo_rows<S: JobStore>(
         return Err(StoreError(format!("the job undone, {}, is not in the store", message.of)));
     };
     let starts = store.start_rows(&message.undo, &message.rows, lease).await?;
+    // Read once per undo job, not once per message.
     let directory = match &targets.connect {
-        Some(target) => Directory::load_for(&target.client, &target.instance_id, &target.pacer, job.counts.total())
-            .await
-            .map_err(|e| e.message),
+        Some(target) => target.directory(message.undo.as_str(), job.counts.total()).await.map_err(|e| e.message),
         None => Err("no instance is configured".to_owned()),
     };
     for (row, start) in message.rows.iter().zip(starts) {
@@ -41,7 +40,7 @@ pub async fn undo_rows<S: JobStore>(
         };
         let original = store.row(&message.of, *row).await?;
         let (status, outcome) = match original {
-            Some(original) => undo_row(targets, &job, directory.as_ref(), &original).await,
+            Some(original) => undo_row(targets, &job, directory.as_deref(), &original).await,
             None => (RowStatus::Failed, failed("the row undone is not in the store")),
         };
         tracing::info!(job = %message.undo, row, outcome = status.as_str(), "row undone");
@@ -70,18 +69,13 @@ async fn undo_row(
 ) -> (RowStatus, RowOutcome) {
     let image = row.outcome.undo.as_deref().and_then(UndoImage::parse);
     let Some(image) = image else {
-        let said = "nothing: a removed user is not made again (add it from a file)";
+        let said = "nothing; a removed user is not made again (add it from a file)";
         return (RowStatus::Succeeded, RowOutcome { note: Some(said.to_owned()), ..RowOutcome::default() });
     };
     let connect = match (&image.connect, &targets.connect, directory) {
         (None, _, _) => None,
         (Some(side), Some(target), Ok(directory)) => {
-            let provisioner = ConnectProvisioner {
-                client: &target.client,
-                instance_id: &target.instance_id,
-                identity: job.identity_management,
-                pacer: &target.pacer,
-            };
+            let provisioner = target.provisioner(job.identity_management);
             Some(Box::pin(provisioner.undo(directory, side)).await.map_err(|e| e.message))
         }
         (Some(_), None, _) => Some(Err("no instance is configured".to_owned())),

@@ -6,8 +6,8 @@ use std::collections::{HashMap, HashSet};
 use serde_json::Value;
 
 use super::client::{SalesforceClient, SalesforceError};
-use super::provisioner::text;
-use crate::domain::VoiceRole;
+use super::provisioner::{permission_set_label, text};
+use crate::domain::{TelephonyModel, VoiceRole};
 
 /// A Salesforce user as a ccbulk file gives it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -20,14 +20,13 @@ pub struct ExportedSalesforce {
     pub role: Option<VoiceRole>,
 }
 
-/// The role a Voice permission set's label gives (the documented labels, with or without "(Partner Telephony)").
+/// The role a Voice permission set's label gives, under either kind of telephony: the labels the provisioner assigns.
 fn role_of(label: &str) -> Option<VoiceRole> {
-    match label.trim_end_matches(" (Partner Telephony)") {
-        "Contact Center Admin" => Some(VoiceRole::Admin),
-        "Contact Center Agent" => Some(VoiceRole::Agent),
-        "Contact Center Supervisor" => Some(VoiceRole::CallCenterManager),
-        _ => None,
-    }
+    [VoiceRole::Admin, VoiceRole::Agent, VoiceRole::CallCenterManager].into_iter().find(|role| {
+        [TelephonyModel::AmazonConnect, TelephonyModel::PartnerTelephony]
+            .into_iter()
+            .any(|telephony| permission_set_label(*role, telephony) == label)
+    })
 }
 
 /// The Salesforce users of `usernames` (Connect usernames), keyed by the Connect username lower-cased: the user

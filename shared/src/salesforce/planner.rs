@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::client::{SalesforceClient, SalesforceError};
 use super::provisioner::{
     ALIAS_IN_CONTACT_CENTER, AliasChange, SalesforceProvisioner, Work, member_elsewhere, names_all, no_contact_center,
-    permission_set_label, text,
+    permission_set_label, text, voice_sets,
 };
 use super::reference::Reference;
 use crate::domain::{Action, ContactCenterRef, SalesforceUser, SalesforceUserRef, TelephonyModel, VoiceRole};
@@ -52,11 +52,7 @@ impl SalesforceProvisioner<'_> {
         let profiles = self.reference.read(Reference::Profiles, self.client, &|_| true).await?;
         let centers = self.reference.read(Reference::ContactCenters, self.client, &|_| true).await?;
         let sets = self.reference.read(Reference::PermissionSets, self.client, &|_| true).await?;
-        let voice: HashMap<String, String> = sets
-            .iter()
-            .filter(|s| text(s, "Label").is_some_and(|l| l.starts_with("Contact Center ")))
-            .filter_map(|s| Some((text(s, "Label")?, text(s, "Id")?)))
-            .collect();
+        let voice: HashMap<String, String> = voice_sets(&sets);
         let users: Vec<String> = work.iter().filter_map(|w| w.user.as_ref().and_then(|u| text(u, "Id"))).collect();
         let assignments = self
             .client

@@ -165,6 +165,14 @@ pub(super) fn permission_set_label(role: VoiceRole, telephony: TelephonyModel) -
     }
 }
 
+/// The org's Voice permission sets (the "Contact Center ..." labels), id by label.
+pub(super) fn voice_sets(sets: &[Value]) -> HashMap<String, String> {
+    sets.iter()
+        .filter(|s| text(s, "Label").is_some_and(|l| l.starts_with("Contact Center ")))
+        .filter_map(|s| Some((text(s, "Label")?, text(s, "Id")?)))
+        .collect()
+}
+
 /// Whether `records` name every one of `wanted` in `field`, letter case aside.
 pub(super) fn names_all(records: &[Value], field: &str, wanted: &[String]) -> bool {
     wanted.iter().all(|name| records.iter().any(|r| r[field].as_str().is_some_and(|n| n.eq_ignore_ascii_case(name))))
@@ -670,11 +678,7 @@ impl SalesforceProvisioner<'_> {
             .reference
             .read(Reference::PermissionSets, self.client, &|records| names_all(records, "Label", &wanted))
             .await?;
-        let voice: HashMap<String, String> = sets
-            .iter()
-            .filter(|s| text(s, "Label").is_some_and(|l| l.starts_with("Contact Center ")))
-            .filter_map(|s| Some((text(s, "Label")?, text(s, "Id")?)))
-            .collect();
+        let voice: HashMap<String, String> = voice_sets(&sets);
         // A user this chunk just created holds no permission set yet: only the others' are read.
         let users: Vec<String> = work
             .iter()
