@@ -14,12 +14,24 @@ the isolation the real service has; the other services keep moto's threads (SQS 
 Under that lock a transaction's rollback needs no copy of whole tables: only the items it names are kept and put
 back (see `_transact_write_items`), which makes a transaction cost what it writes, not the size of its table.
 
+IAM, as the service enforces it (moto's own check, `INITIAL_NO_AUTH_ACTION_COUNT`, asks for the wrong rights in
+places), see `_authorize`: every request signed by an IAM user's or an assumed role's key is held to that principal's
+policies, action by action and resource by resource; the account's root key (`testing`, which the tests' own set-up
+uses) is allowed everything, as a root user is. Each decision is appended to the file `CCBULK_MOTO_AUDIT` names, one
+JSON line each, for the tests that measure least privilege.
+
 Usage: python moto_server.py [moto_server's arguments]
 """
 
 import copy
+import json
+import os
 import sys
 import threading
+from urllib.parse import parse_qs, urlparse
+
+from moto.core.authorization import ActionAuthenticatorMixin
+from werkzeug.exceptions import HTTPException
 
 import moto.dynamodb.models as dynamodb_models
 from moto.dynamodb.models import DynamoDBBackend
@@ -101,6 +113,167 @@ def _item_before(backend, entry):
 
 
 DynamoDBBackend.transact_write_items = _transact_write_items
+
+
+ROOT_ACCESS_KEY = "testing"
+_audit_lock = threading.Lock()
+_audit_path = os.environ.get("CCBULK_MOTO_AUDIT")
+
+
+def _access_key_id(headers):
+    authorization = headers.get("Authorization") or ""
+    if "Credential=" not in authorization:
+        return None
+    return authorization.split("Credential=", 1)[1].split("/", 1)[0]
+
+
+def _audit(access_key, action, resource, allowed):
+    if not _audit_path:
+        return
+    line = json.dumps({"key": access_key, "action": action, "resource": resource, "allowed": allowed})
+    with _audit_lock, open(_audit_path, "a", encoding="utf-8") as out:
+        out.write(line + "\n")
+
+
+def _authorize(self, iam_request_cls, resource="*"):
+    """moto's check, with IAM's own reading of what each request needs (`_needs`), and the account root let through.
+
+    An unsigned request, or one signed by the root key, is not checked (moto's server mode as before IAM)."""
+    access_key = _access_key_id(self.headers)
+    if access_key is None or access_key == ROOT_ACCESS_KEY:
+        return
+    parsed = self.uri.split("?", 1)
+    path = self.raw_path + ("?" + parsed[1] if len(parsed) > 1 and parsed[1] else "")
+    checked_signature = False
+    for action, needed in _needs(self, resource):
+        iam_request = iam_request_cls(
+            account_id=self.current_account,
+            method=self.method,
+            path=path,
+            data=self.data,
+            body=self.raw_body,
+            headers=self.headers,
+            action=action,
+        )
+        if not checked_signature:
+            iam_request.check_signature()
+            checked_signature = True
+        try:
+            iam_request.check_action_permitted(needed)
+        except Exception:
+            _audit(access_key, f"{self.service_name}:{action}", needed, False)
+            if self.headers.get("X-Amz-Target"):
+                raise _JsonAccessDenied(iam_request._access_key.arn, f"{self.service_name}:{action}", needed)
+            raise
+        _audit(access_key, f"{self.service_name}:{action}", needed, True)
+
+
+# A request in an awsJson protocol (it names its operation in X-Amz-Target: DynamoDB, SQS, Secrets Manager,
+# EventBridge) is refused as such a service refuses it, 400 and a JSON `AccessDeniedException`: moto answers every
+# refusal in XML, which the SDKs of JSON services cannot read.
+class _JsonAccessDenied(HTTPException):
+    code = 400
+
+    def __init__(self, principal, action, resource):
+        super().__init__()
+        self.description = json.dumps({
+            "__type": "com.amazon.coral.service#AccessDeniedException",
+            "message": f"User: {principal} is not authorized to perform: {action} on resource: {resource} because no "
+                       f"identity-based policy allows the {action} action",
+        })
+
+
+def _needs(handler, resource):
+    """(action, resource ARN) pairs a request needs, as IAM's Service Authorization Reference lists them.
+
+    moto checks every non-S3, non-SQS request against the resource `*`, which no resource-scoped policy matches, and
+    asks for `dynamodb:TransactWriteItems`, an action IAM does not have: a transaction needs the rights of each item
+    it holds ("Using IAM with DynamoDB transactions", DynamoDB Developer Guide)."""
+    action = handler._get_action()
+    service = handler.service_name
+    if service == "dynamodb":
+        return _dynamodb_needs(handler, action)
+    region = handler.region
+    account = handler.current_account
+    if service == "secretsmanager":
+        secret = _body(handler).get("SecretId", "*")
+        if not secret.startswith("arn:"):
+            secret = f"arn:aws:secretsmanager:{region}:{account}:secret:{secret}*"
+        return [(action, secret)]
+    if service == "s3":
+        return [(_s3_action(handler, action), resource)]
+    if service == "sqs" and action in _SQS_BATCHES:
+        # "Amazon SQS API permissions: Actions and resource reference" (SQS Developer Guide): a batch is authorized
+        # by the action it batches.
+        return [(_SQS_BATCHES[action], resource)]
+    if service == "events" and action == "PutEvents":
+        entries = _body(handler).get("Entries", [])
+        buses = {entry.get("EventBusName") or "default" for entry in entries} or {"default"}
+        return [
+            (action, bus if bus.startswith("arn:") else f"arn:aws:events:{region}:{account}:event-bus/{bus}")
+            for bus in sorted(buses)
+        ]
+    return [(action, resource)]
+
+
+def _body(handler):
+    """A JSON request's body as a dict (moto has parsed some services' already)."""
+    body = handler.body
+    if isinstance(body, dict):
+        return body
+    try:
+        return json.loads(body or "{}")
+    except (TypeError, ValueError):
+        return {}
+
+
+_SQS_BATCHES = {"SendMessageBatch": "SendMessage", "DeleteMessageBatch": "DeleteMessage",
+                "ChangeMessageVisibilityBatch": "ChangeMessageVisibility"}
+
+def _s3_action(handler, operation):
+    """The IAM action an S3 operation needs, where it is not named as the operation ("Required permissions for
+    Amazon S3 API operations", S3 User Guide): a version addressed by versionId needs the *Version action."""
+    query = parse_qs(urlparse(handler.uri).query, keep_blank_values=True)
+    versioned = "versionId" in query
+    if operation in ("GetObject", "HeadObject"):
+        return "GetObjectVersion" if versioned else "GetObject"
+    if operation == "DeleteObject":
+        return "DeleteObjectVersion" if versioned else "DeleteObject"
+    if operation in ("CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload"):
+        return "PutObject"
+    return {
+        "HeadBucket": "ListBucket",
+        "ListObjects": "ListBucket",
+        "ListObjectsV2": "ListBucket",
+        "ListObjectVersions": "ListBucketVersions",
+        "DeleteObjects": "DeleteObject",
+    }.get(operation, operation)
+
+
+_TRANSACT_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
+                     "ConditionCheck": "ConditionCheckItem", "Get": "GetItem"}
+
+
+def _dynamodb_needs(handler, action):
+    body = _body(handler)
+    prefix = f"arn:aws:dynamodb:{handler.region}:{handler.current_account}:table/"
+    if action in ("TransactWriteItems", "TransactGetItems"):
+        needs = []
+        for entry in body.get("TransactItems", []):
+            for kind, item in entry.items():
+                needs.append((_TRANSACT_ACTIONS[kind], prefix + item.get("TableName", "*")))
+        return sorted(set(needs))
+    if action in ("BatchGetItem", "BatchWriteItem"):
+        return [(action, prefix + table) for table in sorted(body.get("RequestItems", {}))]
+    table = body.get("TableName")
+    if table is None:
+        return [(action, "*")]
+    if body.get("IndexName"):
+        return [(action, f"{prefix}{table}/index/{body['IndexName']}")]
+    return [(action, prefix + table)]
+
+
+ActionAuthenticatorMixin._authenticate_and_authorize_action = _authorize
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -7,7 +7,7 @@ mod table;
 
 pub use faults::{Fault, FaultAnswer, FaultyDynamo};
 
-pub use moto::{Moto, aws_config_for, moto, unique};
+pub use moto::{Decision, Moto, aws_config_for, moto, unique};
 pub use table::create_jobs_table;
 
 /// A bucket with versioning on, as template.yaml's upload bucket has.

@@ -13,6 +13,17 @@ use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
 pub struct Moto {
     pub endpoint: String,
     child: Option<Child>,
+    /// Where moto_server.py writes each IAM decision it makes (none for a server given by CCBULK_MOTO_ENDPOINT).
+    audit: Option<PathBuf>,
+}
+
+/// One decision of moto's IAM: a caller (its access key), an action and a resource, allowed or refused.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct Decision {
+    pub key: String,
+    pub action: String,
+    pub resource: String,
+    pub allowed: bool,
 }
 
 impl Drop for Moto {
@@ -20,6 +31,9 @@ impl Drop for Moto {
         if let Some(child) = &mut self.child {
             let _ = child.kill();
             let _ = child.wait();
+        }
+        if let Some(audit) = &self.audit {
+            let _ = std::fs::remove_file(audit);
         }
     }
 }
@@ -29,18 +43,28 @@ impl Moto {
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
     }
+
+    /// Every IAM decision so far on calls signed by IAM principals (the account root's calls are not checked).
+    pub fn decisions(&self) -> Vec<Decision> {
+        let Some(path) = &self.audit else { return Vec::new() };
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        // A line being written as this reads it is left for the next reading.
+        text.lines().filter_map(|line| serde_json::from_str(line).ok()).collect()
+    }
 }
 
 pub fn moto() -> Moto {
     if let Ok(endpoint) = std::env::var("CCBULK_MOTO_ENDPOINT") {
-        return Moto { endpoint, child: None };
+        return Moto { endpoint, child: None, audit: None };
     }
     let local = super::repo_root().join(".ci/.venv/bin/python");
     let program = if local.exists() { local } else { PathBuf::from("python3") };
     let launcher = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("moto_server.py");
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let audit = std::env::temp_dir().join(format!("ccbulk-moto-iam-{}-{port}.jsonl", std::process::id()));
     let mut child = Command::new(&program)
         .arg(&launcher)
+        .env("CCBULK_MOTO_AUDIT", &audit)
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -60,7 +84,7 @@ pub fn moto() -> Moto {
         assert!(Instant::now() < deadline, "moto_server did not open its port");
         std::thread::sleep(Duration::from_millis(50));
     }
-    Moto { endpoint: format!("http://127.0.0.1:{port}"), child: Some(child) }
+    Moto { endpoint: format!("http://127.0.0.1:{port}"), child: Some(child), audit: Some(audit) }
 }
 
 /// SDK configuration for `endpoint` (moto), with test credentials; S3 clients built from it still need path style.

@@ -6,7 +6,9 @@
 
 pub mod cases;
 mod events;
+mod expanded;
 mod gateway;
+mod iam;
 mod logs;
 mod openapi;
 mod stack;

@@ -22,6 +22,8 @@ use ccbulk_status::Status;
 use ccbulk_testkit::{Moto, aws_config_for, create_jobs_table, create_versioned_bucket, moto, unique};
 use lambda_http::Body;
 
+use super::expanded::{ACCOUNT_ID, Expanded, Physical, REGION};
+use super::iam::Iam;
 use super::template::Template;
 
 /// How the stack is set up; the defaults are the template's but for sizes that keep a test short.
@@ -133,6 +135,10 @@ pub struct Stack {
     /// A second container beside each, for the duplicate of a delivery that arrives while the first is worked.
     pub twins: Vec<Arc<Provision>>,
     pub status: Arc<Status>,
+    /// The access key each provision container signs with (its role session's), by container: the twins follow.
+    container_keys: Vec<String>,
+    /// Which function each role session's access key is.
+    callers: HashMap<String, &'static str>,
     /// Every chunk message body the queue delivered.
     pub bodies: Mutex<Vec<String>>,
     /// Every metric document the functions wrote (to standard output in Lambda).
@@ -150,7 +156,9 @@ impl Stack {
         let dynamodb = aws_sdk_dynamodb::Client::new(&config);
         let secrets = aws_sdk_secretsmanager::Client::new(&config);
 
-        let bucket = unique("ccbulk-uploads");
+        // The template names the bucket PREFIX-ACCOUNT-REGION, and its roles' grants name it so.
+        let bucket_prefix = unique("ccbulk");
+        let bucket = format!("{bucket_prefix}-{ACCOUNT_ID}-{REGION}");
         create_versioned_bucket(&s3, &bucket).await;
         let table = unique("ccbulk-jobs");
         create_jobs_table(&dynamodb, &table).await;
@@ -211,12 +219,32 @@ impl Stack {
             ("ConnectWriteRate", "2".to_owned()),
             ("ChunkRows", chunk_rows),
             ("ProvisionConcurrency", workers),
+            ("BucketNamePrefix", bucket_prefix),
         ]
         .into();
         parameters.extend(options.parameters.iter().map(|(name, value)| (*name, value.clone())));
-        let resources: HashMap<&str, String> =
-            [("JobsTable", table.clone()), ("ChunkQueue", queue_url.clone()), ("SalesforceSecret", secret_arn.clone())]
-                .into();
+        let resources: HashMap<&str, String> = [
+            ("JobsTable", table.clone()),
+            ("ChunkQueue", queue_url.clone()),
+            ("SalesforceSecret", secret_arn.clone()),
+            ("UploadBucket", bucket.clone()),
+        ]
+        .into();
+        let arns: HashMap<&str, String> = [
+            ("JobsTable", format!("arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{table}")),
+            ("ChunkQueue", queue_arn.clone()),
+            ("SalesforceSecret", secret_arn.clone()),
+            // Lambda's own on-failure destination for ingest: the service sends to it, not the function.
+            ("IngestFailedEventsQueue", format!("arn:aws:sqs:{REGION}:{ACCOUNT_ID}:ingest-failed-events")),
+        ]
+        .into();
+        // Each function runs as its role from the expanded template, in a session of its own per container.
+        let roles =
+            FunctionRoles::create(&moto.endpoint, &Physical { parameters: &parameters, ids: &resources, arns: &arns })
+                .await;
+        let as_role = |credentials: Credentials| {
+            config.to_builder().credentials_provider(SharedCredentialsProvider::new(credentials)).build()
+        };
         // The template's environment, plus what only a test sets: the sandbox's endpoint, and sizes and delays
         // that keep a test short.
         let env = |function: &str, extra: &[(&str, String)]| {
@@ -229,8 +257,13 @@ impl Stack {
             let metrics = metrics.clone();
             Arc::new(move |line: &str| metrics.lock().unwrap().push(line.to_owned())) as ccbulk_lambda::MetricsOut
         };
-        let ingest =
-            Ingest::new(&config, &env("IngestFunction", &options.ingest_env)).unwrap().with_metrics_out(keep.clone());
+        let mut callers = HashMap::new();
+        let ingest_credentials = roles.session(&roles.ingest, "ingest").await;
+        callers.insert(ingest_credentials.access_key_id().to_owned(), "ingest");
+        let ingest_config = as_role(ingest_credentials);
+        let ingest = Ingest::new(&ingest_config, &env("IngestFunction", &options.ingest_env))
+            .unwrap()
+            .with_metrics_out(keep.clone());
         let mut provision_test_env = vec![
             ("CCBULK_CONNECT_ENDPOINT_URL", connect.endpoint().to_owned()),
             ("CCBULK_MAX_ATTEMPTS", options.max_attempts.to_string()),
@@ -245,17 +278,26 @@ impl Stack {
         ];
         provision_test_env.extend(options.provision_env.iter().cloned());
         let provision_env = env("ProvisionFunction", &provision_test_env);
-        // Each container signs with its own access key, so the Connect sandbox tells their calls apart.
-        let container = |index: usize| {
-            let credentials = Credentials::new(container_key(index), "testing", None, None, "container");
-            let config = config.to_builder().credentials_provider(SharedCredentialsProvider::new(credentials)).build();
-            Arc::new(Provision::new(&config, &provision_env).unwrap().with_metrics_out(keep.clone()))
-        };
-        let provisions = (0..options.workers).map(container).collect();
-        let twins = (options.workers..2 * options.workers).map(container).collect();
+        // Each container has a session of its own, so the Connect sandbox tells their calls apart, and holds each to
+        // the provision role's connect: grants as IAM would.
+        let mut containers = Vec::new();
+        let mut container_keys = Vec::new();
+        for index in 0..2 * options.workers {
+            let credentials = roles.session(&roles.provision, &format!("provision-{index}")).await;
+            connect.set_policies(credentials.access_key_id(), roles.provision_documents.clone());
+            container_keys.push(credentials.access_key_id().to_owned());
+            let config = as_role(credentials);
+            containers.push(Arc::new(Provision::new(&config, &provision_env).unwrap().with_metrics_out(keep.clone())));
+        }
+        let twins = containers.split_off(options.workers);
+        let provisions = containers;
         let status_env =
             env("StatusFunction", &[("CCBULK_REPORT_INLINE_BYTES", options.inline_report_bytes.to_string())]);
-        let status = Arc::new(Status::new(&config, &status_env).unwrap());
+        let status_credentials = roles.session(&roles.status, "status").await;
+        callers.insert(status_credentials.access_key_id().to_owned(), "status");
+        callers.extend(container_keys.iter().map(|key| (key.clone(), "provision")));
+        let status_config = as_role(status_credentials);
+        let status = Arc::new(Status::new(&status_config, &status_env).unwrap());
         Self {
             moto,
             connect,
@@ -275,6 +317,8 @@ impl Stack {
             provisions,
             twins,
             status,
+            container_keys,
+            callers,
             bodies: Mutex::new(Vec::new()),
             metrics,
             drain_within: options.drain_within,
@@ -309,7 +353,22 @@ impl Stack {
             drained.failures += one.failures;
             drained.killed += one.killed;
         }
+        self.assert_authorized();
         drained
+    }
+
+    /// Every call the functions made so far, in moto and the Connect sandbox, was one their roles allow: a refusal
+    /// is a grant missing from template.yaml (or a call the code should not make), whatever else the test sees.
+    pub fn assert_authorized(&self) {
+        let mut refused: std::collections::BTreeMap<String, u32> = std::collections::BTreeMap::new();
+        for decision in self.moto.decisions().into_iter().filter(|decision| !decision.allowed) {
+            let function = self.callers.get(&decision.key).copied().unwrap_or("an unknown caller");
+            *refused.entry(format!("{function}: {} on {}", decision.action, decision.resource)).or_default() += 1;
+        }
+        for (op, calls) in self.connect.counters().denied {
+            *refused.entry(format!("provision: connect:{op}")).or_default() += calls as u32;
+        }
+        assert!(refused.is_empty(), "IAM refused calls the template's roles do not allow: {refused:#?}");
     }
 
     /// One container's share of [`drain`](Self::drain); it stops when the queue is empty and no other container
@@ -405,7 +464,7 @@ impl Stack {
     /// The Connect writes (calls other than Describe*, List* and Search*) a container has made so far.
     pub fn connect_writes_by(&self, container: usize) -> u64 {
         let counters = self.connect.counters();
-        let calls = counters.calls_by_access_key.get(&container_key(container));
+        let calls = counters.calls_by_access_key.get(&self.container_keys[container]);
         calls.into_iter().flatten().filter(|(op, _)| !is_read(op)).map(|(_, n)| n).sum()
     }
 
@@ -497,6 +556,7 @@ impl Stack {
     /// A request to the status API: (status, content type, Location, body).
     pub async fn api(&self, method: &str, path_and_query: &str) -> (u16, String, Option<String>, String) {
         let response = self.status.handle(super::api_request(method, path_and_query)).await.unwrap();
+        self.assert_authorized();
         let header = |name| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let (content_type, location) = (header("content-type").unwrap_or_default(), header("location"));
         let body = match response.body() {
@@ -572,9 +632,35 @@ impl Stack {
     }
 }
 
-/// The access key a provision container signs with.
-fn container_key(container: usize) -> String {
-    format!("CONTAINER{container}")
+/// The three functions' roles, made in moto's IAM from the expanded template.
+struct FunctionRoles {
+    iam: Iam,
+    ingest: String,
+    provision: String,
+    status: String,
+    /// The provision role's policy documents, for the Connect sandbox, which moto's IAM does not reach.
+    provision_documents: Vec<serde_json::Value>,
+}
+
+impl FunctionRoles {
+    async fn create(endpoint: &str, physical: &Physical<'_>) -> Self {
+        let expanded = Expanded::load();
+        let iam = Iam::new(endpoint);
+        let [ingest, provision, status] = ["IngestFunction", "ProvisionFunction", "StatusFunction"];
+        let provision_role = expanded.role_of(provision, physical);
+        let provision_documents = provision_role.policies.iter().map(|(_, document)| document.clone()).collect();
+        Self {
+            ingest: iam.create_role(&unique("ingest"), &expanded.role_of(ingest, physical)).await,
+            provision: iam.create_role(&unique("provision"), &provision_role).await,
+            status: iam.create_role(&unique("status"), &expanded.role_of(status, physical)).await,
+            provision_documents,
+            iam,
+        }
+    }
+
+    async fn session(&self, role_arn: &str, name: &str) -> Credentials {
+        self.iam.assume(role_arn, name).await
+    }
 }
 
 fn is_read(op: &str) -> bool {

@@ -2,6 +2,7 @@
 
 mod error;
 pub mod gate;
+mod iam;
 mod lookups;
 mod model;
 mod paging;
@@ -98,6 +99,12 @@ impl ConnectSandbox {
 
     pub fn knobs(&self) -> Knobs {
         self.app.gate.knobs()
+    }
+
+    /// Holds calls signed with `access_key` to these IAM identity policy documents (`connect:` actions), as IAM holds
+    /// a role's session; callers not named here are not checked.
+    pub fn set_policies(&self, access_key: &str, documents: Vec<Value>) {
+        self.app.gate.set_policies(access_key, documents);
     }
 
     /// The calls seen so far and how they ended, without the instances' contents (cheap enough to poll).

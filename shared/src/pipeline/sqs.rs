@@ -45,9 +45,10 @@ impl SqsQueue {
                 .set_entries(Some(entries))
                 .send()
                 .await
-                .map_err(|e| {
-                    let e = e.into_service_error();
-                    QueueError(format!("SQS {}: {}", e.code().unwrap_or("error"), e.message().unwrap_or_default()))
+                .map_err(|e| match (e.code(), e.message()) {
+                    (Some(code), Some(message)) => QueueError(format!("SQS {code}: {message}")),
+                    // An answer the SDK could not read as an SQS error (a proxy's page, a dropped connection).
+                    _ => QueueError(format!("SQS: {}", aws_sdk_sqs::error::DisplayErrorContext(&e))),
                 })?;
             if let Some(refused) = answer.failed().first() {
                 return Err(QueueError(format!(
