@@ -525,3 +525,51 @@ async fn dynamodb_cancellations_are_judged_by_their_reasons_and_no_row_is_lost()
     assert_eq!(counts().await.total(), 7);
     assert_eq!(proxy.given().len(), 4, "each injected cancellation reached the store");
 }
+
+/// A plain write of a job's `JOB` item that meets one of its rows' transactions is refused by DynamoDB with
+/// TransactionConflictException, having changed nothing: each such write is sent again, not failed (a chunk failed
+/// for it would keep its leases and wait out the queue's visibility timeout).
+#[tokio::test]
+async fn dynamodb_job_writes_that_meet_a_transaction_are_sent_again() {
+    const CONFLICT: &str = "TransactionConflictException";
+    let job_item = r#""sk":{"S":"JOB"}"#;
+    let moto = moto();
+    let proxy = FaultyDynamo::start(&moto.endpoint).await;
+    let client = aws_sdk_dynamodb::Client::new(&aws_config_for(&proxy.endpoint));
+    let table = unique("conflicts");
+    create_jobs_table(&client, &table).await;
+    let store = DynamoJobStore::new(client, table);
+    let job = job("uploads/conflicts.csv", 1);
+    store.create_job(&job).await.unwrap();
+    store.put_rows(&(2..5).map(|row| record(&job, row, RowStatus::Pending)).collect::<Vec<_>>()).await.unwrap();
+
+    // Two conflicts in a row on each write: the item may be inside transactions back to back.
+    let conflicted = |operation| {
+        proxy.inject(Fault::error(operation, job_item, CONFLICT));
+        proxy.inject(Fault::error(operation, job_item, CONFLICT));
+    };
+    conflicted("UpdateItem");
+    store.finish_ingest(&job.id, 1, 3).await.unwrap();
+    conflicted("UpdateItem");
+    store.record_chunks_sent(&job.id, 1).await.unwrap();
+    conflicted("UpdateItem");
+    store.pause_job(&job.id, "the org's API allocation is spent").await.unwrap();
+    assert!(store.job(&job.id).await.unwrap().unwrap().paused.is_some(), "the pause went through");
+    conflicted("UpdateItem");
+    store.resume_job(&job.id).await.unwrap();
+    assert!(store.job(&job.id).await.unwrap().unwrap().paused.is_none(), "the resume went through");
+    let copy = ObjectRef { bucket: "uploads-bucket".into(), key: "scrubbed/x.csv".into(), version: "v2".into() };
+    conflicted("UpdateItem");
+    store.set_scrubbed(&job.id, &copy).await.unwrap();
+    conflicted("UpdateItem");
+    store.fail_job(&job.id, "the file cannot be read").await.unwrap();
+    let ended = store.job(&job.id).await.unwrap().unwrap();
+    assert_eq!((ended.state, ended.chunks, ended.scrubbed.as_ref()), (JobState::Failed, 1, Some(&copy)));
+
+    // Items of their own, put whole: a shared reading, an email change.
+    proxy.inject(Fault::error("PutItem", "SHARED#", CONFLICT));
+    store.share(&job.id, "reference", "{}").await.unwrap();
+    assert_eq!(store.shared(&job.id, "reference").await.unwrap().as_deref(), Some("{}"));
+    assert_eq!(proxy.pending(), 0, "every injected conflict was met: {:?}", proxy.given().len());
+    assert_eq!(proxy.given().len(), 13);
+}

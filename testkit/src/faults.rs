@@ -25,6 +25,10 @@ pub enum FaultAnswer {
     /// TransactionCanceledException with one reason code per action ("None" where that action was fine), as
     /// DynamoDB lists them (API reference, TransactWriteItems: CancellationReasons, in the order of the actions).
     Cancelled(Vec<&'static str>),
+    /// An error of the operation itself, by its exception name (`TransactionConflictException` for a single-item
+    /// write that met a transaction, `ProvisionedThroughputExceededException`, ...), with HTTP 400 as DynamoDB gives
+    /// its client errors.
+    Error(&'static str),
 }
 
 impl Fault {
@@ -36,6 +40,11 @@ impl Fault {
             skip: 0,
             answer: FaultAnswer::Cancelled(reasons.to_vec()),
         }
+    }
+
+    /// The next call of `operation` whose request holds `matching` is answered with the error `exception`.
+    pub fn error(operation: &'static str, matching: impl Into<String>, exception: &'static str) -> Self {
+        Self { operation, matching: matching.into(), skip: 0, answer: FaultAnswer::Error(exception) }
     }
 
     /// The same fault, after `calls` matching calls have gone through to moto.
@@ -152,6 +161,14 @@ fn answer(fault: &FaultAnswer) -> Response {
                     "None" => serde_json::json!({"Code": "None"}),
                     code => serde_json::json!({"Code": code, "Message": format!("injected {code}")}),
                 }).collect::<Vec<_>>(),
+            });
+            (StatusCode::BAD_REQUEST, [("content-type", "application/x-amz-json-1.0")], body.to_string())
+                .into_response()
+        }
+        FaultAnswer::Error(exception) => {
+            let body = serde_json::json!({
+                "__type": format!("com.amazonaws.dynamodb.v20120810#{exception}"),
+                "message": format!("injected {exception}"),
             });
             (StatusCode::BAD_REQUEST, [("content-type", "application/x-amz-json-1.0")], body.to_string())
                 .into_response()

@@ -5,6 +5,8 @@
 //! `JobsNewestFirst`). Row item: `pk = JOB#<id>`, `sk = ROW#<row, 10 digits>`, and `gsi1pk = JOB#<id>#<STATUS>`,
 //! `gsi1sk = <row>` (index `RowsByStatus`), so the failed rows of a large job are read without the others.
 
+mod conflicts;
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -315,7 +317,7 @@ fn row_item(record: &RowRecord) -> Item {
 
 impl DynamoJobStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into(), recounts: AtomicU64::new(0) }
+        Self { client: conflicts::conflict_tolerant(client), table: table.into(), recounts: AtomicU64::new(0) }
     }
 
     /// Times this store found a job's counters not adding up to its rows: 0 where DynamoDB's transactions hold.
