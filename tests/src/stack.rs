@@ -48,9 +48,10 @@ pub struct StackOptions {
     pub salesforce_secret: Option<&'static str>,
     /// Changes to the examples' seeds before the sandboxes start.
     pub seed: fn(&mut ConnectSeed, &mut SalesforceSeed),
-    /// The chunk queue's visibility timeout: short in tests, so that a message a killed invocation held comes back
-    /// soon; the template's in a benchmark, where a chunk may take minutes.
-    pub visibility_timeout_seconds: u32,
+    /// The chunk queue's visibility timeout; `None`: the template's (six times the function's Timeout), so that, as
+    /// on AWS, a message never comes back while its invocation is still at work, however slow the machine. A killed
+    /// invocation's message is made visible again by the driver, as its timeout would bring it back, only sooner.
+    pub visibility_timeout_seconds: Option<u32>,
     /// How long a drain may take before it is called stuck.
     pub drain_within: Duration,
 }
@@ -71,7 +72,7 @@ impl Default for StackOptions {
             salesforce_knobs: None,
             salesforce_secret: None,
             seed: |_, _| {},
-            visibility_timeout_seconds: 20,
+            visibility_timeout_seconds: None,
             drain_within: Duration::from_secs(240),
         }
     }
@@ -113,6 +114,9 @@ pub struct Drained {
     pub failures: u32,
     /// Invocations killed before they answered.
     pub killed: u32,
+    /// The most times any one message was received (SQS's ApproximateReceiveCount): the redrive sends a message to
+    /// the dead-letter queue at the template's maxReceiveCount.
+    pub most_receives: u32,
 }
 
 pub struct Stack {
@@ -169,10 +173,14 @@ impl Stack {
         let max_receive_count =
             template.resource("ChunkQueue")["Properties"]["RedrivePolicy"]["maxReceiveCount"].as_i64().unwrap();
         let redrive = serde_json::json!({"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": max_receive_count});
+        let visibility_timeout = options
+            .visibility_timeout_seconds
+            .map(i64::from)
+            .unwrap_or_else(|| template.resource("ChunkQueue")["Properties"]["VisibilityTimeout"].as_i64().unwrap());
         let queue_url = sqs
             .create_queue()
             .queue_name(unique("ccbulk-chunks"))
-            .attributes(QueueAttributeName::VisibilityTimeout, options.visibility_timeout_seconds.to_string())
+            .attributes(QueueAttributeName::VisibilityTimeout, visibility_timeout.to_string())
             .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
             .send()
             .await
@@ -352,6 +360,7 @@ impl Stack {
             drained.invocations += one.invocations;
             drained.failures += one.failures;
             drained.killed += one.killed;
+            drained.most_receives = drained.most_receives.max(one.most_receives);
         }
         self.assert_authorized();
         drained
@@ -405,6 +414,12 @@ impl Stack {
                 continue;
             };
             self.bodies.lock().unwrap().extend(message.body().map(str::to_owned));
+            let receives = message
+                .attributes()
+                .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+                .and_then(|n| n.parse::<u32>().ok())
+                .unwrap_or(1);
+            drained.most_receives = drained.most_receives.max(receives);
             let first = seen.lock().unwrap().insert(message.message_id().unwrap().to_owned());
             let invoke = || self.invoke(provision, &message, delivery);
             let mut outcome = match delivery {

@@ -105,9 +105,7 @@ fn chunk_rows(rate: f64, workers: usize) -> u32 {
 pub async fn run(rate: f64, workers: usize, rows: usize) -> Cell {
     let chunk_rows = chunk_rows(rate, workers);
     let stack = Stack::start(StackOptions {
-        // The template's visibility timeout, longer than any chunk takes.
         chunk_rows,
-        visibility_timeout_seconds: 5400,
         workers,
         // The template's row lease: the tests' 2 s would renew a chunk's 200 leases three times a second.
         provision_env: vec![("CCBULK_ROW_LEASE_SECONDS", "60".to_owned())],
