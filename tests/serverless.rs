@@ -1066,3 +1066,26 @@ async fn a_job_is_undone_through_the_api_as_a_job_of_its_own() {
     let (code, _, _, body) = stack.api("POST", &format!("/jobs/{undo_id}/undo")).await;
     assert_eq!(code, 409, "an undo is not undone: {body}");
 }
+
+/// S3's suffix filter is case-sensitive, so the template takes every object under uploads/ and ingest judges the
+/// name: `agents.CSV` is worked like any CSV, and a spreadsheet put there by mistake is a FAILED job that says why,
+/// its upload deleted (it may hold passwords no one would otherwise remove).
+#[tokio::test]
+async fn an_upload_named_in_capitals_is_worked_and_one_not_named_csv_is_refused_and_deleted() {
+    let stack = Stack::start(StackOptions::default()).await;
+    stack.notify(stack.upload("uploads/agents.CSV", example("errors.csv")).await).await;
+    stack.notify(stack.upload("uploads/agents.xlsx", b"PK\x03\x04 agent01,Welcome1!Aa".to_vec()).await).await;
+    stack.drain(Delivery::Once).await;
+    let (_, _, _, body) = stack.api("GET", "/jobs").await;
+    let jobs = json(&body)["jobs"].as_array().unwrap().clone();
+    let job_of = |key: &str| jobs.iter().find(|job| job["source"]["key"] == key).unwrap_or_else(|| panic!("{body}"));
+    let capitals = job_of("uploads/agents.CSV");
+    assert_eq!(capitals["state"], "COMPLETED_WITH_ERRORS", "errors.csv's valid rows were worked: {capitals}");
+    let sheet = job_of("uploads/agents.xlsx");
+    assert_eq!(sheet["state"], "FAILED", "{sheet}");
+    assert!(sheet["error"].as_str().unwrap().contains("\"agents.xlsx\" is not a CSV file"), "{sheet}");
+    assert!(!body.contains("Welcome1"), "nothing of the file is quoted: {body}");
+    let left =
+        stack.s3.list_object_versions().bucket(&stack.bucket).prefix("uploads/agents.xlsx").send().await.unwrap();
+    assert!(left.versions().is_empty(), "the refused upload is deleted, every version: {left:?}");
+}

@@ -341,8 +341,13 @@ impl Stack {
         super::s3_event(&self.bucket, key, put.version_id(), put.e_tag().unwrap(), size)
     }
 
-    /// S3's notification, delivered to ingest.
+    /// S3's notification, delivered to ingest, as the template's filters let it through (a key they do not take
+    /// fails the test: the deployed stack would never see that upload).
     pub async fn notify(&self, event: S3Event) {
+        for record in &event.records {
+            let key = ccbulk_lambda::decode_s3_key(record.s3.object.key.as_deref().unwrap_or_default());
+            assert!(Template::load().s3_notifies("IngestFunction", &key), "S3 would not notify ingest of {key}");
+        }
         self.ingest.handle(event).await.unwrap();
     }
 

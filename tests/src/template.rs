@@ -22,6 +22,23 @@ impl Template {
         &self.document["Resources"][logical_id]
     }
 
+    /// Whether S3 would notify the function `logical_id` of an object created under `key`: one of its S3 events'
+    /// filters (prefix and suffix rules, case-sensitive as S3 matches them) takes the key.
+    pub fn s3_notifies(&self, logical_id: &str, key: &str) -> bool {
+        let events = self.document["Resources"][logical_id]["Properties"]["Events"].as_mapping().unwrap();
+        events.values().filter(|event| event["Type"].as_str() == Some("S3")).any(|event| {
+            let rules = event["Properties"]["Filter"]["S3Key"]["Rules"].as_sequence().cloned().unwrap_or_default();
+            rules.iter().all(|rule| {
+                let value = rule["Value"].as_str().unwrap();
+                match rule["Name"].as_str().unwrap() {
+                    "prefix" => key.starts_with(value),
+                    "suffix" => key.ends_with(value),
+                    other => panic!("an S3 filter rule the tests do not know: {other}"),
+                }
+            })
+        })
+    }
+
     /// The environment of the function `logical_id` (Globals first, then its own), with `!Ref`, `!If` and the
     /// conditions resolved. `parameters` overrides the parameters' defaults; `resources` maps logical ids to what
     /// `!Ref` returns for them. Panics on a parameter without a value or a resource it was not given.

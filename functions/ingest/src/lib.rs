@@ -86,8 +86,23 @@ impl Ingest {
         if let Some(job) = self.store.job(&id).await?
             && job.state != JobState::Ingesting
         {
-            tracing::info!(job = %id, state = job.state.as_str(), "the job exists: nothing to do");
+            tracing::info!(job = %id, state = job.state.as_str(), "the job exists: nothing to ingest");
+            // An ended job's announcement and scrub, should the delivery that ended it have failed at them (each is
+            // done once: the announcement is claimed, the upload gone once scrubbed).
+            if job.state.has_ended() {
+                after_ending(&self.store, &self.objects, &self.telemetry, &id).await?;
+            }
             return Ok(());
+        }
+        // The bucket's notification takes every object under the prefixes, since S3's suffix filter is case-sensitive
+        // and `agents.CSV` would otherwise sit there with its passwords, never seen. A folder marker is no upload.
+        if key.ends_with('/') {
+            tracing::info!(key, "a folder marker: ignored");
+            return Ok(());
+        }
+        if !key.to_ascii_lowercase().ends_with(".csv") {
+            let name = key.rsplit('/').next().unwrap_or(&key).to_owned();
+            return self.refuse(object, FileError::NotCsv { name }).await;
         }
         // An object over the cap is refused before a byte is read, by the size S3 announced; and should the event
         // say less than the object holds, the download stops at the cap all the same.
@@ -110,11 +125,14 @@ impl Ingest {
                     .count("RowsInvalid", counts.invalid)
                     .property("job", id.as_str());
                 self.telemetry.metrics(&figures);
-                // A file whose rows are all invalid ends here, with no chunk to end it.
-                if outcome.job.chunks == 0 {
-                    // A failed announcement is logged; the job's rows are recorded either way.
-                    let _ = after_ending(&self.store, &self.objects, &self.telemetry, &id).await;
-                }
+                // A job ends here when no chunk is left to end it: a file whose rows are all invalid, or chunks the
+                // workers finished before this pass recorded its last count (the job then ends in finish_ingest,
+                // and no worker saw it end). Its announcement and its upload's removal are then this function's.
+                let announced = if outcome.job.state.has_ended() {
+                    after_ending(&self.store, &self.objects, &self.telemetry, &id).await
+                } else {
+                    Ok(())
+                };
                 tracing::info!(
                     job = %id,
                     rows = counts.total(),
@@ -123,7 +141,8 @@ impl Ingest {
                     state = outcome.job.state.as_str(),
                     "ingested"
                 );
-                Ok(())
+                // S3's event is delivered again on an error, and a repeated event for an ended job announces it.
+                announced.map_err(Error::from)
             }
             Err(IngestError::File(unusable)) => self.refuse(object, unusable).await,
             Err(err) => Err(err.into()),

@@ -33,6 +33,10 @@ pub enum FileError {
     DuplicateColumn { dialect: Dialect, column: String, first: String },
     #[error("the file has a header but no user rows")]
     NoRows,
+    /// An upload whose name does not end in `.csv` (in any case): a spreadsheet or a text file put there by mistake.
+    /// Refused before a byte is read.
+    #[error("{name:?} is not a CSV file: ccbulk takes files named *.csv (save the sheet as CSV UTF-8)")]
+    NotCsv { name: String },
     /// Refused before a byte is read: the object is over the deployment's cap.
     #[error("the file has {bytes} bytes, more than the {cap} bytes this deployment takes: split it into smaller files")]
     TooLarge { bytes: u64, cap: u64 },
@@ -62,6 +66,7 @@ impl FileError {
             FileError::Columns { .. } => "header.columns",
             FileError::DuplicateColumn { .. } => "header.duplicate_column",
             FileError::NoRows => "file.no_rows",
+            FileError::NotCsv { .. } => "file.not_csv",
             FileError::TooLarge { .. } => "file.too_large",
             FileError::RecordTooLarge { .. } => "row.too_large",
             FileError::HeaderTooWide { .. } => "header.too_wide",
