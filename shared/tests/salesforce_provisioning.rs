@@ -1,5 +1,8 @@
 //! The Salesforce provisioner against the Salesforce sandbox, over reqwest on a real socket.
 
+use std::time::Duration;
+
+use ccbulk_sandbox::connect::Latency;
 use ccbulk_sandbox::salesforce::{
     SANDBOX_CLIENT_SECRET, SANDBOX_CONSUMER_KEY, SalesforceKnobs, SalesforceSandbox, SalesforceSeed,
 };
@@ -209,4 +212,26 @@ async fn partner_telephony_uses_its_own_sets_and_jwt_sessions_renew_when_they_ex
     assert_eq!(snapshot.user("pt2@example.com").unwrap().permission_sets, vec!["ContactCenterAgentPartnerTelephony"]);
     assert_eq!(snapshot.user("pt@example.com").unwrap().permission_sets, vec!["ContactCenterAdminPartnerTelephony"]);
     assert!(sandbox.snapshot().counters.tokens_issued >= 3, "the client signed in again after the expired sessions");
+}
+
+/// A Salesforce that accepts connections and never answers in time is a failed call the worker can try again, not a
+/// worker held until Lambda kills it with its rows' leases: every call has a deadline, the sign-in's included.
+#[tokio::test]
+async fn a_call_that_gets_no_answer_in_time_fails_as_a_transport_error() {
+    let sandbox = sandbox(SalesforceSeed::default()).await;
+    let credentials = Credentials::ClientCredentials {
+        login_url: sandbox.endpoint().to_owned(),
+        client_id: SANDBOX_CONSUMER_KEY.into(),
+        client_secret: SANDBOX_CLIENT_SECRET.into(),
+    };
+    let client = SalesforceClient::with_request_timeout(credentials, Duration::from_millis(300));
+    client.sign_in().await.unwrap();
+    let mut knobs = sandbox.knobs();
+    knobs.latency = Latency { fixed_ms: 30_000, jitter_ms: 0 };
+    sandbox.set_knobs(knobs);
+    // The sandbox would answer after 30 s; the call must have given up long before.
+    let answer = tokio::time::timeout(Duration::from_secs(20), client.query("SELECT Id FROM User LIMIT 1")).await;
+    let err = answer.expect("the call gave up by itself").unwrap_err();
+    assert_eq!((err.code.as_str(), err.retryable), ("TRANSPORT", true), "{err:?}");
+    assert!(err.message.contains("timed out") || err.message.contains("timeout"), "{err:?}");
 }

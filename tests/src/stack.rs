@@ -250,8 +250,13 @@ impl Stack {
         let roles =
             FunctionRoles::create(&moto.endpoint, &Physical { parameters: &parameters, ids: &resources, arns: &arns })
                 .await;
+        // ... with the timeouts the functions' own configuration gives every call.
         let as_role = |credentials: Credentials| {
-            config.to_builder().credentials_provider(SharedCredentialsProvider::new(credentials)).build()
+            config
+                .to_builder()
+                .credentials_provider(SharedCredentialsProvider::new(credentials))
+                .timeout_config(ccbulk_lambda::aws::call_timeouts())
+                .build()
         };
         // The template's environment, plus what only a test sets: the sandbox's endpoint, and sizes and delays
         // that keep a test short.

@@ -1,6 +1,7 @@
 //! What the three functions share beyond the `shared` crate: their configuration from the environment (how files
 //! are cut into chunks among it), S3 event keys, and SDK clients that work against AWS and against a local endpoint alike.
 
+pub mod aws;
 mod chunking;
 mod ending;
 mod env;
@@ -17,11 +18,4 @@ pub use telemetry::{MetricsOut, Telemetry};
 /// its time by it.
 pub const CHUNK_ROWS: std::ops::RangeInclusive<u32> = 1..=500;
 
-use aws_config::SdkConfig;
-
-/// An S3 client; path-style addressing where the endpoint is overridden (`AWS_ENDPOINT_URL`, a local stand-in),
-/// since bucket subdomains of 127.0.0.1 do not resolve.
-pub fn s3_client(config: &SdkConfig) -> aws_sdk_s3::Client {
-    let builder = aws_sdk_s3::config::Builder::from(config).force_path_style(config.endpoint_url().is_some());
-    aws_sdk_s3::Client::from_conf(builder.build())
-}
+pub use aws::s3_client;

@@ -2,7 +2,6 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use aws_config::BehaviorVersion;
 use ccbulk_lambda::Env;
 use ccbulk_provision::Provision;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn, tracing};
@@ -10,7 +9,7 @@ use lambda_runtime::{Error, LambdaEvent, run, service_fn, tracing};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
-    let config = aws_config::load_defaults(BehaviorVersion::latest()).await;
+    let config = ccbulk_lambda::aws::load().await;
     let provision = Provision::new(&config, &Env::process())?;
     run(service_fn(|event: LambdaEvent<_>| {
         let deadline = UNIX_EPOCH + Duration::from_millis(event.context.deadline);

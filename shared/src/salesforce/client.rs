@@ -2,7 +2,7 @@
 //! SOQL with paging, and sObject Collections.
 
 use std::fmt;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::{Method, StatusCode};
@@ -114,7 +114,15 @@ impl SalesforceError {
     }
 
     fn transport(err: reqwest::Error) -> Self {
-        Self { code: "TRANSPORT".into(), message: err.to_string(), retryable: true }
+        // reqwest's own text does not say which way a call failed; an operator reading the row's reason needs to.
+        let message = if err.is_timeout() {
+            format!("no answer in time (timed out): {err}")
+        } else if err.is_connect() {
+            format!("could not connect: {err}")
+        } else {
+            err.to_string()
+        };
+        Self { code: "TRANSPORT".into(), message, retryable: true }
     }
 }
 
@@ -150,10 +158,29 @@ struct TokenAnswer {
     id: Option<String>,
 }
 
+/// How long a connection may take to open. A login host or instance that does not answer at all is a failed call,
+/// tried again as any transport error is, not a worker stuck until Lambda kills it with its leases held.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one call may take, answer included. Salesforce ends a synchronous request itself after 10 minutes
+/// ("Execution Governors and Limits", Apex Developer Guide: the synchronous request limit); ccbulk's calls are
+/// bounded batches (200 records, a query page, a chunk's CSV) that take seconds, so a call this slow is lost.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+
 impl SalesforceClient {
     pub fn new(credentials: Credentials) -> Self {
+        Self::with_request_timeout(credentials, REQUEST_TIMEOUT)
+    }
+
+    /// A client whose calls give up after `timeout` (tests use a short one).
+    pub fn with_request_timeout(credentials: Credentials, timeout: Duration) -> Self {
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT.min(timeout))
+            .timeout(timeout)
+            .build()
+            // Only a TLS back end that cannot start fails here; the defaults are kept rather than no client.
+            .unwrap_or_default();
         Self {
-            http: reqwest::Client::new(),
+            http,
             credentials,
             session: RwLock::new(None),
             allocation: Allocation::default(),
