@@ -95,13 +95,22 @@ struct Scope<'a> {
 }
 
 impl Scope<'_> {
+    /// A value with its intrinsics resolved; `Value::Null` for `AWS::NoValue`, which leaves lists and objects.
     fn resolve(&self, value: &Value) -> Value {
         match value {
-            Value::Array(items) => Value::Array(items.iter().map(|item| self.resolve(item)).collect()),
+            Value::Array(items) => {
+                Value::Array(items.iter().map(|item| self.resolve(item)).filter(|item| !item.is_null()).collect())
+            }
             Value::Object(object) if object.len() == 1 => {
                 let (name, argument) = object.iter().next().unwrap();
                 match name.as_str() {
+                    "Ref" if argument == "AWS::NoValue" => Value::Null,
                     "Ref" => Value::String(self.reference(argument.as_str().unwrap())),
+                    "Fn::If" => {
+                        let branches = argument.as_array().unwrap();
+                        let holds = self.condition_named(branches[0].as_str().unwrap());
+                        self.resolve(&branches[if holds { 1 } else { 2 }])
+                    }
                     "Fn::GetAtt" => Value::String(self.attribute(argument)),
                     "Fn::Sub" => Value::String(self.substitute(argument)),
                     "Fn::Join" => {
@@ -120,7 +129,29 @@ impl Scope<'_> {
     }
 
     fn resolve_object(&self, object: &Map<String, Value>) -> Map<String, Value> {
-        object.iter().map(|(key, value)| (key.clone(), self.resolve(value))).collect()
+        object
+            .iter()
+            .map(|(key, value)| (key.clone(), self.resolve(value)))
+            .filter(|(_, value)| !value.is_null())
+            .collect()
+    }
+
+    fn condition_named(&self, name: &str) -> bool {
+        self.condition(&self.document["Conditions"][name])
+    }
+
+    /// `Fn::Not`, `Fn::Equals`, `Fn::And`, `Fn::Or` and `Condition`, as the template's conditions use them.
+    fn condition(&self, value: &Value) -> bool {
+        let (name, argument) = value.as_object().and_then(|o| o.iter().next()).expect("a condition");
+        let operands = || argument.as_array().unwrap().iter();
+        match name.as_str() {
+            "Fn::Not" => !self.condition(&argument[0]),
+            "Fn::And" => operands().all(|c| self.condition(c)),
+            "Fn::Or" => operands().any(|c| self.condition(c)),
+            "Fn::Equals" => self.resolve(&argument[0]) == self.resolve(&argument[1]),
+            "Condition" => self.condition_named(argument.as_str().unwrap()),
+            other => panic!("the tests do not evaluate {other} in conditions"),
+        }
     }
 
     fn reference(&self, name: &str) -> String {
@@ -212,5 +243,13 @@ mod tests {
         assert!(text.contains("connect:UpdateUserConfig"), "the template's managed policy is kept: {text}");
         assert!(!text.contains("Fn::") && !text.contains("\"Ref\""), "every intrinsic resolved: {text}");
         assert_eq!(role.trust["Statement"][0]["Principal"]["Service"][0], "lambda.amazonaws.com");
+        assert!(!text.contains("kms:"), "no key, no grant on one: {text}");
+
+        let key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        let mut parameters = parameters.clone();
+        parameters.insert("KmsKeyArn", key.to_owned());
+        let role = Expanded::load().role_of("ProvisionFunction", &physical_fixture(&parameters, &ids, &arns));
+        let text = serde_json::to_string(&role.policies).unwrap();
+        assert!(text.contains("kms:Decrypt") && text.contains(key), "a customer key is granted: {text}");
     }
 }
