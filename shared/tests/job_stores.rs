@@ -473,16 +473,22 @@ async fn sqlite_counters_stay_exact_under_concurrent_workers() {
     workers_on_the_same_rows_keep_the_counters_exact(&SqliteJobStore::in_memory().unwrap()).await;
 }
 
+/// A store on its own table, its calls through a proxy that answers what the test injects (and passes the rest to
+/// moto, which must outlive them both).
+async fn behind_faults(name: &str) -> (Moto, FaultyDynamo, DynamoJobStore) {
+    let moto = moto();
+    let proxy = FaultyDynamo::start(&moto.endpoint).await;
+    let client = aws_sdk_dynamodb::Client::new(&aws_config_for(&proxy.endpoint));
+    let table = unique(name);
+    create_jobs_table(&client, &table).await;
+    (moto, proxy, DynamoJobStore::new(client, table))
+}
+
 /// DynamoDB cancels transactions for more than "the row exists": each cancellation is read by its reasons, through
 /// the real SDK's parsing of the service's answer.
 #[tokio::test]
 async fn dynamodb_cancellations_are_judged_by_their_reasons_and_no_row_is_lost() {
-    let moto = moto();
-    let proxy = FaultyDynamo::start(&moto.endpoint).await;
-    let client = aws_sdk_dynamodb::Client::new(&aws_config_for(&proxy.endpoint));
-    let table = unique("cancellations");
-    create_jobs_table(&client, &table).await;
-    let store = DynamoJobStore::new(client, table);
+    let (_moto, proxy, store) = behind_faults("cancellations").await;
     let job = job("uploads/cancel.csv", 1);
     store.create_job(&job).await.unwrap();
     let rows = |numbers: &[u64]| numbers.iter().map(|row| record(&job, *row, RowStatus::Pending)).collect::<Vec<_>>();
@@ -533,12 +539,7 @@ async fn dynamodb_cancellations_are_judged_by_their_reasons_and_no_row_is_lost()
 async fn dynamodb_job_writes_that_meet_a_transaction_are_sent_again() {
     const CONFLICT: &str = "TransactionConflictException";
     let job_item = r#""sk":{"S":"JOB"}"#;
-    let moto = moto();
-    let proxy = FaultyDynamo::start(&moto.endpoint).await;
-    let client = aws_sdk_dynamodb::Client::new(&aws_config_for(&proxy.endpoint));
-    let table = unique("conflicts");
-    create_jobs_table(&client, &table).await;
-    let store = DynamoJobStore::new(client, table);
+    let (_moto, proxy, store) = behind_faults("conflicts").await;
     let job = job("uploads/conflicts.csv", 1);
     store.create_job(&job).await.unwrap();
     store.put_rows(&(2..5).map(|row| record(&job, row, RowStatus::Pending)).collect::<Vec<_>>()).await.unwrap();
