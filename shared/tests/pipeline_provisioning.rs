@@ -15,10 +15,11 @@ use ccbulk_sandbox::salesforce::seed::{SalesforceSeed, UserSeed};
 use ccbulk_sandbox::salesforce::{BulkKnobs, SalesforceKnobs, SalesforceSandbox};
 use ccbulk_shared::connect::{Pacer, RateBudget, Retries};
 use ccbulk_shared::domain::{IdentityManagement, TelephonyModel};
-use ccbulk_shared::job::{Job, JobState, JobStore, RowStatus, SqliteJobStore};
+use ccbulk_shared::job::{DynamoJobStore, Job, JobState, JobStore, RowStatus, SqliteJobStore};
 use ccbulk_shared::pipeline::{LocalFiles, MemoryQueue, RetryPolicy, Targets, ingest, provision_chunk, retry_failed};
 use ccbulk_shared::salesforce::SalesforceSync;
 use ccbulk_shared::validate::Options;
+use ccbulk_testkit::{Fault, FaultyDynamo, aws_config_for, create_jobs_table, moto, unique};
 
 const FAST: RateBudget =
     RateBudget { write_per_second: 10_000.0, write_burst: 10_000, read_per_second: 10_000.0, read_burst: 10_000 };
@@ -660,4 +661,38 @@ async fn bulkop_mode_names_a_routing_profile_given_by_name_by_its_arn() {
     let amara =
         connect.instance(examples::SAML_INSTANCE_ID).unwrap().users.iter().find(|u| u.username.starts_with("aokafor@"));
     assert_eq!(amara.map(|u| u.routing_profile.as_str()), Some("Sales Inbound"), "Salesforce took the ARN");
+}
+
+/// A chunk whose work fails half-way (the job table refuses a row's outcome for a reason that does not pass) gives
+/// back the leases of the rows it still holds: its next delivery works them at once, instead of finding them held by
+/// a worker that is gone until the leases run out.
+#[tokio::test]
+async fn a_chunk_that_fails_half_way_gives_its_rows_leases_back() {
+    let world = world().await;
+    let moto = moto();
+    let proxy = FaultyDynamo::start(&moto.endpoint).await;
+    let client = aws_sdk_dynamodb::Client::new(&aws_config_for(&proxy.endpoint));
+    let table = unique("leases");
+    create_jobs_table(&client, &table).await;
+    let store = DynamoJobStore::new(client, table);
+    let queue = MemoryQueue::default();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/ccbulk-agents.csv");
+    let options = Options { chunk_rows: 6, ..Options::default() };
+    let job = ingest(&store, &queue, path.as_path(), LocalFiles::object(&path).unwrap(), &options).await.unwrap().job;
+    let message = queue.receive().unwrap();
+
+    // The first row outcome the chunk records is refused as malformed: the chunk fails with the rest in hand.
+    proxy.inject(Fault::cancel_transaction("#SUCCEEDED", &["ValidationError", "None"]));
+    let policy = RetryPolicy::default();
+    let failed = provision_chunk(&store, &LocalFiles, &world.targets, &message, policy, &never_stop).await;
+    assert!(failed.is_err(), "{failed:?}");
+    assert_eq!(proxy.pending(), 0, "the refusal was met");
+    let counts = store.job(&job.id).await.unwrap().unwrap().counts;
+    assert!(counts.in_progress > 0, "rows were left unfinished: {counts:?}");
+
+    // Leases last a minute by default; the next delivery comes at once and finds nothing held.
+    let again = provision_chunk(&store, &LocalFiles, &world.targets, &message, policy, &never_stop).await.unwrap();
+    assert_eq!(again.held, 0, "no row is held by the failed delivery: {again:?}");
+    let counts = store.job(&job.id).await.unwrap().unwrap().counts;
+    assert_eq!((counts.in_progress, counts.succeeded), (0, message.chunk.rows as u64), "{counts:?}");
 }

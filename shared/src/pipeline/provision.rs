@@ -310,7 +310,24 @@ pub async fn provision_chunk<S: JobStore, O: ObjectStore>(
         never = renew => never,
     };
     note_allocation(store, targets, &message.job_id, started).await;
+    if result.is_err() {
+        give_back(store, message, &lease, &held).await;
+    }
     result
+}
+
+/// A chunk that failed half-way lets go of the rows it still holds, so that its next delivery (or another chunk's
+/// worker) takes them at once rather than finding them held until the leases run out, which a renewing worker may
+/// have stretched far. Each was tried, so the attempt counts; a row whose work was done before the failure is
+/// adopted by the next attempt. A store that cannot take the release is the likely cause of the failure itself:
+/// the leases then run out as before.
+async fn give_back<S: JobStore>(store: &S, message: &ChunkMessage, lease: &Lease, held: &Mutex<Vec<u64>>) {
+    let rows = held.lock().map(|rows| rows.clone()).unwrap_or_default();
+    for row in rows {
+        if let Err(err) = store.release_row(&message.job_id, row, &lease.owner, Release::AfterAttempt).await {
+            tracing::warn!(chunk = message.chunk.index, row, error = %err, "could not let go of a row");
+        }
+    }
 }
 
 /// A delivery of a chunk whose file the job no longer reads: once a job ends, its upload is replaced by a copy
