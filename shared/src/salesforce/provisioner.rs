@@ -10,7 +10,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::client::{SalesforceClient, SalesforceError};
+use super::client::{CollectionResult, SalesforceClient, SalesforceError};
 use super::reference::{OrgReference, Reference};
 use crate::domain::{Action, ContactCenterRef, SalesforceUser, SalesforceUserRef, TelephonyModel, VoiceRole};
 use crate::job::EmailChange;
@@ -759,13 +759,29 @@ impl SalesforceProvisioner<'_> {
             }
         }
         // A row whose new permission set could not be assigned keeps its old one.
-        let deletes: Vec<String> =
-            deletes.into_iter().filter(|(i, _)| work[*i].failed.is_none()).map(|(_, id)| id).collect();
+        let deletes: Vec<(usize, String)> = deletes.into_iter().filter(|(i, _)| work[*i].failed.is_none()).collect();
         if !deletes.is_empty() {
-            self.client.delete(&deletes).await?;
+            let ids: Vec<String> = deletes.iter().map(|(_, id)| id.clone()).collect();
+            let results = self.client.delete(&ids).await?;
+            for (i, err) in refused_deletes(&deletes, results) {
+                work[i].failed = Some(err);
+            }
         }
         Ok(())
     }
+}
+
+/// The rows whose assignment Salesforce would not delete, with its reason. A delete answers 200 with one result per
+/// id, in the order given ("Delete Records Using sObject Collections", REST API Developer Guide: "Error information
+/// is returned in the errors array"), so a refusal is found only there; one already deleted (ENTITY_IS_DELETED, by
+/// another worker or an earlier attempt) is the goal reached.
+fn refused_deletes(deletes: &[(usize, String)], results: Vec<CollectionResult>) -> Vec<(usize, SalesforceError)> {
+    deletes
+        .iter()
+        .zip(results)
+        .filter_map(|((row, _), result)| result.error.map(|err| (*row, err)))
+        .filter(|(_, err)| err.code != "ENTITY_IS_DELETED")
+        .collect()
 }
 
 /// Why a row that changes a contact-center user's alias is refused, with the procedure
@@ -800,6 +816,23 @@ fn derive_alias(first: Option<&str>, last: Option<&str>, username: &str) -> Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A Voice permission set Salesforce would not take away fails its row (the user keeps the Voice licence), while
+    /// the others' withdrawals stand and an assignment already gone is no failure.
+    #[test]
+    fn a_refused_withdrawal_fails_its_row_and_no_other() {
+        let refused = |code: &str| CollectionResult {
+            id: None,
+            error: Some(SalesforceError { code: code.into(), message: format!("{code} here"), retryable: false }),
+        };
+        let deleted = CollectionResult { id: Some("0Pa000000000001AAA".into()), error: None };
+        let deletes = [(0, "0Pa1".to_owned()), (1, "0Pa2".to_owned()), (2, "0Pa3".to_owned()), (3, "0Pa4".to_owned())];
+        let results =
+            vec![deleted.clone(), refused("INSUFFICIENT_ACCESS_OR_READONLY"), refused("ENTITY_IS_DELETED"), deleted];
+        let failed = refused_deletes(&deletes, results);
+        assert_eq!(failed.len(), 1, "{failed:?}");
+        assert_eq!((failed[0].0, failed[0].1.code.as_str()), (1, "INSUFFICIENT_ACCESS_OR_READONLY"));
+    }
 
     #[test]
     fn aliases_fit_voices_rules() {
