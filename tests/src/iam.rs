@@ -68,7 +68,7 @@ impl Iam {
         let version = if service == "iam" { "2010-05-08" } else { "2011-06-15" };
         let mut pairs: Vec<(&str, &str)> = form.to_vec();
         pairs.push(("Version", version));
-        let body = serde_urlencoded(&pairs);
+        let body = form_body(&pairs);
         let url = format!("{}/", self.endpoint);
         let content_type = "application/x-www-form-urlencoded; charset=utf-8";
         let identity = Credentials::new("testing", "testing", None, None, "root").into();
@@ -97,7 +97,8 @@ impl Iam {
     }
 }
 
-fn serde_urlencoded(pairs: &[(&str, &str)]) -> String {
+/// `application/x-www-form-urlencoded` text of the pairs, as signed and sent.
+fn form_body(pairs: &[(&str, &str)]) -> String {
     use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
     pairs
         .iter()

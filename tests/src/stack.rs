@@ -143,6 +143,8 @@ pub struct Stack {
     container_keys: Vec<String>,
     /// Which function each role session's access key is.
     callers: HashMap<String, &'static str>,
+    /// template.yaml, as the stack was set up from it (its S3 filters decide which uploads reach ingest).
+    template: Template,
     /// Every chunk message body the queue delivered.
     pub bodies: Mutex<Vec<String>>,
     /// Every metric document the functions wrote (to standard output in Lambda).
@@ -332,6 +334,7 @@ impl Stack {
             status,
             container_keys,
             callers,
+            template,
             bodies: Mutex::new(Vec::new()),
             metrics,
             drain_within: options.drain_within,
@@ -351,7 +354,7 @@ impl Stack {
     pub async fn notify(&self, event: S3Event) {
         for record in &event.records {
             let key = ccbulk_lambda::decode_s3_key(record.s3.object.key.as_deref().unwrap_or_default());
-            assert!(Template::load().s3_notifies("IngestFunction", &key), "S3 would not notify ingest of {key}");
+            assert!(self.template.s3_notifies("IngestFunction", &key), "S3 would not notify ingest of {key}");
         }
         self.ingest.handle(event).await.unwrap();
     }
