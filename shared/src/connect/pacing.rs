@@ -182,6 +182,24 @@ struct Lane {
     refill: tokio::sync::Mutex<()>,
 }
 
+/// A call counted among its lane's waiting ones while it waits for its slot; the count is given back however the
+/// wait ends, a caller giving up on it (its deadline, a select) included: a count left behind would have every
+/// later refill take slots for a call that is gone, spending the shared quota on nothing.
+struct Waiting<'a>(&'a AtomicU32);
+
+impl<'a> Waiting<'a> {
+    fn enter(count: &'a AtomicU32) -> Self {
+        count.fetch_add(1, Ordering::SeqCst);
+        Self(count)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 impl Lane {
     /// The next slot that has not gone stale (its call would be late enough to crowd the slots after it).
     fn next_slot(&self, period: Micros) -> Option<(Micros, Micros)> {
@@ -260,7 +278,7 @@ impl Pacer {
         let lane = &self.lanes[&api];
         let limit = self.limits.of(api);
         let period = limit.period();
-        lane.waiting.fetch_add(1, Ordering::SeqCst);
+        let waiting = Waiting::enter(&lane.waiting);
         let (slot, taken) = loop {
             if let Some(slot) = lane.next_slot(period) {
                 break slot;
@@ -290,7 +308,7 @@ impl Pacer {
                 break (mine, taken);
             }
         };
-        lane.waiting.fetch_sub(1, Ordering::SeqCst);
+        drop(waiting);
         let wait = slot.saturating_sub(now_micros());
         if wait > 0 {
             tokio::time::sleep(Duration::from_micros(wait)).await;
@@ -378,6 +396,34 @@ impl Drop for RowPermit<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A shared budget whose table never answers (a DynamoDB call hung): a wait on it ends only when its caller
+    /// gives up on it.
+    struct Unanswered;
+
+    impl Budget for Unanswered {
+        fn reserve<'a>(&'a self, _: &'a str, _: Limit, _: u32) -> crate::budget::BudgetFuture<'a, Vec<Micros>> {
+            Box::pin(std::future::pending())
+        }
+        fn throttled<'a>(&'a self, _: &'a str, _: Limit, _: Micros) -> crate::budget::BudgetFuture<'a, ()> {
+            Box::pin(std::future::pending())
+        }
+        fn rate<'a>(&'a self, _: &'a str, _: Limit) -> crate::budget::BudgetFuture<'a, f64> {
+            Box::pin(std::future::pending())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_wait_given_up_leaves_no_call_counted_as_waiting() {
+        let limits = RateBudget { write_per_second: 2.0, write_burst: 5, read_per_second: 10.0, read_burst: 10 };
+        let pacer = Pacer::shared(limits, Arc::new(Unanswered), 1);
+        // Three callers give up on their waits: one inside the budget's call, two queued behind it for the refill.
+        let waits = futures_util::future::join_all(
+            (0..3).map(|_| tokio::time::timeout(Duration::from_millis(50), pacer.wait(Api::CreateUser))),
+        );
+        assert!(waits.await.iter().all(Result::is_err), "no slot could be had");
+        assert_eq!(pacer.lanes[&Api::CreateUser].waiting.load(Ordering::SeqCst), 0, "every count given back");
+    }
 
     #[test]
     fn a_budget_shared_by_workers_adds_up_to_at_most_the_whole() {
