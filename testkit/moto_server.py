@@ -24,6 +24,7 @@ Usage: python moto_server.py [moto_server's arguments]
 """
 
 import copy
+import datetime
 import json
 import os
 import sys
@@ -135,11 +136,44 @@ def _audit(access_key, action, resource, allowed):
         out.write(line + "\n")
 
 
+def _presigned_headers(handler):
+    """The headers moto's check reads, for a presigned URL (SigV4 query-string authentication, which moto does not
+    read): its credential and session token are in the query string. The link is held to its X-Amz-Expires, as S3
+    holds it ("Authenticating Requests: Using Query Parameters", Amazon S3 API Reference); its signature is not
+    recomputed here, only whose it is, and what that role may do."""
+    query = getattr(handler, "querystring", None) or {}
+    credential = (query.get("X-Amz-Credential") or [None])[0]
+    if not credential:
+        return None
+    signed_at = datetime.datetime.strptime(query["X-Amz-Date"][0], "%Y%m%dT%H%M%SZ").replace(tzinfo=datetime.timezone.utc)
+    expires = datetime.timedelta(seconds=int(query["X-Amz-Expires"][0]))
+    if datetime.datetime.now(datetime.timezone.utc) > signed_at + expires:
+        raise _PresignedExpired()
+    headers = dict(handler.headers)
+    headers["Authorization"] = f"AWS4-HMAC-SHA256 Credential={credential}, SignedHeaders=host, Signature=query"
+    token = (query.get("X-Amz-Security-Token") or [None])[0]
+    if token:
+        headers["X-Amz-Security-Token"] = token
+    return headers
+
+
+class _PresignedExpired(HTTPException):
+    code = 403
+
+    def __init__(self):
+        super().__init__()
+        self.description = "<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>"
+
+
 def _authorize(self, iam_request_cls, resource="*"):
     """moto's check, with IAM's own reading of what each request needs (`_needs`), and the account root let through.
 
     An unsigned request, or one signed by the root key, is not checked (moto's server mode as before IAM)."""
-    access_key = _access_key_id(self.headers)
+    headers = self.headers
+    presigned = _access_key_id(headers) is None and _presigned_headers(self)
+    if presigned:
+        headers = presigned
+    access_key = _access_key_id(headers)
     if access_key is None or access_key == ROOT_ACCESS_KEY:
         return
     parsed = self.uri.split("?", 1)
@@ -152,10 +186,10 @@ def _authorize(self, iam_request_cls, resource="*"):
             path=path,
             data=self.data,
             body=self.raw_body,
-            headers=self.headers,
+            headers=headers,
             action=action,
         )
-        if not checked_signature:
+        if not checked_signature and not presigned:
             iam_request.check_signature()
             checked_signature = True
         try:

@@ -9,6 +9,7 @@ mod events;
 mod expanded;
 mod gateway;
 mod iam;
+pub mod least_privilege;
 mod logs;
 mod openapi;
 mod stack;

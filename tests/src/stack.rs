@@ -143,6 +143,8 @@ pub struct Stack {
     container_keys: Vec<String>,
     /// Which function each role session's access key is.
     callers: HashMap<String, &'static str>,
+    /// Each function's role policy documents, as the expanded template gives them.
+    role_documents: HashMap<&'static str, Vec<serde_json::Value>>,
     /// template.yaml, as the stack was set up from it (its S3 filters decide which uploads reach ingest).
     template: Template,
     /// Every chunk message body the queue delivered.
@@ -299,7 +301,7 @@ impl Stack {
         let mut container_keys = Vec::new();
         for index in 0..2 * options.workers {
             let credentials = roles.session(&roles.provision, &format!("provision-{index}")).await;
-            connect.set_policies(credentials.access_key_id(), roles.provision_documents.clone());
+            connect.set_policies(credentials.access_key_id(), roles.documents["provision"].clone());
             container_keys.push(credentials.access_key_id().to_owned());
             let config = as_role(credentials);
             containers.push(Arc::new(Provision::new(&config, &provision_env).unwrap().with_metrics_out(keep.clone())));
@@ -334,6 +336,7 @@ impl Stack {
             status,
             container_keys,
             callers,
+            role_documents: roles.documents,
             template,
             bodies: Mutex::new(Vec::new()),
             metrics,
@@ -391,6 +394,39 @@ impl Stack {
             *refused.entry(format!("provision: connect:{op}")).or_default() += calls as u32;
         }
         assert!(refused.is_empty(), "IAM refused calls the template's roles do not allow: {refused:#?}");
+    }
+
+    /// What each function was seen to use so far: (action, resource) of every call its role allowed, in moto and
+    /// in the Connect sandbox (whose calls carry no resource: `*`).
+    pub fn used(&self, function: &str) -> HashSet<(String, String)> {
+        let mut used: HashSet<(String, String)> = self
+            .moto
+            .decisions()
+            .into_iter()
+            .filter(|decision| decision.allowed && self.callers.get(&decision.key) == Some(&function))
+            .map(|decision| (decision.action, decision.resource))
+            .collect();
+        let counters = self.connect.counters();
+        for (key, calls) in &counters.calls_by_access_key {
+            if self.callers.get(key) == Some(&function) {
+                used.extend(calls.keys().map(|op| (format!("connect:{op}"), "*".to_owned())));
+            }
+        }
+        used
+    }
+
+    /// The grants of `function`'s role that nothing the stack did so far used, less those template.yaml marks as
+    /// untested with a reason.
+    pub fn unused_grants(&self, function: &str) -> Vec<super::least_privilege::Grant> {
+        use super::least_privilege::{documented_untested, grants, unused};
+        let granted = grants(&self.role_documents[function]);
+        let logical_id = format!("{}{}Function", function[..1].to_uppercase(), &function[1..]);
+        let untested = documented_untested(
+            &std::fs::read_to_string(super::repo_root().join("template.yaml")).unwrap(),
+            &logical_id,
+        );
+        let used = self.used(function);
+        unused(&granted, &used).into_iter().filter(|grant| !untested.contains(&grant.action)).cloned().collect()
     }
 
     /// One container's share of [`drain`](Self::drain); it stops when the queue is empty and no other container
@@ -666,8 +702,9 @@ struct FunctionRoles {
     ingest: String,
     provision: String,
     status: String,
-    /// The provision role's policy documents, for the Connect sandbox, which moto's IAM does not reach.
-    provision_documents: Vec<serde_json::Value>,
+    /// Each role's policy documents: the provision role's for the Connect sandbox, which moto's IAM does not reach,
+    /// and all three for the least-privilege check.
+    documents: HashMap<&'static str, Vec<serde_json::Value>>,
 }
 
 impl FunctionRoles {
@@ -675,13 +712,17 @@ impl FunctionRoles {
         let expanded = Expanded::load();
         let iam = Iam::new(endpoint);
         let [ingest, provision, status] = ["IngestFunction", "ProvisionFunction", "StatusFunction"];
-        let provision_role = expanded.role_of(provision, physical);
-        let provision_documents = provision_role.policies.iter().map(|(_, document)| document.clone()).collect();
+        let roles = [ingest, provision, status].map(|function| expanded.role_of(function, physical));
+        let documents = ["ingest", "provision", "status"]
+            .into_iter()
+            .zip(&roles)
+            .map(|(function, role)| (function, role.policies.iter().map(|(_, document)| document.clone()).collect()))
+            .collect();
         Self {
-            ingest: iam.create_role(&unique("ingest"), &expanded.role_of(ingest, physical)).await,
-            provision: iam.create_role(&unique("provision"), &provision_role).await,
-            status: iam.create_role(&unique("status"), &expanded.role_of(status, physical)).await,
-            provision_documents,
+            ingest: iam.create_role(&unique("ingest"), &roles[0]).await,
+            provision: iam.create_role(&unique("provision"), &roles[1]).await,
+            status: iam.create_role(&unique("status"), &roles[2]).await,
+            documents,
             iam,
         }
     }
