@@ -49,8 +49,11 @@ async fn main() {
     let input = tempfile::Builder::new().suffix(".csv").tempfile().expect("a temporary file");
     std::fs::write(input.path(), csv).expect("written");
 
-    let targets =
-        Targets { connect: None, salesforce: Some(common::salesforce_target(&salesforce, SalesforceSync::Bulkop)) };
+    let targets = Targets {
+        connect: None,
+        salesforce: Some(common::salesforce_target(&salesforce, SalesforceSync::Bulkop)),
+        salesforce_out: None,
+    };
     // Bulkop chunks are whole Bulk API requests, 5,000 rows, whatever the direct chunk size.
     let options = Options { telephony_model: TelephonyModel::PartnerTelephony, ..Options::default() };
     let (job, seconds) = common::run(input.path(), &options, targets, WORKERS).await;

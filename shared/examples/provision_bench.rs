@@ -100,6 +100,7 @@ async fn run(scenario: &Scenario) {
     let targets = Targets {
         connect: Some(common::connect_target(&connect, Pacer::new(scenario.budget))),
         salesforce: Some(common::salesforce_target(&salesforce, SalesforceSync::Direct)),
+        salesforce_out: None,
     };
     let input = file(scenario.rows);
     let options = Options::default();

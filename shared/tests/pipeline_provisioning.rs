@@ -54,6 +54,7 @@ async fn world_with(org: SalesforceSeed) -> World {
             }),
         )),
         salesforce: Some(common::salesforce_target(&salesforce, SalesforceSync::Direct)),
+        salesforce_out: None,
     };
     World { connect, salesforce, targets }
 }

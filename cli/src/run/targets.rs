@@ -76,6 +76,7 @@ impl Embedded {
                 voice_sync: false,
                 reference: Default::default(),
             }),
+            salesforce_out: None,
         })
     }
 }
@@ -86,7 +87,7 @@ pub async fn configured(config: &Config, connect_side: bool) -> Targets {
         (Some(connect), true) => Some(connect_target(connect).await),
         _ => None,
     };
-    Targets { connect, salesforce: config.salesforce.as_ref().map(salesforce_target) }
+    Targets { connect, salesforce: config.salesforce.as_ref().map(salesforce_target), salesforce_out: None }
 }
 
 /// The Connect target a config names, with the default AWS credential chain (or the named profile).

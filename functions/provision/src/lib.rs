@@ -14,11 +14,11 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use ccbulk_lambda::{ConfigError, Env, MetricsOut, Telemetry, after_ending, chunking, s3_client};
 use ccbulk_shared::budget::DynamoBudget;
 use ccbulk_shared::connect::{Pacer, RateBudget, SettingNames, Workload};
-use ccbulk_shared::job::{ChunkMessage, DynamoJobStore, JobState, Lease};
+use ccbulk_shared::job::{ChunkMessage, DynamoJobStore, JobState, JobStore, Lease};
 use ccbulk_shared::metrics::MetricSet;
 use ccbulk_shared::pipeline::{
     ChunkReport, ConnectTarget, DEFAULT_USERS_QUOTA, ImpliedSalesforce, ImpliedSetting, RetryPolicy, S3Objects,
-    SalesforceTarget, Targets, UndoMessage, provision_chunk, undo_rows,
+    SalesforceOut, SalesforceTarget, Targets, UndoMessage, provision_chunk, undo_rows,
 };
 use ccbulk_shared::salesforce::{AliasChange, SalesforceDefaults, SalesforceSync};
 use ccbulk_shared::validate::picklists::Picklist;
@@ -289,7 +289,10 @@ impl Provision {
                 "false" => Ok(false),
                 _ => Err("true or false"),
             })?,
-            targets: Mutex::new(Held { targets: Targets { connect, salesforce: None }, salesforce_read_at: None }),
+            targets: Mutex::new(Held {
+                targets: Targets { connect, salesforce: None, salesforce_out: None },
+                salesforce_read_at: None,
+            }),
             telemetry: Telemetry::new(config, env),
         })
     }
@@ -310,14 +313,16 @@ impl Provision {
     pub async fn handle(&self, event: SqsEvent, deadline: SystemTime) -> SqsBatchResponse {
         let mut response = SqsBatchResponse::default();
         let mut held = self.targets.lock().await;
-        if let Err(reason) = self.refresh_salesforce(&mut held).await {
-            // Without Salesforce no row could succeed: the chunks wait, untouched, for the secret to be put right.
-            tracing::error!(%reason, "Salesforce is out of reach; every chunk waits");
-            for message in &event.records {
-                self.again(message, &reason, &mut response).await;
+        // Without Salesforce, the rows that need it wait, untouched, until ccbulk can sign in again (a secret put
+        // right, an integration user unlocked, the login service back): their jobs say they are paused and why, as
+        // for a spent allocation, and no receive is used up. Rows with no Salesforce side go on.
+        held.targets.salesforce_out = match self.refresh_salesforce(&mut held).await {
+            Ok(()) => None,
+            Err(reason) => {
+                tracing::error!(%reason, "Salesforce is out of reach; the rows that need it wait");
+                Some(SalesforceOut { reason, implied: self.implied.clone() })
             }
-            return response;
-        }
+        };
         let keep_going = || SystemTime::now() + self.deadline_margin < deadline;
         for message in &event.records {
             match self.deliver(&held.targets, message, &keep_going).await {
@@ -395,7 +400,11 @@ impl Provision {
         let chunk: ChunkMessage = match serde_json::from_str(body) {
             Ok(chunk) => chunk,
             Err(err) => match serde_json::from_str::<UndoMessage>(body) {
-                Ok(undo) => return Box::pin(self.undo(targets, &undo, delay)).await,
+                Ok(undo) => match &targets.salesforce_out {
+                    // An undo message's rows are read one at a time; it waits whole while Salesforce is out.
+                    Some(out) => return self.pause_undo(&undo, &out.reason, delay).await,
+                    None => return Box::pin(self.undo(targets, &undo, delay)).await,
+                },
                 // Redelivery will not mend it; it goes to the dead-letter queue after the queue's receive limit.
                 Err(_) => return Delivery::Again { delay, reason: format!("not a chunk message: {err}") },
             },
@@ -457,6 +466,15 @@ impl Provision {
         }
     }
 
+    /// An undo waits for Salesforce as a chunk does: untouched, its job marked paused.
+    async fn pause_undo(&self, message: &UndoMessage, reason: &str, delay: Duration) -> Delivery {
+        let reason = format!("{reason} (ccbulk cannot sign in to Salesforce: the undo waits, untouched, until it can)");
+        match self.store.pause_job(&message.undo, &reason).await {
+            Ok(()) => Delivery::Paused(reason),
+            Err(err) => Delivery::Again { delay, reason: format!("undo job {}: {err}", message.undo) },
+        }
+    }
+
     /// The retry delay after this message's deliveries so far: the base, doubled per delivery, capped.
     fn delay_for(&self, message: &SqsMessage) -> Duration {
         let received: u32 = message.attributes.get("ApproximateReceiveCount").and_then(|n| n.parse().ok()).unwrap_or(1);
@@ -480,10 +498,6 @@ impl Provision {
             let reason = format!("{why}, and the chunk could not be sent on: {}", err.into_service_error());
             self.again_after(message, delay, &reason, response).await;
         }
-    }
-
-    async fn again(&self, message: &SqsMessage, reason: &str, response: &mut SqsBatchResponse) {
-        self.again_after(message, self.delay_for(message), reason, response).await;
     }
 
     async fn again_after(&self, message: &SqsMessage, delay: Duration, reason: &str, response: &mut SqsBatchResponse) {

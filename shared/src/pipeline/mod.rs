@@ -34,8 +34,8 @@ pub use self::objects::{LOCAL_BUCKET, LocalFiles, ObjectError, ObjectStore};
 pub use self::plan::{DEFAULT_USERS_QUOTA, PlanError, PlanSummary, RowPlanner, plan_file};
 #[cfg(all(feature = "connect", feature = "salesforce"))]
 pub use self::provision::{
-    ChunkError, ChunkReport, ConnectTarget, ImpliedSalesforce, ImpliedSetting, RetryPolicy, SalesforceTarget, Targets,
-    provision_chunk,
+    ChunkError, ChunkReport, ConnectTarget, ImpliedSalesforce, ImpliedSetting, RetryPolicy, SalesforceOut,
+    SalesforceTarget, Targets, provision_chunk,
 };
 pub use self::queue::{ChunkQueue, MemoryQueue, QueueError};
 pub use self::retry::{Retried, RetryError, retry_failed};

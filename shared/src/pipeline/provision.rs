@@ -175,6 +175,15 @@ impl ImpliedSalesforce {
 pub struct Targets {
     pub connect: Option<ConnectTarget>,
     pub salesforce: Option<SalesforceTarget>,
+    /// Salesforce is configured but out of reach (`salesforce` is then `None`): the rows that need it wait.
+    pub salesforce_out: Option<SalesforceOut>,
+}
+
+/// Why a configured Salesforce cannot be reached now (its secret unreadable, its sign-in refused), and the side it
+/// would give Connect-template rows, so that those rows wait too instead of going on without it.
+pub struct SalesforceOut {
+    pub reason: String,
+    pub implied: Option<ImpliedSalesforce>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -254,25 +263,49 @@ enum Verdict {
 struct SideError {
     message: String,
     retryable: bool,
-    /// A limit of the whole org, not a fault of the row: the chunk pauses.
-    pauses: bool,
+    /// A state of the whole org, not a fault of the row: the chunk pauses, and the job says why.
+    pause: Option<String>,
 }
 
 impl SideError {
     fn of_row(message: impl Into<String>) -> Self {
-        Self { message: message.into(), retryable: false, pauses: false }
+        Self { message: message.into(), retryable: false, pause: None }
     }
+
+    /// Salesforce cannot be reached at all (its secret, or the sign-in): the row waits untouched.
+    fn unreachable(reason: &str) -> Self {
+        Self { message: format!("Salesforce: {reason}"), retryable: true, pause: Some(unreachable_pause(reason)) }
+    }
+}
+
+/// Why a job waits on a Salesforce it cannot sign in to, for the job's summary.
+fn unreachable_pause(reason: &str) -> String {
+    format!(
+        "{reason} (ccbulk cannot sign in to Salesforce: the rows that need it wait, untouched, and go on once it can; \
+         check the connected app's secret and its integration user)"
+    )
 }
 
 impl From<ProvisionError> for SideError {
     fn from(err: ProvisionError) -> Self {
-        Self { message: err.to_string(), retryable: err.retryable, pauses: false }
+        Self { message: err.to_string(), retryable: err.retryable, pause: None }
     }
 }
 
 impl From<SalesforceError> for SideError {
     fn from(err: SalesforceError) -> Self {
-        Self { message: err.to_string(), retryable: err.retryable, pauses: err.allocation_spent() }
+        let message = err.to_string();
+        let pause = if err.allocation_spent() {
+            Some(format!(
+                "{message} (the org's API requests over the last 24 hours are used up: the rows wait and go on once \
+                 Salesforce gives calls back)"
+            ))
+        } else if err.cannot_sign_in() {
+            Some(unreachable_pause(&message))
+        } else {
+            None
+        };
+        Self { message, retryable: err.retryable, pause }
     }
 }
 
@@ -442,14 +475,9 @@ async fn work_chunk<S: JobStore>(
         report.retry_reason = Some(reason.clone());
         report.waiting_on = Some(reason);
     }
-    // The org's API allocation is spent: no row is at fault, and none is worked or charged an attempt; the job
-    // says it is paused and why until a chunk gets through again.
-    if let Some(Some(Err(spent))) = salesforce.iter().find(|side| matches!(side, Some(Err(err)) if err.pauses)) {
-        let reason = format!(
-            "{} (the org's API requests over the last 24 hours are used up: the rows wait and go on once \
-             Salesforce gives calls back)",
-            spent.message
-        );
+    // The org's API allocation is spent, or ccbulk cannot sign in: no row is at fault, and none is worked or
+    // charged an attempt; the job says it is paused and why until a chunk gets through again.
+    if let Some(reason) = salesforce.iter().find_map(|side| side.as_ref()?.as_ref().err()?.pause.clone()) {
         for (row, _) in &work {
             store.release_row(&message.job_id, row.row, owner, Release::Untried).await?;
             let_go(held, row.row);
@@ -671,9 +699,12 @@ async fn salesforce_side<S: JobStore>(
     let mut results: std::vec::IntoIter<Option<Result<Option<SalesforceOutcome>, SideError>>> =
         match (&targets.salesforce, wanted.is_empty()) {
             (_, true) => Vec::new(),
-            (None, false) => {
-                wanted.iter().map(|_| Some(Err(SideError::of_row("Salesforce: no org is configured")))).collect()
-            }
+            (None, false) => match &targets.salesforce_out {
+                Some(out) => wanted.iter().map(|_| Some(Err(SideError::unreachable(&out.reason)))).collect(),
+                None => {
+                    wanted.iter().map(|_| Some(Err(SideError::of_row("Salesforce: no org is configured")))).collect()
+                }
+            },
             (Some(target), false) if target.sync.for_job(message.header.dialect()) == SalesforceSync::Bulkop => {
                 let with_side = work.iter().zip(&sides).filter(|(_, side)| side.is_some()).map(|((row, _), _)| row);
                 let arns = connect.routing_profile_arns(with_side).await;
@@ -710,7 +741,12 @@ pub(super) fn salesforce_users<'r>(
     dialect: Dialect,
     rows: impl Iterator<Item = &'r UserRow>,
 ) -> Vec<Option<Cow<'r, SalesforceUser>>> {
-    let implied = targets.salesforce.as_ref().and_then(|t| t.implied.as_ref()).filter(|_| dialect == Dialect::Connect);
+    let implied = match (&targets.salesforce, &targets.salesforce_out) {
+        (Some(target), _) => target.implied.as_ref(),
+        (None, Some(out)) => out.implied.as_ref(),
+        (None, None) => None,
+    };
+    let implied = implied.filter(|_| dialect == Dialect::Connect);
     rows.map(|row| match (&row.salesforce, implied) {
         (Some(side), _) => Some(Cow::Borrowed(side)),
         (None, Some(implied)) => implied.user_for(row).map(Cow::Owned),

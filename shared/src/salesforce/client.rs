@@ -86,6 +86,10 @@ pub fn jwt_audience(login_url: &str) -> &'static str {
     }
 }
 
+/// The code of a call that could not be made because the sign-in before it failed (the sign-in's own code is in the
+/// message).
+pub const CANNOT_SIGN_IN: &str = "CCBULK_CANNOT_SIGN_IN";
+
 /// A refusal from Salesforce, with its code (`DUPLICATE_USERNAME`, `invalid_grant`, ...).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SalesforceError {
@@ -111,6 +115,21 @@ impl SalesforceError {
     /// rolling window gives calls back.
     pub fn allocation_spent(&self) -> bool {
         self.code == super::ALLOCATION_SPENT
+    }
+
+    /// Whether the call never reached the org because ccbulk could not sign in (a rotated secret, a locked or
+    /// deactivated integration user, the login service down): nothing is wrong with the row.
+    pub fn cannot_sign_in(&self) -> bool {
+        self.code == CANNOT_SIGN_IN
+    }
+
+    /// A sign-in refused or failed while a call was being made: its own code and message kept in the text.
+    fn sign_in_failed(self) -> Self {
+        Self {
+            code: CANNOT_SIGN_IN.into(),
+            message: format!("cannot sign in: {} ({})", self.message, self.code),
+            retryable: self.retryable,
+        }
     }
 
     fn transport(err: reqwest::Error) -> Self {
@@ -332,7 +351,7 @@ impl SalesforceClient {
     ) -> Result<Value, (SalesforceError, Option<StatusCode>)> {
         let mut renew = false;
         loop {
-            let session = self.session(renew).await.map_err(|e| (e, None))?;
+            let session = self.session(renew).await.map_err(|e| (e.sign_in_failed(), None))?;
             let url = if path.starts_with("/services/") {
                 format!("{}{path}", session.instance_url)
             } else {

@@ -19,6 +19,7 @@ pub async fn utilisation(rate: f64, rows: usize) -> f64 {
     let targets = Targets {
         connect: Some(common::connect_target(&connect, Pacer::new(budget))),
         salesforce: Some(common::salesforce_target(&salesforce, SalesforceSync::Direct)),
+        salesforce_out: None,
     };
     let input = tempfile::Builder::new().suffix(".csv").tempfile().expect("a file");
     std::fs::write(input.path(), ccbulk_testkit::agents_file(rows)).expect("the file");
