@@ -1225,3 +1225,37 @@ async fn all_jobs(stack: &Stack) -> Vec<Value> {
     assert_eq!(code, 200, "{body}");
     json(&body)["jobs"].as_array().unwrap().clone()
 }
+
+/// A job whose rows are all done before ingest has finished (the workers are quick, the file small) ends inside
+/// ingest's last step: ingest then announces it and scrubs its upload, as the worker that ends a job does. Ingest is
+/// held just before that step while the workers finish every row.
+#[tokio::test]
+async fn a_job_that_ends_inside_ingest_is_announced_and_its_upload_scrubbed() {
+    let stack = Stack::start(StackOptions { ingest_through_proxy: true, ..StackOptions::default() }).await;
+    let events = stack.watch_events().await;
+    let proxy = stack.ingest_proxy.as_ref().unwrap();
+    // The job's last ingest write (finish_ingest: its state, chunk and row totals).
+    let held = proxy.hold("UpdateItem", "chunks = :c, #r = :r");
+    let csv = "action,username,password,first_name,last_name,routing_profile,security_profiles\n\
+               add,quick.one,Welcome123!Ab,Quinn,One,Basic Routing Profile,Agent\n\
+               add,quick.two,Welcome123!Ab,Quinn,Two,Basic Routing Profile,Agent\n";
+    let event = stack.upload("uploads/quick.csv", csv.as_bytes().to_vec()).await;
+    let ingest = stack.notify(event);
+    let finish = async {
+        held.wait_reached(Duration::from_secs(60)).await;
+        let drained = stack.drain(Delivery::Once).await;
+        assert_eq!((drained.invocations, drained.failures), (1, 0), "{drained:?}");
+        let job = the_job(&stack).await;
+        assert_eq!((job["state"].as_str(), job["counts"]["succeeded"].as_u64()), (Some("INGESTING"), Some(2)), "{job}");
+        held.let_go();
+    };
+    tokio::join!(ingest, finish);
+
+    let job = the_job(&stack).await;
+    assert_eq!(job["state"], "SUCCEEDED", "{job}");
+    assert!(!job["scrubbed"].is_null(), "the upload gave way to its copy without passwords: {job}");
+    let left = stack.s3.list_object_versions().bucket(&stack.bucket).prefix("uploads/quick.csv").send().await.unwrap();
+    assert!(left.versions().is_empty(), "the upload's version is deleted: {left:?}");
+    let seen = stack.events_seen(&events, 1).await;
+    assert_eq!(seen[0]["detail"]["job_id"], job["id"], "the job's ending was announced: {seen:?}");
+}

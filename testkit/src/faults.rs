@@ -29,6 +29,37 @@ pub enum FaultAnswer {
     /// write that met a transaction, `ProvisionedThroughputExceededException`, ...), with HTTP 400 as DynamoDB gives
     /// its client errors.
     Error(&'static str),
+    /// No error: the call waits here until its [`Held`] is let go, then goes through to moto. A test holds a
+    /// function at a chosen step while something else happens.
+    Hold(Arc<tokio::sync::Semaphore>),
+}
+
+/// A call held by [`Fault::hold`]: reached once the proxy has it, let go by [`let_go`](Self::let_go).
+pub struct Held {
+    gate: Arc<tokio::sync::Semaphore>,
+    faults: Arc<Faults>,
+    matching: String,
+}
+
+impl Held {
+    /// Whether the held call has reached the proxy.
+    pub fn reached(&self) -> bool {
+        self.faults.given.lock().unwrap().iter().any(|fault| fault.matching == self.matching)
+    }
+
+    /// Waits until the held call has reached the proxy, for at most `within`.
+    pub async fn wait_reached(&self, within: std::time::Duration) {
+        let deadline = tokio::time::Instant::now() + within;
+        while !self.reached() {
+            assert!(tokio::time::Instant::now() < deadline, "no call holding {:?} reached the proxy", self.matching);
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Lets the held call go on to moto.
+    pub fn let_go(&self) {
+        self.gate.add_permits(1);
+    }
 }
 
 impl Fault {
@@ -82,6 +113,15 @@ impl FaultyDynamo {
         self.faults.queued.lock().unwrap().push_back(fault);
     }
 
+    /// Holds the next call of `operation` whose request holds `matching` until the answer is let go.
+    pub fn hold(&self, operation: &'static str, matching: impl Into<String>) -> Held {
+        let gate = Arc::new(tokio::sync::Semaphore::new(0));
+        let matching = matching.into();
+        let answer = FaultAnswer::Hold(gate.clone());
+        self.inject(Fault { operation, matching: matching.clone(), skip: 0, answer });
+        Held { gate, faults: self.faults.clone(), matching }
+    }
+
     /// The faults given so far.
     pub fn given(&self) -> Vec<Fault> {
         self.faults.given.lock().unwrap().clone()
@@ -123,12 +163,17 @@ async fn forward(
     };
     if let Some(fault) = fault {
         faults.given.lock().unwrap().push(fault.clone());
-        return answer(&fault.answer);
+        match &fault.answer {
+            FaultAnswer::Hold(gate) => drop(gate.acquire().await),
+            answer_instead => return answer(answer_instead),
+        }
     }
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
     let mut request = client.request(method, format!("{moto}{path}")).body(body);
+    // The Host header goes through as the client signed it: moto checks a role session's SigV4 signature, which
+    // covers it.
     for (name, value) in &headers {
-        if name != "host" && name != "content-length" {
+        if name != "content-length" {
             request = request.header(name, value);
         }
     }
@@ -165,6 +210,7 @@ fn answer(fault: &FaultAnswer) -> Response {
             (StatusCode::BAD_REQUEST, [("content-type", "application/x-amz-json-1.0")], body.to_string())
                 .into_response()
         }
+        FaultAnswer::Hold(_) => unreachable!("a held call goes through to moto"),
         FaultAnswer::Error(exception) => {
             let body = serde_json::json!({
                 "__type": format!("com.amazonaws.dynamodb.v20120810#{exception}"),

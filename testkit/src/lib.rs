@@ -5,7 +5,7 @@ mod faults;
 mod moto;
 mod table;
 
-pub use faults::{Fault, FaultAnswer, FaultyDynamo};
+pub use faults::{Fault, FaultAnswer, FaultyDynamo, Held};
 
 pub use moto::{Decision, Moto, aws_config_for, moto, unique};
 pub use table::create_jobs_table;

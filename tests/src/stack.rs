@@ -54,6 +54,8 @@ pub struct StackOptions {
     pub visibility_timeout_seconds: Option<u32>,
     /// How long a drain may take before it is called stuck.
     pub drain_within: Duration,
+    /// Ingest reaches moto through a fault proxy ([`Stack::ingest_proxy`]), to be held at a chosen call.
+    pub ingest_through_proxy: bool,
 }
 
 impl Default for StackOptions {
@@ -74,6 +76,7 @@ impl Default for StackOptions {
             seed: |_, _| {},
             visibility_timeout_seconds: None,
             drain_within: Duration::from_secs(240),
+            ingest_through_proxy: false,
         }
     }
 }
@@ -139,6 +142,8 @@ pub struct Stack {
     /// A second container beside each, for the duplicate of a delivery that arrives while the first is worked.
     pub twins: Vec<Arc<Provision>>,
     pub status: Arc<Status>,
+    /// The proxy ingest reaches moto through, when [`StackOptions::ingest_through_proxy`] asks for one.
+    pub ingest_proxy: Option<ccbulk_testkit::FaultyDynamo>,
     /// The access key each provision container signs with (its role session's), by container: the twins follow.
     container_keys: Vec<String>,
     /// Which function each role session's access key is.
@@ -277,7 +282,14 @@ impl Stack {
         let mut callers = HashMap::new();
         let ingest_credentials = roles.session(&roles.ingest, "ingest").await;
         callers.insert(ingest_credentials.access_key_id().to_owned(), "ingest");
-        let ingest_config = as_role(ingest_credentials);
+        let ingest_proxy = match options.ingest_through_proxy {
+            true => Some(ccbulk_testkit::FaultyDynamo::start(&moto.endpoint).await),
+            false => None,
+        };
+        let mut ingest_config = as_role(ingest_credentials);
+        if let Some(proxy) = &ingest_proxy {
+            ingest_config = ingest_config.to_builder().endpoint_url(&proxy.endpoint).build();
+        }
         let ingest = Ingest::new(&ingest_config, &env("IngestFunction", &options.ingest_env))
             .unwrap()
             .with_metrics_out(keep.clone());
@@ -334,6 +346,7 @@ impl Stack {
             provisions,
             twins,
             status,
+            ingest_proxy,
             container_keys,
             callers,
             role_documents: roles.documents,
