@@ -1231,9 +1231,9 @@ async fn all_jobs(stack: &Stack) -> Vec<Value> {
 /// held just before that step while the workers finish every row.
 #[tokio::test]
 async fn a_job_that_ends_inside_ingest_is_announced_and_its_upload_scrubbed() {
-    let stack = Stack::start(StackOptions { ingest_through_proxy: true, ..StackOptions::default() }).await;
+    let stack = Stack::start(StackOptions { through_proxy: true, ..StackOptions::default() }).await;
     let events = stack.watch_events().await;
-    let proxy = stack.ingest_proxy.as_ref().unwrap();
+    let proxy = stack.proxy.as_ref().unwrap();
     // The job's last ingest write (finish_ingest: its state, chunk and row totals).
     let held = proxy.hold("UpdateItem", "chunks = :c, #r = :r");
     let csv = "action,username,password,first_name,last_name,routing_profile,security_profiles\n\
@@ -1258,4 +1258,39 @@ async fn a_job_that_ends_inside_ingest_is_announced_and_its_upload_scrubbed() {
     assert!(left.versions().is_empty(), "the upload's version is deleted: {left:?}");
     let seen = stack.events_seen(&events, 1).await;
     assert_eq!(seen[0]["detail"]["job_id"], job["id"], "the job's ending was announced: {seen:?}");
+}
+
+/// A retry that arrives while the worker that ended the job is scrubbing its upload: the retry's chunks read the
+/// upload, so the scrub must not delete it under them. The ending worker is held just before it records the copy;
+/// the retry reopens the failed row and sends its chunk; then the scrub goes on. The row is worked again and the job
+/// ends again, scrubbed then (before, the scrub deleted the upload, the chunk found it gone and counted its row
+/// done, and the job stayed RUNNING with the row PENDING for ever).
+#[tokio::test]
+async fn a_retry_during_the_scrub_keeps_the_upload_its_chunks_read() {
+    let stack = Stack::start(StackOptions { seed: seed_mixed, through_proxy: true, ..StackOptions::default() }).await;
+    let proxy = stack.proxy.as_ref().unwrap();
+    let held = proxy.hold("UpdateItem", "scrubbed_key = :k");
+    // Salesforce refuses the row: Otto is in another contact center.
+    let csv = "action,username,sf_username,contact_center,role\n\
+               update,existing.agent,otto@northwind-support.com,Northwind Support,Agent\n";
+    stack.notify(stack.upload("uploads/refused.csv", csv.as_bytes().to_vec()).await).await;
+    let retry = async {
+        held.wait_reached(Duration::from_secs(120)).await;
+        let job = the_job(&stack).await;
+        assert_eq!((job["state"].as_str(), job["scrubbed"].is_null()), (Some("COMPLETED_WITH_ERRORS"), true), "{job}");
+        let (code, _, _, body) = stack.api("POST", &format!("/jobs/{}/retry", job["id"].as_str().unwrap())).await;
+        assert_eq!((code, json(&body)["rows"].as_u64()), (202, Some(1)), "{body}");
+        held.let_go();
+    };
+    let (drained, ()) = tokio::join!(stack.drain(Delivery::Once), retry);
+    assert_eq!(drained.failures, 0, "{drained:?}");
+
+    let job = the_job(&stack).await;
+    assert_eq!(job["state"], "COMPLETED_WITH_ERRORS", "the retried row was worked again: {job}");
+    let rows = all_rows(&stack, &OpenApi::load(), job["id"].as_str().unwrap(), None, 10).await;
+    assert_eq!((rows[0]["status"].as_str(), rows[0]["attempts"].as_u64()), (Some("FAILED"), Some(1)), "{rows:?}");
+    assert!(!job["scrubbed"].is_null(), "the job's second ending scrubbed the upload: {job}");
+    let left =
+        stack.s3.list_object_versions().bucket(&stack.bucket).prefix("uploads/refused.csv").send().await.unwrap();
+    assert!(left.versions().is_empty(), "the upload's version is deleted: {left:?}");
 }

@@ -16,7 +16,9 @@ use ccbulk_sandbox::salesforce::{BulkKnobs, SalesforceKnobs, SalesforceSandbox};
 use ccbulk_shared::connect::{Pacer, RateBudget, Retries};
 use ccbulk_shared::domain::{IdentityManagement, TelephonyModel};
 use ccbulk_shared::job::{DynamoJobStore, Job, JobState, JobStore, RowStatus, SqliteJobStore};
-use ccbulk_shared::pipeline::{LocalFiles, MemoryQueue, RetryPolicy, Targets, ingest, provision_chunk, retry_failed};
+use ccbulk_shared::pipeline::{
+    LocalFiles, MemoryQueue, RetryError, RetryPolicy, Targets, ingest, provision_chunk, retry_failed,
+};
 use ccbulk_shared::salesforce::SalesforceSync;
 use ccbulk_shared::validate::Options;
 use ccbulk_testkit::{Fault, FaultyDynamo, aws_config_for, create_jobs_table, moto, unique};
@@ -155,29 +157,11 @@ async fn a_retryable_failure_waits_for_the_next_delivery_until_its_attempts_run_
 #[tokio::test]
 async fn a_retry_works_the_failed_rows_again_and_no_others() {
     let world = world().await;
-    let broken = FaultRates { internal_error: 1.0, throttle: 0.0, ..FaultRates::default() };
-    let mut knobs = world.connect.knobs();
-    knobs.faults.insert("CreateUser".into(), broken);
-    world.connect.set_knobs(knobs.clone());
     let (store, queue) = (SqliteJobStore::in_memory().unwrap(), MemoryQueue::default());
-    let file = tempfile::Builder::new().suffix(".csv").tempfile().unwrap();
-    std::fs::write(
-        file.path(),
-        "action,username,password,first_name,last_name,routing_profile,security_profiles\n\
-         update,uqureshi,,Umar,Qureshi,Support Tier 1,Agent\n\
-         add,retry.one,Welcome123!Ab,Rita,One,Basic Routing Profile,Agent\n\
-         add,retry.two,Welcome123!Ab,Rory,Two,Basic Routing Profile,Agent\n",
-    )
-    .unwrap();
-    let object = LocalFiles::object(file.path()).unwrap();
     let options = Options { chunk_rows: 1, ..Options::default() };
-    let job = ingest(&store, &queue, file.path(), object, &options).await.unwrap().job;
     let policy = RetryPolicy { max_attempts: 1, ..RetryPolicy::default() };
-    while let Some(message) = queue.receive() {
-        provision_chunk(&store, &LocalFiles, &world.targets, &message, policy, &never_stop).await.unwrap();
-    }
-    let failed = store.job(&job.id).await.unwrap().unwrap();
-    assert_eq!((failed.state, failed.counts.succeeded, failed.counts.failed), (JobState::CompletedWithErrors, 1, 2));
+    let (file, failed, mut knobs) = two_adds_failed(&world, &store, &queue, &options).await;
+    let job = failed.clone();
 
     // The file as a stack keeps it once the job ended, without passwords, no longer gives the adds whole: they stay
     // FAILED, counted, and nothing is sent.
@@ -213,6 +197,66 @@ async fn a_retry_works_the_failed_rows_again_and_no_others() {
     // Nothing failed is left: another retry sends nothing.
     let again = retry_failed(&store, &queue, file.path(), &done, &options).await.unwrap();
     assert_eq!((again.rows, again.chunks, queue.len()), (0, 0, 0));
+}
+
+/// A job of three rows whose two adds failed (CreateUser answered InternalServiceException, the fault still on),
+/// COMPLETED_WITH_ERRORS; its file, the job, and the Connect sandbox's knobs with the fault.
+async fn two_adds_failed(
+    world: &World,
+    store: &SqliteJobStore,
+    queue: &MemoryQueue,
+    options: &Options,
+) -> (tempfile::NamedTempFile, Job, Knobs) {
+    let broken = FaultRates { internal_error: 1.0, throttle: 0.0, ..FaultRates::default() };
+    let mut knobs = world.connect.knobs();
+    knobs.faults.insert("CreateUser".into(), broken);
+    world.connect.set_knobs(knobs.clone());
+    let file = tempfile::Builder::new().suffix(".csv").tempfile().unwrap();
+    std::fs::write(
+        file.path(),
+        "action,username,password,first_name,last_name,routing_profile,security_profiles\n\
+         update,uqureshi,,Umar,Qureshi,Support Tier 1,Agent\n\
+         add,retry.one,Welcome123!Ab,Rita,One,Basic Routing Profile,Agent\n\
+         add,retry.two,Welcome123!Ab,Rory,Two,Basic Routing Profile,Agent\n",
+    )
+    .unwrap();
+    let object = LocalFiles::object(file.path()).unwrap();
+    let job = ingest(store, queue, file.path(), object, options).await.unwrap().job;
+    let policy = RetryPolicy { max_attempts: 1, ..RetryPolicy::default() };
+    while let Some(message) = queue.receive() {
+        provision_chunk(store, &LocalFiles, &world.targets, &message, policy, &never_stop).await.unwrap();
+    }
+    let failed = store.job(&job.id).await.unwrap().unwrap();
+    assert_eq!((failed.state, failed.counts.succeeded, failed.counts.failed), (JobState::CompletedWithErrors, 1, 2));
+    (file, failed, knobs)
+}
+
+/// A retry that read the job before the worker that ended it recorded the copy without passwords (and so went on to
+/// delete the upload): the rows it reopens stay PENDING, it sends nothing from the upload and says the file moved,
+/// and a retry from the copy sends them.
+#[tokio::test]
+async fn a_retry_that_read_the_job_before_its_copy_was_recorded_sends_nothing_from_the_upload() {
+    let world = world().await;
+    let (store, queue) = (SqliteJobStore::in_memory().unwrap(), MemoryQueue::default());
+    let options = Options { chunk_rows: 1, ..Options::default() };
+    let (file, read_before, _) = two_adds_failed(&world, &store, &queue, &options).await;
+    let copy_file = tempfile::Builder::new().suffix(".csv").tempfile().unwrap();
+    std::fs::copy(file.path(), copy_file.path()).unwrap();
+    let copy = LocalFiles::object(copy_file.path()).unwrap();
+    assert!(store.set_scrubbed(&read_before.id, &copy).await.unwrap(), "no row to work: the copy is recorded");
+
+    let moved = retry_failed(&store, &queue, file.path(), &read_before, &options).await;
+    assert!(matches!(moved, Err(RetryError::FileMoved(_))), "{moved:?}");
+    assert_eq!(queue.len(), 0, "no chunk points at the upload the scrub deletes");
+    let now = store.job(&read_before.id).await.unwrap().unwrap();
+    assert_eq!((now.counts.pending, now.counts.failed), (2, 0), "the reopened rows wait for the next retry");
+    assert!(!store.set_scrubbed(&now.id, &copy).await.unwrap(), "rows to work: no copy is recorded over them");
+
+    let retried = retry_failed(&store, &queue, copy_file.path(), &now, &options).await.unwrap();
+    assert_eq!(retried.chunks, 2, "{retried:?}");
+    while let Some(message) = queue.receive() {
+        assert_eq!(&message.object, now.file(), "the chunks read the copy");
+    }
 }
 
 /// Salesforce refuses records it cannot lock (UNABLE_TO_LOCK_ROW) and writes nothing for them: those rows wait for

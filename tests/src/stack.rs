@@ -54,8 +54,8 @@ pub struct StackOptions {
     pub visibility_timeout_seconds: Option<u32>,
     /// How long a drain may take before it is called stuck.
     pub drain_within: Duration,
-    /// Ingest reaches moto through a fault proxy ([`Stack::ingest_proxy`]), to be held at a chosen call.
-    pub ingest_through_proxy: bool,
+    /// Ingest and provision reach moto through a fault proxy ([`Stack::proxy`]), to be held at a chosen call.
+    pub through_proxy: bool,
 }
 
 impl Default for StackOptions {
@@ -76,7 +76,7 @@ impl Default for StackOptions {
             seed: |_, _| {},
             visibility_timeout_seconds: None,
             drain_within: Duration::from_secs(240),
-            ingest_through_proxy: false,
+            through_proxy: false,
         }
     }
 }
@@ -142,8 +142,8 @@ pub struct Stack {
     /// A second container beside each, for the duplicate of a delivery that arrives while the first is worked.
     pub twins: Vec<Arc<Provision>>,
     pub status: Arc<Status>,
-    /// The proxy ingest reaches moto through, when [`StackOptions::ingest_through_proxy`] asks for one.
-    pub ingest_proxy: Option<ccbulk_testkit::FaultyDynamo>,
+    /// The proxy ingest and provision reach moto through, when [`StackOptions::through_proxy`] asks for one.
+    pub proxy: Option<ccbulk_testkit::FaultyDynamo>,
     /// The access key each provision container signs with (its role session's), by container: the twins follow.
     container_keys: Vec<String>,
     /// Which function each role session's access key is.
@@ -282,14 +282,15 @@ impl Stack {
         let mut callers = HashMap::new();
         let ingest_credentials = roles.session(&roles.ingest, "ingest").await;
         callers.insert(ingest_credentials.access_key_id().to_owned(), "ingest");
-        let ingest_proxy = match options.ingest_through_proxy {
+        let proxy = match options.through_proxy {
             true => Some(ccbulk_testkit::FaultyDynamo::start(&moto.endpoint).await),
             false => None,
         };
-        let mut ingest_config = as_role(ingest_credentials);
-        if let Some(proxy) = &ingest_proxy {
-            ingest_config = ingest_config.to_builder().endpoint_url(&proxy.endpoint).build();
-        }
+        let proxied = |config: aws_config::SdkConfig| match &proxy {
+            Some(proxy) => config.to_builder().endpoint_url(&proxy.endpoint).build(),
+            None => config,
+        };
+        let ingest_config = proxied(as_role(ingest_credentials));
         let ingest = Ingest::new(&ingest_config, &env("IngestFunction", &options.ingest_env))
             .unwrap()
             .with_metrics_out(keep.clone());
@@ -315,7 +316,7 @@ impl Stack {
             let credentials = roles.session(&roles.provision, &format!("provision-{index}")).await;
             connect.set_policies(credentials.access_key_id(), roles.documents["provision"].clone());
             container_keys.push(credentials.access_key_id().to_owned());
-            let config = as_role(credentials);
+            let config = proxied(as_role(credentials));
             containers.push(Arc::new(Provision::new(&config, &provision_env).unwrap().with_metrics_out(keep.clone())));
         }
         let twins = containers.split_off(options.workers);
@@ -346,7 +347,7 @@ impl Stack {
             provisions,
             twins,
             status,
-            ingest_proxy,
+            proxy,
             container_keys,
             callers,
             role_documents: roles.documents,

@@ -193,12 +193,18 @@ impl Status {
         if job.dialect.is_some() {
             self.readable(job).await?;
         }
-        let (store, queue, chunking, copy) = (self.store.clone(), self.queue.clone(), self.chunking, job.clone());
-        let source = self.objects.stream(job.file().clone(), Handle::current());
-        let retried = off_the_runtime(move |runtime| {
-            runtime.block_on(retry_failed(store.as_ref(), queue.as_ref(), &source, &copy, &chunking))
-        })
-        .await?;
+        let mut retried = self.retry_from_its_file(job).await?;
+        // The job ended, and its upload was replaced by the copy without passwords, while the retry read it: once
+        // more, from the copy.
+        let moved = |retried: &Result<Retried, RetryError>| {
+            matches!(retried, Err(RetryError::FileMoved(_)) | Err(RetryError::Ingest(IngestError::File(_))))
+        };
+        if moved(&retried) {
+            let now = self.job(job.id.as_str()).await?;
+            if now.file() != job.file() {
+                retried = self.retry_from_its_file(&now).await?;
+            }
+        }
         let retried = match retried {
             Ok(retried) => retried,
             Err(RetryError::Refused(reason)) => return Err(ApiError::conflict(reason)),
@@ -209,6 +215,15 @@ impl Status {
         };
         tracing::info!(job = %job.id, rows = retried.rows, chunks = retried.chunks, "failed rows retried");
         Ok(answer::json(StatusCode::ACCEPTED, &RetryAnswer { job: job.id.clone(), retried }))
+    }
+
+    async fn retry_from_its_file(&self, job: &Job) -> Result<Result<Retried, RetryError>, ApiError> {
+        let (store, queue, chunking, copy) = (self.store.clone(), self.queue.clone(), self.chunking, job.clone());
+        let source = self.objects.stream(job.file().clone(), Handle::current());
+        off_the_runtime(move |runtime| {
+            runtime.block_on(retry_failed(store.as_ref(), queue.as_ref(), &source, &copy, &chunking))
+        })
+        .await
     }
 
     /// Starts an undo of the job, a job of its own whose rows the provision function works; answers 202 with it.

@@ -371,13 +371,14 @@ impl JobStore for SqliteJobStore {
         })
     }
 
-    async fn set_scrubbed(&self, id: &JobId, copy: &ObjectRef) -> Result<(), StoreError> {
+    async fn set_scrubbed(&self, id: &JobId, copy: &ObjectRef) -> Result<bool, StoreError> {
         self.with_connection(|c| {
             c.execute(
-                "UPDATE jobs SET scrubbed_bucket = ?2, scrubbed_key = ?3, scrubbed_version = ?4 WHERE id = ?1",
+                "UPDATE jobs SET scrubbed_bucket = ?2, scrubbed_key = ?3, scrubbed_version = ?4 \
+                 WHERE id = ?1 AND pending = 0 AND in_progress = 0",
                 params![id.as_str(), copy.bucket, copy.key, copy.version],
             )
-            .map(drop)
+            .map(|changed| changed == 1)
         })
     }
 

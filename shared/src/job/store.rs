@@ -95,8 +95,10 @@ pub trait JobStore: Send + Sync {
     /// Marks a job paused for `reason` (a limit that lifts by itself); a job already paused keeps the time it
     /// paused at.
     fn pause_job(&self, id: &JobId, reason: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// Records the copy of the job's file without passwords that replaces its upload ([`Job::scrubbed`]).
-    fn set_scrubbed(&self, id: &JobId, copy: &ObjectRef) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Records the copy of the job's file without passwords that replaces its upload ([`Job::scrubbed`]), unless
+    /// the job has rows to work again (PENDING or IN_PROGRESS: a retry reopened some since the job ended, and its
+    /// chunks read the upload, which must then stay): answers whether it was recorded.
+    fn set_scrubbed(&self, id: &JobId, copy: &ObjectRef) -> impl Future<Output = Result<bool, StoreError>> + Send;
     /// Clears a job's pause, if it has one.
     fn resume_job(&self, id: &JobId) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Marks a row IN_PROGRESS under `lease` and counts the attempt, unless it needs no work or another worker's

@@ -30,6 +30,11 @@ pub enum RetryError {
     /// The job cannot be retried as it stands (its file was never usable, or it is still being ingested).
     #[error("{0}")]
     Refused(String),
+    /// The job's file was replaced by its copy without passwords while this retry read it (the job had ended, and
+    /// the worker that ended it scrubbed the upload): the rows it reopened stay PENDING, and a retry from the copy
+    /// sends them.
+    #[error("job {0}'s file was replaced by its copy without passwords during the retry: retry it again")]
+    FileMoved(crate::job::JobId),
     #[error(transparent)]
     Ingest(#[from] IngestError),
     #[error(transparent)]
@@ -77,6 +82,12 @@ pub async fn retry_failed<S: JobStore, Q: ChunkQueue>(
     let mut selected = rows_of(store, job, RowStatus::Pending).await?;
     let reopened = store.reopen_rows(&job.id, &workable).await?;
     store.settle_job(&job.id).await?;
+    // A scrub that recorded the copy before these rows reopened deletes the upload the chunks would read; once they
+    // are open, no scrub records one (the job has rows to work) until they are done.
+    let now = store.job(&job.id).await?.ok_or_else(|| StoreError(format!("job {} is gone", job.id)))?;
+    if now.file() != job.file() {
+        return Err(RetryError::FileMoved(job.id.clone()));
+    }
     selected.extend(reopened.iter().copied());
     let left = left.len() as u64;
     if selected.is_empty() {

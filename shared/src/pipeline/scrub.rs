@@ -54,8 +54,12 @@ pub async fn scrub_upload<S: JobStore>(store: &S, objects: &S3Objects, job: &Job
     let scrubbed = scrub(open()?, open()?, &header, std::io::BufWriter::new(copy.as_file()))?;
     let key = format!("{SCRUBBED_PREFIX}{}.csv", job.id);
     let copied = objects.put_file(&job.source.bucket, &key, copy.path()).await?;
-    // The job points at the copy before the upload goes: a report or a retry never finds neither.
-    store.set_scrubbed(&job.id, &copied).await?;
+    // The job points at the copy before the upload goes: a report or a retry never finds neither. A retry that
+    // reopened rows since the job ended sent chunks that read the upload: it stays until the job ends again (the
+    // copy made meanwhile holds no password, and the next ending puts the copy's key anew).
+    if !store.set_scrubbed(&job.id, &copied).await? {
+        return Ok(Scrub::NotYet);
+    }
     objects.delete_version(&job.source).await?;
     Ok(Scrub::Copied { copy: copied, scrubbed })
 }

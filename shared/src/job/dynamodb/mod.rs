@@ -860,17 +860,29 @@ impl JobStore for DynamoJobStore {
             .map_err(failed)
     }
 
-    async fn set_scrubbed(&self, id: &JobId, copy: &ObjectRef) -> Result<(), StoreError> {
-        self.update_job(id)
+    async fn set_scrubbed(&self, id: &JobId, copy: &ObjectRef) -> Result<bool, StoreError> {
+        let result = self
+            .update_job(id)
             .update_expression("SET scrubbed_bucket = :b, scrubbed_key = :k, scrubbed_version = :v")
             .expression_attribute_values(":b", s(&copy.bucket))
             .expression_attribute_values(":k", s(&copy.key))
             .expression_attribute_values(":v", s(&copy.version))
-            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#p", counter(RowStatus::Pending))
+            .expression_attribute_names("#i", counter(RowStatus::InProgress))
+            .expression_attribute_values(":zero", n(0))
+            // Each row's move changes the counters in the same transaction, so they say whether a retry reopened
+            // rows since the job ended.
+            .condition_expression(
+                "attribute_exists(pk) AND (attribute_not_exists(#p) OR #p = :zero) \
+                 AND (attribute_not_exists(#i) OR #i = :zero)",
+            )
             .send()
-            .await
-            .map(drop)
-            .map_err(failed)
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
+            Err(err) => Err(failed(err)),
+        }
     }
 
     async fn resume_job(&self, id: &JobId) -> Result<(), StoreError> {
