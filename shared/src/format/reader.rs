@@ -209,6 +209,36 @@ mod tests {
         assert!(!err.to_string().contains("yyyy"), "{err}");
     }
 
+    /// A quote in the middle of a cell (a height, `5'10"`) is a character to the parser: the rows after it are small
+    /// records of their own, not one record run over the cap.
+    #[test]
+    fn a_quote_inside_a_cell_does_not_join_the_rows_after_it() {
+        let rows = RECORD_MAX_BYTES as usize / 16 + 1000;
+        let mut file = String::from("action,username,notes\nadd,tall,5'10\"\n");
+        file.extend((0..rows).map(|i| format!("add,user{i:07},\n")));
+        assert!(file.len() as u64 > RECORD_MAX_BYTES);
+        let mut reader = RecordReader::new(file.as_bytes());
+        reader.read_header().unwrap();
+        let mut read = 0;
+        while let Some(record) = reader.next_record().unwrap() {
+            assert_eq!(record.fields.len(), 3);
+            read += 1;
+        }
+        assert_eq!(read, rows + 1);
+    }
+
+    /// A quote the parser keeps open for the rest of the file, after a quote inside a cell, is stopped at the cap
+    /// like any other, however short the lines it runs over: the parser would hold all of them in one record.
+    #[test]
+    fn a_quote_left_open_after_a_quote_inside_a_cell_is_stopped_at_the_cap() {
+        let mut file = b"action,username\nadd,x\"y,\"open\n".to_vec();
+        file.extend(std::iter::repeat_n(b"ww\n".as_slice(), RECORD_MAX_BYTES as usize / 3 + 10).flatten());
+        let mut reader = RecordReader::new(file.as_slice());
+        reader.read_header().unwrap();
+        let err = reader.next_record().err().unwrap();
+        assert_eq!(err, FileError::RecordTooLarge { row: 2, cap: RECORD_MAX_BYTES });
+    }
+
     #[test]
     fn a_header_of_a_hundred_thousand_columns_is_refused_by_its_width() {
         let header: Vec<String> = (0..100_000).map(|i| format!("c{i}")).collect();
