@@ -93,7 +93,20 @@ Mendoza, Carlos,Shifted,carlos.shifted@contoso-care.com,,,Comma2!Shifted,carlos.
     usable: true,
 };
 
-pub const BROKEN_FILES: [BrokenFile; 3] = [NO_HEADER, UNCLOSED_QUOTE, TEMPLATE_COMMA];
+/// The admin website's template with row 3's secondary email left out, commas and all: every value after it moves
+/// one column back, the password into `mobile`, with the row one field short.
+pub const TEMPLATE_SHORT: BrokenFile = BrokenFile {
+    name: "template-short.csv",
+    csv: "\
+first name,last name,email address,secondary email address,mobile,password,user login,agent hierarchy,routing profile name,security_profile_name_1|security_profile_name_2,user_hierarchy_1|user_hierarchy_2,phone type (soft/desk),phone number,soft phone auto accept (yes/no),ACW timeout (seconds),tags
+Sara,Whole,sara.whole@contoso-care.com,,,Short1!Whole,sara.whole,,Basic Routing Profile,Agent,,soft,,no,0,
+Dora,Dropped,dora.dropped@contoso-care.com,,Short2!Dropped,dora.dropped,,Basic Routing Profile,Agent,,soft,,no,0,
+",
+    passwords: &["Short1!Whole", "Short2!Dropped"],
+    usable: true,
+};
+
+pub const BROKEN_FILES: [BrokenFile; 4] = [NO_HEADER, UNCLOSED_QUOTE, TEMPLATE_COMMA, TEMPLATE_SHORT];
 
 impl BrokenFile {
     /// Panics, naming the place, if `text` holds any of the file's passwords (or a long enough piece of one).

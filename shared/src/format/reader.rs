@@ -41,8 +41,9 @@ pub struct Record<'a> {
 
 impl Record<'_> {
     /// Whether this record's cells may not be where its header says: it has more fields than the header has
-    /// columns (an unquoted comma shifts every value after it one column on, a password into `user login`), or a
-    /// cell holds a line break (a quote left open runs the lines below into one cell, passwords and all). Such a
+    /// columns (an unquoted comma shifts every value after it one column on, a password into `user login`), or
+    /// fewer (a value left out shifts the rest back, and an unquoted comma with a trailing value left out shifts
+    /// them on with the count unchanged but for the last), or a cell holds a line break (a quote left open runs the lines below into one cell, passwords and all). Such a
     /// row is invalid, and nothing from its cells is repeated anywhere: not in a message, not as its username.
     pub fn columns_in_doubt(&self, columns: usize) -> bool {
         columns_in_doubt(self.fields, columns)
@@ -51,7 +52,7 @@ impl Record<'_> {
 
 /// [`Record::columns_in_doubt`] for a bare record.
 pub fn columns_in_doubt(fields: &ByteRecord, columns: usize) -> bool {
-    fields.len() > columns || fields.iter().any(has_line_break)
+    fields.len() != columns || fields.iter().any(has_line_break)
 }
 
 /// No user field takes a line break; one in a cell is the mark of a quote left open.

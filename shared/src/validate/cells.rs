@@ -47,6 +47,20 @@ impl<'a> Cells<'a> {
                 ),
             });
         }
+        if record.len() < self.header.len() {
+            self.errors.push(RowError {
+                row: self.row,
+                column: self.column_at(record.len()),
+                rule: Rule::TooFewFields,
+                message: format!(
+                    "the row has {} fields but the header names {} columns: a value left out moves the values after \
+                     it, and so does an unquoted comma inside a value (give every column, blank if need be, and quote \
+                     a value that holds a comma)",
+                    record.len(),
+                    self.header.len()
+                ),
+            });
+        }
         if let Some(position) = record.iter().position(has_line_break) {
             let taken_in =
                 |cell: &[u8]| cell.split(|b| *b == b'\n').skip(1).filter(|l| !l.trim_ascii().is_empty()).count();

@@ -26,6 +26,7 @@ macro_rules! rules {
 
 rules! {
     TooManyFields => "row.too_many_fields", "a row has no more fields than the header has columns";
+    TooFewFields => "row.too_few_fields", "a row has a field for every column of the header (blank if need be)";
     LineBreak => "row.line_break", "cells hold no line breaks (a quote left open runs the lines below into one cell)";
     NotUtf8 => "row.not_utf8", "text is UTF-8";
     CellTooLong => "cell.too_long", "a cell holds no more than its column's service takes";

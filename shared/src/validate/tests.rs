@@ -92,6 +92,11 @@ fn cases() -> Vec<Case> {
             Rule::TooManyFields,
         ),
         ccbulk_row(
+            "add,jdoe,Passw0rd!,Jane,Doe,jane@example.com,Basic Routing Profile",
+            "security_profiles",
+            Rule::TooFewFields,
+        ),
+        ccbulk_row(
             "add,jdoe,Passw0rd!,Jane,Doe,jane@example.com,Basic Routing Profile,\"Agent\nadd,x,Other1!Pass\"",
             "security_profiles",
             Rule::LineBreak,
