@@ -74,6 +74,11 @@ impl<R: Read, W: Write> ReportWriter<R, W> {
     pub fn write_row(&mut self, outcome: Option<&RowRecord>) -> Result<(), ReportError> {
         let text = |value: Option<&str>| neutralise(value.unwrap_or_default()).into_owned();
         let mut cells = std::mem::take(&mut self.cells);
+        // A row that failed validation may have its columns shifted with its field count unchanged, a password in
+        // any of them: none of its cells is shown, only its number's place and its outcome.
+        if outcome.is_some_and(|row| row.status == crate::job::RowStatus::Invalid) {
+            cells.iter_mut().for_each(String::clear);
+        }
         match outcome {
             Some(row) => cells.extend([
                 row.status.as_str().to_owned(),

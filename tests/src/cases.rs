@@ -106,7 +106,21 @@ Dora,Dropped,dora.dropped@contoso-care.com,,Short2!Dropped,dora.dropped,,Basic R
     usable: true,
 };
 
-pub const BROKEN_FILES: [BrokenFile; 4] = [NO_HEADER, UNCLOSED_QUOTE, TEMPLATE_COMMA, TEMPLATE_SHORT];
+/// Row 3 has both: an unquoted comma in its first name, and its last value (tags) left off, so its field count is
+/// the header's while every value after the comma sits one column on, the password in `user login`.
+pub const TEMPLATE_COMMA_SHORT: BrokenFile = BrokenFile {
+    name: "template-comma-short.csv",
+    csv: "\
+first name,last name,email address,secondary email address,mobile,password,user login,agent hierarchy,routing profile name,security_profile_name_1|security_profile_name_2,user_hierarchy_1|user_hierarchy_2,phone type (soft/desk),phone number,soft phone auto accept (yes/no),ACW timeout (seconds),tags
+Tess,Tidy,tess.tidy@contoso-care.com,,,Even1!Tidy,tess.tidy,,Basic Routing Profile,Agent,,soft,,no,0,
+Ortiz, Olek,Even,olek.even@contoso-care.com,,,Even2!Shifted,olek.even,,Basic Routing Profile,Agent,,soft,,no,0
+",
+    passwords: &["Even1!Tidy", "Even2!Shifted"],
+    usable: true,
+};
+
+pub const BROKEN_FILES: [BrokenFile; 5] =
+    [NO_HEADER, UNCLOSED_QUOTE, TEMPLATE_COMMA, TEMPLATE_SHORT, TEMPLATE_COMMA_SHORT];
 
 impl BrokenFile {
     /// Panics, naming the place, if `text` holds any of the file's passwords (or a long enough piece of one).

@@ -23,11 +23,14 @@ pub struct Scrubbed {
 }
 
 /// Writes `out`, the file read twice over (`records` parsed as CSV, `raw` as its bytes, from the start both) with
-/// `header`'s password cells emptied.
+/// `header`'s password cells emptied, and the rows `invalid` names (by number) kept as the marker alone: a row that
+/// failed validation may have its cells shifted with its field count unchanged (an unquoted comma, and a trailing
+/// value left out), a password in any of them.
 pub fn scrub(
     records: impl Read,
     mut raw: impl Read,
     header: &Header,
+    invalid: impl Fn(u64) -> bool,
     mut out: impl Write,
 ) -> Result<Scrubbed, FileError> {
     let mut reader = RecordReader::new(records);
@@ -42,7 +45,7 @@ pub fn scrub(
         let mut bytes = Vec::with_capacity(record.range.len() as usize);
         (&mut raw).take(record.range.len()).read_to_end(&mut bytes)?;
         copied = record.range.end;
-        let in_doubt = columns_in_doubt(record.fields, columns);
+        let in_doubt = columns_in_doubt(record.fields, columns) || invalid(record.row);
         let has_password = password_at.and_then(|at| record.fields.get(at)).is_some_and(|cell| !cell.is_empty());
         if !in_doubt && !has_password {
             out.write_all(&bytes)?;
@@ -126,7 +129,7 @@ mod tests {
                     add,eve,Welcome2!Bb,Eve,Ng,Basic Routing Profile,Agent";
         let header = header_of(text);
         let mut out = Vec::new();
-        let scrubbed = scrub(text.as_bytes(), text.as_bytes(), &header, &mut out).unwrap();
+        let scrubbed = scrub(text.as_bytes(), text.as_bytes(), &header, |_| false, &mut out).unwrap();
         let copy = String::from_utf8(out).unwrap();
         assert_eq!(scrubbed, Scrubbed { passwords: 2, rows_removed: 2 }, "{copy}");
         for secret in ["Welcome1", "Pass,word", "Hunter2", "Shifted", "Welcome2"] {

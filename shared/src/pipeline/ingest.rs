@@ -206,6 +206,9 @@ async fn pass<S: JobStore, Q: ChunkQueue>(
             Ok(row) => (RowStatus::Pending, Some(row.action), None, planner.push_valid(record.row, record.range)),
             Err(errors) => (RowStatus::Invalid, None, Some(error_message(&errors)), planner.push_invalid()),
         };
+        // Nor is a row that failed validation sure of its columns: an unquoted comma with a trailing value left out
+        // shifts them with the field count unchanged, a password into the username's.
+        let username = username.filter(|_| status != RowStatus::Invalid);
         if record_rows {
             rows.push(RowRecord {
                 job_id: id.clone(),
@@ -287,7 +290,7 @@ mod tests {
 
         let invalid = store.row(&job.id, 3).await.unwrap().unwrap();
         assert_eq!(invalid.status, RowStatus::Invalid);
-        assert_eq!(invalid.username.as_deref(), Some("christopher.montgomery"));
+        assert_eq!(invalid.username, None, "a row that failed validation repeats none of its cells");
         assert!(invalid.outcome.error_message.unwrap().contains("[username.too_long]"));
         let valid = store.row(&job.id, 20).await.unwrap().unwrap();
         assert_eq!((valid.status, valid.action), (RowStatus::Pending, Some(crate::domain::Action::Add)));

@@ -100,7 +100,7 @@ pub async fn retry_failed<S: JobStore, Q: ChunkQueue>(
 }
 
 /// The numbers of the job's rows of one status, read from the status index (never the other rows).
-async fn rows_of<S: JobStore>(store: &S, job: &Job, status: RowStatus) -> Result<BTreeSet<u64>, StoreError> {
+pub(super) async fn rows_of<S: JobStore>(store: &S, job: &Job, status: RowStatus) -> Result<BTreeSet<u64>, StoreError> {
     let (mut rows, mut after) = (BTreeSet::new(), None);
     loop {
         let page = store.rows(&job.id, Some(status), PAGE, after).await?;
