@@ -360,7 +360,7 @@ async fn connect_template_rows_get_the_deployments_salesforce_side_through_sales
     let mut faults = SalesforceKnobs::default();
     faults
         .faults
-        .insert("*".into(), SalesforceFaults { server_error: 0.08, unavailable: 0.08, ..SalesforceFaults::default() });
+        .insert("*".into(), SalesforceFaults { server_error: 0.1, unavailable: 0.1, ..SalesforceFaults::default() });
     let stack = Stack::start(StackOptions {
         identity_management: "SAML",
         parameters: vec![
