@@ -27,4 +27,4 @@ pub use self::model::{
 pub use self::share::{Reading, take_or_claim};
 #[cfg(feature = "sqlite")]
 pub use self::sqlite::SqliteJobStore;
-pub use self::store::{Created, JobStore, Lease, Page, Release, RowStart, StoreError};
+pub use self::store::{Created, JobStore, Lease, Page, Release, RowStart, StoreError, rows_with_status};

@@ -220,3 +220,24 @@ pub trait JobStore: Send + Sync {
         after: Option<u64>,
     ) -> impl Future<Output = Result<Page<RowRecord>, StoreError>> + Send;
 }
+
+/// Rows read from the status index per call by [`rows_with_status`].
+const PAGE: usize = 1000;
+
+/// The numbers of a job's rows of one status, read from the status index (never the other rows): what a retry
+/// reopens, and what the copy without passwords leaves out.
+pub async fn rows_with_status<S: JobStore>(
+    store: &S,
+    id: &JobId,
+    status: RowStatus,
+) -> Result<std::collections::BTreeSet<u64>, StoreError> {
+    let (mut rows, mut after) = (std::collections::BTreeSet::new(), None);
+    loop {
+        let page = store.rows(id, Some(status), PAGE, after).await?;
+        after = page.items.last().map(|r| r.row).or(after);
+        rows.extend(page.items.iter().map(|r| r.row));
+        if page.next.is_none() {
+            return Ok(rows);
+        }
+    }
+}

@@ -7,11 +7,8 @@ use std::collections::BTreeSet;
 use super::ingest::{IngestError, requeue_holding, valid_rows};
 use super::queue::ChunkQueue;
 use crate::format::DialectChoice;
-use crate::job::{Job, JobKind, JobState, JobStore, RowStatus, StoreError, now_epoch};
+use crate::job::{Job, JobKind, JobState, JobStore, RowStatus, StoreError, now_epoch, rows_with_status};
 use crate::validate::{Options, Source};
-
-/// Rows read from the status index per call.
-const PAGE: usize = 1000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Retried {
@@ -75,11 +72,11 @@ pub async fn retry_failed<S: JobStore, Q: ChunkQueue>(
         dialect: DialectChoice::Fixed(dialect),
         ..*options
     };
-    let failed = rows_of(store, job, RowStatus::Failed).await?;
+    let failed = rows_with_status(store, &job.id, RowStatus::Failed).await?;
     // A row the file no longer gives whole would be reopened into no chunk: it stays FAILED, and is counted.
     let valid = if failed.is_empty() { BTreeSet::new() } else { valid_rows(source, &options)? };
     let (workable, left): (Vec<u64>, Vec<u64>) = failed.iter().partition(|row| valid.contains(row));
-    let mut selected = rows_of(store, job, RowStatus::Pending).await?;
+    let mut selected = rows_with_status(store, &job.id, RowStatus::Pending).await?;
     let reopened = store.reopen_rows(&job.id, &workable).await?;
     store.settle_job(&job.id).await?;
     // A scrub that recorded the copy before these rows reopened deletes the upload the chunks would read; once they
@@ -97,17 +94,4 @@ pub async fn retry_failed<S: JobStore, Q: ChunkQueue>(
     let round = u32::try_from(now_epoch()).unwrap_or(u32::MAX);
     let chunks = requeue_holding(store, queue, source, job, &options, &selected, round).await?;
     Ok(Retried { rows: reopened.len() as u64, chunks, left })
-}
-
-/// The numbers of the job's rows of one status, read from the status index (never the other rows).
-pub(super) async fn rows_of<S: JobStore>(store: &S, job: &Job, status: RowStatus) -> Result<BTreeSet<u64>, StoreError> {
-    let (mut rows, mut after) = (BTreeSet::new(), None);
-    loop {
-        let page = store.rows(&job.id, Some(status), PAGE, after).await?;
-        after = page.items.last().map(|r| r.row).or(after);
-        rows.extend(page.items.iter().map(|r| r.row));
-        if page.next.is_none() {
-            return Ok(rows);
-        }
-    }
 }

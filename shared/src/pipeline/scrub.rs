@@ -7,7 +7,7 @@
 use super::S3Objects;
 use crate::format::scrub::{Scrubbed, scrub};
 use crate::format::{DialectChoice, FileError, Header, RecordReader};
-use crate::job::{Job, JobStore, ObjectRef, RowStatus, StoreError};
+use crate::job::{Job, JobStore, ObjectRef, RowStatus, StoreError, rows_with_status};
 use crate::pipeline::ObjectError;
 
 /// Where the copies without passwords go, beside `uploads/` (which triggers ingest) in the same bucket.
@@ -52,7 +52,7 @@ pub async fn scrub_upload<S: JobStore>(store: &S, objects: &S3Objects, job: &Job
         Header::parse(names, DialectChoice::Fixed(dialect), Some(job.identity_management), job.telephony_model)?;
     // Rows that failed validation repeat nothing of their cells (their columns may be shifted with the field count
     // unchanged): the job's own verdict, read from its INVALID rows.
-    let invalid = super::retry::rows_of(store, job, RowStatus::Invalid).await?;
+    let invalid = rows_with_status(store, &job.id, RowStatus::Invalid).await?;
     let copy = tempfile::NamedTempFile::new()?;
     let scrubbed =
         scrub(open()?, open()?, &header, |row| invalid.contains(&row), std::io::BufWriter::new(copy.as_file()))?;
