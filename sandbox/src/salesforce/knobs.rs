@@ -31,6 +31,9 @@ pub struct SalesforceKnobs {
     /// In a Service Cloud Voice org, how long after a user joins an Amazon Connect contact center Salesforce creates
     /// the Connect user.
     pub voice_sync_delay_ms: u64,
+    /// Where set, faults are drawn from a generator seeded with it: the same calls, in any order, meet the same
+    /// number of faults, so a test that needs some faults to happen does not depend on luck.
+    pub fault_seed: Option<u64>,
 }
 
 impl Default for SalesforceKnobs {
@@ -41,6 +44,7 @@ impl Default for SalesforceKnobs {
             token_ttl_secs: 7200,
             bulk: BulkKnobs::default(),
             voice_sync_delay_ms: 500,
+            fault_seed: None,
         }
     }
 }

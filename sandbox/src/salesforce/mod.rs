@@ -62,10 +62,28 @@ struct App {
     endpoint: String,
     seed: SalesforceSeed,
     knobs: Mutex<SalesforceKnobs>,
+    /// Draws the injected faults: seeded from the knobs' `fault_seed` where they name one.
+    faults_drawn: Mutex<fastrand::Rng>,
     world: Mutex<World>,
     voice: Mutex<Option<bulkop::VoiceSync>>,
     /// Requests that may change the org: every one but GETs and the token endpoint's sign-ins.
     writes: std::sync::atomic::AtomicU64,
+}
+
+impl App {
+    fn replace_knobs(&self, knobs: SalesforceKnobs) {
+        *self.faults_drawn.lock().unwrap() = fault_generator(&knobs);
+        *self.knobs.lock().unwrap() = knobs;
+    }
+
+    /// Whether this call meets a fault that comes at `rate`.
+    fn meets_fault(&self, rate: f64) -> bool {
+        rate > 0.0 && self.faults_drawn.lock().unwrap().f64() < rate
+    }
+}
+
+fn fault_generator(knobs: &SalesforceKnobs) -> fastrand::Rng {
+    knobs.fault_seed.map_or_else(fastrand::Rng::new, fastrand::Rng::with_seed)
 }
 
 /// How often the background processor moves bulk jobs and records on.
@@ -112,6 +130,7 @@ impl SalesforceSandbox {
         let app = Arc::new(App {
             endpoint: bound.endpoint.clone(),
             knobs: Mutex::new(seed.knobs.clone()),
+            faults_drawn: Mutex::new(fault_generator(&seed.knobs)),
             seed,
             world: Mutex::new(World { org, sessions: HashMap::new(), counters }),
             voice: Mutex::new(None),
@@ -133,7 +152,7 @@ impl SalesforceSandbox {
     }
 
     pub fn set_knobs(&self, knobs: SalesforceKnobs) {
-        *self.app.knobs.lock().unwrap() = knobs;
+        self.app.replace_knobs(knobs);
     }
 
     pub fn knobs(&self) -> SalesforceKnobs {
@@ -391,12 +410,12 @@ async fn admit(app: &App, headers: &HeaderMap, kind: &str) -> Result<(), Respons
         *world.counters.calls.entry(kind.to_owned()).or_default() += 1;
     }
     latency.wait().await;
-    let injected = if fastrand::f64() < faults.server_error {
+    let injected = if app.meets_fault(faults.server_error) {
         Some((
             StatusCode::INTERNAL_SERVER_ERROR,
             SfError::new("UNKNOWN_EXCEPTION", "An unexpected error occurred.", &[]),
         ))
-    } else if fastrand::f64() < faults.unavailable {
+    } else if app.meets_fault(faults.unavailable) {
         Some((
             StatusCode::SERVICE_UNAVAILABLE,
             SfError::new("SERVER_UNAVAILABLE", "Server is temporarily unavailable.", &[]),
@@ -436,7 +455,7 @@ async fn rest(app: &App, headers: &HeaderMap, kind: &str, work: impl FnOnce(&mut
 
 async fn token(State(app): State<Arc<App>>, Form(form): Form<HashMap<String, String>>) -> Response {
     let faults = app.knobs.lock().unwrap().faults.get("token").copied().unwrap_or_default();
-    if fastrand::f64() < faults.server_error {
+    if app.meets_fault(faults.server_error) {
         return (
             StatusCode::INTERNAL_SERVER_ERROR,
             axum::Json(json!({"error": "server_error", "error_description": "internal error"})),
@@ -890,7 +909,7 @@ async fn inspect_knobs(State(app): State<Arc<App>>) -> Response {
 async fn replace_knobs(State(app): State<Arc<App>>, body: Bytes) -> Response {
     match serde_json::from_slice::<SalesforceKnobs>(&body) {
         Ok(knobs) => {
-            *app.knobs.lock().unwrap() = knobs.clone();
+            app.replace_knobs(knobs.clone());
             axum::Json(json!(knobs)).into_response()
         }
         Err(err) => (StatusCode::BAD_REQUEST, axum::Json(json!({"message": err.to_string()}))).into_response(),
