@@ -6,8 +6,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use ccbulk_shared::domain::{Action, IdentityManagement, TelephonyModel};
 use ccbulk_shared::format::Dialect;
 use ccbulk_shared::job::{
-    Counts, Created, DynamoJobStore, EmailChange, Job, JobId, JobState, JobStore, Lease, ObjectRef, Release,
-    RowOutcome, RowRecord, RowStart, RowStatus, SqliteJobStore,
+    BulkJob, Counts, Created, DynamoJobStore, EmailChange, Job, JobId, JobState, JobStore, Lease, ObjectRef, Release,
+    RowOutcome, RowRecord, RowStart, RowStatus, SqliteJobStore, now_epoch,
 };
 use ccbulk_shared::validate::Setup;
 use ccbulk_testkit::{Fault, FaultyDynamo, Moto, aws_config_for, create_jobs_table, moto, unique};
@@ -222,12 +222,25 @@ async fn an_unusable_file_is_a_failed_job_with_its_reason(store: &impl JobStore)
     assert_eq!(failed.dialect, Some(Dialect::Ccbulk));
 }
 
+/// A chunk's bulk job is recorded once: a second delivery's job is refused while the first stands, and replaces it
+/// only by naming it (the first was left open, and aborted).
 async fn a_chunks_bulk_job_is_remembered(store: &impl JobStore) {
     let job = job("uploads/bulk.csv", 1);
+    let id_of = |found: Option<BulkJob>| found.map(|b| b.id);
     assert_eq!(store.bulk_job(&job.id, 3).await.unwrap(), None);
-    store.record_bulk_job(&job.id, 3, "750Sb0000000001AAA").await.unwrap();
-    assert_eq!(store.bulk_job(&job.id, 3).await.unwrap().as_deref(), Some("750Sb0000000001AAA"));
+    let before = now_epoch();
+    assert!(store.record_bulk_job(&job.id, 3, "750Sb0000000001AAA", None).await.unwrap());
+    let recorded = store.bulk_job(&job.id, 3).await.unwrap().unwrap();
+    assert_eq!(recorded.id, "750Sb0000000001AAA");
+    assert!((before..=now_epoch()).contains(&recorded.recorded_at), "{recorded:?}");
+    assert!(!store.record_bulk_job(&job.id, 3, "750Sb0000000002AAA", None).await.unwrap(), "the first one stands");
+    let stale = store.record_bulk_job(&job.id, 3, "750Sb0000000003AAA", Some("750Sb0000000009AAA")).await.unwrap();
+    assert!(!stale, "replacing a job that is not the chunk's");
+    assert_eq!(id_of(store.bulk_job(&job.id, 3).await.unwrap()).as_deref(), Some("750Sb0000000001AAA"));
+    assert!(store.record_bulk_job(&job.id, 3, "750Sb0000000002AAA", Some("750Sb0000000001AAA")).await.unwrap());
+    assert_eq!(id_of(store.bulk_job(&job.id, 3).await.unwrap()).as_deref(), Some("750Sb0000000002AAA"));
     assert_eq!(store.bulk_job(&job.id, 4).await.unwrap(), None);
+    assert!(!store.record_bulk_job(&job.id, 4, "750Sb0000000004AAA", Some("750Sb0000000001AAA")).await.unwrap());
 }
 
 async fn what_one_worker_read_is_shared_per_job_and_name(store: &impl JobStore) {

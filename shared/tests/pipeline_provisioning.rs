@@ -12,10 +12,10 @@ use std::time::Duration;
 use ccbulk_sandbox::connect::{ConnectSandbox, FaultRates, Knobs, Op, QuotaSpec};
 use ccbulk_sandbox::examples;
 use ccbulk_sandbox::salesforce::seed::{SalesforceSeed, UserSeed};
-use ccbulk_sandbox::salesforce::{BulkKnobs, SalesforceKnobs, SalesforceSandbox};
+use ccbulk_sandbox::salesforce::{BulkKnobs, SalesforceFaults, SalesforceKnobs, SalesforceSandbox};
 use ccbulk_shared::connect::{Pacer, RateBudget, Retries};
 use ccbulk_shared::domain::{IdentityManagement, TelephonyModel};
-use ccbulk_shared::job::{DynamoJobStore, Job, JobState, JobStore, RowStatus, SqliteJobStore};
+use ccbulk_shared::job::{DynamoJobStore, Job, JobState, JobStore, RowRecord, RowStatus, SqliteJobStore};
 use ccbulk_shared::pipeline::{
     LocalFiles, MemoryQueue, RetryError, RetryPolicy, Targets, ingest, provision_chunk, retry_failed,
 };
@@ -484,6 +484,99 @@ async fn a_bulk_job_that_outlives_a_delivery_is_followed_by_the_next_and_bad_row
         org.user("ines.ferreira@tailspin.io").unwrap().permission_sets,
         vec!["ContactCenterAgentPartnerTelephony"]
     );
+}
+
+/// A delivery lost after Salesforce opened the chunk's bulk job and before it closed it (here, its upload refused by
+/// a Salesforce at fault) leaves the job Open, and recorded: the next delivery aborts it, so that Salesforce
+/// processes none of it, and submits the rows once, in a new job. Before, a job was recorded only once it was
+/// closed: the open one was left behind unknown (and a delivery lost between the close and the record submitted
+/// the rows twice).
+#[tokio::test]
+async fn a_bulk_job_a_lost_delivery_left_open_is_aborted_and_the_rows_go_to_salesforce_once() {
+    let world = bulkop_world().await;
+    let store = SqliteJobStore::in_memory().unwrap();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/bulkop-partner-telephony.csv");
+    let options = Options { telephony_model: TelephonyModel::PartnerTelephony, ..Options::default() };
+    let (queue, job) = ingest_file(&store, &path, &options).await;
+    let message = queue.receive().unwrap();
+    let mut refusing = SalesforceKnobs::default();
+    refusing.faults.insert("bulk_data".into(), SalesforceFaults { unavailable: 1.0, ..SalesforceFaults::default() });
+    world.salesforce.set_knobs(refusing);
+    let policy = RetryPolicy::default();
+    let first = provision_chunk(&store, &LocalFiles, &world.targets, &message, policy, &never_stop).await.unwrap();
+    assert!(first.needs_redelivery() && first.succeeded == 0, "{first:?}");
+    let opened = world.salesforce.snapshot().bulk_jobs;
+    assert_eq!(opened.iter().map(|j| j.state.as_str()).collect::<Vec<_>>(), ["Open"], "{opened:?}");
+
+    world.salesforce.set_knobs(SalesforceKnobs::default());
+    let second = provision_chunk(&store, &LocalFiles, &world.targets, &message, policy, &never_stop).await.unwrap();
+    assert_eq!((second.succeeded, second.deferred), (message.chunk.rows, 0), "{second:?}");
+    let jobs = world.salesforce.snapshot().bulk_jobs;
+    let states: Vec<(&str, &str, usize)> = jobs.iter().map(|j| (j.id.as_str(), j.state.as_str(), j.records)).collect();
+    assert_eq!(states.len(), 2, "{states:?}");
+    assert_eq!((states[0].0, states[0].1), (opened[0].id.as_str(), "Aborted"), "the open job is never processed");
+    assert_eq!((states[1].1, states[1].2), ("JobComplete", message.chunk.rows as usize), "each row once: {states:?}");
+    let rows = store.rows(&job.id, None, 100, None).await.unwrap().items;
+    assert!(rows.iter().all(|r| r.status == RowStatus::Succeeded), "{rows:?}");
+    assert!(rows.iter().all(|r| r.outcome.voice_provisioning_job_id.as_deref() == Some(jobs[1].id.as_str())));
+}
+
+/// A bulk job whose ContactCenterBulkOp records Salesforce leaves Pending is not looked at for ever: each look
+/// comes after a twentieth of the job's age, a look due later than a delivery should wait ends the delivery, which
+/// says when the next is due and marks the job paused with the reason, and a day after the submit the rows that are
+/// still not finished fail, saying so. Before, the chunk looked every 5 s and went on in a new message each time
+/// its time ran out, for as long as Salesforce left the records Pending, spending the org's API allocation.
+#[tokio::test]
+async fn a_bulk_job_salesforce_leaves_pending_is_looked_at_less_and_less_and_given_up_after_a_day() {
+    let world = bulkop_world().await;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("ccbulk.sqlite");
+    let store = SqliteJobStore::open(&state).unwrap();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/bulkop-partner-telephony.csv");
+    let options = Options { telephony_model: TelephonyModel::PartnerTelephony, ..Options::default() };
+    let (queue, job) = ingest_file(&store, &path, &options).await;
+    let message = queue.receive().unwrap();
+    let stalled = BulkKnobs { records_per_second: 0.0, ..BulkKnobs::default() };
+    world.salesforce.set_knobs(SalesforceKnobs { bulk: stalled, ..SalesforceKnobs::default() });
+    let policy = RetryPolicy::default();
+    let started = std::time::Instant::now();
+    let soon = move || started.elapsed() < Duration::from_millis(500);
+    let first = provision_chunk(&store, &LocalFiles, &world.targets, &message, policy, &soon).await.unwrap();
+    assert!(first.ran_out_of_time_after_progress() && first.look_again_in.is_none(), "{first:?}");
+
+    // Time passes: the job was submitted two hours ago (the clock the record keeps is the store's).
+    let submitted_ago = |hours: u64| {
+        let connection = rusqlite::Connection::open(&state).unwrap();
+        let at = ccbulk_shared::job::now_epoch() - hours * 3600;
+        connection.execute("UPDATE bulk_jobs SET recorded_at = ?1", [at as i64]).unwrap();
+    };
+    submitted_ago(2);
+    let calls_before = world.salesforce.snapshot().counters.api_used;
+    let looking = provision_chunk(&store, &LocalFiles, &world.targets, &message, policy, &never_stop);
+    let second = tokio::time::timeout(Duration::from_secs(60), looking).await.expect("the delivery ends").unwrap();
+    let due = second.look_again_in.expect("the next look is due later");
+    assert!((Duration::from_secs(300)..=Duration::from_secs(420)).contains(&due), "2 h / 20 = 6 min: {due:?}");
+    assert!(second.ran_out_of_time_after_progress(), "sent on, not failed: {second:?}");
+    let calls = world.salesforce.snapshot().counters.api_used - calls_before;
+    // The rows' users and the contact centers (3 queries), the job (twice) and its 3 result lists, and one look at
+    // the operations: not a loop.
+    assert!(calls <= 9, "one look, not a loop: {calls} API requests");
+    let paused = store.job(&job.id).await.unwrap().unwrap().paused.expect("the job says it waits");
+    assert!(paused.reason.contains("looks again in 6 minutes"), "{paused:?}");
+    let rows = store.rows(&job.id, None, 100, None).await.unwrap().items;
+    let untouched = |r: &RowRecord| matches!(r.status, RowStatus::Pending | RowStatus::InProgress) && r.attempts == 0;
+    assert!(rows.iter().all(untouched), "untouched, uncharged: {rows:?}");
+
+    submitted_ago(25);
+    let third = provision_chunk(&store, &LocalFiles, &world.targets, &message, policy, &never_stop).await.unwrap();
+    assert_eq!((third.failed, third.deferred), (message.chunk.rows, 0), "{third:?}");
+    let rows = store.rows(&job.id, None, 100, None).await.unwrap().items;
+    for row in &rows {
+        let reason = row.outcome.error_message.as_deref().unwrap_or_default();
+        assert!(row.status == RowStatus::Failed && reason.contains("24 hours after ccbulk submitted it"), "{row:?}");
+    }
+    let ended = store.job(&job.id).await.unwrap().unwrap();
+    assert_eq!((ended.state, ended.paused), (JobState::CompletedWithErrors, None), "ended, not waiting");
 }
 
 #[tokio::test]

@@ -343,9 +343,11 @@ impl Provision {
                         succeeded = report.succeeded,
                         failed = report.failed,
                         left = report.out_of_time,
-                        "the invocation's time ran out; the chunk goes on in a new message"
+                        "the invocation's time ran out, or Salesforce's bulk job is worth a look only later; the \
+                         chunk goes on in a new message"
                     );
-                    self.send_on(message, Duration::ZERO, "the time ran out", &mut response).await;
+                    let delay = report.look_again_in.unwrap_or_default();
+                    self.send_on(message, delay, "the time ran out", &mut response).await;
                 }
                 Delivery::Paused(reason) => {
                     tracing::warn!(

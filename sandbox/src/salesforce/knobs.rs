@@ -23,7 +23,8 @@ pub struct SalesforceFaults {
 #[serde(default)]
 pub struct SalesforceKnobs {
     pub latency: Latency,
-    /// Per kind of call (`token`, `query`, `sobject`, `collections`), or `*` for all.
+    /// Per kind of call (`token`, `query`, `sobject`, `collections`, `bulk`, `bulk_data` for a job's data upload), or
+    /// `*` for all.
     pub faults: BTreeMap<String, SalesforceFaults>,
     /// Access tokens expire this long after they are issued.
     pub token_ttl_secs: u64,

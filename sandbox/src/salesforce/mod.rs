@@ -881,7 +881,7 @@ async fn upload_ingest_data(
     body: Bytes,
 ) -> Response {
     let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).map(str::to_owned);
-    rest(&app, &headers, "bulk", |org| bulk::upload(org, &id, content_type.as_deref(), &body)).await
+    rest(&app, &headers, "bulk_data", |org| bulk::upload(org, &id, content_type.as_deref(), &body)).await
 }
 
 async fn ingest_job_results(

@@ -20,7 +20,7 @@ pub use self::dynamodb::{DynamoJobStore, JOBS_NEWEST_FIRST, ROWS_BY_STATUS};
 pub use self::memo::JobMemo;
 pub use self::message::ChunkMessage;
 pub use self::model::{
-    Counts, EmailChange, Job, JobId, JobKind, JobState, ObjectRef, PLANS_PREFIX, Pause, RowOutcome, RowRecord,
+    BulkJob, Counts, EmailChange, Job, JobId, JobKind, JobState, ObjectRef, PLANS_PREFIX, Pause, RowOutcome, RowRecord,
     RowStatus, STORED_MESSAGE_MAX, UNDO_PREFIX, now_epoch, stored_message,
 };
 #[cfg(any(feature = "connect", feature = "salesforce"))]

@@ -198,6 +198,24 @@ impl Counts {
     }
 }
 
+/// The Salesforce Bulk API job a chunk's rows went into, and when ccbulk recorded it (epoch seconds): it is
+/// recorded as soon as Salesforce gives it an id, before any row is uploaded to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BulkJob {
+    pub id: String,
+    pub recorded_at: u64,
+}
+
+impl BulkJob {
+    pub fn submitted(&self) -> std::time::SystemTime {
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(self.recorded_at)
+    }
+
+    pub fn age(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(now_epoch().saturating_sub(self.recorded_at))
+    }
+}
+
 /// Why a job waits, and since when (epoch seconds): it resumes by itself once the limit lifts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pause {

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
 use super::model::{
-    Counts, EmailChange, Job, JobId, JobState, ObjectRef, Pause, RowOutcome, RowRecord, RowStatus, now_epoch,
+    BulkJob, Counts, EmailChange, Job, JobId, JobState, ObjectRef, Pause, RowOutcome, RowRecord, RowStatus, now_epoch,
     stored_message,
 };
 
@@ -118,6 +118,7 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("jobs", "scrubbed_key", "TEXT"),
     ("jobs", "scrubbed_version", "TEXT"),
     ("rows", "undo_image", "TEXT"),
+    ("bulk_jobs", "recorded_at", "INTEGER NOT NULL DEFAULT 0"),
 ];
 
 /// State files written before a column existed get it, empty.
@@ -581,24 +582,37 @@ impl JobStore for SqliteJobStore {
         })
     }
 
-    async fn bulk_job(&self, id: &JobId, chunk: u64) -> Result<Option<String>, StoreError> {
+    async fn bulk_job(&self, id: &JobId, chunk: u64) -> Result<Option<BulkJob>, StoreError> {
         self.with_connection(|c| {
             c.query_row(
-                "SELECT bulk_job FROM bulk_jobs WHERE job_id = ?1 AND chunk = ?2",
+                "SELECT bulk_job, recorded_at FROM bulk_jobs WHERE job_id = ?1 AND chunk = ?2",
                 params![id.as_str(), chunk as i64],
-                |r| r.get(0),
+                |r| Ok(BulkJob { id: r.get(0)?, recorded_at: r.get::<_, i64>(1)?.max(0) as u64 }),
             )
             .optional()
         })
     }
 
-    async fn record_bulk_job(&self, id: &JobId, chunk: u64, bulk_job: &str) -> Result<(), StoreError> {
+    async fn record_bulk_job(
+        &self,
+        id: &JobId,
+        chunk: u64,
+        bulk_job: &str,
+        replacing: Option<&str>,
+    ) -> Result<bool, StoreError> {
         self.with_connection(|c| {
-            c.execute(
-                "INSERT OR REPLACE INTO bulk_jobs (job_id, chunk, bulk_job) VALUES (?1, ?2, ?3)",
-                params![id.as_str(), chunk as i64, bulk_job],
-            )?;
-            Ok(())
+            let changed = match replacing {
+                None => c.execute(
+                    "INSERT OR IGNORE INTO bulk_jobs (job_id, chunk, bulk_job, recorded_at) VALUES (?1, ?2, ?3, ?4)",
+                    params![id.as_str(), chunk as i64, bulk_job, now()],
+                )?,
+                Some(old) => c.execute(
+                    "UPDATE bulk_jobs SET bulk_job = ?3, recorded_at = ?4 WHERE job_id = ?1 AND chunk = ?2 \
+                     AND bulk_job = ?5",
+                    params![id.as_str(), chunk as i64, bulk_job, now(), old],
+                )?,
+            };
+            Ok(changed == 1)
         })
     }
 

@@ -3,7 +3,7 @@
 
 use std::future::Future;
 
-use super::model::{EmailChange, Job, JobId, JobState, ObjectRef, RowOutcome, RowRecord, RowStatus};
+use super::model::{BulkJob, EmailChange, Job, JobId, JobState, ObjectRef, RowOutcome, RowRecord, RowStatus};
 
 #[derive(Debug, thiserror::Error)]
 #[error("job store: {0}")]
@@ -191,13 +191,16 @@ pub trait JobStore: Send + Sync {
     fn row(&self, id: &JobId, row: u64) -> impl Future<Output = Result<Option<RowRecord>, StoreError>> + Send;
     /// The Salesforce Bulk API job a chunk's rows went into, so that a later delivery follows it instead of
     /// submitting the rows again; `chunk` is the message's [`bulk_key`](super::ChunkMessage::bulk_key).
-    fn bulk_job(&self, id: &JobId, chunk: u64) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+    fn bulk_job(&self, id: &JobId, chunk: u64) -> impl Future<Output = Result<Option<BulkJob>, StoreError>> + Send;
+    /// Records the chunk's bulk job, stamped now: only where the chunk has none yet, or (with `replacing`) where it
+    /// still has that one. Answers whether it was recorded; `false` means another delivery's job is the chunk's.
     fn record_bulk_job(
         &self,
         id: &JobId,
         chunk: u64,
         bulk_job: &str,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+        replacing: Option<&str>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
     /// What a worker read once for a job and shares with the job's other workers (the org's reference records, say),
     /// under a name; never a secret.
     fn shared(&self, id: &JobId, name: &str) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;

@@ -87,17 +87,19 @@ impl<S: JobStore + 'static, O: ObjectStore + 'static> Shared<S, O> {
                 &keep_going,
             )
             .await;
+            let backoff = pool.backoff.saturating_mul(1 << (delivery - 1).min(16)).min(MAX_BACKOFF);
             let again = match result {
                 Ok(report) if report.needs_redelivery() && keep_going() => {
                     if let Some(reason) = &report.retry_reason {
                         tracing::info!(chunk = message.chunk.index, delivery, deferred = report.deferred, %reason, "chunk retried later");
                     }
-                    true
+                    // A bulk job Salesforce has worked on for long is looked at again only when due.
+                    Some(report.look_again_in.map_or(backoff, |due| due.max(backoff)))
                 }
-                Ok(_) => false,
+                Ok(_) => None,
                 Err(err) if delivery < MAX_DELIVERIES => {
                     tracing::warn!(chunk = message.chunk.index, delivery, error = %err, "chunk failed; retried later");
-                    true
+                    Some(backoff)
                 }
                 Err(err) => {
                     self.in_flight.fetch_sub(1, Ordering::SeqCst);
@@ -107,8 +109,7 @@ impl<S: JobStore + 'static, O: ObjectStore + 'static> Shared<S, O> {
                     ));
                 }
             };
-            if again {
-                let wait = pool.backoff.saturating_mul(1 << (delivery - 1).min(16)).min(MAX_BACKOFF);
+            if let Some(wait) = again {
                 tokio::time::sleep(wait).await;
                 pool.queue.redeliver(message);
             }

@@ -21,12 +21,13 @@ use crate::domain::{
 };
 use crate::format::Dialect;
 use crate::job::{
-    ChunkMessage, EmailChange, JobId, JobKind, JobMemo, JobState, JobStore, Lease, Reading, Release, RowOutcome,
-    RowRecord, RowStart, RowStatus, SalesforceAllocation, StoreError, now_epoch, take_or_claim,
+    BulkJob, ChunkMessage, EmailChange, JobId, JobKind, JobMemo, JobState, JobStore, Lease, Reading, Release,
+    RowOutcome, RowRecord, RowStart, RowStatus, SalesforceAllocation, StoreError, now_epoch, take_or_claim,
 };
 use crate::salesforce::{
-    AliasChange, BulkopProvisioner, EmailConfirmation, Followed, OrgReference, SHARED_REFERENCE, SalesforceClient,
-    SalesforceDefaults, SalesforceError, SalesforceOutcome, SalesforceProvisioner, SalesforceSync,
+    AliasChange, BulkOp, BulkopProvisioner, EmailConfirmation, FOLLOW_FOR, Followed, JobProgress, OrgReference,
+    SHARED_REFERENCE, SalesforceClient, SalesforceDefaults, SalesforceError, SalesforceOutcome, SalesforceProvisioner,
+    SalesforceSync,
 };
 use crate::sfid::{CALL_CENTER_PREFIX, SalesforceId};
 use crate::undo::UndoImage;
@@ -221,6 +222,9 @@ pub struct ChunkReport {
     pub retry_reason: Option<String>,
     /// The Salesforce bulk job the chunk's rows wait on, still being worked when the time ran out.
     pub waiting_on: Option<String>,
+    /// When the chunk's next delivery is due, where Salesforce's bulk job is worth a look only then (it has been at
+    /// work a long while); the job is marked paused meanwhile.
+    pub look_again_in: Option<Duration>,
     /// The job's state after the chunk's last finished row.
     pub job_state: Option<JobState>,
 }
@@ -470,10 +474,15 @@ async fn work_chunk<S: JobStore>(
             connect.preload(work.iter().any(|(row, _)| row.connect.is_some())).await;
             connect.preload_quick_connects(store, needs_quick_connects).await;
         });
-    let Sides { rows: salesforce, waiting, watched } = sides?;
+    let Sides { rows: salesforce, waiting, watched, look_again_in } = sides?;
     if let Some(reason) = waiting {
+        // A bulk job Salesforce takes long over is the job's visible state, not a loop of looks no one sees.
+        if look_again_in.is_some() {
+            store.pause_job(&message.job_id, &reason).await?;
+        }
         report.retry_reason = Some(reason.clone());
         report.waiting_on = Some(reason);
+        report.look_again_in = look_again_in;
     }
     // The org's API allocation is spent, or ccbulk cannot sign in: no row is at fault, and none is worked or
     // charged an attempt; the job says it is paused and why until a chunk gets through again.
@@ -488,7 +497,8 @@ async fn work_chunk<S: JobStore>(
         report.paused = Some(reason);
         return Ok(report);
     }
-    if salesforce.iter().any(|side| matches!(side, Some(Ok(Some(_))))) {
+    // Salesforce answered for a row (none of the answers is a pause): whatever the job waited on is over.
+    if salesforce.iter().any(|side| matches!(side, Some(Ok(Some(_)) | Err(_)))) {
         store.resume_job(&message.job_id).await?;
     }
     // Rows are worked several at once, as many as the Connect pacer finds it takes to spend the rate (each row waits
@@ -680,6 +690,8 @@ struct Sides {
     waiting: Option<String>,
     /// The bulk job Salesforce was seen working during this delivery.
     watched: Option<String>,
+    /// When the bulk job the rows wait on is next worth a look, where that is later than a delivery should wait.
+    look_again_in: Option<Duration>,
 }
 
 /// The Salesforce side of every row of the chunk, in batched calls.
@@ -696,6 +708,7 @@ async fn salesforce_side<S: JobStore>(
         work.iter().zip(&sides).filter_map(|((row, _), side)| side.as_deref().map(|s| (row.action, s))).collect();
     let mut waiting = None;
     let mut watched = None;
+    let mut look_again_in = None;
     let mut results: std::vec::IntoIter<Option<Result<Option<SalesforceOutcome>, SideError>>> =
         match (&targets.salesforce, wanted.is_empty()) {
             (_, true) => Vec::new(),
@@ -719,6 +732,7 @@ async fn salesforce_side<S: JobStore>(
                 let mut direct = direct_side(store, target, message, &removes, true).await?.into_iter();
                 waiting = bulk.waiting;
                 watched = bulk.watched;
+                look_again_in = bulk.look_again_in;
                 let mut bulk = bulk.rows.into_iter();
                 wanted
                     .iter()
@@ -731,7 +745,7 @@ async fn salesforce_side<S: JobStore>(
         .into_iter();
     let rows =
         sides.iter().map(|side| if side.is_some() { results.next().unwrap_or(Some(Ok(None))) } else { Some(Ok(None)) });
-    Ok(Sides { rows: rows.collect(), waiting, watched })
+    Ok(Sides { rows: rows.collect(), waiting, watched, look_again_in })
 }
 
 /// Each row's Salesforce side: the row's own, or else the one the deployment implies for a Connect-template row
@@ -842,7 +856,7 @@ async fn bulkop_side<S: JobStore>(
     keep_going: &(dyn Fn() -> bool + Sync),
 ) -> Result<Sides, StoreError> {
     if wanted.is_empty() {
-        return Ok(Sides { rows: Vec::new(), waiting: None, watched: None });
+        return Ok(Sides { rows: Vec::new(), waiting: None, watched: None, look_again_in: None });
     }
     let provisioner = BulkopProvisioner { client: &target.client, telephony: message.setup.telephony_model };
     // Salesforce makes the Connect user in the instance the routing profile's ARN names: ccbulk can adopt it only
@@ -853,7 +867,12 @@ async fn bulkop_side<S: JobStore>(
     };
     let every_row = |err: SalesforceError| {
         let shared = SideError::from(err);
-        Sides { rows: wanted.iter().map(|_| Some(Err(shared.clone()))).collect(), waiting: None, watched: None }
+        Sides {
+            rows: wanted.iter().map(|_| Some(Err(shared.clone()))).collect(),
+            waiting: None,
+            watched: None,
+            look_again_in: None,
+        }
     };
     let known: Vec<Option<&str>> = arns.iter().map(|arn| arn.as_ref().ok().and_then(Option::as_deref)).collect();
     let prepared = match provisioner.operations(wanted, &known).await {
@@ -877,28 +896,33 @@ async fn bulkop_side<S: JobStore>(
     let mut followed = Vec::new().into_iter();
     let mut waiting = None;
     let mut watched = None;
+    let mut look_again_in = None;
     if !ready.is_empty() {
         // A failure of the job as a whole is each submitted row's; a row refused before keeps its own reason.
         let each = |err: SalesforceError| ready.iter().map(|_| Err(err.clone())).collect::<Vec<_>>().into_iter();
-        let job = match store.bulk_job(&message.job_id, message.bulk_key()).await? {
-            Some(job) => Ok(job),
-            None => {
-                let ops: Vec<_> = ready.iter().map(|p| p.op.clone()).collect();
-                let submitted = target.client.submit_bulkops(&ops).await;
-                if let Ok(job) = &submitted {
-                    store.record_bulk_job(&message.job_id, message.bulk_key(), job).await?;
-                }
-                submitted
-            }
-        };
-        match job {
-            Ok(job) => match provisioner.follow(&job, &ready, keep_going).await {
-                Ok(Followed { outcomes, waited }) => {
+        let ops: Vec<_> = ready.iter().map(|p| p.op.clone()).collect();
+        match chunk_bulk_job(store, &target.client, message, &ops).await? {
+            Ok(job) => match provisioner.follow(&job.id, job.submitted(), &ready, keep_going).await {
+                Ok(Followed { outcomes, waited, look_again_in: next_look }) => {
                     // Watching Salesforce work is this delivery's progress, whether or not the job ended in its time.
-                    watched = waited.then(|| format!("Salesforce worked the bulk job {job}"));
+                    watched = waited.then(|| format!("Salesforce worked the bulk job {}", job.id));
                     match outcomes {
                         Some(outcomes) => followed = outcomes.into_iter(),
-                        None => waiting = Some(format!("Salesforce is still working the bulk job {job}")),
+                        None => {
+                            waiting = Some(match next_look {
+                                Some(due) => format!(
+                                    "Salesforce is still working the bulk job {} (submitted {} minutes ago): ccbulk \
+                                     looks again in {} minutes, and fails the rows it has not finished {} hours \
+                                     after the submit",
+                                    job.id,
+                                    job.age().as_secs() / 60,
+                                    due.as_secs().div_ceil(60),
+                                    FOLLOW_FOR.as_secs() / 3600
+                                ),
+                                None => format!("Salesforce is still working the bulk job {}", job.id),
+                            });
+                            look_again_in = next_look;
+                        }
                     }
                 }
                 Err(err) => followed = each(err),
@@ -920,7 +944,50 @@ async fn bulkop_side<S: JobStore>(
             Err(err) => Some(Err(SideError::from(err))),
         })
         .collect();
-    Ok(Sides { rows, waiting, watched })
+    Ok(Sides { rows, waiting, watched, look_again_in })
+}
+
+/// The chunk's bulk job: the one a delivery recorded for it, or a new one. A job is recorded as soon as Salesforce
+/// opens it, before any row is uploaded, so that a delivery lost at any point leaves no job ccbulk does not know
+/// of holding the rows. A recorded job still Open was left by a delivery lost before it closed the job (this one
+/// holds the rows' leases): what it uploaded is unknown, so it is aborted, and Salesforce then processes none of it
+/// (Bulk API 2.0 Developer Guide, "Close or Abort a Job"); the rows go into a new job that replaces it.
+async fn chunk_bulk_job<S: JobStore>(
+    store: &S,
+    client: &SalesforceClient,
+    message: &ChunkMessage,
+    ops: &[BulkOp],
+) -> Result<Result<BulkJob, SalesforceError>, StoreError> {
+    let (job_id, key) = (&message.job_id, message.bulk_key());
+    let mut replacing = None;
+    if let Some(recorded) = store.bulk_job(job_id, key).await? {
+        match client.ingest_job_progress(&recorded.id).await {
+            Ok(JobProgress::Running(state)) if state == "Open" => {
+                if let Err(err) = client.abort_ingest_job(&recorded.id).await {
+                    return Ok(Err(err));
+                }
+                replacing = Some(recorded.id);
+            }
+            Ok(_) => return Ok(Ok(recorded)),
+            Err(err) => return Ok(Err(err)),
+        }
+    }
+    let opened = match client.open_bulkop_job().await {
+        Ok(opened) => opened,
+        Err(err) => return Ok(Err(err)),
+    };
+    if !store.record_bulk_job(job_id, key, &opened, replacing.as_deref()).await? {
+        // Another delivery recorded its job first: that one is the chunk's, and this one is never loaded.
+        if let Err(err) = client.abort_ingest_job(&opened).await {
+            tracing::warn!(bulk_job = %opened, error = %err, "could not abort an unused bulk job; it holds no rows");
+        }
+        let theirs = store.bulk_job(job_id, key).await?;
+        return Ok(theirs.ok_or_else(|| SalesforceError::refused("the chunk's bulk job was replaced meanwhile")));
+    }
+    if let Err(err) = client.load_bulkops(&opened, ops).await {
+        return Ok(Err(err));
+    }
+    Ok(Ok(BulkJob { id: opened, recorded_at: now_epoch() }))
 }
 
 /// How many rows the job has, for a process about to read the instance's directory for it: the job's count (still

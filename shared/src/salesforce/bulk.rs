@@ -96,21 +96,47 @@ fn answer_error(what: &str) -> SalesforceError {
     SalesforceError { code: "BULK_ANSWER".into(), message: format!("Bulk API: {what}"), retryable: false }
 }
 
+fn within_one_job(rows: &[BulkOp]) -> Result<(), SalesforceError> {
+    if rows.len() > BULKOP_MAX_ROWS {
+        return Err(answer_error(&format!("{} rows in one job; at most {BULKOP_MAX_ROWS}", rows.len())));
+    }
+    Ok(())
+}
+
 impl SalesforceClient {
     /// Creates an ingest job of `rows` (at most [`BULKOP_MAX_ROWS`]), uploads them and closes the upload; returns
     /// the job's id. Salesforce works the job from there.
-    pub async fn submit_bulkops(&self, rows: &[BulkOp]) -> Result<String, SalesforceError> {
-        if rows.len() > BULKOP_MAX_ROWS {
-            return Err(answer_error(&format!("{} rows in one job; at most {BULKOP_MAX_ROWS}", rows.len())));
-        }
+    /// Opens a Bulk API 2.0 ingest job for ContactCenterBulkOp records, with no data yet: its id can be recorded
+    /// before any row goes to Salesforce, so that no crash leaves a job ccbulk does not know of holding rows.
+    pub async fn open_bulkop_job(&self) -> Result<String, SalesforceError> {
         let request =
             json!({"object": "ContactCenterBulkOp", "operation": "insert", "contentType": "CSV", "lineEnding": "LF"});
         let job = self.call(Method::POST, "/jobs/ingest", &[], Some(&request)).await?;
-        let id = job["id"].as_str().ok_or_else(|| answer_error("the job has no id"))?.to_owned();
+        Ok(job["id"].as_str().ok_or_else(|| answer_error("the job has no id"))?.to_owned())
+    }
+
+    /// Uploads the rows to an open job and closes it (UploadComplete), which queues it for processing.
+    pub async fn load_bulkops(&self, id: &str, rows: &[BulkOp]) -> Result<(), SalesforceError> {
+        within_one_job(rows)?;
         let csv = bulkop_csv(rows);
         self.send(Method::PUT, &format!("/jobs/ingest/{id}/batches"), &[], Some(Payload::Csv(&csv))).await?;
         self.call(Method::PATCH, &format!("/jobs/ingest/{id}"), &[], Some(&json!({"state": "UploadComplete"}))).await?;
+        Ok(())
+    }
+
+    /// Opens a job, uploads the rows and closes it, in one go (for callers with nowhere to record the job first).
+    pub async fn submit_bulkops(&self, rows: &[BulkOp]) -> Result<String, SalesforceError> {
+        within_one_job(rows)?;
+        let id = self.open_bulkop_job().await?;
+        self.load_bulkops(&id, rows).await?;
         Ok(id)
+    }
+
+    /// Aborts a job that has not finished: Salesforce then processes none of it, and deletes data uploaded to it
+    /// (Bulk API 2.0 Developer Guide, "Close or Abort a Job").
+    pub async fn abort_ingest_job(&self, id: &str) -> Result<(), SalesforceError> {
+        self.call(Method::PATCH, &format!("/jobs/ingest/{id}"), &[], Some(&json!({"state": "Aborted"}))).await?;
+        Ok(())
     }
 
     pub async fn ingest_job_progress(&self, id: &str) -> Result<JobProgress, SalesforceError> {

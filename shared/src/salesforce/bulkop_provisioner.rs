@@ -4,7 +4,7 @@
 //! follows the job and every operation to the Status Salesforce gives it.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
 
@@ -16,13 +16,32 @@ use crate::domain::{Action, ContactCenterRef, SalesforceUser, SalesforceUserRef,
 /// The first wait between two looks at a job, doubled up to [`LONGEST_WAIT`].
 const FIRST_WAIT: Duration = Duration::from_millis(200);
 const LONGEST_WAIT: Duration = Duration::from_secs(5);
+/// Between two looks at a job, at least this share of its age: a job Salesforce leaves at work for hours is looked
+/// at about `AGE_SHARE` times each time its age doubles, not every few seconds (a look is an API request, and the
+/// org's allocation is shared with every other integration).
+const AGE_SHARE: u32 = 20;
+/// The longest a chunk waits before its next look: SQS's longest message delay (SendMessage `DelaySeconds`, at most
+/// 900; Amazon SQS API Reference), the delay the chunk is sent on with.
+pub const LONGEST_LOOK_AGAIN: Duration = Duration::from_secs(900);
+/// How long after submitting a bulk job ccbulk follows it. Salesforce deletes jobs left Open or UploadComplete for
+/// seven days (Bulk API 2.0 Developer Guide, "Close or Abort a Job"); a contact-center user who is not set up after a
+/// day is a problem for an admin to look at, not a wait to hide.
+pub const FOLLOW_FOR: Duration = Duration::from_secs(24 * 3600);
 
-/// What following a bulk job came to: each row's outcome, or `None` when the time ran out first; and whether
-/// Salesforce was still at work when the job was looked at (the delivery watched it make progress).
+/// What following a bulk job came to: each row's outcome, or `None` when this delivery stopped following first;
+/// whether Salesforce was still at work when the job was looked at (the delivery watched it make progress); and
+/// when the next look is due, where that is later than a delivery should wait.
 #[derive(Debug)]
 pub struct Followed {
     pub outcomes: Option<Vec<Result<SalesforceOutcome, SalesforceError>>>,
     pub waited: bool,
+    pub look_again_in: Option<Duration>,
+}
+
+impl Followed {
+    fn stopped(waited: bool, look_again_in: Option<Duration>) -> Self {
+        Self { outcomes: None, waited, look_again_in }
+    }
 }
 
 /// A row's bulk operation, with the user it names as Salesforce holds it.
@@ -129,14 +148,19 @@ impl BulkopProvisioner<'_> {
         Ok(found)
     }
 
-    /// Follows `job` until every prepared row's operation has ended, one result per row; `None` when
-    /// `keep_going` says to stop first (the job goes on in Salesforce, and a later delivery follows it again).
+    /// Follows `job`, submitted at `submitted`, until every prepared row's operation has ended, one result per
+    /// row. It stops first (`outcomes: None`) when `keep_going` says so (the job goes on in Salesforce, and a later
+    /// delivery follows it again), or when the next look is due later than [`LONGEST_WAIT`] (`look_again_in`).
+    /// [`FOLLOW_FOR`] after the submit it gives up: a job still at work is aborted, and each row not finished
+    /// fails, saying so.
     pub async fn follow(
         &self,
         job: &str,
+        submitted: SystemTime,
         prepared: &[&Prepared],
         keep_going: &(dyn Fn() -> bool + Sync),
     ) -> Result<Followed, SalesforceError> {
+        let age = || SystemTime::now().duration_since(submitted).unwrap_or_default();
         let mut wait = FIRST_WAIT;
         let mut waited = false;
         let ended = loop {
@@ -145,10 +169,26 @@ impl BulkopProvisioner<'_> {
                 progress => break progress,
             }
             waited = true;
-            if !keep_going() {
-                return Ok(Followed { outcomes: None, waited });
+            if age() >= FOLLOW_FOR {
+                // Aborted, the rows it has not reached are never worked: a later retry submits them afresh.
+                if let Err(err) = self.client.abort_ingest_job(job).await {
+                    tracing::warn!(job, error = %err, "could not abort a bulk job given up on");
+                }
+                let gave_up = gave_up(job, "the bulk job itself was still being worked; ccbulk aborted it");
+                return Ok(Followed {
+                    outcomes: Some(prepared.iter().map(|_| Err(gave_up.clone())).collect()),
+                    waited,
+                    look_again_in: None,
+                });
             }
-            tokio::time::sleep(wait).await;
+            if !keep_going() {
+                return Ok(Followed::stopped(waited, None));
+            }
+            let due = wait.max(age() / AGE_SHARE);
+            if due > LONGEST_WAIT {
+                return Ok(Followed::stopped(waited, Some(due.min(LONGEST_LOOK_AGAIN))));
+            }
+            tokio::time::sleep(due).await;
             wait = (wait * 2).min(LONGEST_WAIT);
         };
         let loaded = self.client.ingest_job_results(job).await?;
@@ -164,6 +204,7 @@ impl BulkopProvisioner<'_> {
         // job would otherwise cost 25 queries a look to its last record.
         let mut statuses: HashMap<String, BulkOpStatus> = HashMap::new();
         let mut last_look: Option<Instant> = None;
+        let mut given_up = false;
         let statuses = loop {
             let open: Vec<String> = records.iter().filter(|r| !statuses.contains_key(*r)).cloned().collect();
             if open.is_empty() {
@@ -176,18 +217,49 @@ impl BulkopProvisioner<'_> {
                 break statuses;
             }
             waited = true;
+            if age() >= FOLLOW_FOR {
+                given_up = true;
+                break statuses;
+            }
             if !keep_going() {
-                return Ok(Followed { outcomes: None, waited });
+                return Ok(Followed::stopped(waited, None));
             }
             let progress = last_look.map(|at| (statuses.len() - finished_before, at.elapsed()));
             wait = next_wait(wait, progress, records.len() - statuses.len());
+            let due = wait.max(age() / AGE_SHARE);
+            if due > LONGEST_WAIT {
+                return Ok(Followed::stopped(waited, Some(due.min(LONGEST_LOOK_AGAIN))));
+            }
             last_look = Some(Instant::now());
-            tokio::time::sleep(wait).await;
+            tokio::time::sleep(due).await;
         };
         let org_id = self.client.org_id().await?;
-        let outcomes =
-            prepared.iter().map(|p| outcome(job, &org_id, &ended, p, loaded.get(&p.op.user_id), &statuses)).collect();
-        Ok(Followed { outcomes: Some(outcomes), waited })
+        let outcomes = prepared
+            .iter()
+            .map(|p| {
+                let loaded = loaded.get(&p.op.user_id);
+                match loaded {
+                    Some(Loaded::Record(record)) if given_up && !statuses.contains_key(record) => {
+                        Err(gave_up(job, &format!("its ContactCenterBulkOp record {record} was not finished")))
+                    }
+                    _ => outcome(job, &org_id, &ended, p, loaded, &statuses),
+                }
+            })
+            .collect();
+        Ok(Followed { outcomes: Some(outcomes), waited, look_again_in: None })
+    }
+}
+
+/// Why a row whose bulk job ccbulk stopped following failed.
+fn gave_up(job: &str, what: &str) -> SalesforceError {
+    SalesforceError {
+        code: "BULKOP_GAVE_UP".into(),
+        message: format!(
+            "Salesforce had not finished the row {} hours after ccbulk submitted it in bulk job {job} ({what}); see \
+             the job in Setup (Bulk Data Load Jobs) and retry the row once Salesforce works again",
+            FOLLOW_FOR.as_secs() / 3600
+        ),
+        retryable: false,
     }
 }
 

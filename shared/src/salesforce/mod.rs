@@ -12,7 +12,7 @@ mod undo;
 
 pub use self::allocation::{ALLOCATION_SPENT, Usage};
 pub use self::bulk::{BULKOP_MAX_ROWS, BulkOp, BulkOpStatus, JobProgress, Loaded, bulkop_csv};
-pub use self::bulkop_provisioner::{BulkopProvisioner, Followed, Prepared};
+pub use self::bulkop_provisioner::{BulkopProvisioner, FOLLOW_FOR, Followed, LONGEST_LOOK_AGAIN, Prepared};
 pub use self::client::{CollectionResult, Credentials, Payload, SalesforceClient, SalesforceError, jwt_audience};
 pub use self::export::{ExportedSalesforce, salesforce_users_of};
 pub use self::planner::{VOICE_LICENSE, free_voice_seats, named as user_named};

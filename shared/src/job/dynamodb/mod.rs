@@ -20,7 +20,7 @@ use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemOutput
 use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, KeysAndAttributes, Put, TransactWriteItem, Update};
 
 use super::model::{
-    Counts, EmailChange, Job, JobId, JobState, ObjectRef, Pause, RowOutcome, RowRecord, RowStatus, now_epoch,
+    BulkJob, Counts, EmailChange, Job, JobId, JobState, ObjectRef, Pause, RowOutcome, RowRecord, RowStatus, now_epoch,
     stored_message,
 };
 use super::store::{Created, JobStore, Lease, Page, Release, RowStart, StoreError};
@@ -1117,15 +1117,32 @@ impl JobStore for DynamoJobStore {
         Ok(Page { items, next })
     }
 
-    async fn bulk_job(&self, id: &JobId, chunk: u64) -> Result<Option<String>, StoreError> {
-        self.text_of(id, bulk_job_sk(chunk), "bulk_job").await
+    async fn bulk_job(&self, id: &JobId, chunk: u64) -> Result<Option<BulkJob>, StoreError> {
+        let item = self.job_entry(id, bulk_job_sk(chunk)).await?;
+        Ok(item
+            .and_then(|item| Some(BulkJob { id: text(&item, "bulk_job")?, recorded_at: number(&item, "recorded_at") })))
     }
 
-    async fn record_bulk_job(&self, id: &JobId, chunk: u64, bulk_job: &str) -> Result<(), StoreError> {
+    async fn record_bulk_job(
+        &self,
+        id: &JobId,
+        chunk: u64,
+        bulk_job: &str,
+        replacing: Option<&str>,
+    ) -> Result<bool, StoreError> {
         let mut item = self.key(job_pk(id), bulk_job_sk(chunk));
         item.insert("bulk_job".into(), s(bulk_job));
-        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(failed)?;
-        Ok(())
+        item.insert("recorded_at".into(), n(now_epoch()));
+        let put = self.client.put_item().table_name(&self.table).set_item(Some(item));
+        let put = match replacing {
+            None => put.condition_expression("attribute_not_exists(pk)"),
+            Some(old) => put.condition_expression("bulk_job = :old").expression_attribute_values(":old", s(old)),
+        };
+        match put.send().await {
+            Ok(_) => Ok(true),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
+            Err(err) => Err(failed(err)),
+        }
     }
 
     async fn shared(&self, id: &JobId, name: &str) -> Result<Option<String>, StoreError> {
