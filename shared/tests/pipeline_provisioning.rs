@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use ccbulk_sandbox::connect::{ConnectSandbox, FaultRates, Knobs, Op, QuotaSpec};
 use ccbulk_sandbox::examples;
-use ccbulk_sandbox::salesforce::seed::{SalesforceSeed, UserSeed};
+use ccbulk_sandbox::salesforce::seed::{PermissionSetSeed, SalesforceSeed, UserSeed};
 use ccbulk_sandbox::salesforce::{BulkKnobs, SalesforceFaults, SalesforceKnobs, SalesforceSandbox};
 use ccbulk_shared::connect::{Pacer, RateBudget, Retries};
 use ccbulk_shared::domain::{IdentityManagement, TelephonyModel};
@@ -799,6 +799,50 @@ async fn bulkop_mode_names_a_routing_profile_given_by_name_by_its_arn() {
     let amara =
         connect.instance(examples::SAML_INSTANCE_ID).unwrap().users.iter().find(|u| u.username.starts_with("aokafor@"));
     assert_eq!(amara.map(|u| u.routing_profile.as_str()), Some("Sales Inbound"), "Salesforce took the ARN");
+}
+
+/// An org with more reference records than one item of the job table holds (DynamoDB: 400 KB; about 1,800
+/// permission sets and profiles). The worker that read them shares what fits, the kinds that do not are read by each
+/// worker itself, and no chunk fails for it. Before, the share was refused as too large and every chunk failed with
+/// it, for ever.
+#[tokio::test]
+async fn reference_records_too_large_for_one_item_are_shared_as_far_as_they_fit() {
+    let mut org = examples::salesforce_seed();
+    let pad = "x".repeat(60);
+    org.permission_sets.extend((0..3_000).map(|i| PermissionSetSeed {
+        name: format!("Team_Set_{i:04}_{pad}"),
+        label: format!("Team set {i:04} {pad}"),
+        voice: false,
+    }));
+    let world = world_with(org).await;
+    let moto = moto();
+    let client = aws_sdk_dynamodb::Client::new(&aws_config_for(&moto.endpoint));
+    let table = unique("reference");
+    create_jobs_table(&client, &table).await;
+    let store = DynamoJobStore::new(client, table);
+    let queue = MemoryQueue::default();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/ccbulk-agents.csv");
+    let options = Options { chunk_rows: 6, ..Options::default() };
+    let job = ingest(&store, &queue, path.as_path(), LocalFiles::object(&path).unwrap(), &options).await.unwrap().job;
+    let (first, second) = (queue.receive().unwrap(), queue.receive().unwrap());
+
+    let policy = RetryPolicy::default();
+    let one = provision_chunk(&store, &LocalFiles, &world.targets, &first, policy, &never_stop).await.unwrap();
+    assert_eq!((one.succeeded, one.deferred), (first.chunk.rows, 0), "{one:?}");
+    let shared = store.shared(&job.id, "salesforce.reference").await.unwrap().expect("shared");
+    assert!(shared.len() < 400_000 && shared.contains("\"profiles\""), "{} bytes", shared.len());
+    // Another worker (another container: its own memory) takes up what was shared.
+    let other = Targets {
+        connect: Some(common::connect_target(&world.connect, Pacer::new(FAST))),
+        salesforce: Some(common::salesforce_target(&world.salesforce, SalesforceSync::Direct)),
+        salesforce_out: None,
+    };
+    let two = provision_chunk(&store, &LocalFiles, &other, &second, policy, &never_stop).await.unwrap();
+    assert_eq!((two.succeeded, two.deferred), (second.chunk.rows, 0), "{two:?}");
+    let queries = world.salesforce.snapshot().counters.queries;
+    for (object, times) in [("Profile", 1), ("CallCenter", 1), ("PermissionSet", 2)] {
+        assert_eq!(queries.get(object).copied(), Some(times), "{object}: {queries:?}");
+    }
 }
 
 /// A chunk whose work fails half-way (the job table refuses a row's outcome for a reason that does not pass) gives

@@ -363,9 +363,8 @@ struct SharedQuickConnects {
     by_user: HashMap<String, Vec<String>>,
 }
 
-/// The largest index text shared through the job store: a DynamoDB item holds 400 KB (Developer Guide, "Service,
-/// account, and table quotas in Amazon DynamoDB"), about 4,000 quick connects.
-const SHARED_QUICK_CONNECTS_MAX: usize = 300_000;
+/// The largest index text shared through the job store: about 4,000 quick connects.
+const SHARED_QUICK_CONNECTS_MAX: usize = crate::job::SHARED_VALUE_MAX;
 
 /// How a job finds the instance's existing users by username.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -24,7 +24,7 @@ pub use self::model::{
     RowStatus, STORED_MESSAGE_MAX, UNDO_PREFIX, now_epoch, stored_message,
 };
 #[cfg(any(feature = "connect", feature = "salesforce"))]
-pub use self::share::{Reading, take_or_claim};
+pub use self::share::{Reading, SHARED_VALUE_MAX, take_or_claim};
 #[cfg(feature = "sqlite")]
 pub use self::sqlite::SqliteJobStore;
 pub use self::store::{Created, JobStore, Lease, Page, Release, RowStart, StoreError, rows_with_status};

@@ -7,6 +7,11 @@ use std::time::{Duration, Instant};
 use super::model::JobId;
 use super::store::JobStore;
 
+/// The largest text a worker shares through the job store: a DynamoDB item holds 400 KB, its keys and attribute names
+/// included (DynamoDB Developer Guide, "Service, account, and table quotas in Amazon DynamoDB"); the rest is room
+/// for them. What does not fit is not shared, and each worker reads it for itself.
+pub const SHARED_VALUE_MAX: usize = 300_000;
+
 /// What a worker new to the job does about a shared reading.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Reading {

@@ -798,8 +798,11 @@ async fn direct_side<S: JobStore>(
     // Boxed, as the Connect calls below are: a chunk's future nests every step, and on a 2 MiB thread stack (the
     // Lambda runtime's workers, a test's thread) the steps' frames must not all sit inline.
     let applied = Box::pin(provisioner.apply(wanted)).await;
-    if let Some(fresh) = reference.fresh().await {
-        store.share(&message.job_id, SHARED_REFERENCE, &fresh).await?;
+    // Sharing saves the others some reads; a share refused costs them only those reads, not the chunk.
+    if let Some(fresh) = reference.fresh().await
+        && let Err(err) = store.share(&message.job_id, SHARED_REFERENCE, &fresh).await
+    {
+        tracing::warn!(error = %err, "could not share the org's reference records with the job");
     }
     match applied {
         Ok(results) => {

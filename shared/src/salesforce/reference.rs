@@ -14,6 +14,7 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 
 use super::client::{SalesforceClient, SalesforceError};
+use crate::job::SHARED_VALUE_MAX;
 
 #[derive(Debug)]
 pub struct OrgReference {
@@ -89,12 +90,22 @@ impl OrgReference {
             return None;
         }
         let [profiles, contact_centers, permission_sets] = self.kinds();
-        let shared = Shared {
-            profiles: profiles.records().await,
-            contact_centers: contact_centers.records().await,
-            permission_sets: permission_sets.records().await,
+        let mut shared = Shared {
+            profiles: compact(profiles.records().await),
+            contact_centers: compact(contact_centers.records().await),
+            permission_sets: compact(permission_sets.records().await),
         };
-        serde_json::to_string(&shared).ok()
+        // An org with thousands of permission sets or profiles: the largest kinds are left out until the rest fits
+        // one item of the job store, and each worker reads those for itself.
+        loop {
+            let text = serde_json::to_string(&shared).ok()?;
+            if text.len() <= SHARED_VALUE_MAX {
+                return Some(text);
+            }
+            let kinds = [&mut shared.profiles, &mut shared.contact_centers, &mut shared.permission_sets];
+            let largest = kinds.into_iter().filter(|kind| kind.is_some()).max_by_key(|kind| size_of_kind(kind))?;
+            *largest = None;
+        }
     }
 
     /// The records of `which`, as read before for this job, or read now (see [`Cached::get`]).
@@ -114,6 +125,22 @@ impl OrgReference {
 }
 
 pub type Records = Arc<Vec<Value>>;
+
+/// The records as they are shared: without the `attributes` (type and URL) every SOQL record carries, which no worker
+/// reads and which take up about half the text.
+fn compact(records: Option<Vec<Value>>) -> Option<Vec<Value>> {
+    let mut records = records?;
+    for record in &mut records {
+        if let Some(fields) = record.as_object_mut() {
+            fields.remove("attributes");
+        }
+    }
+    Some(records)
+}
+
+fn size_of_kind(records: &Option<Vec<Value>>) -> usize {
+    records.as_ref().map_or(0, |records| serde_json::to_string(records).map_or(0, |text| text.len()))
+}
 
 #[derive(Debug)]
 struct Cached {
