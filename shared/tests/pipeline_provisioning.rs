@@ -801,6 +801,19 @@ async fn bulkop_mode_names_a_routing_profile_given_by_name_by_its_arn() {
     assert_eq!(amara.map(|u| u.routing_profile.as_str()), Some("Sales Inbound"), "Salesforce took the ARN");
 }
 
+/// The example agents file ingested into a new job table at `endpoint`, in chunks of 6 rows.
+async fn agents_in_dynamodb(endpoint: &str, table: &str) -> (DynamoJobStore, MemoryQueue, Job) {
+    let client = aws_sdk_dynamodb::Client::new(&aws_config_for(endpoint));
+    let table = unique(table);
+    create_jobs_table(&client, &table).await;
+    let store = DynamoJobStore::new(client, table);
+    let queue = MemoryQueue::default();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/ccbulk-agents.csv");
+    let options = Options { chunk_rows: 6, ..Options::default() };
+    let job = ingest(&store, &queue, path.as_path(), LocalFiles::object(&path).unwrap(), &options).await.unwrap().job;
+    (store, queue, job)
+}
+
 /// An org with more reference records than one item of the job table holds (DynamoDB: 400 KB; about 1,800
 /// permission sets and profiles). The worker that read them shares what fits, the kinds that do not are read by each
 /// worker itself, and no chunk fails for it. Before, the share was refused as too large and every chunk failed with
@@ -816,14 +829,7 @@ async fn reference_records_too_large_for_one_item_are_shared_as_far_as_they_fit(
     }));
     let world = world_with(org).await;
     let moto = moto();
-    let client = aws_sdk_dynamodb::Client::new(&aws_config_for(&moto.endpoint));
-    let table = unique("reference");
-    create_jobs_table(&client, &table).await;
-    let store = DynamoJobStore::new(client, table);
-    let queue = MemoryQueue::default();
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/ccbulk-agents.csv");
-    let options = Options { chunk_rows: 6, ..Options::default() };
-    let job = ingest(&store, &queue, path.as_path(), LocalFiles::object(&path).unwrap(), &options).await.unwrap().job;
+    let (store, queue, job) = agents_in_dynamodb(&moto.endpoint, "reference").await;
     let (first, second) = (queue.receive().unwrap(), queue.receive().unwrap());
 
     let policy = RetryPolicy::default();
@@ -853,14 +859,7 @@ async fn a_chunk_that_fails_half_way_gives_its_rows_leases_back() {
     let world = world().await;
     let moto = moto();
     let proxy = FaultyDynamo::start(&moto.endpoint).await;
-    let client = aws_sdk_dynamodb::Client::new(&aws_config_for(&proxy.endpoint));
-    let table = unique("leases");
-    create_jobs_table(&client, &table).await;
-    let store = DynamoJobStore::new(client, table);
-    let queue = MemoryQueue::default();
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/ccbulk-agents.csv");
-    let options = Options { chunk_rows: 6, ..Options::default() };
-    let job = ingest(&store, &queue, path.as_path(), LocalFiles::object(&path).unwrap(), &options).await.unwrap().job;
+    let (store, queue, job) = agents_in_dynamodb(&proxy.endpoint, "leases").await;
     let message = queue.receive().unwrap();
 
     // The first row outcome the chunk records is refused as malformed: the chunk fails with the rest in hand.

@@ -18,7 +18,7 @@ use ccbulk_shared::job::{ChunkMessage, DynamoJobStore, JobState, JobStore, Lease
 use ccbulk_shared::metrics::MetricSet;
 use ccbulk_shared::pipeline::{
     ChunkReport, ConnectTarget, DEFAULT_USERS_QUOTA, ImpliedSalesforce, ImpliedSetting, RetryPolicy, S3Objects,
-    SalesforceOut, SalesforceTarget, Targets, UndoMessage, provision_chunk, undo_rows,
+    SalesforceOut, SalesforceTarget, Targets, UndoMessage, provision_chunk, undo_rows, unreachable_pause,
 };
 use ccbulk_shared::salesforce::{AliasChange, SalesforceDefaults, SalesforceSync};
 use ccbulk_shared::validate::picklists::Picklist;
@@ -470,7 +470,7 @@ impl Provision {
 
     /// An undo waits for Salesforce as a chunk does: untouched, its job marked paused.
     async fn pause_undo(&self, message: &UndoMessage, reason: &str, delay: Duration) -> Delivery {
-        let reason = format!("{reason} (ccbulk cannot sign in to Salesforce: the undo waits, untouched, until it can)");
+        let reason = unreachable_pause(reason);
         match self.store.pause_job(&message.undo, &reason).await {
             Ok(()) => Delivery::Paused(reason),
             Err(err) => Delivery::Again { delay, reason: format!("undo job {}: {err}", message.undo) },

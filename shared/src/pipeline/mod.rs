@@ -35,7 +35,7 @@ pub use self::plan::{DEFAULT_USERS_QUOTA, PlanError, PlanSummary, RowPlanner, pl
 #[cfg(all(feature = "connect", feature = "salesforce"))]
 pub use self::provision::{
     ChunkError, ChunkReport, ConnectTarget, ImpliedSalesforce, ImpliedSetting, RetryPolicy, SalesforceOut,
-    SalesforceTarget, Targets, provision_chunk,
+    SalesforceTarget, Targets, provision_chunk, unreachable_pause,
 };
 pub use self::queue::{ChunkQueue, MemoryQueue, QueueError};
 pub use self::retry::{Retried, RetryError, retry_failed};

@@ -282,8 +282,8 @@ impl SideError {
     }
 }
 
-/// Why a job waits on a Salesforce it cannot sign in to, for the job's summary.
-fn unreachable_pause(reason: &str) -> String {
+/// Why a job (a provisioning job or an undo) waits on a Salesforce it cannot sign in to, for the job's summary.
+pub fn unreachable_pause(reason: &str) -> String {
     format!(
         "{reason} (ccbulk cannot sign in to Salesforce: the rows that need it wait, untouched, and go on once it can; \
          check the connected app's secret and its integration user)"
