@@ -17,7 +17,8 @@ use ccbulk_shared::connect::{Pacer, RateBudget, Retries};
 use ccbulk_shared::domain::{IdentityManagement, TelephonyModel};
 use ccbulk_shared::job::{DynamoJobStore, Job, JobState, JobStore, RowRecord, RowStatus, SqliteJobStore};
 use ccbulk_shared::pipeline::{
-    LocalFiles, MemoryQueue, RetryError, RetryPolicy, Targets, ingest, provision_chunk, retry_failed,
+    LocalFiles, MemoryQueue, RetryError, RetryPolicy, SweepRules, Targets, Verdict, fail_ingest, fail_unfinished,
+    ingest, nudge, provision_chunk, retry_failed, verdict,
 };
 use ccbulk_shared::salesforce::SalesforceSync;
 use ccbulk_shared::validate::Options;
@@ -876,4 +877,87 @@ async fn a_chunk_that_fails_half_way_gives_its_rows_leases_back() {
     assert_eq!(again.held, 0, "no row is held by the failed delivery: {again:?}");
     let counts = store.job(&job.id).await.unwrap().unwrap().counts;
     assert_eq!((counts.in_progress, counts.succeeded), (0, message.chunk.rows as u64), "{counts:?}");
+}
+
+/// A job whose chunk messages were lost (a chunk left in the dead-letter queue, a send that never happened) stays
+/// RUNNING with nothing to move it on. The sweeper finds it once it has not moved for longer than any message can
+/// stay out of sight, sends the chunks holding its unfinished rows again, and the job ends; a job its nudges do not
+/// move has its unfinished rows failed, saying why, and ends too.
+#[tokio::test]
+async fn a_job_whose_chunks_were_lost_is_nudged_and_one_nudges_do_not_move_ends_with_its_rows_failed() {
+    let world = world().await;
+    let store = SqliteJobStore::in_memory().unwrap();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/ccbulk-agents.csv");
+    let options = Options { chunk_rows: 6, ..Options::default() };
+    let (queue, job) = ingest_file(&store, &path, &options).await;
+    while queue.receive().is_some() {}
+    let rules = SweepRules::default();
+    let later = |hours: u64| ccbulk_shared::job::now_epoch() + hours * 3600;
+    let stalled = store.job(&job.id).await.unwrap().unwrap();
+    assert_eq!(verdict(&store, &stalled, &rules, later(1)).await.unwrap(), Verdict::Leave, "not stalled yet");
+    assert_eq!(verdict(&store, &stalled, &rules, later(3)).await.unwrap(), Verdict::Nudge { nudge: 1 });
+
+    let sent = nudge(&store, &queue, path.as_path(), &stalled, &options, 1).await.unwrap();
+    assert_eq!(sent, stalled.chunks, "every chunk holds unfinished rows");
+    let policy = RetryPolicy::default();
+    while let Some(message) = queue.receive() {
+        provision_chunk(&store, &LocalFiles, &world.targets, &message, policy, &never_stop).await.unwrap();
+    }
+    let ended = store.job(&job.id).await.unwrap().unwrap();
+    assert!(ended.state.has_ended(), "{ended:?}");
+    assert_eq!(verdict(&store, &ended, &rules, later(3)).await.unwrap(), Verdict::Tidy, "its upload is still there");
+
+    // Another job whose nudges go nowhere (the chunks fail every time): after three, its rows fail.
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("agents.csv");
+    std::fs::copy(&path, &copy).unwrap();
+    let (queue, job) = ingest_file(&store, &copy, &options).await;
+    while queue.receive().is_some() {}
+    for expected in 1..=3 {
+        let stuck = store.job(&job.id).await.unwrap().unwrap();
+        assert_eq!(verdict(&store, &stuck, &rules, later(3)).await.unwrap(), Verdict::Nudge { nudge: expected });
+        nudge(&store, &queue, copy.as_path(), &stuck, &options, expected).await.unwrap();
+        while queue.receive().is_some() {}
+    }
+    let stuck = store.job(&job.id).await.unwrap().unwrap();
+    let Verdict::FailRows { reason } = verdict(&store, &stuck, &rules, later(3)).await.unwrap() else {
+        panic!("the rows fail after three nudges")
+    };
+    let (failed, state) = fail_unfinished(&store, &stuck, &reason).await.unwrap();
+    assert_eq!((failed, state), (stuck.counts.pending, Some(JobState::CompletedWithErrors)));
+    let rows = store.rows(&job.id, Some(RowStatus::Failed), 100, None).await.unwrap().items;
+    assert!(rows.iter().all(|r| r.outcome.error_message.as_deref() == Some(reason.as_str())), "{rows:?}");
+    assert!(reason.contains("dead-letter queue"), "{reason}");
+}
+
+/// An ingest that stopped for good leaves its job INGESTING: the sweeper sends the rows it recorded to be worked and
+/// fails the job, saying the rest of the file was not read.
+#[tokio::test]
+async fn a_job_whose_ingest_stopped_for_good_fails_saying_so_and_its_recorded_rows_are_worked() {
+    let world = world().await;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("ccbulk.sqlite");
+    let store = SqliteJobStore::open(&state).unwrap();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/ccbulk-agents.csv");
+    let options = Options { chunk_rows: 6, ..Options::default() };
+    let (queue, job) = ingest_file(&store, &path, &options).await;
+    while queue.receive().is_some() {}
+    // As an ingest that died before its last step leaves the job: its rows recorded, the job still INGESTING.
+    let connection = rusqlite::Connection::open(&state).unwrap();
+    connection.execute("UPDATE jobs SET state = 'INGESTING'", []).unwrap();
+    let stuck = store.job(&job.id).await.unwrap().unwrap();
+    let later = ccbulk_shared::job::now_epoch() + 3 * 3600;
+    let Verdict::FailIngest { reason } = verdict(&store, &stuck, &SweepRules::default(), later).await.unwrap() else {
+        panic!("a stalled ingest fails")
+    };
+    let sent = fail_ingest(&store, &queue, path.as_path(), &stuck, &options, &reason).await.unwrap();
+    assert_eq!(sent, stuck.chunks.max(1), "the recorded rows are sent to be worked");
+    let policy = RetryPolicy::default();
+    while let Some(message) = queue.receive() {
+        provision_chunk(&store, &LocalFiles, &world.targets, &message, policy, &never_stop).await.unwrap();
+    }
+    let ended = store.job(&job.id).await.unwrap().unwrap();
+    assert_eq!((ended.state, ended.error.as_deref()), (JobState::Failed, Some(reason.as_str())));
+    assert!(reason.contains("the rest of the file is not read"), "{reason}");
+    assert_eq!(ended.counts.pending + ended.counts.in_progress, 0, "its rows were worked: {:?}", ended.counts);
 }

@@ -365,7 +365,8 @@ impl JobStore for SqliteJobStore {
     async fn pause_job(&self, id: &JobId, reason: &str) -> Result<(), StoreError> {
         self.with_connection(|c| {
             c.execute(
-                "UPDATE jobs SET paused_reason = ?2, paused_since = COALESCE(paused_since, ?3) WHERE id = ?1",
+                "UPDATE jobs SET paused_reason = ?2, paused_since = COALESCE(paused_since, ?3), updated_at = ?3 \
+                 WHERE id = ?1",
                 params![id.as_str(), stored_message(reason), now()],
             )
             .map(drop)

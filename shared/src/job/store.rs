@@ -93,7 +93,7 @@ pub trait JobStore: Send + Sync {
     /// Ends a job FAILED, saying why (its file turned out unusable).
     fn fail_job(&self, id: &JobId, reason: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Marks a job paused for `reason` (a limit that lifts by itself); a job already paused keeps the time it
-    /// paused at.
+    /// paused at. Each mark is the job's latest move: a paused job whose chunks look again is not stalled.
     fn pause_job(&self, id: &JobId, reason: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Records the copy of the job's file without passwords that replaces its upload ([`Job::scrubbed`]), unless
     /// the job has rows to work again (PENDING or IN_PROGRESS: a retry reopened some since the job ended, and its

@@ -1,5 +1,5 @@
 //! The pipeline written once over ports (DESIGN §2): ingest a file; provision a chunk; answer status queries; retry
-//! a job's failed rows.
+//! a job's failed rows; sweep jobs that stalled.
 
 #[cfg(all(feature = "connect", feature = "salesforce"))]
 mod drain;
@@ -20,6 +20,7 @@ mod scrub;
 #[cfg(feature = "sqs")]
 mod sqs;
 mod status;
+mod sweep;
 mod undo;
 #[cfg(all(feature = "connect", feature = "salesforce"))]
 mod undo_rows;
@@ -46,6 +47,7 @@ pub use self::scrub::{SCRUBBED_PREFIX, Scrub, ScrubError, scrub_upload};
 #[cfg(feature = "sqs")]
 pub use self::sqs::SqsQueue;
 pub use self::status::{StatusError, job_report};
+pub use self::sweep::{SweepError, SweepRules, Verdict, fail_ingest, fail_unfinished, nudge, verdict};
 pub use self::undo::{UNDO_COLUMNS, UndoCounts, UndoError, UndoMessage, start_undo, undo_report};
 #[cfg(all(feature = "connect", feature = "salesforce"))]
 pub use self::undo_rows::undo_rows;

@@ -850,7 +850,9 @@ impl JobStore for DynamoJobStore {
 
     async fn pause_job(&self, id: &JobId, reason: &str) -> Result<(), StoreError> {
         self.update_job(id)
-            .update_expression("SET paused_reason = :r, paused_since = if_not_exists(paused_since, :now)")
+            .update_expression(
+                "SET paused_reason = :r, paused_since = if_not_exists(paused_since, :now), updated_at = :now",
+            )
             .expression_attribute_values(":r", s(stored_message(reason)))
             .expression_attribute_values(":now", n(now_epoch()))
             .condition_expression("attribute_exists(pk)")
