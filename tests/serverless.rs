@@ -7,6 +7,7 @@ use ccbulk_e2e::{Delivery, LogCapture, OpenApi, Stack, StackOptions, repo_root};
 use ccbulk_sandbox::connect::{FaultRates, Knobs};
 use ccbulk_sandbox::salesforce::{BulkKnobs, SalesforceFaults, SalesforceKnobs};
 use serde_json::{Value, json};
+use std::collections::HashSet;
 use std::time::Duration;
 
 fn example(name: &str) -> Vec<u8> {
@@ -1305,4 +1306,88 @@ async fn a_retry_during_the_scrub_keeps_the_upload_its_chunks_read() {
     let left =
         stack.s3.list_object_versions().bucket(&stack.bucket).prefix("uploads/refused.csv").send().await.unwrap();
     assert!(left.versions().is_empty(), "the upload's version is deleted: {left:?}");
+}
+
+/// Throws away every chunk message, as a lost send or a chunk left in the dead-letter queue does.
+async fn lose_the_chunks(stack: &Stack) {
+    // Received and deleted: SQS takes one PurgeQueue a minute.
+    while stack.queue_depth(&stack.queue_url).await > 0 {
+        let received = stack.sqs.receive_message().queue_url(&stack.queue_url).max_number_of_messages(10).send();
+        for message in received.await.unwrap().messages() {
+            let receipt = message.receipt_handle().unwrap();
+            stack.sqs.delete_message().queue_url(&stack.queue_url).receipt_handle(receipt).send().await.unwrap();
+        }
+    }
+}
+
+/// The sweeper, on a stack whose chunk messages are lost again and again. A job with nothing queued is nudged (its
+/// unfinished rows' chunks sent again, read from the upload, or from the copy without passwords once the job has
+/// ended and a retry reopened rows) and ends. Jobs whose nudges go nowhere (an upload and a plan) have their rows
+/// failed after three, with the reason on each row, and their endings announced and their files scrubbed by the
+/// sweeper. Before, each of these jobs stayed RUNNING for ever, its rows PENDING. Every grant of the sweeper's role
+/// is used, and none is missing.
+#[tokio::test]
+async fn the_sweeper_moves_on_jobs_with_nothing_queued_and_ends_those_it_cannot() {
+    let stack = Stack::start(StackOptions { seed: seed_mixed, ..StackOptions::default() }).await;
+    let api = OpenApi::load();
+    let events = stack.watch_events().await;
+    let later = Duration::from_secs(3 * 3600);
+    // Salesforce refuses the row (Otto is in another contact center), and a retry can work it again from the copy
+    // without passwords.
+    let refused = "action,username,sf_username,contact_center,role\n\
+                   update,existing.agent,otto@northwind-support.com,Northwind Support,Agent\n";
+    stack.notify(stack.upload("uploads/refused.csv", refused.as_bytes().to_vec()).await).await;
+    lose_the_chunks(&stack).await;
+    let swept = stack.sweep(Duration::from_secs(60)).await;
+    assert_eq!(swept.nudged, 0, "a job quiet for a minute is left alone: {swept}");
+    let swept = stack.sweep(later).await;
+    assert_eq!((swept.nudged, swept.chunks_sent), (1, 1), "{swept}");
+    stack.drain(Delivery::Once).await;
+    let job = the_job(&stack).await;
+    let id = job["id"].as_str().unwrap().to_owned();
+    assert_eq!(job["state"], "COMPLETED_WITH_ERRORS", "the nudged chunk was worked: {job}");
+    assert!(!job["scrubbed"].is_null(), "{job}");
+
+    // A retry whose chunks are lost: the nudge reads the copy without passwords.
+    let (code, _, _, body) = stack.api("POST", &format!("/jobs/{id}/retry")).await;
+    assert_eq!((code, json(&body)["rows"].as_u64()), (202, Some(1)), "{body}");
+    lose_the_chunks(&stack).await;
+    let swept = stack.sweep(later).await;
+    assert_eq!(swept.nudged, 1, "{swept}");
+    stack.drain(Delivery::Once).await;
+    let job = the_job(&stack).await;
+    assert_eq!(job["state"], "COMPLETED_WITH_ERRORS", "{job}");
+
+    // An upload and a plan whose chunks never get through: three nudges each, then their rows fail.
+    let csv = "action,username,password,first_name,last_name,routing_profile,security_profiles\n\
+               add,never.one,Welcome123!Ab,Nell,One,Basic Routing Profile,Agent\n\
+               add,never.two,Welcome123!Ab,Nell,Two,Basic Routing Profile,Agent\n";
+    stack.notify(stack.upload("uploads/never.csv", csv.as_bytes().to_vec()).await).await;
+    stack.notify(stack.upload("plans/never.csv", csv.as_bytes().to_vec()).await).await;
+    for nudge in 1..=3 {
+        lose_the_chunks(&stack).await;
+        let swept = stack.sweep(later).await;
+        assert_eq!((swept.nudged, swept.rows_failed), (2, 0), "nudge {nudge}: {swept}");
+    }
+    lose_the_chunks(&stack).await;
+    let swept = stack.sweep(later).await;
+    assert_eq!((swept.nudged, swept.rows_failed), (0, 4), "{swept}");
+    let (_, _, _, body) = stack.api("GET", "/jobs?limit=10").await;
+    let jobs = json(&body)["jobs"].as_array().unwrap().clone();
+    assert_eq!(jobs.len(), 3, "{body}");
+    for job in jobs.iter().filter(|j| j["id"] != id.as_str()) {
+        assert_eq!(job["state"], "COMPLETED_WITH_ERRORS", "{job}");
+        assert!(!job["scrubbed"].is_null(), "the sweeper scrubbed its file: {job}");
+        let rows = all_rows(&stack, &api, job["id"].as_str().unwrap(), None, 10).await;
+        for row in &rows {
+            let reason = row["error_message"].as_str().unwrap_or_default();
+            assert!(row["status"] == "FAILED" && reason.contains("dead-letter queue"), "{row}");
+        }
+    }
+    // The first job ended twice with the same counts: one announcement (events.rs: one per ending's counts).
+    let seen = stack.events_seen(&events, 3).await;
+    let ended: HashSet<&str> = seen.iter().filter_map(|e| e["detail"]["job_id"].as_str()).collect();
+    assert_eq!(ended.len(), 3, "each job's ending announced once: {seen:?}");
+    let unused = stack.unused_grants("sweeper");
+    assert!(unused.is_empty(), "granted to the sweeper, never used: {unused:#?}");
 }

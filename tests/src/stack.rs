@@ -19,6 +19,7 @@ use ccbulk_sandbox::salesforce::{
     SANDBOX_CLIENT_SECRET, SANDBOX_CONSUMER_KEY, SalesforceKnobs, SalesforceSandbox, SalesforceSeed,
 };
 use ccbulk_status::Status;
+use ccbulk_sweeper::Sweeper;
 use ccbulk_testkit::{Moto, aws_config_for, create_jobs_table, create_versioned_bucket, moto, unique};
 use lambda_http::Body;
 
@@ -142,6 +143,7 @@ pub struct Stack {
     /// A second container beside each, for the duplicate of a delivery that arrives while the first is worked.
     pub twins: Vec<Arc<Provision>>,
     pub status: Arc<Status>,
+    pub sweeper: Sweeper,
     /// The proxy ingest and provision reach moto through, when [`StackOptions::through_proxy`] asks for one.
     pub proxy: Option<ccbulk_testkit::FaultyDynamo>,
     /// The access key each provision container signs with (its role session's), by container: the twins follow.
@@ -328,6 +330,11 @@ impl Stack {
         callers.extend(container_keys.iter().map(|key| (key.clone(), "provision")));
         let status_config = as_role(status_credentials);
         let status = Arc::new(Status::new(&status_config, &status_env).unwrap());
+        let sweeper_credentials = roles.session(&roles.sweeper, "sweeper").await;
+        callers.insert(sweeper_credentials.access_key_id().to_owned(), "sweeper");
+        let sweeper = Sweeper::new(&as_role(sweeper_credentials), &env("SweeperFunction", &[]))
+            .unwrap()
+            .with_metrics_out(keep.clone());
         Self {
             moto,
             connect,
@@ -347,6 +354,7 @@ impl Stack {
             provisions,
             twins,
             status,
+            sweeper,
             proxy,
             container_keys,
             callers,
@@ -632,6 +640,14 @@ impl Stack {
     }
 
     /// A request to the status API: (status, content type, Location, body).
+    /// Runs the sweeper as its schedule would, `later` from now (the sweeper reads the time it is given: a test
+    /// moves it on rather than waits hours).
+    pub async fn sweep(&self, later: Duration) -> ccbulk_sweeper::Swept {
+        let swept = self.sweeper.sweep(std::time::SystemTime::now() + later).await.unwrap();
+        self.assert_authorized();
+        swept
+    }
+
     pub async fn api(&self, method: &str, path_and_query: &str) -> (u16, String, Option<String>, String) {
         let response = self.status.handle(super::api_request(method, path_and_query)).await.unwrap();
         self.assert_authorized();
@@ -716,6 +732,7 @@ struct FunctionRoles {
     ingest: String,
     provision: String,
     status: String,
+    sweeper: String,
     /// Each role's policy documents: the provision role's for the Connect sandbox, which moto's IAM does not reach,
     /// and all three for the least-privilege check.
     documents: HashMap<&'static str, Vec<serde_json::Value>>,
@@ -725,9 +742,9 @@ impl FunctionRoles {
     async fn create(endpoint: &str, physical: &Physical<'_>) -> Self {
         let expanded = Expanded::load();
         let iam = Iam::new(endpoint);
-        let [ingest, provision, status] = ["IngestFunction", "ProvisionFunction", "StatusFunction"];
-        let roles = [ingest, provision, status].map(|function| expanded.role_of(function, physical));
-        let documents = ["ingest", "provision", "status"]
+        let functions = ["IngestFunction", "ProvisionFunction", "StatusFunction", "SweeperFunction"];
+        let roles = functions.map(|function| expanded.role_of(function, physical));
+        let documents = ["ingest", "provision", "status", "sweeper"]
             .into_iter()
             .zip(&roles)
             .map(|(function, role)| (function, role.policies.iter().map(|(_, document)| document.clone()).collect()))
@@ -736,6 +753,7 @@ impl FunctionRoles {
             ingest: iam.create_role(&unique("ingest"), &roles[0]).await,
             provision: iam.create_role(&unique("provision"), &roles[1]).await,
             status: iam.create_role(&unique("status"), &roles[2]).await,
+            sweeper: iam.create_role(&unique("sweeper"), &roles[3]).await,
             documents,
             iam,
         }
