@@ -497,6 +497,27 @@ async fn behind_faults(name: &str) -> (Moto, FaultyDynamo, DynamoJobStore) {
     (moto, proxy, DynamoJobStore::new(client, table))
 }
 
+/// An ingest that died part-way is run again over the same file: the rows it recorded are found in the
+/// cancellation of each batch's transaction, and the rest of the batch goes in without them. A rerun costs two
+/// transactions per batch already recorded, not one per row (before, 1,000 recorded rows cost about 1,010
+/// transactions; an ingest that died after 40,000 could never finish within its time).
+#[tokio::test]
+async fn a_repeated_ingest_costs_two_transactions_per_recorded_batch_not_one_per_row() {
+    let (_moto, proxy, store) = behind_faults("rerun").await;
+    let job = job("uploads/rerun.csv", 1);
+    store.create_job(&job).await.unwrap();
+    let records: Vec<RowRecord> = (2..1_002).map(|row| record(&job, row, RowStatus::Pending)).collect();
+    // The first run recorded 700 rows before it died; the rerun records all 1,000.
+    store.put_rows(&records[..700]).await.unwrap();
+    let first = proxy.calls("TransactWriteItems");
+    store.put_rows(&records).await.unwrap();
+    let rerun = proxy.calls("TransactWriteItems") - first;
+    let batches = records.len().div_ceil(99);
+    assert!(rerun <= 2 * batches, "{rerun} transactions for {batches} batches");
+    let counts = store.job(&job.id).await.unwrap().unwrap().counts;
+    assert_eq!((counts.pending, counts.total()), (1_000, 1_000), "each row counted once: {counts:?}");
+}
+
 /// DynamoDB cancels transactions for more than "the row exists": each cancellation is read by its reasons, through
 /// the real SDK's parsing of the service's answer.
 #[tokio::test]

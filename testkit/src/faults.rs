@@ -88,6 +88,7 @@ impl Fault {
 struct Faults {
     queued: Mutex<VecDeque<Fault>>,
     given: Mutex<Vec<Fault>>,
+    calls: Mutex<std::collections::HashMap<String, usize>>,
 }
 
 pub struct FaultyDynamo {
@@ -127,6 +128,11 @@ impl FaultyDynamo {
         self.faults.given.lock().unwrap().clone()
     }
 
+    /// Calls of `operation` the proxy has had so far, answered by moto or by a fault.
+    pub fn calls(&self, operation: &str) -> usize {
+        self.faults.calls.lock().unwrap().get(operation).copied().unwrap_or(0)
+    }
+
     /// The faults still waiting for their call.
     pub fn pending(&self) -> usize {
         self.faults.queued.lock().unwrap().len()
@@ -149,6 +155,7 @@ async fn forward(
         .and_then(|target| target.rsplit('.').next())
         .unwrap_or_default()
         .to_owned();
+    *faults.calls.lock().unwrap().entry(operation.clone()).or_default() += 1;
     let text = String::from_utf8_lossy(&body);
     let fault = {
         let mut queued = faults.queued.lock().unwrap();

@@ -687,9 +687,10 @@ impl DynamoJobStore {
         Ok(self.job_entry(id, sk).await?.and_then(|item| text(&item, attribute)))
     }
 
-    /// One transaction: the rows that are new, and the counters they add. Fails whole if any row exists.
-    async fn put_new_rows(&self, rows: &[RowRecord]) -> Result<bool, StoreError> {
-        let Some(first) = rows.first() else { return Ok(true) };
+    /// One transaction: the rows that are new, and the counters they add. Fails whole if any row exists, and then
+    /// says which (by their place in `rows`).
+    async fn put_new_rows(&self, rows: &[RowRecord]) -> Result<Vec<usize>, StoreError> {
+        let Some(first) = rows.first() else { return Ok(Vec::new()) };
         let mut items = Vec::with_capacity(rows.len() + 1);
         let mut added: HashMap<RowStatus, i64> = HashMap::new();
         for record in rows {
@@ -705,9 +706,11 @@ impl DynamoJobStore {
         let moves: Vec<(RowStatus, i64)> = added.into_iter().collect();
         items.push(self.count_update(&first.job_id, &moves)?);
         match self.transact(items).await? {
-            Transacted::Done => Ok(true),
+            Transacted::Done => Ok(Vec::new()),
             // Only a row's own put failing its condition means "already recorded".
-            Transacted::ConditionsFailed(failed) if failed.iter().all(|at| *at < rows.len()) => Ok(false),
+            Transacted::ConditionsFailed(failed) if !failed.is_empty() && failed.iter().all(|at| *at < rows.len()) => {
+                Ok(failed)
+            }
             Transacted::ConditionsFailed(_) => Err(StoreError(format!("job {} is not in the table", first.job_id))),
         }
     }
@@ -802,12 +805,21 @@ impl JobStore for DynamoJobStore {
 
     async fn put_rows(&self, rows: &[RowRecord]) -> Result<(), StoreError> {
         for batch in rows.chunks(ROWS_PER_TRANSACTION) {
-            // The usual case, a first ingest, is one transaction per batch; a repeated ingest meets rows that exist
-            // and records the batch row by row, leaving the existing ones (and their progress) alone.
-            if !self.put_new_rows(batch).await? {
-                for record in batch {
-                    self.put_new_rows(std::slice::from_ref(record)).await?;
+            // The usual case, a first ingest, is one transaction per batch. A repeated ingest meets rows that exist:
+            // the cancellation names each (its reasons are in the order of the actions), and the rest go in again
+            // without them, leaving the existing ones (and their progress) alone. A rerun after a crash thus costs
+            // two transactions per batch it had recorded, not one per row.
+            let mut left: Vec<RowRecord> = batch.to_vec();
+            loop {
+                let existing = self.put_new_rows(&left).await?;
+                if existing.is_empty() {
+                    break;
                 }
+                let mut at = 0;
+                left.retain(|_| {
+                    at += 1;
+                    !existing.contains(&(at - 1))
+                });
             }
         }
         Ok(())
