@@ -1151,3 +1151,37 @@ fn undo_puts_both_sides_back_and_leaves_a_user_changed_since_alone() {
     assert_eq!(jobs.matches("undo/").count(), 2, "each undo is a job of its own: {jobs}");
     assert_eq!((stage.connect.writes(), stage.salesforce.writes()), writes);
 }
+
+/// A Connect user created by an attempt whose answer was lost (the call went through, and the 502 that came back
+/// leaves the attempt no user to record) is found by the next attempt under the row's own mark: its undo image says
+/// created, and undo removes it. Before, the next attempt took it for a user that was there before the job, and undo
+/// left it in place.
+#[test]
+fn a_user_created_by_an_attempt_whose_answer_was_lost_is_the_jobs_own_and_undo_removes_it() {
+    let stage = Stage::start(|connect, _| {
+        connect.knobs.faults.insert("CreateUser".into(), FaultRates { lost_answer: 1.0, ..FaultRates::default() });
+    });
+    let scratch = Scratch::new();
+    let config = stage.config(&scratch);
+    let config = config.to_str().unwrap();
+    let before = stage.connect_users();
+    let job_file = scratch.write(
+        "lost.csv",
+        "action,username,password,first_name,last_name,routing_profile,security_profiles,tags\n\
+         add,lost.answer,Welcome123!Ab,Lou,Answer,Basic Routing Profile,Agent,team=blue\n",
+    );
+    let (code, out, err) = scratch.run(&["run", "-q", "--config", config, job_file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let job = out.split("job ").nth(1).unwrap().split(',').next().unwrap().to_owned();
+    let counters = stage.connect.counters();
+    assert!(counters.injected_errors.get("CreateUser").copied().unwrap_or(0) >= 1, "{counters:?}");
+    let made = stage.connect_users().into_iter().filter(|u| u.username == "lost.answer").count();
+    assert_eq!(made, 1, "one user, adopted by the next attempt");
+
+    let (code, out, err) = scratch.run(&["undo", &job, "--config", config]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("1 rows undone"), "{out}");
+    let report = scratch.report("lost.undo.csv");
+    assert_eq!(report[0]["Detail"], "Amazon Connect: removed the user the job created", "{report:?}");
+    assert_eq!(stage.connect_users().len(), before.len(), "the user the job created is gone");
+}

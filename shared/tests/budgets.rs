@@ -151,7 +151,7 @@ async fn containers_at_the_whole_rate_share_it_through_the_table_without_a_throt
                 let username = format!("shared{container}x{i}");
                 let directory = &directory;
                 let connect = &connect;
-                async move { connect.add(directory, &username, user).await }
+                async move { connect.add(directory, &username, user, "job/2").await }
             });
             futures_util::future::join_all(adds).await
         }

@@ -92,7 +92,7 @@ async fn the_example_adds_create_users_and_a_second_run_adopts_them() {
 
     let directory = Directory::load(client, instance, pacer).await.unwrap();
     for row in &adds {
-        let outcome = connect.add(&directory, username(row), row.connect.as_ref().unwrap()).await.unwrap();
+        let outcome = connect.add(&directory, username(row), row.connect.as_ref().unwrap(), "job/2").await.unwrap();
         assert!(outcome.created, "{}", username(row));
     }
     let snapshot = sandbox.snapshot();
@@ -117,7 +117,7 @@ async fn the_example_adds_create_users_and_a_second_run_adopts_them() {
     let calls_before = sandbox.snapshot().counters.calls;
     let directory = Directory::load(client, instance, pacer).await.unwrap();
     for row in &adds {
-        let outcome = connect.add(&directory, username(row), row.connect.as_ref().unwrap()).await.unwrap();
+        let outcome = connect.add(&directory, username(row), row.connect.as_ref().unwrap(), "job/2").await.unwrap();
         assert!(!outcome.created);
     }
     let after = sandbox.snapshot();
@@ -155,12 +155,13 @@ async fn hierarchy_groups_are_matched_by_their_full_path() {
         ..ConnectUser::default()
     };
 
-    connect.add(&directory, "sales.one", &user("sales / tier 1")).await.unwrap();
-    connect.add(&directory, "east.one", &user("East")).await.unwrap();
-    let ambiguous = connect.add(&directory, "tier.one", &user("Tier 1")).await.unwrap_err().to_string();
+    connect.add(&directory, "sales.one", &user("sales / tier 1"), "job/2").await.unwrap();
+    connect.add(&directory, "east.one", &user("East"), "job/2").await.unwrap();
+    let ambiguous = connect.add(&directory, "tier.one", &user("Tier 1"), "job/2").await.unwrap_err().to_string();
     assert!(ambiguous.contains("Support/Tier 1") && ambiguous.contains("Sales/Tier 1"), "{ambiguous}");
     // Its last level exists, on another branch: the path does not.
-    let wrong_branch = connect.add(&directory, "east.two", &user("Support/East")).await.unwrap_err().to_string();
+    let wrong_branch =
+        connect.add(&directory, "east.two", &user("Support/East"), "job/2").await.unwrap_err().to_string();
     assert!(wrong_branch.contains("no hierarchy group at \"Support/East\""), "{wrong_branch}");
 
     let snapshot = sandbox.snapshot();
@@ -210,9 +211,9 @@ async fn a_small_job_on_a_large_instance_searches_for_its_users_instead_of_listi
         },
         ..ConnectUser::default()
     };
-    assert!(connect.add(&directory, "brand.new", &user).await.unwrap().created);
+    assert!(connect.add(&directory, "brand.new", &user, "job/2").await.unwrap().created);
     assert_eq!(calls("SearchUsers"), 1, "a new user needs no lookup");
-    let adopted = connect.add(&directory, "agent0042", &user).await.unwrap();
+    let adopted = connect.add(&directory, "agent0042", &user, "job/2").await.unwrap();
     assert!(!adopted.created, "an existing user is adopted, not made twice");
     assert_eq!(calls("SearchUsers"), 2, "CreateUser's duplicate, then one search");
     let existing = connect.existing(&directory, "agent1999").await.unwrap().expect("a seeded user");
@@ -237,9 +238,9 @@ async fn an_update_sends_only_what_differs_and_adoption_survives_a_stale_directo
 
     let stale = Directory::load(client, instance, pacer).await.unwrap();
     let fresh = stale.clone();
-    connect.add(&fresh, username(row), &user).await.unwrap();
+    connect.add(&fresh, username(row), &user, "job/2").await.unwrap();
     // The stale directory does not know the user: CreateUser meets DuplicateResourceException and adopts.
-    let adopted = connect.add(&stale, username(row), &user).await.unwrap();
+    let adopted = connect.add(&stale, username(row), &user, "job/2").await.unwrap();
     assert!(!adopted.created);
     assert_eq!(sandbox.snapshot().instance(instance).unwrap().users.len(), 2);
 
@@ -269,7 +270,7 @@ async fn remove_deletes_the_quick_connects_first_and_is_idempotent() {
     let connect = fixture.connect();
     let row = &example_rows("ccbulk-agents.csv")[0];
     let directory = Directory::load(client, instance, pacer).await.unwrap();
-    let created = connect.add(&directory, username(row), row.connect.as_ref().unwrap()).await.unwrap();
+    let created = connect.add(&directory, username(row), row.connect.as_ref().unwrap(), "job/2").await.unwrap();
     let flows = client
         .list_contact_flows()
         .instance_id(instance.as_str())
@@ -316,7 +317,7 @@ async fn an_unknown_profile_is_a_permanent_failure_that_names_it() {
     let mut user = example_rows("ccbulk-agents.csv")[0].connect.clone().unwrap();
     user.routing_profile = Some(ResourceRef::Name("Night Shift".into()));
     let directory = Directory::load(client, instance, pacer).await.unwrap();
-    let err = connect.add(&directory, "nightowl", &user).await.unwrap_err();
+    let err = connect.add(&directory, "nightowl", &user, "job/2").await.unwrap_err();
     assert!(!err.retryable);
     assert_eq!(err.to_string(), "Amazon Connect: the instance has no routing profile named \"Night Shift\"");
 }
@@ -333,7 +334,7 @@ async fn pacing_at_the_default_quota_meets_no_throttle() {
         example_rows("ccbulk-agents.csv").into_iter().filter(|r| r.action == Action::Add).take(8).collect();
     let directory = Directory::load(&client, &instance, &pacer).await.unwrap();
     for row in &rows {
-        connect.add(&directory, username(row), row.connect.as_ref().unwrap()).await.unwrap();
+        connect.add(&directory, username(row), row.connect.as_ref().unwrap(), "job/2").await.unwrap();
     }
     let counters = sandbox.snapshot().counters;
     assert_eq!(counters.calls["CreateUser"], 8);
@@ -365,7 +366,7 @@ async fn every_retry_waits_its_turn_at_the_pacer() {
     let mut created = 0;
     for round in 0..20 {
         let usernames: Vec<String> = (0..8).map(|i| format!("retried{round:02}x{i}")).collect();
-        let adds = usernames.iter().map(|name| connect.add(&directory, name, &user));
+        let adds = usernames.iter().map(|name| connect.add(&directory, name, &user, "job/2"));
         for outcome in futures_util::future::join_all(adds).await {
             assert!(outcome.unwrap().created);
             created += 1;
@@ -399,13 +400,13 @@ async fn calls_right_after_create_ride_out_eventual_consistency() {
     // A quick connect for a user created this instant.
     let directory = Directory::load(&client, &instance, &pacer).await.unwrap();
     let stale = directory.clone();
-    let created = connect.add(&directory, username(row), &user).await.unwrap();
+    let created = connect.add(&directory, username(row), &user, "job/2").await.unwrap();
     let user_id = created.user_id.unwrap();
     connect.ensure_quick_connect(&directory, &user_id, username(row)).await.unwrap();
 
     // Bringing a user created this instant to other settings: DescribeUser does not see it yet.
     let second = &example_rows("ccbulk-agents.csv")[2];
-    let created = connect.add(&directory, username(second), second.connect.as_ref().unwrap()).await.unwrap();
+    let created = connect.add(&directory, username(second), second.connect.as_ref().unwrap(), "job/2").await.unwrap();
     let changed = ConnectUser {
         routing_profile: Some(ResourceRef::Name("Support Tier 2".into())),
         ..second.connect.clone().unwrap()
@@ -416,8 +417,8 @@ async fn calls_right_after_create_ride_out_eventual_consistency() {
     // yet: it is adopted all the same.
     let third = &example_rows("ccbulk-agents.csv")[3];
     let first_worker = stale.clone();
-    connect.add(&first_worker, username(third), third.connect.as_ref().unwrap()).await.unwrap();
-    let adopted = connect.add(&stale, username(third), third.connect.as_ref().unwrap()).await.unwrap();
+    connect.add(&first_worker, username(third), third.connect.as_ref().unwrap(), "job/2").await.unwrap();
+    let adopted = connect.add(&stale, username(third), third.connect.as_ref().unwrap(), "job/2").await.unwrap();
     assert!(!adopted.created);
 
     let snapshot = sandbox.snapshot();
@@ -458,7 +459,7 @@ async fn per_channel_settings_are_created_and_only_changed_lists_are_updated() {
         ..ChannelConfigs::default()
     };
     let directory = Directory::load(client, instance, pacer).await.unwrap();
-    let created = connect.add(&directory, username(row), &user).await.unwrap();
+    let created = connect.add(&directory, username(row), &user, "job/2").await.unwrap();
     let user_id = created.user_id.unwrap();
     let described = client.describe_user().instance_id(instance.as_str()).user_id(&user_id).send().await.unwrap();
     let described = described.user().unwrap();
@@ -497,7 +498,7 @@ async fn a_whole_user_acw_reaches_every_channel_and_a_rerun_sends_nothing() {
         ..ChannelConfigs::default()
     };
     let directory = Directory::load(client, instance, pacer).await.unwrap();
-    let user_id = connect.add(&directory, username(row), &user).await.unwrap().user_id.unwrap();
+    let user_id = connect.add(&directory, username(row), &user, "job/2").await.unwrap().user_id.unwrap();
 
     user.phone = Default::default();
     user.phone.phone_type = Some(PhoneType::SoftPhone);
@@ -531,7 +532,7 @@ async fn a_failed_dependent_condition_reads_the_user_again_and_is_worth_another_
     let row = &example_rows("ccbulk-agents.csv")[0];
     let mut user = row.connect.clone().unwrap();
     let directory = Directory::load(client, instance, pacer).await.unwrap();
-    let user_id = connect.add(&directory, username(row), &user).await.unwrap().user_id.unwrap();
+    let user_id = connect.add(&directory, username(row), &user, "job/2").await.unwrap().user_id.unwrap();
     let calls = |op: &str| sandbox.snapshot().counters.calls.get(op).copied().unwrap_or(0);
 
     let mut knobs = sandbox.knobs();
@@ -571,7 +572,7 @@ async fn a_full_users_quota_fails_the_row_at_once_and_names_the_quota() {
     let connect = provisioner(&client, &instance, &pacer);
     let row = example_rows("ccbulk-agents.csv").into_iter().find(|r| r.action == Action::Add).unwrap();
     let directory = Directory::load(&client, &instance, &pacer).await.unwrap();
-    let err = connect.add(&directory, username(&row), row.connect.as_ref().unwrap()).await.unwrap_err();
+    let err = connect.add(&directory, username(&row), row.connect.as_ref().unwrap(), "job/2").await.unwrap_err();
     assert!(!err.retryable, "a full quota is not worth another attempt: {err}");
     assert!(err.to_string().contains("LimitExceededException") && err.to_string().contains("Service Quotas"), "{err}");
     assert_eq!(
@@ -630,7 +631,7 @@ async fn throttles_from_a_quota_spent_elsewhere_cut_the_rate_until_it_fits() {
     let directory = Directory::load(&client, &instance, &pacer).await.unwrap();
     const ROWS: usize = 24;
     let usernames: Vec<String> = (0..ROWS).map(|i| format!("crowded{i:02}")).collect();
-    let adds = usernames.iter().map(|name| connect.add(&directory, name, &user));
+    let adds = usernames.iter().map(|name| connect.add(&directory, name, &user, "job/2"));
     for outcome in futures_util::future::join_all(adds).await {
         assert!(outcome.unwrap().created);
     }

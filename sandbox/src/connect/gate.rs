@@ -131,6 +131,10 @@ pub struct FaultRates {
     /// 409 ConditionalOperationFailedException: the user changed under the call. Of ccbulk's calls, the service
     /// model gives this error to UpdateUserConfig only (reference/connect_wire_sdk1.220.txt).
     pub condition_failed: f64,
+    /// A write that is applied and whose answer is then lost: the client gets a 502 with an HTML body, as a load
+    /// balancer in front of the service gives it, and cannot tell whether its call went through. The hardest reading
+    /// of a timeout: the API reference promises nothing about a call whose answer never came.
+    pub lost_answer: f64,
 }
 
 pub use crate::latency::Latency;
@@ -266,6 +270,19 @@ impl Gate {
             return Err(err);
         }
         Ok(())
+    }
+
+    /// Whether the answer to `op`, once worked, is to be lost (see [`FaultRates::lost_answer`]).
+    pub fn loses_answer(&self, op: Op) -> bool {
+        let rate = {
+            let knobs = self.knobs.lock().unwrap();
+            knobs.faults.get(op.name()).or_else(|| knobs.faults.get("*")).map_or(0.0, |f| f.lost_answer)
+        };
+        let lost = rate > 0.0 && fastrand::f64() < rate;
+        if lost {
+            *self.counters.lock().unwrap().injected_errors.entry(op.name()).or_default() += 1;
+        }
+        lost
     }
 }
 

@@ -300,6 +300,12 @@ async fn call(
         Err(err) => Err(err),
     };
     match result {
+        Ok(_) if app.gate.loses_answer(op) => (
+            StatusCode::BAD_GATEWAY,
+            [("content-type", "text/html")],
+            "<html><body><h1>502 Bad Gateway</h1></body></html>",
+        )
+            .into_response(),
         Ok(body) => {
             let mut response = (StatusCode::OK, axum::Json(body)).into_response();
             response.headers_mut().insert("x-amzn-requestid", request_id());

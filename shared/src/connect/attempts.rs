@@ -52,8 +52,12 @@ impl Retries {
 /// full ("The allowed limit for the resource has been exceeded", API reference, e.g. users or quick connects per
 /// instance), which passes only when an admin raises the quota, although the SDKs' standard classifier files it with
 /// the throttling errors.
-pub(crate) fn passes<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
-    matches!(err, SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_))
+/// An answer of 500, 502, 503 or 504 that names no error of the API (a load balancer's or gateway's HTML page) passes
+/// too: the AWS SDKs' standard retry strategy takes those statuses for transient (AWS SDKs and Tools Reference Guide,
+/// "Retry behavior"). The call may have gone through: the next attempt finds out (a create meets the user, by name).
+pub(crate) fn passes<E: ProvideErrorMetadata, R: AnswerStatus>(err: &SdkError<E, R>) -> bool {
+    unnamed_server_error(err).is_some()
+        || matches!(err, SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_))
         || matches!(
             err.code(),
             Some(
@@ -63,6 +67,24 @@ pub(crate) fn passes<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
                     | "ServiceUnavailableException"
             )
         )
+}
+
+/// The HTTP status of a raw answer.
+pub trait AnswerStatus {
+    fn status_code(&self) -> u16;
+}
+
+impl AnswerStatus for aws_sdk_connect::config::http::HttpResponse {
+    fn status_code(&self) -> u16 {
+        self.status().as_u16()
+    }
+}
+
+/// The status of a 5xx answer that names no error of the API, if `err` is one.
+pub(crate) fn unnamed_server_error<E: ProvideErrorMetadata, R: AnswerStatus>(err: &SdkError<E, R>) -> Option<u16> {
+    let SdkError::ServiceError(service) = err else { return None };
+    let status = service.raw().status_code();
+    (err.code().is_none() && matches!(status, 500 | 502 | 503 | 504)).then_some(status)
 }
 
 /// Whether the service pushed back on the rate (API reference, Common errors: ThrottlingException; the REST
@@ -92,6 +114,7 @@ impl Pacer {
     ) -> Result<T, SdkError<E, R>>
     where
         E: ProvideErrorMetadata,
+        R: AnswerStatus,
         F: Fn() -> Fut,
         Fut: Future<Output = Result<T, SdkError<E, R>>>,
     {

@@ -415,7 +415,7 @@ pub(crate) async fn every_page<O, E, R, Fut>(
 where
     Fut: Future<Output = Result<O, SdkError<E, R>>>,
     E: ProvideErrorMetadata + fmt::Debug,
-    R: fmt::Debug,
+    R: fmt::Debug + super::attempts::AnswerStatus,
 {
     let mut token = None;
     loop {

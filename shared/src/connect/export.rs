@@ -27,7 +27,7 @@ pub struct ExportedUser {
     pub acw_timeout: Option<i32>,
     pub persistent_connection: Option<bool>,
     /// Without the `aws:` tags, which AWS keeps and a file may not set (TagResource: "Tag keys must not start
-    /// with aws:").
+    /// with aws:"), nor ccbulk's own mark of the row that created the user (`CREATED_BY_TAG`).
     pub tags: Vec<(String, String)>,
 }
 
@@ -66,7 +66,7 @@ fn exported(user: &User, directory: &Directory) -> ExportedUser {
         .tags()
         .into_iter()
         .flatten()
-        .filter(|(key, _)| !key.starts_with("aws:"))
+        .filter(|(key, _)| !key.starts_with("aws:") && key.as_str() != super::CREATED_BY_TAG)
         .map(|(key, value)| (key.clone(), value.clone()))
         .collect();
     tags.sort();

@@ -17,7 +17,7 @@ pub use self::attempts::Retries;
 pub use self::directory::{Directory, UsersPath};
 pub use self::export::ExportedUser;
 pub use self::pacing::{Api, MAX_IN_FLIGHT, Pacer, RateBudget, RowPermit};
-pub use self::provisioner::{ConnectOutcome, ConnectProvisioner, ProvisionError};
+pub use self::provisioner::{CREATED_BY_TAG, ConnectOutcome, ConnectProvisioner, ProvisionError};
 pub use self::schedule::{Schedule, SettingNames, Unworkable, Workload};
 
 /// A Connect client for ccbulk's calls. The SDK's own retry loop is switched off: it would send its retries without

@@ -11,13 +11,20 @@ use aws_sdk_connect::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_connect::types::{QuickConnectConfig, QuickConnectType, User, UserQuickConnectConfig};
 use futures_util::StreamExt;
 
-use super::attempts::passes;
+use super::attempts::{AnswerStatus, passes, unnamed_server_error};
 use super::changes::{NewUser, UserChanges, identity_info, phone_config};
 use super::channels::{ChannelLists, given};
 use super::directory::{Directory, every_page, lock};
 use super::pacing::{Api, Pacer};
-use super::undo::{changed_image, created_image};
+use super::undo::{changed_image, created_image, own_image};
 use crate::domain::{ConnectUser, IdentityManagement};
+
+/// The tag each user ccbulk creates carries: the job and row that created it (`<job id>/<row>`). The key keeps to
+/// Connect's TagKey pattern, `^(?!aws:)[\p{L}\p{Z}\p{N}_.:/=+\-@]*$` (botocore's Connect model), as the value does.
+pub const CREATED_BY_TAG: &str = "ccbulk:created-by";
+
+/// The tags a user holds at most (CreateUser and TagResource: a TagMap of 1 to 50 entries, botocore's Connect model).
+const MAX_TAGS: usize = 50;
 
 /// Why a row's Connect side failed; `retryable` failures (throttles past the SDK's retries, 5xx, network) may succeed
 /// on a later attempt, the others need the file or the instance fixed.
@@ -32,7 +39,7 @@ impl ProvisionError {
         Self { message: message.into(), retryable: false }
     }
 
-    pub fn from_sdk<E: ProvideErrorMetadata + fmt::Debug, R: fmt::Debug>(err: SdkError<E, R>) -> Self {
+    pub fn from_sdk<E: ProvideErrorMetadata + fmt::Debug, R: fmt::Debug + AnswerStatus>(err: SdkError<E, R>) -> Self {
         // A full quota (LimitExceededException) is not worth another attempt: it is the instance's limit. A failed
         // dependent condition is, on a later delivery, which reads the user afresh.
         let retryable = passes(&err) || err.code() == Some(CONDITION_FAILED);
@@ -42,9 +49,13 @@ impl ProvisionError {
         } else {
             ""
         };
-        let message = match (err.code(), err.message()) {
-            (Some(code), Some(message)) => format!("{code}: {message}{hint}"),
-            (Some(code), None) => format!("{code}{hint}"),
+        let message = match (err.code(), err.message(), unnamed_server_error(&err)) {
+            (Some(code), Some(message), _) => format!("{code}: {message}{hint}"),
+            (Some(code), None, _) => format!("{code}{hint}"),
+            (None, _, Some(status)) => format!(
+                "HTTP {status} with no error the API names (a gateway's answer): the call may or may not have gone \
+                 through"
+            ),
             _ => format!("{err:?}"),
         };
         Self { message, retryable }
@@ -82,14 +93,19 @@ pub struct ConnectProvisioner<'a> {
 
 impl ConnectProvisioner<'_> {
     /// Creates the user, or adopts an existing one with that username and brings it to the row's settings.
+    /// Creates the user, or brings the one of that name to the row's settings. `mark` names the job's row: the user
+    /// is created with it as the tag [`CREATED_BY_TAG`], so that a user an attempt of the same row created, and
+    /// died before recording, is known as the row's own when a later attempt finds it (its undo image says created,
+    /// and undo removes it), not taken for one that was there before.
     pub async fn add(
         &self,
         directory: &Directory,
         username: &str,
         user: &ConnectUser,
+        mark: &str,
     ) -> Result<ConnectOutcome, ProvisionError> {
         if let Some(existing) = directory.user_id(username) {
-            return self.bring_to(&existing, user, directory).await;
+            return self.bring_marked_to(&existing, user, directory, Some(mark)).await;
         }
         let new = NewUser::of(user, directory)?;
         let NewUser { routing, security, hierarchy, channels, whole_phone_config } = new.clone();
@@ -113,6 +129,10 @@ impl ConnectProvisioner<'_> {
         for (key, value) in &user.tags {
             call = call.tags(key, value);
         }
+        // A user holds at most 50 tags (CreateUser, Tags: a TagMap of up to 50); a row that gives 50 leaves no room.
+        if user.tags.len() < MAX_TAGS && !user.tags.iter().any(|(key, _)| key == CREATED_BY_TAG) {
+            call = call.tags(CREATED_BY_TAG, mark);
+        }
         match self.pacer.send(Api::CreateUser, None, || call.clone().send()).await {
             Ok(created) => {
                 let id = created.user_id().unwrap_or_default().to_owned();
@@ -129,7 +149,7 @@ impl ConnectProvisioner<'_> {
                 // so new that the search cannot see it yet.
                 let existing = self.find_new(username, Instant::now() + self.pacer.retries().settling).await?;
                 directory.remember_user(username, &existing);
-                self.bring_to(&existing, user, directory).await
+                self.bring_marked_to(&existing, user, directory, Some(mark)).await
             }
             Err(err) => Err(ProvisionError::from_sdk(err)),
         }
@@ -159,10 +179,25 @@ impl ConnectProvisioner<'_> {
         user: &ConnectUser,
         directory: &Directory,
     ) -> Result<ConnectOutcome, ProvisionError> {
+        self.bring_marked_to(user_id, user, directory, None).await
+    }
+
+    /// [`bring_to`](Self::bring_to), for a row whose `mark` (see [`add`](Self::add)) tells its own user apart.
+    async fn bring_marked_to(
+        &self,
+        user_id: &str,
+        user: &ConnectUser,
+        directory: &Directory,
+        mark: Option<&str>,
+    ) -> Result<ConnectOutcome, ProvisionError> {
         let fresh = directory.fresh_since(user_id);
         let current = &self.describe(user_id, fresh).await?;
         let changes = UserChanges::between(self.identity, current, user, directory)?;
-        let image = changed_image(user_id, current, &changes);
+        let marked = current.tags().and_then(|tags| tags.get(CREATED_BY_TAG)).map(String::as_str);
+        let image = match mark {
+            Some(mark) if marked == Some(mark) => Some(own_image(user_id, current, &changes)),
+            _ => changed_image(user_id, current, &changes),
+        };
         if let Some(identity) = changes.identity {
             self.set_identity(user_id, identity, fresh).await?;
         }
@@ -185,7 +220,7 @@ impl ConnectProvisioner<'_> {
         Ok(ConnectOutcome {
             user_id: Some(user_id.to_owned()),
             user_arn: current.arn().map(str::to_owned),
-            created: false,
+            created: marked.is_some() && marked == mark,
             image,
         })
     }

@@ -43,9 +43,9 @@ pub(crate) fn settings_of(user: &User) -> ConnectSettings {
     }
 }
 
-/// The image of an existing user's `changes`: the parts they touch as `current` has them, and as they will be.
-pub(crate) fn changed_image(user_id: &str, current: &User, changes: &UserChanges) -> Option<ConnectImage> {
-    let after = ConnectSettings {
+/// The parts `changes` touch, as they will be.
+fn changed_parts(changes: &UserChanges) -> ConnectSettings {
+    ConnectSettings {
         identity: changes.identity.as_ref().map(identity),
         phone: changes.phone.as_ref().map(phone),
         routing_profile_id: changes.routing_profile.clone(),
@@ -53,13 +53,34 @@ pub(crate) fn changed_image(user_id: &str, current: &User, changes: &UserChanges
         hierarchy_group_id: changes.hierarchy_group.clone().map(Some),
         tags: (!changes.tags.is_empty())
             .then(|| changes.tags.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect()),
-    };
+    }
+}
+
+/// The image of an existing user's `changes`: the parts they touch as `current` has them, and as they will be.
+pub(crate) fn changed_image(user_id: &str, current: &User, changes: &UserChanges) -> Option<ConnectImage> {
+    let after = changed_parts(changes);
     let channels = !changes.channels.changes_from(current).is_empty();
     if after == ConnectSettings::default() && !channels {
         return None;
     }
     let before = Box::new(settings_of(current).like(&after));
     Some(ConnectImage::Changed { user_id: user_id.to_owned(), before, after, channels })
+}
+
+/// The image of a user an earlier attempt of the row created (its mark says so), brought to the row's settings now:
+/// created by the job, and left with what `current` has where `changes` do not touch it.
+pub(crate) fn own_image(user_id: &str, current: &User, changes: &UserChanges) -> ConnectImage {
+    let (now, changed) = (settings_of(current), changed_parts(changes));
+    ConnectImage::Created {
+        user_id: user_id.to_owned(),
+        after: ConnectSettings {
+            routing_profile_id: changed.routing_profile_id.or(now.routing_profile_id),
+            security_profile_ids: changed.security_profile_ids.or(now.security_profile_ids),
+            hierarchy_group_id: changed.hierarchy_group_id.or(now.hierarchy_group_id),
+            tags: changed.tags,
+            ..ConnectSettings::default()
+        },
+    }
 }
 
 /// The image of a user a job created with `new`'s settings.

@@ -1131,7 +1131,10 @@ impl<'t> ConnectSide<'t> {
                 let until = *self.adopt_until.get_or_init(|| Instant::now() + target.pacer.retries().settling);
                 Box::pin(provisioner.adopt(directory, &username, &user, until)).await?
             }
-            Action::Add => Box::pin(provisioner.add(directory, &username, &user)).await?,
+            Action::Add => {
+                let mark = format!("{}/{}", self.message.job_id, row.row);
+                Box::pin(provisioner.add(directory, &username, &user, &mark)).await?
+            }
             Action::Update => {
                 let existing = provisioner.existing(directory, &username).await?.ok_or_else(|| {
                     SideError::of_row(format!("Amazon Connect: the instance has no user named {username:?} to update"))
