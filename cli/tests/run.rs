@@ -1146,7 +1146,8 @@ fn undo_puts_both_sides_back_and_leaves_a_user_changed_since_alone() {
     // Undone twice, nothing more happens: every user stands as undo left it.
     let writes = (stage.connect.writes(), stage.salesforce.writes());
     let (_, out, _) = scratch.run(&["undo", &job, "--config", config]);
-    assert!(out.contains("0 rows undone, 4 left alone"), "the first undo's users differ from what the job left: {out}");
+    // The users the first undo put back stand as before the job: nothing to put back; the rest are left alone.
+    assert!(out.contains("0 rows undone, 3 left alone (changed since the job), 2 with nothing to put back"), "{out}");
     let (_, jobs, _) = scratch.run(&["status"]);
     assert_eq!(jobs.matches("undo/").count(), 2, "each undo is a job of its own: {jobs}");
     assert_eq!((stage.connect.writes(), stage.salesforce.writes()), writes);
@@ -1184,4 +1185,40 @@ fn a_user_created_by_an_attempt_whose_answer_was_lost_is_the_jobs_own_and_undo_r
     let report = scratch.report("lost.undo.csv");
     assert_eq!(report[0]["Detail"], "Amazon Connect: removed the user the job created", "{report:?}");
     assert_eq!(stage.connect_users().len(), before.len(), "the user the job created is gone");
+}
+
+/// An undo that died half-way (it put back the routing profile, not yet the security profiles) is finished by the
+/// next: a part that already stands as it was before the job counts as put back, not as changed since. Before, the
+/// next undo left the user alone ("changed since the job: routing profile"), half put back for good.
+#[test]
+fn an_undo_finishes_what_a_half_finished_one_put_back() {
+    let stage = Stage::start(|_, _| {});
+    let scratch = Scratch::new();
+    let config = stage.config(&scratch);
+    let config = config.to_str().unwrap();
+    let user = |stage: &Stage| stage.connect_users().into_iter().find(|u| u.username == "uqureshi").unwrap();
+    let before = user(&stage);
+    assert_ne!(before.routing_profile, "Support Tier 2");
+    let job_file = scratch.write(
+        "job.csv",
+        "action,username,routing_profile,security_profiles\nupdate,uqureshi,Support Tier 2,Agent|CallCenterManager\n",
+    );
+    let (code, out, err) = scratch.run(&["run", "-q", "--config", config, job_file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let job = out.split("job ").nth(1).unwrap().split(',').next().unwrap().to_owned();
+    assert_ne!(user(&stage).security_profiles, before.security_profiles);
+
+    // The first undo put the routing profile back, and died before the security profiles.
+    let half = scratch
+        .write("half.csv", &format!("action,username,routing_profile\nupdate,uqureshi,{}\n", before.routing_profile));
+    let (code, out, err) = scratch.run(&["run", "-q", "--config", config, half.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}\n{err}");
+
+    let (code, out, err) = scratch.run(&["undo", &job, "--config", config]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("1 rows undone"), "{out}");
+    let report = scratch.report("job.undo.csv");
+    assert_eq!(report[0]["Detail"], "Amazon Connect: put back security profiles", "{report:?}");
+    let after = user(&stage);
+    assert_eq!((after.routing_profile, after.security_profiles), (before.routing_profile, before.security_profiles));
 }

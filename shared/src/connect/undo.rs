@@ -113,19 +113,25 @@ impl ConnectProvisioner<'_> {
             Err(err) => return Err(err),
         };
         let now = settings_of(&current).like(after);
-        if now != *after {
-            return Ok(Undone::LeftAlone(format!(
-                "changed since the job ({}): left as it is",
-                differing(&now, after).join(", ")
-            )));
+        // A part that stands as it was before the job was put back by an undo that died before the rest: only the
+        // parts still as the job left them go back.
+        let (left, changed) = match image {
+            ConnectImage::Created { .. } => (ConnectSettings::default(), differing(&now, after)),
+            ConnectImage::Changed { before, .. } => still_as_left(&now, after, before),
+        };
+        if !changed.is_empty() {
+            return Ok(Undone::LeftAlone(format!("changed since the job ({}): left as it is", changed.join(", "))));
         }
         match image {
             ConnectImage::Created { .. } => {
                 self.remove_user(directory, user_id).await?;
                 Ok(Undone::Done("removed the user the job created".into()))
             }
-            ConnectImage::Changed { before, channels, .. } => {
-                let put_back = self.put_back(user_id, current.arn(), before).await?;
+            ConnectImage::Changed { .. } if left == ConnectSettings::default() => {
+                Ok(Undone::Nothing("every part the job changed is back already".into()))
+            }
+            ConnectImage::Changed { channels, .. } => {
+                let put_back = self.put_back(user_id, current.arn(), &left).await?;
                 let mut done = format!("put back {}", put_back.join(", "));
                 if *channels {
                     done.push_str("; per-channel settings the job changed are not put back");
@@ -194,6 +200,55 @@ impl ConnectProvisioner<'_> {
         }
         Ok(parts)
     }
+}
+
+/// Of the parts the job changed, the values to put back (those still as the job left them) and the names of those
+/// changed since (neither as the job left them nor as they were before).
+fn still_as_left(
+    now: &ConnectSettings,
+    after: &ConnectSettings,
+    before: &ConnectSettings,
+) -> (ConnectSettings, Vec<&'static str>) {
+    let mut changed = Vec::new();
+    let mut part = |name: &'static str, now_is_after: bool, now_is_before: bool| {
+        if !now_is_after && !now_is_before {
+            changed.push(name);
+        }
+        now_is_after
+    };
+    let left = ConnectSettings {
+        identity: before
+            .identity
+            .clone()
+            .filter(|_| part("identity", now.identity == after.identity, now.identity == before.identity)),
+        phone: before
+            .phone
+            .clone()
+            .filter(|_| part("phone settings", now.phone == after.phone, now.phone == before.phone)),
+        routing_profile_id: before.routing_profile_id.clone().filter(|_| {
+            part(
+                "routing profile",
+                now.routing_profile_id == after.routing_profile_id,
+                now.routing_profile_id == before.routing_profile_id,
+            )
+        }),
+        security_profile_ids: before.security_profile_ids.clone().filter(|_| {
+            part(
+                "security profiles",
+                now.security_profile_ids == after.security_profile_ids,
+                now.security_profile_ids == before.security_profile_ids,
+            )
+        }),
+        hierarchy_group_id: before.hierarchy_group_id.clone().filter(|_| {
+            part(
+                "hierarchy group",
+                now.hierarchy_group_id == after.hierarchy_group_id,
+                now.hierarchy_group_id == before.hierarchy_group_id,
+            )
+        }),
+        tags: before.tags.clone().filter(|_| part("tags", now.tags == after.tags, now.tags == before.tags)),
+    };
+    (left, changed)
 }
 
 /// The parts that differ, by name.
