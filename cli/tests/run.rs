@@ -1222,3 +1222,35 @@ fn an_undo_finishes_what_a_half_finished_one_put_back() {
     let after = user(&stage);
     assert_eq!((after.routing_profile, after.security_profiles), (before.routing_profile, before.security_profiles));
 }
+
+/// A row whose Salesforce side is done and whose Connect side then fails for good (a hierarchy group the instance
+/// does not have) ends FAILED with what the Salesforce side did: undo puts that half back. Before, a FAILED row kept
+/// no undo image, and undo left the Salesforce user it created in the contact center.
+#[test]
+fn undo_puts_back_the_half_a_failed_row_did() {
+    let stage = Stage::start(|_, _| {});
+    let scratch = Scratch::new();
+    let config = stage.config(&scratch);
+    let config = config.to_str().unwrap();
+    let job_file = scratch.write(
+        "half.csv",
+        "action,username,password,first_name,last_name,email,routing_profile,security_profiles,hierarchy_group,\
+         sf_username,contact_center,role\n\
+         add,half.done,Welcome123!Ab,Hal,Done,half.done@undo.example.com,Basic Routing Profile,Agent,No/Such/Group,\
+         half.done@undo.example.com,Northwind Support,Agent\n",
+    );
+    let (code, out, err) = scratch.run(&["run", "-q", "--config", config, job_file.to_str().unwrap()]);
+    assert_eq!(code, 1, "the row fails: {out}\n{err}");
+    assert!(out.contains("No/Such/Group"), "{out}");
+    let job = out.split("job ").nth(1).unwrap().split(',').next().unwrap().to_owned();
+    let joined = |stage: &Stage| {
+        stage.salesforce.snapshot().users.into_iter().find(|u| u.username == "half.done@undo.example.com").unwrap()
+    };
+    assert_eq!(joined(&stage).call_center.as_deref(), Some("Northwind Support"), "the Salesforce half was done");
+
+    let (code, out, err) = scratch.run(&["undo", &job, "--config", config]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("1 rows undone"), "{out}");
+    let user = joined(&stage);
+    assert!(!user.active && user.call_center.is_none(), "the Salesforce user the row created is put back: {user:?}");
+}

@@ -604,6 +604,12 @@ async fn work_row<S: JobStore>(
     let salesforce_makes_connect = row.connect.is_some()
         && row.action != Action::Remove
         && matches!(&salesforce, Ok(Some(outcome)) if outcome.voice_username.is_some());
+    // What the Salesforce side did, kept for a row whose Connect side then fails for good: the row ends FAILED, and
+    // undo puts the Salesforce half back all the same.
+    let salesforce_half = match &salesforce {
+        Ok(Some(outcome)) => outcome.image.clone().map(|image| (outcome.user_id.clone(), image)),
+        _ => None,
+    };
     let verdict = match salesforce {
         Err(err) => Err(err),
         Ok(salesforce) => Box::pin(connect.apply(row, salesforce.as_ref())).await.map(|connect| (salesforce, connect)),
@@ -634,7 +640,16 @@ async fn work_row<S: JobStore>(
         ),
         Err(err) if err.retryable && record.attempts < policy.max_attempts => Verdict::Retry(err.message),
         Err(err) => {
-            Verdict::Done(RowStatus::Failed, RowOutcome { error_message: Some(err.message), ..RowOutcome::default() })
+            let (salesforce_user_id, image) = salesforce_half.unzip();
+            Verdict::Done(
+                RowStatus::Failed,
+                RowOutcome {
+                    error_message: Some(err.message),
+                    salesforce_user_id,
+                    undo: UndoImage { connect: None, salesforce: image }.stored(),
+                    ..RowOutcome::default()
+                },
+            )
         }
     };
     // One line a row: its job, number and action, and how it ended. The user's name is for the status API and the

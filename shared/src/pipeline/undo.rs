@@ -76,29 +76,37 @@ pub async fn start_undo<S: JobStore>(store: &S, job: &Job) -> Result<(Job, Vec<U
     let undo = Job::ingesting(source, dialect, setup, now);
     store.create_job(&undo).await?;
     let mut rows = Vec::new();
-    let mut after = None;
-    loop {
-        let page = store.rows(&job.id, Some(RowStatus::Succeeded), PAGE, after).await?;
-        after = page.items.last().map(|r| r.row).or(after);
-        let wanted: Vec<RowRecord> = page
-            .items
-            .into_iter()
-            .filter(|row| row.outcome.undo.is_some() || row.action == Some(Action::Remove))
-            .map(|row| RowRecord {
-                job_id: undo.id.clone(),
-                status: RowStatus::Pending,
-                outcome: RowOutcome::default(),
-                attempts: 0,
-                updated_at: now,
-                ..row
-            })
-            .collect();
-        store.put_rows(&wanted).await?;
-        rows.extend(wanted.iter().map(|r| r.row));
-        if page.next.is_none() {
-            break;
+    // A FAILED row may have done half its work (the Salesforce side, before its Connect side failed): its image says
+    // what, and that half is put back too.
+    for status in [RowStatus::Succeeded, RowStatus::Failed] {
+        let mut after = None;
+        loop {
+            let page = store.rows(&job.id, Some(status), PAGE, after).await?;
+            after = page.items.last().map(|r| r.row).or(after);
+            let wanted: Vec<RowRecord> = page
+                .items
+                .into_iter()
+                .filter(|row| {
+                    row.outcome.undo.is_some() || (status == RowStatus::Succeeded && row.action == Some(Action::Remove))
+                })
+                .map(|row| RowRecord {
+                    job_id: undo.id.clone(),
+                    status: RowStatus::Pending,
+                    outcome: RowOutcome::default(),
+                    attempts: 0,
+                    updated_at: now,
+                    ..row
+                })
+                .collect();
+            store.put_rows(&wanted).await?;
+            rows.extend(wanted.iter().map(|r| r.row));
+            if page.next.is_none() {
+                break;
+            }
         }
     }
+    // Rows go to the undo's messages in the file's order.
+    rows.sort_unstable();
     let messages: Vec<UndoMessage> = rows
         .chunks(ROWS_PER_MESSAGE)
         .map(|rows| UndoMessage { undo: undo.id.clone(), of: job.id.clone(), rows: rows.to_vec() })
