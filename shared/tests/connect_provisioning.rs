@@ -117,7 +117,8 @@ async fn the_example_adds_create_users_and_a_second_run_adopts_them() {
     let calls_before = sandbox.snapshot().counters.calls;
     let directory = Directory::load(client, instance, pacer).await.unwrap();
     for row in &adds {
-        let outcome = connect.add(&directory, username(row), row.connect.as_ref().unwrap(), "job/2").await.unwrap();
+        // Another job's row: the users are not its own.
+        let outcome = connect.add(&directory, username(row), row.connect.as_ref().unwrap(), "rerun/2").await.unwrap();
         assert!(!outcome.created);
     }
     let after = sandbox.snapshot();
@@ -240,7 +241,7 @@ async fn an_update_sends_only_what_differs_and_adoption_survives_a_stale_directo
     let fresh = stale.clone();
     connect.add(&fresh, username(row), &user, "job/2").await.unwrap();
     // The stale directory does not know the user: CreateUser meets DuplicateResourceException and adopts.
-    let adopted = connect.add(&stale, username(row), &user, "job/2").await.unwrap();
+    let adopted = connect.add(&stale, username(row), &user, "other-job/2").await.unwrap();
     assert!(!adopted.created);
     assert_eq!(sandbox.snapshot().instance(instance).unwrap().users.len(), 2);
 
@@ -418,7 +419,7 @@ async fn calls_right_after_create_ride_out_eventual_consistency() {
     let third = &example_rows("ccbulk-agents.csv")[3];
     let first_worker = stale.clone();
     connect.add(&first_worker, username(third), third.connect.as_ref().unwrap(), "job/2").await.unwrap();
-    let adopted = connect.add(&stale, username(third), third.connect.as_ref().unwrap(), "job/2").await.unwrap();
+    let adopted = connect.add(&stale, username(third), third.connect.as_ref().unwrap(), "other-job/2").await.unwrap();
     assert!(!adopted.created);
 
     let snapshot = sandbox.snapshot();
