@@ -71,7 +71,7 @@ async fn execute(args: &Args) -> Result<u8, String> {
     if let Some(profile) = &args.profile {
         loader = loader.profile_name(profile);
     }
-    let s3 = ccbulk_lambda::s3_client(&loader.load().await);
+    let s3 = ccbulk_shared::pipeline::s3_client(&loader.load().await);
     let body = ByteStream::from_path(&args.file).await.map_err(|e| format!("{}: {e}", args.file.display()))?;
     let put = s3
         .put_object()

@@ -41,7 +41,7 @@ pub use self::provision::{
 pub use self::queue::{ChunkQueue, MemoryQueue, QueueError};
 pub use self::retry::{Retried, RetryError, retry_failed};
 #[cfg(feature = "s3")]
-pub use self::s3::{S3Objects, S3Stream};
+pub use self::s3::{CONNECT_TIMEOUT, READ_TIMEOUT, S3Objects, S3Stream, s3_client};
 #[cfg(feature = "s3")]
 pub use self::scrub::{SCRUBBED_PREFIX, Scrub, ScrubError, scrub_upload};
 #[cfg(feature = "sqs")]

@@ -2,6 +2,8 @@
 //! on an unversioned bucket its ETag (`etag:…`, sent quoted as `If-Match`), so a file replaced under a job is an error,
 //! never a silent mix of two files.
 
+use std::time::Duration;
+
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::operation::get_object::builders::GetObjectFluentBuilder;
@@ -10,6 +12,26 @@ use super::objects::{ObjectError, ObjectStore};
 use crate::format::ByteRange;
 use crate::job::ObjectRef;
 use crate::validate::Source;
+
+/// A connection that does not open in this long is a failed attempt (the SDK's own default, kept explicit).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(3_100);
+/// No answer's next bytes may take longer than this.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// An S3 client for `config`: path-style addressing where the endpoint is overridden (`AWS_ENDPOINT_URL`, a local
+/// stand-in), since bucket subdomains of 127.0.0.1 do not resolve. An attempt is not bounded as a whole (a scrubbed
+/// copy of a large upload is put within one), only its connection and each read.
+pub fn s3_client(config: &aws_types::SdkConfig) -> Client {
+    let timeouts = aws_sdk_s3::config::timeout::TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .read_timeout(READ_TIMEOUT)
+        .disable_operation_attempt_timeout()
+        .build();
+    let builder = aws_sdk_s3::config::Builder::from(config)
+        .force_path_style(config.endpoint_url().is_some())
+        .timeout_config(timeouts);
+    Client::from_conf(builder.build())
+}
 
 const ETAG: &str = "etag:";
 
