@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use super::queue::{ChunkQueue, QueueError};
 use crate::domain::IdentityManagement;
-use crate::format::{Chunk, ChunkPlanner, Field, FileError, RecordReader};
+use crate::format::{Chunk, ChunkPlanner, Dialect, DialectChoice, Field, FileError, RecordReader};
 use crate::job::{
     ChunkMessage, Created, Job, JobId, JobState, JobStore, ObjectRef, RowOutcome, RowRecord, RowStatus, StoreError,
     now_epoch,
@@ -114,7 +114,8 @@ pub async fn requeue<S: JobStore, Q: ChunkQueue>(
     Ok(chunks)
 }
 
-/// Sends again, in `round`, those of a recorded job's chunks that hold any of `rows`. Returns the number sent.
+/// Sends again those of a recorded job's chunks that hold any of `rows`, in a round of their own, told apart from the
+/// job's first sends and other rounds (retries, the sweeper's nudges) by its time. Returns the number sent.
 pub(super) async fn requeue_holding<S: JobStore, Q: ChunkQueue>(
     store: &S,
     queue: &Q,
@@ -122,12 +123,22 @@ pub(super) async fn requeue_holding<S: JobStore, Q: ChunkQueue>(
     job: &Job,
     options: &Options,
     rows: &BTreeSet<u64>,
-    round: u32,
 ) -> Result<u32, IngestError> {
+    let round = u32::try_from(now_epoch()).unwrap_or(u32::MAX);
     let (validator, reader) = Validator::prepare(source, options)?;
     let what = Pass::Retry { rows, round };
     let (chunks, _) = pass(store, queue, validator, reader, &job.id, job.file(), options, what).await?;
     Ok(chunks)
+}
+
+/// `options` as the job recorded its file: its dialect (`dialect`, the job's own) and setup.
+pub(super) fn as_recorded(job: &Job, dialect: Dialect, options: &Options) -> Options {
+    Options {
+        identity_management: Some(job.identity_management),
+        telephony_model: job.telephony_model,
+        dialect: DialectChoice::Fixed(dialect),
+        ..*options
+    }
 }
 
 /// The rows of the file that validate (with `options`, as a job's worker would check them).

@@ -4,10 +4,9 @@
 
 use std::collections::BTreeSet;
 
-use super::ingest::{IngestError, requeue_holding, valid_rows};
+use super::ingest::{IngestError, as_recorded, requeue_holding, valid_rows};
 use super::queue::ChunkQueue;
-use crate::format::DialectChoice;
-use crate::job::{Job, JobKind, JobState, JobStore, RowStatus, StoreError, now_epoch, rows_with_status};
+use crate::job::{Job, JobKind, JobState, JobStore, RowStatus, StoreError, rows_with_status};
 use crate::validate::{Options, Source};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -66,12 +65,7 @@ pub async fn retry_failed<S: JobStore, Q: ChunkQueue>(
     if job.state == JobState::Ingesting {
         return Err(RetryError::Refused(format!("job {} is still being ingested: retry it once it runs", job.id)));
     }
-    let options = Options {
-        identity_management: Some(job.identity_management),
-        telephony_model: job.telephony_model,
-        dialect: DialectChoice::Fixed(dialect),
-        ..*options
-    };
+    let options = as_recorded(job, dialect, options);
     let failed = rows_with_status(store, &job.id, RowStatus::Failed).await?;
     // A row the file no longer gives whole would be reopened into no chunk: it stays FAILED, and is counted.
     let valid = if failed.is_empty() { BTreeSet::new() } else { valid_rows(source, &options)? };
@@ -90,8 +84,6 @@ pub async fn retry_failed<S: JobStore, Q: ChunkQueue>(
     if selected.is_empty() {
         return Ok(Retried { rows: 0, chunks: 0, left });
     }
-    // Each retry is a round of its own, told apart by its time.
-    let round = u32::try_from(now_epoch()).unwrap_or(u32::MAX);
-    let chunks = requeue_holding(store, queue, source, job, &options, &selected, round).await?;
+    let chunks = requeue_holding(store, queue, source, job, &options, &selected).await?;
     Ok(Retried { rows: reopened.len() as u64, chunks, left })
 }

@@ -8,9 +8,8 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use super::ingest::{IngestError, requeue_holding};
+use super::ingest::{IngestError, as_recorded, requeue_holding};
 use super::queue::ChunkQueue;
-use crate::format::DialectChoice;
 use crate::job::{Job, JobKind, JobState, JobStore, Lease, RowOutcome, RowStart, RowStatus, StoreError};
 use crate::job::{now_epoch, rows_with_status};
 use crate::validate::{Options, Source};
@@ -126,15 +125,7 @@ pub async fn nudge<S: JobStore, Q: ChunkQueue>(
     let rows = unfinished(store, job).await?;
     let chunks = match (job.dialect, rows.is_empty()) {
         (Some(dialect), false) => {
-            let options = Options {
-                identity_management: Some(job.identity_management),
-                telephony_model: job.telephony_model,
-                dialect: DialectChoice::Fixed(dialect),
-                ..*options
-            };
-            // A round of its own, told apart from the job's first sends and its retries by its time.
-            let round = u32::try_from(now_epoch()).unwrap_or(u32::MAX);
-            requeue_holding(store, queue, source, job, &options, &rows, round).await?
+            requeue_holding(store, queue, source, job, &as_recorded(job, dialect, options), &rows).await?
         }
         // Every row is done, and the job was not settled: settling ends it.
         _ => {

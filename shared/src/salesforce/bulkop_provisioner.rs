@@ -152,19 +152,24 @@ impl BulkopProvisioner<'_> {
     /// row. It stops first (`outcomes: None`) when `keep_going` says so (the job goes on in Salesforce, and a later
     /// delivery follows it again), or when the next look is due later than [`LONGEST_WAIT`] (`look_again_in`).
     /// [`FOLLOW_FOR`] after the submit it gives up: a job still at work is aborted, and each row not finished
-    /// fails, saying so.
+    /// fails, saying so. `known` is the job's progress where the caller has just read it.
     pub async fn follow(
         &self,
         job: &str,
         submitted: SystemTime,
         prepared: &[&Prepared],
         keep_going: &(dyn Fn() -> bool + Sync),
+        mut known: Option<JobProgress>,
     ) -> Result<Followed, SalesforceError> {
         let age = || SystemTime::now().duration_since(submitted).unwrap_or_default();
         let mut wait = FIRST_WAIT;
         let mut waited = false;
         let ended = loop {
-            match self.client.ingest_job_progress(job).await? {
+            let progress = match known.take() {
+                Some(progress) => progress,
+                None => self.client.ingest_job_progress(job).await?,
+            };
+            match progress {
                 JobProgress::Running(_) => {}
                 progress => break progress,
             }
@@ -184,10 +189,10 @@ impl BulkopProvisioner<'_> {
             if !keep_going() {
                 return Ok(Followed::stopped(waited, None));
             }
-            let due = wait.max(age() / AGE_SHARE);
-            if due > LONGEST_WAIT {
-                return Ok(Followed::stopped(waited, Some(due.min(LONGEST_LOOK_AGAIN))));
-            }
+            let due = match paced_by_age(wait, age()) {
+                Ok(due) => due,
+                Err(later) => return Ok(Followed::stopped(waited, Some(later))),
+            };
             tokio::time::sleep(due).await;
             wait = (wait * 2).min(LONGEST_WAIT);
         };
@@ -226,10 +231,10 @@ impl BulkopProvisioner<'_> {
             }
             let progress = last_look.map(|at| (statuses.len() - finished_before, at.elapsed()));
             wait = next_wait(wait, progress, records.len() - statuses.len());
-            let due = wait.max(age() / AGE_SHARE);
-            if due > LONGEST_WAIT {
-                return Ok(Followed::stopped(waited, Some(due.min(LONGEST_LOOK_AGAIN))));
-            }
+            let due = match paced_by_age(wait, age()) {
+                Ok(due) => due,
+                Err(later) => return Ok(Followed::stopped(waited, Some(later))),
+            };
             last_look = Some(Instant::now());
             tokio::time::sleep(due).await;
         };
@@ -248,6 +253,13 @@ impl BulkopProvisioner<'_> {
             .collect();
         Ok(Followed { outcomes: Some(outcomes), waited, look_again_in: None })
     }
+}
+
+/// The wait before the next look at a job `age` old, at least [`AGE_SHARE`]'s share of its age: `Ok` to wait it out
+/// in this delivery, `Err` with the wait for a later delivery when it is longer than [`LONGEST_WAIT`].
+fn paced_by_age(wait: Duration, age: Duration) -> Result<Duration, Duration> {
+    let due = wait.max(age / AGE_SHARE);
+    if due > LONGEST_WAIT { Err(due.min(LONGEST_LOOK_AGAIN)) } else { Ok(due) }
 }
 
 /// Why a row whose bulk job ccbulk stopped following failed.

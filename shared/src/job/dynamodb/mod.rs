@@ -815,11 +815,8 @@ impl JobStore for DynamoJobStore {
                 if existing.is_empty() {
                     break;
                 }
-                let mut at = 0;
-                left.retain(|_| {
-                    at += 1;
-                    !existing.contains(&(at - 1))
-                });
+                left =
+                    left.into_iter().enumerate().filter(|(at, _)| !existing.contains(at)).map(|(_, row)| row).collect();
             }
         }
         Ok(())

@@ -66,7 +66,7 @@ pub(super) async fn bulkop_side<S: JobStore>(
         let each = |err: SalesforceError| ready.iter().map(|_| Err(err.clone())).collect::<Vec<_>>().into_iter();
         let ops: Vec<_> = ready.iter().map(|p| p.op.clone()).collect();
         match chunk_bulk_job(store, &target.client, message, &ops).await? {
-            Ok(job) => match provisioner.follow(&job.id, job.submitted(), &ready, keep_going).await {
+            Ok((job, known)) => match provisioner.follow(&job.id, job.submitted(), &ready, keep_going, known).await {
                 Ok(Followed { outcomes, waited, look_again_in: next_look }) => {
                     // Watching Salesforce work is this delivery's progress, whether or not the job ended in its time.
                     watched = waited.then(|| format!("Salesforce worked the bulk job {}", job.id));
@@ -115,13 +115,14 @@ pub(super) async fn bulkop_side<S: JobStore>(
 /// opens it, before any row is uploaded, so that a delivery lost at any point leaves no job ccbulk does not know
 /// of holding the rows. A recorded job still Open was left by a delivery lost before it closed the job (this one
 /// holds the rows' leases): what it uploaded is unknown, so it is aborted, and Salesforce then processes none of it
-/// (Bulk API 2.0 Developer Guide, "Close or Abort a Job"); the rows go into a new job that replaces it.
+/// (Bulk API 2.0 Developer Guide, "Close or Abort a Job"); the rows go into a new job that replaces it. With the job
+/// comes its progress where it was just read, for the follow to start from.
 async fn chunk_bulk_job<S: JobStore>(
     store: &S,
     client: &SalesforceClient,
     message: &ChunkMessage,
     ops: &[BulkOp],
-) -> Result<Result<BulkJob, SalesforceError>, StoreError> {
+) -> Result<Result<(BulkJob, Option<JobProgress>), SalesforceError>, StoreError> {
     let (job_id, key) = (&message.job_id, message.bulk_key());
     let mut replacing = None;
     if let Some(recorded) = store.bulk_job(job_id, key).await? {
@@ -132,7 +133,7 @@ async fn chunk_bulk_job<S: JobStore>(
                 }
                 replacing = Some(recorded.id);
             }
-            Ok(_) => return Ok(Ok(recorded)),
+            Ok(progress) => return Ok(Ok((recorded, Some(progress)))),
             Err(err) => return Ok(Err(err)),
         }
     }
@@ -146,10 +147,11 @@ async fn chunk_bulk_job<S: JobStore>(
             tracing::warn!(bulk_job = %opened, error = %err, "could not abort an unused bulk job; it holds no rows");
         }
         let theirs = store.bulk_job(job_id, key).await?;
-        return Ok(theirs.ok_or_else(|| SalesforceError::refused("the chunk's bulk job was replaced meanwhile")));
+        let theirs = theirs.ok_or_else(|| SalesforceError::refused("the chunk's bulk job was replaced meanwhile"));
+        return Ok(theirs.map(|job| (job, None)));
     }
     if let Err(err) = client.load_bulkops(&opened, ops).await {
         return Ok(Err(err));
     }
-    Ok(Ok(BulkJob { id: opened, recorded_at: now_epoch() }))
+    Ok(Ok((BulkJob { id: opened, recorded_at: now_epoch() }, None)))
 }
